@@ -1,0 +1,235 @@
+//! The typed backend behind the layer, and the per-request state that extractors share.
+//!
+//! The layer knows the store's type; a guard on a handler does not. So the layer erases it:
+//! each request carries a [`RequestAuth`] whose backend is a `dyn ErasedBackend`, and the
+//! loaded user a `dyn ErasedUser`. Typed extractors downcast back.
+
+use std::{
+    any::{Any, type_name},
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, SystemTime},
+};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use tower_sessions::Session;
+
+use crate::{
+    AuthError, AuthUser, Clock, LoginRedirect, PermissionRef, RoleRef, SessionKey, UserStore,
+    clock::unix_seconds,
+};
+
+/// The session key under which the login is kept.
+pub(crate) const SESSION_KEY: &str = "axum_login.auth";
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the session holds about a login: never the password hash, only a keyed digest of it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct LoginRecord<Id> {
+    /// The user's id.
+    #[serde(rename = "id")]
+    pub(crate) user_id: Id,
+    /// HMAC-SHA256 of the user's `session_auth_hash` under the layer's key.
+    #[serde(rename = "digest")]
+    pub(crate) digest: String,
+    /// When the user logged in, in Unix seconds.
+    #[serde(rename = "at")]
+    pub(crate) login_at: u64,
+}
+
+/// Options shared by every request through one layer.
+pub(crate) struct Config {
+    pub(crate) redirect: LoginRedirect,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) key: SessionKey,
+}
+
+/// A user whose type only the layer knows.
+pub(crate) trait ErasedUser: Send + Sync + 'static {
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
+    fn has_role(&self, role: RoleRef<'_>) -> bool;
+    fn has_permission(&self, permission: PermissionRef<'_>) -> bool;
+}
+
+impl<U: AuthUser> ErasedUser for U {
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+    fn has_role(&self, role: RoleRef<'_>) -> bool {
+        AuthUser::has_role(self, role)
+    }
+    fn has_permission(&self, permission: PermissionRef<'_>) -> bool {
+        AuthUser::has_permission(self, permission)
+    }
+}
+
+/// The logged-in user of a request, and when they logged in.
+#[derive(Clone)]
+pub(crate) struct Login {
+    pub(crate) user: Arc<dyn ErasedUser>,
+    pub(crate) login_at: SystemTime,
+}
+
+/// A store whose type only the layer knows.
+pub(crate) trait ErasedBackend: Send + Sync + 'static {
+    /// Who is logged in on `session`, ending the session if its login is no longer valid.
+    fn load<'a>(&'a self, session: &'a Session) -> BoxFuture<'a, Result<Option<Login>, AuthError>>;
+    fn config(&self) -> &Config;
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn store_type(&self) -> &'static str;
+    fn user_type(&self) -> &'static str;
+}
+
+/// The layer's store with its options.
+pub(crate) struct Backend<S> {
+    pub(crate) store: S,
+    pub(crate) config: Config,
+}
+
+impl<S: UserStore> Backend<S> {
+    async fn load_typed(&self, session: &Session) -> Result<Option<Login>, AuthError> {
+        let Some(value) = session.get_value(SESSION_KEY).await? else {
+            return Ok(None);
+        };
+        let record: LoginRecord<<S::User as AuthUser>::Id> = match serde_json::from_value(value) {
+            Ok(record) => record,
+            Err(error) => {
+                tracing::warn!(%error, "session holds an unreadable login; ending the session");
+                session.flush().await?;
+                return Ok(None);
+            }
+        };
+        let user = self
+            .store
+            .load_user(&record.user_id)
+            .await
+            .map_err(AuthError::store)?;
+        let Some(user) = user else {
+            tracing::info!(user_id = %record.user_id, "the logged-in user no longer exists; ending the session");
+            session.flush().await?;
+            return Ok(None);
+        };
+        if !self
+            .config
+            .key
+            .verify(user.session_auth_hash(), &record.digest)
+        {
+            tracing::info!(user_id = %record.user_id, "the user's credentials changed since login; ending the session");
+            session.flush().await?;
+            return Ok(None);
+        }
+        Ok(Some(Login {
+            user: Arc::new(user),
+            login_at: SystemTime::UNIX_EPOCH + Duration::from_secs(record.login_at),
+        }))
+    }
+
+    /// The record to keep in the session for `user`, logging in now.
+    pub(crate) fn record_for(&self, user: &S::User) -> LoginRecord<<S::User as AuthUser>::Id> {
+        LoginRecord {
+            user_id: user.id(),
+            digest: self.config.key.digest(user.session_auth_hash()),
+            login_at: unix_seconds(self.config.clock.now()),
+        }
+    }
+}
+
+impl<S: UserStore> ErasedBackend for Backend<S> {
+    fn load<'a>(&'a self, session: &'a Session) -> BoxFuture<'a, Result<Option<Login>, AuthError>> {
+        Box::pin(self.load_typed(session))
+    }
+    fn config(&self) -> &Config {
+        &self.config
+    }
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn store_type(&self) -> &'static str {
+        type_name::<S>()
+    }
+    fn user_type(&self) -> &'static str {
+        type_name::<S::User>()
+    }
+}
+
+enum UserState {
+    NotAsked,
+    Known(Option<Login>),
+}
+
+/// The authentication state of one request, shared by every extractor and guard on it.
+#[derive(Clone)]
+pub(crate) struct RequestAuth(Arc<RequestInner>);
+
+struct RequestInner {
+    session: Session,
+    backend: Arc<dyn ErasedBackend>,
+    user: Mutex<UserState>,
+    consulted: AtomicBool,
+}
+
+impl RequestAuth {
+    pub(crate) fn new(session: Session, backend: Arc<dyn ErasedBackend>) -> Self {
+        Self(Arc::new(RequestInner {
+            session,
+            backend,
+            user: Mutex::new(UserState::NotAsked),
+            consulted: AtomicBool::new(false),
+        }))
+    }
+
+    pub(crate) fn session(&self) -> &Session {
+        &self.0.session
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<dyn ErasedBackend> {
+        &self.0.backend
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        self.0.backend.config()
+    }
+
+    /// Whether anything on this request asked who the user is (so the response depends on it).
+    pub(crate) fn was_consulted(&self) -> bool {
+        self.0.consulted.load(Ordering::Relaxed)
+    }
+
+    /// The logged-in user, loaded from the store at most once per request.
+    pub(crate) async fn login(&self) -> Result<Option<Login>, AuthError> {
+        self.0.consulted.store(true, Ordering::Relaxed);
+        let mut state = self.0.user.lock().await;
+        if let UserState::Known(login) = &*state {
+            return Ok(login.clone());
+        }
+        let login = self.0.backend.load(&self.0.session).await?;
+        *state = UserState::Known(login.clone());
+        Ok(login)
+    }
+
+    /// Records who is logged in after a login or logout on this request.
+    pub(crate) async fn set_login(&self, login: Option<Login>) {
+        self.0.consulted.store(true, Ordering::Relaxed);
+        *self.0.user.lock().await = UserState::Known(login);
+    }
+}
+
+impl RequestAuth {
+    /// The request's state, or the error that names the missing layer.
+    pub(crate) fn from_parts(
+        parts: &axum::http::request::Parts,
+        extractor: &'static str,
+    ) -> Result<Self, AuthError> {
+        parts
+            .extensions
+            .get::<Self>()
+            .cloned()
+            .ok_or(AuthError::MissingLayer { extractor })
+    }
+}

@@ -1,0 +1,80 @@
+//! Errors, and how they become responses.
+
+use std::error::Error as StdError;
+
+use axum::{
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+/// A boxed error from a user store.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Something went wrong while finding out who the user is, or logging them in or out.
+///
+/// As a response it is a `500 Internal Server Error` with a generic body; the cause is logged
+/// with `tracing` at error level. Nobody is ever treated as logged in because of an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The user store failed.
+    #[error("the user store failed: {0}")]
+    Store(#[source] BoxError),
+
+    /// The session store failed.
+    #[error("the session store failed: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+
+    /// An extractor ran on a route that `AuthLayer` does not wrap.
+    #[error(
+        "`{extractor}` was used on a route without `AuthLayer`; add `.layer(AuthLayer::builder(store, session_layer).build())` to the router that serves this route"
+    )]
+    MissingLayer {
+        /// The extractor that found no layer.
+        extractor: &'static str,
+    },
+
+    /// `AuthSession<S>` or `CurrentUser<U>` names another store or user type than the layer's.
+    #[error(
+        "`{extractor}` does not match the `AuthLayer` on this route, whose store is `{layer_store}` with users of type `{layer_user}`"
+    )]
+    TypeMismatch {
+        /// The extractor, with the type it asked for.
+        extractor: String,
+        /// The layer's store type.
+        layer_store: &'static str,
+        /// The layer's user type.
+        layer_user: &'static str,
+    },
+}
+
+impl AuthError {
+    pub(crate) fn store(error: impl StdError + Send + Sync + 'static) -> Self {
+        Self::Store(Box::new(error))
+    }
+
+    /// Whether this error is a mistake in how the app is put together (a missing layer, a wrong
+    /// type), rather than a failure at run time.
+    pub fn is_setup_error(&self) -> bool {
+        matches!(self, Self::MissingLayer { .. } | Self::TypeMismatch { .. })
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        let body = if self.is_setup_error() {
+            // A wiring mistake, found on the developer's first request: say what to fix.
+            tracing::error!(error = %self, "axum-login is not set up for this route");
+            format!("Internal Server Error: {self}")
+        } else {
+            tracing::error!(error = %self, cause = ?StdError::source(&self), "authentication failed with an error");
+            "Internal Server Error".to_owned()
+        };
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CACHE_CONTROL, "no-store")],
+            body,
+        )
+            .into_response()
+    }
+}

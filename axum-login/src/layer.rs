@@ -1,0 +1,301 @@
+//! [`AuthLayer`]: the tower layer that puts authentication on a router.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+};
+
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use tower_layer::Layer;
+use tower_service::Service;
+use tower_sessions::{
+    Session, SessionManagerLayer, SessionStore,
+    service::{CookieController, PlaintextCookie},
+};
+
+use crate::{
+    Clock, LoginRedirect, SessionKey, SystemClock, UserStore,
+    context::{Backend, Config, ErasedBackend, RequestAuth},
+};
+
+/// Adds authentication to a router: sessions from tower-sessions, users from a [`UserStore`].
+///
+/// Build it with [`AuthLayer::builder`] from the user store and a tower-sessions
+/// [`SessionManagerLayer`]; the layer wraps both, so add only this one to the router.
+///
+/// Nothing is loaded until a handler asks: a route that never extracts
+/// [`AuthSession`](crate::AuthSession), [`CurrentUser`](crate::CurrentUser) or a guard costs no
+/// user-store call. A response that depended on who the user is gets `Cache-Control: no-store`
+/// (unless the handler set a `Cache-Control` itself) and `Vary: Cookie`.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use axum_login::AuthLayer;
+/// use tower_sessions::{MemoryStore, SessionManagerLayer};
+/// # use axum_login::{AuthUser, UserStore};
+/// # #[derive(Clone)] struct User;
+/// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { 1 } fn session_auth_hash(&self) -> &[u8] { b"" } }
+/// # #[derive(Clone)] struct MyStore;
+/// # impl UserStore for MyStore {
+/// #     type User = User; type Credentials = (); type Error = std::convert::Infallible;
+/// #     async fn authenticate(&self, _: ()) -> Result<Option<User>, Self::Error> { Ok(None) }
+/// #     async fn load_user(&self, _: &u64) -> Result<Option<User>, Self::Error> { Ok(None) }
+/// # }
+///
+/// let sessions = SessionManagerLayer::new(MemoryStore::default());
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .layer(AuthLayer::builder(MyStore, sessions).login_url("/login").build());
+/// ```
+pub struct AuthLayer<S, SS: SessionStore, C: CookieController = PlaintextCookie> {
+    backend: Arc<dyn ErasedBackend>,
+    sessions: SessionManagerLayer<SS, C>,
+    _store: std::marker::PhantomData<fn() -> S>,
+}
+
+impl<S, SS: SessionStore + Clone, C: CookieController + Clone> Clone for AuthLayer<S, SS, C> {
+    fn clone(&self) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            sessions: self.sessions.clone(),
+            _store: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<S, SS: SessionStore, C: CookieController> fmt::Debug for AuthLayer<S, SS, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("store", &self.backend.store_type())
+            .field("redirect", &self.backend.config().redirect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
+    /// Starts building a layer over `store` and the tower-sessions layer `sessions`.
+    pub fn builder(store: S, sessions: SessionManagerLayer<SS, C>) -> AuthLayerBuilder<S, SS, C> {
+        AuthLayerBuilder {
+            store,
+            sessions,
+            key: None,
+            redirect: LoginRedirect::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Options for an [`AuthLayer`]; from [`AuthLayer::builder`].
+#[must_use = "call `.build()` to get the layer"]
+pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
+    store: S,
+    sessions: SessionManagerLayer<SS, C>,
+    key: Option<SessionKey>,
+    redirect: LoginRedirect,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
+    /// The server key for the session digests. Default: a random key per process, so logins do
+    /// not survive a restart and are not shared between instances; see [`SessionKey`].
+    pub fn session_key(mut self, key: SessionKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Where anonymous browsers are sent to log in. Default: `/login`.
+    ///
+    /// # Panics
+    ///
+    /// If `url` is not a local path (it must start with a single `/`), since a login page on
+    /// another site would be an open redirect.
+    pub fn login_url(mut self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        assert!(
+            url.starts_with('/') && !url.starts_with("//") && !url.contains('\\'),
+            "AuthLayer: login_url must be a local path such as \"/login\", got {url:?}"
+        );
+        self.redirect.login_url = Some(url);
+        self
+    }
+
+    /// Answer anonymous browsers with `401` like API clients, instead of redirecting them.
+    pub fn no_login_redirect(mut self) -> Self {
+        self.redirect.login_url = None;
+        self
+    }
+
+    /// The query parameter that carries the page to come back to after login. Default: `next`.
+    pub fn redirect_field(mut self, field: impl Into<String>) -> Self {
+        self.redirect.redirect_field = field.into();
+        self
+    }
+
+    /// The clock for login times and timeouts. Default: [`SystemClock`]. Tests use
+    /// [`ManualClock`](crate::ManualClock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the layer.
+    pub fn build(self) -> AuthLayer<S, SS, C> {
+        let key = self.key.unwrap_or_else(|| {
+            tracing::warn!(
+                "AuthLayer: no session key given, using a random one; logins will not survive a restart or be shared between instances (see `AuthLayerBuilder::session_key`)"
+            );
+            SessionKey::generate()
+        });
+        let backend = Backend {
+            store: self.store,
+            config: Config {
+                redirect: self.redirect,
+                clock: self.clock,
+                key,
+            },
+        };
+        AuthLayer {
+            backend: Arc::new(backend),
+            sessions: self.sessions,
+            _store: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<I, S, SS, C> Layer<I> for AuthLayer<S, SS, C>
+where
+    SS: SessionStore,
+    C: CookieController,
+{
+    type Service = <SessionManagerLayer<SS, C> as Layer<AuthService<I>>>::Service;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        self.sessions.layer(AuthService {
+            inner,
+            backend: self.backend.clone(),
+        })
+    }
+}
+
+/// The service that [`AuthLayer`] puts inside the session manager.
+#[derive(Clone)]
+pub struct AuthService<I> {
+    inner: I,
+    backend: Arc<dyn ErasedBackend>,
+}
+
+impl<I> fmt::Debug for AuthService<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("store", &self.backend.store_type())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<I>
+where
+    I: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = I::Error;
+    type Future = AuthFuture<I::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let Some(session) = req.extensions().get::<Session>().cloned() else {
+            // The session layer wraps this service, so this only happens if someone builds an
+            // `AuthService` by hand; answer rather than panic.
+            tracing::error!("AuthService without a session: build it through `AuthLayer`");
+            return AuthFuture::failed();
+        };
+        let auth = RequestAuth::new(session, self.backend.clone());
+        req.extensions_mut().insert(auth.clone());
+        AuthFuture::running(self.inner.call(req), auth)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`AuthService`].
+    pub struct AuthFuture<F> {
+        #[pin]
+        state: FutureState<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = FutureStateProj]
+    enum FutureState<F> {
+        Running {
+            #[pin]
+            future: F,
+            auth: RequestAuth,
+        },
+        Failed,
+    }
+}
+
+impl<F> AuthFuture<F> {
+    fn running(future: F, auth: RequestAuth) -> Self {
+        Self {
+            state: FutureState::Running { future, auth },
+        }
+    }
+
+    fn failed() -> Self {
+        Self {
+            state: FutureState::Failed,
+        }
+    }
+}
+
+impl<F, ResBody, E> Future for AuthFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Default,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            FutureStateProj::Running { future, auth } => {
+                let mut response = ready!(future.poll(cx))?;
+                if auth.was_consulted() {
+                    mark_private(&mut response);
+                }
+                Poll::Ready(Ok(response))
+            }
+            FutureStateProj::Failed => {
+                let mut response = Response::new(ResBody::default());
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                Poll::Ready(Ok(response))
+            }
+        }
+    }
+}
+
+/// A response that depends on who is logged in must not be cached and served to someone else.
+fn mark_private<B>(response: &mut Response<B>) {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let varies_on_cookie = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|name| {
+            let name = name.trim();
+            name == "*" || name.eq_ignore_ascii_case("cookie")
+        });
+    if !varies_on_cookie {
+        headers.append(header::VARY, HeaderValue::from_static("Cookie"));
+    }
+}

@@ -1,0 +1,51 @@
+//! Session-based authentication and authorization for [axum], driven by macros.
+//!
+//! - [`AuthUser`] (trait and derive): what the framework needs to know about a user.
+//! - [`UserStore`]: where users come from and how credentials are checked; write one by hand
+//!   for any storage.
+//! - [`AuthLayer`]: sessions from tower-sessions plus the user store, on a router.
+//! - [`AuthSession`]: log in, log out, who is logged in.
+//! - [`CurrentUser`]: the logged-in user as an extractor; anonymous browsers are sent to the
+//!   login page, API clients get `401`.
+//! - [`safe_next`]: the only kind of `next` a login page should redirect to.
+//!
+//! The session never holds a password hash: it keeps the user's id and a keyed digest
+//! (HMAC-SHA256 under the layer's [`SessionKey`]) of [`AuthUser::session_auth_hash`], so a
+//! password change ends every other session of that user.
+//!
+//! [axum]: https://docs.rs/axum
+
+mod authz;
+mod clock;
+mod context;
+mod current_user;
+mod digest;
+mod error;
+mod layer;
+mod redirect;
+mod response;
+mod session;
+mod store;
+mod user;
+
+pub use crate::{
+    authz::{ParseNameError, Permission, PermissionRef, Role, RoleRef},
+    clock::{Clock, ManualClock, SystemClock},
+    current_user::CurrentUser,
+    digest::{MIN_KEY_LEN, SessionKey, SessionKeyError},
+    error::{AuthError, BoxError},
+    layer::{AuthFuture, AuthLayer, AuthLayerBuilder, AuthService},
+    redirect::{MAX_NEXT_LEN, safe_next},
+    response::{AuthRejection, DenialReason, LoginRedirect},
+    session::AuthSession,
+    store::{UserId, UserStore},
+    user::AuthUser,
+};
+
+pub use axum_login_macros::{AuthUser, Permission, Role};
+
+/// Re-exported so apps name one version of tower-sessions.
+pub use tower_sessions;
+
+#[doc(hidden)]
+pub mod __private;

@@ -1,0 +1,290 @@
+//! What a visitor who may not pass gets: a redirect to the login page, a `401`, or a `403`.
+
+use std::fmt;
+
+use axum::{
+    extract::OriginalUri,
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+
+use crate::{AuthError, redirect::login_location};
+
+/// Where and how anonymous browsers are sent to log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRedirect {
+    /// The login page, a local path; `None` answers `401` to browsers too.
+    pub login_url: Option<String>,
+    /// The query parameter that carries the page to come back to.
+    pub redirect_field: String,
+}
+
+impl Default for LoginRedirect {
+    fn default() -> Self {
+        Self {
+            login_url: Some("/login".to_owned()),
+            redirect_field: "next".to_owned(),
+        }
+    }
+}
+
+/// Why a request was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DenialReason {
+    /// Nobody is logged in.
+    Unauthenticated,
+    /// A user is logged in but the login is older than the route allows; they must log in again.
+    Stale,
+    /// A user is logged in but lacks what the route requires.
+    Forbidden,
+}
+
+/// The rejection of [`CurrentUser`](crate::CurrentUser) and the guards: a denial answered per
+/// caller, or an error.
+///
+/// - anonymous browser (its `Accept` prefers `text/html`): `303 See Other` to the login page,
+///   with the current path and query in `next`;
+/// - anonymous API client: `401 Unauthorized` with a small JSON body;
+/// - logged-in user without the right: `403 Forbidden`, HTML or JSON to match, never a redirect
+///   (so never a redirect loop);
+/// - an error: `500` with a generic body, the cause logged.
+pub struct AuthRejection {
+    kind: RejectionKind,
+}
+
+enum RejectionKind {
+    Denied {
+        reason: DenialReason,
+        browser: bool,
+        location: Option<String>,
+    },
+    Error(AuthError),
+}
+
+impl AuthRejection {
+    pub(crate) fn denied(reason: DenialReason, parts: &Parts, redirect: &LoginRedirect) -> Self {
+        let browser = prefers_html(&parts.headers);
+        let location = match (reason, browser, &redirect.login_url) {
+            (DenialReason::Unauthenticated | DenialReason::Stale, true, Some(url)) => {
+                let next = parts
+                    .extensions
+                    .get::<OriginalUri>()
+                    .map_or(&parts.uri, |original| &original.0)
+                    .path_and_query()
+                    .map_or("/", |pq| pq.as_str());
+                Some(login_location(url, &redirect.redirect_field, next))
+            }
+            _ => None,
+        };
+        Self {
+            kind: RejectionKind::Denied {
+                reason,
+                browser,
+                location,
+            },
+        }
+    }
+
+    /// Why the request was denied, or `None` if the rejection is an error.
+    pub fn reason(&self) -> Option<DenialReason> {
+        match &self.kind {
+            RejectionKind::Denied { reason, .. } => Some(*reason),
+            RejectionKind::Error(_) => None,
+        }
+    }
+
+    /// The status this rejection answers with.
+    pub fn status(&self) -> StatusCode {
+        match &self.kind {
+            RejectionKind::Denied {
+                location: Some(_), ..
+            } => StatusCode::SEE_OTHER,
+            RejectionKind::Denied {
+                reason: DenialReason::Forbidden,
+                ..
+            } => StatusCode::FORBIDDEN,
+            RejectionKind::Denied { .. } => StatusCode::UNAUTHORIZED,
+            RejectionKind::Error(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<AuthError> for AuthRejection {
+    fn from(error: AuthError) -> Self {
+        Self {
+            kind: RejectionKind::Error(error),
+        }
+    }
+}
+
+impl fmt::Debug for AuthRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            RejectionKind::Denied { reason, .. } => {
+                f.debug_tuple("AuthRejection").field(reason).finish()
+            }
+            RejectionKind::Error(error) => f.debug_tuple("AuthRejection").field(error).finish(),
+        }
+    }
+}
+
+impl fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            RejectionKind::Denied {
+                reason: DenialReason::Unauthenticated,
+                ..
+            } => f.write_str("login required"),
+            RejectionKind::Denied {
+                reason: DenialReason::Stale,
+                ..
+            } => f.write_str("a recent login is required"),
+            RejectionKind::Denied {
+                reason: DenialReason::Forbidden,
+                ..
+            } => f.write_str("forbidden"),
+            RejectionKind::Error(error) => fmt::Display::fmt(error, f),
+        }
+    }
+}
+
+impl std::error::Error for AuthRejection {}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let (reason, browser, location) = match self.kind {
+            RejectionKind::Error(error) => return error.into_response(),
+            RejectionKind::Denied {
+                reason,
+                browser,
+                location,
+            } => (reason, browser, location),
+        };
+        let no_store = (header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(location) = location {
+            return match HeaderValue::try_from(location) {
+                Ok(location) => (
+                    StatusCode::SEE_OTHER,
+                    [(header::LOCATION, location), no_store],
+                )
+                    .into_response(),
+                // The location is built from percent-encoded parts; this is unreachable in
+                // practice, and a 401 is the safe answer if it ever happens.
+                Err(_) => (StatusCode::UNAUTHORIZED, [no_store]).into_response(),
+            };
+        }
+        let (status, code, message) = match reason {
+            DenialReason::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "You do not have permission to access this resource.",
+            ),
+            DenialReason::Stale => (
+                StatusCode::UNAUTHORIZED,
+                "reauthentication_required",
+                "Log in again to access this resource.",
+            ),
+            DenialReason::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Log in to access this resource.",
+            ),
+        };
+        if browser {
+            let html = format!(
+                "<!doctype html><html><head><meta charset=\"utf-8\"><title>{status}</title></head><body><h1>{status}</h1><p>{message}</p></body></html>"
+            );
+            (
+                status,
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/html; charset=utf-8"),
+                    ),
+                    no_store,
+                ],
+                html,
+            )
+                .into_response()
+        } else {
+            let json = format!(r#"{{"error":"{code}","message":"{message}"}}"#);
+            (
+                status,
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    ),
+                    no_store,
+                ],
+                json,
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Whether the client's `Accept` header prefers HTML to JSON, as a browser's navigation does.
+///
+/// No `Accept` header, or one without `text/html`, is an API client.
+pub(crate) fn prefers_html(headers: &HeaderMap) -> bool {
+    let mut html = None::<f32>;
+    let mut json = None::<f32>;
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut params = item.split(';');
+            let media = params.next().unwrap_or("").trim();
+            let quality = params
+                .filter_map(|param| param.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let slot = if media.eq_ignore_ascii_case("text/html")
+                || media.eq_ignore_ascii_case("application/xhtml+xml")
+            {
+                &mut html
+            } else if media.eq_ignore_ascii_case("application/json") {
+                &mut json
+            } else {
+                continue;
+            };
+            *slot = Some(slot.map_or(quality, |q: f32| q.max(quality)));
+        }
+    }
+    match (html, json) {
+        (Some(html), json) => html > 0.0 && html >= json.unwrap_or(0.0),
+        (None, _) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_str(value).expect("valid header"),
+        );
+        headers
+    }
+
+    #[test]
+    fn browsers_prefer_html() {
+        assert!(prefers_html(&accept(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        )));
+        assert!(prefers_html(&accept("TEXT/HTML")));
+    }
+
+    #[test]
+    fn api_clients_do_not() {
+        assert!(!prefers_html(&HeaderMap::new()));
+        assert!(!prefers_html(&accept("application/json")));
+        assert!(!prefers_html(&accept("*/*")));
+        assert!(!prefers_html(&accept("application/json, text/html;q=0.5")));
+        assert!(!prefers_html(&accept("text/html;q=0")));
+    }
+}

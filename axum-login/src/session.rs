@@ -1,0 +1,220 @@
+//! [`AuthSession`]: the handle a handler uses to log users in and out.
+
+use std::{any::type_name, fmt, sync::Arc};
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use tower_sessions::Session;
+
+use crate::{
+    AuthError, UserStore,
+    context::{Backend, Login, RequestAuth, SESSION_KEY},
+};
+
+/// The authentication side of a request: who is logged in, and logging in and out.
+///
+/// Extract it in any handler on a router with an [`AuthLayer`](crate::AuthLayer) whose store is
+/// `S`. Extracting it costs nothing; [`user`](Self::user) loads the user at most once per
+/// request, shared with [`CurrentUser`](crate::CurrentUser) and the guards.
+///
+/// ```
+/// use axum::{Form, response::{IntoResponse, Redirect, Response}};
+/// use axum_login::{AuthError, AuthSession, UserStore};
+/// # use axum_login::AuthUser;
+/// # #[derive(Clone)] struct User;
+/// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { 1 } fn session_auth_hash(&self) -> &[u8] { b"" } }
+/// # #[derive(Clone)] struct MyStore;
+/// # #[derive(serde::Deserialize)] struct Credentials { username: String, password: String }
+/// # impl UserStore for MyStore {
+/// #     type User = User; type Credentials = Credentials; type Error = std::convert::Infallible;
+/// #     async fn authenticate(&self, _: Credentials) -> Result<Option<User>, Self::Error> { Ok(None) }
+/// #     async fn load_user(&self, _: &u64) -> Result<Option<User>, Self::Error> { Ok(None) }
+/// # }
+///
+/// async fn login(
+///     mut auth: AuthSession<MyStore>,
+///     Form(credentials): Form<Credentials>,
+/// ) -> Result<Response, AuthError> {
+///     match auth.authenticate(credentials).await? {
+///         Some(user) => {
+///             auth.login(&user).await?;
+///             Ok(Redirect::to("/").into_response())
+///         }
+///         None => Ok("wrong username or password".into_response()),
+///     }
+/// }
+///
+/// async fn logout(mut auth: AuthSession<MyStore>) -> Result<Redirect, AuthError> {
+///     auth.logout().await?;
+///     Ok(Redirect::to("/login"))
+/// }
+/// ```
+pub struct AuthSession<S: UserStore> {
+    auth: RequestAuth,
+    backend: Arc<Backend<S>>,
+}
+
+impl<S: UserStore> Clone for AuthSession<S> {
+    fn clone(&self) -> Self {
+        Self {
+            auth: self.auth.clone(),
+            backend: self.backend.clone(),
+        }
+    }
+}
+
+impl<S: UserStore> fmt::Debug for AuthSession<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSession")
+            .field("store", &type_name::<S>())
+            .field("session_id", &self.auth.session().id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: UserStore> AuthSession<S> {
+    /// The logged-in user, or `None` for an anonymous visitor.
+    ///
+    /// A session whose user was deleted, or whose password changed since login, is ended here
+    /// and answers `None`.
+    pub async fn user(&self) -> Result<Option<S::User>, AuthError> {
+        Ok(self.auth.login().await?.and_then(|login| {
+            login
+                .user
+                .as_any()
+                .downcast_ref::<S::User>()
+                .cloned()
+        }))
+    }
+
+    /// Whether someone is logged in.
+    pub async fn is_authenticated(&self) -> Result<bool, AuthError> {
+        Ok(self.auth.login().await?.is_some())
+    }
+
+    /// Checks `credentials` with the store; `Ok(None)` when they are wrong.
+    ///
+    /// This does not log the user in: call [`login`](Self::login) with the user it returns.
+    pub async fn authenticate(
+        &self,
+        credentials: S::Credentials,
+    ) -> Result<Option<S::User>, AuthError> {
+        self.backend
+            .store
+            .authenticate(credentials)
+            .await
+            .map_err(AuthError::store)
+    }
+
+    /// Logs `user` in on this session.
+    ///
+    /// The session id always changes, so an id planted before login (session fixation) is
+    /// worthless afterwards. Data already in the session is kept when it was anonymous or
+    /// belonged to the same user; when another user was logged in, the session is discarded
+    /// whole and a new one begins.
+    pub async fn login(&mut self, user: &S::User) -> Result<(), AuthError> {
+        let session = self.auth.session();
+        let previous = session.get_value(SESSION_KEY).await?;
+        let same_user = match &previous {
+            None => true,
+            Some(previous) => {
+                let id = serde_json::to_value(crate::AuthUser::id(user))
+                    .map_err(tower_sessions::session::Error::SerdeJson)?;
+                previous.get("id") == Some(&id)
+            }
+        };
+        if !same_user {
+            session.flush().await?;
+        } else if session.id().is_some() {
+            session.cycle_id().await?;
+        }
+        let record = self.backend.record_for(user);
+        let login_at = std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(record.login_at);
+        session.insert(SESSION_KEY, record).await?;
+        self.auth
+            .set_login(Some(Login {
+                user: Arc::new(user.clone()),
+                login_at,
+            }))
+            .await;
+        Ok(())
+    }
+
+    /// Logs out: the session ends on the server and the response removes its cookie.
+    pub async fn logout(&mut self) -> Result<(), AuthError> {
+        self.auth.session().flush().await?;
+        self.auth.set_login(None).await;
+        Ok(())
+    }
+
+    /// Keeps this session logged in after `user` changed their own password, while every other
+    /// session of theirs ends on its next request (Django's `update_session_auth_hash`).
+    ///
+    /// Call it after saving the new password hash, with the user as it is now. The session gets
+    /// a new id. If `user` is not the one logged in on this session, nothing happens.
+    #[doc(alias = "keep_session_after_password_change")]
+    pub async fn update_session_auth_hash(&mut self, user: &S::User) -> Result<(), AuthError> {
+        let session = self.auth.session();
+        let Some(previous) = session.get_value(SESSION_KEY).await? else {
+            return Ok(());
+        };
+        let id = serde_json::to_value(crate::AuthUser::id(user))
+            .map_err(tower_sessions::session::Error::SerdeJson)?;
+        if previous.get("id") != Some(&id) {
+            return Ok(());
+        }
+        let mut record = self.backend.record_for(user);
+        if let Some(login_at) = previous.get("at").and_then(serde_json::Value::as_u64) {
+            record.login_at = login_at;
+        }
+        let login_at = std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(record.login_at);
+        session.cycle_id().await?;
+        session.insert(SESSION_KEY, record).await?;
+        self.auth
+            .set_login(Some(Login {
+                user: Arc::new(user.clone()),
+                login_at,
+            }))
+            .await;
+        Ok(())
+    }
+
+    /// The user store.
+    pub fn store(&self) -> &S {
+        &self.backend.store
+    }
+
+    /// The underlying tower-sessions session, for the app's own data.
+    pub fn session(&self) -> &Session {
+        self.auth.session()
+    }
+
+    /// The query parameter that carries the page to return to after login (`next` by default).
+    pub fn redirect_field(&self) -> &str {
+        &self.auth.config().redirect.redirect_field
+    }
+}
+
+impl<S, St> FromRequestParts<St> for AuthSession<S>
+where
+    S: UserStore,
+    St: Send + Sync,
+{
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
+        let auth = RequestAuth::from_parts(parts, "AuthSession")?;
+        let backend = auth
+            .backend()
+            .clone()
+            .as_any()
+            .downcast::<Backend<S>>()
+            .map_err(|_| AuthError::TypeMismatch {
+                extractor: format!("AuthSession<{}>", type_name::<S>()),
+                layer_store: auth.backend().store_type(),
+                layer_user: auth.backend().user_type(),
+            })?;
+        Ok(Self { auth, backend })
+    }
+}

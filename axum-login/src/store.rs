@@ -1,0 +1,91 @@
+//! The [`UserStore`] trait: where users come from and how credentials are checked.
+
+use std::future::Future;
+
+use crate::AuthUser;
+
+/// The id type of a store's users.
+pub type UserId<S> = <<S as UserStore>::User as AuthUser>::Id;
+
+/// Finds users and checks their credentials.
+///
+/// The framework never asks a store for a password hash: [`authenticate`](Self::authenticate)
+/// decides by whatever means the store has (a hash comparison, an LDAP bind, a token exchange)
+/// and answers with the user or `None`.
+///
+/// Derive a sqlx-backed store with `#[derive(UserStore)]`, or implement this trait by hand for any
+/// storage:
+///
+/// ```
+/// use std::{collections::HashMap, convert::Infallible, sync::Arc};
+///
+/// use axum_login::{AuthUser, UserStore};
+///
+/// #[derive(Clone)]
+/// struct User {
+///     id: u64,
+///     name: String,
+///     stamp: String,
+/// }
+///
+/// impl AuthUser for User {
+///     type Id = u64;
+///     fn id(&self) -> u64 {
+///         self.id
+///     }
+///     fn session_auth_hash(&self) -> &[u8] {
+///         self.stamp.as_bytes()
+///     }
+/// }
+///
+/// /// Users held in memory; `authenticate` takes a one-time token.
+/// #[derive(Clone)]
+/// struct TokenStore {
+///     users: Arc<HashMap<u64, User>>,
+///     tokens: Arc<HashMap<String, u64>>,
+/// }
+///
+/// impl UserStore for TokenStore {
+///     type User = User;
+///     type Credentials = String;
+///     type Error = Infallible;
+///
+///     async fn authenticate(&self, token: String) -> Result<Option<User>, Infallible> {
+///         Ok(self.tokens.get(&token).and_then(|id| self.users.get(id)).cloned())
+///     }
+///
+///     async fn load_user(&self, id: &u64) -> Result<Option<User>, Infallible> {
+///         Ok(self.users.get(id).cloned())
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a user store: it does not implement `UserStore`",
+    label = "this type must implement `UserStore`",
+    note = "derive a sqlx store with `#[derive(UserStore)]` on the user struct, or implement `axum_login::UserStore` by hand"
+)]
+pub trait UserStore: Clone + Send + Sync + 'static {
+    /// The user type this store produces.
+    type User: AuthUser;
+
+    /// What [`authenticate`](Self::authenticate) takes: a username and password, a token, ...
+    type Credentials: Send + 'static;
+
+    /// The store's error; it reaches the HTTP layer as a `500` with a generic body, and the cause
+    /// is logged.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Checks `credentials`, answering the user they belong to, or `None` when they are wrong.
+    ///
+    /// Wrong credentials are `Ok(None)`, not an error: an error means the store could not decide.
+    fn authenticate(
+        &self,
+        credentials: Self::Credentials,
+    ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
+
+    /// Loads the user with this id, or `None` if there is none (any more).
+    fn load_user(
+        &self,
+        id: &UserId<Self>,
+    ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
+}

@@ -1,0 +1,1 @@
+//! Integration tests for axum-login live in `tests/`.

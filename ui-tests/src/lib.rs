@@ -1,0 +1,1 @@
+//! Compile-fail tests for the macros; see `tests/ui.rs`.
