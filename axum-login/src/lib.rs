@@ -42,7 +42,7 @@ pub use crate::{
     user::AuthUser,
 };
 
-pub use axum_login_macros::{AuthUser, Permission, Role};
+pub use axum_login_macros::{AuthUser, Permission, Role, UserStore, require_login};
 
 /// Re-exported so apps name one version of tower-sessions.
 pub use tower_sessions;
