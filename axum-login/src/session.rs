@@ -77,13 +77,11 @@ impl<S: UserStore> AuthSession<S> {
     /// A session whose user was deleted, or whose password changed since login, is ended here
     /// and answers `None`.
     pub async fn user(&self) -> Result<Option<S::User>, AuthError> {
-        Ok(self.auth.login().await?.and_then(|login| {
-            login
-                .user
-                .as_any()
-                .downcast_ref::<S::User>()
-                .cloned()
-        }))
+        Ok(self
+            .auth
+            .login()
+            .await?
+            .and_then(|login| login.user.as_any().downcast_ref::<S::User>().cloned()))
     }
 
     /// Whether someone is logged in.
@@ -123,13 +121,15 @@ impl<S: UserStore> AuthSession<S> {
             }
         };
         if !same_user {
+            // `flush` alone would let the next save reuse the old id: cycle it too.
             session.flush().await?;
+            session.cycle_id().await?;
         } else if session.id().is_some() {
             session.cycle_id().await?;
         }
         let record = self.backend.record_for(user);
-        let login_at = std::time::SystemTime::UNIX_EPOCH
-            + std::time::Duration::from_secs(record.login_at);
+        let login_at =
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(record.login_at);
         session.insert(SESSION_KEY, record).await?;
         self.auth
             .set_login(Some(Login {
@@ -167,8 +167,8 @@ impl<S: UserStore> AuthSession<S> {
         if let Some(login_at) = previous.get("at").and_then(serde_json::Value::as_u64) {
             record.login_at = login_at;
         }
-        let login_at = std::time::SystemTime::UNIX_EPOCH
-            + std::time::Duration::from_secs(record.login_at);
+        let login_at =
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(record.login_at);
         session.cycle_id().await?;
         session.insert(SESSION_KEY, record).await?;
         self.auth
