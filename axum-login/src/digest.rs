@@ -34,7 +34,9 @@ pub struct SessionKey(Arc<[u8]>);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionKeyError {
     /// The key is shorter than [`MIN_KEY_LEN`] bytes.
-    #[error("a session key needs at least {MIN_KEY_LEN} bytes, got {0}; generate one with `SessionKey::generate()` and keep it secret")]
+    #[error(
+        "a session key needs at least {MIN_KEY_LEN} bytes, got {0}; generate one with `SessionKey::generate()` and keep it secret"
+    )]
     TooShort(usize),
     /// The text is not base64.
     #[error("the session key is not valid base64 (standard or URL-safe alphabet)")]
@@ -136,6 +138,9 @@ mod tests {
             SessionKey::from_base64("%%%").err(),
             Some(SessionKeyError::NotBase64)
         );
-        assert_eq!(format!("{:?}", SessionKey::generate()), "SessionKey([redacted])");
+        assert_eq!(
+            format!("{:?}", SessionKey::generate()),
+            "SessionKey([redacted])"
+        );
     }
 }

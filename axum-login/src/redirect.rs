@@ -32,7 +32,9 @@ pub fn safe_next(next: &str) -> Option<&str> {
     // another site inside it either: check every layer of percent-encoding, up to a bound.
     let mut current = next.to_owned();
     for _ in 0..4 {
-        let decoded = percent_decode_str(&current).decode_utf8_lossy().into_owned();
+        let decoded = percent_decode_str(&current)
+            .decode_utf8_lossy()
+            .into_owned();
         if decoded == current {
             return Some(next);
         }
