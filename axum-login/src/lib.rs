@@ -21,7 +21,9 @@ mod context;
 mod current_user;
 mod digest;
 mod error;
+mod guard;
 mod layer;
+mod policy;
 mod redirect;
 mod response;
 mod session;
@@ -34,7 +36,12 @@ pub use crate::{
     current_user::CurrentUser,
     digest::{MIN_KEY_LEN, SessionKey, SessionKeyError},
     error::{AuthError, BoxError},
+    guard::{Guard, GuardLayer, GuardService},
     layer::{AuthFuture, AuthLayer, AuthLayerBuilder, AuthService},
+    policy::{
+        Check, CheckOutcome, GuardOptions, IntoPermissionRef, LoggedIn, Policy, PolicyContext,
+        RedirectOverride,
+    },
     redirect::{MAX_NEXT_LEN, safe_next},
     response::{AuthRejection, DenialReason, LoginRedirect},
     session::AuthSession,
