@@ -23,10 +23,14 @@ mod digest;
 mod error;
 mod guard;
 mod layer;
+#[cfg(feature = "sqlx")]
+mod password;
 mod policy;
 mod redirect;
 mod response;
 mod session;
+#[cfg(feature = "sqlx")]
+mod sqlx_store;
 mod store;
 mod user;
 
@@ -50,6 +54,15 @@ pub use crate::{
 };
 
 pub use axum_login_macros::{AuthUser, Permission, Role, UserStore, require_login};
+
+#[cfg(feature = "sqlx")]
+pub use crate::{
+    password::{
+        MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordCredentials, PasswordError, hash_password,
+        verify_password,
+    },
+    sqlx_store::{JoinTable, SqlxStore, SqlxStoreError, SqlxStoreStats, SqlxUser, UserTable},
+};
 
 /// Re-exported so apps name one version of tower-sessions.
 pub use tower_sessions;

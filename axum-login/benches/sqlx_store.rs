@@ -1,0 +1,3 @@
+//! Benchmark of the sqlx user store (filled in below).
+
+fn main() {}
