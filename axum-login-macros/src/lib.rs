@@ -6,6 +6,7 @@ use syn::{DeriveInput, parse_macro_input};
 
 mod auth_user;
 mod enum_derive;
+mod internals;
 mod require_login;
 mod user_store;
 

@@ -1,0 +1,309 @@
+//! The attribute grammar of `#[derive(AuthUser)]`, and the parsed model of a user struct.
+//!
+//! The model is shared: `#[derive(UserStore)]` reads the same `#[auth(...)]` attributes through
+//! [`parse`], so both derives agree on which field is the id, the username, the hash, and on
+//! each field's column.
+
+use proc_macro2::Span;
+use syn::{Data, DeriveInput, Fields, meta::ParseNestedMeta, spanned::Spanned};
+
+use crate::internals::{
+    Ctxt, did_you_mean, expected_one_of, parse_crate_path, parse_lit_str, reject_value, skip_value,
+};
+
+/// The keys `#[auth(...)]` accepts on a field.
+pub(crate) const FIELD_KEYS: &[&str] = &[
+    "id",
+    "password_hash",
+    "username",
+    "role",
+    "roles",
+    "permissions",
+    "column",
+];
+
+/// The keys `#[auth(...)]` accepts on the struct.
+pub(crate) const CONTAINER_KEYS: &[&str] = &["crate"];
+
+/// The path of the runtime crate when no `#[auth(crate = "...")]` is given.
+pub(crate) fn default_crate() -> syn::Path {
+    syn::parse_quote!(::axum_login)
+}
+
+/// Where each `#[auth(...)]` marker of one field was written; `None` when absent.
+#[derive(Clone, Default)]
+pub(crate) struct Markers {
+    pub(crate) id: Option<Span>,
+    pub(crate) password_hash: Option<Span>,
+    pub(crate) username: Option<Span>,
+    pub(crate) role: Option<Span>,
+    pub(crate) roles: Option<Span>,
+    pub(crate) permissions: Option<Span>,
+}
+
+/// One named field of the user struct, with what its `#[auth(...)]` attributes say about it.
+#[derive(Clone)]
+#[allow(
+    dead_code,
+    reason = "some fields are read only by `#[derive(UserStore)]`"
+)]
+pub(crate) struct AuthField<'a> {
+    pub(crate) field: &'a syn::Field,
+    pub(crate) ident: &'a syn::Ident,
+    pub(crate) ty: &'a syn::Type,
+    pub(crate) markers: Markers,
+    /// `column = "..."`, if given.
+    pub(crate) column: Option<syn::LitStr>,
+}
+
+impl AuthField<'_> {
+    /// The database column of this field: `column = "..."`, or the field's name (`r#type` is
+    /// `type`).
+    #[allow(dead_code, reason = "used by `#[derive(UserStore)]`")]
+    pub(crate) fn column_name(&self) -> String {
+        match &self.column {
+            Some(column) => column.value(),
+            None => {
+                let name = self.ident.to_string();
+                name.strip_prefix("r#").map_or(name.clone(), str::to_owned)
+            }
+        }
+    }
+}
+
+/// The role field: one role (`#[auth(role)]`) or a collection (`#[auth(roles)]`).
+#[derive(Clone)]
+pub(crate) enum RolesField<'a> {
+    One(AuthField<'a>),
+    Many(AuthField<'a>),
+}
+
+impl<'a> RolesField<'a> {
+    pub(crate) fn field(&self) -> &AuthField<'a> {
+        match self {
+            Self::One(field) | Self::Many(field) => field,
+        }
+    }
+}
+
+/// The struct-level `#[auth(...)]` attributes.
+pub(crate) struct Container {
+    /// The runtime crate, `::axum_login` unless `#[auth(crate = "...")]` says otherwise (also when
+    /// that attribute is in error, so that stubs still name a crate that exists).
+    pub(crate) krate: syn::Path,
+}
+
+/// A user struct as `#[derive(AuthUser)]` and `#[derive(UserStore)]` see it.
+#[allow(
+    dead_code,
+    reason = "some fields are read only by `#[derive(UserStore)]`"
+)]
+pub(crate) struct AuthUserModel<'a> {
+    pub(crate) input: &'a DeriveInput,
+    pub(crate) krate: syn::Path,
+    /// Every named field in declaration order, marked or not.
+    pub(crate) fields: Vec<AuthField<'a>>,
+    pub(crate) id: AuthField<'a>,
+    pub(crate) password_hash: Option<AuthField<'a>>,
+    pub(crate) username: Option<AuthField<'a>>,
+    pub(crate) roles: Option<RolesField<'a>>,
+    pub(crate) permissions: Option<AuthField<'a>>,
+}
+
+/// Parses and checks the `#[auth(...)]` attributes of `input`, recording every mistake in `cx`.
+///
+/// Returns the model when the struct has named fields and exactly one `#[auth(id)]`, even if
+/// `cx` holds other errors: a caller that only needs some fields may go on, but must still
+/// report `cx`'s errors.
+pub(crate) fn parse<'a>(input: &'a DeriveInput, cx: &Ctxt) -> Option<AuthUserModel<'a>> {
+    let container = parse_container(input, cx);
+    let named = named_fields(input, cx)?;
+    let fields: Vec<AuthField<'a>> = named.iter().map(|field| parse_field(field, cx)).collect();
+    super::check::check(input, container.krate, fields, cx)
+}
+
+/// The struct-level attributes alone; never fails, so even an input in error has a crate path for
+/// its stub impl.
+pub(crate) fn parse_container(input: &DeriveInput, cx: &Ctxt) -> Container {
+    let mut krate: Option<syn::Path> = None;
+    let mut crate_seen = false;
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("auth"))
+    {
+        let result = attr.parse_nested_meta(|meta| {
+            let Some(key) = meta.path.get_ident().map(ToString::to_string) else {
+                return unknown_key(&meta, &path_string(&meta.path), CONTAINER_KEYS, "the struct", cx);
+            };
+            match key.as_str() {
+                "crate" => {
+                    if crate_seen {
+                        cx.error_spanned_by(&meta.path, "duplicate `crate` in `#[auth(...)]`; remove one");
+                        return skip_value(&meta);
+                    }
+                    crate_seen = true;
+                    match parse_crate_path(&meta, "auth") {
+                        Ok(path) => krate = Some(path),
+                        Err(error) => cx.syn_error(error),
+                    }
+                    Ok(())
+                }
+                _ if FIELD_KEYS.contains(&key.as_str()) => {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!("`{key}` belongs on a field, not on the struct: put `#[auth({key})]` above the field it describes"),
+                    );
+                    skip_value(&meta)
+                }
+                _ => unknown_key(&meta, &key, CONTAINER_KEYS, "the struct", cx),
+            }
+        });
+        if let Err(error) = result {
+            cx.syn_error(error);
+        }
+    }
+    Container {
+        krate: krate.unwrap_or_else(default_crate),
+    }
+}
+
+fn named_fields<'a>(
+    input: &'a DeriveInput,
+    cx: &Ctxt,
+) -> Option<&'a syn::punctuated::Punctuated<syn::Field, syn::Token![,]>> {
+    let example = "e.g. `struct User { #[auth(id)] id: i64, #[auth(password_hash)] password_hash: SecretString }`";
+    match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(fields) => Some(&fields.named),
+            Fields::Unnamed(fields) => {
+                cx.error_spanned_by(
+                    fields,
+                    format!("`#[derive(AuthUser)]` needs named fields to mark with `#[auth(...)]`, not a tuple struct; {example}"),
+                );
+                None
+            }
+            Fields::Unit => {
+                cx.error_spanned_by(
+                    &input.ident,
+                    format!("`#[derive(AuthUser)]` needs a struct with fields, one of them marked `#[auth(id)]`; {example}"),
+                );
+                None
+            }
+        },
+        Data::Enum(data) => {
+            cx.error_spanned_by(
+                data.enum_token,
+                format!("`#[derive(AuthUser)]` works on a struct with named fields, not on an enum; {example}"),
+            );
+            None
+        }
+        Data::Union(data) => {
+            cx.error_spanned_by(
+                data.union_token,
+                format!("`#[derive(AuthUser)]` works on a struct with named fields, not on a union; {example}"),
+            );
+            None
+        }
+    }
+}
+
+fn parse_field<'a>(field: &'a syn::Field, cx: &Ctxt) -> AuthField<'a> {
+    let mut markers = Markers::default();
+    let mut column: Option<syn::LitStr> = None;
+    let mut column_seen = false;
+    for attr in field
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("auth"))
+    {
+        let result = attr.parse_nested_meta(|meta| {
+            let Some(key) = meta.path.get_ident().map(ToString::to_string) else {
+                return unknown_key(&meta, &path_string(&meta.path), FIELD_KEYS, "a field", cx);
+            };
+            let slot = match key.as_str() {
+                "id" => &mut markers.id,
+                "password_hash" => &mut markers.password_hash,
+                "username" => &mut markers.username,
+                "role" => &mut markers.role,
+                "roles" => &mut markers.roles,
+                "permissions" => &mut markers.permissions,
+                "column" => {
+                    if column_seen {
+                        cx.error_spanned_by(&meta.path, "duplicate `column` on this field; remove one");
+                        return skip_value(&meta);
+                    }
+                    column_seen = true;
+                    match parse_lit_str(&meta, "auth", "column") {
+                        Ok(lit) if lit.value().is_empty() => {
+                            cx.error_spanned_by(&lit, "`column` is empty; write the column's name, or remove `column` to use the field's name");
+                        }
+                        Ok(lit) => column = Some(lit),
+                        Err(error) => cx.syn_error(error),
+                    }
+                    return Ok(());
+                }
+                "crate" => {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        "`crate` belongs on the struct, not on a field: write `#[auth(crate = \"...\")]` above `struct`",
+                    );
+                    return skip_value(&meta);
+                }
+                _ => return unknown_key(&meta, &key, FIELD_KEYS, "a field", cx),
+            };
+            if slot.is_some() {
+                cx.error_spanned_by(&meta.path, format!("duplicate `{key}` on this field; remove one"));
+                return skip_value(&meta);
+            }
+            *slot = Some(meta.path.span());
+            if let Err(error) = reject_value(&meta, "auth", &key) {
+                cx.syn_error(error);
+            }
+            Ok(())
+        });
+        if let Err(error) = result {
+            cx.syn_error(error);
+        }
+    }
+    AuthField {
+        field,
+        ident: field.ident.as_ref().expect("named field"),
+        ty: &field.ty,
+        markers,
+        column,
+    }
+}
+
+fn unknown_key(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    allowed: &[&str],
+    on: &str,
+    cx: &Ctxt,
+) -> syn::Result<()> {
+    let hint = did_you_mean(key, allowed.iter().copied())
+        .map(|name| format!("; did you mean `{name}`?"))
+        .unwrap_or_default();
+    cx.error_spanned_by(
+        &meta.path,
+        format!(
+            "unknown key `{key}` in `#[auth(...)]` on {on}; {}{hint}",
+            expected_one_of(allowed)
+        ),
+    );
+    skip_value(meta)
+}
+
+fn path_string(path: &syn::Path) -> String {
+    quote::quote!(#path).to_string().replace(' ', "")
+}
+
+/// The crate path of `input` for a stub impl, ignoring errors (they are reported already).
+pub(crate) fn parse_container_quiet(input: &DeriveInput) -> syn::Path {
+    let cx = Ctxt::new();
+    let container = parse_container(input, &cx);
+    // Already reported by the `parse` that failed.
+    let _ = cx.check();
+    container.krate
+}

@@ -1,0 +1,160 @@
+//! The `AuthUser` impl, and the stub emitted instead when the input is in error.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::{DeriveInput, WherePredicate, spanned::Spanned};
+
+use super::attr::{AuthUserModel, RolesField};
+
+pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.input.ident;
+    let (impl_generics, ty_generics, _) = model.input.generics.split_for_impl();
+    let generic = !model.input.generics.params.is_empty();
+
+    let mut bounds = user_bounds(model.input);
+    if generic {
+        bounds.extend(self_bounds(model.input));
+        let id_ty = model.id.ty;
+        bounds.push(syn::parse_quote_spanned! {id_ty.span()=>
+            #id_ty: ::core::clone::Clone
+                + ::core::fmt::Display
+                + #krate::__private::serde::Serialize
+                + #krate::__private::serde::de::DeserializeOwned
+                + ::core::marker::Send
+                + ::core::marker::Sync
+                + 'static
+        });
+    }
+
+    let id_ty = model.id.ty;
+    let id_ident = model.id.ident;
+    let id_ty = quote_spanned!(id_ty.span()=> #id_ty);
+
+    let session_auth_hash = match &model.password_hash {
+        Some(hash) => {
+            let (field, ty) = (hash.ident, hash.ty);
+            if generic {
+                bounds.push(syn::parse_quote_spanned! {ty.span()=>
+                    #ty: #krate::__private::AsSecretBytes
+                });
+            }
+            quote_spanned!(ty.span()=> #krate::__private::AsSecretBytes::as_secret_bytes(&self.#field))
+        }
+        None => quote!(&[]),
+    };
+
+    let has_role = model.roles.as_ref().map(|roles| {
+        let field = roles.field();
+        let (name, ty) = (field.ident, field.ty);
+        let body = match roles {
+            RolesField::One(_) => {
+                if generic {
+                    bounds.push(syn::parse_quote_spanned!(ty.span()=> #ty: #krate::Role));
+                }
+                quote_spanned! {ty.span()=>
+                    #krate::RoleRef::is_satisfied_by(&role, ::core::iter::once(&self.#name))
+                }
+            }
+            RolesField::Many(_) => {
+                if generic {
+                    bounds.push(
+                        syn::parse_quote_spanned!(ty.span()=> #ty: #krate::__private::RoleSet),
+                    );
+                }
+                quote_spanned! {ty.span()=>
+                    <#ty as #krate::__private::RoleSet>::has_role(&self.#name, role)
+                }
+            }
+        };
+        quote! {
+            fn has_role(&self, role: #krate::RoleRef<'_>) -> bool {
+                #body
+            }
+        }
+    });
+
+    let has_permission = model.permissions.as_ref().map(|field| {
+        let (name, ty) = (field.ident, field.ty);
+        if generic {
+            bounds
+                .push(syn::parse_quote_spanned!(ty.span()=> #ty: #krate::__private::PermissionSet));
+        }
+        let body = quote_spanned! {ty.span()=>
+            <#ty as #krate::__private::PermissionSet>::has_permission(&self.#name, permission)
+        };
+        quote! {
+            fn has_permission(&self, permission: #krate::PermissionRef<'_>) -> bool {
+                #body
+            }
+        }
+    });
+
+    let where_clause = where_clause(&bounds);
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::AuthUser for #ident #ty_generics #where_clause {
+            type Id = #id_ty;
+
+            fn id(&self) -> <Self as #krate::AuthUser>::Id {
+                ::core::clone::Clone::clone(&self.#id_ident)
+            }
+
+            fn session_auth_hash(&self) -> &[u8] {
+                #session_auth_hash
+            }
+
+            #has_role
+
+            #has_permission
+        }
+    }
+}
+
+/// An impl with nothing to get wrong, emitted next to the errors so that code using the type as
+/// a user does not add errors of its own.
+pub(super) fn stub(input: &DeriveInput, krate: &syn::Path) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, _) = input.generics.split_for_impl();
+    let mut bounds = user_bounds(input);
+    if !input.generics.params.is_empty() {
+        bounds.extend(self_bounds(input));
+    }
+    let where_clause = where_clause(&bounds);
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::AuthUser for #ident #ty_generics #where_clause {
+            type Id = #krate::__private::std::string::String;
+
+            fn id(&self) -> <Self as #krate::AuthUser>::Id {
+                #krate::__private::std::string::String::new()
+            }
+
+            fn session_auth_hash(&self) -> &[u8] {
+                &[]
+            }
+        }
+    }
+}
+
+fn user_bounds(input: &DeriveInput) -> Vec<WherePredicate> {
+    input
+        .generics
+        .where_clause
+        .iter()
+        .flat_map(|clause| clause.predicates.iter().cloned())
+        .collect()
+}
+
+/// The supertraits of `AuthUser`, which a generic struct meets only for some parameters.
+fn self_bounds(input: &DeriveInput) -> Vec<WherePredicate> {
+    let ident = &input.ident;
+    let (_, ty_generics, _) = input.generics.split_for_impl();
+    vec![syn::parse_quote! {
+        #ident #ty_generics: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static
+    }]
+}
+
+fn where_clause(bounds: &[WherePredicate]) -> Option<TokenStream> {
+    (!bounds.is_empty()).then(|| quote!(where #(#bounds,)*))
+}
