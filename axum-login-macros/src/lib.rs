@@ -43,3 +43,9 @@ pub fn derive_user_store(input: TokenStream) -> TokenStream {
 pub fn require_login(args: TokenStream, item: TokenStream) -> TokenStream {
     require_login::expand(args.into(), item.into()).into()
 }
+
+/// Builds a router-level guard; see the documentation in `axum-login`.
+#[proc_macro]
+pub fn require(args: TokenStream) -> TokenStream {
+    require_login::expand_layer(args.into()).into()
+}

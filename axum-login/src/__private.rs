@@ -5,6 +5,21 @@ pub use ::core;
 pub use ::serde;
 pub use ::std;
 
+pub use ::axum::response::Response;
+
+/// Runs an app-written check; a free function so that a check of the wrong shape is reported on
+/// the path the user wrote.
+pub async fn check<S, F, M>(
+    cx: &mut crate::PolicyContext<'_, S>,
+    check: F,
+) -> ::core::result::Result<bool, Response>
+where
+    S: Send + Sync,
+    F: crate::Check<S, M>,
+{
+    cx.check(check).await
+}
+
 mod derive_support;
 mod sqlx_text;
 

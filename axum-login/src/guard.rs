@@ -17,10 +17,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    AuthRejection, DenialReason, LoginRedirect,
+    AuthRejection, DenialReason, LoginRedirect, Policy,
     context::RequestAuth,
     policy::{PolicyContext, RedirectOverride},
-    Policy,
 };
 
 /// The extractor `#[require_login]` adds as a handler's first argument: it lets the request
@@ -32,7 +31,9 @@ pub struct Guard<P>(PhantomData<fn() -> P>);
 
 impl<P> fmt::Debug for Guard<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Guard").field(&std::any::type_name::<P>()).finish()
+        f.debug_tuple("Guard")
+            .field(&std::any::type_name::<P>())
+            .finish()
     }
 }
 
@@ -64,8 +65,8 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
 ) -> Result<(), Response> {
-    let auth = RequestAuth::from_parts(parts, "#[require_login]")
-        .map_err(IntoResponse::into_response)?;
+    let auth =
+        RequestAuth::from_parts(parts, "#[require_login]").map_err(IntoResponse::into_response)?;
     let denied = |reason, parts: &Parts| {
         let redirect = redirect_for::<P, S>(&auth.config().redirect);
         AuthRejection::denied(reason, parts, &redirect).into_response()
@@ -138,7 +139,9 @@ impl<P> Clone for GuardLayer<P> {
 
 impl<P> fmt::Debug for GuardLayer<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("GuardLayer").field(&std::any::type_name::<P>()).finish()
+        f.debug_tuple("GuardLayer")
+            .field(&std::any::type_name::<P>())
+            .finish()
     }
 }
 

@@ -53,7 +53,7 @@ pub use crate::{
     user::AuthUser,
 };
 
-pub use axum_login_macros::{AuthUser, Permission, Role, UserStore, require_login};
+pub use axum_login_macros::{AuthUser, Permission, Role, UserStore, require, require_login};
 
 #[cfg(feature = "sqlx")]
 pub use crate::{

@@ -169,7 +169,11 @@ impl<E: IntoResponse> CheckOutcome for Result<bool, E> {
 )]
 pub trait Check<S, M>: Send + Sync + 'static {
     /// Runs the check.
-    fn run(self, parts: &mut Parts, state: &S) -> impl Future<Output = Result<bool, Response>> + Send;
+    fn run(
+        self,
+        parts: &mut Parts,
+        state: &S,
+    ) -> impl Future<Output = Result<bool, Response>> + Send;
 }
 
 macro_rules! impl_check {

@@ -1,0 +1,340 @@
+//! The policy grammar shared by `#[require_login(...)]` and `require!(...)`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::{Expr, ExprLit, Lit, LitStr, Token, meta::ParseNestedMeta, parse::Parser, spanned::Spanned};
+
+use crate::internals::{Ctxt, did_you_mean, expected_one_of, skip_value};
+
+const CONDITIONS: &[&str] = &["role", "permission", "any", "all", "not", "check"];
+const OPTIONS: &[&str] = &["fresh", "redirect", "redirect_field"];
+
+/// A condition on the logged-in user.
+pub(crate) enum Cond {
+    Role(Expr),
+    Permission(Expr),
+    Check(Expr),
+    Any(Vec<Cond>),
+    All(Vec<Cond>),
+    Not(Box<Cond>),
+}
+
+/// Where an anonymous browser goes, overriding the layer.
+pub(crate) enum Redirect {
+    To(LitStr),
+    Off,
+}
+
+/// Everything between the parentheses.
+#[derive(Default)]
+pub(crate) struct Args {
+    /// All of these must hold.
+    pub(crate) conds: Vec<Cond>,
+    pub(crate) redirect: Option<Redirect>,
+    pub(crate) redirect_field: Option<LitStr>,
+    /// Maximum age of the login, in seconds.
+    pub(crate) fresh: Option<u64>,
+}
+
+impl Args {
+    pub(crate) fn has_options(&self) -> bool {
+        self.redirect.is_some() || self.redirect_field.is_some() || self.fresh.is_some()
+    }
+}
+
+/// Parses the arguments, recording every mistake in `cx`.
+pub(crate) fn parse(args: TokenStream, macro_name: &str, cx: &Ctxt) -> Args {
+    let mut out = Args::default();
+    let mut seen_options: Vec<String> = Vec::new();
+    let parser = syn::meta::parser(|meta| {
+        let key = key_of(&meta);
+        if OPTIONS.contains(&key.as_str()) {
+            if seen_options.contains(&key) {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!("duplicate key `{key}`; give it once"),
+                );
+                return skip_value(&meta);
+            }
+            seen_options.push(key.clone());
+            return parse_option(&meta, &key, &mut out, macro_name, cx);
+        }
+        if let Some(cond) = parse_cond(&meta, &key, cx)? {
+            out.conds.push(cond);
+        }
+        Ok(())
+    });
+    if let Err(error) = parser.parse2(args) {
+        cx.syn_error(error);
+    }
+    out
+}
+
+fn key_of(meta: &ParseNestedMeta<'_>) -> String {
+    let path = &meta.path;
+    path.get_ident()
+        .map_or_else(|| quote::quote!(#path).to_string(), ToString::to_string)
+}
+
+fn all_keys() -> Vec<&'static str> {
+    CONDITIONS.iter().chain(OPTIONS).copied().collect()
+}
+
+fn unknown_key(meta: &ParseNestedMeta<'_>, key: &str, allowed: &[&str], cx: &Ctxt) -> syn::Result<()> {
+    let hint = did_you_mean(key, allowed.iter().copied())
+        .map(|near| format!(" (did you mean `{near}`?)"))
+        .unwrap_or_default();
+    cx.error_spanned_by(
+        &meta.path,
+        format!("unknown key `{key}`{hint}; {}", expected_one_of(allowed)),
+    );
+    skip_value(meta)
+}
+
+fn value_expr(meta: &ParseNestedMeta<'_>, key: &str, example: &str, cx: &Ctxt) -> syn::Result<Option<Expr>> {
+    if meta.input.peek(Token![=]) {
+        return Ok(Some(meta.value()?.parse()?));
+    }
+    cx.error_spanned_by(&meta.path, format!("`{key}` needs a value: `{example}`"));
+    skip_value(meta)?;
+    Ok(None)
+}
+
+fn parse_cond(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<Option<Cond>> {
+    match key {
+        "role" => {
+            let Some(value) = value_expr(meta, key, "role = Role::Admin", cx)? else {
+                return Ok(None);
+            };
+            match &value {
+                Expr::Path(_) => Ok(Some(Cond::Role(value))),
+                Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => {
+                    cx.error_spanned_by(
+                        &value,
+                        format!(
+                            "roles are checked at compile time: write the enum variant, e.g. `role = Role::Admin`, not the string \"{}\"",
+                            lit.value()
+                        ),
+                    );
+                    Ok(None)
+                }
+                _ => {
+                    cx.error_spanned_by(
+                        &value,
+                        "`role` expects a path to a variant of an enum that derives `Role`, e.g. `role = Role::Admin`",
+                    );
+                    Ok(None)
+                }
+            }
+        }
+        "permission" => {
+            let Some(value) = value_expr(meta, key, "permission = Perm::PostsWrite", cx)? else {
+                return Ok(None);
+            };
+            match &value {
+                Expr::Path(_) | Expr::Lit(ExprLit { lit: Lit::Str(_), .. }) => {
+                    Ok(Some(Cond::Permission(value)))
+                }
+                _ => {
+                    cx.error_spanned_by(
+                        &value,
+                        "`permission` expects a variant of an enum that derives `Permission` (`permission = Perm::PostsWrite`) or a string (`permission = \"posts.write\"`)",
+                    );
+                    Ok(None)
+                }
+            }
+        }
+        "check" => {
+            let Some(value) = value_expr(meta, key, "check = path::to::async_fn", cx)? else {
+                return Ok(None);
+            };
+            if let Expr::Path(_) = &value {
+                Ok(Some(Cond::Check(value)))
+            } else {
+                cx.error_spanned_by(
+                    &value,
+                    "`check` expects the path of an async fn, e.g. `check = is_owner`",
+                );
+                Ok(None)
+            }
+        }
+        "any" | "all" | "not" => parse_group(meta, key, cx),
+        _ if OPTIONS.contains(&key) => {
+            cx.error_spanned_by(
+                &meta.path,
+                format!("`{key}` applies to the whole guard; move it out of `any`/`all`/`not` to the top level"),
+            );
+            skip_value(meta)?;
+            Ok(None)
+        }
+        _ => {
+            unknown_key(meta, key, &all_keys(), cx)?;
+            Ok(None)
+        }
+    }
+}
+
+fn parse_group(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<Option<Cond>> {
+    let example = match key {
+        "not" => "not(role = Role::Viewer)",
+        _ => "any(role = Role::Editor, permission = \"posts.write\")",
+    };
+    if !meta.input.peek(syn::token::Paren) {
+        cx.error_spanned_by(&meta.path, format!("`{key}` takes a list of conditions: `{example}`"));
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let mut inner = Vec::new();
+    let mut mistakes = false;
+    meta.parse_nested_meta(|nested| {
+        let nested_key = key_of(&nested);
+        match parse_cond(&nested, &nested_key, cx)? {
+            Some(cond) => inner.push(cond),
+            None => mistakes = true,
+        }
+        Ok(())
+    })?;
+    if mistakes {
+        return Ok(None);
+    }
+    let span: Span = meta.path.span();
+    match (key, inner.len()) {
+        (_, 0) => {
+            cx.error_at(span, format!("`{key}()` is empty; give it at least one condition: `{example}`"));
+            Ok(None)
+        }
+        ("not", 1) => Ok(inner.pop().map(|cond| Cond::Not(Box::new(cond)))),
+        ("not", n) => {
+            cx.error_at(
+                span,
+                format!("`not` takes exactly one condition, got {n}; to forbid any of several, write `not(any(...))`"),
+            );
+            Ok(None)
+        }
+        ("any", _) => Ok(Some(Cond::Any(inner))),
+        _ => Ok(Some(Cond::All(inner))),
+    }
+}
+
+fn parse_option(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    out: &mut Args,
+    macro_name: &str,
+    cx: &Ctxt,
+) -> syn::Result<()> {
+    let example = match key {
+        "fresh" => "fresh = \"15m\"",
+        "redirect" => "redirect = \"/login\"",
+        _ => "redirect_field = \"next\"",
+    };
+    let Some(value) = value_expr(meta, key, example, cx)? else {
+        return Ok(());
+    };
+    match (key, &value) {
+        ("fresh", Expr::Lit(ExprLit { lit: Lit::Str(lit), .. })) => match parse_duration(&lit.value()) {
+            Ok(seconds) => out.fresh = Some(seconds),
+            Err(message) => cx.error_spanned_by(lit, message),
+        },
+        ("redirect", Expr::Lit(ExprLit { lit: Lit::Str(lit), .. })) => {
+            let path = lit.value();
+            if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')
+                && path.bytes().all(|b| b.is_ascii_graphic())
+            {
+                out.redirect = Some(Redirect::To(lit.clone()));
+            } else {
+                cx.error_spanned_by(
+                    lit,
+                    format!("`redirect` must be a local path such as \"/login\" (starting with one `/`), got \"{path}\"; to answer with a bare 401 instead, write `redirect = false`"),
+                );
+            }
+        }
+        ("redirect", Expr::Lit(ExprLit { lit: Lit::Bool(flag), .. })) => {
+            if flag.value {
+                cx.error_spanned_by(
+                    flag,
+                    "`redirect = true` is the default; remove it, or give the login path: `redirect = \"/login\"`",
+                );
+            } else {
+                out.redirect = Some(Redirect::Off);
+            }
+        }
+        ("redirect_field", Expr::Lit(ExprLit { lit: Lit::Str(lit), .. })) => {
+            let field = lit.value();
+            if !field.is_empty()
+                && field.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                out.redirect_field = Some(lit.clone());
+            } else {
+                cx.error_spanned_by(
+                    lit,
+                    "`redirect_field` must be a query parameter name made of letters, digits, `-`, `_` or `.`, e.g. \"next\"",
+                );
+            }
+        }
+        _ => cx.error_spanned_by(
+            &value,
+            format!("expected `{example}` in #[{macro_name}(...)]"),
+        ),
+    }
+    Ok(())
+}
+
+/// `"15m"`, `"30s"`, `"2h"`, `"1d"`, `"1h30m"` as seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
+    let invalid = || {
+        format!(
+            "invalid duration \"{text}\"; write a number and a unit (`s`, `m`, `h` or `d`): \"30s\", \"15m\", \"2h\", \"1d\", or combined like \"1h30m\""
+        )
+    };
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    let mut any_unit = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(invalid()),
+        };
+        let number: u64 = digits.parse().map_err(|_| invalid())?;
+        total = number
+            .checked_mul(unit)
+            .and_then(|seconds| total.checked_add(seconds))
+            .ok_or_else(invalid)?;
+        digits.clear();
+        any_unit = true;
+    }
+    if !digits.is_empty() || !any_unit {
+        return Err(invalid());
+    }
+    if total == 0 {
+        return Err(format!("`fresh = \"{text}\"` is zero; give the longest age a login may have, e.g. \"15m\""));
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Ok(30));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("2h"), Ok(7200));
+        assert_eq!(parse_duration("1d"), Ok(86_400));
+        assert_eq!(parse_duration("1h30m"), Ok(5400));
+    }
+
+    #[test]
+    fn bad_durations_are_refused() {
+        for bad in ["", "15", "m", "15 minutes", "-5m", "1.5h", "0s", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
