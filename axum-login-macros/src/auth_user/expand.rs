@@ -39,7 +39,9 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
                     #ty: #krate::__private::AsSecretBytes
                 });
             }
-            quote_spanned!(ty.span()=> #krate::__private::AsSecretBytes::as_secret_bytes(&self.#field))
+            quote_spanned! {ty.span()=>
+                <#ty as #krate::__private::AsSecretBytes>::as_secret_bytes(&self.#field)
+            }
         }
         None => quote!(&[]),
     };
@@ -52,8 +54,12 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
                 if generic {
                     bounds.push(syn::parse_quote_spanned!(ty.span()=> #ty: #krate::Role));
                 }
+                // `RoleRef::is_satisfied_by(once(..))`, written so that a type that is not a role
+                // is reported on the field's type rather than on the derive.
                 quote_spanned! {ty.span()=>
-                    #krate::RoleRef::is_satisfied_by(&role, ::core::iter::once(&self.#name))
+                    role.downcast::<#ty>().is_some_and(|required| {
+                        <#ty as #krate::Role>::satisfies(&self.#name, required)
+                    })
                 }
             }
             RolesField::Many(_) => {

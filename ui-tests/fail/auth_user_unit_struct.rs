@@ -1,0 +1,6 @@
+use axum_login::AuthUser;
+
+#[derive(Clone, AuthUser)]
+struct User;
+
+fn main() {}
