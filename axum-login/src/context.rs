@@ -90,6 +90,7 @@ pub(crate) trait ErasedBackend: Send + Sync + 'static {
 pub(crate) struct Backend<S> {
     pub(crate) store: S,
     pub(crate) config: Config,
+    pub(crate) cache: crate::cache::CacheSlot,
 }
 
 impl<S: UserStore> Backend<S> {
@@ -106,10 +107,8 @@ impl<S: UserStore> Backend<S> {
             }
         };
         let user = self
-            .store
-            .load_user(&record.user_id)
-            .await
-            .map_err(AuthError::store)?;
+            .load_user_cached(&record.user_id, &record.digest)
+            .await?;
         let Some(user) = user else {
             tracing::info!(user_id = %record.user_id, "the logged-in user no longer exists; ending the session");
             session.flush().await?;
@@ -125,7 +124,7 @@ impl<S: UserStore> Backend<S> {
             return Ok(None);
         }
         Ok(Some(Login {
-            user: Arc::new(user),
+            user,
             login_at: SystemTime::UNIX_EPOCH + Duration::from_secs(record.login_at),
         }))
     }

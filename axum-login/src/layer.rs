@@ -84,6 +84,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
             key: None,
             redirect: LoginRedirect::default(),
             clock: Arc::new(SystemClock),
+            cache: Default::default(),
         }
     }
 }
@@ -96,6 +97,7 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     key: Option<SessionKey>,
     redirect: LoginRedirect,
     clock: Arc<dyn Clock>,
+    pub(crate) cache: crate::cache::CacheSlot,
 }
 
 impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
@@ -156,6 +158,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
                 clock: self.clock,
                 key,
             },
+            cache: self.cache,
         };
         AuthLayer {
             backend: Arc::new(backend),

@@ -16,6 +16,7 @@
 //! [axum]: https://docs.rs/axum
 
 mod authz;
+mod cache;
 mod clock;
 mod context;
 mod current_user;
@@ -54,6 +55,9 @@ pub use crate::{
 };
 
 pub use axum_login_macros::{AuthUser, Permission, Role, UserStore, require, require_login};
+
+#[cfg(feature = "cache")]
+pub use crate::cache::UserCache;
 
 #[cfg(feature = "sqlx")]
 pub use crate::{

@@ -151,9 +151,12 @@ impl<S: UserStore> AuthSession<S> {
     /// session of theirs ends on its next request (Django's `update_session_auth_hash`).
     ///
     /// Call it after saving the new password hash, with the user as it is now. The session gets
-    /// a new id. If `user` is not the one logged in on this session, nothing happens.
+    /// a new id. If `user` is not the one logged in on this session, only the layer's user
+    /// cache forgets them.
     #[doc(alias = "keep_session_after_password_change")]
     pub async fn update_session_auth_hash(&mut self, user: &S::User) -> Result<(), AuthError> {
+        // The user changed whatever this session is on: a cached copy must not outlive it.
+        self.backend.forget_user(&crate::AuthUser::id(user));
         let session = self.auth.session();
         let Some(previous) = session.get_value(SESSION_KEY).await? else {
             return Ok(());
@@ -178,6 +181,14 @@ impl<S: UserStore> AuthSession<S> {
             }))
             .await;
         Ok(())
+    }
+
+    /// Drops the user with `id` from the layer's user cache (feature `cache`; without a cache
+    /// this does nothing). Call it after changing or deleting a user through
+    /// [`store`](Self::store), so their sessions on this instance see the change on their next
+    /// request.
+    pub fn forget_cached_user(&self, id: &crate::UserId<S>) {
+        self.backend.forget_user(id);
     }
 
     /// The user store.

@@ -1,0 +1,261 @@
+//! [`UserCache`]: an optional in-memory cache of loaded users, so a guarded request on a warm
+//! cache makes no user-store call.
+//!
+//! The session's digest is still checked on every request, against the cached user's
+//! [`session_auth_hash`](crate::AuthUser::session_auth_hash). What the cache can delay is only
+//! noticing a change made where this process cannot see it: see
+//! [`AuthLayerBuilder::user_cache`](crate::AuthLayerBuilder::user_cache) for the bound.
+
+use std::sync::Arc;
+
+use crate::{AuthError, UserStore, context::Backend, store::UserId};
+
+/// The layer's cache slot: a `UserCache` when the `cache` feature is on, nothing otherwise, so
+/// the rest of the crate needs no `cfg` for it.
+#[cfg(feature = "cache")]
+pub(crate) type CacheSlot = Option<UserCache>;
+#[cfg(not(feature = "cache"))]
+pub(crate) type CacheSlot = ();
+
+impl<S: UserStore> Backend<S> {
+    /// The user with `id`: from the cache when it holds one whose `session_auth_hash` matches
+    /// the session's `digest`, otherwise from the store (and then cached).
+    ///
+    /// A cached user whose digest does not match may be stale (the password changed on another
+    /// instance, and this session logged in with the new one), so it is reloaded rather than
+    /// trusted to end the session.
+    pub(crate) async fn load_user_cached(
+        &self,
+        id: &UserId<S>,
+        digest: &str,
+    ) -> Result<Option<Arc<S::User>>, AuthError> {
+        #[cfg(feature = "cache")]
+        if let Some(cache) = &self.cache {
+            let key = cache_key(id);
+            if let Some(user) = cache.get::<S::User>(&key) {
+                if self
+                    .config
+                    .key
+                    .verify(crate::AuthUser::session_auth_hash(&*user), digest)
+                {
+                    return Ok(Some(user));
+                }
+                cache.invalidate_key(&key);
+            }
+            let epoch = cache.epoch();
+            let user = self.store.load_user(id).await.map_err(AuthError::store)?;
+            let user = user.map(Arc::new);
+            if let Some(user) = &user {
+                cache.insert_if_unchanged(key, user.clone(), epoch);
+            }
+            return Ok(user);
+        }
+        let _ = digest;
+        Ok(self
+            .store
+            .load_user(id)
+            .await
+            .map_err(AuthError::store)?
+            .map(Arc::new))
+    }
+
+    /// Drops the user with `id` from the cache, if the layer has one.
+    pub(crate) fn forget_user(&self, id: &UserId<S>) {
+        #[cfg(feature = "cache")]
+        if let Some(cache) = &self.cache {
+            cache.invalidate(id);
+        }
+        #[cfg(not(feature = "cache"))]
+        let ((), _) = (self.cache, id);
+    }
+}
+
+#[cfg(feature = "cache")]
+impl<S, SS, C> crate::AuthLayerBuilder<S, SS, C>
+where
+    S: UserStore,
+    SS: tower_sessions::SessionStore,
+    C: tower_sessions::service::CookieController,
+{
+    /// Caches loaded users in `cache` (feature `cache`), so a guarded request on a warm cache
+    /// makes no user-store call. Default: no cache.
+    ///
+    /// The session's digest is still verified on every request against the cached user. What
+    /// the cache changes is how soon a change to a user is seen:
+    ///
+    /// - On this instance, at once for changes made through
+    ///   [`AuthSession::update_session_auth_hash`](crate::AuthSession::update_session_auth_hash)
+    ///   or announced with [`UserCache::invalidate`] (or
+    ///   [`AuthSession::forget_cached_user`](crate::AuthSession::forget_cached_user)): the user's
+    ///   other sessions end on their next request, a deleted user's sessions too.
+    /// - Anywhere else (another instance, a SQL console), after at most the cache's
+    ///   [`ttl`](UserCache::ttl): until then a session of a user whose password changed or who
+    ///   was deleted there may still pass on this instance. Pick the TTL as the longest such
+    ///   window you accept, or invalidate on every instance (e.g. over a pub/sub channel).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use axum_login::{AuthLayer, UserCache};
+    /// use tower_sessions::{MemoryStore, SessionManagerLayer};
+    /// # use axum_login::{AuthUser, UserStore};
+    /// # #[derive(Clone)] struct User;
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { 1 } fn session_auth_hash(&self) -> &[u8] { b"" } }
+    /// # #[derive(Clone)] struct MyStore;
+    /// # impl UserStore for MyStore {
+    /// #     type User = User; type Credentials = (); type Error = std::convert::Infallible;
+    /// #     async fn authenticate(&self, _: ()) -> Result<Option<User>, Self::Error> { Ok(None) }
+    /// #     async fn load_user(&self, _: &u64) -> Result<Option<User>, Self::Error> { Ok(None) }
+    /// # }
+    ///
+    /// let cache = UserCache::new(10_000, Duration::from_secs(30));
+    /// let sessions = SessionManagerLayer::new(MemoryStore::default());
+    /// let layer = AuthLayer::builder(MyStore, sessions)
+    ///     .user_cache(cache.clone())
+    ///     .build();
+    /// // Later, after the app changed user 1 in the database:
+    /// cache.invalidate(&1);
+    /// ```
+    pub fn user_cache(mut self, cache: UserCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+}
+
+#[cfg(feature = "cache")]
+fn cache_key<I: std::fmt::Display + ?Sized>(id: &I) -> String {
+    id.to_string()
+}
+
+#[cfg(feature = "cache")]
+pub use self::imp::UserCache;
+
+#[cfg(feature = "cache")]
+mod imp {
+    use std::{
+        any::Any,
+        fmt,
+        sync::{
+            Arc,
+            atomic::{AtomicU64, Ordering},
+        },
+        time::Duration,
+    };
+
+    use super::cache_key;
+
+    type Entry = Arc<dyn Any + Send + Sync>;
+
+    /// A bounded, time-limited cache of loaded users for an [`AuthLayer`](crate::AuthLayer)
+    /// (feature `cache`).
+    ///
+    /// Give it to the layer with
+    /// [`AuthLayerBuilder::user_cache`](crate::AuthLayerBuilder::user_cache) and keep a clone
+    /// (clones share one cache) to [`invalidate`](Self::invalidate) a user whose password, roles
+    /// or permissions the app changes, or whom it deletes.
+    ///
+    /// Users are keyed by their id's `Display` form, so one cache serves one layer (or layers
+    /// over the same user type).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use axum_login::UserCache;
+    ///
+    /// // At most 10 000 users, each kept at most 30 seconds after it was loaded.
+    /// let cache = UserCache::new(10_000, Duration::from_secs(30));
+    /// // ... AuthLayer::builder(store, sessions).user_cache(cache.clone()).build() ...
+    ///
+    /// // After changing user 42 in the database:
+    /// cache.invalidate(&42);
+    /// ```
+    #[derive(Clone)]
+    pub struct UserCache {
+        users: moka::sync::Cache<String, Entry>,
+        /// Bumped by every invalidation, so a load that raced with one is not cached.
+        epoch: Arc<AtomicU64>,
+        ttl: Duration,
+    }
+
+    impl fmt::Debug for UserCache {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("UserCache")
+                .field("max_capacity", &self.users.policy().max_capacity())
+                .field("ttl", &self.ttl)
+                .field("entries", &self.users.entry_count())
+                .finish()
+        }
+    }
+
+    impl UserCache {
+        /// A cache of at most `max_capacity` users, each kept at most `ttl` after it was loaded
+        /// from the store.
+        pub fn new(max_capacity: u64, ttl: Duration) -> Self {
+            Self {
+                users: moka::sync::Cache::builder()
+                    .max_capacity(max_capacity)
+                    .time_to_live(ttl)
+                    .build(),
+                epoch: Arc::new(AtomicU64::new(0)),
+                ttl,
+            }
+        }
+
+        /// How long a loaded user is kept at most.
+        pub fn ttl(&self) -> Duration {
+            self.ttl
+        }
+
+        /// Forgets the user with this id: the next request of theirs loads them from the store.
+        ///
+        /// Call it after changing or deleting a user. A session whose digest no longer matches
+        /// the reloaded user ends on its next request; a deleted user's sessions end too.
+        pub fn invalidate<I: fmt::Display + ?Sized>(&self, id: &I) {
+            self.invalidate_key(&cache_key(id));
+        }
+
+        /// Forgets every user.
+        pub fn invalidate_all(&self) {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            self.users.invalidate_all();
+        }
+
+        /// How many users are cached, after applying pending evictions.
+        pub fn entry_count(&self) -> u64 {
+            self.users.run_pending_tasks();
+            self.users.entry_count()
+        }
+
+        pub(crate) fn invalidate_key(&self, key: &str) {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            self.users.invalidate(key);
+        }
+
+        pub(crate) fn get<U: Send + Sync + 'static>(&self, key: &str) -> Option<Arc<U>> {
+            self.users.get(key)?.downcast::<U>().ok()
+        }
+
+        pub(crate) fn epoch(&self) -> u64 {
+            self.epoch.load(Ordering::SeqCst)
+        }
+
+        /// Caches `user`, unless an invalidation happened since `epoch` was read (before the
+        /// load): the loaded value may predate the change that invalidation announced.
+        pub(crate) fn insert_if_unchanged<U: Send + Sync + 'static>(
+            &self,
+            key: String,
+            user: Arc<U>,
+            epoch: u64,
+        ) {
+            if self.epoch() != epoch {
+                return;
+            }
+            self.users.insert(key.clone(), user);
+            // An invalidation between the check above and the insert bumped the epoch before
+            // removing the key, so it either removed this entry or is seen here.
+            if self.epoch() != epoch {
+                self.users.invalidate(&key);
+            }
+        }
+    }
+}
