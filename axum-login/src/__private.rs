@@ -29,3 +29,8 @@ pub use self::derive_support::{
 pub use crate::__axum_login_sqlx_text as sqlx_text;
 #[cfg(feature = "sqlx")]
 pub use ::sqlx;
+
+pub use crate::__axum_login_sqlx_user as sqlx_user;
+pub use crate::sqlx_derive::assert_auth_user;
+#[cfg(feature = "sqlx")]
+pub use crate::sqlx_derive::{PasswordHashField, from_names};

@@ -30,6 +30,7 @@ mod policy;
 mod redirect;
 mod response;
 mod session;
+mod sqlx_derive;
 #[cfg(feature = "sqlx")]
 mod sqlx_store;
 mod store;

@@ -12,7 +12,7 @@ mod sqlx_support;
 use axum_login::{AuthUser, PasswordCredentials, SqlxStore, SqlxStoreError, UserStore};
 use secrecy::SecretString;
 
-use crate::sqlx_support::{Access, HandUser, RenamedUser, TableUser};
+use crate::sqlx_support::{Access, Account, GrantsUser, HandUser, Level, User};
 
 fn creds(username: &str, password: &str) -> PasswordCredentials {
     PasswordCredentials::new(username, password)
@@ -52,9 +52,9 @@ macro_rules! store_tests {
 
             type Db = $db;
 
-            async fn setup() -> Option<(crate::sqlx_support::TestDb<Db>, SqlxStore<HandUser, Db>)> {
+            async fn setup() -> Option<(crate::sqlx_support::TestDb<Db>, SqlxStore<User, Db>)> {
                 let db = $connect.await?;
-                let store = SqlxStore::<HandUser, Db>::new(db.pool.clone());
+                let store = SqlxStore::<User, Db>::new(db.pool.clone());
                 sqlx::raw_sql(store.schema())
                     .execute(store.pool())
                     .await
@@ -81,7 +81,7 @@ macro_rules! store_tests {
 
                 assert_eq!(user.id, created.id);
                 assert_eq!(user.username, "ferris");
-                assert_eq!(user.role, Access::User, "the column default");
+                assert_eq!(user.role, Level::User, "the column default");
                 let after = store.stats();
                 assert_eq!(
                     after.queries - before.queries,
@@ -374,7 +374,7 @@ macro_rules! store_tests {
                         .await
                         .unwrap();
                 }
-                let store = SqlxStore::<TableUser, Db>::new(pool);
+                let store = SqlxStore::<GrantsUser, Db>::new(pool);
 
                 let loaded = store.load_user(&user.id).await.unwrap().unwrap();
                 assert_eq!(
@@ -383,12 +383,12 @@ macro_rules! store_tests {
                     "the user, its roles, its permissions"
                 );
                 let mut roles = loaded.roles.clone();
-                roles.sort_by_key(|r| r.as_name());
-                assert_eq!(roles, [Access::Admin, Access::User]);
+                roles.sort_by_key(|r| axum_login::Role::as_str(r));
+                assert_eq!(roles, [Level::Admin, Level::User]);
                 let mut permissions = loaded.permissions.clone();
                 permissions.sort();
                 assert_eq!(permissions, ["posts.read", "posts.write", "users.delete"]);
-                assert!(loaded.has_role(axum_login::RoleRef::new(&Access::Admin)));
+                assert!(loaded.has_role(axum_login::RoleRef::new(&Level::Admin)));
                 assert!(loaded.has_permission(axum_login::PermissionRef::from_name("posts.write")));
                 assert!(!loaded.has_permission(axum_login::PermissionRef::from_name("posts.nuke")));
 
@@ -418,7 +418,7 @@ macro_rules! store_tests {
                 .execute(store.pool())
                 .await
                 .unwrap();
-                let store = SqlxStore::<TableUser, Db>::new(store.pool().clone());
+                let store = SqlxStore::<GrantsUser, Db>::new(store.pool().clone());
 
                 let error = store.load_user(&user.id).await.unwrap_err();
                 assert_decode_error(error, "user_roles.role", "wizard");
@@ -426,9 +426,41 @@ macro_rules! store_tests {
             }
 
             #[tokio::test]
+            async fn a_hand_written_sqlx_user_works_like_a_derived_one() {
+                let Some(db) = $connect.await else { return };
+                let store = SqlxStore::<HandUser, Db>::new(db.pool.clone());
+                sqlx::raw_sql(store.schema())
+                    .execute(store.pool())
+                    .await
+                    .unwrap();
+                let created = store
+                    .create_user("ferris", secret("hunter42"))
+                    .await
+                    .unwrap();
+                assert_eq!(created.role, Access::User);
+
+                let user = store
+                    .authenticate(creds("ferris", "hunter42"))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(user.id, created.id);
+                assert!(
+                    store
+                        .authenticate(creds("ferris", "hunter4"))
+                        .await
+                        .unwrap()
+                        .is_none()
+                );
+                let loaded = store.load_user(&created.id).await.unwrap().unwrap();
+                assert_eq!(loaded.username, "ferris");
+                db.finish().await;
+            }
+
+            #[tokio::test]
             async fn renamed_columns_and_custom_queries_are_used_everywhere() {
                 let Some(db) = $connect.await else { return };
-                let store = SqlxStore::<RenamedUser, Db>::new(db.pool.clone());
+                let store = SqlxStore::<Account, Db>::new(db.pool.clone());
                 sqlx::raw_sql(crate::sqlx_support::renamed_schema::<Db>())
                     .execute(store.pool())
                     .await
@@ -451,12 +483,12 @@ macro_rules! store_tests {
                     .await
                     .unwrap()
                     .expect("the custom query matches case-insensitively");
-                assert_eq!(user.account_id, created.account_id);
-                let loaded = store.load_user(&created.account_id).await.unwrap().unwrap();
+                assert_eq!(user.id, created.id);
+                let loaded = store.load_user(&created.id).await.unwrap().unwrap();
                 assert_eq!(loaded.email, "Ferris@Example.com");
 
                 let changed = store
-                    .set_password(&created.account_id, secret("new-password"))
+                    .set_password(&created.id, secret("new-password"))
                     .await
                     .unwrap()
                     .unwrap();
@@ -489,21 +521,21 @@ store_tests!(mysql, sqlx::MySql, crate::sqlx_support::mysql());
 
 #[tokio::test]
 async fn generated_sql_is_written_for_each_database() {
-    let sqlite = SqlxStore::<HandUser, sqlx::Sqlite>::new(
+    let sqlite = SqlxStore::<User, sqlx::Sqlite>::new(
         sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap(),
     );
     assert_eq!(
         sqlite.authenticate_sql(),
         r#"SELECT "id", "username", "password_hash", "role" FROM "users" WHERE "username" = ?"#
     );
-    let postgres = SqlxStore::<HandUser, sqlx::Postgres>::new(
+    let postgres = SqlxStore::<User, sqlx::Postgres>::new(
         sqlx::PgPool::connect_lazy("postgres://localhost/unused").unwrap(),
     );
     assert_eq!(
         postgres.load_sql(),
         r#"SELECT "id", "username", "password_hash", "role" FROM "users" WHERE "id" = $1"#
     );
-    let mysql = SqlxStore::<HandUser, sqlx::MySql>::new(
+    let mysql = SqlxStore::<User, sqlx::MySql>::new(
         sqlx::MySqlPool::connect_lazy("mysql://localhost/unused").unwrap(),
     );
     assert_eq!(

@@ -257,7 +257,68 @@ where
     }
 }
 
-/// The `accounts` table of [`RenamedUser`].
+/// A role enum with the derive, stored as its name (`admin`, `user`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, axum_login::Role)]
+pub enum Level {
+    #[role(implies(User))]
+    Admin,
+    User,
+}
+
+/// The conventional `users` table, with the role in a column.
+#[derive(Clone, Debug, axum_login::AuthUser, axum_login::UserStore)]
+#[user_store(table = "users")]
+pub struct User {
+    #[auth(id)]
+    pub id: i64,
+    #[auth(username)]
+    pub username: String,
+    #[auth(password_hash)]
+    pub password_hash: String,
+    #[auth(role)]
+    pub role: Level,
+}
+
+/// Roles and permissions from their tables, a secret hash, a field the store does not load, and a
+/// custom load query that names its parameter twice.
+#[derive(Clone, Debug, axum_login::AuthUser, axum_login::UserStore)]
+#[user_store(
+    table = "users",
+    roles_table = "user_roles",
+    permissions_table = "user_permissions",
+    load_query = "SELECT id, username, password_hash FROM users WHERE id = $1 AND $1 > 0"
+)]
+pub struct GrantsUser {
+    #[auth(id)]
+    pub id: i64,
+    #[auth(username)]
+    pub username: String,
+    #[auth(password_hash)]
+    pub password_hash: secrecy::SecretString,
+    #[auth(roles)]
+    pub roles: Vec<Level>,
+    #[auth(permissions)]
+    pub permissions: Vec<String>,
+    #[user_store(skip)]
+    pub note: Option<String>,
+}
+
+/// Other table and column names, and a case-insensitive login query.
+#[derive(Clone, Debug, axum_login::AuthUser, axum_login::UserStore)]
+#[user_store(
+    table = "accounts",
+    authenticate_query = "SELECT account_id, email, pw FROM accounts WHERE lower(email) = lower($1)"
+)]
+pub struct Account {
+    #[auth(id, column = "account_id")]
+    pub id: i64,
+    #[auth(username, column = "email")]
+    pub email: String,
+    #[auth(password_hash, column = "pw")]
+    pub pw: String,
+}
+
+/// The `accounts` table of [`RenamedUser`] and [`Account`].
 pub fn renamed_schema<DB: Database>() -> &'static str {
     match DB::NAME {
         "PostgreSQL" => {

@@ -1,0 +1,164 @@
+//! The `SqlxUser` impl, generic over the database so one struct works on every sqlx database.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::{WherePredicate, spanned::Spanned};
+
+use super::check::{Join, Source, StoreModel};
+
+pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.input.ident;
+    let sqlx = quote!(#krate::__private::sqlx);
+    let db = quote!(__AxumLoginDb);
+
+    let mut generics = model.input.generics.clone();
+    generics.params.push(syn::parse_quote!(#db));
+    let (_, ty_generics, _) = model.input.generics.split_for_impl();
+    let (impl_generics, _, _) = generics.split_for_impl();
+    let mut bounds: Vec<WherePredicate> = model
+        .input
+        .generics
+        .where_clause
+        .as_ref()
+        .map(|clause| clause.predicates.iter().cloned().collect())
+        .unwrap_or_default();
+    bounds.push(syn::parse_quote!(#db: #sqlx::Database));
+    bounds.push(syn::parse_quote!(
+        &'static str: #sqlx::ColumnIndex<<#db as #sqlx::Database>::Row>
+    ));
+
+    let mut inits = Vec::new();
+    for (field, source) in &model.fields {
+        let (name, ty) = (field.ident, field.ty);
+        let init = match source {
+            Source::Column(column) => {
+                bounds.push(syn::parse_quote_spanned! {ty.span()=>
+                    #ty: for<'__r> #sqlx::Decode<'__r, #db> + #sqlx::Type<#db>
+                });
+                quote_spanned! {ty.span()=>
+                    #sqlx::Row::try_get::<#ty, _>(row, #column)?
+                }
+            }
+            Source::Hash(column) => {
+                bounds.push(syn::parse_quote!(
+                    ::std::option::Option<::std::string::String>:
+                        for<'__r> #sqlx::Decode<'__r, #db> + #sqlx::Type<#db>
+                ));
+                quote_spanned! {ty.span()=>
+                    <#ty as #krate::__private::PasswordHashField>::from_stored(
+                        #sqlx::Row::try_get::<::std::option::Option<::std::string::String>, _>(row, #column)?,
+                    )
+                }
+            }
+            Source::Default => quote_spanned! {ty.span()=>
+                <#ty as ::core::default::Default>::default()
+            },
+        };
+        inits.push(quote!(#name: #init));
+    }
+
+    let table = &model.table;
+    let id_column = &model.id_column;
+    let username_column = &model.username_column;
+    let hash_column = model
+        .fields
+        .iter()
+        .find_map(|(_, source)| match source {
+            Source::Hash(column) => Some(column.as_str()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let columns = model.fields.iter().filter_map(|(_, source)| match source {
+        Source::Column(column) | Source::Hash(column) => Some(column),
+        Source::Default => None,
+    });
+    let mut description = quote! {
+        #krate::UserTable::new(#table, #id_column, #username_column, #hash_column)
+            .with_columns(&[#(#columns),*])
+    };
+    if let Some(query) = &model.load_query {
+        description.extend(quote!(.with_load_query(#query)));
+    }
+    if let Some(query) = &model.authenticate_query {
+        description.extend(quote!(.with_authenticate_query(#query)));
+    }
+    let join_table = |join: &Join<'_>| {
+        let (table, user_id, value) = (&join.table, &join.user_id_column, &join.value_column);
+        quote!(#krate::JoinTable::new(#table, #user_id, #value))
+    };
+    if let Some(roles) = &model.roles {
+        let table = join_table(roles);
+        description.extend(quote!(.with_roles(#table)));
+    }
+    if let Some(permissions) = &model.permissions {
+        let table = join_table(permissions);
+        description.extend(quote!(.with_permissions(#table)));
+    }
+
+    let hash = model.password_hash.ident;
+    let hash_ty = model.password_hash.ty;
+    let setter = |join: Option<&Join<'_>>, method: TokenStream| {
+        join.map(|join| {
+            let (name, ty) = (join.field.ident, join.field.ty);
+            quote_spanned! {ty.span()=>
+                fn #method(
+                    &mut self,
+                    names: ::std::vec::Vec<::std::string::String>,
+                ) -> ::core::result::Result<(), #krate::BoxError> {
+                    self.#name = #krate::__private::from_names::<#ty, _>(names)?;
+                    ::core::result::Result::Ok(())
+                }
+            }
+        })
+    };
+    let set_roles = setter(model.roles.as_ref(), quote!(set_roles));
+    let set_permissions = setter(model.permissions.as_ref(), quote!(set_permissions));
+
+    let assert = if model.input.generics.params.is_empty() {
+        let ident = quote_spanned!(Span::call_site()=> #ident);
+        quote_spanned! {Span::call_site()=>
+            let _ = #krate::__private::assert_auth_user::<#ident>;
+        }
+    } else {
+        TokenStream::new()
+    };
+
+    quote! {
+        const _: () = {
+            #krate::__private::sqlx_user! {
+                {
+                    #[automatically_derived]
+                    impl #impl_generics #krate::SqlxUser<#db> for #ident #ty_generics
+                    where
+                        #(#bounds,)*
+                    {
+                        const TABLE: #krate::UserTable = #description;
+
+                        fn from_row(
+                            row: &<#db as #sqlx::Database>::Row,
+                        ) -> ::core::result::Result<Self, #sqlx::Error> {
+                            ::core::result::Result::Ok(Self { #(#inits,)* })
+                        }
+
+                        fn password_hash(&self) -> &str {
+                            <#hash_ty as #krate::__private::PasswordHashField>::as_hash(&self.#hash)
+                        }
+
+                        fn set_password_hash(&mut self, hash: ::std::string::String) {
+                            self.#hash = <#hash_ty as #krate::__private::PasswordHashField>::from_stored(
+                                ::std::option::Option::Some(hash),
+                            );
+                        }
+
+                        #set_roles
+                        #set_permissions
+                    }
+                }
+                {
+                    #assert
+                }
+            }
+        };
+    }
+}
