@@ -1,0 +1,238 @@
+//! The axum-login demo app: login, logout and guarded pages over an embedded SQLite database.
+//!
+//! [`Demo::new`] creates and migrates the database, seeds the two demo users and builds the
+//! router; `src/main.rs` serves it. Tests build it the same way and serve it on an ephemeral
+//! port.
+//!
+//! | user | password | role |
+//! | --- | --- | --- |
+//! | `ferris` | `hunter42` | `user` |
+//! | `admin` | `correct-horse-battery` | `admin` |
+
+mod routes;
+mod templates;
+mod user;
+
+use std::{path::PathBuf, time::Duration};
+
+use axum::Router;
+use axum_login::{AuthLayer, SessionKey, SqlxStore, SqlxStoreError};
+use secrecy::SecretString;
+use sqlx::{
+    Sqlite, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
+};
+use tokio::task::JoinHandle;
+use tower_sessions::{
+    Expiry, SessionManagerLayer,
+    cookie::{SameSite, time},
+    session_store::ExpiredDeletion,
+};
+use tower_sessions_sqlx_store::SqliteStore;
+
+pub use crate::user::{Role, User};
+
+/// The demo's user store: users in the `users` table of the SQLite database.
+pub type Store = SqlxStore<User, Sqlite>;
+
+/// The users that [`Demo::new`] creates when they are missing: `(username, password, role)`.
+pub const SEED_USERS: &[(&str, &str, Role)] = &[
+    ("ferris", "hunter42", Role::User),
+    ("admin", "correct-horse-battery", Role::Admin),
+];
+
+/// How often expired sessions are deleted from the database.
+const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(60);
+
+/// What the demo needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The SQLite database file; created when missing.
+    pub database: PathBuf,
+    /// The key for the session digests. `None`: a random one, so logins end on restart.
+    pub session_key: Option<SessionKey>,
+}
+
+impl Config {
+    /// The database file when none is given.
+    pub const DEFAULT_DATABASE: &'static str = "./example-sqlite.db";
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database: PathBuf::from(Self::DEFAULT_DATABASE),
+            session_key: None,
+        }
+    }
+}
+
+/// Why the demo could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The database could not be opened or queried.
+    #[error("database {path}: {source}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The migrations failed.
+    #[error("migrating database {path}: {source}")]
+    Migrate {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A seed user could not be created.
+    #[error("seeding user {username:?}: {source}")]
+    Seed {
+        /// The user being created.
+        username: &'static str,
+        /// What went wrong.
+        #[source]
+        source: SqlxStoreError,
+    },
+    /// A template does not compile.
+    #[error("loading the templates: {0}")]
+    Templates(#[from] minijinja::Error),
+}
+
+/// The built app: its router, and the database pool it runs on.
+///
+/// Dropping it stops the expired-session cleanup task.
+#[derive(Debug)]
+pub struct Demo {
+    router: Router,
+    store: Store,
+    cleanup: JoinHandle<()>,
+}
+
+impl Demo {
+    /// Opens (creating if needed) and migrates the database, seeds the demo users when they are
+    /// missing, starts the expired-session cleanup, and builds the router.
+    ///
+    /// The session cookie is `HttpOnly`, `SameSite=Lax` and not `Secure`: the demo serves plain
+    /// HTTP on loopback. Behind TLS, set `.with_secure(true)`.
+    pub async fn new(config: Config) -> Result<Self, DemoError> {
+        let path = config.database.clone();
+        let db_error = |source| DemoError::Database {
+            path: path.clone(),
+            source,
+        };
+        let options = SqliteConnectOptions::new()
+            .filename(&config.database)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|source| DemoError::Migrate {
+                path: path.clone(),
+                source,
+            })?;
+        let store = Store::new(pool.clone());
+        seed(&store).await?;
+
+        let sessions = SqliteStore::new(pool);
+        sessions.migrate().await.map_err(db_error)?;
+        let cleanup = tokio::spawn({
+            let sessions = sessions.clone();
+            async move {
+                if let Err(error) = sessions
+                    .continuously_delete_expired(SESSION_CLEANUP_PERIOD)
+                    .await
+                {
+                    tracing::error!(%error, "expired-session cleanup stopped");
+                }
+            }
+        });
+        let session_layer = SessionManagerLayer::new(sessions)
+            // Plain HTTP on loopback: a `Secure` cookie would never be sent back.
+            .with_secure(false)
+            .with_http_only(true)
+            // Lax: the cookie goes with top-level navigations from other sites (links), but not
+            // with their POSTs, so another site cannot log the user out or change the password.
+            .with_same_site(SameSite::Lax)
+            .with_expiry(Expiry::OnInactivity(time::Duration::days(1)));
+
+        let key = config.session_key.unwrap_or_else(|| {
+            tracing::info!(
+                "SESSION_KEY is not set: using a random session key, so logins end when the server restarts"
+            );
+            SessionKey::generate()
+        });
+        let auth = AuthLayer::builder(store.clone(), session_layer)
+            .login_url("/login")
+            .session_key(key)
+            .build();
+        let router = routes::router(templates::Templates::load()?).layer(auth);
+        Ok(Self {
+            router,
+            store,
+            cleanup,
+        })
+    }
+
+    /// The app's router, ready for `axum::serve`.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// The user store, whose [`pool`](SqlxStore::pool) is the app's database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &SqlitePool {
+        self.store.pool()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.cleanup.abort();
+    }
+}
+
+/// Creates each of [`SEED_USERS`] that does not exist yet; an existing user keeps its password.
+async fn seed(store: &Store) -> Result<(), DemoError> {
+    for &(username, password, role) in SEED_USERS {
+        let seed_error = |source| DemoError::Seed { username, source };
+        let exists = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_one(store.pool())
+            .await
+            .map_err(|error| seed_error(error.into()))?;
+        if exists > 0 {
+            continue;
+        }
+        let hash = axum_login::hash_password(SecretString::from(password))
+            .await
+            .map_err(|error| seed_error(error.into()))?;
+        // `ON CONFLICT DO NOTHING`: two processes starting on one database both succeed.
+        sqlx::query(
+            "INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?) \
+             ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(username)
+        .bind(hash)
+        .bind(role)
+        .execute(store.pool())
+        .await
+        .map_err(|error| seed_error(error.into()))?;
+        tracing::info!(username, role = %role, "seeded demo user");
+    }
+    Ok(())
+}
