@@ -8,16 +8,20 @@ pub use ::std;
 pub use ::axum::response::Response;
 
 /// Runs an app-written check; a free function so that a check of the wrong shape is reported on
-/// the path the user wrote.
-pub async fn check<S, F, M>(
-    cx: &mut crate::PolicyContext<'_, S>,
+/// the path the user wrote. The future is boxed so that its type, and so the `Send`-ness of the
+/// generated policy, does not depend on the check: a wrong check gives one error, not two.
+pub fn check<'a, S, F, M>(
+    cx: &'a mut crate::PolicyContext<'_, S>,
     check: F,
-) -> ::core::result::Result<bool, Response>
+) -> ::core::pin::Pin<
+    Box<dyn ::core::future::Future<Output = ::core::result::Result<bool, Response>> + Send + 'a>,
+>
 where
     S: Send + Sync,
     F: crate::Check<S, M>,
+    M: 'a,
 {
-    cx.check(check).await
+    Box::pin(cx.check(check))
 }
 
 mod derive_support;

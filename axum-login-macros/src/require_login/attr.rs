@@ -176,6 +176,7 @@ fn parse_cond(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<O
 fn parse_group(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<Option<Cond>> {
     let example = match key {
         "not" => "not(role = Role::Viewer)",
+        "all" => "all(role = Role::Editor, permission = \"posts.write\")",
         _ => "any(role = Role::Editor, permission = \"posts.write\")",
     };
     if !meta.input.peek(syn::token::Paren) {
@@ -183,16 +184,22 @@ fn parse_group(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<
         skip_value(meta)?;
         return Ok(None);
     }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let tokens: TokenStream = content.parse()?;
     let mut inner = Vec::new();
     let mut mistakes = false;
-    meta.parse_nested_meta(|nested| {
-        let nested_key = key_of(&nested);
-        match parse_cond(&nested, &nested_key, cx)? {
-            Some(cond) => inner.push(cond),
-            None => mistakes = true,
-        }
-        Ok(())
-    })?;
+    if !tokens.is_empty() {
+        let parser = syn::meta::parser(|nested| {
+            let nested_key = key_of(&nested);
+            match parse_cond(&nested, &nested_key, cx)? {
+                Some(cond) => inner.push(cond),
+                None => mistakes = true,
+            }
+            Ok(())
+        });
+        parser.parse2(tokens)?;
+    }
     if mistakes {
         return Ok(None);
     }

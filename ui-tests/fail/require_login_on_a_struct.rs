@@ -1,0 +1,12 @@
+use axum_login::{Role, require_login};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
+enum Access {
+    Admin,
+    Editor,
+}
+
+#[require_login]
+struct Page;
+
+fn main() {}
