@@ -1,0 +1,199 @@
+//! A JSON API on axum-login: log in with JSON credentials, keep the session cookie in the client's
+//! cookie jar, and get `401` and `403` as JSON.
+//!
+//! Users live in SQLite (in memory) behind [`axum_login::SqlxStore`]; sessions live in memory.
+//!
+//! | route | what it does |
+//! | --- | --- |
+//! | `POST /login` | JSON `{"username", "password"}`; `200` with the user, or `401` JSON |
+//! | `GET /me` | the logged-in user; anonymous: `401` JSON |
+//! | `GET /admin/stats` | admins only; other users: `403` JSON |
+//! | `POST /logout` | ends the session; `204` |
+
+use axum::{
+    Json, Router,
+    extract::rejection::JsonRejection,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use axum_login::{
+    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, SessionKey,
+    SqlxStore, SqlxUser, UserTable, require_login,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use sqlx::{
+    Row, Sqlite,
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow},
+};
+use tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite};
+
+/// What a user may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, axum_login::Role)]
+pub enum Role {
+    /// Everything a user may, and the admin endpoints.
+    #[role(implies(User))]
+    Admin,
+    /// An ordinary user.
+    User,
+}
+
+/// A user of the API. The password hash is a [`SecretString`], so `Debug` never prints it.
+#[derive(Clone, Debug, AuthUser)]
+pub struct User {
+    /// The row id.
+    #[auth(id)]
+    pub id: i64,
+    /// The login name.
+    #[auth(username)]
+    pub username: String,
+    #[auth(password_hash)]
+    password_hash: SecretString,
+    /// The user's role.
+    #[auth(role)]
+    pub role: Role,
+}
+
+// `#[derive(UserStore)]` generates this; written by hand here so the example shows what the store
+// reads.
+impl SqlxUser<Sqlite> for User {
+    const TABLE: UserTable = UserTable::new("users", "id", "username", "password_hash")
+        .with_columns(&["id", "username", "password_hash", "role"]);
+
+    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            password_hash: SecretString::from(row.try_get::<String, _>("password_hash")?),
+            role: row.try_get("role")?,
+        })
+    }
+
+    fn password_hash(&self) -> &str {
+        self.password_hash.expose_secret()
+    }
+
+    fn set_password_hash(&mut self, hash: String) {
+        self.password_hash = hash.into();
+    }
+}
+
+/// The user store: users in SQLite.
+pub type Store = SqlxStore<User, Sqlite>;
+
+/// The seeded users: `(username, password, role)`.
+pub const SEED_USERS: &[(&str, &str, Role)] = &[
+    ("ferris", "hunter42", Role::User),
+    ("admin", "correct-horse-battery", Role::Admin),
+];
+
+/// An in-memory SQLite database with the store's schema and the [`SEED_USERS`].
+pub async fn seeded_store() -> Result<Store, Box<dyn std::error::Error + Send + Sync>> {
+    // One connection that never closes: every connection to `:memory:` is a database of its own,
+    // and the database disappears with its last connection.
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(SqliteConnectOptions::new().in_memory(true))
+        .await?;
+    let store = Store::new(pool);
+    sqlx::raw_sql(store.schema()).execute(store.pool()).await?;
+    for &(username, password, role) in SEED_USERS {
+        let user = store.create_user(username, password.into()).await?;
+        sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+            .bind(role)
+            .bind(user.id)
+            .execute(store.pool())
+            .await?;
+    }
+    Ok(store)
+}
+
+/// The API's router, with authentication on it.
+pub fn app(store: Store, key: SessionKey) -> Router {
+    // The examples serve plain HTTP on loopback, where a `Secure` cookie would never be sent back.
+    // Behind TLS, leave `Secure` on (the default).
+    let sessions = SessionManagerLayer::new(MemoryStore::default())
+        .with_secure(false)
+        .with_same_site(SameSite::Lax);
+    Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+        .route("/admin/stats", get(admin_stats))
+        .layer(
+            AuthLayer::builder(store, sessions)
+                .session_key(key)
+                // An API has no login page: anonymous callers get `401`, whatever they accept.
+                .no_login_redirect()
+                .build(),
+        )
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}
+
+fn user_json(user: &User) -> serde_json::Value {
+    json!({ "id": user.id, "username": user.username, "role": user.role })
+}
+
+async fn login(
+    mut auth: AuthSession<Store>,
+    credentials: Result<Json<PasswordCredentials>, JsonRejection>,
+) -> Result<Response, AuthError> {
+    let Json(credentials) = match credentials {
+        Ok(credentials) => credentials,
+        Err(rejection) => {
+            return Ok(error(
+                rejection.status(),
+                "bad_request",
+                "Send JSON: {\"username\": \"...\", \"password\": \"...\"}.",
+            ));
+        }
+    };
+    match auth.authenticate(credentials).await? {
+        Some(user) => {
+            auth.login(&user).await?;
+            Ok(Json(user_json(&user)).into_response())
+        }
+        // One answer whatever was wrong, so the API does not tell which usernames exist.
+        None => Ok(error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Wrong username or password.",
+        )),
+    }
+}
+
+async fn logout(mut auth: AuthSession<Store>) -> Result<StatusCode, AuthError> {
+    auth.logout().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[require_login]
+async fn me(CurrentUser(user): CurrentUser<User>) -> Json<serde_json::Value> {
+    Json(user_json(&user))
+}
+
+#[require_login(role = Role::Admin)]
+async fn admin_stats(auth: AuthSession<Store>) -> Result<Response, AuthError> {
+    let users: i64 = match sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(auth.store().pool())
+        .await
+    {
+        Ok(count) => count,
+        Err(cause) => {
+            tracing::error!(%cause, "counting users failed");
+            return Ok(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong.",
+            ));
+        }
+    };
+    Ok(Json(json!({ "users": users })).into_response())
+}
