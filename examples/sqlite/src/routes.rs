@@ -9,10 +9,11 @@ use axum::{
 };
 use axum_login::{
     AuthError, AuthSession, CurrentUser, MAX_PASSWORD_LEN, PasswordCredentials, PasswordError,
-    SqlxStoreError, require_login, safe_next,
+    SqlxStoreError, SqlxUser, require_login, safe_next,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use sqlx::Sqlite;
 
 use crate::{Role, Store, User, templates::Templates};
 
@@ -229,7 +230,7 @@ async fn change_password(
     let empty = || SecretString::from("");
     let current = form.current_password.unwrap_or_else(empty);
     let new = form.new_password.unwrap_or_else(empty);
-    let hash = axum_login::SqlxUser::password_hash(&user).to_owned();
+    let hash = SqlxUser::<Sqlite>::password_hash(&user).to_owned();
     let problem = if !axum_login::verify_password(current, hash).await? {
         Some("The current password is wrong.")
     } else if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&new.expose_secret().len()) {
