@@ -48,6 +48,7 @@ pub(crate) struct Config {
     pub(crate) redirect: LoginRedirect,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) key: SessionKey,
+    pub(crate) responder: Option<Arc<dyn crate::DenialResponder>>,
 }
 
 /// A user whose type only the layer knows.

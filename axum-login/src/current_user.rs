@@ -74,6 +74,7 @@ where
                 DenialReason::Unauthenticated,
                 parts,
                 &auth.config().redirect,
+                auth.config().responder.as_deref(),
             )),
         }
     }

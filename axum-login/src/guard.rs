@@ -69,7 +69,8 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
         RequestAuth::from_parts(parts, "#[require_login]").map_err(IntoResponse::into_response)?;
     let denied = |reason, parts: &Parts| {
         let redirect = redirect_for::<P, S>(&auth.config().redirect);
-        AuthRejection::denied(reason, parts, &redirect).into_response()
+        AuthRejection::denied(reason, parts, &redirect, auth.config().responder.as_deref())
+            .into_response()
     };
     let Some(login) = auth.login().await.map_err(IntoResponse::into_response)? else {
         return Err(denied(DenialReason::Unauthenticated, parts));

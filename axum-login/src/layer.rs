@@ -84,6 +84,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
             key: None,
             redirect: LoginRedirect::default(),
             clock: Arc::new(SystemClock),
+            responder: None,
             cache: Default::default(),
         }
     }
@@ -97,6 +98,7 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     key: Option<SessionKey>,
     redirect: LoginRedirect,
     clock: Arc<dyn Clock>,
+    responder: Option<Arc<dyn crate::DenialResponder>>,
     pub(crate) cache: crate::cache::CacheSlot,
 }
 
@@ -136,6 +138,15 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
+    /// Answers turned-away requests (anonymous, stale login, forbidden) the app's own way, e.g.
+    /// a branded 403 page; returning `None` keeps the default answer. See [`DenialResponder`].
+    ///
+    /// [`DenialResponder`]: crate::DenialResponder
+    pub fn on_denied(mut self, responder: impl crate::DenialResponder) -> Self {
+        self.responder = Some(Arc::new(responder));
+        self
+    }
+
     /// The clock for login times and timeouts. Default: [`SystemClock`]. Tests use
     /// [`ManualClock`](crate::ManualClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -156,6 +167,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
             config: Config {
                 redirect: self.redirect,
                 clock: self.clock,
+                responder: self.responder,
                 key,
             },
             cache: self.cache,

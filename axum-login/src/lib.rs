@@ -49,7 +49,7 @@ pub use crate::{
         RedirectOverride,
     },
     redirect::{MAX_NEXT_LEN, safe_next},
-    response::{AuthRejection, DenialReason, LoginRedirect},
+    response::{AuthRejection, Denial, DenialReason, DenialResponder, LoginRedirect},
     session::AuthSession,
     store::{UserId, UserStore},
     user::AuthUser,

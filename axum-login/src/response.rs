@@ -54,6 +54,10 @@ pub struct AuthRejection {
 }
 
 enum RejectionKind {
+    Custom {
+        reason: DenialReason,
+        response: Response,
+    },
     Denied {
         reason: DenialReason,
         browser: bool,
@@ -63,7 +67,12 @@ enum RejectionKind {
 }
 
 impl AuthRejection {
-    pub(crate) fn denied(reason: DenialReason, parts: &Parts, redirect: &LoginRedirect) -> Self {
+    pub(crate) fn denied(
+        reason: DenialReason,
+        parts: &Parts,
+        redirect: &LoginRedirect,
+        responder: Option<&dyn DenialResponder>,
+    ) -> Self {
         let browser = prefers_html(&parts.headers);
         let location = match (reason, browser, &redirect.login_url) {
             (DenialReason::Unauthenticated | DenialReason::Stale, true, Some(url)) => {
@@ -77,6 +86,19 @@ impl AuthRejection {
             }
             _ => None,
         };
+        if let Some(responder) = responder {
+            let denial = Denial {
+                reason,
+                parts,
+                prefers_html: browser,
+                login_location: location.as_deref(),
+            };
+            if let Some(response) = responder.respond(&denial) {
+                return Self {
+                    kind: RejectionKind::Custom { reason, response },
+                };
+            }
+        }
         Self {
             kind: RejectionKind::Denied {
                 reason,
@@ -89,6 +111,7 @@ impl AuthRejection {
     /// Why the request was denied, or `None` if the rejection is an error.
     pub fn reason(&self) -> Option<DenialReason> {
         match &self.kind {
+            RejectionKind::Custom { reason, .. } => Some(*reason),
             RejectionKind::Denied { reason, .. } => Some(*reason),
             RejectionKind::Error(_) => None,
         }
@@ -97,6 +120,7 @@ impl AuthRejection {
     /// The status this rejection answers with.
     pub fn status(&self) -> StatusCode {
         match &self.kind {
+            RejectionKind::Custom { response, .. } => response.status(),
             RejectionKind::Denied {
                 location: Some(_), ..
             } => StatusCode::SEE_OTHER,
@@ -121,7 +145,7 @@ impl From<AuthError> for AuthRejection {
 impl fmt::Debug for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            RejectionKind::Denied { reason, .. } => {
+            RejectionKind::Denied { reason, .. } | RejectionKind::Custom { reason, .. } => {
                 f.debug_tuple("AuthRejection").field(reason).finish()
             }
             RejectionKind::Error(error) => f.debug_tuple("AuthRejection").field(error).finish(),
@@ -131,20 +155,14 @@ impl fmt::Debug for AuthRejection {
 
 impl fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            RejectionKind::Denied {
-                reason: DenialReason::Unauthenticated,
-                ..
-            } => f.write_str("login required"),
-            RejectionKind::Denied {
-                reason: DenialReason::Stale,
-                ..
-            } => f.write_str("a recent login is required"),
-            RejectionKind::Denied {
-                reason: DenialReason::Forbidden,
-                ..
-            } => f.write_str("forbidden"),
-            RejectionKind::Error(error) => fmt::Display::fmt(error, f),
+        let reason = match &self.kind {
+            RejectionKind::Denied { reason, .. } | RejectionKind::Custom { reason, .. } => *reason,
+            RejectionKind::Error(error) => return fmt::Display::fmt(error, f),
+        };
+        match reason {
+            DenialReason::Unauthenticated => f.write_str("login required"),
+            DenialReason::Stale => f.write_str("a recent login is required"),
+            DenialReason::Forbidden => f.write_str("forbidden"),
         }
     }
 }
@@ -155,6 +173,7 @@ impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
         let (reason, browser, location) = match self.kind {
             RejectionKind::Error(error) => return error.into_response(),
+            RejectionKind::Custom { response, .. } => return response,
             RejectionKind::Denied {
                 reason,
                 browser,
@@ -222,6 +241,70 @@ impl IntoResponse for AuthRejection {
             )
                 .into_response()
         }
+    }
+}
+
+/// A request turned away, as shown to a custom [`DenialResponder`].
+#[derive(Debug)]
+pub struct Denial<'a> {
+    reason: DenialReason,
+    parts: &'a Parts,
+    prefers_html: bool,
+    login_location: Option<&'a str>,
+}
+
+impl<'a> Denial<'a> {
+    /// Why the request was turned away.
+    pub fn reason(&self) -> DenialReason {
+        self.reason
+    }
+
+    /// The request's method, URI, headers and extensions.
+    pub fn parts(&self) -> &'a Parts {
+        self.parts
+    }
+
+    /// Whether the client prefers HTML (a browser) to JSON.
+    pub fn prefers_html(&self) -> bool {
+        self.prefers_html
+    }
+
+    /// Where the default answer would redirect: the login URL with `next`, for anonymous
+    /// browsers when a login URL is set.
+    pub fn login_location(&self) -> Option<&'a str> {
+        self.login_location
+    }
+}
+
+/// Answers turned-away requests the app's own way; set it with
+/// [`AuthLayerBuilder::on_denied`](crate::AuthLayerBuilder::on_denied).
+///
+/// Return `None` to keep the default answer (`303` to login, `401` or `403`). Any
+/// `Fn(&Denial<'_>) -> Option<Response>` is a responder:
+///
+/// ```
+/// use axum::response::{Html, IntoResponse};
+/// use axum_login::{Denial, DenialReason, DenialResponder};
+///
+/// fn branded_forbidden_page(denial: &Denial<'_>) -> Option<axum::response::Response> {
+///     (denial.reason() == DenialReason::Forbidden && denial.prefers_html()).then(|| {
+///         (axum::http::StatusCode::FORBIDDEN, Html("<h1>Not for you</h1>")).into_response()
+///     })
+/// }
+/// fn assert_responder(_: impl DenialResponder) {}
+/// assert_responder(branded_forbidden_page);
+/// ```
+pub trait DenialResponder: Send + Sync + 'static {
+    /// The response for `denial`, or `None` for the default one.
+    fn respond(&self, denial: &Denial<'_>) -> Option<Response>;
+}
+
+impl<F> DenialResponder for F
+where
+    F: Fn(&Denial<'_>) -> Option<Response> + Send + Sync + 'static,
+{
+    fn respond(&self, denial: &Denial<'_>) -> Option<Response> {
+        self(denial)
     }
 }
 

@@ -604,3 +604,50 @@ async fn the_guard_runs_before_the_body_is_read() {
         .expect("request");
     assert_eq!(response.text().await.expect("body"), "hello");
 }
+
+#[tokio::test]
+async fn a_custom_denial_responder_answers_for_the_layer() {
+    use axum::response::{Html, IntoResponse};
+    use axum_login::{Denial, DenialReason};
+
+    fn branded(denial: &Denial<'_>) -> Option<axum::response::Response> {
+        (denial.reason() == DenialReason::Forbidden).then(|| {
+            (StatusCode::FORBIDDEN, Html("<h1>Members of staff only</h1>")).into_response()
+        })
+    }
+
+    let members = Members::default();
+    members.add(3, "viewer", &[Access::Viewer], &[]);
+    let router = Router::new()
+        .route("/login", post(login))
+        .route("/editor", get(editor_only))
+        .layer(
+            AuthLayer::builder(
+                members,
+                SessionManagerLayer::new(MemoryStore::default()).with_secure(false),
+            )
+            .on_denied(branded)
+            .build(),
+        );
+    let addr = serve(router).await;
+    let app = App {
+        base: format!("http://{addr}"),
+        members: Members::default(),
+        clock: ManualClock::new(),
+    };
+    let viewer = logged_in_as(&app, "viewer").await;
+    let response = viewer.get(app.url("/editor")).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.text().await.expect("body"),
+        "<h1>Members of staff only</h1>"
+    );
+    // `None` keeps the default answer: anonymous browsers still go to the login page.
+    let response = bare_client()
+        .get(app.url("/editor"))
+        .header(ACCEPT, HTML)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
