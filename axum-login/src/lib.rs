@@ -299,7 +299,15 @@ pub use axum_login_macros::Role;
 #[doc(inline)]
 pub use axum_login_macros::Permission;
 
-pub use axum_login_macros::{UserStore, require, require_login};
+pub use axum_login_macros::UserStore;
+
+#[doc = include_str!("../docs/require_login.md")]
+#[doc(inline)]
+pub use axum_login_macros::require_login;
+
+#[doc = include_str!("../docs/require.md")]
+#[doc(inline)]
+pub use axum_login_macros::require;
 
 #[cfg(feature = "cache")]
 pub use crate::cache::UserCache;
