@@ -121,7 +121,10 @@ fn generated_code_behaves() {
     assert!(user.has_permission(PermissionRef::new(&Perm::PostsRead)));
     assert!(!user.has_permission(PermissionRef::from_name("posts_write")));
     assert!(!format!("{user:?}").contains("hash\""));
-    assert_eq!((user.email.as_str(), user.display.as_str()), ("a@example.com", "A"));
+    assert_eq!(
+        (user.email.as_str(), user.display.as_str()),
+        ("a@example.com", "A")
+    );
 
     let generic: Generic<'static, String, Access> = Generic {
         id: "g".into(),

@@ -104,10 +104,12 @@ async fn permission_is_read_from_text() {
 #[tokio::test]
 async fn unknown_name_in_the_column_is_a_decode_error_naming_it() {
     let pool = pool().await;
-    sqlx::query("INSERT INTO users (id, email, password_hash, role) VALUES (2, 'x', 'h', 'superuser')")
-        .execute(&pool)
-        .await
-        .expect("insert");
+    sqlx::query(
+        "INSERT INTO users (id, email, password_hash, role) VALUES (2, 'x', 'h', 'superuser')",
+    )
+    .execute(&pool)
+    .await
+    .expect("insert");
     let error = sqlx::query_as::<_, User>("SELECT * FROM users WHERE id = 2")
         .fetch_one(&pool)
         .await

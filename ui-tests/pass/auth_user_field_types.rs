@@ -96,7 +96,10 @@ fn main() {
     assert!(!user.has_role(RoleRef::new(&Access::Admin)));
     assert!(user.has_permission(PermissionRef::from_name("posts.read")));
     assert!(!user.has_permission(PermissionRef::from_name("posts.write")));
-    assert_eq!((user.email.as_str(), user.display.as_str()), ("ferris@example.com", "Ferris"));
+    assert_eq!(
+        (user.email.as_str(), user.display.as_str()),
+        ("ferris@example.com", "Ferris")
+    );
 
     let user = StringHash {
         id: "u1".into(),

@@ -50,17 +50,31 @@ fn main() {
     );
 
     assert_eq!(serde_json::to_string(&Admin).unwrap(), "\"admin\"");
-    assert_eq!(serde_json::from_str::<Access>("\"viewer\"").unwrap(), Viewer);
-    let error = serde_json::from_str::<Access>("\"root\"").unwrap_err().to_string();
-    assert!(error.contains("unknown role `root`; expected one of: `admin`"), "{error}");
+    assert_eq!(
+        serde_json::from_str::<Access>("\"viewer\"").unwrap(),
+        Viewer
+    );
+    let error = serde_json::from_str::<Access>("\"root\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("unknown role `root`; expected one of: `admin`"),
+        "{error}"
+    );
 
     assert_eq!(Shouty::ReadOnly.as_str(), "READ_ONLY");
     assert!(Shouty::ReadOnly.satisfies(&Shouty::ReadOnly));
 
     assert_eq!(Perm::PostsWrite.as_str(), "posts.write");
     assert_eq!(Perm::PostsRead.to_string(), "posts:read");
-    assert!(matches!("posts.write".parse::<Perm>(), Ok(Perm::PostsWrite)));
+    assert!(matches!(
+        "posts.write".parse::<Perm>(),
+        Ok(Perm::PostsWrite)
+    ));
     let error = "posts.delete".parse::<Perm>().unwrap_err();
-    assert_eq!(error.to_string(), "unknown permission `posts.delete`; expected one of: `posts.write`, `posts:read`");
+    assert_eq!(
+        error.to_string(),
+        "unknown permission `posts.delete`; expected one of: `posts.write`, `posts:read`"
+    );
     assert_eq!(Perm::ALL.len(), 2);
 }

@@ -136,7 +136,7 @@ mod tests {
             ("dot.case", "posts.write"),
         ];
         for (rule, expected) in cases {
-            let rule = RenameRule::from_name(rule).unwrap();
+            let rule = RenameRule::from_name(rule).expect("a listed rule");
             assert_eq!(rule.apply("PostsWrite"), expected, "{rule:?}");
         }
         assert_eq!(RenameRule::NAMES.len(), cases.len());

@@ -79,7 +79,7 @@ mod tests {
         cx.error_at(proc_macro2::Span::call_site(), "first");
         cx.error_at(proc_macro2::Span::call_site(), "second");
         assert!(cx.has_errors());
-        let error = cx.check().unwrap_err();
+        let error = cx.check().expect_err("two errors were recorded");
         let messages: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
         assert_eq!(messages, ["first", "second"]);
     }
