@@ -30,6 +30,7 @@ mod policy;
 mod redirect;
 mod response;
 mod session;
+mod sessions;
 mod sqlx_derive;
 #[cfg(feature = "sqlx")]
 mod sqlx_store;
@@ -51,6 +52,7 @@ pub use crate::{
     redirect::{MAX_NEXT_LEN, safe_next},
     response::{AuthRejection, Denial, DenialReason, DenialResponder, LoginRedirect},
     session::AuthSession,
+    sessions::{NoResurrection, session_layer},
     store::{UserId, UserStore},
     user::AuthUser,
 };
