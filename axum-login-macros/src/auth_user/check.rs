@@ -51,7 +51,7 @@ pub(super) fn check<'a>(
             Some(first) => cx.error_at(
                 span,
                 format!(
-                    "`{}` already holds the user's roles; mark one field with `#[auth(role)]` or `#[auth(roles)]`, and put several roles in a collection with `#[auth(roles)]`",
+                    "`{}` already holds the user's roles, and a user has one role field; to hold several roles, make it a collection marked `#[auth(roles)]` and remove this marker",
                     first.field().ident
                 ),
             ),
