@@ -75,9 +75,9 @@ async fn run() -> Result<(), String> {
         .parse()
         .map_err(|error| format!("--addr/ADDR {:?}: {error}", args.addr))?;
     let session_key = match std::env::var("SESSION_KEY") {
-        Ok(text) => Some(
-            SessionKey::from_base64(&text).map_err(|error| format!("SESSION_KEY: {error}"))?,
-        ),
+        Ok(text) => {
+            Some(SessionKey::from_base64(&text).map_err(|error| format!("SESSION_KEY: {error}"))?)
+        }
         Err(_) => None,
     };
     let demo = Demo::new(Config {

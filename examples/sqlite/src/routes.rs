@@ -209,7 +209,10 @@ async fn password_page(
         notice: notice.as_deref(),
         ..Page::new(Some(&user))
     };
-    Ok(html(StatusCode::OK, templates.render("password.html", page)?))
+    Ok(html(
+        StatusCode::OK,
+        templates.render("password.html", page)?,
+    ))
 }
 
 #[derive(Deserialize)]

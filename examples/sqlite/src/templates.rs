@@ -16,7 +16,10 @@ impl Templates {
             ("base.html", include_str!("../templates/base.html")),
             ("home.html", include_str!("../templates/home.html")),
             ("login.html", include_str!("../templates/login.html")),
-            ("protected.html", include_str!("../templates/protected.html")),
+            (
+                "protected.html",
+                include_str!("../templates/protected.html"),
+            ),
             ("admin.html", include_str!("../templates/admin.html")),
             ("password.html", include_str!("../templates/password.html")),
         ] {

@@ -1,0 +1,291 @@
+//! The demo app in a real browser: headless Chromium driven through chromedriver (WebDriver),
+//! so the session cookie's attributes, the redirects and the POST forms are checked the way a
+//! person would use them, not only through reqwest.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without
+//! `/usr/bin/chromedriver` the test prints `SKIPPED` and passes, except under `CI=true`, where
+//! it fails.
+
+use std::{
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use example_sqlite::{Config, Demo};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use tempfile::TempDir;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long one page may take to show what the test waits for.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A chromedriver process started by this test, with the browser profile it uses. Dropping it
+/// (also when the test panics) kills chromedriver and the Chromium it started, and deletes the
+/// profile.
+struct Chromedriver {
+    child: Child,
+    port: u16,
+    profile: TempDir,
+}
+
+impl Chromedriver {
+    fn start() -> Self {
+        let port = free_port();
+        let mut command = Command::new(CHROMEDRIVER);
+        command
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own process group, so Drop can end Chromium with it.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().expect("chromedriver starts");
+        let driver = Self {
+            child,
+            port,
+            profile: tempfile::tempdir().expect("a temporary browser profile"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on port {port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        driver
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn browser(&self) -> Client {
+        let binary = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"]
+            .into_iter()
+            .find(|path| Path::new(path).exists())
+            .unwrap_or("/usr/bin/chromium");
+        let user_data_dir = format!("--user-data-dir={}", self.profile.path().display());
+        // Without the background-networking flags Chromium reaches for Google's servers, and
+        // this machine's closed network refuses those connections.
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            user_data_dir.as_str(),
+        ];
+        let capabilities = serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": binary, "args": args },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
+        };
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url())
+            .await
+            .expect("chromedriver starts a Chromium session")
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            // The whole group: chromedriver and the Chromium processes it started.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.child.id())])
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+/// `true` when the test can run; `false` (after saying so loudly) when it must be skipped.
+fn chromedriver_available() -> bool {
+    if Path::new(CHROMEDRIVER).exists() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|value| value == "true") {
+        panic!(
+            "{CHROMEDRIVER} is missing under CI=true: install Debian's `chromium` and `chromium-driver` (.ci/run does)"
+        );
+    }
+    eprintln!(
+        "\n=== SKIPPED browser test: {CHROMEDRIVER} is missing; `apt-get install chromium chromium-driver` to run it ===\n"
+    );
+    false
+}
+
+async fn serve_demo(dir: &TempDir) -> (SocketAddr, Demo) {
+    let demo = Demo::new(Config {
+        database: dir.path().join("demo.db"),
+        session_key: None,
+    })
+    .await
+    .expect("the demo starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral loopback port");
+    let addr = listener.local_addr().expect("local address");
+    let router = demo.router();
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("server runs") });
+    (addr, demo)
+}
+
+/// Waits until the browser's URL has `path` and `query`, and answers the page's source.
+async fn wait_for_page(browser: &Client, path: &str, query: Option<&str>) -> String {
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let url = browser.current_url().await.expect("the current URL");
+        if url.path() == path && url.query() == query {
+            return browser.source().await.expect("the page source");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {path}?{query:?}, the browser is at {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The HTTP status of the page the browser shows (Navigation Timing's `responseStatus`).
+async fn page_status(browser: &Client) -> u64 {
+    browser
+        .execute(
+            "return performance.getEntriesByType('navigation')[0].responseStatus;",
+            vec![],
+        )
+        .await
+        .expect("the script runs")
+        .as_u64()
+        .expect("a status number")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_logs_in_is_refused_admin_and_logs_out() {
+    if !chromedriver_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (addr, _demo) = serve_demo(&dir).await;
+    let driver = Chromedriver::start();
+    let browser = driver.browser().await;
+    let base = format!("http://{addr}");
+
+    let outcome = tokio::time::timeout(Duration::from_secs(120), async {
+        // An anonymous visitor opening a protected page is sent to the login form.
+        browser
+            .goto(&format!("{base}/protected"))
+            .await
+            .expect("open /protected");
+        let page = wait_for_page(&browser, "/login", Some("next=%2Fprotected")).await;
+        assert!(page.contains("Log in"), "{page}");
+        let next = browser
+            .find(Locator::Css("input[name=next]"))
+            .await
+            .expect("the hidden next field")
+            .attr("value")
+            .await
+            .expect("its value");
+        assert_eq!(next.as_deref(), Some("/protected"));
+
+        // Typing the credentials and submitting brings the browser back to /protected.
+        browser
+            .find(Locator::Css("input[name=username]"))
+            .await
+            .expect("the username field")
+            .send_keys("ferris")
+            .await
+            .expect("type the username");
+        browser
+            .find(Locator::Css("input[name=password]"))
+            .await
+            .expect("the password field")
+            .send_keys("hunter42")
+            .await
+            .expect("type the password");
+        browser
+            .find(Locator::Css("#login"))
+            .await
+            .expect("the login button")
+            .click()
+            .await
+            .expect("submit the login form");
+        let page = wait_for_page(&browser, "/protected", None).await;
+        assert!(page.contains("Hello, ferris."), "{page}");
+        assert_eq!(page_status(&browser).await, 200);
+
+        // The browser kept the session cookie with the attributes the demo sets.
+        let cookies = browser.get_all_cookies().await.expect("the cookies");
+        let session = cookies
+            .iter()
+            .find(|cookie| cookie.name() == "id")
+            .expect("the session cookie");
+        assert_eq!(session.http_only(), Some(true), "HttpOnly");
+        assert_eq!(
+            format!("{:?}", session.same_site()),
+            "Some(Lax)",
+            "SameSite=Lax"
+        );
+        assert_ne!(session.secure(), Some(true), "not Secure on plain HTTP");
+
+        // A user without the admin role sees 403, and is not redirected.
+        browser
+            .goto(&format!("{base}/admin"))
+            .await
+            .expect("open /admin");
+        let page = wait_for_page(&browser, "/admin", None).await;
+        assert_eq!(page_status(&browser).await, 403);
+        assert!(!page.contains("Only admins see this page."), "{page}");
+
+        // Logging out through the POST form lands on the login page.
+        browser.goto(&format!("{base}/")).await.expect("open /");
+        let page = wait_for_page(&browser, "/", None).await;
+        assert!(
+            page.contains("Logged in as <strong>ferris</strong>"),
+            "{page}"
+        );
+        browser
+            .find(Locator::Css("#logout"))
+            .await
+            .expect("the logout button")
+            .click()
+            .await
+            .expect("submit the logout form");
+        let page = wait_for_page(&browser, "/login", None).await;
+        assert!(page.contains(r#"name="username""#), "{page}");
+
+        // The protected page is closed again.
+        browser
+            .goto(&format!("{base}/protected"))
+            .await
+            .expect("open /protected");
+        wait_for_page(&browser, "/login", Some("next=%2Fprotected")).await;
+    })
+    .await;
+
+    let _ = browser.close().await;
+    drop(driver);
+    outcome.expect("the browser flow finishes within 120 s");
+}
