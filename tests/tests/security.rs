@@ -1,0 +1,481 @@
+//! The security suite (issue 7): what the framework does when someone attacks it, each point
+//! proved over HTTP against a real server on an ephemeral loopback port. Items that need the
+//! password hash live in `security_input.rs`, faults in `security_faults.rs`, property tests in
+//! `security_fuzz.rs`.
+
+mod common;
+mod security_common;
+
+use std::{sync::Arc, time::Duration};
+
+use axum_login::{
+    AuthLayer, session_layer,
+    tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite},
+};
+use common::{bare_client, serve};
+use reqwest::{
+    StatusCode,
+    header::{ACCEPT, CACHE_CONTROL, LOCATION, VARY},
+};
+use security_common::{
+    Visitor,
+    apps::{Gate, mem_app, mem_routes, mem_store, session_key},
+    forged_session_id, session_set_cookie,
+};
+
+const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+// ---- 1. cookie attributes ------------------------------------------------------------------
+
+#[tokio::test]
+async fn session_layer_cookie_is_httponly_lax_secure_host_only() {
+    let app = mem_app().await;
+    let visitor = Visitor::new(&app.base);
+    let response = visitor.login("ferris", "pw-ferris").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = session_set_cookie(&response).expect("login sets the session cookie");
+    assert!(cookie.has("httponly"), "no HttpOnly: {}", cookie.raw);
+    assert!(cookie.has("secure"), "no Secure: {}", cookie.raw);
+    assert_eq!(
+        cookie
+            .attribute("samesite")
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("lax"),
+        "{}",
+        cookie.raw
+    );
+    assert_eq!(cookie.attribute("path"), Some("/"), "{}", cookie.raw);
+    assert!(
+        !cookie.has("domain"),
+        "a Domain widens the cookie: {}",
+        cookie.raw
+    );
+}
+
+#[tokio::test]
+async fn an_apps_explicit_cookie_choices_are_kept() {
+    // The demo turns Secure off on plain-HTTP loopback, on top of the safe defaults.
+    let sessions = session_layer(MemoryStore::default()).with_secure(false);
+    let layer = AuthLayer::builder(mem_store(), sessions)
+        .session_key(session_key())
+        .build();
+    let addr = serve(mem_routes(Arc::new(Gate::default())).layer(layer)).await;
+    let response = Visitor::new(&format!("http://{addr}"))
+        .login("ferris", "pw-ferris")
+        .await;
+    let cookie = session_set_cookie(&response).expect("a cookie");
+    assert!(!cookie.has("secure"), "{}", cookie.raw);
+    assert!(cookie.has("httponly"), "{}", cookie.raw);
+    assert_eq!(cookie.attribute("samesite"), Some("Lax"), "{}", cookie.raw);
+
+    // A plain tower-sessions layer configured by the app: the auth layer changes none of it.
+    let sessions = SessionManagerLayer::new(MemoryStore::default())
+        .with_secure(false)
+        .with_http_only(false)
+        .with_same_site(SameSite::Strict)
+        .with_name("sid")
+        .with_path("/");
+    let layer = AuthLayer::builder(mem_store(), sessions)
+        .session_key(session_key())
+        .build();
+    let addr = serve(mem_routes(Arc::new(Gate::default())).layer(layer)).await;
+    let response = bare_client()
+        .post(format!("http://{addr}/login"))
+        .form(&[("username", "ferris"), ("password", "pw-ferris")])
+        .send()
+        .await
+        .expect("login");
+    let raw = response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .expect("a cookie")
+        .to_owned();
+    let (name, cookie) = security_common::SetCookie::parse(&raw).expect("parses");
+    assert_eq!(name, "sid");
+    assert!(!cookie.has("secure"), "{raw}");
+    assert!(!cookie.has("httponly"), "{raw}");
+    assert_eq!(cookie.attribute("samesite"), Some("Strict"), "{raw}");
+}
+
+// ---- 2. fixation ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_session_id_the_server_never_issued_is_not_adopted() {
+    let app = mem_app().await;
+    let planted = forged_session_id();
+    assert_eq!(planted.len(), 22);
+    let victim = Visitor::with_cookie(&app.base, &planted);
+
+    // Anonymous use of the planted id: it is not logged in, and the server does not echo it.
+    let response = victim.get("/me").await;
+    assert_eq!(response.text().await.expect("body"), "anonymous");
+    let response = victim
+        .send(
+            victim
+                .client
+                .post(victim.url("/raw"))
+                .json(&serde_json::json!(null)),
+        )
+        .await;
+    if let Some(cookie) = session_set_cookie(&response) {
+        assert_ne!(cookie.value, planted, "the server adopted a planted id");
+    }
+    victim.set_cookie(Some(planted.clone()));
+
+    let response = victim.login("ferris", "pw-ferris").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let issued = session_set_cookie(&response)
+        .expect("login sets a cookie")
+        .value;
+    assert_ne!(issued, planted, "login kept the planted id");
+    assert!(
+        !app.sessions.holds(&planted).await,
+        "the store holds the planted id"
+    );
+    assert!(
+        !app.sessions.ids_created().contains(&planted),
+        "the store created a session under the planted id"
+    );
+    // The attacker, holding the planted id, is nobody.
+    assert_eq!(
+        Visitor::with_cookie(&app.base, &planted).whoami().await,
+        "anonymous"
+    );
+    assert_eq!(victim.whoami().await, "ferris");
+}
+
+#[tokio::test]
+async fn every_login_yields_a_new_session_id() {
+    let app = mem_app().await;
+    let visitor = Visitor::new(&app.base);
+    let mut seen = std::collections::HashSet::new();
+    for (name, password) in [
+        ("ferris", "pw-ferris"),
+        ("ferris", "pw-ferris"),
+        ("admin", "pw-admin"),
+        ("ferris", "pw-ferris"),
+    ] {
+        let before = visitor.cookie();
+        let response = visitor.login(name, password).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let after = session_set_cookie(&response)
+            .expect("every login sets a cookie")
+            .value;
+        assert_ne!(Some(after.clone()), before, "login as {name} kept the id");
+        assert!(seen.insert(after.clone()), "an id came back");
+        if let Some(before) = before {
+            assert!(
+                !app.sessions.holds(&before).await,
+                "the previous id lives on"
+            );
+        }
+        assert_eq!(visitor.whoami().await, name);
+    }
+}
+
+// ---- 7. no resurrection --------------------------------------------------------------------
+
+/// Starts `GET /slow` with `visitor`'s cookie and waits until it has loaded and written the
+/// session.
+async fn start_slow_request(
+    app_gate: &Arc<Gate>,
+    visitor: &Visitor,
+) -> tokio::task::JoinHandle<reqwest::Response> {
+    let slow = Visitor::with_cookie(&visitor.base, &visitor.cookie().expect("logged in"));
+    let handle = tokio::spawn(async move { slow.get("/slow").await });
+    tokio::time::timeout(Duration::from_secs(10), app_gate.entered.notified())
+        .await
+        .expect("the slow request reached its handler");
+    handle
+}
+
+#[tokio::test]
+async fn a_slow_request_cannot_bring_back_a_logged_out_session() {
+    let app = mem_app().await;
+    let visitor = Visitor::new(&app.base);
+    visitor.login("ferris", "pw-ferris").await;
+    let cookie = visitor.cookie().expect("logged in");
+
+    let slow = start_slow_request(&app.gate, &visitor).await;
+    let response = visitor.post("/logout").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        !app.sessions.holds(&cookie).await,
+        "logout deleted the session"
+    );
+
+    app.gate.release.notify_one();
+    let response = slow.await.expect("slow request task");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.expect("body"), "ferris");
+
+    assert!(
+        !app.sessions.holds(&cookie).await,
+        "the slow request saved the deleted session back"
+    );
+    assert_eq!(
+        Visitor::with_cookie(&app.base, &cookie).whoami().await,
+        "anonymous"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_request_cannot_bring_back_a_session_whose_id_was_rotated() {
+    let app = mem_app().await;
+    let visitor = Visitor::new(&app.base);
+    visitor.login("ferris", "pw-ferris").await;
+    let old = visitor.cookie().expect("logged in");
+
+    let slow = start_slow_request(&app.gate, &visitor).await;
+    // A second login on the same cookie rotates the id.
+    visitor.login("ferris", "pw-ferris").await;
+    let new = visitor.cookie().expect("still logged in");
+    assert_ne!(old, new);
+
+    app.gate.release.notify_one();
+    slow.await.expect("slow request task");
+
+    assert!(!app.sessions.holds(&old).await, "the old id was saved back");
+    assert_eq!(
+        Visitor::with_cookie(&app.base, &old).whoami().await,
+        "anonymous"
+    );
+    assert_eq!(visitor.whoami().await, "ferris");
+}
+
+#[tokio::test]
+async fn without_the_wrapper_a_slow_request_would_resurrect_the_session() {
+    // The control: the race is real, and the test above would see it.
+    let store = mem_store();
+    let gate = Arc::new(Gate::default());
+    let sessions = MemoryStore::default();
+    let layer = AuthLayer::builder(store, SessionManagerLayer::new(sessions))
+        .session_key(session_key())
+        .build();
+    let addr = serve(mem_routes(gate.clone()).layer(layer)).await;
+    let base = format!("http://{addr}");
+    let visitor = Visitor::new(&base);
+    visitor.login("ferris", "pw-ferris").await;
+    let cookie = visitor.cookie().expect("logged in");
+    let slow = start_slow_request(&gate, &visitor).await;
+    visitor.post("/logout").await;
+    gate.release.notify_one();
+    slow.await.expect("slow request task");
+    assert_eq!(
+        Visitor::with_cookie(&base, &cookie).whoami().await,
+        "ferris",
+        "a plain upserting store resurrects the session (if this fails, tower-sessions changed)"
+    );
+}
+
+// ---- 8. password change --------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_password_change_keeps_this_session_under_a_new_id_and_ends_the_others() {
+    let app = mem_app().await;
+    let laptop = Visitor::new(&app.base);
+    let phone = Visitor::new(&app.base);
+    laptop.login("ferris", "pw-ferris").await;
+    phone.login("ferris", "pw-ferris").await;
+    let before = laptop.cookie().expect("logged in");
+
+    let response = laptop
+        .post_form("/password", &[("new_password", "a new password")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let after = session_set_cookie(&response)
+        .expect("the changing session gets a new cookie")
+        .value;
+    assert_ne!(after, before, "the changing session kept its id");
+    assert_eq!(laptop.whoami().await, "ferris");
+    assert_eq!(
+        Visitor::with_cookie(&app.base, &before).whoami().await,
+        "anonymous"
+    );
+
+    let response = phone.get("/protected").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(phone.whoami().await, "anonymous");
+
+    // The old password no longer works; the new one does.
+    let other = Visitor::new(&app.base);
+    assert_eq!(
+        other.login("ferris", "pw-ferris").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        other.login("ferris", "a new password").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+// ---- 9. caching and logout -----------------------------------------------------------------
+
+fn assert_private(response: &reqwest::Response, what: &str) {
+    assert_eq!(
+        response
+            .headers()
+            .get(CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store"),
+        "{what}: Cache-Control"
+    );
+    let vary: Vec<String> = response
+        .headers()
+        .get_all(VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    assert!(
+        vary.iter().any(|v| v == "cookie"),
+        "{what}: Vary is {vary:?}"
+    );
+}
+
+#[tokio::test]
+async fn user_dependent_responses_are_never_cached() {
+    let app = mem_app().await;
+    let visitor = Visitor::new(&app.base);
+
+    let response = visitor.get("/me").await;
+    assert_private(&response, "anonymous /me");
+    let response = visitor
+        .send(
+            visitor
+                .client
+                .get(visitor.url("/protected"))
+                .header(ACCEPT, HTML),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers().contains_key(LOCATION));
+    assert_private(&response, "redirect to login");
+    let response = visitor.get("/protected").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_private(&response, "401");
+
+    let response = visitor.login("ferris", "pw-ferris").await;
+    assert_private(&response, "login");
+    let response = visitor.get("/me").await;
+    assert_private(&response, "logged-in /me");
+    let response = visitor.get("/protected").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_private(&response, "guarded 200");
+    let response = visitor.post("/logout").await;
+    assert_private(&response, "logout");
+
+    // A page that never asks who the user is stays cacheable.
+    let response = visitor.get("/public").await;
+    assert!(response.headers().get(CACHE_CONTROL).is_none());
+}
+
+#[tokio::test]
+async fn logout_removes_the_cookie_with_the_attributes_it_was_set_with() {
+    let app = mem_app().await;
+    let visitor = Visitor::new(&app.base);
+    let set = session_set_cookie(&visitor.login("ferris", "pw-ferris").await).expect("set");
+    let response = visitor.post("/logout").await;
+    let removal = session_set_cookie(&response).expect("logout sends a removal cookie");
+    assert!(removal.removes(), "not a removal: {}", removal.raw);
+    assert_eq!(
+        removal.attribute("path"),
+        set.attribute("path"),
+        "{}",
+        removal.raw
+    );
+    assert_eq!(
+        removal.attribute("domain"),
+        set.attribute("domain"),
+        "{}",
+        removal.raw
+    );
+    for flag in ["secure", "httponly"] {
+        assert_eq!(
+            removal.has(flag),
+            set.has(flag),
+            "{flag}: set with `{}`, removed with `{}`",
+            set.raw,
+            removal.raw
+        );
+    }
+    assert_eq!(
+        removal.attribute("samesite"),
+        set.attribute("samesite"),
+        "set with `{}`, removed with `{}`",
+        set.raw,
+        removal.raw
+    );
+    assert_eq!(visitor.cookie(), None);
+}
+
+// ---- 12. load ------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_clients_as_twenty_users_never_see_each_other() {
+    const CLIENTS: usize = 200;
+    const ROUNDS: usize = 3;
+    let app = mem_app().await;
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in 0..CLIENTS {
+        let base = app.base.clone();
+        tasks.spawn(async move {
+            let user = format!("user{:02}", client % 20);
+            let password = format!("pw-{user}");
+            let visitor = Visitor::new(&base);
+            let mut problems = Vec::new();
+            for round in 0..ROUNDS {
+                let response = visitor.login(&user, &password).await;
+                if response.status() != StatusCode::SEE_OTHER {
+                    problems.push(format!("{user} round {round}: login {}", response.status()));
+                    continue;
+                }
+                for path in ["/me", "/protected", "/me"] {
+                    let response = visitor.get(path).await;
+                    let status = response.status();
+                    let body = response.text().await.unwrap_or_default();
+                    if status.is_server_error() {
+                        problems.push(format!("{user} {path}: {status}"));
+                    } else if !body.ends_with(&user) {
+                        problems.push(format!("{user} {path}: saw `{body}`"));
+                    }
+                }
+                let cookie = visitor.cookie().unwrap_or_default();
+                let response = visitor.post("/logout").await;
+                if response.status() != StatusCode::SEE_OTHER {
+                    problems.push(format!("{user} logout: {}", response.status()));
+                }
+                let replay = Visitor::with_cookie(&base, &cookie).get("/me").await;
+                let status = replay.status();
+                let body = replay.text().await.unwrap_or_default();
+                if status.is_server_error() || body != "anonymous" {
+                    problems.push(format!("{user} after logout: {status} `{body}`"));
+                }
+            }
+            problems
+        });
+    }
+    let problems = tokio::time::timeout(Duration::from_secs(120), async {
+        let mut all = Vec::new();
+        while let Some(result) = tasks.join_next().await {
+            all.extend(result.expect("client task"));
+        }
+        all
+    })
+    .await
+    .expect("the load run finishes within two minutes");
+    eprintln!(
+        "load: {CLIENTS} clients x {ROUNDS} rounds ({} requests) in {:?}",
+        CLIENTS * ROUNDS * 6,
+        started.elapsed()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problems: {:#?}",
+        problems.len(),
+        &problems[..problems.len().min(20)]
+    );
+}
