@@ -1,0 +1,252 @@
+//! Any number of app instances sharing logins: users in PostgreSQL, sessions in Redis, and one
+//! [`SessionKey`] for all of them.
+//!
+//! What instances must share for a login to work on all of them:
+//!
+//! - **the session store**: Redis, through `tower-sessions-redis-store`, so a session created by
+//!   one instance is found by every other, and a logout on one deletes it for all;
+//! - **the user store**: PostgreSQL, through [`axum_login::SqlxStore`], so a password changed on
+//!   one instance is what every instance checks sessions against;
+//! - **the session key**: the session holds an HMAC of the user's password hash under this key,
+//!   so every instance needs the same key to accept a session another one created.
+//!
+//! | route | what it does |
+//! | --- | --- |
+//! | `POST /login` | JSON `{"username", "password"}`; `200`, or `401` JSON |
+//! | `GET /me` | the logged-in user and the instance that answered; anonymous: `401` JSON |
+//! | `POST /password` | JSON `{"current_password", "new_password"}`; ends every other session of the user, on every instance |
+//! | `POST /logout` | ends the session on every instance; `204` |
+
+use std::time::Duration;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use axum_login::{
+    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, SessionKey,
+    SqlxStore, SqlxUser, UserTable, require_login,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::{
+    Postgres, Row,
+    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
+};
+use tower_sessions::{SessionManagerLayer, cookie::SameSite};
+use tower_sessions_redis_store::{
+    RedisStore,
+    fred::prelude::{Builder, ClientLike, Config, Pool, ReconnectPolicy},
+};
+
+/// A user, loaded from PostgreSQL.
+#[derive(Clone, Debug, AuthUser)]
+pub struct User {
+    /// The row id.
+    #[auth(id)]
+    pub id: i64,
+    /// The login name.
+    #[auth(username)]
+    pub username: String,
+    #[auth(password_hash)]
+    password_hash: SecretString,
+}
+
+// `#[derive(UserStore)]` generates this; written by hand here so the example shows what the store
+// reads.
+impl SqlxUser<Postgres> for User {
+    const TABLE: UserTable = UserTable::new("users", "id", "username", "password_hash")
+        .with_columns(&["id", "username", "password_hash"]);
+
+    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            password_hash: SecretString::from(row.try_get::<String, _>("password_hash")?),
+        })
+    }
+
+    fn password_hash(&self) -> &str {
+        self.password_hash.expose_secret()
+    }
+
+    fn set_password_hash(&mut self, hash: String) {
+        self.password_hash = hash.into();
+    }
+}
+
+/// The user store: users in PostgreSQL.
+pub type Store = SqlxStore<User, Postgres>;
+
+/// The session store: sessions in Redis.
+pub type Sessions = RedisStore<Pool>;
+
+/// Why an instance could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// PostgreSQL refused or is unreachable.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] sqlx::Error),
+    /// Redis refused or is unreachable.
+    #[error("Redis: {0}")]
+    Redis(#[from] tower_sessions_redis_store::fred::error::Error),
+    /// Redis did not answer in time.
+    #[error("Redis did not answer within {0:?}")]
+    RedisTimeout(Duration),
+    /// Seeding a user failed.
+    #[error("seeding users: {0}")]
+    Seed(#[from] axum_login::SqlxStoreError),
+}
+
+/// How long to wait for a server at start-up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool on the users database. The options say which database and, with a `search_path`,
+/// which schema.
+pub async fn connect_users(options: PgConnectOptions) -> Result<Store, StartError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_with(options)
+        .await?;
+    Ok(Store::new(pool))
+}
+
+/// Creates the users tables if they are missing.
+///
+/// Run it from one place (a deploy step, or one instance): instances that start at the same
+/// moment and all create tables can trip over each other in PostgreSQL's catalog.
+pub async fn migrate(store: &Store) -> Result<(), StartError> {
+    sqlx::raw_sql(store.schema()).execute(store.pool()).await?;
+    Ok(())
+}
+
+/// Creates user `username` unless it exists.
+pub async fn ensure_user(store: &Store, username: &str, password: &str) -> Result<(), StartError> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
+            .bind(username)
+            .fetch_one(store.pool())
+            .await?;
+    if !exists {
+        store.create_user(username, password.into()).await?;
+    }
+    Ok(())
+}
+
+/// A connected pool of Redis clients for the sessions.
+pub async fn connect_sessions(redis_url: &str) -> Result<Sessions, StartError> {
+    let pool = Builder::from_config(Config::from_url(redis_url)?)
+        .with_connection_config(|config| config.connection_timeout = CONNECT_TIMEOUT)
+        // Keep trying after a Redis restart instead of failing every request from then on.
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+        .build_pool(4)?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, pool.init()).await {
+        Ok(connected) => {
+            connected?;
+        }
+        Err(_) => return Err(StartError::RedisTimeout(CONNECT_TIMEOUT)),
+    }
+    Ok(RedisStore::new(pool))
+}
+
+/// One instance's router. `instance` names it in responses, so a client can see which one
+/// answered.
+pub fn app(instance: &str, store: Store, sessions: Sessions, key: SessionKey) -> Router {
+    // The examples serve plain HTTP on loopback, where a `Secure` cookie would never be sent back.
+    // Behind a TLS-terminating load balancer, leave `Secure` on (the default).
+    let sessions = SessionManagerLayer::new(sessions)
+        .with_secure(false)
+        .with_same_site(SameSite::Lax);
+    Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+        .route("/password", post(change_password))
+        .with_state(Instance(instance.to_owned()))
+        .layer(
+            AuthLayer::builder(store, sessions)
+                // The same key on every instance, or a session works only where it began.
+                .session_key(key)
+                .no_login_redirect()
+                .build(),
+        )
+}
+
+#[derive(Clone)]
+struct Instance(String);
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}
+
+async fn login(
+    mut auth: AuthSession<Store>,
+    State(Instance(instance)): State<Instance>,
+    Json(credentials): Json<PasswordCredentials>,
+) -> Result<Response, AuthError> {
+    let Some(user) = auth.authenticate(credentials).await? else {
+        return Ok(error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Wrong username or password.",
+        ));
+    };
+    auth.login(&user).await?;
+    Ok(Json(json!({ "username": user.username, "instance": instance })).into_response())
+}
+
+async fn logout(mut auth: AuthSession<Store>) -> Result<StatusCode, AuthError> {
+    auth.logout().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[require_login]
+async fn me(
+    State(Instance(instance)): State<Instance>,
+    CurrentUser(user): CurrentUser<User>,
+) -> Json<serde_json::Value> {
+    Json(json!({ "username": user.username, "instance": instance }))
+}
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    current_password: SecretString,
+    new_password: SecretString,
+}
+
+#[require_login]
+async fn change_password(
+    mut auth: AuthSession<Store>,
+    CurrentUser(user): CurrentUser<User>,
+    Json(change): Json<PasswordChange>,
+) -> Result<Response, AuthError> {
+    let check = PasswordCredentials {
+        username: user.username.clone(),
+        password: change.current_password,
+    };
+    if auth.authenticate(check).await?.is_none() {
+        return Ok(error(
+            StatusCode::FORBIDDEN,
+            "wrong_password",
+            "The current password is wrong.",
+        ));
+    }
+    let updated = auth
+        .store()
+        .set_password(&user.id, change.new_password)
+        .await
+        .map_err(|error| AuthError::Store(error.into()))?;
+    let Some(updated) = updated else {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    };
+    // Every session of this user now fails its digest check, on every instance; this one is
+    // re-signed with the new hash and kept.
+    auth.update_session_auth_hash(&updated).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
