@@ -19,7 +19,8 @@ pub(crate) type CacheSlot = ();
 
 impl<S: UserStore> Backend<S> {
     /// The user with `id`: from the cache when it holds one whose `session_auth_hash` matches
-    /// the session's `digest`, otherwise from the store (and then cached).
+    /// the session's `digest` (answering `true`: already verified, which is most of what a
+    /// cached request costs), otherwise from the store (and then cached), answering `false`.
     ///
     /// A cached user whose digest does not match may be stale (the password changed on another
     /// instance, and this session logged in with the new one), so it is reloaded rather than
@@ -28,7 +29,7 @@ impl<S: UserStore> Backend<S> {
         &self,
         id: &UserId<S>,
         digest: &str,
-    ) -> Result<Option<Arc<S::User>>, AuthError> {
+    ) -> Result<Option<(Arc<S::User>, bool)>, AuthError> {
         #[cfg(feature = "cache")]
         if let Some(cache) = &self.cache {
             let key = cache_key(id);
@@ -38,7 +39,7 @@ impl<S: UserStore> Backend<S> {
                     .key
                     .verify(crate::AuthUser::session_auth_hash(&*user), digest)
                 {
-                    return Ok(Some(user));
+                    return Ok(Some((user, true)));
                 }
                 cache.invalidate_key(&key);
             }
@@ -48,7 +49,7 @@ impl<S: UserStore> Backend<S> {
             if let Some(user) = &user {
                 cache.insert_if_unchanged(key, user.clone(), epoch);
             }
-            return Ok(user);
+            return Ok(user.map(|user| (user, false)));
         }
         let _ = digest;
         Ok(self
@@ -56,7 +57,7 @@ impl<S: UserStore> Backend<S> {
             .load_user(id)
             .await
             .map_err(AuthError::store)?
-            .map(Arc::new))
+            .map(|user| (Arc::new(user), false)))
     }
 
     /// Drops the user with `id` from the cache, if the layer has one.

@@ -110,15 +110,17 @@ impl<S: UserStore> Backend<S> {
         let user = self
             .load_user_cached(&record.user_id, &record.digest)
             .await?;
-        let Some(user) = user else {
+        // `verified`: a cache hit whose digest was already checked against the session's.
+        let Some((user, verified)) = user else {
             tracing::info!(user_id = %record.user_id, "the logged-in user no longer exists; ending the session");
             session.flush().await?;
             return Ok(None);
         };
-        if !self
-            .config
-            .key
-            .verify(user.session_auth_hash(), &record.digest)
+        if !verified
+            && !self
+                .config
+                .key
+                .verify(user.session_auth_hash(), &record.digest)
         {
             tracing::info!(user_id = %record.user_id, "the user's credentials changed since login; ending the session");
             session.flush().await?;
