@@ -7,6 +7,7 @@
 //! it fails.
 
 use std::{
+    io::Write as _,
     net::{SocketAddr, TcpListener, TcpStream},
     path::Path,
     process::{Child, Command, Stdio},
@@ -131,7 +132,9 @@ fn chromedriver_available() -> bool {
             "{CHROMEDRIVER} is missing under CI=true: install Debian's `chromium` and `chromium-driver` (.ci/run does)"
         );
     }
-    eprintln!(
+    // Straight to stderr: the test harness swallows `eprintln!` of a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n=== SKIPPED browser test: {CHROMEDRIVER} is missing; `apt-get install chromium chromium-driver` to run it ===\n"
     );
     false
