@@ -227,11 +227,11 @@ impl UserStore for ProviderUsers {
             .name
             .or(profile.email)
             .unwrap_or_else(|| profile.sub.clone());
-        if let Some(id) = directory.by_subject.get(&profile.sub).copied() {
-            if let Some(user) = directory.users.get_mut(&id) {
-                user.name = name;
-                return Ok(Some(user.clone()));
-            }
+        if let Some(id) = directory.by_subject.get(&profile.sub).copied()
+            && let Some(user) = directory.users.get_mut(&id)
+        {
+            user.name = name;
+            return Ok(Some(user.clone()));
         }
         directory.next_id += 1;
         let user = User {
