@@ -1,0 +1,388 @@
+//! One run, one table: bare axum, tower-sessions alone, axum-login 0.18 and this axum-login
+//! (with and without its user cache), each served in-process on its own loopback port over the
+//! same SQLite users and the same kind of session store, driven by keep-alive HTTP/1.1
+//! connections that each logged in once before measuring.
+//!
+//! `cargo run --release -p bench`; knobs: `BENCH_CONNS` (connections per row, default 16),
+//! `BENCH_ROUNDS` (interleaved rounds, default 8), `BENCH_SECS` (seconds per row per round,
+//! default 0.5), `BENCH_LOGINS` (logins in flight for the login check, default 32).
+
+mod client;
+mod db;
+mod ours;
+mod upstream;
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{Form, Router, http::StatusCode, routing::get};
+use client::{Conn, Samples, drive};
+use db::Calls;
+use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
+
+pub(crate) const BODY: &str = "hello";
+
+pub(crate) async fn hello() -> &'static str {
+    BODY
+}
+
+#[derive(Clone, serde::Deserialize)]
+pub(crate) struct Credentials {
+    pub(crate) username: String,
+    pub(crate) password: String,
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// tower-sessions alone: the handler reads one value from the session.
+fn sessions_only() -> Router {
+    async fn read(session: Session) -> Result<&'static str, StatusCode> {
+        let user: Option<i64> = session
+            .get("user_id")
+            .await
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        user.map(|_| BODY).ok_or(StatusCode::UNAUTHORIZED)
+    }
+    async fn login(
+        session: Session,
+        Form(_): Form<Credentials>,
+    ) -> Result<&'static str, StatusCode> {
+        session
+            .insert("user_id", 1_i64)
+            .await
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        Ok("logged in")
+    }
+    Router::new()
+        .route("/public", get(read))
+        .route("/login", axum::routing::post(login))
+        .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
+}
+
+struct Server {
+    addr: SocketAddr,
+    calls: Option<Calls>,
+    conns: Vec<Conn>,
+}
+
+struct Row {
+    label: &'static str,
+    server: usize,
+    path: &'static str,
+    /// The axum-login 0.18 row this one is compared with.
+    versus: Option<&'static str>,
+    latencies: Vec<u64>,
+    /// Requests per second in each round.
+    rates: Vec<f64>,
+    all_requests: u64,
+    calls: u64,
+}
+
+impl Row {
+    fn new(
+        label: &'static str,
+        server: usize,
+        path: &'static str,
+        versus: Option<&'static str>,
+    ) -> Self {
+        Self {
+            label,
+            server,
+            path,
+            versus,
+            latencies: Vec::new(),
+            rates: Vec::new(),
+            all_requests: 0,
+            calls: 0,
+        }
+    }
+
+    /// The median round's requests per second: the machine is shared, and a burst of someone
+    /// else's work hits one round of one row, not the median.
+    fn rate(&self) -> f64 {
+        let mut rates = self.rates.clone();
+        rates.sort_by(f64::total_cmp);
+        rates.get(rates.len() / 2).copied().unwrap_or(0.0)
+    }
+}
+
+fn percentile(sorted: &[u64], p: usize) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+/// Opens `n` connections to `addr`, each logged in as its own user (argon2 runs here, once per
+/// connection, never while measuring).
+async fn logged_in(addr: SocketAddr, n: usize, login: bool) -> Result<Vec<Conn>, Error> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        tasks.spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            if login {
+                let body = format!(
+                    "username={}&password={}",
+                    db::username(i % db::USERS),
+                    db::PASSWORD
+                );
+                let answer = conn.post_form("/login", &body).await?;
+                if answer.status != 200 || answer.session_cookie.is_none() {
+                    return Err(format!("login on {addr} answered {}", answer.status).into());
+                }
+            }
+            Ok::<_, Error>(conn)
+        });
+    }
+    let mut conns = Vec::with_capacity(n);
+    while let Some(conn) = tasks.join_next().await {
+        conns.push(conn??);
+    }
+    Ok(conns)
+}
+
+/// Runs every connection of `server` on `path` for one slice.
+async fn slice(
+    server: &mut Server,
+    path: &str,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<(Vec<Samples>, u64), Error> {
+    let before = server.calls.as_ref().map_or(0, Calls::get);
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut conn in server.conns.drain(..) {
+        conn.prepare(path);
+        tasks.spawn(drive(conn, warmup, duration));
+    }
+    let mut samples = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        let (conn, sample) = result??;
+        server.conns.push(conn);
+        samples.push(sample);
+    }
+    let calls = server.calls.as_ref().map_or(0, Calls::get) - before;
+    Ok((samples, calls))
+}
+
+struct LoginCheck {
+    idle: (f64, f64),
+    busy: (f64, f64),
+    logins_per_second: f64,
+}
+
+/// p50 and p99 of `/guarded` on `server` idle, then with `logins` connections logging in
+/// back to back.
+async fn login_check(
+    server: &mut Server,
+    logins: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<LoginCheck, Error> {
+    let summarize = |samples: Vec<Samples>| {
+        let mut all: Vec<u64> = samples.into_iter().flat_map(|s| s.latencies).collect();
+        all.sort_unstable();
+        (percentile(&all, 50), percentile(&all, 99))
+    };
+    let (idle, _) = slice(server, "/guarded", warmup, duration).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut loggers = tokio::task::JoinSet::new();
+    for i in 0..logins {
+        let (stop, done, addr) = (stop.clone(), done.clone(), server.addr);
+        loggers.spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            let body = format!(
+                "username={}&password={}",
+                db::username(i % db::USERS),
+                db::PASSWORD
+            );
+            while !stop.load(Ordering::Relaxed) {
+                let answer = conn.post_form("/login", &body).await?;
+                if answer.status != 200 {
+                    return Err::<(), Error>(format!("login answered {}", answer.status).into());
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        });
+    }
+    // Let every login get in flight first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let before = done.load(Ordering::Relaxed);
+    let (busy, _) = slice(server, "/guarded", warmup, duration).await?;
+    let logins_per_second =
+        (done.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    while let Some(result) = loggers.join_next().await {
+        result??;
+    }
+    Ok(LoginCheck {
+        idle: summarize(idle),
+        busy: summarize(busy),
+        logins_per_second,
+    })
+}
+
+fn main() -> Result<(), Error> {
+    let conns: usize = env("BENCH_CONNS", 16);
+    let rounds: usize = env("BENCH_ROUNDS", 8);
+    let secs: f64 = env("BENCH_SECS", 0.5);
+    let logins: usize = env("BENCH_LOGINS", 32);
+    let warmup = Duration::from_millis(250);
+    let duration = Duration::from_secs_f64(secs);
+
+    // The servers get a runtime of their own with a worker per core; the load generator runs
+    // on one more thread, so both share the machine the same way for every row.
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .thread_name("server")
+        .enable_all()
+        .build()?;
+    let serve = |router: Router| -> Result<SocketAddr, Error> {
+        let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        server_rt.spawn(async move { axum::serve(listener, router).await });
+        Ok(addr)
+    };
+    let pool = server_rt.block_on(db::open())?;
+    let (upstream_app, upstream_calls) = upstream::app(pool.clone());
+    let (ours_app, ours_calls) = ours::app(pool.clone(), None);
+    let (cached_app, cached_calls) = ours::app(pool.clone(), Some(ours::cache()));
+    let targets = [
+        (
+            serve(Router::new().route("/public", get(hello)))?,
+            None,
+            false,
+        ),
+        (serve(sessions_only())?, None, true),
+        (serve(upstream_app)?, Some(upstream_calls), true),
+        (serve(ours_app)?, Some(ours_calls), true),
+        (serve(cached_app)?, Some(cached_calls), true),
+    ];
+
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("client")
+        .enable_all()
+        .build()?;
+    client_rt.block_on(async {
+        let mut servers = Vec::new();
+        for (addr, calls, login) in targets {
+            servers.push(Server {
+                addr,
+                calls,
+                conns: logged_in(addr, conns, login).await?,
+            });
+        }
+        let mut rows = vec![
+            Row::new("1 bare axum (floor)", 0, "/public", None),
+            Row::new("2 tower-sessions alone, reads a value", 1, "/public", None),
+            Row::new("3 axum-login 0.18, login_required!", 2, "/guarded", None),
+            Row::new("4 ours, #[require_login], no cache", 3, "/guarded", Some("3")),
+            Row::new("5 ours, #[require_login], user cache", 4, "/guarded", Some("3")),
+            Row::new("6a axum-login 0.18, public route", 2, "/public", None),
+            Row::new("6b ours, public route", 3, "/public", Some("6a")),
+            Row::new("7a axum-login 0.18, permission_required! x3", 2, "/three", None),
+            Row::new("7b ours, 3 permissions, no cache", 3, "/three", Some("7a")),
+            Row::new("7c ours, 3 permissions, user cache", 4, "/three", Some("7a")),
+        ];
+        // For profiling: `BENCH_ONLY=5,2` measures only the rows whose labels start so.
+        let only: Vec<String> = std::env::var("BENCH_ONLY")
+            .map(|only| only.split(',').map(|s| format!("{} ", s.trim())).collect())
+            .unwrap_or_default();
+        rows.retain(|row| row.server == 0 || only.is_empty() || only.iter().any(|o| row.label.starts_with(o.as_str())));
+        for round in 0..rounds {
+            eprintln!("round {}/{rounds}", round + 1);
+            for row in &mut rows {
+                let (samples, calls) =
+                    slice(&mut servers[row.server], row.path, warmup, duration).await?;
+                let mut longest = Duration::ZERO;
+                let mut requests = 0;
+                for sample in samples {
+                    requests += sample.latencies.len();
+                    row.all_requests += sample.latencies.len() as u64 + sample.warmup_requests;
+                    row.latencies.extend_from_slice(&sample.latencies);
+                    longest = longest.max(sample.elapsed);
+                }
+                row.rates.push(requests as f64 / longest.as_secs_f64());
+                row.calls += calls;
+            }
+        }
+
+        let floor = rows[0].rate();
+        println!();
+        println!(
+            "{conns} keep-alive connections per row, {rounds} interleaved rounds of {secs} s per row (requests/s: the median round), {cores} cores"
+        );
+        println!();
+        println!(
+            "| row | requests/s | p50 µs | p99 µs | store calls/request | vs axum-login 0.18 | vs floor |"
+        );
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for i in 0..rows.len() {
+            rows[i].latencies.sort_unstable();
+            let row = &rows[i];
+            let calls = if servers[row.server].calls.is_some() {
+                format!("{:.2}", row.calls as f64 / row.all_requests as f64)
+            } else {
+                "-".to_owned()
+            };
+            let versus = row
+                .versus
+                .and_then(|id| rows.iter().find(|other| other.label.split(' ').next() == Some(id)))
+                .map_or("-".to_owned(), |other| format!("{:.2}x", row.rate() / other.rate()));
+            println!(
+                "| {} | {:.0} | {:.0} | {:.0} | {calls} | {versus} | {:.2}x |",
+                row.label,
+                row.rate(),
+                percentile(&row.latencies, 50),
+                percentile(&row.latencies, 99),
+                row.rate() / floor,
+            );
+        }
+
+        // Logins in flight: argon2 runs on the blocking pool, so the runtime is never blocked;
+        // what remains is how much CPU the checks leave to everything else.
+        println!();
+        println!(
+            "Guarded route (ours, no cache, {conns} connections) with {logins} logins in flight; argon2 on the blocking pool:"
+        );
+        println!();
+        println!("| password checks at once | load | p50 µs | p99 µs | p99 / idle p99 |");
+        println!("| --- | --- | ---: | ---: | ---: |");
+        if !only.is_empty() {
+            return Ok(());
+        }
+        let bounded = u32::try_from(cores.saturating_sub(1).max(1)).unwrap_or(1);
+        for (label, limit) in [("unbounded", 1024), (&*format!("{bounded} (cores - 1)"), bounded)] {
+            db::limit_verifications(limit);
+            let check = login_check(&mut servers[3], logins, warmup, duration * 4).await?;
+            println!("| {label} | idle | {:.0} | {:.0} | 1.00x |", check.idle.0, check.idle.1);
+            println!(
+                "| {label} | {logins} logins in flight ({:.1} logins/s) | {:.0} | {:.0} | {:.2}x |",
+                check.logins_per_second,
+                check.busy.0,
+                check.busy.1,
+                check.busy.1 / check.idle.1
+            );
+        }
+        Ok::<(), Error>(())
+    })?;
+    server_rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! This crate's side: a hand-written `UserStore` over the SQLite table (one query loads the
+//! user with every permission, direct and through groups), and its server.
+
+use std::time::Duration;
+
+use axum::{
+    Form, Router,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use axum_login::{
+    AuthLayer, AuthSession, AuthUser, PermissionRef, SessionKey, UserCache, UserStore,
+    require_login,
+};
+use sqlx::SqlitePool;
+use tower_sessions::{MemoryStore, SessionManagerLayer};
+
+use crate::{
+    Credentials,
+    db::{Calls, verify},
+};
+
+#[derive(Clone, Debug)]
+pub(crate) struct User {
+    id: i64,
+    password_hash: String,
+    permissions: Vec<String>,
+}
+
+impl AuthUser for User {
+    type Id = i64;
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn session_auth_hash(&self) -> &[u8] {
+        self.password_hash.as_bytes()
+    }
+
+    fn has_permission(&self, permission: PermissionRef<'_>) -> bool {
+        permission.is_granted_by_names(&self.permissions)
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Store {
+    pool: SqlitePool,
+    pub(crate) calls: Calls,
+}
+
+const LOAD: &str = "SELECT u.id, u.password_hash,
+        (SELECT group_concat(name) FROM (
+            SELECT name FROM user_permissions WHERE user_id = u.id
+            UNION
+            SELECT gp.name FROM group_permissions gp
+                JOIN user_groups g ON g.group_name = gp.group_name
+                WHERE g.user_id = u.id)) AS permissions
+     FROM users u WHERE ";
+
+fn user_from((id, password_hash, permissions): (i64, String, Option<String>)) -> User {
+    User {
+        id,
+        password_hash,
+        permissions: permissions
+            .unwrap_or_default()
+            .split(',')
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
+impl UserStore for Store {
+    type User = User;
+    type Credentials = Credentials;
+    type Error = sqlx::Error;
+
+    async fn authenticate(&self, credentials: Credentials) -> Result<Option<User>, sqlx::Error> {
+        let row: Option<(i64, String, Option<String>)> =
+            sqlx::query_as(&format!("{LOAD}u.username = ?"))
+                .bind(&credentials.username)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(user) = row.map(user_from) else {
+            return Ok(None);
+        };
+        Ok(verify(credentials.password, user.password_hash.clone())
+            .await
+            .then_some(user))
+    }
+
+    async fn load_user(&self, id: &i64) -> Result<Option<User>, sqlx::Error> {
+        self.calls.bump();
+        let row: Option<(i64, String, Option<String>)> = sqlx::query_as(&format!("{LOAD}u.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(user_from))
+    }
+}
+
+async fn login(mut auth: AuthSession<Store>, Form(credentials): Form<Credentials>) -> Response {
+    match auth.authenticate(credentials).await {
+        Ok(Some(user)) => match auth.login(&user).await {
+            Ok(()) => "logged in".into_response(),
+            Err(error) => error.into_response(),
+        },
+        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[require_login]
+async fn guarded() -> &'static str {
+    crate::BODY
+}
+
+#[require_login(permission = "a", permission = "b", permission = "c")]
+async fn three_permissions() -> &'static str {
+    crate::BODY
+}
+
+/// The app, with the user cache when `cache` is given.
+pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>) -> (Router, Calls) {
+    let calls = Calls::default();
+    let store = Store {
+        pool,
+        calls: calls.clone(),
+    };
+    let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
+    let mut layer = AuthLayer::builder(store, sessions)
+        .session_key(SessionKey::generate())
+        .no_login_redirect();
+    if let Some(cache) = cache {
+        layer = layer.user_cache(cache);
+    }
+    let router = Router::new()
+        .route("/login", post(login))
+        .route("/public", get(crate::hello))
+        .route("/guarded", get(guarded))
+        .route("/three", get(three_permissions))
+        .layer(layer.build());
+    (router, calls)
+}
+
+pub(crate) fn cache() -> UserCache {
+    UserCache::new(10_000, Duration::from_secs(60))
+}
