@@ -41,6 +41,10 @@ pub(crate) struct LoginRecord<Id> {
     /// When the user logged in, in Unix seconds.
     #[serde(rename = "at")]
     pub(crate) login_at: u64,
+    /// When the session was last used, in Unix seconds, kept only with an idle timeout and
+    /// updated at most every tenth of it.
+    #[serde(rename = "seen", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) seen: Option<u64>,
 }
 
 /// Options shared by every request through one layer.
@@ -49,6 +53,15 @@ pub(crate) struct Config {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) key: SessionKey,
     pub(crate) responder: Option<Arc<dyn crate::DenialResponder>>,
+    /// Origins besides this one allowed to send login and logout requests.
+    pub(crate) trusted_origins: Vec<String>,
+    /// Whether cross-site login and logout requests are refused.
+    pub(crate) refuse_cross_site: bool,
+    pub(crate) throttle: crate::Throttle,
+    /// The longest a login lasts, however active.
+    pub(crate) absolute_timeout: Option<Duration>,
+    /// The longest a login lasts unused.
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 /// A user whose type only the layer knows.
@@ -107,6 +120,26 @@ impl<S: UserStore> Backend<S> {
                 return Ok(None);
             }
         };
+        let now = self.config.clock.now();
+        let now_secs = unix_seconds(now);
+        let age = |since: u64| Duration::from_secs(now_secs.saturating_sub(since));
+        if self
+            .config
+            .absolute_timeout
+            .is_some_and(|max| age(record.login_at) > max)
+        {
+            tracing::info!(user_id = %record.user_id, "the login reached its absolute timeout; ending the session");
+            session.flush().await?;
+            return Ok(None);
+        }
+        let last_seen = record.seen.unwrap_or(record.login_at);
+        if let Some(idle) = self.config.idle_timeout {
+            if age(last_seen) > idle {
+                tracing::info!(user_id = %record.user_id, "the login was idle too long; ending the session");
+                session.flush().await?;
+                return Ok(None);
+            }
+        }
         let user = self
             .load_user_cached(&record.user_id, &record.digest)
             .await?;
@@ -126,6 +159,26 @@ impl<S: UserStore> Backend<S> {
             session.flush().await?;
             return Ok(None);
         }
+        if !user.is_active() {
+            tracing::info!(user_id = %record.user_id, "the user was deactivated; ending the session");
+            session.flush().await?;
+            return Ok(None);
+        }
+        if let Some(idle) = self.config.idle_timeout {
+            // Record activity, but write the session at most every tenth of the timeout.
+            if age(last_seen) >= idle / 10 {
+                let login_at = record.login_at;
+                let seen = LoginRecord {
+                    seen: Some(now_secs),
+                    ..record
+                };
+                session.insert(SESSION_KEY, seen).await?;
+                return Ok(Some(Login {
+                    user,
+                    login_at: SystemTime::UNIX_EPOCH + Duration::from_secs(login_at),
+                }));
+            }
+        }
         Ok(Some(Login {
             user,
             login_at: SystemTime::UNIX_EPOCH + Duration::from_secs(record.login_at),
@@ -138,6 +191,7 @@ impl<S: UserStore> Backend<S> {
             user_id: user.id(),
             digest: self.config.key.digest(user.session_auth_hash()),
             login_at: unix_seconds(self.config.clock.now()),
+            seen: None,
         }
     }
 }
@@ -171,15 +225,24 @@ pub(crate) struct RequestAuth(Arc<RequestInner>);
 
 struct RequestInner {
     session: Session,
+    origin: crate::origin::RequestOrigin,
+    client: Option<std::net::IpAddr>,
     backend: Arc<dyn ErasedBackend>,
     user: Mutex<UserState>,
     consulted: AtomicBool,
 }
 
 impl RequestAuth {
-    pub(crate) fn new(session: Session, backend: Arc<dyn ErasedBackend>) -> Self {
+    pub(crate) fn new(
+        session: Session,
+        backend: Arc<dyn ErasedBackend>,
+        origin: crate::origin::RequestOrigin,
+        client: Option<std::net::IpAddr>,
+    ) -> Self {
         Self(Arc::new(RequestInner {
             session,
+            origin,
+            client,
             backend,
             user: Mutex::new(UserState::NotAsked),
             consulted: AtomicBool::new(false),
@@ -188,6 +251,20 @@ impl RequestAuth {
 
     pub(crate) fn session(&self) -> &Session {
         &self.0.session
+    }
+
+    /// `Err` when this is a cross-site request that must not log anyone in or out.
+    pub(crate) fn check_same_site(&self) -> Result<(), AuthError> {
+        let config = self.config();
+        if config.refuse_cross_site && !self.0.origin.is_same_site(&config.trusted_origins) {
+            return Err(AuthError::CrossSiteRequest);
+        }
+        Ok(())
+    }
+
+    /// The client's address, when the app is served with `ConnectInfo<SocketAddr>`.
+    pub(crate) fn client(&self) -> Option<std::net::IpAddr> {
+        self.0.client
     }
 
     pub(crate) fn backend(&self) -> &Arc<dyn ErasedBackend> {

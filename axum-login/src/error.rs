@@ -25,6 +25,16 @@ pub enum AuthError {
     #[error("the session store failed: {0}")]
     Session(#[from] tower_sessions::session::Error),
 
+    /// A login, logout or authentication came from another site (login or logout CSRF).
+    #[error(
+        "refused a cross-site authentication request; if the app's front end is on another origin, add it with `AuthLayerBuilder::trusted_origin`"
+    )]
+    CrossSiteRequest,
+
+    /// The throttle's counter store failed.
+    #[error("the login throttle's store failed: {0}")]
+    Throttle(#[source] BoxError),
+
     /// An extractor ran on a route that `AuthLayer` does not wrap.
     #[error(
         "`{extractor}` was used on a route without `AuthLayer`; add `.layer(AuthLayer::builder(store, session_layer).build())` to the router that serves this route"
@@ -62,6 +72,15 @@ impl AuthError {
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
+        if matches!(self, Self::CrossSiteRequest) {
+            tracing::warn!(error = %self, "refused a cross-site request");
+            return (
+                StatusCode::FORBIDDEN,
+                [(header::CACHE_CONTROL, "no-store")],
+                "Forbidden: cross-site request",
+            )
+                .into_response();
+        }
         let body = if self.is_setup_error() {
             // A wiring mistake, found on the developer's first request: say what to fix.
             tracing::error!(error = %self, "axum-login is not set up for this route");

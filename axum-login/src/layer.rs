@@ -6,6 +6,7 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll, ready},
+    time::Duration,
 };
 
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
@@ -20,6 +21,9 @@ use crate::{
     Clock, LoginRedirect, SessionKey, SystemClock, UserStore,
     context::{Backend, Config, ErasedBackend, RequestAuth},
 };
+
+/// The default [`AuthLayerBuilder::absolute_timeout`]: 30 days.
+pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Adds authentication to a router: sessions from tower-sessions, users from a [`UserStore`].
 ///
@@ -53,6 +57,7 @@ use crate::{
 pub struct AuthLayer<S, SS: SessionStore, C: CookieController = PlaintextCookie> {
     backend: Arc<dyn ErasedBackend>,
     sessions: SessionManagerLayer<SS, C>,
+    cookies: crate::cookie_removal::CookieAttributes,
     _store: std::marker::PhantomData<fn() -> S>,
 }
 
@@ -61,6 +66,7 @@ impl<S, SS: SessionStore + Clone, C: CookieController + Clone> Clone for AuthLay
         Self {
             backend: self.backend.clone(),
             sessions: self.sessions.clone(),
+            cookies: self.cookies.clone(),
             _store: std::marker::PhantomData,
         }
     }
@@ -85,6 +91,11 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
             redirect: LoginRedirect::default(),
             clock: Arc::new(SystemClock),
             responder: None,
+            trusted_origins: Vec::new(),
+            refuse_cross_site: true,
+            throttle: crate::Throttle::default(),
+            absolute_timeout: Some(DEFAULT_ABSOLUTE_TIMEOUT),
+            idle_timeout: None,
             cache: Default::default(),
         }
     }
@@ -99,6 +110,11 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     redirect: LoginRedirect,
     clock: Arc<dyn Clock>,
     responder: Option<Arc<dyn crate::DenialResponder>>,
+    trusted_origins: Vec<String>,
+    refuse_cross_site: bool,
+    throttle: crate::Throttle,
+    absolute_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
     pub(crate) cache: crate::cache::CacheSlot,
 }
 
@@ -138,6 +154,46 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
+    /// Another origin allowed to send login and logout requests, e.g. a front end served from
+    /// `https://app.example` talking to this API; repeat for several. By default only requests
+    /// from this site may log in or out: a `POST` whose `Sec-Fetch-Site` is `cross-site` or
+    /// `same-site`, or whose `Origin` is not this host, gets `403`.
+    pub fn trusted_origin(mut self, origin: impl Into<String>) -> Self {
+        self.trusted_origins
+            .push(origin.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Lets other sites send login and logout requests. This opens the app to login CSRF (a
+    /// site logs the visitor in as the attacker) and logout CSRF; only for apps that protect
+    /// those routes with their own CSRF tokens.
+    pub fn allow_cross_site_auth(mut self) -> Self {
+        self.refuse_cross_site = false;
+        self
+    }
+
+    /// How failed logins are throttled. Default: [`Throttle::default`](crate::Throttle), 5
+    /// failures per account and 50 per client address per 15 minutes, in memory.
+    pub fn throttle(mut self, throttle: crate::Throttle) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// The longest a login lasts, however active: after it the session ends and the user logs
+    /// in again. Default: [`DEFAULT_ABSOLUTE_TIMEOUT`] (30 days); `None` for no limit.
+    pub fn absolute_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.absolute_timeout = timeout;
+        self
+    }
+
+    /// The longest a login lasts unused. Default: `None`, leaving idle expiry to the session
+    /// layer's own expiry. With a timeout, the session is written at most every tenth of it to
+    /// record activity.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
     /// Answers turned-away requests (anonymous, stale login, forbidden) the app's own way, e.g.
     /// a branded 403 page; returning `None` keeps the default answer. See [`DenialResponder`].
     ///
@@ -168,6 +224,11 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
                 redirect: self.redirect,
                 clock: self.clock,
                 responder: self.responder,
+                trusted_origins: self.trusted_origins,
+                refuse_cross_site: self.refuse_cross_site,
+                throttle: self.throttle,
+                absolute_timeout: self.absolute_timeout,
+                idle_timeout: self.idle_timeout,
                 key,
             },
             cache: self.cache,
@@ -175,6 +236,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         AuthLayer {
             backend: Arc::new(backend),
             sessions: self.sessions,
+            cookies: crate::cookie_removal::CookieAttributes::default(),
             _store: std::marker::PhantomData,
         }
     }
@@ -185,13 +247,18 @@ where
     SS: SessionStore,
     C: CookieController,
 {
-    type Service = <SessionManagerLayer<SS, C> as Layer<AuthService<I>>>::Service;
+    type Service = crate::cookie_removal::CookieRemoval<
+        <SessionManagerLayer<SS, C> as Layer<AuthService<I>>>::Service,
+    >;
 
     fn layer(&self, inner: I) -> Self::Service {
-        self.sessions.layer(AuthService {
-            inner,
-            backend: self.backend.clone(),
-        })
+        crate::cookie_removal::CookieRemoval::new(
+            self.sessions.layer(AuthService {
+                inner,
+                backend: self.backend.clone(),
+            }),
+            self.cookies.clone(),
+        )
     }
 }
 
@@ -230,7 +297,12 @@ where
             tracing::error!("AuthService without a session: build it through `AuthLayer`");
             return AuthFuture::failed();
         };
-        let auth = RequestAuth::new(session, self.backend.clone());
+        let origin = crate::origin::RequestOrigin::of(req.method(), req.headers());
+        let client = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let auth = RequestAuth::new(session, self.backend.clone(), origin, client);
         req.extensions_mut().insert(auth.clone());
         AuthFuture::running(self.inner.call(req), auth)
     }

@@ -19,11 +19,13 @@ mod authz;
 mod cache;
 mod clock;
 mod context;
+mod cookie_removal;
 mod current_user;
 mod digest;
 mod error;
 mod guard;
 mod layer;
+mod origin;
 #[cfg(feature = "sqlx")]
 mod password;
 mod policy;
@@ -35,16 +37,18 @@ mod sqlx_derive;
 #[cfg(feature = "sqlx")]
 mod sqlx_store;
 mod store;
+mod throttle;
 mod user;
 
 pub use crate::{
     authz::{ParseNameError, Permission, PermissionRef, Role, RoleRef},
     clock::{Clock, ManualClock, SystemClock},
+    cookie_removal::{CookieRemoval, CookieRemovalFuture},
     current_user::CurrentUser,
     digest::{MIN_KEY_LEN, SessionKey, SessionKeyError},
     error::{AuthError, BoxError},
     guard::{Guard, GuardLayer, GuardService},
-    layer::{AuthFuture, AuthLayer, AuthLayerBuilder, AuthService},
+    layer::{AuthFuture, AuthLayer, AuthLayerBuilder, AuthService, DEFAULT_ABSOLUTE_TIMEOUT},
     policy::{
         Check, CheckOutcome, GuardOptions, IntoPermissionRef, LoggedIn, Policy, PolicyContext,
         RedirectOverride,
@@ -54,6 +58,7 @@ pub use crate::{
     session::AuthSession,
     sessions::{NoResurrection, session_layer},
     store::{UserId, UserStore},
+    throttle::{MemoryThrottleStore, Throttle, ThrottleStore},
     user::AuthUser,
 };
 

@@ -56,14 +56,15 @@ fn is_local_path(bytes: &[u8]) -> bool {
     }
 }
 
-/// A decoded layer: non-ASCII text is fine there, slashes, backslashes and invisible characters
-/// that change where the URL points are not.
+/// A decoded layer: non-ASCII text and spaces are fine there (`%20` in a query is common);
+/// slashes, backslashes and the invisible characters that browsers strip from URLs (which turn
+/// `/\t/evil.example` into `//evil.example`) are not.
 fn is_local_decoded(text: &str) -> bool {
     text.starts_with('/')
         && !text[1..].starts_with(['/', '\\'])
         && !text
             .chars()
-            .any(|c| c == '\\' || c.is_control() || c.is_whitespace() || c == '\u{FFFD}')
+            .any(|c| c == '\\' || c.is_control() || c == '\u{FFFD}')
 }
 
 /// Characters kept as they are in the `next` query value; everything else is percent-encoded.

@@ -91,16 +91,57 @@ impl<S: UserStore> AuthSession<S> {
 
     /// Checks `credentials` with the store; `Ok(None)` when they are wrong.
     ///
+    /// `Ok(None)` also answers credentials of an [inactive](crate::AuthUser::is_active) user
+    /// and attempts on an account or from an address that the [`Throttle`](crate::Throttle)
+    /// has locked, so the caller cannot tell these apart and neither can an attacker. A
+    /// cross-site request is refused with [`AuthError::CrossSiteRequest`].
+    ///
     /// This does not log the user in: call [`login`](Self::login) with the user it returns.
     pub async fn authenticate(
         &self,
         credentials: S::Credentials,
     ) -> Result<Option<S::User>, AuthError> {
-        self.backend
+        self.auth.check_same_site()?;
+        let config = self.auth.config();
+        let throttle = &config.throttle;
+        let keys = match &throttle.store {
+            Some(_) => throttle.keys(
+                self.backend.store.throttle_key(&credentials),
+                self.auth.client(),
+            ),
+            None => Vec::new(),
+        };
+        let now = config.clock.now();
+        if let Some(counters) = &throttle.store {
+            for (key, limit) in &keys {
+                let failures = counters
+                    .failures(key, now, throttle.window)
+                    .await
+                    .map_err(AuthError::Throttle)?;
+                if failures >= *limit {
+                    tracing::warn!(key = %key, failures, "login throttled");
+                    return Ok(None);
+                }
+            }
+        }
+        let user = self
+            .backend
             .store
             .authenticate(credentials)
             .await
-            .map_err(AuthError::store)
+            .map_err(AuthError::store)?
+            .filter(crate::AuthUser::is_active);
+        if let Some(counters) = &throttle.store {
+            for (key, _) in &keys {
+                let result = match (&user, key.starts_with("account:")) {
+                    (Some(_), true) => counters.reset(key).await,
+                    (Some(_), false) => Ok(()),
+                    (None, _) => counters.record_failure(key, now, throttle.window).await,
+                };
+                result.map_err(AuthError::Throttle)?;
+            }
+        }
+        Ok(user)
     }
 
     /// Logs `user` in on this session.
@@ -108,8 +149,10 @@ impl<S: UserStore> AuthSession<S> {
     /// The session id always changes, so an id planted before login (session fixation) is
     /// worthless afterwards. Data already in the session is kept when it was anonymous or
     /// belonged to the same user; when another user was logged in, the session is discarded
-    /// whole and a new one begins.
+    /// whole and a new one begins. A cross-site `POST` is refused with
+    /// [`AuthError::CrossSiteRequest`] (login CSRF).
     pub async fn login(&mut self, user: &S::User) -> Result<(), AuthError> {
+        self.auth.check_same_site()?;
         let session = self.auth.session();
         let previous = session.get_value(SESSION_KEY).await?;
         let same_user = match &previous {
@@ -140,8 +183,10 @@ impl<S: UserStore> AuthSession<S> {
         Ok(())
     }
 
-    /// Logs out: the session ends on the server and the response removes its cookie.
+    /// Logs out: the session ends on the server and the response removes its cookie. A
+    /// cross-site `POST` is refused with [`AuthError::CrossSiteRequest`] (logout CSRF).
     pub async fn logout(&mut self) -> Result<(), AuthError> {
+        self.auth.check_same_site()?;
         self.auth.session().flush().await?;
         self.auth.set_login(None).await;
         Ok(())

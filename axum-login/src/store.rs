@@ -88,4 +88,16 @@ pub trait UserStore: Clone + Send + Sync + 'static {
         &self,
         id: &UserId<Self>,
     ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
+
+    /// The account that `credentials` try to log in to, for throttling failed logins per account
+    /// (see [`Throttle`](crate::Throttle)); `None`, the default, throttles only per client
+    /// address.
+    ///
+    /// Return the same key for every spelling that reaches the same account (e.g. the
+    /// lower-cased username), and a key for unknown accounts too, so throttling never tells
+    /// whether an account exists.
+    fn throttle_key(&self, credentials: &Self::Credentials) -> Option<String> {
+        let _ = credentials;
+        None
+    }
 }

@@ -75,4 +75,10 @@ pub trait AuthUser: Clone + Send + Sync + 'static {
         let _ = permission;
         false
     }
+
+    /// Whether the user may log in. An inactive user's correct credentials get the same answer
+    /// as wrong ones, and their existing sessions end on their next request. Default: `true`.
+    fn is_active(&self) -> bool {
+        true
+    }
 }
