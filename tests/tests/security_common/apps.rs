@@ -225,6 +225,23 @@ async fn sql_me<S: UserStore<User = SqlUser>>(auth: AuthSession<S>) -> Result<St
         .map_or_else(|| "anonymous".to_owned(), |user| user.username))
 }
 
+/// Only parses: the credentials extractor, and the limits check, without the store.
+async fn parse_form(Form(credentials): Form<PasswordCredentials>) -> StatusCode {
+    parsed(&credentials)
+}
+
+async fn parse_json(Json(credentials): Json<PasswordCredentials>) -> StatusCode {
+    parsed(&credentials)
+}
+
+fn parsed(credentials: &PasswordCredentials) -> StatusCode {
+    if credentials.is_within_limits() {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::UNAUTHORIZED
+    }
+}
+
 #[require_login]
 async fn sql_protected(CurrentUser(user): CurrentUser<SqlUser>) -> String {
     format!("protected page of {}", user.username)
@@ -244,6 +261,8 @@ where
         .route("/public", get(public))
         .route("/login", post(sql_login::<S>))
         .route("/login.json", post(sql_login_json::<S>))
+        .route("/parse", post(parse_form))
+        .route("/parse.json", post(parse_json))
         .route("/logout", post(logout::<S>))
         .route("/me", get(sql_me::<S>))
         .route("/protected", get(sql_protected))
