@@ -220,7 +220,7 @@ pub use axum_login_macros::AuthUser;
 /// `#[role(crate = "path")]` names this crate when it is imported under another name.
 ///
 /// Generated, besides the trait: `Display` (the name), `FromStr` (from the name, else a
-/// [`ParseNameError`](crate::ParseNameError) listing the valid names), `serde::Serialize` and
+/// [`ParseNameError`] listing the valid names), `serde::Serialize` and
 /// `serde::Deserialize` (as the name string; do not also derive them), and with this crate's
 /// `sqlx` feature `sqlx::Type`, `Encode` and `Decode` for every database, stored as text. Only
 /// `Debug` is required of the enum.
