@@ -422,3 +422,23 @@ async fn logout_everywhere_ends_the_other_sessions_and_keeps_this_one() {
         StatusCode::SEE_OTHER
     );
 }
+
+#[test]
+fn user_info_reads_openid_claims_and_github_users() {
+    use example_oauth2::ProviderProfile;
+    let oidc: ProviderProfile = serde_json::from_value(
+        json!({ "sub": "abc", "name": "Ferris", "email": "f@example.test" }),
+    )
+    .expect("OpenID Connect claims");
+    assert_eq!(
+        (oidc.sub.as_str(), oidc.name.as_deref()),
+        ("abc", Some("Ferris"))
+    );
+    let github: ProviderProfile =
+        serde_json::from_value(json!({ "id": 583231, "login": "octocat", "name": null }))
+            .expect("a GitHub user");
+    assert_eq!(github.sub, "583231");
+    assert_eq!(github.name.as_deref(), Some("octocat"));
+    assert!(serde_json::from_value::<ProviderProfile>(json!({ "name": "nobody" })).is_err());
+    assert!(serde_json::from_value::<ProviderProfile>(json!({ "sub": "" })).is_err());
+}

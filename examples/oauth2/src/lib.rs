@@ -118,6 +118,11 @@ impl Provider {
             )?));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Some provider APIs (GitHub's) refuse requests without one.
+            .user_agent(concat!(
+                "axum-login-example-oauth2/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()?;
         Ok(Self {
             client,
@@ -130,16 +135,44 @@ impl Provider {
 
 /// What the provider says about the user, from its user-info endpoint: the credentials that
 /// [`ProviderUsers`] takes.
+///
+/// Read from OpenID Connect's claims (`sub`, `name`, `email`) or GitHub's user object (`id`,
+/// `login`, `name`, `email`).
 #[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "RawProfile")]
 pub struct ProviderProfile {
     /// The provider's stable id for the user.
     pub sub: String,
     /// A display name, if the provider gives one.
-    #[serde(default)]
     pub name: Option<String>,
     /// An email address, if the provider gives one.
-    #[serde(default)]
     pub email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawProfile {
+    sub: Option<serde_json::Value>,
+    id: Option<serde_json::Value>,
+    name: Option<String>,
+    login: Option<String>,
+    email: Option<String>,
+}
+
+impl TryFrom<RawProfile> for ProviderProfile {
+    type Error = &'static str;
+
+    fn try_from(raw: RawProfile) -> Result<Self, Self::Error> {
+        let sub = match raw.sub.or(raw.id) {
+            Some(serde_json::Value::String(sub)) if !sub.is_empty() => sub,
+            Some(serde_json::Value::Number(id)) => id.to_string(),
+            _ => return Err("the user info has no `sub` (or `id`)"),
+        };
+        Ok(Self {
+            sub,
+            name: raw.name.or(raw.login),
+            email: raw.email,
+        })
+    }
 }
 
 /// A user of this app, known by the provider's subject id.
