@@ -28,6 +28,9 @@ pub(crate) const FIELD_KEYS: &[&str] = &["skip"];
 pub(crate) struct StoreAttrs {
     /// The first `user_store` attribute's path, for errors about a missing key.
     pub(crate) span: Option<Span>,
+    /// Whether an unknown key was reported: it may be the misspelt `table`, so a missing `table`
+    /// is not reported on top of it.
+    pub(crate) unknown_key: bool,
     pub(crate) table: Option<LitStr>,
     pub(crate) roles_table: Option<LitStr>,
     pub(crate) permissions_table: Option<LitStr>,
@@ -74,6 +77,7 @@ pub(crate) fn parse_container(input: &DeriveInput, cx: &Ctxt) -> StoreAttrs {
                     );
                     return skip_value(&meta);
                 }
+                attrs.unknown_key = true;
                 return unknown_key(&meta, &key, CONTAINER_KEYS, "the struct", cx);
             };
             if slot.is_some() {
@@ -152,7 +156,7 @@ fn unknown_key(
     cx.error_spanned_by(
         &meta.path,
         format!(
-            "unknown key `{key}` in `#[user_store(...)]`; {hint}on {on} it takes {}",
+            "unknown key `{key}` in `#[user_store(...)]` on {on}; {hint}{}",
             expected_one_of(allowed)
         ),
     );

@@ -52,7 +52,7 @@ pub(crate) fn check<'a>(
     cx: &Ctxt,
 ) -> Option<StoreModel<'a>> {
     let table = attrs.table.clone();
-    if table.is_none() {
+    if table.is_none() && !attrs.unknown_key {
         let span = attrs.span.unwrap_or_else(|| input.ident.span());
         cx.error_at(
             span,

@@ -1,0 +1,21 @@
+use axum_login::{AuthUser, UserStore};
+
+#[derive(Clone, AuthUser, UserStore)]
+#[user_store(roles_table = "user_roles")]
+struct User {
+    #[auth(id)]
+    id: i64,
+    #[auth(username)]
+    username: String,
+    #[auth(password_hash)]
+    password_hash: String,
+    #[auth(roles)]
+    roles: Vec<Access>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, axum_login::Role)]
+enum Access {
+    Admin,
+}
+
+fn main() {}

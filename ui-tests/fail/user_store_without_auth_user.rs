@@ -1,0 +1,14 @@
+use axum_login::UserStore;
+
+#[derive(Clone, UserStore)]
+#[user_store(table = "users")]
+struct User {
+    #[auth(id)]
+    id: i64,
+    #[auth(username)]
+    username: String,
+    #[auth(password_hash)]
+    password_hash: String,
+}
+
+fn main() {}
