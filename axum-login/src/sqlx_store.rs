@@ -151,7 +151,62 @@ impl JoinTable {
 
 /// A user type that [`SqlxStore`] can load from database `DB`.
 ///
-/// `#[derive(UserStore)]` implements it for every database at once. By hand:
+/// # `#[derive(UserStore)]`
+///
+/// The derive implements it for every sqlx database at once, from the same `#[auth(...)]`
+/// attributes as `#[derive(AuthUser)]` (derive both):
+///
+/// ```
+/// use axum_login::{AuthUser, Role, UserStore};
+/// use secrecy::SecretString;
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Role)]
+/// enum Access {
+///     Admin,
+///     User,
+/// }
+///
+/// #[derive(Clone, Debug, AuthUser, UserStore)]
+/// #[user_store(table = "users")]
+/// struct User {
+///     #[auth(id)]
+///     id: i64,
+///     #[auth(username, column = "email")]
+///     email: String,
+///     #[auth(password_hash)]
+///     password_hash: SecretString,
+///     #[auth(role)]
+///     role: Access,
+/// }
+///
+/// type Store = axum_login::SqlxStore<User, sqlx::Sqlite>;
+/// ```
+///
+/// On the struct, `#[user_store(...)]` takes:
+///
+/// | key | meaning |
+/// | --- | --- |
+/// | `table = "users"` | the users table (required) |
+/// | `roles_table = "user_roles"` | fills the `#[auth(roles)]` collection from `(user_id, role)` rows |
+/// | `permissions_table = "user_permissions"` | fills `#[auth(permissions)]` from `(user_id, permission)` rows |
+/// | `user_id_column = "..."` | the user id column of those tables (default `user_id`) |
+/// | `role_column`, `permission_column` | their name columns (defaults `role`, `permission`) |
+/// | `load_query = "..."` | the query that loads a user by id, written with `$1` |
+/// | `authenticate_query = "..."` | the query that finds a user by username, written with `$1` |
+///
+/// Every field is a column of the users table, named like the field unless
+/// `#[auth(column = "...")]` says otherwise, except the collections filled from a roles or
+/// permissions table and fields marked `#[user_store(skip)]` (both start from `Default`). An
+/// `#[auth(role)]` field is read from its column through the role's sqlx impl (its name as
+/// text). The password hash field may be `String`, `SecretString`, or an `Option` of one; a
+/// `NULL` hash never verifies. Custom queries must return the columns the struct reads; their one
+/// parameter is written `$1` on every database and sent as `?` to SQLite and MySQL.
+///
+/// Roles and permissions from tables cost one query per table when a user is loaded.
+///
+/// # By hand
+///
+/// For a schema the derive cannot describe:
 ///
 /// ```
 /// use axum_login::{AuthUser, SqlxUser, UserTable};
