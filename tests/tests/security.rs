@@ -9,7 +9,7 @@ mod security_common;
 use std::{sync::Arc, time::Duration};
 
 use axum_login::{
-    AuthLayer, session_layer,
+    AuthLayer, ManualClock, session_layer,
     tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite},
 };
 use common::{bare_client, serve};
@@ -18,7 +18,7 @@ use reqwest::{
     header::{ACCEPT, CACHE_CONTROL, LOCATION, VARY},
 };
 use security_common::{
-    Visitor,
+    InspectableStore, Visitor,
     apps::{Gate, mem_app, mem_routes, mem_store, session_key},
     forged_session_id, session_set_cookie,
 };
@@ -478,4 +478,215 @@ async fn two_hundred_clients_as_twenty_users_never_see_each_other() {
         problems.len(),
         &problems[..problems.len().min(20)]
     );
+}
+
+// ---- 3. cross-site login and logout --------------------------------------------------------
+
+/// `POST /login` as ferris with extra headers; whether it logged in.
+async fn login_with(visitor: &Visitor, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = visitor
+        .client
+        .post(visitor.url("/login"))
+        .form(&[("username", "ferris"), ("password", "pw-ferris")]);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    visitor.send(request).await
+}
+
+async fn logout_with(visitor: &Visitor, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = visitor.client.post(visitor.url("/logout"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    visitor.send(request).await
+}
+
+fn refusals() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    vec![
+        (
+            "Sec-Fetch-Site: cross-site",
+            vec![("sec-fetch-site", "cross-site")],
+        ),
+        (
+            "Sec-Fetch-Site: same-site",
+            vec![("sec-fetch-site", "same-site")],
+        ),
+        ("a foreign Origin", vec![("origin", "https://evil.example")]),
+        ("Origin: null", vec![("origin", "null")]),
+        (
+            "a foreign Origin on a lookalike port",
+            vec![("origin", "http://127.0.0.1:1")],
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn cross_site_login_is_refused() {
+    let app = mem_app().await;
+    for (what, headers) in refusals() {
+        let visitor = Visitor::new(&app.base);
+        let calls = app
+            .store
+            .authenticate_calls
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let response = login_with(&visitor, &headers).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{what}");
+        assert_eq!(visitor.whoami().await, "anonymous", "{what}: logged in");
+        assert_eq!(
+            app.store
+                .authenticate_calls
+                .load(std::sync::atomic::Ordering::SeqCst),
+            calls,
+            "{what}: the store checked the credentials"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cross_site_logout_is_refused() {
+    let app = mem_app().await;
+    let visitor = Visitor::new(&app.base);
+    visitor.login("ferris", "pw-ferris").await;
+    for (what, headers) in refusals() {
+        let response = logout_with(&visitor, &headers).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{what}");
+        assert_eq!(visitor.whoami().await, "ferris", "{what}: logged out");
+    }
+}
+
+#[tokio::test]
+async fn same_origin_direct_and_trusted_logins_are_allowed() {
+    let app = security_common::apps::mem_app_with(InspectableStore::default(), |builder| {
+        builder.trusted_origin("https://app.example")
+    })
+    .await;
+    let own = app.base.clone();
+    let allowed = [
+        (
+            "Sec-Fetch-Site: same-origin",
+            vec![("sec-fetch-site", "same-origin")],
+        ),
+        ("Sec-Fetch-Site: none", vec![("sec-fetch-site", "none")]),
+        ("no such headers (curl)", vec![]),
+        ("its own Origin", vec![("origin", own.as_str())]),
+        ("a trusted origin", vec![("origin", "https://app.example")]),
+        (
+            "a trusted origin with Sec-Fetch-Site: cross-site",
+            vec![
+                ("origin", "https://app.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        ),
+    ];
+    for (what, headers) in allowed {
+        let visitor = Visitor::new(&app.base);
+        let response = login_with(&visitor, &headers).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "login with {what}"
+        );
+        assert_eq!(visitor.whoami().await, "ferris", "login with {what}");
+        let response = logout_with(&visitor, &headers).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "logout with {what}"
+        );
+        assert_eq!(visitor.whoami().await, "anonymous", "logout with {what}");
+    }
+}
+
+#[tokio::test]
+async fn allow_cross_site_auth_opts_out() {
+    let app = security_common::apps::mem_app_with(InspectableStore::default(), |builder| {
+        builder.allow_cross_site_auth()
+    })
+    .await;
+    let visitor = Visitor::new(&app.base);
+    let response = login_with(&visitor, &[("sec-fetch-site", "cross-site")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(visitor.whoami().await, "ferris");
+}
+
+// ---- 6. timeouts ---------------------------------------------------------------------------
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn an_idle_session_ends_and_activity_keeps_it_alive() {
+    let clock = ManualClock::new();
+    let app = security_common::apps::mem_app_with(InspectableStore::default(), {
+        let clock = clock.clone();
+        |builder| builder.clock(clock).idle_timeout(Some(30 * MINUTE))
+    })
+    .await;
+    let visitor = Visitor::new(&app.base);
+    visitor.login("ferris", "pw-ferris").await;
+    // Used every 20 minutes for two hours: never idle for 30.
+    for _ in 0..6 {
+        clock.advance(20 * MINUTE);
+        assert_eq!(visitor.whoami().await, "ferris");
+    }
+    let cookie = visitor.cookie().expect("logged in");
+    clock.advance(31 * MINUTE);
+    assert_eq!(visitor.whoami().await, "anonymous", "31 idle minutes");
+    assert!(
+        !app.sessions.holds(&cookie).await,
+        "the idle session is still stored"
+    );
+    assert_eq!(
+        Visitor::with_cookie(&app.base, &cookie)
+            .get("/protected")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn an_absolute_timeout_ends_even_an_active_session() {
+    let clock = ManualClock::new();
+    let app = security_common::apps::mem_app_with(InspectableStore::default(), {
+        let clock = clock.clone();
+        |builder| {
+            builder
+                .clock(clock)
+                .idle_timeout(Some(30 * MINUTE))
+                .absolute_timeout(Some(120 * MINUTE))
+        }
+    })
+    .await;
+    let visitor = Visitor::new(&app.base);
+    visitor.login("ferris", "pw-ferris").await;
+    for _ in 0..6 {
+        clock.advance(20 * MINUTE);
+        assert_eq!(visitor.whoami().await, "ferris");
+    }
+    clock.advance(MINUTE);
+    assert_eq!(
+        visitor.whoami().await,
+        "anonymous",
+        "121 minutes after login"
+    );
+    // Logging in again starts a new login.
+    visitor.login("ferris", "pw-ferris").await;
+    assert_eq!(visitor.whoami().await, "ferris");
+}
+
+#[tokio::test]
+async fn the_default_absolute_timeout_is_thirty_days() {
+    let clock = ManualClock::new();
+    let app = security_common::apps::mem_app_with(InspectableStore::default(), {
+        let clock = clock.clone();
+        |builder| builder.clock(clock)
+    })
+    .await;
+    let visitor = Visitor::new(&app.base);
+    visitor.login("ferris", "pw-ferris").await;
+    clock.advance(axum_login::DEFAULT_ABSOLUTE_TIMEOUT - MINUTE);
+    assert_eq!(visitor.whoami().await, "ferris");
+    clock.advance(2 * MINUTE);
+    assert_eq!(visitor.whoami().await, "anonymous");
 }

@@ -90,6 +90,10 @@ impl AuthUser for SqlUser {
     fn has_role(&self, role: RoleRef<'_>) -> bool {
         role.is_satisfied_by([&self.role])
     }
+
+    fn is_active(&self) -> bool {
+        self.active
+    }
 }
 
 impl<DB: Database> SqlxUser<DB> for SqlUser
