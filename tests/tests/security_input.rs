@@ -7,13 +7,14 @@ mod security_common;
 
 use std::time::{Duration, Instant};
 
+use axum_login::{ManualClock, MemoryThrottleStore, Throttle};
 use reqwest::{
     StatusCode,
     header::{CONTENT_TYPE, COOKIE, DATE},
 };
 use security_common::{
     PASSWORD, Visitor,
-    apps::{LOGIN_FAILED, SqlApp, sql_app},
+    apps::{LOGIN_FAILED, SqlApp, sql_app, sql_app_with},
     session_set_cookie,
 };
 
@@ -275,4 +276,212 @@ async fn hostile_cookies_are_anonymous_not_errors() {
         }
     }
     assert_eq!(visitor.whoami().await, "ferris");
+}
+
+// ---- 4. disabled and throttled users -------------------------------------------------------
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn throttled(per_account: u32, per_address: u32) -> Throttle {
+    Throttle::new(MemoryThrottleStore::default())
+        .max_failures_per_account(per_account)
+        .max_failures_per_address(per_address)
+        .window(15 * MINUTE)
+}
+
+#[tokio::test]
+async fn unknown_wrong_disabled_and_throttled_get_byte_identical_answers() {
+    let app = sql_app_with(|builder| builder.throttle(throttled(3, 1000))).await;
+
+    let mut seen = Vec::new();
+    let before = app.hashes();
+    seen.push((
+        "unknown user",
+        failed_login(&app, "nobody", "whatever").await,
+    ));
+    seen.push(("wrong password", failed_login(&app, "ferris", "nope").await));
+    seen.push((
+        "disabled user, right password",
+        failed_login(&app, "disabled", PASSWORD).await,
+    ));
+    assert_eq!(app.hashes() - before, 3, "one verification each");
+
+    // Lock `admin` (two more failures reach the limit of 3), then try the right password.
+    for _ in 0..3 {
+        failed_login(&app, "admin", "nope").await;
+    }
+    let before = app.hashes();
+    seen.push((
+        "throttled user, right password",
+        failed_login(&app, "admin", PASSWORD).await,
+    ));
+    assert_eq!(
+        app.hashes() - before,
+        0,
+        "a throttled attempt reaches the store"
+    );
+
+    let (first_what, first) = &seen[0];
+    assert!(first.ends_with(LOGIN_FAILED), "{first}");
+    for (what, answer) in &seen[1..] {
+        assert_eq!(answer, first, "`{what}` is told apart from `{first_what}`");
+    }
+}
+
+#[tokio::test]
+async fn a_deactivated_users_sessions_end_on_the_next_request() {
+    let app = sql_app().await;
+    let visitor = Visitor::new(&app.base);
+    visitor.login("ferris", PASSWORD).await;
+    assert_eq!(visitor.whoami().await, "ferris");
+    app.update("ferris", "active = FALSE").await;
+    assert_eq!(
+        visitor.get("/protected").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(visitor.whoami().await, "anonymous");
+    app.update("ferris", "active = TRUE").await;
+    assert_eq!(
+        visitor.whoami().await,
+        "anonymous",
+        "the ended session came back"
+    );
+}
+
+// ---- 5. brute force ------------------------------------------------------------------------
+
+async fn login_status(app: &SqlApp, username: &str, password: &str) -> StatusCode {
+    Visitor::new(&app.base)
+        .login(username, password)
+        .await
+        .status()
+}
+
+#[tokio::test]
+async fn failed_logins_lock_the_account_until_the_window_ends() {
+    let clock = ManualClock::new();
+    let app = sql_app_with({
+        let clock = clock.clone();
+        |builder| builder.clock(clock).throttle(throttled(3, 1000))
+    })
+    .await;
+    // Different spellings of one account count together.
+    for username in ["ferris", "FERRIS", "Ferris"] {
+        assert_eq!(
+            login_status(&app, username, "nope").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let before = app.hashes();
+    assert_eq!(
+        login_status(&app, "ferris", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "the right password got through a locked account"
+    );
+    assert_eq!(app.hashes(), before, "a locked account still costs a hash");
+    // Another account is not affected.
+    assert_eq!(
+        login_status(&app, "admin", PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+
+    clock.advance(14 * MINUTE);
+    assert_eq!(
+        login_status(&app, "ferris", PASSWORD).await,
+        StatusCode::UNAUTHORIZED
+    );
+    clock.advance(MINUTE + Duration::from_secs(1));
+    assert_eq!(
+        login_status(&app, "ferris", PASSWORD).await,
+        StatusCode::SEE_OTHER,
+        "the lock outlived its window"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_username_is_throttled_exactly_like_a_real_one() {
+    let app = sql_app_with(|builder| builder.throttle(throttled(2, 1000))).await;
+    for attempt in 0..4 {
+        let before = app.hashes();
+        let real = failed_login(&app, "ferris", "nope").await;
+        let real_hashes = app.hashes() - before;
+        let before = app.hashes();
+        let unknown = failed_login(&app, "nobody", "nope").await;
+        let unknown_hashes = app.hashes() - before;
+        assert_eq!(real, unknown, "attempt {attempt}");
+        assert_eq!(
+            real_hashes, unknown_hashes,
+            "attempt {attempt}: hash work tells the accounts apart"
+        );
+        assert_eq!(real_hashes, u64::from(attempt < 2), "attempt {attempt}");
+    }
+}
+
+#[tokio::test]
+async fn failures_from_one_address_lock_that_address() {
+    let clock = ManualClock::new();
+    let app = sql_app_with({
+        let clock = clock.clone();
+        |builder| builder.clock(clock).throttle(throttled(1000, 4))
+    })
+    .await;
+    // Four different (unknown) accounts from 127.0.0.1: no account reaches its limit.
+    for n in 0..4 {
+        failed_login(&app, &format!("guess{n}"), "nope").await;
+    }
+    let before = app.hashes();
+    assert_eq!(
+        login_status(&app, "ferris", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "a locked address logged in"
+    );
+    assert_eq!(app.hashes(), before);
+    clock.advance(15 * MINUTE + Duration::from_secs(1));
+    assert_eq!(
+        login_status(&app, "ferris", PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+}
+
+/// Ten wrong guesses at once for `username` (each from a fresh visitor); how many the store
+/// checked against a password.
+async fn concurrent_guesses(app: &SqlApp, username: &str) -> u64 {
+    let before = app.hashes();
+    let mut guesses = tokio::task::JoinSet::new();
+    for n in 0..10 {
+        let base = app.base.clone();
+        let username = username.to_owned();
+        guesses.spawn(async move {
+            Visitor::new(&base)
+                .login(&username, &format!("guess-{n}"))
+                .await
+                .status()
+        });
+    }
+    while let Some(status) = guesses.join_next().await {
+        assert_eq!(status.expect("guess task"), StatusCode::UNAUTHORIZED);
+    }
+    app.hashes() - before
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_exceed_the_account_limit() {
+    // The lock must bound the guesses the store checks, not only those that arrive after the
+    // first three failures were recorded.
+    let app = sql_app_with(|builder| builder.throttle(throttled(3, 1000))).await;
+    let checked = concurrent_guesses(&app, "ferris").await;
+    assert!(
+        checked <= 3,
+        "{checked} of 10 concurrent guesses were checked against the password (account limit 3)"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_exceed_the_address_limit() {
+    let app = sql_app_with(|builder| builder.throttle(throttled(1000, 3))).await;
+    let checked = concurrent_guesses(&app, "ferris").await;
+    assert!(
+        checked <= 3,
+        "{checked} of 10 concurrent guesses were checked against the password (address limit 3)"
+    );
 }
