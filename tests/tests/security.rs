@@ -690,3 +690,73 @@ async fn the_default_absolute_timeout_is_thirty_days() {
     clock.advance(2 * MINUTE);
     assert_eq!(visitor.whoami().await, "anonymous");
 }
+
+#[tokio::test]
+async fn logout_on_another_instance_removes_the_cookie_with_its_attributes() {
+    // Two instances sharing the session store (scale-out, or the same app after a restart):
+    // the one that logs out never set this cookie itself.
+    let sessions = InspectableStore::default();
+    let first = security_common::apps::mem_app_with(sessions.clone(), |builder| builder).await;
+    let second = security_common::apps::mem_app_with(sessions, |builder| builder).await;
+    let visitor = Visitor::new(&first.base);
+    let set = session_set_cookie(&visitor.login("ferris", "pw-ferris").await).expect("set");
+
+    let on_second = Visitor::with_cookie(&second.base, &set.value);
+    assert_eq!(
+        on_second.whoami().await,
+        "ferris",
+        "the instances share sessions"
+    );
+    let response = on_second.post("/logout").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let removal = session_set_cookie(&response).expect("logout sends a removal cookie");
+    assert!(removal.removes(), "{}", removal.raw);
+    assert_eq!(
+        removal.attribute("path"),
+        set.attribute("path"),
+        "{}",
+        removal.raw
+    );
+    for flag in ["secure", "httponly"] {
+        assert_eq!(
+            removal.has(flag),
+            set.has(flag),
+            "{flag}: set with `{}`, removed by the other instance with `{}`",
+            set.raw,
+            removal.raw
+        );
+    }
+    assert_eq!(
+        removal.attribute("samesite"),
+        set.attribute("samesite"),
+        "set with `{}`, removed by the other instance with `{}`",
+        set.raw,
+        removal.raw
+    );
+    assert_eq!(visitor.whoami().await, "anonymous");
+}
+
+#[tokio::test]
+async fn a_password_change_does_not_extend_the_absolute_timeout() {
+    let clock = ManualClock::new();
+    let app = security_common::apps::mem_app_with(InspectableStore::default(), {
+        let clock = clock.clone();
+        |builder| builder.clock(clock).absolute_timeout(Some(120 * MINUTE))
+    })
+    .await;
+    let visitor = Visitor::new(&app.base);
+    visitor.login("ferris", "pw-ferris").await;
+    clock.advance(100 * MINUTE);
+    let response = visitor
+        .post_form("/password", &[("new_password", "another one")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    clock.advance(19 * MINUTE);
+    assert_eq!(visitor.whoami().await, "ferris");
+    clock.advance(2 * MINUTE);
+    assert_eq!(
+        visitor.whoami().await,
+        "anonymous",
+        "the password change restarted the login's clock"
+    );
+}
