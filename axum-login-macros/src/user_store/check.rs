@@ -111,13 +111,14 @@ pub(crate) fn check<'a>(
         false,
         cx,
     );
-    if let Some(column) = &attrs.user_id_column {
-        if attrs.roles_table.is_none() && attrs.permissions_table.is_none() {
-            cx.error_spanned_by(
-                column,
-                "`user_id_column` names the user id column of `roles_table` and `permissions_table`, and neither is given; remove it, or add the table it belongs to",
-            );
-        }
+    if let Some(column) = &attrs.user_id_column
+        && attrs.roles_table.is_none()
+        && attrs.permissions_table.is_none()
+    {
+        cx.error_spanned_by(
+            column,
+            "`user_id_column` names the user id column of `roles_table` and `permissions_table`, and neither is given; remove it, or add the table it belongs to",
+        );
     }
 
     for (query, key, what) in [
