@@ -9,6 +9,7 @@ const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=
 
 struct App {
     addr: SocketAddr,
+    store: example_permissions::Store,
 }
 
 impl App {
@@ -16,13 +17,13 @@ impl App {
         let store = example_permissions::seeded_store()
             .await
             .expect("seeded store");
-        let app = example_permissions::app(store, SessionKey::generate());
+        let app = example_permissions::app(store.clone(), SessionKey::generate());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an ephemeral loopback port");
         let addr = listener.local_addr().expect("local address");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
-        Self { addr }
+        Self { addr, store }
     }
 
     fn url(&self, path: &str) -> String {
@@ -299,4 +300,14 @@ async fn login_returns_to_a_safe_next_only() {
     assert_eq!(login("%2Fposts%2F2").await, "/posts/2");
     assert_eq!(login("https%3A%2F%2Fevil.example").await, "/");
     assert_eq!(login("%2F%2Fevil.example").await, "/");
+}
+
+#[tokio::test]
+async fn loading_a_user_costs_one_query_per_table() {
+    let app = App::start().await;
+    let erin = app.browser("erin").await;
+    let before = app.store.stats().queries;
+    assert_eq!(app.get(&erin, "/posts/1").await, StatusCode::OK);
+    // The user row, their roles, their permissions; the handler's own query is not the store's.
+    assert_eq!(app.store.stats().queries - before, 3);
 }

@@ -19,13 +19,13 @@ use axum::{
 };
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, SessionKey,
-    SqlxStore, SqlxUser, UserTable, require_login,
+    SqlxStore, UserStore, require_login,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
 use sqlx::{
-    Row, Sqlite,
-    sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow},
+    Sqlite,
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
 use tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite};
 
@@ -39,8 +39,10 @@ pub enum Role {
     User,
 }
 
-/// A user of the API. The password hash is a [`SecretString`], so `Debug` never prints it.
-#[derive(Clone, Debug, AuthUser)]
+/// A user of the API, a row of `users`. The password hash is a [`SecretString`], so `Debug` never
+/// prints it. `#[derive(UserStore)]` tells [`SqlxStore`] which columns to read.
+#[derive(Clone, Debug, AuthUser, UserStore)]
+#[user_store(table = "users")]
 pub struct User {
     /// The row id.
     #[auth(id)]
@@ -53,30 +55,6 @@ pub struct User {
     /// The user's role.
     #[auth(role)]
     pub role: Role,
-}
-
-// `#[derive(UserStore)]` generates this; written by hand here so the example shows what the store
-// reads.
-impl SqlxUser<Sqlite> for User {
-    const TABLE: UserTable = UserTable::new("users", "id", "username", "password_hash")
-        .with_columns(&["id", "username", "password_hash", "role"]);
-
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            username: row.try_get("username")?,
-            password_hash: SecretString::from(row.try_get::<String, _>("password_hash")?),
-            role: row.try_get("role")?,
-        })
-    }
-
-    fn password_hash(&self) -> &str {
-        self.password_hash.expose_secret()
-    }
-
-    fn set_password_hash(&mut self, hash: String) {
-        self.password_hash = hash.into();
-    }
 }
 
 /// The user store: users in SQLite.

@@ -23,16 +23,15 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthLayer, AuthSession, AuthUser, BoxError, CurrentUser, JoinTable,
-    PasswordCredentials, SessionKey, SqlxStore, SqlxUser, UserTable, require, require_login,
-    safe_next,
+    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, SessionKey,
+    SqlxStore, UserStore, require, require_login, safe_next,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::{
     Row, Sqlite,
-    sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow},
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
 use tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite};
 
@@ -67,7 +66,13 @@ pub enum Perm {
 }
 
 /// A user, with the roles and permissions the store read from the tables.
-#[derive(Clone, Debug, AuthUser)]
+#[derive(Clone, Debug, AuthUser, UserStore)]
+// Roles and permissions come from their own tables: one query each when a user is loaded.
+#[user_store(
+    table = "users",
+    roles_table = "user_roles",
+    permissions_table = "user_grants"
+)]
 pub struct User {
     /// The row id.
     #[auth(id)]
@@ -83,51 +88,6 @@ pub struct User {
     /// From `role_permissions` through the user's roles, and `user_permissions`.
     #[auth(permissions)]
     pub permissions: Vec<Perm>,
-}
-
-fn parse_names<T: std::str::FromStr<Err = axum_login::ParseNameError>>(
-    names: Vec<String>,
-) -> Result<Vec<T>, BoxError> {
-    names
-        .iter()
-        .map(|name| name.parse().map_err(BoxError::from))
-        .collect()
-}
-
-// `#[derive(UserStore)]` generates this; written by hand here to show which tables are read.
-impl SqlxUser<Sqlite> for User {
-    const TABLE: UserTable = UserTable::new("users", "id", "username", "password_hash")
-        .with_columns(&["id", "username", "password_hash"])
-        .with_roles(JoinTable::new("user_roles", "user_id", "role"))
-        .with_permissions(JoinTable::new("user_grants", "user_id", "permission"));
-
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            username: row.try_get("username")?,
-            password_hash: SecretString::from(row.try_get::<String, _>("password_hash")?),
-            roles: Vec::new(),
-            permissions: Vec::new(),
-        })
-    }
-
-    fn password_hash(&self) -> &str {
-        self.password_hash.expose_secret()
-    }
-
-    fn set_password_hash(&mut self, hash: String) {
-        self.password_hash = hash.into();
-    }
-
-    fn set_roles(&mut self, names: Vec<String>) -> Result<(), BoxError> {
-        self.roles = parse_names(names)?;
-        Ok(())
-    }
-
-    fn set_permissions(&mut self, names: Vec<String>) -> Result<(), BoxError> {
-        self.permissions = parse_names(names)?;
-        Ok(())
-    }
 }
 
 /// The user store.

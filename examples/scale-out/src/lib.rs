@@ -28,14 +28,14 @@ use axum::{
 };
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, SessionKey,
-    SqlxStore, SqlxUser, UserTable, require_login,
+    SqlxStore, UserStore, require_login,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::{
-    Postgres, Row,
-    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
+    Postgres,
+    postgres::{PgConnectOptions, PgPoolOptions},
 };
 use tower_sessions::{SessionManagerLayer, cookie::SameSite};
 use tower_sessions_redis_store::{
@@ -43,8 +43,9 @@ use tower_sessions_redis_store::{
     fred::prelude::{Builder, ClientLike, Config, Pool, ReconnectPolicy},
 };
 
-/// A user, loaded from PostgreSQL.
-#[derive(Clone, Debug, AuthUser)]
+/// A user: a row of `users` in PostgreSQL, read by [`SqlxStore`] as `#[derive(UserStore)]` says.
+#[derive(Clone, Debug, AuthUser, UserStore)]
+#[user_store(table = "users")]
 pub struct User {
     /// The row id.
     #[auth(id)]
@@ -54,29 +55,6 @@ pub struct User {
     pub username: String,
     #[auth(password_hash)]
     password_hash: SecretString,
-}
-
-// `#[derive(UserStore)]` generates this; written by hand here so the example shows what the store
-// reads.
-impl SqlxUser<Postgres> for User {
-    const TABLE: UserTable = UserTable::new("users", "id", "username", "password_hash")
-        .with_columns(&["id", "username", "password_hash"]);
-
-    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            username: row.try_get("username")?,
-            password_hash: SecretString::from(row.try_get::<String, _>("password_hash")?),
-        })
-    }
-
-    fn password_hash(&self) -> &str {
-        self.password_hash.expose_secret()
-    }
-
-    fn set_password_hash(&mut self, hash: String) {
-        self.password_hash = hash.into();
-    }
 }
 
 /// The user store: users in PostgreSQL.
