@@ -292,7 +292,16 @@ async fn the_whole_flow_logs_in_and_returns_to_next() {
     let back = Url::parse(&location(&go(&browser, to_provider.as_str()).await)).expect("URL");
     assert_eq!(query(&back, "state"), state);
 
-    let response = go(&browser, back.as_str()).await;
+    // A browser marks the provider's redirect back as a cross-site navigation; a GET callback
+    // must still be able to log in (the state check is its CSRF protection).
+    let response = browser
+        .get(back.as_str())
+        .header("accept", HTML)
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .expect("callback");
     assert_eq!(location(&response), "/protected?tab=1");
     let response = go(&browser, &setup.url("/protected?tab=1")).await;
     assert_eq!(response.status(), StatusCode::OK);
