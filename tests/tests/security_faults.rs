@@ -76,6 +76,21 @@ struct PgApp {
     base: String,
     proxy: Proxy,
     store: PgStore,
+    schema: String,
+}
+
+impl PgApp {
+    /// Drops the test's schema (left behind when a test fails, for a look).
+    async fn drop_schema(self) {
+        self.proxy.set_up(true);
+        self.store.pool().close().await;
+        let options = PgConnectOptions::from_str(&postgres_url()).expect("URL parses");
+        if let Ok(mut connection) = options.connect().await {
+            let drop = format!("DROP SCHEMA {} CASCADE", self.schema);
+            let _ = sqlx::raw_sql(&drop).execute(&mut connection).await;
+            let _ = connection.close().await;
+        }
+    }
 }
 
 async fn pg_app(test: &str) -> Option<PgApp> {
@@ -85,6 +100,7 @@ async fn pg_app(test: &str) -> Option<PgApp> {
         .host("127.0.0.1")
         .port(proxy.addr.port())
         .options([("search_path", schema.as_str())]);
+    let schema_name = schema.clone();
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(2))
@@ -103,6 +119,7 @@ async fn pg_app(test: &str) -> Option<PgApp> {
         base: format!("http://{addr}"),
         proxy,
         store,
+        schema: schema_name,
     })
 }
 
@@ -196,6 +213,7 @@ async fn user_database_outage_fails_closed_and_sessions_recover() {
     );
     assert_eq!(recovered.whoami().await, "ferris");
     assert!(app.store.stats().queries > 0);
+    app.drop_schema().await;
 }
 
 #[tokio::test]
