@@ -805,6 +805,20 @@ where
     async fn load_user(&self, id: &U::Id) -> Result<Option<U>, SqlxStoreError> {
         self.load(id).await
     }
+
+    /// The lower-cased username, so every spelling of one account counts against one limit
+    /// (MySQL compares usernames case-insensitively by default); unknown usernames get a key
+    /// like any other.
+    fn throttle_key(&self, credentials: &PasswordCredentials) -> Option<String> {
+        Some(
+            credentials
+                .username
+                .chars()
+                .take(password::MAX_USERNAME_LEN + 1)
+                .flat_map(char::to_lowercase)
+                .collect(),
+        )
+    }
 }
 
 #[cfg(test)]

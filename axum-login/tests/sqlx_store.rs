@@ -543,3 +543,16 @@ async fn generated_sql_is_written_for_each_database() {
         "SELECT `id`, `username`, `password_hash`, `role` FROM `users` WHERE `id` = ?"
     );
 }
+
+#[tokio::test]
+async fn every_spelling_of_a_username_is_throttled_as_one_account() {
+    let store = SqlxStore::<User, sqlx::Sqlite>::new(
+        sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap(),
+    );
+    let key = |name: &str| store.throttle_key(&creds(name, "x"));
+    assert_eq!(key("Ferris"), Some("ferris".to_owned()));
+    assert_eq!(key("FERRIS"), key("ferris"));
+    assert_ne!(key("ferris"), key("admin"));
+    let long = "A".repeat(10_000);
+    assert!(key(&long).unwrap().len() <= axum_login::MAX_USERNAME_LEN + 1);
+}
