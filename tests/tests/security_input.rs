@@ -485,3 +485,40 @@ async fn concurrent_guesses_cannot_exceed_the_address_limit() {
         "{checked} of 10 concurrent guesses were checked against the password (address limit 3)"
     );
 }
+
+#[tokio::test]
+async fn an_address_lock_leaves_other_addresses_alone() {
+    let app = sql_app_with(|builder| builder.throttle(throttled(1000, 3))).await;
+    let from = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client builds")
+    };
+    let attempt = |client: reqwest::Client, password: &'static str| {
+        let url = format!("{}/login", app.base);
+        async move {
+            client
+                .post(url)
+                .form(&[("username", "ferris"), ("password", password)])
+                .send()
+                .await
+                .expect("answered")
+                .status()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt(from(2), "nope").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        attempt(from(2), PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "127.0.0.2 is locked"
+    );
+    assert_eq!(
+        attempt(from(3), PASSWORD).await,
+        StatusCode::SEE_OTHER,
+        "127.0.0.3 was locked by 127.0.0.2's failures"
+    );
+}
