@@ -133,12 +133,12 @@ impl<S: UserStore> Backend<S> {
             return Ok(None);
         }
         let last_seen = record.seen.unwrap_or(record.login_at);
-        if let Some(idle) = self.config.idle_timeout {
-            if age(last_seen) > idle {
-                tracing::info!(user_id = %record.user_id, "the login was idle too long; ending the session");
-                session.flush().await?;
-                return Ok(None);
-            }
+        if let Some(idle) = self.config.idle_timeout
+            && age(last_seen) > idle
+        {
+            tracing::info!(user_id = %record.user_id, "the login was idle too long; ending the session");
+            session.flush().await?;
+            return Ok(None);
         }
         let user = self
             .load_user_cached(&record.user_id, &record.digest)

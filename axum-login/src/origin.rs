@@ -37,13 +37,12 @@ impl RequestOrigin {
             return true;
         }
         let origin = self.origin.as_ref().and_then(|value| value.to_str().ok());
-        if let Some(origin) = origin {
-            if trusted
+        if let Some(origin) = origin
+            && trusted
                 .iter()
                 .any(|trusted| trusted.eq_ignore_ascii_case(origin))
-            {
-                return true;
-            }
+        {
+            return true;
         }
         if let Some(site) = &self.sec_fetch_site {
             return matches!(site.as_bytes(), b"same-origin" | b"none");

@@ -108,14 +108,13 @@ impl ThrottleStore for MemoryThrottleStore {
         self.with_entries(|entries| {
             if entries.len() >= max_keys && !entries.contains_key(key) {
                 entries.retain(|_, (started, _)| is_open(*started, now, window));
-                if entries.len() >= max_keys {
-                    if let Some(oldest) = entries
+                if entries.len() >= max_keys
+                    && let Some(oldest) = entries
                         .iter()
                         .min_by_key(|(_, (started, _))| *started)
                         .map(|(key, _)| key.clone())
-                    {
-                        entries.remove(&oldest);
-                    }
+                {
+                    entries.remove(&oldest);
                 }
             }
             let entry = entries.entry(key.to_owned()).or_insert((now, 0));

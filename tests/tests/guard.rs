@@ -252,7 +252,12 @@ async fn app() -> App {
     members.add(1, "admin", &[Access::Admin], &[]);
     members.add(2, "editor", &[Access::Editor], &[]);
     members.add(3, "viewer", &[Access::Viewer], &[]);
-    members.add(4, "writer", &[Access::Viewer], &["posts.write", "posts.publish"]);
+    members.add(
+        4,
+        "writer",
+        &[Access::Viewer],
+        &["posts.write", "posts.publish"],
+    );
     members.add(5, "banned", &[Access::Editor, Access::Banned], &[]);
     members.add(6, "abc", &[], &["a", "b", "c"]);
     members.add(7, "ab", &[], &["a", "b"]);
@@ -349,7 +354,13 @@ async fn anonymous_browser_is_sent_to_login_with_next() {
 #[tokio::test]
 async fn anonymous_api_client_gets_401_json() {
     let app = app().await;
-    for path in ["/logged-in", "/editor", "/publish", "/profile/2", "/admin-area/users"] {
+    for path in [
+        "/logged-in",
+        "/editor",
+        "/publish",
+        "/profile/2",
+        "/admin-area/users",
+    ] {
         let response = bare_client()
             .get(app.url(path))
             .header(ACCEPT, "application/json")
@@ -357,12 +368,20 @@ async fn anonymous_api_client_gets_401_json() {
             .await
             .expect("request");
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
-        assert_eq!(response.headers()[CONTENT_TYPE], "application/json", "{path}");
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "application/json",
+            "{path}"
+        );
         let body: serde_json::Value = response.json().await.expect("json");
         assert_eq!(body["error"], "unauthorized", "{path}");
     }
     // No Accept header at all is an API client too.
-    let response = bare_client().get(app.url("/logged-in")).send().await.expect("request");
+    let response = bare_client()
+        .get(app.url("/logged-in"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -404,8 +423,14 @@ async fn role_checks_honour_the_hierarchy() {
     assert_eq!(status(&admin, app.url("/editor")).await, StatusCode::OK);
     assert_eq!(status(&admin, app.url("/admin")).await, StatusCode::OK);
     assert_eq!(status(&editor, app.url("/editor")).await, StatusCode::OK);
-    assert_eq!(status(&editor, app.url("/admin")).await, StatusCode::FORBIDDEN);
-    assert_eq!(status(&viewer, app.url("/editor")).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(&editor, app.url("/admin")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(&viewer, app.url("/editor")).await,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(status(&viewer, app.url("/logged-in")).await, StatusCode::OK);
 }
 
@@ -414,12 +439,24 @@ async fn not_excludes_a_role() {
     let app = app().await;
     let banned = logged_in_as(&app, "banned").await;
     let viewer = logged_in_as(&app, "viewer").await;
-    assert_eq!(status(&banned, app.url("/not-banned")).await, StatusCode::FORBIDDEN);
-    assert_eq!(status(&viewer, app.url("/not-banned")).await, StatusCode::OK);
+    assert_eq!(
+        status(&banned, app.url("/not-banned")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(&viewer, app.url("/not-banned")).await,
+        StatusCode::OK
+    );
     // `any(editor, ..)` would let the banned editor in; the top-level `not` keeps them out.
-    assert_eq!(status(&banned, app.url("/product")).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(&banned, app.url("/product")).await,
+        StatusCode::FORBIDDEN
+    );
     let editor = logged_in_as(&app, "editor").await;
-    assert_eq!(status(&editor, app.url("/product")).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        status(&editor, app.url("/product")).await,
+        StatusCode::NO_CONTENT
+    );
 }
 
 #[tokio::test]
@@ -431,9 +468,18 @@ async fn nested_any_and_all() {
     let viewer = logged_in_as(&app, "viewer").await;
     assert_eq!(status(&admin, app.url("/publish")).await, StatusCode::OK);
     assert_eq!(status(&writer, app.url("/publish")).await, StatusCode::OK);
-    assert_eq!(status(&ab, app.url("/publish")).await, StatusCode::FORBIDDEN);
-    assert_eq!(status(&viewer, app.url("/publish")).await, StatusCode::FORBIDDEN);
-    assert_eq!(status(&writer, app.url("/product")).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        status(&ab, app.url("/publish")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(&viewer, app.url("/publish")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(&writer, app.url("/product")).await,
+        StatusCode::NO_CONTENT
+    );
 }
 
 #[tokio::test]
@@ -441,13 +487,23 @@ async fn custom_check_sees_the_path_id() {
     let app = app().await;
     let viewer = logged_in_as(&app, "viewer").await;
     let admin = logged_in_as(&app, "admin").await;
-    let response = viewer.get(app.url("/profile/3")).send().await.expect("request");
+    let response = viewer
+        .get(app.url("/profile/3"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.expect("body"), "profile 3");
-    assert_eq!(status(&viewer, app.url("/profile/2")).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(&viewer, app.url("/profile/2")).await,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(status(&admin, app.url("/profile/2")).await, StatusCode::OK);
     // The check's own extractor rejects a bad id with its own answer.
-    assert_eq!(status(&viewer, app.url("/profile/abc")).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        status(&viewer, app.url("/profile/abc")).await,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]
@@ -464,7 +520,10 @@ async fn fresh_login_is_required_for_sensitive_handlers() {
         .expect("request");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/login?next=%2Fsensitive");
-    assert_eq!(status_as_api(&viewer, app.url("/sensitive")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_as_api(&viewer, app.url("/sensitive")).await,
+        StatusCode::UNAUTHORIZED
+    );
     // The stale login still passes handlers that do not ask for freshness.
     assert_eq!(status(&viewer, app.url("/logged-in")).await, StatusCode::OK);
     // Logging in again makes it fresh.
@@ -488,7 +547,10 @@ async fn per_handler_redirect_overrides() {
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(response.headers()[LOCATION], "/other-login?return_to=%2Fcustom");
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/other-login?return_to=%2Fcustom"
+    );
     let response = bare_client()
         .get(app.url("/no-redirect"))
         .header(ACCEPT, HTML)
@@ -515,15 +577,28 @@ async fn router_level_guard_protects_a_nested_router() {
         "next is the full path, not the one inside the nested router"
     );
     let editor = logged_in_as(&app, "editor").await;
-    assert_eq!(status(&editor, app.url("/admin-area/users")).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(&editor, app.url("/admin-area/users")).await,
+        StatusCode::FORBIDDEN
+    );
     let admin = logged_in_as(&app, "admin").await;
-    let response = admin.get(app.url("/admin-area/users")).send().await.expect("request");
+    let response = admin
+        .get(app.url("/admin-area/users"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.expect("body"), "admin users");
-    assert_eq!(status(&admin, app.url("/admin-area/missing")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status(&admin, app.url("/admin-area/missing")).await,
+        StatusCode::NOT_FOUND
+    );
 
     let viewer = logged_in_as(&app, "viewer").await;
-    assert_eq!(status(&viewer, app.url("/fresh-area")).await, StatusCode::OK);
+    assert_eq!(
+        status(&viewer, app.url("/fresh-area")).await,
+        StatusCode::OK
+    );
     app.clock.advance(Duration::from_secs(120));
     let response = viewer
         .get(app.url("/fresh-area"))
@@ -552,7 +627,10 @@ async fn a_guarded_request_loads_the_user_once() {
     assert_eq!(status(&ab, app.url("/three")).await, StatusCode::FORBIDDEN);
     assert_eq!(app.members.loads() - before, 1);
     let before = app.members.loads();
-    assert_eq!(status(&bare_client(), app.url("/three")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status(&bare_client(), app.url("/three")).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(app.members.loads() - before, 0, "no session, no store call");
 }
 
@@ -562,15 +640,26 @@ async fn guard_works_with_every_extractor() {
     let viewer = logged_in_as(&app, "viewer").await;
     let response = viewer
         .post(app.url("/every/9?page=2"))
-        .json(&Note { text: "note".into() })
+        .json(&Note {
+            text: "note".into(),
+        })
         .send()
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.text().await.expect("body"), "hi viewer 9 2 viewer note");
+    assert_eq!(
+        response.text().await.expect("body"),
+        "hi viewer 9 2 viewer note"
+    );
     let editor = logged_in_as(&app, "editor").await;
-    assert_eq!(status(&editor, app.url("/debug-inner")).await, StatusCode::OK);
-    assert_eq!(status(&viewer, app.url("/debug-inner")).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(&editor, app.url("/debug-inner")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&viewer, app.url("/debug-inner")).await,
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -612,7 +701,11 @@ async fn a_custom_denial_responder_answers_for_the_layer() {
 
     fn branded(denial: &Denial<'_>) -> Option<axum::response::Response> {
         (denial.reason() == DenialReason::Forbidden).then(|| {
-            (StatusCode::FORBIDDEN, Html("<h1>Members of staff only</h1>")).into_response()
+            (
+                StatusCode::FORBIDDEN,
+                Html("<h1>Members of staff only</h1>"),
+            )
+                .into_response()
         })
     }
 
@@ -636,7 +729,11 @@ async fn a_custom_denial_responder_answers_for_the_layer() {
         clock: ManualClock::new(),
     };
     let viewer = logged_in_as(&app, "viewer").await;
-    let response = viewer.get(app.url("/editor")).send().await.expect("request");
+    let response = viewer
+        .get(app.url("/editor"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         response.text().await.expect("body"),

@@ -1,7 +1,9 @@
 //! The policy grammar shared by `#[require_login(...)]` and `require!(...)`.
 
 use proc_macro2::{Span, TokenStream};
-use syn::{Expr, ExprLit, Lit, LitStr, Token, meta::ParseNestedMeta, parse::Parser, spanned::Spanned};
+use syn::{
+    Expr, ExprLit, Lit, LitStr, Token, meta::ParseNestedMeta, parse::Parser, spanned::Spanned,
+};
 
 use crate::internals::{Ctxt, did_you_mean, expected_one_of, skip_value};
 
@@ -49,10 +51,7 @@ pub(crate) fn parse(args: TokenStream, macro_name: &str, cx: &Ctxt) -> Args {
         let key = key_of(&meta);
         if OPTIONS.contains(&key.as_str()) {
             if seen_options.contains(&key) {
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!("duplicate key `{key}`; give it once"),
-                );
+                cx.error_spanned_by(&meta.path, format!("duplicate key `{key}`; give it once"));
                 return skip_value(&meta);
             }
             seen_options.push(key.clone());
@@ -79,7 +78,12 @@ fn all_keys() -> Vec<&'static str> {
     CONDITIONS.iter().chain(OPTIONS).copied().collect()
 }
 
-fn unknown_key(meta: &ParseNestedMeta<'_>, key: &str, allowed: &[&str], cx: &Ctxt) -> syn::Result<()> {
+fn unknown_key(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    allowed: &[&str],
+    cx: &Ctxt,
+) -> syn::Result<()> {
     let hint = did_you_mean(key, allowed.iter().copied())
         .map(|near| format!(" (did you mean `{near}`?)"))
         .unwrap_or_default();
@@ -90,7 +94,12 @@ fn unknown_key(meta: &ParseNestedMeta<'_>, key: &str, allowed: &[&str], cx: &Ctx
     skip_value(meta)
 }
 
-fn value_expr(meta: &ParseNestedMeta<'_>, key: &str, example: &str, cx: &Ctxt) -> syn::Result<Option<Expr>> {
+fn value_expr(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    example: &str,
+    cx: &Ctxt,
+) -> syn::Result<Option<Expr>> {
     if meta.input.peek(Token![=]) {
         return Ok(Some(meta.value()?.parse()?));
     }
@@ -107,7 +116,9 @@ fn parse_cond(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<O
             };
             match &value {
                 Expr::Path(_) => Ok(Some(Cond::Role(value))),
-                Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(lit), ..
+                }) => {
                     cx.error_spanned_by(
                         &value,
                         format!(
@@ -131,9 +142,10 @@ fn parse_cond(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<O
                 return Ok(None);
             };
             match &value {
-                Expr::Path(_) | Expr::Lit(ExprLit { lit: Lit::Str(_), .. }) => {
-                    Ok(Some(Cond::Permission(value)))
-                }
+                Expr::Path(_)
+                | Expr::Lit(ExprLit {
+                    lit: Lit::Str(_), ..
+                }) => Ok(Some(Cond::Permission(value))),
                 _ => {
                     cx.error_spanned_by(
                         &value,
@@ -180,7 +192,10 @@ fn parse_group(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<
         _ => "any(role = Role::Editor, permission = \"posts.write\")",
     };
     if !meta.input.peek(syn::token::Paren) {
-        cx.error_spanned_by(&meta.path, format!("`{key}` takes a list of conditions: `{example}`"));
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{key}` takes a list of conditions: `{example}`"),
+        );
         skip_value(meta)?;
         return Ok(None);
     }
@@ -206,7 +221,10 @@ fn parse_group(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<
     let span: Span = meta.path.span();
     match (key, inner.len()) {
         (_, 0) => {
-            cx.error_at(span, format!("`{key}()` is empty; give it at least one condition: `{example}`"));
+            cx.error_at(
+                span,
+                format!("`{key}()` is empty; give it at least one condition: `{example}`"),
+            );
             Ok(None)
         }
         ("not", 1) => Ok(inner.pop().map(|cond| Cond::Not(Box::new(cond)))),
@@ -238,13 +256,25 @@ fn parse_option(
         return Ok(());
     };
     match (key, &value) {
-        ("fresh", Expr::Lit(ExprLit { lit: Lit::Str(lit), .. })) => match parse_duration(&lit.value()) {
+        (
+            "fresh",
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }),
+        ) => match parse_duration(&lit.value()) {
             Ok(seconds) => out.fresh = Some(seconds),
             Err(message) => cx.error_spanned_by(lit, message),
         },
-        ("redirect", Expr::Lit(ExprLit { lit: Lit::Str(lit), .. })) => {
+        (
+            "redirect",
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }),
+        ) => {
             let path = lit.value();
-            if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
                 && path.bytes().all(|b| b.is_ascii_graphic())
             {
                 out.redirect = Some(Redirect::To(lit.clone()));
@@ -255,7 +285,13 @@ fn parse_option(
                 );
             }
         }
-        ("redirect", Expr::Lit(ExprLit { lit: Lit::Bool(flag), .. })) => {
+        (
+            "redirect",
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(flag),
+                ..
+            }),
+        ) => {
             if flag.value {
                 cx.error_spanned_by(
                     flag,
@@ -265,10 +301,17 @@ fn parse_option(
                 out.redirect = Some(Redirect::Off);
             }
         }
-        ("redirect_field", Expr::Lit(ExprLit { lit: Lit::Str(lit), .. })) => {
+        (
+            "redirect_field",
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }),
+        ) => {
             let field = lit.value();
             if !field.is_empty()
-                && field.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && field
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
             {
                 out.redirect_field = Some(lit.clone());
             } else {
@@ -320,7 +363,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
         return Err(invalid());
     }
     if total == 0 {
-        return Err(format!("`fresh = \"{text}\"` is zero; give the longest age a login may have, e.g. \"15m\""));
+        return Err(format!(
+            "`fresh = \"{text}\"` is zero; give the longest age a login may have, e.g. \"15m\""
+        ));
     }
     Ok(total)
 }
@@ -340,7 +385,16 @@ mod tests {
 
     #[test]
     fn bad_durations_are_refused() {
-        for bad in ["", "15", "m", "15 minutes", "-5m", "1.5h", "0s", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "15",
+            "m",
+            "15 minutes",
+            "-5m",
+            "1.5h",
+            "0s",
+            "99999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
