@@ -30,6 +30,11 @@ fn is_repeated(attribute: &str) -> bool {
 }
 
 impl CookieAttributes {
+    /// Attributes known from the session layer's configuration.
+    pub(crate) fn known(name: String, attributes: Vec<String>) -> Self {
+        Self(Arc::new(Mutex::new(HashMap::from([(name, attributes)]))))
+    }
+
     fn fix<B>(&self, response: &mut Response<B>) {
         if !response.headers().contains_key(header::SET_COOKIE) {
             return;

@@ -82,11 +82,19 @@ impl<S, SS: SessionStore, C: CookieController> fmt::Debug for AuthLayer<S, SS, C
 }
 
 impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
-    /// Starts building a layer over `store` and the tower-sessions layer `sessions`.
-    pub fn builder(store: S, sessions: SessionManagerLayer<SS, C>) -> AuthLayerBuilder<S, SS, C> {
+    /// Starts building a layer over `store` and `sessions`: a [`session_layer`] (safe cookie
+    /// defaults) or any tower-sessions `SessionManagerLayer`.
+    ///
+    /// [`session_layer`]: crate::session_layer
+    pub fn builder(
+        store: S,
+        sessions: impl crate::IntoSessionManager<SS, C>,
+    ) -> AuthLayerBuilder<S, SS, C> {
+        let (sessions, cookie) = sessions.into_session_manager();
         AuthLayerBuilder {
             store,
             sessions,
+            cookie,
             key: None,
             redirect: LoginRedirect::default(),
             clock: Arc::new(SystemClock),
@@ -106,6 +114,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
 pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     store: S,
     sessions: SessionManagerLayer<SS, C>,
+    cookie: Option<(String, Vec<String>)>,
     key: Option<SessionKey>,
     redirect: LoginRedirect,
     clock: Arc<dyn Clock>,
@@ -236,7 +245,11 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         AuthLayer {
             backend: Arc::new(backend),
             sessions: self.sessions,
-            cookies: crate::cookie_removal::CookieAttributes::default(),
+            cookies: self
+                .cookie
+                .map_or_else(Default::default, |(name, attributes)| {
+                    crate::cookie_removal::CookieAttributes::known(name, attributes)
+                }),
             _store: std::marker::PhantomData,
         }
     }

@@ -56,7 +56,7 @@ pub use crate::{
     redirect::{MAX_NEXT_LEN, safe_next},
     response::{AuthRejection, Denial, DenialReason, DenialResponder, LoginRedirect},
     session::AuthSession,
-    sessions::{NoResurrection, session_layer},
+    sessions::{IntoSessionManager, NoResurrection, SessionLayer, session_layer},
     store::{UserId, UserStore},
     throttle::{MemoryThrottleStore, Throttle, ThrottleStore},
     user::AuthUser,

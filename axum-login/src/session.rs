@@ -113,15 +113,20 @@ impl<S: UserStore> AuthSession<S> {
         };
         let now = config.clock.now();
         if let Some(counters) = &throttle.store {
+            // Count the attempt before checking it, so simultaneous guesses cannot all pass.
+            let mut throttled = false;
             for (key, limit) in &keys {
-                let failures = counters
-                    .failures(key, now, throttle.window)
+                let attempts = counters
+                    .attempt(key, now, throttle.window)
                     .await
                     .map_err(AuthError::Throttle)?;
-                if failures >= *limit {
-                    tracing::warn!(key = %key, failures, "login throttled");
-                    return Ok(None);
+                if attempts > *limit {
+                    tracing::warn!(key = %key, attempts, "login throttled");
+                    throttled = true;
                 }
+            }
+            if throttled {
+                return Ok(None);
             }
         }
         let user = self
@@ -131,12 +136,12 @@ impl<S: UserStore> AuthSession<S> {
             .await
             .map_err(AuthError::store)?
             .filter(crate::AuthUser::is_active);
-        if let Some(counters) = &throttle.store {
+        if let (Some(counters), Some(_)) = (&throttle.store, &user) {
             for (key, _) in &keys {
-                let result = match (&user, key.starts_with("account:")) {
-                    (Some(_), true) => counters.reset(key).await,
-                    (Some(_), false) => Ok(()),
-                    (None, _) => counters.record_failure(key, now, throttle.window).await,
+                let result = if key.starts_with("account:") {
+                    counters.reset(key).await
+                } else {
+                    counters.forgive(key).await
                 };
                 result.map_err(AuthError::Throttle)?;
             }

@@ -1,11 +1,12 @@
 //! Sessions with the defaults a login system needs, and a store wrapper that keeps deleted
 //! sessions deleted.
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
 use tower_sessions::{
-    SessionManagerLayer, SessionStore,
+    Expiry, SessionManagerLayer, SessionStore,
     cookie::SameSite,
+    service::{CookieController, PlaintextCookie},
     session::{Id, Record},
     session_store,
 };
@@ -23,7 +24,8 @@ use tower_sessions::{
 /// - The store is wrapped in [`NoResurrection`], so a slow request that still holds a session
 ///   cannot save it back after a logout or id change deleted it.
 ///
-/// Every tower-sessions option can still be changed on the returned layer.
+/// Because the layer knows these attributes, every instance removes the cookie at logout with
+/// the attributes it was set with, even one that never set it itself.
 ///
 /// ```
 /// use tower_sessions::MemoryStore;
@@ -31,12 +33,128 @@ use tower_sessions::{
 /// let sessions = axum_login::session_layer(MemoryStore::default());
 /// # let _ = sessions;
 /// ```
-pub fn session_layer<S: SessionStore>(store: S) -> SessionManagerLayer<NoResurrection<S>> {
-    SessionManagerLayer::new(NoResurrection::new(store))
-        .with_http_only(true)
-        .with_secure(true)
-        .with_same_site(SameSite::Lax)
-        .with_path("/")
+pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
+    SessionLayer {
+        inner: SessionManagerLayer::new(NoResurrection::new(store))
+            .with_http_only(true)
+            .with_secure(true)
+            .with_same_site(SameSite::Lax)
+            .with_path("/"),
+        name: "id".into(),
+        http_only: true,
+        secure: true,
+        same_site: SameSite::Lax,
+    }
+}
+
+/// The session layer from [`session_layer`]: tower-sessions' layer, whose cookie attributes
+/// it remembers. The methods are those of
+/// [`SessionManagerLayer`](tower_sessions::SessionManagerLayer).
+#[derive(Debug, Clone)]
+pub struct SessionLayer<S: SessionStore> {
+    inner: SessionManagerLayer<NoResurrection<S>>,
+    name: Cow<'static, str>,
+    http_only: bool,
+    secure: bool,
+    same_site: SameSite,
+}
+
+impl<S: SessionStore> SessionLayer<S> {
+    /// The cookie's name. Default: `id`.
+    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self.inner = self.inner.with_name(self.name.clone());
+        self
+    }
+
+    /// Whether scripts are kept from reading the cookie. Default: `true`.
+    pub fn with_http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self.inner = self.inner.with_http_only(http_only);
+        self
+    }
+
+    /// The cookie's `SameSite`. Default: `Lax`.
+    pub fn with_same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self.inner = self.inner.with_same_site(same_site);
+        self
+    }
+
+    /// Whether the cookie travels only over HTTPS. Default: `true`.
+    pub fn with_secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self.inner = self.inner.with_secure(secure);
+        self
+    }
+
+    /// When sessions expire. Default: when the browser session ends.
+    pub fn with_expiry(mut self, expiry: Expiry) -> Self {
+        self.inner = self.inner.with_expiry(expiry);
+        self
+    }
+
+    /// The cookie's path. Default: `/`.
+    pub fn with_path(mut self, path: impl Into<Cow<'static, str>>) -> Self {
+        self.inner = self.inner.with_path(path);
+        self
+    }
+
+    /// The cookie's domain. Default: none, so the cookie stays on this host.
+    pub fn with_domain(mut self, domain: impl Into<Cow<'static, str>>) -> Self {
+        self.inner = self.inner.with_domain(domain);
+        self
+    }
+
+    /// Whether the session is saved on every request, not only when it changed. Default: `false`.
+    pub fn with_always_save(mut self, always_save: bool) -> Self {
+        self.inner = self.inner.with_always_save(always_save);
+        self
+    }
+
+    /// The tower-sessions layer itself.
+    pub fn into_inner(self) -> SessionManagerLayer<NoResurrection<S>> {
+        self.inner
+    }
+
+    /// The cookie's name, and the attributes a removal cookie must repeat.
+    fn cookie(&self) -> (String, Vec<String>) {
+        let mut attributes = Vec::new();
+        if self.http_only {
+            attributes.push("HttpOnly".to_owned());
+        }
+        attributes.push(format!("SameSite={}", self.same_site));
+        if self.secure {
+            attributes.push("Secure".to_owned());
+        }
+        (self.name.to_string(), attributes)
+    }
+}
+
+/// What [`AuthLayer::builder`](crate::AuthLayer::builder) takes as its sessions: a
+/// [`SessionLayer`] from [`session_layer`], or any tower-sessions `SessionManagerLayer`.
+pub trait IntoSessionManager<S: SessionStore, C: CookieController> {
+    /// The tower-sessions layer, and the session cookie's name and attributes if known.
+    #[doc(hidden)]
+    fn into_session_manager(self) -> (SessionManagerLayer<S, C>, Option<(String, Vec<String>)>);
+}
+
+impl<S: SessionStore, C: CookieController> IntoSessionManager<S, C> for SessionManagerLayer<S, C> {
+    fn into_session_manager(self) -> (SessionManagerLayer<S, C>, Option<(String, Vec<String>)>) {
+        (self, None)
+    }
+}
+
+impl<S: SessionStore> IntoSessionManager<NoResurrection<S>, PlaintextCookie> for SessionLayer<S> {
+    fn into_session_manager(
+        self,
+    ) -> (
+        SessionManagerLayer<NoResurrection<S>, PlaintextCookie>,
+        Option<(String, Vec<String>)>,
+    ) {
+        let cookie = self.cookie();
+        (self.inner, Some(cookie))
+    }
 }
 
 /// A session store wrapper that never recreates a deleted session.

@@ -13,29 +13,28 @@ use crate::BoxError;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Where failure counters live. [`MemoryThrottleStore`] is the default; a deployment with several
-/// instances keeps them in a shared store (Redis, the database) by implementing this trait.
+/// Where attempt counters live. [`MemoryThrottleStore`] is the default; a deployment with
+/// several instances keeps them in a shared store (Redis, the database) by implementing this
+/// trait.
 ///
-/// Counters use fixed windows: the first failure opens a window of `window`, and the count
-/// resets when it ends.
+/// Every attempt is counted *before* the credentials are checked, with one atomic
+/// increment-and-read ([`attempt`](Self::attempt); Redis `INCR` + `EXPIRE`, say), so attempts
+/// that arrive together cannot all slip under the limit. Counters use fixed windows: the first
+/// attempt opens a window of `window`, and the count resets when it ends.
 pub trait ThrottleStore: Send + Sync + 'static {
-    /// The failures counted for `key` in its current window.
-    fn failures<'a>(
+    /// Counts one more attempt for `key` and answers the count in the current window,
+    /// this attempt included.
+    fn attempt<'a>(
         &'a self,
         key: &'a str,
         now: SystemTime,
         window: Duration,
     ) -> BoxFuture<'a, Result<u32, BoxError>>;
 
-    /// Counts one more failure for `key`.
-    fn record_failure<'a>(
-        &'a self,
-        key: &'a str,
-        now: SystemTime,
-        window: Duration,
-    ) -> BoxFuture<'a, Result<(), BoxError>>;
+    /// Takes back one attempt for `key`: a successful login does not count against its address.
+    fn forgive<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BoxError>>;
 
-    /// Forgets `key`'s failures (after a successful login).
+    /// Forgets `key`'s attempts: a successful login clears its account's count.
     fn reset<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BoxError>>;
 }
 
@@ -85,27 +84,14 @@ fn is_open(started: SystemTime, now: SystemTime, window: Duration) -> bool {
 }
 
 impl ThrottleStore for MemoryThrottleStore {
-    fn failures<'a>(
+    fn attempt<'a>(
         &'a self,
         key: &'a str,
         now: SystemTime,
         window: Duration,
     ) -> BoxFuture<'a, Result<u32, BoxError>> {
-        let count = self.with_entries(|entries| match entries.get(key) {
-            Some(&(started, count)) if is_open(started, now, window) => count,
-            _ => 0,
-        });
-        Box::pin(async move { Ok(count) })
-    }
-
-    fn record_failure<'a>(
-        &'a self,
-        key: &'a str,
-        now: SystemTime,
-        window: Duration,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
         let max_keys = self.max_keys;
-        self.with_entries(|entries| {
+        let count = self.with_entries(|entries| {
             if entries.len() >= max_keys && !entries.contains_key(key) {
                 entries.retain(|_, (started, _)| is_open(*started, now, window));
                 if entries.len() >= max_keys
@@ -122,6 +108,16 @@ impl ThrottleStore for MemoryThrottleStore {
                 *entry = (now, 0);
             }
             entry.1 = entry.1.saturating_add(1);
+            entry.1
+        });
+        Box::pin(async move { Ok(count) })
+    }
+
+    fn forgive<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.with_entries(|entries| {
+            if let Some(entry) = entries.get_mut(key) {
+                entry.1 = entry.1.saturating_sub(1);
+            }
         });
         Box::pin(async { Ok(()) })
     }
@@ -247,22 +243,16 @@ mod tests {
         let store = MemoryThrottleStore::default();
         let start = SystemTime::now();
         let window = Duration::from_secs(60);
-        for _ in 0..3 {
-            store
-                .record_failure("k", start, window)
-                .await
-                .expect("record");
+        for expected in 1..=3 {
+            let count = store.attempt("k", start, window).await.expect("count");
+            assert_eq!(count, expected);
         }
-        assert_eq!(store.failures("k", start, window).await.expect("count"), 3);
+        store.forgive("k").await.expect("forgive");
+        assert_eq!(store.attempt("k", start, window).await.expect("count"), 3);
         let later = start + Duration::from_secs(61);
-        assert_eq!(store.failures("k", later, window).await.expect("count"), 0);
-        store
-            .record_failure("k", later, window)
-            .await
-            .expect("record");
-        assert_eq!(store.failures("k", later, window).await.expect("count"), 1);
+        assert_eq!(store.attempt("k", later, window).await.expect("count"), 1);
         store.reset("k").await.expect("reset");
-        assert_eq!(store.failures("k", later, window).await.expect("count"), 0);
+        assert_eq!(store.attempt("k", later, window).await.expect("count"), 1);
     }
 
     #[tokio::test]
@@ -271,7 +261,7 @@ mod tests {
         let now = SystemTime::now();
         for i in 0..100 {
             store
-                .record_failure(
+                .attempt(
                     &format!("key-{i}"),
                     now + Duration::from_millis(i),
                     Duration::from_secs(60),
