@@ -114,7 +114,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
 pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     store: S,
     sessions: SessionManagerLayer<SS, C>,
-    cookie: Option<(String, Vec<String>)>,
+    cookie: Option<crate::sessions::SessionCookie>,
     key: Option<SessionKey>,
     redirect: LoginRedirect,
     clock: Arc<dyn Clock>,
@@ -245,11 +245,9 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         AuthLayer {
             backend: Arc::new(backend),
             sessions: self.sessions,
-            cookies: self
-                .cookie
-                .map_or_else(Default::default, |(name, attributes)| {
-                    crate::cookie_removal::CookieAttributes::known(name, attributes)
-                }),
+            cookies: self.cookie.map_or_else(Default::default, |cookie| {
+                crate::cookie_removal::CookieAttributes::known(cookie.name, cookie.attributes)
+            }),
             _store: std::marker::PhantomData,
         }
     }

@@ -118,7 +118,7 @@ impl<S: SessionStore> SessionLayer<S> {
     }
 
     /// The cookie's name, and the attributes a removal cookie must repeat.
-    fn cookie(&self) -> (String, Vec<String>) {
+    fn cookie(&self) -> SessionCookie {
         let mut attributes = Vec::new();
         if self.http_only {
             attributes.push("HttpOnly".to_owned());
@@ -127,8 +127,19 @@ impl<S: SessionStore> SessionLayer<S> {
         if self.secure {
             attributes.push("Secure".to_owned());
         }
-        (self.name.to_string(), attributes)
+        SessionCookie {
+            name: self.name.to_string(),
+            attributes,
+        }
     }
+}
+
+/// The session cookie's name and the attributes it is set with.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct SessionCookie {
+    pub(crate) name: String,
+    pub(crate) attributes: Vec<String>,
 }
 
 /// What [`AuthLayer::builder`](crate::AuthLayer::builder) takes as its sessions: a
@@ -136,11 +147,11 @@ impl<S: SessionStore> SessionLayer<S> {
 pub trait IntoSessionManager<S: SessionStore, C: CookieController> {
     /// The tower-sessions layer, and the session cookie's name and attributes if known.
     #[doc(hidden)]
-    fn into_session_manager(self) -> (SessionManagerLayer<S, C>, Option<(String, Vec<String>)>);
+    fn into_session_manager(self) -> (SessionManagerLayer<S, C>, Option<SessionCookie>);
 }
 
 impl<S: SessionStore, C: CookieController> IntoSessionManager<S, C> for SessionManagerLayer<S, C> {
-    fn into_session_manager(self) -> (SessionManagerLayer<S, C>, Option<(String, Vec<String>)>) {
+    fn into_session_manager(self) -> (SessionManagerLayer<S, C>, Option<SessionCookie>) {
         (self, None)
     }
 }
@@ -150,7 +161,7 @@ impl<S: SessionStore> IntoSessionManager<NoResurrection<S>, PlaintextCookie> for
         self,
     ) -> (
         SessionManagerLayer<NoResurrection<S>, PlaintextCookie>,
-        Option<(String, Vec<String>)>,
+        Option<SessionCookie>,
     ) {
         let cookie = self.cookie();
         (self.inner, Some(cookie))
