@@ -197,7 +197,7 @@ pub use crate::{
 /// struct User {
 ///     #[auth(id)]
 ///     id: i64,
-///     #[auth(passwrd_hash)] // unknown key `passwrd_hash`; ... did you mean `password_hash`?
+///     #[auth(passwrd_hash)] // unknown key `passwrd_hash` ...; did you mean `password_hash`?
 ///     password_hash: String,
 /// }
 /// ```

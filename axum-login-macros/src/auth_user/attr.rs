@@ -5,10 +5,10 @@
 //! each field's column.
 
 use proc_macro2::Span;
-use syn::{Data, DeriveInput, Fields, meta::ParseNestedMeta, spanned::Spanned};
+use syn::{Data, DeriveInput, Fields, spanned::Spanned};
 
 use crate::internals::{
-    Ctxt, did_you_mean, expected_one_of, parse_crate_path, parse_lit_str, reject_value, skip_value,
+    Ctxt, key_of, parse_crate_path, parse_lit_str, reject_value, skip_value, unknown_key,
 };
 
 /// The keys `#[auth(...)]` accepts on a field.
@@ -134,7 +134,7 @@ pub(crate) fn parse_container(input: &DeriveInput, cx: &Ctxt) -> Container {
     {
         let result = attr.parse_nested_meta(|meta| {
             let Some(key) = meta.path.get_ident().map(ToString::to_string) else {
-                return unknown_key(&meta, &path_string(&meta.path), CONTAINER_KEYS, "the struct", cx);
+                return unknown_key(&meta, &key_of(&meta), "#[auth(...)]", Some("the struct"), CONTAINER_KEYS, cx);
             };
             match key.as_str() {
                 "crate" => {
@@ -156,7 +156,7 @@ pub(crate) fn parse_container(input: &DeriveInput, cx: &Ctxt) -> Container {
                     );
                     skip_value(&meta)
                 }
-                _ => unknown_key(&meta, &key, CONTAINER_KEYS, "the struct", cx),
+                _ => unknown_key(&meta, &key, "#[auth(...)]", Some("the struct"), CONTAINER_KEYS, cx),
             }
         });
         if let Err(error) = result {
@@ -219,7 +219,7 @@ fn parse_field<'a>(field: &'a syn::Field, cx: &Ctxt) -> AuthField<'a> {
     {
         let result = attr.parse_nested_meta(|meta| {
             let Some(key) = meta.path.get_ident().map(ToString::to_string) else {
-                return unknown_key(&meta, &path_string(&meta.path), FIELD_KEYS, "a field", cx);
+                return unknown_key(&meta, &key_of(&meta), "#[auth(...)]", Some("a field"), FIELD_KEYS, cx);
             };
             let slot = match key.as_str() {
                 "id" => &mut markers.id,
@@ -250,7 +250,7 @@ fn parse_field<'a>(field: &'a syn::Field, cx: &Ctxt) -> AuthField<'a> {
                     );
                     return skip_value(&meta);
                 }
-                _ => return unknown_key(&meta, &key, FIELD_KEYS, "a field", cx),
+                _ => return unknown_key(&meta, &key, "#[auth(...)]", Some("a field"), FIELD_KEYS, cx),
             };
             if slot.is_some() {
                 cx.error_spanned_by(&meta.path, format!("duplicate `{key}` on this field; remove one"));
@@ -273,30 +273,6 @@ fn parse_field<'a>(field: &'a syn::Field, cx: &Ctxt) -> AuthField<'a> {
         markers,
         column,
     }
-}
-
-fn unknown_key(
-    meta: &ParseNestedMeta<'_>,
-    key: &str,
-    allowed: &[&str],
-    on: &str,
-    cx: &Ctxt,
-) -> syn::Result<()> {
-    let hint = did_you_mean(key, allowed.iter().copied())
-        .map(|name| format!("; did you mean `{name}`?"))
-        .unwrap_or_default();
-    cx.error_spanned_by(
-        &meta.path,
-        format!(
-            "unknown key `{key}` in `#[auth(...)]` on {on}; {}{hint}",
-            expected_one_of(allowed)
-        ),
-    );
-    skip_value(meta)
-}
-
-fn path_string(path: &syn::Path) -> String {
-    quote::quote!(#path).to_string().replace(' ', "")
 }
 
 /// The crate path of `input` for a stub impl, ignoring errors (they are reported already).

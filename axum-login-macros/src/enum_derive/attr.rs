@@ -1,11 +1,11 @@
 //! The attribute grammar of `#[derive(Role)]` and `#[derive(Permission)]`.
 
 use proc_macro2::Span;
-use syn::{Data, DeriveInput, Fields, meta::ParseNestedMeta};
+use syn::{Data, DeriveInput, Fields};
 
 use crate::internals::{
-    Ctxt, RenameRule, did_you_mean, expected_one_of, parse_crate_path, parse_lit_str, skip_value,
-    snake_case,
+    Ctxt, RenameRule, did_you_mean, expected_one_of, key_of, parse_crate_path, parse_lit_str,
+    skip_value, snake_case, unknown_key,
 };
 
 /// Which of the two derives is running: they share everything but the names and `implies`.
@@ -166,7 +166,7 @@ fn parse_container(input: &DeriveInput, kind: Kind, cx: &Ctxt) -> (syn::Path, Op
                     );
                     return skip_value(&meta);
                 }
-                _ => return unknown_key(&meta, &key, attr_name, "the enum", CONTAINER_KEYS, cx),
+                _ => return unknown_key(&meta, &key, &format!("#[{attr_name}(...)]"), Some("the enum"), CONTAINER_KEYS, cx),
             }
             Ok(())
         });
@@ -256,8 +256,8 @@ fn parse_variant<'a>(
                     return unknown_key(
                         &meta,
                         &key,
-                        attr_name,
-                        "a variant",
+                        &format!("#[{attr_name}(...)]"),
+                        Some("a variant"),
                         kind.variant_keys(),
                         cx,
                     );
@@ -287,32 +287,8 @@ fn parse_variant<'a>(
     }
 }
 
-fn key_of(meta: &ParseNestedMeta<'_>) -> String {
-    let path = &meta.path;
-    quote::quote!(#path).to_string().replace(' ', "")
-}
-
 fn hint(given: &str, allowed: &[&str]) -> String {
     did_you_mean(given, allowed.iter().copied())
         .map(|name| format!("; did you mean `{name}`?"))
         .unwrap_or_default()
-}
-
-fn unknown_key(
-    meta: &ParseNestedMeta<'_>,
-    key: &str,
-    attr_name: &str,
-    on: &str,
-    allowed: &[&str],
-    cx: &Ctxt,
-) -> syn::Result<()> {
-    cx.error_spanned_by(
-        &meta.path,
-        format!(
-            "unknown key `{key}` in `#[{attr_name}(...)]` on {on}; {}{}",
-            expected_one_of(allowed),
-            hint(key, allowed)
-        ),
-    );
-    skip_value(meta)
 }

@@ -1,5 +1,39 @@
 use syn::{LitStr, Token, meta::ParseNestedMeta};
 
+use super::{Ctxt, did_you_mean, expected_one_of};
+
+/// The key of `meta` as written: `role`, or `a::b` when it is a path.
+pub(crate) fn key_of(meta: &ParseNestedMeta<'_>) -> String {
+    let path = &meta.path;
+    quote::quote!(#path).to_string().replace(' ', "")
+}
+
+/// Reports `key` as unknown in `attr` (as written: `#[auth(...)]`, `require!(...)`), on `on`
+/// (e.g. "a field") when that helps, with
+/// the nearest allowed key and the list of them, and skips its value so that parsing goes on and
+/// the next mistake is reported too.
+pub(crate) fn unknown_key(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    attr: &str,
+    on: Option<&str>,
+    allowed: &[&str],
+    cx: &Ctxt,
+) -> syn::Result<()> {
+    let place = on.map(|on| format!(" on {on}")).unwrap_or_default();
+    let hint = did_you_mean(key, allowed.iter().copied())
+        .map(|near| format!("did you mean `{near}`? "))
+        .unwrap_or_default();
+    cx.error_spanned_by(
+        &meta.path,
+        format!(
+            "unknown key `{key}` in `{attr}`{place}; {hint}{}",
+            expected_one_of(allowed)
+        ),
+    );
+    skip_value(meta)
+}
+
 /// Skips whatever follows a key that is already reported as an error (`= value` or `(...)`), so
 /// parsing goes on with the next key and reports its mistakes too.
 pub(crate) fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {

@@ -8,5 +8,7 @@ mod suggest;
 
 pub(crate) use case::{RenameRule, snake_case};
 pub(crate) use ctxt::Ctxt;
-pub(crate) use meta::{parse_crate_path, parse_lit_str, reject_value, skip_value};
+pub(crate) use meta::{
+    key_of, parse_crate_path, parse_lit_str, reject_value, skip_value, unknown_key,
+};
 pub(crate) use suggest::{did_you_mean, expected_one_of};

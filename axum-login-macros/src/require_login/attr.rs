@@ -5,7 +5,7 @@ use syn::{
     Expr, ExprLit, Lit, LitStr, Token, meta::ParseNestedMeta, parse::Parser, spanned::Spanned,
 };
 
-use crate::internals::{Ctxt, did_you_mean, expected_one_of, skip_value};
+use crate::internals::{Ctxt, key_of, skip_value, unknown_key};
 
 const CONDITIONS: &[&str] = &["role", "permission", "any", "all", "not", "check"];
 const OPTIONS: &[&str] = &["fresh", "redirect", "redirect_field"];
@@ -45,6 +45,12 @@ impl Args {
 
 /// Parses the arguments, recording every mistake in `cx`.
 pub(crate) fn parse(args: TokenStream, macro_name: &str, cx: &Ctxt) -> Args {
+    // How the user wrote the macro, for error messages.
+    let attr = if macro_name == "require" {
+        "require!(...)".to_owned()
+    } else {
+        format!("#[{macro_name}(...)]")
+    };
     let mut out = Args::default();
     let mut seen_options: Vec<String> = Vec::new();
     let parser = syn::meta::parser(|meta| {
@@ -57,7 +63,7 @@ pub(crate) fn parse(args: TokenStream, macro_name: &str, cx: &Ctxt) -> Args {
             seen_options.push(key.clone());
             return parse_option(&meta, &key, &mut out, macro_name, cx);
         }
-        if let Some(cond) = parse_cond(&meta, &key, cx)? {
+        if let Some(cond) = parse_cond(&meta, &key, &attr, cx)? {
             out.conds.push(cond);
         }
         Ok(())
@@ -68,30 +74,8 @@ pub(crate) fn parse(args: TokenStream, macro_name: &str, cx: &Ctxt) -> Args {
     out
 }
 
-fn key_of(meta: &ParseNestedMeta<'_>) -> String {
-    let path = &meta.path;
-    path.get_ident()
-        .map_or_else(|| quote::quote!(#path).to_string(), ToString::to_string)
-}
-
 fn all_keys() -> Vec<&'static str> {
     CONDITIONS.iter().chain(OPTIONS).copied().collect()
-}
-
-fn unknown_key(
-    meta: &ParseNestedMeta<'_>,
-    key: &str,
-    allowed: &[&str],
-    cx: &Ctxt,
-) -> syn::Result<()> {
-    let hint = did_you_mean(key, allowed.iter().copied())
-        .map(|near| format!(" (did you mean `{near}`?)"))
-        .unwrap_or_default();
-    cx.error_spanned_by(
-        &meta.path,
-        format!("unknown key `{key}`{hint}; {}", expected_one_of(allowed)),
-    );
-    skip_value(meta)
 }
 
 fn value_expr(
@@ -108,7 +92,12 @@ fn value_expr(
     Ok(None)
 }
 
-fn parse_cond(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<Option<Cond>> {
+fn parse_cond(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    attr: &str,
+    cx: &Ctxt,
+) -> syn::Result<Option<Cond>> {
     match key {
         "role" => {
             let Some(value) = value_expr(meta, key, "role = Role::Admin", cx)? else {
@@ -169,7 +158,7 @@ fn parse_cond(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<O
                 Ok(None)
             }
         }
-        "any" | "all" | "not" => parse_group(meta, key, cx),
+        "any" | "all" | "not" => parse_group(meta, key, attr, cx),
         _ if OPTIONS.contains(&key) => {
             cx.error_spanned_by(
                 &meta.path,
@@ -179,13 +168,18 @@ fn parse_cond(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<O
             Ok(None)
         }
         _ => {
-            unknown_key(meta, key, &all_keys(), cx)?;
+            unknown_key(meta, key, attr, None, &all_keys(), cx)?;
             Ok(None)
         }
     }
 }
 
-fn parse_group(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<Option<Cond>> {
+fn parse_group(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    attr: &str,
+    cx: &Ctxt,
+) -> syn::Result<Option<Cond>> {
     let example = match key {
         "not" => "not(role = Role::Viewer)",
         "all" => "all(role = Role::Editor, permission = \"posts.write\")",
@@ -207,7 +201,7 @@ fn parse_group(meta: &ParseNestedMeta<'_>, key: &str, cx: &Ctxt) -> syn::Result<
     if !tokens.is_empty() {
         let parser = syn::meta::parser(|nested| {
             let nested_key = key_of(&nested);
-            match parse_cond(&nested, &nested_key, cx)? {
+            match parse_cond(&nested, &nested_key, attr, cx)? {
                 Some(cond) => inner.push(cond),
                 None => mistakes = true,
             }

@@ -2,11 +2,9 @@
 //! `skip`.
 
 use proc_macro2::Span;
-use syn::{DeriveInput, LitStr, meta::ParseNestedMeta};
+use syn::{DeriveInput, LitStr};
 
-use crate::internals::{
-    Ctxt, did_you_mean, expected_one_of, parse_lit_str, reject_value, skip_value,
-};
+use crate::internals::{Ctxt, key_of, parse_lit_str, reject_value, skip_value, unknown_key};
 
 /// The keys `#[user_store(...)]` accepts on the struct.
 pub(crate) const CONTAINER_KEYS: &[&str] = &[
@@ -78,7 +76,7 @@ pub(crate) fn parse_container(input: &DeriveInput, cx: &Ctxt) -> StoreAttrs {
                     return skip_value(&meta);
                 }
                 attrs.unknown_key = true;
-                return unknown_key(&meta, &key, CONTAINER_KEYS, "the struct", cx);
+                return unknown_key(&meta, &key, "#[user_store(...)]", Some("the struct"), CONTAINER_KEYS, cx);
             };
             if slot.is_some() {
                 cx.error_spanned_by(&meta.path, format!("duplicate `{key}` in `#[user_store(...)]`; remove one"));
@@ -128,7 +126,7 @@ pub(crate) fn parse_field(field: &syn::Field, cx: &Ctxt) -> Option<Span> {
                     );
                     skip_value(&meta)
                 }
-                _ => unknown_key(&meta, &key, FIELD_KEYS, "a field", cx),
+                _ => unknown_key(&meta, &key, "#[user_store(...)]", Some("a field"), FIELD_KEYS, cx),
             }
         });
         if let Err(error) = result {
@@ -136,29 +134,4 @@ pub(crate) fn parse_field(field: &syn::Field, cx: &Ctxt) -> Option<Span> {
         }
     }
     skip
-}
-
-fn key_of(meta: &ParseNestedMeta<'_>) -> String {
-    let path = &meta.path;
-    quote::quote!(#path).to_string().replace(' ', "")
-}
-
-fn unknown_key(
-    meta: &ParseNestedMeta<'_>,
-    key: &str,
-    allowed: &[&str],
-    on: &str,
-    cx: &Ctxt,
-) -> syn::Result<()> {
-    let hint = did_you_mean(key, allowed.iter().copied())
-        .map(|name| format!("did you mean `{name}`? "))
-        .unwrap_or_default();
-    cx.error_spanned_by(
-        &meta.path,
-        format!(
-            "unknown key `{key}` in `#[user_store(...)]` on {on}; {hint}{}",
-            expected_one_of(allowed)
-        ),
-    );
-    skip_value(meta)
 }
