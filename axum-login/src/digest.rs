@@ -28,7 +28,7 @@ pub const MIN_KEY_LEN: usize = 32;
 /// # let _ = key;
 /// ```
 #[derive(Clone)]
-pub struct SessionKey(Arc<[u8]>);
+pub struct SessionKey(Arc<HmacSha256>);
 
 /// A key given to [`SessionKey::from_bytes`] or [`SessionKey::from_base64`] that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,7 +48,7 @@ impl SessionKey {
     pub fn generate() -> Self {
         let mut bytes = [0u8; 64];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(Arc::from(&bytes[..]))
+        Self::keyed(&bytes)
     }
 
     /// A key from raw bytes; at least [`MIN_KEY_LEN`] of them.
@@ -56,7 +56,7 @@ impl SessionKey {
         if bytes.len() < MIN_KEY_LEN {
             return Err(SessionKeyError::TooShort(bytes.len()));
         }
-        Ok(Self(Arc::from(bytes)))
+        Ok(Self::keyed(bytes))
     }
 
     /// A key from base64 text (standard or URL-safe alphabet, padded or not), as kept in an
@@ -71,12 +71,18 @@ impl SessionKey {
         Self::from_bytes(&bytes)
     }
 
-    fn mac(&self) -> HmacSha256 {
+    /// Keys the HMAC once; every digest starts from a copy of this state instead of hashing
+    /// the key again.
+    fn keyed(bytes: &[u8]) -> Self {
         // HMAC takes keys of any length, so this cannot fail.
-        match HmacSha256::new_from_slice(&self.0) {
-            Ok(mac) => mac,
+        match HmacSha256::new_from_slice(bytes) {
+            Ok(mac) => Self(Arc::new(mac)),
             Err(_) => unreachable!("HMAC accepts keys of every length"),
         }
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        (*self.0).clone()
     }
 
     /// The digest of `material`, as stored in the session.

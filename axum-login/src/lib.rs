@@ -323,7 +323,7 @@ pub use crate::cache::UserCache;
 pub use crate::{
     password::{
         MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordCredentials, PasswordError, hash_password,
-        verify_password,
+        set_max_concurrent_hashes, verify_password,
     },
     sqlx_store::{JoinTable, SqlxStore, SqlxStoreError, SqlxStoreStats, SqlxUser, UserTable},
 };

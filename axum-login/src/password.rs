@@ -2,6 +2,8 @@
 
 use std::{fmt, sync::OnceLock};
 
+use tokio::sync::Semaphore;
+
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -95,10 +97,7 @@ pub async fn hash_password(password: SecretString) -> Result<String, PasswordErr
     if password.expose_secret().len() > MAX_PASSWORD_LEN {
         return Err(PasswordError::TooLong);
     }
-    Ok(tokio::task::spawn_blocking(move || {
-        password_auth::generate_hash(password.expose_secret().as_bytes())
-    })
-    .await?)
+    off_runtime(move || password_auth::generate_hash(password.expose_secret().as_bytes())).await
 }
 
 /// Checks `password` against a stored `hash`, on tokio's blocking pool.
@@ -109,18 +108,47 @@ pub async fn verify_password(password: SecretString, hash: String) -> Result<boo
     if password.expose_secret().len() > MAX_PASSWORD_LEN {
         return Ok(false);
     }
-    Ok(tokio::task::spawn_blocking(move || verify_blocking(&password, &hash)).await?)
+    off_runtime(move || verify_blocking(&password, &hash)).await
 }
 
 /// Spends the time of one verification against a hash that no password matches, so that an
 /// unknown username costs what a wrong password costs.
 pub(crate) async fn verify_dummy(password: SecretString) -> Result<(), PasswordError> {
-    tokio::task::spawn_blocking(move || {
+    off_runtime(move || {
         let hash = dummy_hash();
         let _ = password_auth::verify_password(password.expose_secret().as_bytes(), hash);
     })
-    .await?;
-    Ok(())
+    .await
+}
+
+/// How many password hashes run at once in this process: one core is always left to the async
+/// runtime, so a burst of logins cannot starve the requests of users already logged in.
+static HASHING: OnceLock<Semaphore> = OnceLock::new();
+
+/// Sets how many password hashes may run at once in this process, before the first login.
+/// Default: the number of cores minus one, at least one. Returns `false` if hashing has already
+/// started, when the limit can no longer change.
+///
+/// A higher limit lets more logins finish per second on a busy server, at the cost of the
+/// latency of every other request while they run.
+pub fn set_max_concurrent_hashes(limit: usize) -> bool {
+    HASHING.set(Semaphore::new(limit.max(1))).is_ok()
+}
+
+fn hashing() -> &'static Semaphore {
+    HASHING.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Semaphore::new(cores.saturating_sub(1).max(1))
+    })
+}
+
+/// Runs password work on tokio's blocking pool, at most [`set_max_concurrent_hashes`] at once.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
+    // The semaphore is never closed, so acquiring cannot fail.
+    let _permit = hashing().acquire().await.ok();
+    Ok(tokio::task::spawn_blocking(work).await?)
 }
 
 pub(crate) fn verify_blocking(password: &SecretString, hash: &str) -> bool {

@@ -769,12 +769,11 @@ where
         };
         self.count_verification();
         let hash = user.password_hash().to_owned();
-        let (valid, obsolete, password) = tokio::task::spawn_blocking(move || {
+        let (valid, obsolete, password) = password::off_runtime(move || {
             let valid = password::verify_blocking(&password, &hash);
             (valid, valid && password::is_obsolete(&hash), password)
         })
-        .await
-        .map_err(PasswordError::from)?;
+        .await?;
         if !valid {
             return Ok(None);
         }
