@@ -82,3 +82,8 @@ pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
 }
+
+/// The time `seconds` after the Unix epoch.
+pub(crate) fn from_unix_seconds(seconds: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds)
+}

@@ -21,7 +21,7 @@ use tower_sessions::Session;
 
 use crate::{
     AuthError, AuthUser, Clock, LoginRedirect, PermissionRef, RoleRef, SessionKey, UserStore,
-    clock::unix_seconds,
+    clock::{from_unix_seconds, unix_seconds},
 };
 
 /// The session key under which the login is kept.
@@ -116,73 +116,70 @@ impl<S: UserStore> Backend<S> {
             Ok(record) => record,
             Err(error) => {
                 tracing::warn!(%error, "session holds an unreadable login; ending the session");
-                session.flush().await?;
-                return Ok(None);
+                return end_session(session).await;
             }
         };
-        let now = self.config.clock.now();
-        let now_secs = unix_seconds(now);
+        let now_secs = unix_seconds(self.config.clock.now());
         let age = |since: u64| Duration::from_secs(now_secs.saturating_sub(since));
-        if self
+        let last_seen = record.seen.unwrap_or(record.login_at);
+        let ended = if self
             .config
             .absolute_timeout
             .is_some_and(|max| age(record.login_at) > max)
         {
-            tracing::info!(user_id = %record.user_id, "the login reached its absolute timeout; ending the session");
-            session.flush().await?;
-            return Ok(None);
-        }
-        let last_seen = record.seen.unwrap_or(record.login_at);
-        if let Some(idle) = self.config.idle_timeout
-            && age(last_seen) > idle
+            Some("the login reached its absolute timeout")
+        } else if self
+            .config
+            .idle_timeout
+            .is_some_and(|idle| age(last_seen) > idle)
         {
-            tracing::info!(user_id = %record.user_id, "the login was idle too long; ending the session");
-            session.flush().await?;
-            return Ok(None);
-        }
-        let user = self
-            .load_user_cached(&record.user_id, &record.digest)
-            .await?;
-        // `verified`: a cache hit whose digest was already checked against the session's.
-        let Some((user, verified)) = user else {
-            tracing::info!(user_id = %record.user_id, "the logged-in user no longer exists; ending the session");
-            session.flush().await?;
-            return Ok(None);
+            Some("the login was idle too long")
+        } else {
+            None
         };
-        if !verified
+        if let Some(reason) = ended {
+            tracing::info!(user_id = %record.user_id, "{reason}; ending the session");
+            return end_session(session).await;
+        }
+        // `verified`: a cache hit whose digest was already checked against the session's.
+        let (user, verified) = match self
+            .load_user_cached(&record.user_id, &record.digest)
+            .await?
+        {
+            Some(found) => found,
+            None => {
+                tracing::info!(user_id = %record.user_id, "the logged-in user no longer exists; ending the session");
+                return end_session(session).await;
+            }
+        };
+        let ended = if !verified
             && !self
                 .config
                 .key
                 .verify(user.session_auth_hash(), &record.digest)
         {
-            tracing::info!(user_id = %record.user_id, "the user's credentials changed since login; ending the session");
-            session.flush().await?;
-            return Ok(None);
+            Some("the user's credentials changed since login")
+        } else if !user.is_active() {
+            Some("the user was deactivated")
+        } else {
+            None
+        };
+        if let Some(reason) = ended {
+            tracing::info!(user_id = %record.user_id, "{reason}; ending the session");
+            return end_session(session).await;
         }
-        if !user.is_active() {
-            tracing::info!(user_id = %record.user_id, "the user was deactivated; ending the session");
-            session.flush().await?;
-            return Ok(None);
+        let login_at = from_unix_seconds(record.login_at);
+        // Record activity for the idle timeout, but write the session at most every tenth of it.
+        if let Some(idle) = self.config.idle_timeout
+            && age(last_seen) >= idle / 10
+        {
+            let seen = LoginRecord {
+                seen: Some(now_secs),
+                ..record
+            };
+            session.insert(SESSION_KEY, seen).await?;
         }
-        if let Some(idle) = self.config.idle_timeout {
-            // Record activity, but write the session at most every tenth of the timeout.
-            if age(last_seen) >= idle / 10 {
-                let login_at = record.login_at;
-                let seen = LoginRecord {
-                    seen: Some(now_secs),
-                    ..record
-                };
-                session.insert(SESSION_KEY, seen).await?;
-                return Ok(Some(Login {
-                    user,
-                    login_at: SystemTime::UNIX_EPOCH + Duration::from_secs(login_at),
-                }));
-            }
-        }
-        Ok(Some(Login {
-            user,
-            login_at: SystemTime::UNIX_EPOCH + Duration::from_secs(record.login_at),
-        }))
+        Ok(Some(Login { user, login_at }))
     }
 
     /// The record to keep in the session for `user`, logging in now.
@@ -194,6 +191,12 @@ impl<S: UserStore> Backend<S> {
             seen: None,
         }
     }
+}
+
+/// Ends a session whose login is no longer valid, so it is not looked up again.
+async fn end_session(session: &Session) -> Result<Option<Login>, AuthError> {
+    session.flush().await?;
+    Ok(None)
 }
 
 impl<S: UserStore> ErasedBackend for Backend<S> {

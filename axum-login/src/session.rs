@@ -6,8 +6,9 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use tower_sessions::Session;
 
 use crate::{
-    AuthError, UserStore,
-    context::{Backend, Login, RequestAuth, SESSION_KEY},
+    AuthError, AuthUser, UserId, UserStore,
+    clock::from_unix_seconds,
+    context::{Backend, Login, LoginRecord, RequestAuth, SESSION_KEY},
 };
 
 /// The authentication side of a request: who is logged in, and logging in and out.
@@ -162,11 +163,7 @@ impl<S: UserStore> AuthSession<S> {
         let previous = session.get_value(SESSION_KEY).await?;
         let same_user = match &previous {
             None => true,
-            Some(previous) => {
-                let id = serde_json::to_value(crate::AuthUser::id(user))
-                    .map_err(tower_sessions::session::Error::SerdeJson)?;
-                previous.get("id") == Some(&id)
-            }
+            Some(previous) => is_login_of(previous, user)?,
         };
         if !same_user {
             // `flush` alone would let the next save reuse the old id: cycle it too.
@@ -175,17 +172,7 @@ impl<S: UserStore> AuthSession<S> {
         } else if session.id().is_some() {
             session.cycle_id().await?;
         }
-        let record = self.backend.record_for(user);
-        let login_at =
-            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(record.login_at);
-        session.insert(SESSION_KEY, record).await?;
-        self.auth
-            .set_login(Some(Login {
-                user: Arc::new(user.clone()),
-                login_at,
-            }))
-            .await;
-        Ok(())
+        self.install(user, self.backend.record_for(user)).await
     }
 
     /// Logs out: the session ends on the server and the response removes its cookie. A
@@ -206,24 +193,31 @@ impl<S: UserStore> AuthSession<S> {
     #[doc(alias = "keep_session_after_password_change")]
     pub async fn update_session_auth_hash(&mut self, user: &S::User) -> Result<(), AuthError> {
         // The user changed whatever this session is on: a cached copy must not outlive it.
-        self.backend.forget_user(&crate::AuthUser::id(user));
+        self.backend.forget_user(&user.id());
         let session = self.auth.session();
         let Some(previous) = session.get_value(SESSION_KEY).await? else {
             return Ok(());
         };
-        let id = serde_json::to_value(crate::AuthUser::id(user))
-            .map_err(tower_sessions::session::Error::SerdeJson)?;
-        if previous.get("id") != Some(&id) {
+        if !is_login_of(&previous, user)? {
             return Ok(());
         }
         let mut record = self.backend.record_for(user);
+        // A password change does not restart the absolute timeout.
         if let Some(login_at) = previous.get("at").and_then(serde_json::Value::as_u64) {
             record.login_at = login_at;
         }
-        let login_at =
-            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(record.login_at);
         session.cycle_id().await?;
-        session.insert(SESSION_KEY, record).await?;
+        self.install(user, record).await
+    }
+
+    /// Writes `record` to the session and makes `user` this request's logged-in user.
+    async fn install(
+        &self,
+        user: &S::User,
+        record: LoginRecord<UserId<S>>,
+    ) -> Result<(), AuthError> {
+        let login_at = from_unix_seconds(record.login_at);
+        self.auth.session().insert(SESSION_KEY, record).await?;
         self.auth
             .set_login(Some(Login {
                 user: Arc::new(user.clone()),
@@ -278,4 +272,10 @@ where
             })?;
         Ok(Self { auth, backend })
     }
+}
+
+/// Whether the login `record` kept in a session belongs to `user`.
+fn is_login_of<U: AuthUser>(record: &serde_json::Value, user: &U) -> Result<bool, AuthError> {
+    let id = serde_json::to_value(user.id()).map_err(tower_sessions::session::Error::SerdeJson)?;
+    Ok(record.get("id") == Some(&id))
 }
