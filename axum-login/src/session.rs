@@ -161,9 +161,9 @@ impl<S: UserStore> AuthSession<S> {
         self.auth.check_same_site()?;
         let session = self.auth.session();
         let previous = session.get_value(SESSION_KEY).await?;
-        let same_user = match &previous {
+        let same_user = match previous {
             None => true,
-            Some(previous) => is_login_of(previous, user)?,
+            Some(previous) => login_of(previous, user)?.is_some(),
         };
         if !same_user {
             // `flush` alone would let the next save reuse the old id: cycle it too.
@@ -198,14 +198,12 @@ impl<S: UserStore> AuthSession<S> {
         let Some(previous) = session.get_value(SESSION_KEY).await? else {
             return Ok(());
         };
-        if !is_login_of(&previous, user)? {
+        let Some(previous) = login_of(previous, user)? else {
             return Ok(());
-        }
+        };
         let mut record = self.backend.record_for(user);
         // A password change does not restart the absolute timeout.
-        if let Some(login_at) = previous.get("at").and_then(serde_json::Value::as_u64) {
-            record.login_at = login_at;
-        }
+        record.login_at = previous.login_at;
         session.cycle_id().await?;
         self.install(user, record).await
     }
@@ -274,8 +272,13 @@ where
     }
 }
 
-/// Whether the login `record` kept in a session belongs to `user`.
-fn is_login_of<U: AuthUser>(record: &serde_json::Value, user: &U) -> Result<bool, AuthError> {
+/// The login kept in a session as `value`, if it is one and belongs to `user`.
+fn login_of<U: AuthUser>(
+    value: serde_json::Value,
+    user: &U,
+) -> Result<Option<LoginRecord<serde_json::Value>>, AuthError> {
     let id = serde_json::to_value(user.id()).map_err(tower_sessions::session::Error::SerdeJson)?;
-    Ok(record.get("id") == Some(&id))
+    Ok(LoginRecord::from_value(value)
+        .ok()
+        .filter(|record| record.user_id == id))
 }

@@ -94,8 +94,9 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// Values shaped like the framework's login record: real and unknown user ids, digests that
-/// are nearly right, login times of every kind.
+/// Values shaped like the framework's login record, `[id, digest, at, seen]`: real and
+/// unknown user ids, digests that are nearly right, login times of every kind, arrays too
+/// short or too long, and the object form an older layout would have written.
 fn record_like() -> impl Strategy<Value = Value> {
     let id = prop_oneof![
         (0_u64..130).prop_map(Value::from),
@@ -108,21 +109,29 @@ fn record_like() -> impl Strategy<Value = Value> {
         "[A-Za-z0-9+/=_-]{0,100}".prop_map(Value::String),
         json_value(),
     ];
-    let at = prop_oneof![
-        any::<u64>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(Value::from),
-        json_value(),
-    ];
-    (id, digest, at, any::<bool>()).prop_map(|(id, digest, at, with_at)| {
-        let mut record = serde_json::Map::new();
-        record.insert("id".into(), id);
-        record.insert("digest".into(), digest);
-        if with_at {
-            record.insert("at".into(), at);
-        }
-        Value::Object(record)
-    })
+    let time = || {
+        prop_oneof![
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            Just(Value::Null),
+            json_value(),
+        ]
+    };
+    (id, digest, time(), time(), 0_usize..=6, any::<bool>()).prop_map(
+        |(id, digest, at, seen, len, as_object)| {
+            if as_object {
+                let mut record = serde_json::Map::new();
+                record.insert("id".into(), id);
+                record.insert("digest".into(), digest);
+                record.insert("at".into(), at);
+                return Value::Object(record);
+            }
+            let mut fields = vec![id, digest, at, seen];
+            fields.resize(len, Value::Null);
+            Value::Array(fields)
+        },
+    )
 }
 
 /// Stores `value` under `axum_login.auth` in a fresh session, then asks who is logged in.
