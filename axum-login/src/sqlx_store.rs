@@ -496,7 +496,7 @@ impl Statements {
 /// (`sqlx::Sqlite`, `sqlx::Postgres` or `sqlx::MySql`).
 ///
 /// - [`authenticate`](UserStore::authenticate) takes [`PasswordCredentials`], finds the user by
-///   username and checks the password with argon2id on tokio's blocking pool. An unknown username
+///   username and checks the password with argon2id on the password threads. An unknown username
 ///   is checked against a stand-in hash, so it takes as long as a wrong password. A hash with
 ///   outdated parameters is replaced on successful login.
 /// - [`load_user`](UserStore::load_user) is one query, plus one per roles or permissions table.
