@@ -2,7 +2,7 @@
 
 use std::sync::{
     Arc,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 use sqlx::{
@@ -83,24 +83,22 @@ pub(crate) async fn open() -> Result<SqlitePool, sqlx::Error> {
     Ok(pool)
 }
 
-const SLOTS: u32 = 1024;
-static VERIFY_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(SLOTS as usize);
-static VERIFY_LIMIT: AtomicU64 = AtomicU64::new(SLOTS as u64);
+/// Whether password checks go through the library's `verify_password` (its password threads:
+/// at most cores - 1 at once, at a lower priority) or straight to tokio's blocking pool with no
+/// limit, as a hand-written store would do. The login check measures both.
+static LIBRARY_HASHING: AtomicBool = AtomicBool::new(true);
 
-/// How many password checks may run at once (at most 1024, which is no limit in practice).
-pub(crate) fn limit_verifications(limit: u32) {
-    VERIFY_LIMIT.store(u64::from(limit.clamp(1, SLOTS)), Ordering::Relaxed);
+pub(crate) fn use_library_hashing(on: bool) {
+    LIBRARY_HASHING.store(on, Ordering::Relaxed);
 }
 
-/// Checks a password on the blocking pool, never on the async runtime, with at most
-/// [`limit_verifications`] checks running at once: argon2 is meant to eat a core, and on a small
-/// machine unbounded parallel checks starve the runtime's threads of CPU (they are not blocked,
-/// just never scheduled).
+/// Checks a password, never on the async runtime.
 pub(crate) async fn verify(password: String, hash: String) -> bool {
-    let limit = VERIFY_LIMIT.load(Ordering::Relaxed) as u32;
-    let Ok(_slot) = VERIFY_SLOTS.acquire_many(SLOTS / limit).await else {
-        return false;
-    };
+    if LIBRARY_HASHING.load(Ordering::Relaxed) {
+        return axum_login::verify_password(password.into(), hash)
+            .await
+            .unwrap_or(false);
+    }
     tokio::task::spawn_blocking(move || password_auth::verify_password(password, &hash).is_ok())
         .await
         .unwrap_or(false)

@@ -5,7 +5,8 @@
 //!
 //! `cargo run --release -p bench`; knobs: `BENCH_CONNS` (connections per row, default 16),
 //! `BENCH_ROUNDS` (interleaved rounds, default 8), `BENCH_SECS` (seconds per row per round,
-//! default 0.5), `BENCH_LOGINS` (logins in flight for the login check, default 32).
+//! default 0.5), `BENCH_LOGINS` (logins in flight for the login check, default 32),
+//! `BENCH_ONLY` (rows to measure, e.g. `5,2`; `L` for the login check).
 
 mod client;
 mod db;
@@ -301,7 +302,8 @@ fn main() -> Result<(), Error> {
             Row::new("7b ours, 3 permissions, no cache", 3, "/three", Some("7a")),
             Row::new("7c ours, 3 permissions, user cache", 4, "/three", Some("7a")),
         ];
-        // For profiling: `BENCH_ONLY=5,2` measures only the rows whose labels start so.
+        // For profiling: `BENCH_ONLY=5,2` measures only the rows whose labels start so (and the
+        // floor); `L` in the list runs the login check too.
         let only: Vec<String> = std::env::var("BENCH_ONLY")
             .map(|only| only.split(',').map(|s| format!("{} ", s.trim())).collect())
             .unwrap_or_default();
@@ -356,21 +358,23 @@ fn main() -> Result<(), Error> {
             );
         }
 
-        // Logins in flight: argon2 runs on the blocking pool, so the runtime is never blocked;
-        // what remains is how much CPU the checks leave to everything else.
+        // Logins in flight: argon2 never runs on the runtime either way; what differs is how
+        // much CPU the checks leave to everything else.
         println!();
         println!(
-            "Guarded route (ours, no cache, {conns} connections) with {logins} logins in flight; argon2 on the blocking pool:"
+            "Guarded route (ours, no cache, {conns} connections) with {logins} logins in flight:"
         );
         println!();
-        println!("| password checks at once | load | p50 µs | p99 µs | p99 / idle p99 |");
+        println!("| password checks on | load | p50 µs | p99 µs | p99 / idle p99 |");
         println!("| --- | --- | ---: | ---: | ---: |");
-        if !only.is_empty() {
+        if !only.is_empty() && !only.iter().any(|o| o == "L ") {
             return Ok(());
         }
-        let bounded = u32::try_from(cores.saturating_sub(1).max(1)).unwrap_or(1);
-        for (label, limit) in [("unbounded", 1024), (&*format!("{bounded} (cores - 1)"), bounded)] {
-            db::limit_verifications(limit);
+        for (label, library) in [
+            ("tokio's blocking pool, unbounded", false),
+            ("axum_login::verify_password", true),
+        ] {
+            db::use_library_hashing(library);
             let check = login_check(&mut servers[3], logins, warmup, duration * 4).await?;
             println!("| {label} | idle | {:.0} | {:.0} | 1.00x |", check.idle.0, check.idle.1);
             println!(
