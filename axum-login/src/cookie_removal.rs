@@ -2,8 +2,10 @@
 //!
 //! tower-sessions removes the cookie at logout with only its name, `Path` and `Domain`. Browsers
 //! delete it all the same, but a removal that drops `Secure`, `HttpOnly` and `SameSite` is a
-//! cookie the app never meant to send. The layer remembers the attributes of the session cookies
-//! it has set and gives them to the removal cookie too.
+//! cookie the app never meant to send. With a `SessionManagerLayer` the app built itself, the
+//! layer remembers the attributes of the session cookies it has set and gives them to the
+//! removal cookie too. (A [`session_layer`](crate::session_layer) knows its cookie's attributes
+//! and writes the removal cookie itself.)
 
 use std::{
     collections::HashMap,
@@ -30,11 +32,6 @@ fn is_repeated(attribute: &str) -> bool {
 }
 
 impl CookieAttributes {
-    /// Attributes known from the session layer's configuration.
-    pub(crate) fn known(name: String, attributes: Vec<String>) -> Self {
-        Self(Arc::new(Mutex::new(HashMap::from([(name, attributes)]))))
-    }
-
     fn fix<B>(&self, response: &mut Response<B>) {
         if !response.headers().contains_key(header::SET_COOKIE) {
             return;

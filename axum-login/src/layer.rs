@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use tower_layer::Layer;
 use tower_service::Service;
 use tower_sessions::{
-    Session, SessionManagerLayer, SessionStore,
+    Session, SessionStore,
     service::{CookieController, PlaintextCookie},
 };
 
@@ -56,8 +56,7 @@ pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 60 
 /// ```
 pub struct AuthLayer<S, SS: SessionStore, C: CookieController = PlaintextCookie> {
     backend: Arc<dyn ErasedBackend>,
-    sessions: SessionManagerLayer<SS, C>,
-    cookies: crate::cookie_removal::CookieAttributes,
+    sessions: crate::session_service::Sessions<SS, C>,
     _store: std::marker::PhantomData<fn() -> S>,
 }
 
@@ -66,7 +65,6 @@ impl<S, SS: SessionStore + Clone, C: CookieController + Clone> Clone for AuthLay
         Self {
             backend: self.backend.clone(),
             sessions: self.sessions.clone(),
-            cookies: self.cookies.clone(),
             _store: std::marker::PhantomData,
         }
     }
@@ -90,11 +88,9 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
         store: S,
         sessions: impl crate::IntoSessionManager<SS, C>,
     ) -> AuthLayerBuilder<S, SS, C> {
-        let (sessions, cookie) = sessions.into_session_manager();
         AuthLayerBuilder {
             store,
-            sessions,
-            cookie,
+            sessions: sessions.into_session_manager(),
             key: None,
             redirect: LoginRedirect::default(),
             clock: Arc::new(SystemClock),
@@ -113,8 +109,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
 #[must_use = "call `.build()` to get the layer"]
 pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     store: S,
-    sessions: SessionManagerLayer<SS, C>,
-    cookie: Option<crate::sessions::SessionCookie>,
+    sessions: crate::session_service::Sessions<SS, C>,
     key: Option<SessionKey>,
     redirect: LoginRedirect,
     clock: Arc<dyn Clock>,
@@ -245,9 +240,6 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         AuthLayer {
             backend: Arc::new(backend),
             sessions: self.sessions,
-            cookies: self.cookie.map_or_else(Default::default, |cookie| {
-                crate::cookie_removal::CookieAttributes::known(cookie.name, cookie.attributes)
-            }),
             _store: std::marker::PhantomData,
         }
     }
@@ -258,18 +250,13 @@ where
     SS: SessionStore,
     C: CookieController,
 {
-    type Service = crate::cookie_removal::CookieRemoval<
-        <SessionManagerLayer<SS, C> as Layer<AuthService<I>>>::Service,
-    >;
+    type Service = crate::session_service::SessionService<AuthService<I>, SS, C>;
 
     fn layer(&self, inner: I) -> Self::Service {
-        crate::cookie_removal::CookieRemoval::new(
-            self.sessions.layer(AuthService {
-                inner,
-                backend: self.backend.clone(),
-            }),
-            self.cookies.clone(),
-        )
+        self.sessions.layer(AuthService {
+            inner,
+            backend: self.backend.clone(),
+        })
     }
 }
 

@@ -32,6 +32,7 @@ mod policy;
 mod redirect;
 mod response;
 mod session;
+mod session_service;
 mod sessions;
 mod sqlx_derive;
 #[cfg(feature = "sqlx")]
@@ -56,6 +57,7 @@ pub use crate::{
     redirect::{MAX_NEXT_LEN, safe_next},
     response::{AuthRejection, Denial, DenialReason, DenialResponder, LoginRedirect},
     session::AuthSession,
+    session_service::{SessionFuture, SessionService, Sessions},
     sessions::{IntoSessionManager, NoResurrection, SessionLayer, session_layer},
     store::{UserId, UserStore},
     throttle::{MemoryThrottleStore, Throttle, ThrottleStore},

@@ -3,6 +3,7 @@
 
 use std::{borrow::Cow, fmt};
 
+use crate::session_service::{CookieConfig, Sessions};
 use tower_sessions::{
     Expiry, SessionManagerLayer, SessionStore,
     cookie::SameSite,
@@ -25,7 +26,9 @@ use tower_sessions::{
 ///   cannot save it back after a logout or id change deleted it.
 ///
 /// Because the layer knows these attributes, every instance removes the cookie at logout with
-/// the attributes it was set with, even one that never set it itself.
+/// the attributes it was set with, even one that never set it itself. The cookie is read and
+/// written by this crate rather than tower-sessions' cookie manager, which parses every cookie
+/// of every request; the `Session` and the store are tower-sessions' own.
 ///
 /// ```
 /// use tower_sessions::MemoryStore;
@@ -35,136 +38,125 @@ use tower_sessions::{
 /// ```
 pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
     SessionLayer {
-        inner: SessionManagerLayer::new(NoResurrection::new(store))
-            .with_http_only(true)
-            .with_secure(true)
-            .with_same_site(SameSite::Lax)
-            .with_path("/"),
-        name: "id".into(),
-        http_only: true,
-        secure: true,
-        same_site: SameSite::Lax,
+        store: NoResurrection::new(store),
+        config: CookieConfig {
+            name: "id".into(),
+            http_only: true,
+            same_site: SameSite::Lax,
+            secure: true,
+            path: "/".into(),
+            domain: None,
+            expiry: None,
+            always_save: false,
+        },
     }
 }
 
-/// The session layer from [`session_layer`]: tower-sessions' layer, whose cookie attributes
-/// it remembers. The methods are those of
-/// [`SessionManagerLayer`](tower_sessions::SessionManagerLayer).
+/// The session layer from [`session_layer`]: tower-sessions' sessions and store, with the cookie
+/// handled by this crate (see [`AuthLayer`](crate::AuthLayer)). The methods are those of
+/// [`SessionManagerLayer`](tower_sessions::SessionManagerLayer), with the same defaults except
+/// where [`session_layer`] says otherwise.
 #[derive(Debug, Clone)]
 pub struct SessionLayer<S: SessionStore> {
-    inner: SessionManagerLayer<NoResurrection<S>>,
-    name: Cow<'static, str>,
-    http_only: bool,
-    secure: bool,
-    same_site: SameSite,
+    store: NoResurrection<S>,
+    config: CookieConfig,
 }
 
 impl<S: SessionStore> SessionLayer<S> {
     /// The cookie's name. Default: `id`.
     pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = name.into();
-        self.inner = self.inner.with_name(self.name.clone());
+        self.config.name = name.into();
         self
     }
 
     /// Whether scripts are kept from reading the cookie. Default: `true`.
     pub fn with_http_only(mut self, http_only: bool) -> Self {
-        self.http_only = http_only;
-        self.inner = self.inner.with_http_only(http_only);
+        self.config.http_only = http_only;
         self
     }
 
     /// The cookie's `SameSite`. Default: `Lax`.
     pub fn with_same_site(mut self, same_site: SameSite) -> Self {
-        self.same_site = same_site;
-        self.inner = self.inner.with_same_site(same_site);
+        self.config.same_site = same_site;
         self
     }
 
     /// Whether the cookie travels only over HTTPS. Default: `true`.
     pub fn with_secure(mut self, secure: bool) -> Self {
-        self.secure = secure;
-        self.inner = self.inner.with_secure(secure);
+        self.config.secure = secure;
         self
     }
 
     /// When sessions expire. Default: when the browser session ends.
     pub fn with_expiry(mut self, expiry: Expiry) -> Self {
-        self.inner = self.inner.with_expiry(expiry);
+        self.config.expiry = Some(expiry);
         self
     }
 
     /// The cookie's path. Default: `/`.
     pub fn with_path(mut self, path: impl Into<Cow<'static, str>>) -> Self {
-        self.inner = self.inner.with_path(path);
+        self.config.path = path.into();
         self
     }
 
     /// The cookie's domain. Default: none, so the cookie stays on this host.
     pub fn with_domain(mut self, domain: impl Into<Cow<'static, str>>) -> Self {
-        self.inner = self.inner.with_domain(domain);
+        self.config.domain = Some(domain.into());
         self
     }
 
     /// Whether the session is saved on every request, not only when it changed. Default: `false`.
     pub fn with_always_save(mut self, always_save: bool) -> Self {
-        self.inner = self.inner.with_always_save(always_save);
+        self.config.always_save = always_save;
         self
     }
 
-    /// The tower-sessions layer itself.
+    /// The same settings as a tower-sessions layer, for use without [`AuthLayer`](crate::AuthLayer).
     pub fn into_inner(self) -> SessionManagerLayer<NoResurrection<S>> {
-        self.inner
+        let CookieConfig {
+            name,
+            http_only,
+            same_site,
+            secure,
+            path,
+            domain,
+            expiry,
+            always_save,
+        } = self.config;
+        let mut layer = SessionManagerLayer::new(self.store)
+            .with_name(name)
+            .with_http_only(http_only)
+            .with_same_site(same_site)
+            .with_secure(secure)
+            .with_path(path)
+            .with_always_save(always_save);
+        if let Some(domain) = domain {
+            layer = layer.with_domain(domain);
+        }
+        if let Some(expiry) = expiry {
+            layer = layer.with_expiry(expiry);
+        }
+        layer
     }
-
-    /// The cookie's name, and the attributes a removal cookie must repeat.
-    fn cookie(&self) -> SessionCookie {
-        let mut attributes = Vec::new();
-        if self.http_only {
-            attributes.push("HttpOnly".to_owned());
-        }
-        attributes.push(format!("SameSite={}", self.same_site));
-        if self.secure {
-            attributes.push("Secure".to_owned());
-        }
-        SessionCookie {
-            name: self.name.to_string(),
-            attributes,
-        }
-    }
-}
-
-/// The session cookie's name and the attributes it is set with.
-#[doc(hidden)]
-#[derive(Debug, Clone)]
-pub struct SessionCookie {
-    pub(crate) name: String,
-    pub(crate) attributes: Vec<String>,
 }
 
 /// What [`AuthLayer::builder`](crate::AuthLayer::builder) takes as its sessions: a
 /// [`SessionLayer`] from [`session_layer`], or any tower-sessions `SessionManagerLayer`.
 pub trait IntoSessionManager<S: SessionStore, C: CookieController> {
-    /// The tower-sessions layer, and the session cookie's name and attributes if known.
+    /// The session middleware for the auth layer.
     #[doc(hidden)]
-    fn into_session_manager(self) -> (SessionManagerLayer<S, C>, Option<SessionCookie>);
+    fn into_session_manager(self) -> Sessions<S, C>;
 }
 
 impl<S: SessionStore, C: CookieController> IntoSessionManager<S, C> for SessionManagerLayer<S, C> {
-    fn into_session_manager(self) -> (SessionManagerLayer<S, C>, Option<SessionCookie>) {
-        (self, None)
+    fn into_session_manager(self) -> Sessions<S, C> {
+        Sessions::tower(self)
     }
 }
 
 impl<S: SessionStore> IntoSessionManager<NoResurrection<S>, PlaintextCookie> for SessionLayer<S> {
-    fn into_session_manager(
-        self,
-    ) -> (
-        SessionManagerLayer<NoResurrection<S>, PlaintextCookie>,
-        Option<SessionCookie>,
-    ) {
-        let cookie = self.cookie();
-        (self.inner, Some(cookie))
+    fn into_session_manager(self) -> Sessions<NoResurrection<S>, PlaintextCookie> {
+        Sessions::own(self.store, self.config)
     }
 }
 
