@@ -11,10 +11,10 @@ use axum::{
 };
 use axum_login::{
     AuthLayer, AuthSession, AuthUser, PermissionRef, SessionKey, UserCache, UserStore,
-    require_login,
+    require_login, session_layer,
 };
 use sqlx::SqlitePool;
-use tower_sessions::{MemoryStore, SessionManagerLayer};
+use tower_sessions::MemoryStore;
 
 use crate::{
     Credentials,
@@ -129,7 +129,8 @@ pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>) -> (Router, Calls)
         pool,
         calls: calls.clone(),
     };
-    let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
+    // The recommended session layer; plain HTTP on loopback, so not `Secure`.
+    let sessions = session_layer(MemoryStore::default()).with_secure(false);
     let mut layer = AuthLayer::builder(store, sessions)
         .session_key(SessionKey::generate())
         .no_login_redirect();
