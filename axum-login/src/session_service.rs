@@ -16,7 +16,7 @@ use std::{
     future::Future,
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
 };
 
 use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
@@ -198,7 +198,7 @@ where
     SS: SessionStore,
     C: CookieController,
     ReqBody: Send + 'static,
-    ResBody: Default + Send,
+    ResBody: Default + Send + 'static,
     TowerService<I, SS, C>:
         Service<Request<ReqBody>, Response = Response<ResBody>, Error = I::Error>,
 {
@@ -206,7 +206,7 @@ where
     type Error = I::Error;
     type Future = SessionFuture<
         <TowerService<I, SS, C> as Service<Request<ReqBody>>>::Future,
-        BoxFuture<Result<Response<ResBody>, I::Error>>,
+        OwnFuture<I::Future, ResBody>,
     >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -240,16 +240,100 @@ where
         let had_cookie = cookie.is_some();
         let session = Session::new(id, store.clone(), config.expiry);
         request.extensions_mut().insert(session.clone());
-        // The ready service handles this request; a fresh clone waits for the next one.
-        let ready = inner.clone();
-        let mut inner = std::mem::replace(inner, ready);
-        let config = config.clone();
+        // `inner` was polled ready and its future does not borrow it, so it takes the request
+        // now: no clone of the service, no boxed future around it.
         SessionFuture::Own {
-            future: Box::pin(async move {
-                let mut response = inner.call(request).await?;
-                finish(&session, &config, had_cookie, &mut response).await;
-                Ok(response)
-            }),
+            future: OwnFuture {
+                state: OwnState::Inner {
+                    future: inner.call(request),
+                    after: Some(After {
+                        session,
+                        config: config.clone(),
+                        had_cookie,
+                    }),
+                },
+            },
+        }
+    }
+}
+
+/// What happens to the session once the response is ready.
+struct After {
+    session: Session,
+    config: Arc<CookieConfig>,
+    had_cookie: bool,
+}
+
+impl After {
+    /// Whether the session needs neither saving nor its cookie removed, known without waiting:
+    /// unchanged (and not saved every time), and not a cookie whose session turned out empty.
+    fn nothing_to_do(&self) -> bool {
+        let saves = self.session.is_modified() || self.config.always_save;
+        let may_remove = self.had_cookie && self.session.id().is_none();
+        !saves && !may_remove
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of a [`session_layer`](crate::session_layer)'s service.
+    #[doc(hidden)]
+    pub struct OwnFuture<F, B> {
+        #[pin]
+        state: OwnState<F, B>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = OwnStateProj]
+    enum OwnState<F, B> {
+        Inner {
+            #[pin]
+            future: F,
+            after: Option<After>,
+        },
+        Finishing {
+            future: BoxFuture<Response<B>>,
+        },
+    }
+}
+
+impl<F, B, E> Future for OwnFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Default + Send + 'static,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project().state.project() {
+                OwnStateProj::Inner { future, after } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    let Some(after) = after.take() else {
+                        return Poll::Ready(Ok(response));
+                    };
+                    if after.nothing_to_do() {
+                        return Poll::Ready(Ok(response));
+                    }
+                    let finishing = Box::pin(async move {
+                        finish(
+                            &after.session,
+                            &after.config,
+                            after.had_cookie,
+                            &mut response,
+                        )
+                        .await;
+                        response
+                    });
+                    self.as_mut()
+                        .project()
+                        .state
+                        .set(OwnState::Finishing { future: finishing });
+                }
+                OwnStateProj::Finishing { future } => {
+                    return future.as_mut().poll(cx).map(Ok);
+                }
+            }
         }
     }
 }

@@ -238,6 +238,73 @@ async fn login_check(
     })
 }
 
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
+
+/// Issue 8's targets, computed from this run's rows (those measured).
+fn print_targets(rows: &[Row]) {
+    let rate = |id: &str| {
+        rows.iter()
+            .find(|row| row.label.split(' ').next() == Some(id))
+            .map(Row::rate)
+    };
+    let calls = |id: &str| {
+        rows.iter()
+            .find(|row| row.label.split(' ').next() == Some(id))
+            .map(|row| row.calls as f64 / row.all_requests.max(1) as f64)
+    };
+    let ratio = |a: &str, b: &str| Some(rate(a)? / rate(b)?);
+    println!();
+    println!("Targets (issue 8), from this run:");
+    let checks = [
+        (
+            "public route behind our layer vs bare axum",
+            ratio("6b", "1"),
+            0.95,
+        ),
+        (
+            "guarded, no cache, vs axum-login's login_required!",
+            ratio("4", "3"),
+            1.3,
+        ),
+        (
+            "guarded, user cache, vs axum-login's login_required!",
+            ratio("5", "3"),
+            2.0,
+        ),
+        (
+            "guarded, user cache, vs tower-sessions alone",
+            ratio("5", "2"),
+            0.85,
+        ),
+        (
+            "three permissions, no cache, vs axum-login's permission_required!",
+            ratio("7b", "7a"),
+            2.0,
+        ),
+    ];
+    for (what, measured, at_least) in checks {
+        if let Some(measured) = measured {
+            println!(
+                "- {what}: {measured:.2}x (target at least {at_least}x): {}",
+                verdict(measured >= at_least)
+            );
+        }
+    }
+    for (id, what, at_most) in [
+        ("7b", "three permissions, no cache", 1.0),
+        ("7c", "three permissions, user cache", 0.0),
+    ] {
+        if let Some(calls) = calls(id) {
+            println!(
+                "- {what}: {calls:.2} store calls per request (target at most {at_most}): {}",
+                verdict(calls <= at_most)
+            );
+        }
+    }
+}
+
 fn main() -> Result<(), Error> {
     let conns: usize = env("BENCH_CONNS", 16);
     let rounds: usize = env("BENCH_ROUNDS", 8);
@@ -358,6 +425,8 @@ fn main() -> Result<(), Error> {
             );
         }
 
+        print_targets(&rows);
+
         // Logins in flight: argon2 never runs on the runtime either way; what differs is how
         // much CPU the checks leave to everything else.
         println!();
@@ -370,12 +439,16 @@ fn main() -> Result<(), Error> {
         if !only.is_empty() && !only.iter().any(|o| o == "L ") {
             return Ok(());
         }
+        let mut library_p99 = 0.0;
         for (label, library) in [
             ("tokio's blocking pool, unbounded", false),
             ("axum_login::verify_password", true),
         ] {
             db::use_library_hashing(library);
             let check = login_check(&mut servers[3], logins, warmup, duration * 4).await?;
+            if library {
+                library_p99 = check.busy.1 / check.idle.1;
+            }
             println!("| {label} | idle | {:.0} | {:.0} | 1.00x |", check.idle.0, check.idle.1);
             println!(
                 "| {label} | {logins} logins in flight ({:.1} logins/s) | {:.0} | {:.0} | {:.2}x |",
@@ -385,6 +458,11 @@ fn main() -> Result<(), Error> {
                 check.busy.1 / check.idle.1
             );
         }
+        println!();
+        println!(
+            "- logins: the guarded route's p99 with {logins} logins in flight is {library_p99:.2}x its idle p99 (target at most 3x): {}",
+            verdict(library_p99 <= 3.0)
+        );
         Ok::<(), Error>(())
     })?;
     server_rt.shutdown_timeout(Duration::from_secs(1));
