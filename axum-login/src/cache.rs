@@ -45,7 +45,7 @@ impl<S: UserStore> Backend<S> {
             }
             let epoch = cache.epoch();
             let loaded = std::time::Instant::now();
-            let Some(user) = self.store.load_user(id).await.map_err(AuthError::store)? else {
+            let Some(user) = self.load_from_store(id).await? else {
                 return Ok(None);
             };
             let user = Arc::new(user);
@@ -64,10 +64,8 @@ impl<S: UserStore> Backend<S> {
         }
         let _ = digest;
         Ok(self
-            .store
-            .load_user(id)
-            .await
-            .map_err(AuthError::store)?
+            .load_from_store(id)
+            .await?
             .map(|user| (Arc::new(user), false)))
     }
 

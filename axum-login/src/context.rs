@@ -127,10 +127,25 @@ pub(crate) trait ErasedBackend: Send + Sync + 'static {
 }
 
 /// The layer's store with its options.
-pub(crate) struct Backend<S> {
+pub(crate) struct Backend<S: UserStore> {
     pub(crate) store: S,
     pub(crate) config: Config,
     pub(crate) cache: crate::cache::CacheSlot,
+    /// Batches loads of concurrent requests, when the layer was asked to.
+    pub(crate) batcher: Option<Arc<crate::batch::Batcher<S>>>,
+}
+
+impl<S: UserStore> Backend<S> {
+    /// The user with `id`, from the store: in the next batch when loads are batched.
+    pub(crate) async fn load_from_store(
+        &self,
+        id: &<S::User as AuthUser>::Id,
+    ) -> Result<Option<S::User>, AuthError> {
+        match &self.batcher {
+            Some(batcher) => batcher.load(id).await,
+            None => self.store.load_user(id).await.map_err(AuthError::store),
+        }
+    }
 }
 
 impl<S: UserStore> Backend<S> {

@@ -16,6 +16,7 @@
 //! [axum]: https://docs.rs/axum
 
 mod authz;
+mod batch;
 mod cache;
 mod clock;
 mod context;

@@ -89,6 +89,27 @@ pub trait UserStore: Clone + Send + Sync + 'static {
         id: &UserId<Self>,
     ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
 
+    /// Loads several users at once: one answer per id, in the order of `ids`, `None` for an id
+    /// with no user. The layer never repeats an id within one call.
+    ///
+    /// The layer calls it only with
+    /// [`AuthLayerBuilder::batch_user_loads`](crate::AuthLayerBuilder::batch_user_loads), to load
+    /// the users of concurrent requests together. Override it with one query for all of them
+    /// (`WHERE id IN (...)`); the default calls [`load_user`](Self::load_user) for each id in
+    /// turn, which gains nothing from batching.
+    fn load_users(
+        &self,
+        ids: &[UserId<Self>],
+    ) -> impl Future<Output = Result<Vec<Option<Self::User>>, Self::Error>> + Send {
+        async move {
+            let mut users = Vec::with_capacity(ids.len());
+            for id in ids {
+                users.push(self.load_user(id).await?);
+            }
+            Ok(users)
+        }
+    }
+
     /// The account that `credentials` try to log in to, for throttling failed logins per account
     /// (see [`Throttle`](crate::Throttle)); `None`, the default, throttles only per client
     /// address.
