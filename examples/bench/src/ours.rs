@@ -1,7 +1,7 @@
 //! This crate's side: a hand-written `UserStore` over the SQLite table (one query loads the
 //! user with every permission, direct and through groups), and its server.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use axum::{
     Form, Router,
@@ -105,6 +105,25 @@ impl UserStore for Store {
             .await?;
         Ok(row.map(user_from))
     }
+
+    /// The users of concurrent requests in one query (with `batch_user_loads`).
+    async fn load_users(&self, ids: &[i64]) -> Result<Vec<Option<User>>, sqlx::Error> {
+        self.calls.bump();
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let sql = format!("{LOAD}u.id IN ({placeholders})");
+        let mut query = sqlx::query_as::<_, LoadRow>(&sql);
+        for id in ids {
+            query = query.bind(id);
+        }
+        let found: HashMap<i64, User> = query
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(user_from)
+            .map(|user| (user.id, user))
+            .collect();
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
 }
 
 async fn login(mut auth: AuthSession<Store>, Form(credentials): Form<Credentials>) -> Response {
@@ -128,8 +147,8 @@ async fn three_permissions() -> &'static str {
     crate::BODY
 }
 
-/// The app, with the user cache when `cache` is given.
-pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>) -> (Router, Calls) {
+/// The app, with the user cache when `cache` is given and batched user loads when `batch`.
+pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>, batch: bool) -> (Router, Calls) {
     let calls = Calls::default();
     let store = Store {
         pool,
@@ -142,6 +161,9 @@ pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>) -> (Router, Calls)
         .no_login_redirect();
     if let Some(cache) = cache {
         layer = layer.user_cache(cache);
+    }
+    if batch {
+        layer = layer.batch_user_loads();
     }
     let router = Router::new()
         .route("/login", post(login))
