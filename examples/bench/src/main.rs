@@ -303,7 +303,7 @@ fn print_targets(rows: &[Row]) {
     ] {
         if let Some(calls) = calls(id) {
             println!(
-                "- {what}: {calls:.2} store calls per request (target at most {at_most}): {}",
+                "- {what}: {calls:.4} store calls per request (target at most {at_most}): {}",
                 verdict(calls <= at_most)
             );
         }
