@@ -217,7 +217,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
     /// quiet server loads one user at a time as before. Under load this trades one query per
     /// request for one query per batch: with a store whose `load_users` is one
     /// `WHERE id IN (...)` query, the `cargo run --release -p bench` guarded route without a
-    /// cache served about 1.4x the requests (see the README's benchmarks). Turn it on only for
+    /// cache served 1.2–1.5x the requests (see the README's benchmarks). Turn it on only for
     /// such a store; the default `load_users` loads the ids one after another. Each user is
     /// checked to be the one asked for, so a store that answers out of order logs no one in as
     /// someone else.
