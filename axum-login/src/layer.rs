@@ -27,8 +27,10 @@ pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 60 
 
 /// Adds authentication to a router: sessions from tower-sessions, users from a [`UserStore`].
 ///
-/// Build it with [`AuthLayer::builder`] from the user store and a tower-sessions
-/// [`SessionManagerLayer`]; the layer wraps both, so add only this one to the router.
+/// Build it with [`AuthLayer::builder`] from the user store and a
+/// [`session_layer`](crate::session_layer) (or a tower-sessions
+/// [`SessionManagerLayer`](tower_sessions::SessionManagerLayer)); the layer wraps both, so add
+/// only this one to the router.
 ///
 /// Nothing is loaded until a handler asks: a route that never extracts
 /// [`AuthSession`](crate::AuthSession), [`CurrentUser`](crate::CurrentUser) or a guard costs no
