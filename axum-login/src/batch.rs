@@ -17,7 +17,7 @@ use crate::{AuthError, AuthUser, UserStore, store::UserId};
 
 /// Most users in one `load_users` call (SQL `IN` lists stay well under every database's limit
 /// on parameters).
-pub(crate) const MAX_BATCH: usize = 100;
+const MAX_BATCH: usize = 100;
 
 /// A load's answer; the error is shared by every load of the batch.
 type Answer<S> = Result<Option<<S as UserStore>::User>, SharedError>;

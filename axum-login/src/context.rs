@@ -146,9 +146,7 @@ impl<S: UserStore> Backend<S> {
             None => self.store.load_user(id).await.map_err(AuthError::store),
         }
     }
-}
 
-impl<S: UserStore> Backend<S> {
     async fn load_typed(&self, session: &Session) -> Result<Option<Login>, AuthError> {
         let Some(value) = session.get_value(SESSION_KEY).await? else {
             return Ok(None);

@@ -45,6 +45,21 @@ pub(crate) struct CookieConfig {
 }
 
 impl CookieConfig {
+    /// The settings [`session_layer`](crate::session_layer) starts from: `id`, `HttpOnly`,
+    /// `SameSite=Lax`, `Secure`, `Path=/`, no `Domain`, no expiry, saved only when changed.
+    pub(crate) fn safe_defaults() -> Self {
+        Self {
+            name: "id".into(),
+            http_only: true,
+            same_site: SameSite::Lax,
+            secure: true,
+            path: "/".into(),
+            domain: None,
+            expiry: None,
+            always_save: false,
+        }
+    }
+
     /// The cookie that carries session `id`, which expires as `expiry` says.
     fn cookie(&self, id: Id, expiry: Option<Expiry>) -> Cookie<'static> {
         let mut cookie = self.base(id.to_string());
@@ -470,22 +485,9 @@ mod tests {
         assert_eq!(session_cookie(&headers(&["a=id=1"]), "id"), None);
     }
 
-    fn config() -> CookieConfig {
-        CookieConfig {
-            name: "id".into(),
-            http_only: true,
-            same_site: SameSite::Lax,
-            secure: true,
-            path: "/".into(),
-            domain: None,
-            expiry: None,
-            always_save: false,
-        }
-    }
-
     #[test]
     fn the_removal_cookie_carries_the_attributes_of_the_cookie() {
-        let removal = config().removal().to_string();
+        let removal = CookieConfig::safe_defaults().removal().to_string();
         for part in [
             "id=;",
             "HttpOnly",
@@ -501,7 +503,7 @@ mod tests {
                 tower_sessions::cookie::time::Duration::hours(1),
             )),
             domain: Some("example.com".into()),
-            ..config()
+            ..CookieConfig::safe_defaults()
         };
         let cookie = expiring.cookie(Id::default(), expiring.expiry).to_string();
         assert!(cookie.contains("Max-Age=3600"), "{cookie}");

@@ -39,16 +39,7 @@ use tower_sessions::{
 pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
     SessionLayer {
         store: NoResurrection::new(store),
-        config: CookieConfig {
-            name: "id".into(),
-            http_only: true,
-            same_site: SameSite::Lax,
-            secure: true,
-            path: "/".into(),
-            domain: None,
-            expiry: None,
-            always_save: false,
-        },
+        config: CookieConfig::safe_defaults(),
     }
 }
 
