@@ -1,5 +1,5 @@
-//! Batched user loads ([`AuthLayerBuilder::batch_user_loads`]): concurrent requests of
-//! different users share one [`UserStore::load_users`] call.
+//! Batched user loads ([`UserStore::BATCHED_LOADS`], [`AuthLayerBuilder::batch_user_loads`]):
+//! concurrent requests of different users share one [`UserStore::load_users`] call.
 //!
 //! The first load finds no batch running, starts a task that loads it at once, and returns when
 //! its user is back. Loads that arrive while that query runs wait for it to finish and go
@@ -94,28 +94,38 @@ impl<S: UserStore> Batcher<S> {
             // Two requests of one user ask once: the store sees each id at most once.
             let mut ids: Vec<UserId<S>> = Vec::new();
             let mut keys: Vec<String> = Vec::new();
+            let mut waiters: Vec<usize> = Vec::new();
             let mut waiting = Vec::with_capacity(batch.len());
             for (id, reply) in batch {
                 let key = id.to_string();
-                let slot = keys
-                    .iter()
-                    .position(|known| *known == key)
-                    .unwrap_or_else(|| {
+                let slot = match keys.iter().position(|known| *known == key) {
+                    Some(slot) => slot,
+                    None => {
                         keys.push(key);
                         ids.push(id);
+                        waiters.push(0);
                         ids.len() - 1
-                    });
+                    }
+                };
+                waiters[slot] += 1;
                 waiting.push((slot, reply));
             }
             match self.store.load_users(&ids).await {
                 Ok(users) if users.len() == ids.len() => {
-                    let users: Vec<Option<S::User>> = users
+                    let mut users: Vec<Option<S::User>> = users
                         .into_iter()
-                        .zip(&ids)
-                        .map(|(user, id)| user.filter(|user| is_user(user, id)))
+                        .zip(&keys)
+                        .map(|(user, key)| user.filter(|user| is_user(user, key)))
                         .collect();
                     for (slot, reply) in waiting {
-                        let _ = reply.send(Ok(users[slot].clone()));
+                        // The last request of a user takes it; the others get clones.
+                        waiters[slot] -= 1;
+                        let user = if waiters[slot] == 0 {
+                            users[slot].take()
+                        } else {
+                            users[slot].clone()
+                        };
+                        let _ = reply.send(Ok(user));
                     }
                 }
                 Ok(users) => {
@@ -140,15 +150,16 @@ impl<S: UserStore> Batcher<S> {
     }
 }
 
-/// Whether `user` is the one with `id`: a store that answers out of order must not log one
-/// visitor in as another. (Ids compare by their `Display` form, the only comparison the `Id`
-/// bounds allow.)
-fn is_user<U: AuthUser>(user: &U, id: &U::Id) -> bool {
-    let matches = user.id().to_string() == id.to_string();
+/// Whether `user` is the one whose id displays as `asked`: a store that answers out of order
+/// must not log one visitor in as another. (Ids compare by their `Display` form, the only
+/// comparison the `Id` bounds allow.)
+fn is_user<U: AuthUser>(user: &U, asked: &str) -> bool {
+    let answered = user.id().to_string();
+    let matches = answered == asked;
     if !matches {
         tracing::error!(
-            asked = %id,
-            answered = %user.id(),
+            asked,
+            answered,
             "UserStore::load_users answered another user than asked; treating it as not found"
         );
     }

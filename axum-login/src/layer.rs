@@ -103,7 +103,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
             absolute_timeout: Some(DEFAULT_ABSOLUTE_TIMEOUT),
             idle_timeout: None,
             cache: Default::default(),
-            batch_loads: false,
+            batch_loads: None,
         }
     }
 }
@@ -123,7 +123,7 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     absolute_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
     pub(crate) cache: crate::cache::CacheSlot,
-    batch_loads: bool,
+    batch_loads: Option<bool>,
 }
 
 impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
@@ -211,20 +211,22 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
-    /// Loads the users of concurrent requests together, through
-    /// [`UserStore::load_users`]. Default: off, one [`UserStore::load_user`] per request.
+    /// Whether the users of concurrent requests are loaded together, through
+    /// [`UserStore::load_users`]. Default: [`UserStore::BATCHED_LOADS`], so on for a store that
+    /// says its `load_users` is one query, otherwise one [`UserStore::load_user`] per request.
     ///
     /// The first load starts at once; loads that arrive while it runs go together in the next
-    /// call (at most 100 users each), so a load waits at most for the batch in flight, and a
-    /// quiet server loads one user at a time as before. Under load this trades one query per
-    /// request for one query per batch: with a store whose `load_users` is one
-    /// `WHERE id IN (...)` query, the `cargo run --release -p bench` guarded route without a
-    /// cache served 1.2–1.5x the requests (see the README's benchmarks). Turn it on only for
-    /// such a store; the default `load_users` loads the ids one after another. Each user is
-    /// checked to be the one asked for, so a store that answers out of order logs no one in as
-    /// someone else.
-    pub fn batch_user_loads(mut self) -> Self {
-        self.batch_loads = true;
+    /// call (at most 100 users each), so a load waits at most for the batch in flight, reads
+    /// the store after its request arrived, and a quiet server loads one user at a time. Under
+    /// load this trades one query per request for one query per batch: with a store whose
+    /// `load_users` is one `WHERE id IN (...)` query, the `cargo run --release -p bench` guarded
+    /// route without a cache serves about 1.5x the requests of one load per request (see the
+    /// README's benchmarks). Each user is checked to be the one asked for, so a store that
+    /// answers out of order logs no one in as someone else.
+    ///
+    /// The store's `load_users` runs on a task of its own, outside the request's tracing span.
+    pub fn batch_user_loads(mut self, on: bool) -> Self {
+        self.batch_loads = Some(on);
         self
     }
 
@@ -245,6 +247,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         });
         let batcher = self
             .batch_loads
+            .unwrap_or(S::BATCHED_LOADS)
             .then(|| crate::batch::Batcher::new(self.store.clone()));
         let backend = Backend {
             store: self.store,

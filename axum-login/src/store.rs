@@ -89,14 +89,22 @@ pub trait UserStore: Clone + Send + Sync + 'static {
         id: &UserId<Self>,
     ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
 
+    /// Whether [`load_users`](Self::load_users) loads its ids together, e.g. in one
+    /// `WHERE id IN (...)` query. Default: `false`.
+    ///
+    /// When `true`, the layer loads the users of concurrent requests together by default (see
+    /// [`AuthLayerBuilder::batch_user_loads`](crate::AuthLayerBuilder::batch_user_loads)); set it
+    /// together with overriding `load_users`.
+    const BATCHED_LOADS: bool = false;
+
     /// Loads several users at once: one answer per id, in the order of `ids`, `None` for an id
     /// with no user. The layer never repeats an id within one call.
     ///
-    /// The layer calls it only with
-    /// [`AuthLayerBuilder::batch_user_loads`](crate::AuthLayerBuilder::batch_user_loads), to load
-    /// the users of concurrent requests together. Override it with one query for all of them
-    /// (`WHERE id IN (...)`); the default calls [`load_user`](Self::load_user) for each id in
-    /// turn, which gains nothing from batching.
+    /// The layer calls it when it batches loads ([`BATCHED_LOADS`](Self::BATCHED_LOADS), or
+    /// [`AuthLayerBuilder::batch_user_loads`](crate::AuthLayerBuilder::batch_user_loads)), to
+    /// load the users of concurrent requests together. Override it with one query for all of
+    /// them (`WHERE id IN (...)`); the default calls [`load_user`](Self::load_user) for each id
+    /// in turn, which gains nothing from batching.
     fn load_users(
         &self,
         ids: &[UserId<Self>],

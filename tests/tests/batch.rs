@@ -1,6 +1,6 @@
-//! `AuthLayerBuilder::batch_user_loads`: concurrent requests of different users share one
-//! `UserStore::load_users` call, each gets its own user, and a store that answers wrongly or
-//! fails logs no one in.
+//! Batched loads (`UserStore::BATCHED_LOADS`, `AuthLayerBuilder::batch_user_loads`): concurrent
+//! requests of different users share one `UserStore::load_users` call, each gets its own user,
+//! and a store that answers wrongly or fails logs no one in.
 
 mod common;
 
@@ -58,6 +58,8 @@ impl UserStore for BatchStore {
     type User = TestUser;
     type Credentials = Credentials;
     type Error = DirectoryError;
+
+    const BATCHED_LOADS: bool = true;
 
     async fn authenticate(
         &self,
@@ -118,8 +120,13 @@ async fn me(CurrentUser(user): CurrentUser<TestUser>) -> String {
 
 const USERS: u64 = 8;
 
-/// The app with `USERS` users, each logged in on its own client.
+/// The app with `USERS` users, each logged in on its own client; batched as the store says.
 async fn logged_in() -> (BatchStore, String, Vec<reqwest::Client>) {
+    logged_in_batching(None).await
+}
+
+/// The same, with `batch_user_loads(on)` when `Some(on)`.
+async fn logged_in_batching(batch: Option<bool>) -> (BatchStore, String, Vec<reqwest::Client>) {
     let inner = TestStore::default();
     for id in 1..=USERS {
         inner.add(id, &format!("user{id}"), "pw");
@@ -130,14 +137,14 @@ async fn logged_in() -> (BatchStore, String, Vec<reqwest::Client>) {
         answer: Arc::new(Mutex::new(Answer::InOrder)),
     };
     let sessions = session_layer(MemoryStore::default()).with_secure(false);
+    let mut layer = AuthLayer::builder(store.clone(), sessions);
+    if let Some(on) = batch {
+        layer = layer.batch_user_loads(on);
+    }
     let app = Router::new()
         .route("/login", post(login))
         .route("/me", get(me))
-        .layer(
-            AuthLayer::builder(store.clone(), sessions)
-                .batch_user_loads()
-                .build(),
-        );
+        .layer(layer.build());
     let base = format!("http://{}", serve(app).await);
     let mut clients = Vec::new();
     for id in 1..=USERS {
@@ -206,6 +213,26 @@ async fn concurrent_requests_share_a_load_and_each_gets_its_own_user() {
         store.inner.loads(),
         USERS as usize,
         "every user was read once"
+    );
+}
+
+#[tokio::test]
+async fn turned_off_each_request_loads_its_own_user_alone() {
+    let (store, base, clients) = logged_in_batching(Some(false)).await;
+    let answers = all_at_once(&base, &clients).await;
+    for (n, (status, body)) in answers.iter().enumerate() {
+        assert_eq!(*status, StatusCode::OK, "client {n}: {body}");
+        assert_eq!(body, &format!("user{}", n + 1), "client {n}");
+    }
+    assert_eq!(
+        store.batches(),
+        Vec::<usize>::new(),
+        "load_users was called"
+    );
+    assert_eq!(
+        store.inner.loads(),
+        USERS as usize,
+        "one load_user per request"
     );
 }
 

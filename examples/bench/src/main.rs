@@ -1,6 +1,6 @@
 //! One run, one table: bare axum, tower-sessions alone, axum-login 0.18 and this axum-login
-//! (without and with its user cache, and with batched user loads), each served in-process on its own loopback port over the
-//! same SQLite users and the same kind of session store, driven by keep-alive HTTP/1.1
+//! (as configured by default, with batching turned off, and with its user cache), each served
+//! in-process on its own loopback port over the same SQLite users and the same kind of session store, driven by keep-alive HTTP/1.1
 //! connections that each logged in once before measuring.
 //!
 //! `cargo run --release -p bench`; knobs: `BENCH_CONNS` (connections per row, default 16),
@@ -269,11 +269,6 @@ fn print_targets(rows: &[Row]) {
             1.3,
         ),
         (
-            "guarded, no cache, batched loads, vs axum-login's login_required!",
-            ratio("4b", "3"),
-            1.3,
-        ),
-        (
             "guarded, user cache, vs axum-login's login_required!",
             ratio("5", "3"),
             2.0,
@@ -334,9 +329,9 @@ fn main() -> Result<(), Error> {
     };
     let pool = server_rt.block_on(db::open())?;
     let (upstream_app, upstream_calls) = upstream::app(pool.clone());
-    let (ours_app, ours_calls) = ours::app(pool.clone(), None, false);
-    let (cached_app, cached_calls) = ours::app(pool.clone(), Some(ours::cache()), false);
-    let (batched_app, batched_calls) = ours::app(pool.clone(), None, true);
+    let (ours_app, ours_calls) = ours::app(pool.clone(), None, true);
+    let (cached_app, cached_calls) = ours::app(pool.clone(), Some(ours::cache()), true);
+    let (single_app, single_calls) = ours::app(pool.clone(), None, false);
     let targets = [
         (
             serve(Router::new().route("/public", get(hello)))?,
@@ -347,7 +342,7 @@ fn main() -> Result<(), Error> {
         (serve(upstream_app)?, Some(upstream_calls), true),
         (serve(ours_app)?, Some(ours_calls), true),
         (serve(cached_app)?, Some(cached_calls), true),
-        (serve(batched_app)?, Some(batched_calls), true),
+        (serve(single_app)?, Some(single_calls), true),
     ];
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
@@ -370,7 +365,7 @@ fn main() -> Result<(), Error> {
             Row::new("3 axum-login 0.18, login_required!", 2, "/guarded", None),
             Row::new("4 ours, #[require_login], no cache", 3, "/guarded", Some("3")),
             Row::new(
-                "4b ours, #[require_login], no cache, batched loads",
+                "4a ours, #[require_login], no cache, batching off",
                 5,
                 "/guarded",
                 Some("3"),

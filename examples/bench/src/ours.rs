@@ -84,6 +84,9 @@ impl UserStore for Store {
     type Credentials = Credentials;
     type Error = sqlx::Error;
 
+    /// `load_users` is one query, so the layer batches concurrent loads by default.
+    const BATCHED_LOADS: bool = true;
+
     async fn authenticate(&self, credentials: Credentials) -> Result<Option<User>, sqlx::Error> {
         let row: Option<LoadRow> = sqlx::query_as(&format!("{LOAD}u.username = ?"))
             .bind(&credentials.username)
@@ -106,7 +109,7 @@ impl UserStore for Store {
         Ok(row.map(user_from))
     }
 
-    /// The users of concurrent requests in one query (with `batch_user_loads`).
+    /// The users of concurrent requests in one query.
     async fn load_users(&self, ids: &[i64]) -> Result<Vec<Option<User>>, sqlx::Error> {
         self.calls.bump();
         let placeholders = vec!["?"; ids.len()].join(", ");
@@ -147,7 +150,8 @@ async fn three_permissions() -> &'static str {
     crate::BODY
 }
 
-/// The app, with the user cache when `cache` is given and batched user loads when `batch`.
+/// The app, with the user cache when `cache` is given, and batched user loads (the default for
+/// this store) unless `batch` is false.
 pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>, batch: bool) -> (Router, Calls) {
     let calls = Calls::default();
     let store = Store {
@@ -162,8 +166,8 @@ pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>, batch: bool) -> (R
     if let Some(cache) = cache {
         layer = layer.user_cache(cache);
     }
-    if batch {
-        layer = layer.batch_user_loads();
+    if !batch {
+        layer = layer.batch_user_loads(false);
     }
     let router = Router::new()
         .route("/login", post(login))
