@@ -4,7 +4,8 @@
 //! from [`SqlxUser`], which `#[derive(UserStore)]` implements (or the app, by hand).
 
 use std::{
-    fmt,
+    collections::HashMap,
+    fmt::{self, Write as _},
     marker::PhantomData,
     sync::{
         Arc,
@@ -416,17 +417,64 @@ struct Statement {
     params: Vec<usize>,
 }
 
+/// `$1, $2, ..., $n`.
+fn placeholders(n: usize) -> String {
+    let mut list = String::with_capacity(4 * n);
+    for i in 1..=n {
+        if i > 1 {
+            list.push_str(", ");
+        }
+        let _ = write!(list, "${i}");
+    }
+    list
+}
+
+/// The statements of a roles or permissions table.
+#[derive(Debug)]
+struct JoinSql {
+    /// The names one user holds.
+    one: Statement,
+    /// `table.column`, for errors.
+    column: String,
+    /// The quoted table, user id column and name column, for loads of several users.
+    table: String,
+    user_id: String,
+    value: String,
+}
+
+impl JoinSql {
+    /// The names `n` users hold, each row `(the index of its user among the ids, name)`: the
+    /// index is a text literal chosen by `CASE`, so no database has to decode the id column.
+    fn many(&self, dialect: Dialect, n: usize) -> Statement {
+        let mut sql = format!("SELECT CASE {}", self.user_id);
+        for i in 1..=n {
+            let _ = write!(sql, " WHEN ${i} THEN '{}'", i - 1);
+        }
+        let _ = write!(
+            sql,
+            " END, {} FROM {} WHERE {} IN ({})",
+            self.value,
+            self.table,
+            self.user_id,
+            placeholders(n)
+        );
+        dialect.render(&sql)
+    }
+}
+
 /// Every statement the store runs, rendered once at construction.
 #[derive(Debug)]
 struct Statements {
+    dialect: Dialect,
     load: Statement,
+    /// `SELECT ... WHERE id IN (`, for loads of several users; `None` with a custom load query,
+    /// which takes one id.
+    load_many: Option<String>,
     find: Statement,
     update_hash: Statement,
     insert: Statement,
-    roles: Option<Statement>,
-    permissions: Option<Statement>,
-    roles_column: String,
-    permissions_column: String,
+    roles: Option<JoinSql>,
+    permissions: Option<JoinSql>,
 }
 
 impl Statements {
@@ -449,24 +497,32 @@ impl Statements {
                 q(column)
             )
         };
-        let join = |join: &JoinTable| {
-            dialect.render(&format!(
+        let join = |join: &JoinTable| JoinSql {
+            one: dialect.render(&format!(
                 "SELECT {} FROM {} WHERE {} = $1",
                 q(join.value_column),
                 q(join.table),
                 q(join.user_id_column)
-            ))
-        };
-        let join_column = |join: Option<JoinTable>| {
-            join.map(|j| format!("{}.{}", j.table, j.value_column))
-                .unwrap_or_default()
+            )),
+            column: format!("{}.{}", join.table, join.value_column),
+            table: q(join.table),
+            user_id: q(join.user_id_column),
+            value: q(join.value_column),
         };
         Self {
+            dialect,
             load: dialect.render(
                 &table
                     .load_query
                     .map_or_else(|| select(table.id_column), str::to_owned),
             ),
+            load_many: table.load_query.is_none().then(|| {
+                format!(
+                    "SELECT {columns} FROM {} WHERE {} IN (",
+                    q(table.table),
+                    q(table.id_column)
+                )
+            }),
             find: dialect.render(
                 &table
                     .authenticate_query
@@ -486,8 +542,6 @@ impl Statements {
             )),
             roles: table.roles.as_ref().map(join),
             permissions: table.permissions.as_ref().map(join),
-            roles_column: join_column(table.roles),
-            permissions_column: join_column(table.permissions),
         }
     }
 }
@@ -699,35 +753,107 @@ where
             .map_err(Into::into)
     }
 
+    /// The user with `id` and its roles and permissions, all on one connection of the pool.
     async fn load(&self, id: &U::Id) -> Result<Option<U>, SqlxStoreError> {
+        let mut conn = self.pool.acquire().await?;
         let mut query = sqlx::query::<DB>(&self.sql.load.sql);
         for _ in &self.sql.load.params {
             query = query.bind(id.clone());
         }
         self.count_query();
-        let Some(row) = query.fetch_optional(&self.pool).await? else {
+        let Some(row) = query.fetch_optional(&mut *conn).await? else {
             return Ok(None);
         };
         let mut user = U::from_row(&row)?;
-        self.load_grants(&mut user).await?;
+        self.load_grants(&mut conn, &mut user).await?;
         Ok(Some(user))
     }
 
+    /// The users with `ids`, in their order: one query for the users and one per roles or
+    /// permissions table, on one connection. With a custom load query (it takes one id), a
+    /// load per id, side by side.
+    async fn load_many(&self, ids: &[U::Id]) -> Result<Vec<Option<U>>, SqlxStoreError> {
+        let Some(select) = self.sql.load_many.as_ref().filter(|_| ids.len() > 1) else {
+            return futures_util::future::try_join_all(ids.iter().map(|id| self.load(id))).await;
+        };
+        // Ids compare by their `Display` form, the only comparison the `Id` bounds allow.
+        let slots: HashMap<String, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(slot, id)| (id.to_string(), slot))
+            .collect();
+        let statement = self
+            .sql
+            .dialect
+            .render(&format!("{select}{})", placeholders(ids.len())));
+        let mut query = sqlx::query::<DB>(&statement.sql);
+        for param in &statement.params {
+            query = query.bind(ids[param - 1].clone());
+        }
+        let mut conn = self.pool.acquire().await?;
+        self.count_query();
+        let mut users: Vec<Option<U>> = std::iter::repeat_with(|| None).take(ids.len()).collect();
+        for row in query.fetch_all(&mut *conn).await? {
+            let user = U::from_row(&row)?;
+            if let Some(&slot) = slots.get(&user.id().to_string()) {
+                users[slot] = Some(user);
+            }
+        }
+        if !users.iter().any(Option::is_some) {
+            return Ok(users);
+        }
+        for (join, is_roles) in [(&self.sql.roles, true), (&self.sql.permissions, false)] {
+            let Some(join) = join else { continue };
+            let mut names: Vec<Vec<String>> = vec![Vec::new(); ids.len()];
+            let statement = join.many(self.sql.dialect, ids.len());
+            let mut query = sqlx::query::<DB>(&statement.sql);
+            for param in &statement.params {
+                query = query.bind(ids[param - 1].clone());
+            }
+            self.count_query();
+            for row in query.fetch_all(&mut *conn).await? {
+                let slot: String = row.try_get(0)?;
+                let name: String = row.try_get(1)?;
+                if let Some(list) = slot.parse::<usize>().ok().and_then(|i| names.get_mut(i)) {
+                    list.push(name);
+                }
+            }
+            for (user, names) in users.iter_mut().zip(names) {
+                if let Some(user) = user {
+                    let set = if is_roles {
+                        user.set_roles(names)
+                    } else {
+                        user.set_permissions(names)
+                    };
+                    set.map_err(|source| SqlxStoreError::Decode {
+                        column: join.column.clone(),
+                        source,
+                    })?;
+                }
+            }
+        }
+        Ok(users)
+    }
+
     /// Fills in roles and permissions from their tables: one query per table.
-    async fn load_grants(&self, user: &mut U) -> Result<(), SqlxStoreError> {
-        if let Some(statement) = &self.sql.roles {
-            let names = self.names(statement, &user.id()).await?;
+    async fn load_grants(
+        &self,
+        conn: &mut DB::Connection,
+        user: &mut U,
+    ) -> Result<(), SqlxStoreError> {
+        if let Some(join) = &self.sql.roles {
+            let names = self.names(conn, &join.one, &user.id()).await?;
             user.set_roles(names)
                 .map_err(|source| SqlxStoreError::Decode {
-                    column: self.sql.roles_column.clone(),
+                    column: join.column.clone(),
                     source,
                 })?;
         }
-        if let Some(statement) = &self.sql.permissions {
-            let names = self.names(statement, &user.id()).await?;
+        if let Some(join) = &self.sql.permissions {
+            let names = self.names(conn, &join.one, &user.id()).await?;
             user.set_permissions(names)
                 .map_err(|source| SqlxStoreError::Decode {
-                    column: self.sql.permissions_column.clone(),
+                    column: join.column.clone(),
                     source,
                 })?;
         }
@@ -736,6 +862,7 @@ where
 
     async fn names(
         &self,
+        conn: &mut DB::Connection,
         statement: &Statement,
         id: &U::Id,
     ) -> Result<Vec<String>, SqlxStoreError> {
@@ -744,7 +871,7 @@ where
             query = query.bind(id.clone());
         }
         self.count_query();
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&mut *conn).await?;
         rows.iter()
             .map(|row| row.try_get::<String, usize>(0).map_err(Into::into))
             .collect()
@@ -782,7 +909,10 @@ where
             self.save_hash(&user.id(), hash.clone()).await?;
             user.set_password_hash(hash);
         }
-        self.load_grants(&mut user).await?;
+        if self.sql.roles.is_some() || self.sql.permissions.is_some() {
+            let mut conn = self.pool.acquire().await?;
+            self.load_grants(&mut conn, &mut user).await?;
+        }
         Ok(Some(user))
     }
 }
@@ -808,8 +938,15 @@ where
         self.check(credentials).await
     }
 
+    /// [`load_users`](Self::load_users) is one query per table.
+    const BATCHED_LOADS: bool = true;
+
     async fn load_user(&self, id: &U::Id) -> Result<Option<U>, SqlxStoreError> {
         self.load(id).await
+    }
+
+    async fn load_users(&self, ids: &[U::Id]) -> Result<Vec<Option<U>>, SqlxStoreError> {
+        self.load_many(ids).await
     }
 
     /// The lower-cased username, so every spelling of one account counts against one limit
@@ -865,9 +1002,22 @@ mod tests {
         );
         assert_eq!(sql.update_hash.params, [1, 2]);
         assert_eq!(
-            sql.roles.map(|s| s.sql).as_deref(),
+            sql.roles.as_ref().map(|s| s.one.sql.as_str()),
             Some("SELECT `role` FROM `user_roles` WHERE `uid` = ?")
         );
-        assert_eq!(sql.roles_column, "user_roles.role");
+        let roles = sql.roles.as_ref().expect("a roles table");
+        assert_eq!(roles.column, "user_roles.role");
+        let many = roles.many(Dialect::MySql, 2);
+        assert_eq!(
+            many.sql,
+            "SELECT CASE `uid` WHEN ? THEN '0' WHEN ? THEN '1' END, `role` FROM `user_roles` WHERE `uid` IN (?, ?)"
+        );
+        assert_eq!(many.params, [1, 2, 1, 2]);
+        let many = roles.many(Dialect::Postgres, 2);
+        assert_eq!(many.params, [1, 2]);
+        assert_eq!(
+            sql.load_many.as_deref(),
+            Some("SELECT `user_id`, `email`, `hash` FROM `users` WHERE `user_id` IN (")
+        );
     }
 }

@@ -12,7 +12,7 @@ mod sqlx_support;
 use axum_login::{AuthUser, PasswordCredentials, SqlxStore, SqlxStoreError, UserStore};
 use secrecy::SecretString;
 
-use crate::sqlx_support::{Access, Account, GrantsUser, HandUser, Level, User};
+use crate::sqlx_support::{Access, Account, GrantsUser, HandUser, Level, TeamUser, User};
 
 fn creds(username: &str, password: &str) -> PasswordCredentials {
     PasswordCredentials::new(username, password)
@@ -403,6 +403,112 @@ macro_rules! store_tests {
             }
 
             #[tokio::test]
+            async fn load_users_answers_in_order_with_one_query_per_table() {
+                let Some((db, store)) = setup().await else {
+                    return;
+                };
+                let mut ids = Vec::new();
+                for name in ["ann", "bob", "cy"] {
+                    ids.push(
+                        store
+                            .create_user(name, secret("hunter42"))
+                            .await
+                            .unwrap()
+                            .id,
+                    );
+                }
+                let pool = store.pool().clone();
+                for (user, table, column, value) in [
+                    (ids[0], "user_roles", "role", "admin"),
+                    (ids[0], "user_permissions", "permission", "posts.read"),
+                    (ids[0], "user_permissions", "permission", "posts.write"),
+                    (ids[2], "user_roles", "role", "user"),
+                    (ids[2], "user_permissions", "permission", "users.delete"),
+                ] {
+                    let sql = format!("INSERT INTO {table} (user_id, {column}) VALUES ($1, $2)");
+                    sqlx::query::<Db>(&crate::sqlx_support::sql::<Db>(&sql))
+                        .bind(user)
+                        .bind(value)
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                }
+                let store = SqlxStore::<TeamUser, Db>::new(pool.clone());
+                assert!(<SqlxStore<TeamUser, Db> as UserStore>::BATCHED_LOADS);
+
+                let missing = ids[2] + 1000;
+                let asked = [ids[2], missing, ids[0], ids[1]];
+                let users = store.load_users(&asked).await.unwrap();
+                assert_eq!(
+                    store.stats().queries,
+                    3,
+                    "the users, their roles, their permissions"
+                );
+                let summary = |u: &TeamUser| {
+                    let mut roles: Vec<&str> =
+                        u.roles.iter().map(axum_login::Role::as_str).collect();
+                    roles.sort_unstable();
+                    let mut permissions = u.permissions.clone();
+                    permissions.sort();
+                    (u.id, u.username.clone(), roles, permissions)
+                };
+                let batched: Vec<_> = users.iter().map(|u| u.as_ref().map(summary)).collect();
+                assert_eq!(
+                    batched,
+                    [
+                        Some((
+                            ids[2],
+                            "cy".into(),
+                            vec!["user"],
+                            vec!["users.delete".into()]
+                        )),
+                        None,
+                        Some((
+                            ids[0],
+                            "ann".into(),
+                            vec!["admin"],
+                            vec!["posts.read".into(), "posts.write".into()]
+                        )),
+                        Some((ids[1], "bob".into(), vec![], vec![])),
+                    ]
+                );
+                // Each user is what one load_user gives.
+                for (id, user) in asked.iter().zip(&batched) {
+                    let alone = store.load_user(id).await.unwrap();
+                    assert_eq!(user, &alone.as_ref().map(summary), "user {id}");
+                }
+
+                // One id is one load; nobody found is one query.
+                let before = store.stats().queries;
+                let alone = store.load_users(&[ids[1]]).await.unwrap();
+                assert_eq!(alone[0].as_ref().unwrap().username, "bob");
+                assert_eq!(store.stats().queries - before, 3);
+                let before = store.stats().queries;
+                let none = store.load_users(&[missing, missing + 1]).await.unwrap();
+                assert!(none.iter().all(Option::is_none));
+                assert_eq!(store.stats().queries - before, 1);
+
+                // A custom load query takes one id: a load (three queries) per user found.
+                let custom = SqlxStore::<GrantsUser, Db>::new(pool);
+                let users = custom.load_users(&asked).await.unwrap();
+                assert_eq!(custom.stats().queries, 3 * 3 + 1);
+                let found: Vec<Option<(i64, usize)>> = users
+                    .iter()
+                    .map(|u| u.as_ref().map(|u| (u.id, u.permissions.len())))
+                    .collect();
+                assert_eq!(
+                    found,
+                    [
+                        Some((ids[2], 1)),
+                        None,
+                        Some((ids[0], 2)),
+                        Some((ids[1], 0))
+                    ]
+                );
+                db.finish().await;
+            }
+
+            #[tokio::test]
             async fn an_unknown_role_in_the_roles_table_is_an_error_naming_it() {
                 let Some((db, store)) = setup().await else {
                     return;
@@ -486,6 +592,13 @@ macro_rules! store_tests {
                 assert_eq!(user.id, created.id);
                 let loaded = store.load_user(&created.id).await.unwrap().unwrap();
                 assert_eq!(loaded.email, "Ferris@Example.com");
+                // Several users, renamed columns: one `IN` query.
+                let loaded = store
+                    .load_users(&[created.id + 1000, created.id])
+                    .await
+                    .unwrap();
+                assert!(loaded[0].is_none());
+                assert_eq!(loaded[1].as_ref().unwrap().email, "Ferris@Example.com");
 
                 let changed = store
                     .set_password(&created.id, secret("new-password"))

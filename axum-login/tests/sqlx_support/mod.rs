@@ -303,6 +303,27 @@ pub struct GrantsUser {
     pub note: Option<String>,
 }
 
+/// Roles and permissions from their tables with the generated load query, so several users
+/// load in one query per table.
+#[derive(Clone, Debug, axum_login::AuthUser, axum_login::UserStore)]
+#[user_store(
+    table = "users",
+    roles_table = "user_roles",
+    permissions_table = "user_permissions"
+)]
+pub struct TeamUser {
+    #[auth(id)]
+    pub id: i64,
+    #[auth(username)]
+    pub username: String,
+    #[auth(password_hash)]
+    pub password_hash: secrecy::SecretString,
+    #[auth(roles)]
+    pub roles: Vec<Level>,
+    #[auth(permissions)]
+    pub permissions: Vec<String>,
+}
+
 /// Other table and column names, and a case-insensitive login query.
 #[derive(Clone, Debug, axum_login::AuthUser, axum_login::UserStore)]
 #[user_store(
