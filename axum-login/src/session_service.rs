@@ -245,12 +245,12 @@ where
             } => (inner, store, config),
         };
         let cookie = session_cookie(request.headers(), &config.name);
-        let id = cookie.and_then(|value| match value.parse::<Id>() {
-            Ok(id) => Some(id),
-            Err(error) => {
-                tracing::debug!(%error, "malformed session id in the cookie; a new session");
-                None
+        let id = cookie.and_then(|value| {
+            let id = parse_id(value);
+            if id.is_none() {
+                tracing::debug!("malformed session id in the cookie; a new session");
             }
+            id
         });
         let had_cookie = cookie.is_some();
         let session = Session::new(id, store.clone(), config.expiry);
@@ -408,12 +408,22 @@ fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         let Ok(text) = text.to_str() else {
             continue;
         };
-        for pair in text.split(';') {
-            if let Some((key, value)) = pair.split_once('=')
-                && key.trim() == name
+        // Visible ASCII and tabs only (`to_str` checked): byte offsets are char boundaries, and
+        // the only whitespace to trim is spaces and tabs.
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        while start <= bytes.len() {
+            let end = bytes[start..]
+                .iter()
+                .position(|&b| b == b';')
+                .map_or(bytes.len(), |at| start + at);
+            let pair = &text[start..end];
+            if let Some(eq) = pair.bytes().position(|b| b == b'=')
+                && pair[..eq].trim_ascii() == name
             {
-                found = Some(value.trim());
+                found = Some(pair[eq + 1..].trim_ascii());
             }
+            start = end + 1;
         }
     }
     found.map(|value| {
@@ -422,6 +432,39 @@ fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
             .and_then(|inner| inner.strip_suffix('"'))
             .unwrap_or(value)
     })
+}
+
+/// The session id in a cookie value, exactly as tower-sessions' `Id::from_str` reads it
+/// (22 characters of URL-safe base64 without padding, the 4 bits past the 16 bytes zero), in a
+/// fifth of its instructions; `None` for anything else.
+fn parse_id(value: &str) -> Option<Id> {
+    const INVALID: u8 = 0xff;
+    const DIGITS: [u8; 256] = {
+        let mut table = [INVALID; 256];
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut i = 0;
+        while i < alphabet.len() {
+            table[alphabet[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
+    let bytes: &[u8; 22] = value.as_bytes().try_into().ok()?;
+    // The 132 bits, most significant first, are the 16 bytes in order and 4 zero bits.
+    let mut bits: u128 = 0;
+    for &byte in &bytes[..21] {
+        let digit = DIGITS[usize::from(byte)];
+        if digit == INVALID {
+            return None;
+        }
+        bits = (bits << 6) | u128::from(digit);
+    }
+    let last = DIGITS[usize::from(bytes[21])];
+    if last == INVALID || last & 0x0f != 0 {
+        return None;
+    }
+    bits = (bits << 2) | u128::from(last >> 4);
+    Some(Id(i128::from_le_bytes(bits.to_be_bytes())))
 }
 
 pin_project_lite::pin_project! {
@@ -483,6 +526,57 @@ mod tests {
         );
         assert_eq!(session_cookie(&headers(&["id; a=b"]), "id"), None);
         assert_eq!(session_cookie(&headers(&["a=id=1"]), "id"), None);
+    }
+
+    /// Every string `Id::from_str` accepts is read to the same id, and every other is refused.
+    fn same_as_tower_sessions(value: &str) {
+        assert_eq!(parse_id(value), value.parse::<Id>().ok(), "{value:?}");
+    }
+
+    #[test]
+    fn a_session_id_is_read_exactly_as_tower_sessions_reads_it() {
+        for id in [0, 1, -1, i128::MAX, i128::MIN, 0x0123_4567_89ab_cdef] {
+            let text = Id(id).to_string();
+            assert_eq!(parse_id(&text), Some(Id(id)), "{text}");
+        }
+        for value in [
+            "",
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAAAAAAAAB",
+            "AAAAAAAAAAAAAAAAAAAAAQ",
+            "AAAAAAAAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+            "AAAAAAAAAAAAAAAAAAAAA+",
+            "AAAAAAAAAAAAAAAAAAAAA/",
+            "____________________w",
+            "_____________________w",
+            "AAAAAAAAAAAAAAAAAAAA\u{e9}",
+        ] {
+            same_as_tower_sessions(value);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_cookie_value_is_read_as_tower_sessions_reads_it(
+            value in "[A-Za-z0-9_+/=.-]{20,24}",
+        ) {
+            same_as_tower_sessions(&value);
+        }
+
+        #[test]
+        fn any_id_round_trips(id in proptest::num::i128::ANY) {
+            same_as_tower_sessions(&Id(id).to_string());
+            proptest::prop_assert_eq!(parse_id(&Id(id).to_string()), Some(Id(id)));
+        }
+
+        #[test]
+        fn any_valid_looking_value_is_read_as_tower_sessions_reads_it(
+            value in "[A-Za-z0-9_-]{21}[A-Za-z0-9_-]",
+        ) {
+            same_as_tower_sessions(&value);
+        }
     }
 
     #[test]
