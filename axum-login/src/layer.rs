@@ -220,7 +220,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
     /// the store after its request arrived, and a quiet server loads one user at a time. Under
     /// load this trades one query per request for one query per batch: with a store whose
     /// `load_users` is one `WHERE id IN (...)` query, the `cargo run --release -p bench` guarded
-    /// route without a cache serves about 1.5x the requests of one load per request (see the
+    /// route without a cache serves 1.6–1.8x the requests of one load per request (see the
     /// README's benchmarks). Each user is checked to be the one asked for, so a store that
     /// answers out of order logs no one in as someone else.
     ///
