@@ -110,13 +110,25 @@ impl<S: UserStore> Batcher<S> {
                 waiters[slot] += 1;
                 waiting.push((slot, reply));
             }
-            match self.store.load_users(&ids).await {
-                Ok(users) if users.len() == ids.len() => {
-                    let mut users: Vec<Option<S::User>> = users
+            let answer: Result<Vec<Option<S::User>>, SharedError> =
+                match self.store.load_users(&ids).await {
+                    Ok(users) if users.len() == ids.len() => Ok(users
                         .into_iter()
                         .zip(&keys)
                         .map(|(user, key)| user.filter(|user| is_user(user, key)))
-                        .collect();
+                        .collect()),
+                    Ok(users) => {
+                        tracing::error!(
+                            asked = ids.len(),
+                            answered = users.len(),
+                            "UserStore::load_users answered a different number of users than asked"
+                        );
+                        Err(Arc::new(BatchFailed))
+                    }
+                    Err(error) => Err(Arc::new(error)),
+                };
+            match answer {
+                Ok(mut users) => {
                     for (slot, reply) in waiting {
                         // The last request of a user takes it; the others get clones.
                         waiters[slot] -= 1;
@@ -128,19 +140,8 @@ impl<S: UserStore> Batcher<S> {
                         let _ = reply.send(Ok(user));
                     }
                 }
-                Ok(users) => {
-                    tracing::error!(
-                        asked = ids.len(),
-                        answered = users.len(),
-                        "UserStore::load_users answered a different number of users than asked"
-                    );
-                    let error: SharedError = Arc::new(BatchFailed);
-                    for (_, reply) in waiting {
-                        let _ = reply.send(Err(error.clone()));
-                    }
-                }
+                // The whole batch fails alike: no request is answered from a wrong answer.
                 Err(error) => {
-                    let error: SharedError = Arc::new(error);
                     for (_, reply) in waiting {
                         let _ = reply.send(Err(error.clone()));
                     }

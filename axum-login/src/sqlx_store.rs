@@ -429,6 +429,22 @@ fn placeholders(n: usize) -> String {
     list
 }
 
+/// `statement` with each placeholder bound to its id.
+fn bind_ids<'q, DB, Id>(
+    statement: &'q Statement,
+    ids: &[Id],
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    Id: for<'e> Encode<'e, DB> + Type<DB> + Clone + Send + 'q,
+{
+    let mut query = sqlx::query::<DB>(&statement.sql);
+    for param in &statement.params {
+        query = query.bind(ids[param - 1].clone());
+    }
+    query
+}
+
 /// The statements of a roles or permissions table.
 #[derive(Debug)]
 struct JoinSql {
@@ -462,6 +478,13 @@ impl JoinSql {
     }
 }
 
+/// What a join table grants.
+#[derive(Debug, Clone, Copy)]
+enum Grant {
+    Roles,
+    Permissions,
+}
+
 /// Every statement the store runs, rendered once at construction.
 #[derive(Debug)]
 struct Statements {
@@ -478,6 +501,16 @@ struct Statements {
 }
 
 impl Statements {
+    /// The roles and permissions tables the user type has.
+    fn joins(&self) -> impl Iterator<Item = (&JoinSql, Grant)> {
+        let roles = self.roles.as_ref().map(|join| (join, Grant::Roles));
+        let permissions = self
+            .permissions
+            .as_ref()
+            .map(|join| (join, Grant::Permissions));
+        roles.into_iter().chain(permissions)
+    }
+
     fn new(dialect: Dialect, table: &UserTable) -> Self {
         let q = |name: &str| dialect.quote(name);
         let columns = if table.columns.is_empty() {
@@ -753,6 +786,24 @@ where
             .map_err(Into::into)
     }
 
+    /// Gives `user` the `names` read from `join`; a name the user type does not know is an
+    /// error naming the column.
+    fn set_grant(
+        grant: Grant,
+        user: &mut U,
+        join: &JoinSql,
+        names: Vec<String>,
+    ) -> Result<(), SqlxStoreError> {
+        let set = match grant {
+            Grant::Roles => user.set_roles(names),
+            Grant::Permissions => user.set_permissions(names),
+        };
+        set.map_err(|source| SqlxStoreError::Decode {
+            column: join.column.clone(),
+            source,
+        })
+    }
+
     /// The user with `id` and its roles and permissions, all on one connection of the pool.
     async fn load(&self, id: &U::Id) -> Result<Option<U>, SqlxStoreError> {
         let mut conn = self.pool.acquire().await?;
@@ -786,14 +837,10 @@ where
             .sql
             .dialect
             .render(&format!("{select}{})", placeholders(ids.len())));
-        let mut query = sqlx::query::<DB>(&statement.sql);
-        for param in &statement.params {
-            query = query.bind(ids[param - 1].clone());
-        }
         let mut conn = self.pool.acquire().await?;
         self.count_query();
         let mut users: Vec<Option<U>> = std::iter::repeat_with(|| None).take(ids.len()).collect();
-        for row in query.fetch_all(&mut *conn).await? {
+        for row in bind_ids(&statement, ids).fetch_all(&mut *conn).await? {
             let user = U::from_row(&row)?;
             if let Some(&slot) = slots.get(&user.id().to_string()) {
                 users[slot] = Some(user);
@@ -802,16 +849,11 @@ where
         if !users.iter().any(Option::is_some) {
             return Ok(users);
         }
-        for (join, is_roles) in [(&self.sql.roles, true), (&self.sql.permissions, false)] {
-            let Some(join) = join else { continue };
+        for (join, grant) in self.sql.joins() {
             let mut names: Vec<Vec<String>> = vec![Vec::new(); ids.len()];
             let statement = join.many(self.sql.dialect, ids.len());
-            let mut query = sqlx::query::<DB>(&statement.sql);
-            for param in &statement.params {
-                query = query.bind(ids[param - 1].clone());
-            }
             self.count_query();
-            for row in query.fetch_all(&mut *conn).await? {
+            for row in bind_ids(&statement, ids).fetch_all(&mut *conn).await? {
                 let slot: String = row.try_get(0)?;
                 let name: String = row.try_get(1)?;
                 if let Some(list) = slot.parse::<usize>().ok().and_then(|i| names.get_mut(i)) {
@@ -820,15 +862,7 @@ where
             }
             for (user, names) in users.iter_mut().zip(names) {
                 if let Some(user) = user {
-                    let set = if is_roles {
-                        user.set_roles(names)
-                    } else {
-                        user.set_permissions(names)
-                    };
-                    set.map_err(|source| SqlxStoreError::Decode {
-                        column: join.column.clone(),
-                        source,
-                    })?;
+                    Self::set_grant(grant, user, join, names)?;
                 }
             }
         }
@@ -841,21 +875,9 @@ where
         conn: &mut DB::Connection,
         user: &mut U,
     ) -> Result<(), SqlxStoreError> {
-        if let Some(join) = &self.sql.roles {
+        for (join, grant) in self.sql.joins() {
             let names = self.names(conn, &join.one, &user.id()).await?;
-            user.set_roles(names)
-                .map_err(|source| SqlxStoreError::Decode {
-                    column: join.column.clone(),
-                    source,
-                })?;
-        }
-        if let Some(join) = &self.sql.permissions {
-            let names = self.names(conn, &join.one, &user.id()).await?;
-            user.set_permissions(names)
-                .map_err(|source| SqlxStoreError::Decode {
-                    column: join.column.clone(),
-                    source,
-                })?;
+            Self::set_grant(grant, user, join, names)?;
         }
         Ok(())
     }
