@@ -1,8 +1,9 @@
-//! What the sqlx store costs on SQLite: `load_user` (in memory and in a file), a full
-//! authenticated request through `AuthLayer` (session lookup, digest check, `load_user`), and
-//! `authenticate` (dominated by argon2id, by design).
+//! What the sqlx store costs on SQLite: `load_user` (in memory and in a file), 16 users loaded
+//! one by one side by side or in one `load_users` batch (what the layer's batching does with
+//! concurrent requests), a full authenticated request through `AuthLayer` (session lookup,
+//! digest check, `load_user`), and `authenticate` (dominated by argon2id, by design).
 //!
-//! Run: `cargo bench -p axum-login --features sqlx --bench sqlx_store`
+//! Run: `cargo bench -p axum-login@0.1.0 --features sqlx --bench sqlx_store`
 //! (fewer iterations: `BENCH_ITERATIONS=500 cargo bench ...`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -156,6 +157,43 @@ async fn main() {
         measure("load_user, SQLite file", iterations, || async {
             file_store.load_user(&file_user.id).await.unwrap().unwrap();
         })
+        .await,
+    );
+
+    // Sixteen users of concurrent requests: a load each, side by side on the pool's 4
+    // connections, against one batch (one `IN` query).
+    let mut ids = vec![file_user.id];
+    for i in 1..16 {
+        let user = file_store
+            .create_user(&format!("user{i}"), "hunter42".to_owned().into())
+            .await
+            .unwrap();
+        ids.push(user.id);
+    }
+    rows.push(
+        measure(
+            "16 users, load_user each side by side, file",
+            iterations / 4,
+            || async {
+                let users = futures_util::future::try_join_all(
+                    ids.iter().map(|id| file_store.load_user(id)),
+                )
+                .await
+                .unwrap();
+                assert!(users.iter().all(Option::is_some));
+            },
+        )
+        .await,
+    );
+    rows.push(
+        measure(
+            "16 users, one load_users batch, file",
+            iterations / 4,
+            || async {
+                let users = file_store.load_users(&ids).await.unwrap();
+                assert!(users.iter().all(Option::is_some));
+            },
+        )
         .await,
     );
 
