@@ -42,6 +42,11 @@ impl Conn {
         })
     }
 
+    /// Sends `id=<value>` as the session cookie from the next [`prepare`](Self::prepare) on.
+    pub(crate) fn set_cookie(&mut self, value: &str) {
+        value.clone_into(&mut self.cookie);
+    }
+
     /// Sets the cookie sent from now on and the path that [`get`](Self::get) requests.
     pub(crate) fn prepare(&mut self, path: &str) {
         let cookie = if self.cookie.is_empty() {
