@@ -16,52 +16,43 @@
 //! [axum]: https://docs.rs/axum
 
 mod authz;
-mod batch;
-mod cache;
 mod clock;
-mod context;
-mod cookie_removal;
-mod current_user;
-mod digest;
 mod error;
 mod guard;
 mod layer;
-mod origin;
+mod login;
 #[cfg(feature = "sqlx")]
 mod password;
-mod policy;
-mod redirect;
-mod response;
+mod security;
 mod session;
-mod session_service;
-mod sessions;
-mod sqlx_derive;
 #[cfg(feature = "sqlx")]
-mod sqlx_store;
+mod sqlx;
 mod store;
-mod throttle;
 mod user;
 
 pub use crate::{
     authz::{ParseNameError, Permission, PermissionRef, Role, RoleRef},
     clock::{Clock, ManualClock, SystemClock},
-    cookie_removal::{CookieRemoval, CookieRemovalFuture},
-    current_user::CurrentUser,
-    digest::{MIN_KEY_LEN, SessionKey, SessionKeyError},
     error::{AuthError, BoxError},
-    guard::{Guard, GuardLayer, GuardService},
-    layer::{AuthFuture, AuthLayer, AuthLayerBuilder, AuthService, DEFAULT_ABSOLUTE_TIMEOUT},
-    policy::{
-        Check, CheckOutcome, GuardOptions, IntoPermissionRef, LoggedIn, Policy, PolicyContext,
+    guard::{
+        AuthRejection, Check, CheckOutcome, Denial, DenialReason, DenialResponder, Guard,
+        GuardLayer, GuardOptions, GuardService, IntoPermissionRef, LoggedIn, Policy, PolicyContext,
         RedirectOverride,
     },
-    redirect::{MAX_NEXT_LEN, safe_next},
-    response::{AuthRejection, Denial, DenialReason, DenialResponder, LoginRedirect},
-    session::AuthSession,
-    session_service::{SessionFuture, SessionService, Sessions},
-    sessions::{IntoSessionManager, NoResurrection, SessionLayer, session_layer},
+    layer::{
+        AuthFuture, AuthLayer, AuthLayerBuilder, AuthService, DEFAULT_ABSOLUTE_TIMEOUT,
+        LoginRedirect,
+    },
+    login::{AuthSession, CurrentUser},
+    security::{
+        MAX_NEXT_LEN, MIN_KEY_LEN, MemoryThrottleStore, SessionKey, SessionKeyError, Throttle,
+        ThrottleStore, safe_next,
+    },
+    session::{
+        CookieRemoval, CookieRemovalFuture, IntoSessionManager, NoResurrection, SessionFuture,
+        SessionLayer, SessionService, Sessions, session_layer,
+    },
     store::{UserId, UserStore},
-    throttle::{MemoryThrottleStore, Throttle, ThrottleStore},
     user::AuthUser,
 };
 
@@ -320,7 +311,7 @@ pub use axum_login_macros::require_login;
 pub use axum_login_macros::require;
 
 #[cfg(feature = "cache")]
-pub use crate::cache::UserCache;
+pub use crate::login::UserCache;
 
 #[cfg(feature = "sqlx")]
 pub use crate::{
@@ -328,7 +319,7 @@ pub use crate::{
         MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordCredentials, PasswordError, hash_password,
         set_max_concurrent_hashes, verify_password,
     },
-    sqlx_store::{JoinTable, SqlxStore, SqlxStoreError, SqlxStoreStats, SqlxUser, UserTable},
+    sqlx::{JoinTable, SqlxStore, SqlxStoreError, SqlxStoreStats, SqlxUser, UserTable},
 };
 
 /// Re-exported so apps name one version of tower-sessions.

@@ -15,7 +15,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{Permission, PermissionRef, Role, RoleRef, context::ErasedUser};
+use crate::{
+    Permission, Role,
+    authz::{PermissionRef, RoleRef},
+    login::ErasedUser,
+};
 
 /// Per-guard overrides of the layer's login redirect and freshness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

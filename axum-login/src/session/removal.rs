@@ -90,7 +90,9 @@ impl CookieAttributes {
     }
 }
 
-/// The outermost service of [`AuthLayer`](crate::AuthLayer).
+/// Wraps tower-sessions' `SessionManager` inside an [`AuthLayer`](crate::AuthLayer) built on
+/// an app's own `SessionManagerLayer`, so that removal cookies repeat the attributes the session
+/// cookie was set with.
 #[derive(Clone)]
 pub struct CookieRemoval<S> {
     inner: S,

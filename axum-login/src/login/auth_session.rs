@@ -5,11 +5,12 @@ use std::{any::type_name, fmt, sync::Arc};
 use axum::{extract::FromRequestParts, http::request::Parts};
 use tower_sessions::Session;
 
-use crate::{
-    AuthError, AuthUser, UserId, UserStore,
-    clock::from_unix_seconds,
-    context::{Backend, Login, LoginRecord, RequestAuth, SESSION_KEY},
+use super::{
+    backend::{Backend, Login},
+    record::{LoginRecord, SESSION_KEY},
+    request::RequestAuth,
 };
+use crate::{AuthError, AuthUser, UserId, UserStore, clock::from_unix_seconds};
 
 /// The authentication side of a request: who is logged in, and logging in and out.
 ///
@@ -107,7 +108,7 @@ impl<S: UserStore> AuthSession<S> {
         let throttle = &config.throttle;
         let keys = match &throttle.store {
             Some(_) => throttle.keys(
-                self.backend.store.throttle_key(&credentials),
+                self.backend.store().throttle_key(&credentials),
                 self.auth.client(),
             ),
             None => Vec::new(),
@@ -132,7 +133,7 @@ impl<S: UserStore> AuthSession<S> {
         }
         let user = self
             .backend
-            .store
+            .store()
             .authenticate(credentials)
             .await
             .map_err(AuthError::store)?
@@ -193,7 +194,7 @@ impl<S: UserStore> AuthSession<S> {
     #[doc(alias = "keep_session_after_password_change")]
     pub async fn update_session_auth_hash(&mut self, user: &S::User) -> Result<(), AuthError> {
         // The user changed whatever this session is on: a cached copy must not outlive it.
-        self.backend.forget_user(&user.id());
+        self.backend.loader.forget(&user.id());
         let session = self.auth.session();
         let Some(previous) = session.get_value(SESSION_KEY).await? else {
             return Ok(());
@@ -230,12 +231,12 @@ impl<S: UserStore> AuthSession<S> {
     /// [`store`](Self::store), so their sessions on this instance see the change on their next
     /// request.
     pub fn forget_cached_user(&self, id: &crate::UserId<S>) {
-        self.backend.forget_user(id);
+        self.backend.loader.forget(id);
     }
 
     /// The user store.
     pub fn store(&self) -> &S {
-        &self.backend.store
+        self.backend.store()
     }
 
     /// The underlying tower-sessions session, for the app's own data.

@@ -7,10 +7,8 @@ use axum::{
     http::request::Parts,
 };
 
-use crate::{
-    AuthError, AuthRejection, AuthUser, DenialReason,
-    context::{Login, RequestAuth},
-};
+use super::{backend::Login, request::RequestAuth};
+use crate::{AuthError, AuthRejection, AuthUser, DenialReason};
 
 /// The logged-in user.
 ///

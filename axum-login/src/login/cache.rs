@@ -6,10 +6,6 @@
 //! noticing a change made where this process cannot see it: see
 //! [`AuthLayerBuilder::user_cache`](crate::AuthLayerBuilder::user_cache) for the bound.
 
-use std::sync::Arc;
-
-use crate::{AuthError, UserStore, context::Backend, store::UserId};
-
 /// The layer's cache slot: a `UserCache` when the `cache` feature is on, nothing otherwise, so
 /// the rest of the crate needs no `cfg` for it.
 #[cfg(feature = "cache")]
@@ -17,127 +13,12 @@ pub(crate) type CacheSlot = Option<UserCache>;
 #[cfg(not(feature = "cache"))]
 pub(crate) type CacheSlot = ();
 
-impl<S: UserStore> Backend<S> {
-    /// The user with `id`: from the cache when it holds one whose `session_auth_hash` matches
-    /// the session's `digest`, otherwise from the store (and then cached). The `bool` says the
-    /// digest was already found to match, so the caller need not verify it again.
-    ///
-    /// Each entry keeps the digest of its user under this layer's key, computed once when it
-    /// was loaded, so a hit compares two digests in constant time instead of computing an HMAC
-    /// (callgrind: the HMAC was most of a cached request's cost).
-    ///
-    /// A cached user whose digest does not match may be stale (the password changed on another
-    /// instance, and this session logged in with the new one), so it is reloaded rather than
-    /// trusted to end the session.
-    pub(crate) async fn load_user_cached(
-        &self,
-        id: &UserId<S>,
-        digest: &str,
-    ) -> Result<Option<(Arc<S::User>, bool)>, AuthError> {
-        #[cfg(feature = "cache")]
-        if let Some(cache) = &self.cache {
-            let key = cache_key(id);
-            if let Some(hit) = cache.get::<S::User>(&key) {
-                if digests_match(&hit.digest, digest) {
-                    return Ok(Some((hit.user.clone(), true)));
-                }
-                cache.invalidate_key(&key);
-            }
-            let epoch = cache.epoch();
-            let loaded = std::time::Instant::now();
-            let Some(user) = self.load_from_store(id).await? else {
-                return Ok(None);
-            };
-            let user = Arc::new(user);
-            let expected = self
-                .config
-                .key
-                .digest(crate::AuthUser::session_auth_hash(&*user));
-            let verified = digests_match(&expected, digest);
-            let entry = imp::Entry {
-                user: user.clone(),
-                digest: expected,
-                loaded,
-            };
-            cache.insert_if_unchanged(key, entry, epoch);
-            return Ok(Some((user, verified)));
-        }
-        let _ = digest;
-        Ok(self
-            .load_from_store(id)
-            .await?
-            .map(|user| (Arc::new(user), false)))
-    }
-
-    /// Drops the user with `id` from the cache, if the layer has one.
-    pub(crate) fn forget_user(&self, id: &UserId<S>) {
-        #[cfg(feature = "cache")]
-        if let Some(cache) = &self.cache {
-            cache.invalidate(id);
-        }
-        #[cfg(not(feature = "cache"))]
-        let ((), _) = (self.cache, id);
-    }
-}
-
-#[cfg(feature = "cache")]
-impl<S, SS, C> crate::AuthLayerBuilder<S, SS, C>
-where
-    S: UserStore,
-    SS: tower_sessions::SessionStore,
-    C: tower_sessions::service::CookieController,
-{
-    /// Caches loaded users in `cache` (feature `cache`), so a guarded request on a warm cache
-    /// makes no user-store call. Default: no cache.
-    ///
-    /// The session's digest is still verified on every request against the cached user. What
-    /// the cache changes is how soon a change to a user is seen:
-    ///
-    /// - On this instance, at once for changes made through
-    ///   [`AuthSession::update_session_auth_hash`](crate::AuthSession::update_session_auth_hash)
-    ///   or announced with [`UserCache::invalidate`] (or
-    ///   [`AuthSession::forget_cached_user`](crate::AuthSession::forget_cached_user)): the user's
-    ///   other sessions end on their next request, a deleted user's sessions too.
-    /// - Anywhere else (another instance, a SQL console), after at most the cache's
-    ///   [`ttl`](UserCache::ttl): until then a session of a user whose password changed or who
-    ///   was deleted there may still pass on this instance. Pick the TTL as the longest such
-    ///   window you accept, or invalidate on every instance (e.g. over a pub/sub channel).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// use axum_login::{AuthLayer, UserCache};
-    /// use tower_sessions::{MemoryStore, SessionManagerLayer};
-    /// # use axum_login::{AuthUser, UserStore};
-    /// # #[derive(Clone)] struct User;
-    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { 1 } fn session_auth_hash(&self) -> &[u8] { b"" } }
-    /// # #[derive(Clone)] struct MyStore;
-    /// # impl UserStore for MyStore {
-    /// #     type User = User; type Credentials = (); type Error = std::convert::Infallible;
-    /// #     async fn authenticate(&self, _: ()) -> Result<Option<User>, Self::Error> { Ok(None) }
-    /// #     async fn load_user(&self, _: &u64) -> Result<Option<User>, Self::Error> { Ok(None) }
-    /// # }
-    ///
-    /// let cache = UserCache::new(10_000, Duration::from_secs(30));
-    /// let sessions = SessionManagerLayer::new(MemoryStore::default());
-    /// let layer = AuthLayer::builder(MyStore, sessions)
-    ///     .user_cache(cache.clone())
-    ///     .build();
-    /// // Later, after the app changed user 1 in the database:
-    /// cache.invalidate(&1);
-    /// ```
-    pub fn user_cache(mut self, cache: UserCache) -> Self {
-        self.cache = Some(cache);
-        self
-    }
-}
-
 /// Constant-time, like the HMAC verification it stands in for: every byte is compared,
 /// whatever the first difference. The differences are folded into one byte first, which the
-/// compiler turns into a few vector instructions; `subtle`'s byte-by-byte slice comparison cost
-/// 600 instructions here, a tenth of a cached request.
+/// compiler turns into a few vector instructions, where `subtle`'s byte-by-byte slice comparison
+/// is a loop with a barrier per byte, on the path of every cached request.
 #[cfg(feature = "cache")]
-fn digests_match(expected: &str, given: &str) -> bool {
+pub(super) fn digests_match(expected: &str, given: &str) -> bool {
     use subtle::ConstantTimeEq;
     let (expected, given) = (expected.as_bytes(), given.as_bytes());
     if expected.len() != given.len() {
@@ -151,10 +32,12 @@ fn digests_match(expected: &str, given: &str) -> bool {
 }
 
 #[cfg(feature = "cache")]
-fn cache_key<I: std::fmt::Display + ?Sized>(id: &I) -> String {
+pub(super) fn cache_key<I: std::fmt::Display + ?Sized>(id: &I) -> String {
     id.to_string()
 }
 
+#[cfg(feature = "cache")]
+pub(super) use self::imp::Entry;
 #[cfg(feature = "cache")]
 pub use self::imp::UserCache;
 

@@ -11,14 +11,14 @@ pub use ::axum::response::Response;
 /// the path the user wrote. The future is boxed so that its type, and so the `Send`-ness of the
 /// generated policy, does not depend on the check: a wrong check gives one error, not two.
 pub fn check<'a, S, F, M>(
-    cx: &'a mut crate::PolicyContext<'_, S>,
+    cx: &'a mut crate::guard::PolicyContext<'_, S>,
     check: F,
 ) -> ::core::pin::Pin<
     Box<dyn ::core::future::Future<Output = ::core::result::Result<bool, Response>> + Send + 'a>,
 >
 where
     S: Send + Sync,
-    F: crate::Check<S, M>,
+    F: crate::guard::Check<S, M>,
     M: 'a,
 {
     Box::pin(cx.check(check))
@@ -26,6 +26,7 @@ where
 
 mod derive_support;
 mod sqlx_text;
+mod sqlx_user;
 
 pub use self::derive_support::{
     AsSecretBytes, PermissionItem, PermissionSet, RoleSet, deserialize_name,
@@ -34,7 +35,7 @@ pub use crate::__axum_login_sqlx_text as sqlx_text;
 #[cfg(feature = "sqlx")]
 pub use ::sqlx;
 
-pub use crate::__axum_login_sqlx_user as sqlx_user;
-pub use crate::sqlx_derive::assert_auth_user;
+pub use self::sqlx_user::assert_auth_user;
 #[cfg(feature = "sqlx")]
-pub use crate::sqlx_derive::{PasswordHashField, from_names};
+pub use self::sqlx_user::{PasswordHashField, from_names};
+pub use crate::__axum_login_sqlx_user as sqlx_user;

@@ -1,15 +1,25 @@
-//! Sessions with the defaults a login system needs, and a store wrapper that keeps deleted
-//! sessions deleted.
+//! Sessions: [`session_layer`] with the defaults a login system needs, the middleware that
+//! reads and writes its cookie, removal cookies that repeat the cookie's attributes, and a
+//! store wrapper that keeps deleted sessions deleted.
 
-use std::{borrow::Cow, fmt};
+mod cookie;
+mod no_resurrection;
+mod removal;
+mod service;
 
-use crate::session_service::{CookieConfig, Sessions};
+use std::borrow::Cow;
+
 use tower_sessions::{
     Expiry, SessionManagerLayer, SessionStore,
     cookie::SameSite,
     service::{CookieController, PlaintextCookie},
-    session::{Id, Record},
-    session_store,
+};
+
+use self::cookie::CookieConfig;
+pub use self::{
+    no_resurrection::NoResurrection,
+    removal::{CookieRemoval, CookieRemovalFuture},
+    service::{SessionFuture, SessionService, Sessions},
 };
 
 /// A tower-sessions layer over `store` with safe cookie defaults, for
@@ -148,60 +158,5 @@ impl<S: SessionStore, C: CookieController> IntoSessionManager<S, C> for SessionM
 impl<S: SessionStore> IntoSessionManager<NoResurrection<S>, PlaintextCookie> for SessionLayer<S> {
     fn into_session_manager(self) -> Sessions<NoResurrection<S>, PlaintextCookie> {
         Sessions::own(self.store, self.config)
-    }
-}
-
-/// A session store wrapper that never recreates a deleted session.
-///
-/// tower-sessions saves a changed session with an upsert. If a request loaded a session, another
-/// request then logged out (deleting it), and the first request then wrote to its copy, the
-/// upsert would bring the logged-in session back. This wrapper saves only sessions that still
-/// exist; a new session is always created under a new id. The check and the save are two store
-/// calls, so on a store without transactions a window of one round trip remains.
-#[derive(Clone, Default)]
-pub struct NoResurrection<S> {
-    inner: S,
-}
-
-impl<S> NoResurrection<S> {
-    /// Wraps `inner`.
-    pub fn new(inner: S) -> Self {
-        Self { inner }
-    }
-
-    /// The wrapped store.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for NoResurrection<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("NoResurrection").field(&self.inner).finish()
-    }
-}
-
-#[async_trait::async_trait]
-impl<S: SessionStore> SessionStore for NoResurrection<S> {
-    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        self.inner.create(record).await
-    }
-
-    async fn save(&self, record: &Record) -> session_store::Result<()> {
-        if self.inner.load(&record.id).await?.is_none() {
-            tracing::info!(
-                "not saving a session that was deleted while a request held it (after a logout or id change)"
-            );
-            return Ok(());
-        }
-        self.inner.save(record).await
-    }
-
-    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        self.inner.load(session_id).await
-    }
-
-    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        self.inner.delete(session_id).await
     }
 }

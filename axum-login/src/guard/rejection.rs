@@ -8,25 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{AuthError, redirect::login_location};
-
-/// Where and how anonymous browsers are sent to log in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginRedirect {
-    /// The login page, a local path; `None` answers `401` to browsers too.
-    pub login_url: Option<String>,
-    /// The query parameter that carries the page to come back to.
-    pub redirect_field: String,
-}
-
-impl Default for LoginRedirect {
-    fn default() -> Self {
-        Self {
-            login_url: Some("/login".to_owned()),
-            redirect_field: "next".to_owned(),
-        }
-    }
-}
+use crate::{AuthError, layer::LoginRedirect, security::login_location};
 
 /// Why a request was turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
