@@ -7,6 +7,15 @@ pub use ::std;
 
 pub use ::axum::response::Response;
 
+#[cfg(feature = "sqlx")]
+pub use crate::sqlx::{JoinTable, SqlxUser, UserTable};
+pub use crate::{
+    AuthUser, Permission, Role,
+    authz::{ParseNameError, PermissionRef, RoleRef},
+    error::BoxError,
+    guard::{Guard, GuardLayer, GuardOptions, LoggedIn, Policy, PolicyContext, RedirectOverride},
+};
+
 /// Runs an app-written check; a free function so that a check of the wrong shape is reported on
 /// the path the user wrote. The future is boxed so that its type, and so the `Send`-ness of the
 /// generated policy, does not depend on the check: a wrong check gives one error, not two.

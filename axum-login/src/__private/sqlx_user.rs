@@ -32,7 +32,7 @@ mod with_sqlx {
 
     use secrecy::{ExposeSecret, SecretString};
 
-    use crate::BoxError;
+    use crate::error::BoxError;
 
     /// The type of an `#[auth(password_hash)]` field that `#[derive(UserStore)]` loads.
     ///

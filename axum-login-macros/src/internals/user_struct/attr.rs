@@ -1,18 +1,14 @@
-//! The attribute grammar of `#[derive(AuthUser)]`, and the parsed model of a user struct.
-//!
-//! The model is shared: `#[derive(UserStore)]` reads the same `#[auth(...)]` attributes through
-//! [`parse`], so both derives agree on which field is the id, the username, the hash, and on
-//! each field's column.
+//! The `#[auth(...)]` grammar, on the struct and on its fields.
 
-use proc_macro2::Span;
 use syn::{Data, DeriveInput, Fields, spanned::Spanned};
 
+use super::{AuthField, Container, Markers, ParsedUser};
 use crate::internals::{
     Ctxt, key_of, parse_crate_path, parse_lit_str, reject_value, skip_value, unknown_key,
 };
 
 /// The keys `#[auth(...)]` accepts on a field.
-pub(crate) const FIELD_KEYS: &[&str] = &[
+const FIELD_KEYS: &[&str] = &[
     "id",
     "password_hash",
     "username",
@@ -23,108 +19,28 @@ pub(crate) const FIELD_KEYS: &[&str] = &[
 ];
 
 /// The keys `#[auth(...)]` accepts on the struct.
-pub(crate) const CONTAINER_KEYS: &[&str] = &["crate"];
+const CONTAINER_KEYS: &[&str] = &["crate"];
 
 /// The path of the runtime crate when no `#[auth(crate = "...")]` is given.
-pub(crate) fn default_crate() -> syn::Path {
+fn default_crate() -> syn::Path {
     syn::parse_quote!(::axum_login)
 }
 
-/// Where each `#[auth(...)]` marker of one field was written; `None` when absent.
-#[derive(Clone, Default)]
-pub(crate) struct Markers {
-    pub(crate) id: Option<Span>,
-    pub(crate) password_hash: Option<Span>,
-    pub(crate) username: Option<Span>,
-    pub(crate) role: Option<Span>,
-    pub(crate) roles: Option<Span>,
-    pub(crate) permissions: Option<Span>,
-}
-
-/// One named field of the user struct, with what its `#[auth(...)]` attributes say about it.
-#[derive(Clone)]
-#[allow(
-    dead_code,
-    reason = "some fields are read only by `#[derive(UserStore)]`"
-)]
-pub(crate) struct AuthField<'a> {
-    pub(crate) field: &'a syn::Field,
-    pub(crate) ident: &'a syn::Ident,
-    pub(crate) ty: &'a syn::Type,
-    pub(crate) markers: Markers,
-    /// `column = "..."`, if given.
-    pub(crate) column: Option<syn::LitStr>,
-}
-
-impl AuthField<'_> {
-    /// The database column of this field: `column = "..."`, or the field's name (`r#type` is
-    /// `type`).
-    #[allow(dead_code, reason = "used by `#[derive(UserStore)]`")]
-    pub(crate) fn column_name(&self) -> String {
-        match &self.column {
-            Some(column) => column.value(),
-            None => {
-                let name = self.ident.to_string();
-                name.strip_prefix("r#").map_or(name.clone(), str::to_owned)
-            }
-        }
-    }
-}
-
-/// The role field: one role (`#[auth(role)]`) or a collection (`#[auth(roles)]`).
-#[derive(Clone)]
-pub(crate) enum RolesField<'a> {
-    One(AuthField<'a>),
-    Many(AuthField<'a>),
-}
-
-impl<'a> RolesField<'a> {
-    pub(crate) fn field(&self) -> &AuthField<'a> {
-        match self {
-            Self::One(field) | Self::Many(field) => field,
-        }
-    }
-}
-
-/// The struct-level `#[auth(...)]` attributes.
-pub(crate) struct Container {
-    /// The runtime crate, `::axum_login` unless `#[auth(crate = "...")]` says otherwise (also when
-    /// that attribute is in error, so that stubs still name a crate that exists).
-    pub(crate) krate: syn::Path,
-}
-
-/// A user struct as `#[derive(AuthUser)]` and `#[derive(UserStore)]` see it.
-#[allow(
-    dead_code,
-    reason = "some fields are read only by `#[derive(UserStore)]`"
-)]
-pub(crate) struct AuthUserModel<'a> {
-    pub(crate) input: &'a DeriveInput,
-    pub(crate) krate: syn::Path,
-    /// Every named field in declaration order, marked or not.
-    pub(crate) fields: Vec<AuthField<'a>>,
-    pub(crate) id: AuthField<'a>,
-    pub(crate) password_hash: Option<AuthField<'a>>,
-    pub(crate) username: Option<AuthField<'a>>,
-    pub(crate) roles: Option<RolesField<'a>>,
-    pub(crate) permissions: Option<AuthField<'a>>,
-}
-
-/// Parses and checks the `#[auth(...)]` attributes of `input`, recording every mistake in `cx`.
-///
-/// Returns the model when the struct has named fields and exactly one `#[auth(id)]`, even if
-/// `cx` holds other errors: a caller that only needs some fields may go on, but must still
-/// report `cx`'s errors.
-pub(crate) fn parse<'a>(input: &'a DeriveInput, cx: &Ctxt) -> Option<AuthUserModel<'a>> {
+/// Parses the `#[auth(...)]` attributes of `input`, recording every mistake in `cx`.
+pub(crate) fn parse<'a>(input: &'a DeriveInput, cx: &Ctxt) -> ParsedUser<'a> {
     let container = parse_container(input, cx);
-    let named = named_fields(input, cx)?;
-    let fields: Vec<AuthField<'a>> = named.iter().map(|field| parse_field(field, cx)).collect();
-    super::check::check(input, container.krate, fields, cx)
+    let fields = named_fields(input, cx)
+        .map(|named| named.iter().map(|field| parse_field(field, cx)).collect());
+    ParsedUser {
+        input,
+        container,
+        fields,
+    }
 }
 
 /// The struct-level attributes alone; never fails, so even an input in error has a crate path for
 /// its stub impl.
-pub(crate) fn parse_container(input: &DeriveInput, cx: &Ctxt) -> Container {
+fn parse_container(input: &DeriveInput, cx: &Ctxt) -> Container {
     let mut krate: Option<syn::Path> = None;
     let mut crate_seen = false;
     for attr in input
@@ -276,7 +192,7 @@ fn parse_field<'a>(field: &'a syn::Field, cx: &Ctxt) -> AuthField<'a> {
 }
 
 /// The crate path of `input` for a stub impl, ignoring errors (they are reported already).
-pub(crate) fn parse_container_quiet(input: &DeriveInput) -> syn::Path {
+pub(crate) fn crate_path_quiet(input: &DeriveInput) -> syn::Path {
     let cx = Ctxt::new();
     let container = parse_container(input, &cx);
     // Already reported by the `parse` that failed.

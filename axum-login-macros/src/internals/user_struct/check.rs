@@ -2,17 +2,21 @@
 //! marker, `role` and `roles` not mixed.
 
 use proc_macro2::Span;
-use syn::DeriveInput;
 
-use super::attr::{AuthField, AuthUserModel, Markers, RolesField};
+use super::{AuthField, AuthUserModel, Markers, ParsedUser, RolesField};
 use crate::internals::Ctxt;
 
-pub(super) fn check<'a>(
-    input: &'a DeriveInput,
-    krate: syn::Path,
-    fields: Vec<AuthField<'a>>,
-    cx: &Ctxt,
-) -> Option<AuthUserModel<'a>> {
+/// The model of a parsed struct: when it has named fields and exactly one `#[auth(id)]`, even if
+/// `cx` holds other errors (a caller that only needs some fields may go on, but must still
+/// report `cx`'s errors).
+pub(crate) fn check<'a>(parsed: ParsedUser<'a>, cx: &Ctxt) -> Option<AuthUserModel<'a>> {
+    let ParsedUser {
+        input,
+        container,
+        fields,
+    } = parsed;
+    let krate = container.krate;
+    let fields = fields?;
     let id = unique(&fields, |m| m.id, "id", "a user has exactly one id", cx);
     let password_hash = unique(
         &fields,
