@@ -1,59 +1,70 @@
 //! Session-based authentication and authorization for [axum], driven by macros.
 //!
 //! - [`AuthUser`] (trait and derive): what the framework needs to know about a user.
-//! - [`UserStore`]: where users come from and how credentials are checked; write one by hand
-//!   for any storage.
-//! - [`AuthLayer`]: sessions from tower-sessions plus the user store, on a router.
+//! - [`UserStore`] (trait, and a derive for [`SqlxStore`]): where users come from and how
+//!   credentials are checked; write one by hand for any storage.
+//! - [`AuthLayer`]: sessions from tower-sessions ([`session_layer`]) plus the user store, on a
+//!   router.
 //! - [`AuthSession`]: log in, log out, who is logged in.
 //! - [`CurrentUser`]: the logged-in user as an extractor; anonymous browsers are sent to the
 //!   login page, API clients get `401`.
+//! - [`require_login`] and [`require!`]: guards on a handler or a router, with one policy
+//!   grammar over [`Role`]s, [`Permission`]s and checks of your own.
 //! - [`safe_next`]: the only kind of `next` a login page should redirect to.
 //!
 //! The session never holds a password hash: it keeps the user's id and a keyed digest
 //! (HMAC-SHA256 under the layer's [`SessionKey`]) of [`AuthUser::session_auth_hash`], so a
 //! password change ends every other session of that user.
 //!
+//! # How a request flows
+//!
+//! The [`layer`] wraps the router in the [`session`] middleware, which finds the request's
+//! session from its cookie, and gives the request an authentication state that
+//! [`login`] defines: nothing is loaded yet. When an extractor or a [`guard`] asks who the user
+//! is, [`login`] reads the session's login record, checks its timeouts, loads the user (from
+//! the user cache, in a batch, or from the [`UserStore`]) and compares the digest of their
+//! credentials; the guard then runs its policy and either lets the handler run or answers with a
+//! redirect to the login page, a `401` or a `403`. A login goes through [`security`] first (the
+//! origin check and the [`Throttle`]) and the store's `authenticate`; on the way out, the
+//! session middleware saves the session and sets or removes its cookie, and the layer marks a
+//! response that depended on the user as private.
+//!
+//! The specialised types live in those modules; the names an app uses every day are here at
+//! the root.
+//!
 //! [axum]: https://docs.rs/axum
 
-mod authz;
-mod clock;
-mod error;
-mod guard;
-mod layer;
-mod login;
+pub mod authz;
+pub mod clock;
+pub mod error;
+pub mod guard;
+pub mod layer;
+pub mod login;
 #[cfg(feature = "sqlx")]
-mod password;
-mod security;
-mod session;
+pub mod password;
+pub mod security;
+pub mod session;
 #[cfg(feature = "sqlx")]
-mod sqlx;
-mod store;
+pub mod sqlx;
+pub mod store;
 mod user;
 
+#[cfg(feature = "cache")]
+pub use crate::login::UserCache;
 pub use crate::{
-    authz::{ParseNameError, Permission, PermissionRef, Role, RoleRef},
-    clock::{Clock, ManualClock, SystemClock},
-    error::{AuthError, BoxError},
-    guard::{
-        AuthRejection, Check, CheckOutcome, Denial, DenialReason, DenialResponder, Guard,
-        GuardLayer, GuardOptions, GuardService, IntoPermissionRef, LoggedIn, Policy, PolicyContext,
-        RedirectOverride,
-    },
-    layer::{
-        AuthFuture, AuthLayer, AuthLayerBuilder, AuthService, DEFAULT_ABSOLUTE_TIMEOUT,
-        LoginRedirect,
-    },
+    authz::{Permission, Role},
+    error::AuthError,
+    layer::AuthLayer,
     login::{AuthSession, CurrentUser},
-    security::{
-        MAX_NEXT_LEN, MIN_KEY_LEN, MemoryThrottleStore, SessionKey, SessionKeyError, Throttle,
-        ThrottleStore, safe_next,
-    },
-    session::{
-        CookieRemoval, CookieRemovalFuture, IntoSessionManager, NoResurrection, SessionFuture,
-        SessionLayer, SessionService, Sessions, session_layer,
-    },
-    store::{UserId, UserStore},
+    security::{SessionKey, Throttle, safe_next},
+    session::session_layer,
+    store::UserStore,
     user::AuthUser,
+};
+#[cfg(feature = "sqlx")]
+pub use crate::{
+    password::{PasswordCredentials, hash_password},
+    sqlx::SqlxStore,
 };
 
 /// Derives [`AuthUser`](trait@crate::AuthUser) for a struct with named fields.
@@ -80,7 +91,7 @@ pub use crate::{
 /// `[REDACTED]`.
 ///
 /// ```
-/// use axum_login::{AuthUser, Role, RoleRef};
+/// use axum_login::{AuthUser, Role, authz::RoleRef};
 /// use secrecy::SecretString;
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
@@ -119,7 +130,7 @@ pub use crate::{
 /// ```
 /// use std::collections::HashSet;
 ///
-/// use axum_login::{AuthUser, PermissionRef, Role, RoleRef};
+/// use axum_login::{AuthUser, authz::PermissionRef, Role, authz::RoleRef};
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Role)]
 /// enum Access {
@@ -214,7 +225,7 @@ pub use axum_login_macros::AuthUser;
 /// `#[role(crate = "path")]` names this crate when it is imported under another name.
 ///
 /// Generated, besides the trait: `Display` (the name), `FromStr` (from the name, else a
-/// [`ParseNameError`] listing the valid names), `serde::Serialize` and
+/// [`ParseNameError`](crate::authz::ParseNameError) listing the valid names), `serde::Serialize` and
 /// `serde::Deserialize` (as the name string; do not also derive them), and with this crate's
 /// `sqlx` feature `sqlx::Type`, `Encode` and `Decode` for every database, stored as text. Only
 /// `Debug` is required of the enum.
@@ -283,7 +294,7 @@ pub use axum_login_macros::Role;
 /// also be `PartialEq`.
 ///
 /// ```
-/// use axum_login::{Permission, PermissionRef};
+/// use axum_login::{Permission, authz::PermissionRef};
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Permission)]
 /// #[permission(rename_all = "dot.case")]
@@ -309,18 +320,6 @@ pub use axum_login_macros::require_login;
 #[doc = include_str!("../docs/require.md")]
 #[doc(inline)]
 pub use axum_login_macros::require;
-
-#[cfg(feature = "cache")]
-pub use crate::login::UserCache;
-
-#[cfg(feature = "sqlx")]
-pub use crate::{
-    password::{
-        MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordCredentials, PasswordError, hash_password,
-        set_max_concurrent_hashes, verify_password,
-    },
-    sqlx::{JoinTable, SqlxStore, SqlxStoreError, SqlxStoreStats, SqlxUser, UserTable},
-};
 
 /// Re-exported so apps name one version of tower-sessions.
 pub use tower_sessions;

@@ -88,7 +88,7 @@ pub enum PasswordError {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use axum_login::{hash_password, verify_password};
+/// use axum_login::{hash_password, password::verify_password};
 ///
 /// let hash = hash_password("hunter42".into()).await.unwrap();
 /// assert!(hash.starts_with("$argon2id$"));

@@ -2,7 +2,7 @@
 //! next to `#[derive(sqlx::FromRow, AuthUser)]` on one struct.
 #![cfg(feature = "sqlx")]
 
-use axum_login::{AuthUser, Permission, Role, RoleRef};
+use axum_login::{AuthUser, Permission, Role, authz::RoleRef};
 use sqlx::{SqlitePool, sqlite::SqlitePoolOptions};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]

@@ -9,7 +9,7 @@
 
 mod sqlx_support;
 
-use axum_login::{AuthUser, PasswordCredentials, SqlxStore, SqlxStoreError, UserStore};
+use axum_login::{AuthUser, PasswordCredentials, SqlxStore, UserStore, sqlx::SqlxStoreError};
 use secrecy::SecretString;
 
 use crate::sqlx_support::{Access, Account, GrantsUser, HandUser, Level, TeamUser, User};
@@ -145,7 +145,7 @@ macro_rules! store_tests {
                     .unwrap();
                 let before = store.stats();
 
-                let long_password = "x".repeat(axum_login::MAX_PASSWORD_LEN + 1);
+                let long_password = "x".repeat(axum_login::password::MAX_PASSWORD_LEN + 1);
                 assert!(
                     store
                         .authenticate(creds("ferris", &long_password))
@@ -153,7 +153,7 @@ macro_rules! store_tests {
                         .unwrap()
                         .is_none()
                 );
-                let long_name = "u".repeat(axum_login::MAX_USERNAME_LEN + 1);
+                let long_name = "u".repeat(axum_login::password::MAX_USERNAME_LEN + 1);
                 assert!(
                     store
                         .authenticate(creds(&long_name, "hunter42"))
@@ -388,9 +388,15 @@ macro_rules! store_tests {
                 let mut permissions = loaded.permissions.clone();
                 permissions.sort();
                 assert_eq!(permissions, ["posts.read", "posts.write", "users.delete"]);
-                assert!(loaded.has_role(axum_login::RoleRef::new(&Level::Admin)));
-                assert!(loaded.has_permission(axum_login::PermissionRef::from_name("posts.write")));
-                assert!(!loaded.has_permission(axum_login::PermissionRef::from_name("posts.nuke")));
+                assert!(loaded.has_role(axum_login::authz::RoleRef::new(&Level::Admin)));
+                assert!(
+                    loaded
+                        .has_permission(axum_login::authz::PermissionRef::from_name("posts.write"))
+                );
+                assert!(
+                    !loaded
+                        .has_permission(axum_login::authz::PermissionRef::from_name("posts.nuke"))
+                );
 
                 let logged_in = store
                     .authenticate(creds("ferris", "hunter42"))
@@ -667,5 +673,5 @@ async fn every_spelling_of_a_username_is_throttled_as_one_account() {
     assert_eq!(key("FERRIS"), key("ferris"));
     assert_ne!(key("ferris"), key("admin"));
     let long = "A".repeat(10_000);
-    assert!(key(&long).unwrap().len() <= axum_login::MAX_USERNAME_LEN + 1);
+    assert!(key(&long).unwrap().len() <= axum_login::password::MAX_USERNAME_LEN + 1);
 }

@@ -9,7 +9,9 @@ mod security_common;
 use std::{sync::Arc, time::Duration};
 
 use axum_login::{
-    AuthLayer, ManualClock, session_layer,
+    AuthLayer,
+    clock::ManualClock,
+    session_layer,
     tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite},
 };
 use common::{bare_client, serve};
@@ -685,7 +687,7 @@ async fn the_default_absolute_timeout_is_thirty_days() {
     .await;
     let visitor = Visitor::new(&app.base);
     visitor.login("ferris", "pw-ferris").await;
-    clock.advance(axum_login::DEFAULT_ABSOLUTE_TIMEOUT - MINUTE);
+    clock.advance(axum_login::layer::DEFAULT_ABSOLUTE_TIMEOUT - MINUTE);
     assert_eq!(visitor.whoami().await, "ferris");
     clock.advance(2 * MINUTE);
     assert_eq!(visitor.whoami().await, "anonymous");

@@ -259,14 +259,14 @@ impl<'a> Denial<'a> {
 }
 
 /// Answers turned-away requests the app's own way; set it with
-/// [`AuthLayerBuilder::on_denied`](crate::AuthLayerBuilder::on_denied).
+/// [`AuthLayerBuilder::on_denied`](crate::layer::AuthLayerBuilder::on_denied).
 ///
 /// Return `None` to keep the default answer (`303` to login, `401` or `403`). Any
 /// `Fn(&Denial<'_>) -> Option<Response>` is a responder:
 ///
 /// ```
 /// use axum::response::{Html, IntoResponse};
-/// use axum_login::{Denial, DenialReason, DenialResponder};
+/// use axum_login::{guard::Denial, guard::DenialReason, guard::DenialResponder};
 ///
 /// fn branded_forbidden_page(denial: &Denial<'_>) -> Option<axum::response::Response> {
 ///     (denial.reason() == DenialReason::Forbidden && denial.prefers_html()).then(|| {

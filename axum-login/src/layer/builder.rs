@@ -6,19 +6,20 @@ use tower_sessions::{SessionStore, service::CookieController};
 
 use super::{AuthLayer, DEFAULT_ABSOLUTE_TIMEOUT, config::Config};
 use crate::{
-    Clock, SessionKey, SystemClock, Throttle, UserStore,
+    SessionKey, Throttle, UserStore,
+    clock::{Clock, SystemClock},
     guard::DenialResponder,
     layer::LoginRedirect,
     login::{Backend, CacheSlot, Loader},
     session::{IntoSessionManager, Sessions},
 };
 
-impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayer<S, SS, C> {
+impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
     /// Starts building a layer over `store` and `sessions`: a [`session_layer`] (safe cookie
     /// defaults) or any tower-sessions `SessionManagerLayer`.
     ///
     /// [`session_layer`]: crate::session_layer
-    pub fn builder(
+    pub fn builder<S: UserStore>(
         store: S,
         sessions: impl IntoSessionManager<SS, C>,
     ) -> AuthLayerBuilder<S, SS, C> {
@@ -163,14 +164,14 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
     }
 
     /// The clock for login times and timeouts. Default: [`SystemClock`]. Tests use
-    /// [`ManualClock`](crate::ManualClock).
+    /// [`ManualClock`](crate::clock::ManualClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
     }
 
     /// Builds the layer.
-    pub fn build(self) -> AuthLayer<S, SS, C> {
+    pub fn build(self) -> AuthLayer<SS, C> {
         let key = self.key.unwrap_or_else(|| {
             tracing::warn!(
                 "AuthLayer: no session key given, using a random one; logins will not survive a restart or be shared between instances (see `AuthLayerBuilder::session_key`)"
@@ -195,7 +196,6 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         AuthLayer {
             backend: Arc::new(backend),
             sessions: self.sessions,
-            _store: std::marker::PhantomData,
         }
     }
 }

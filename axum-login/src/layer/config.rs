@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{Clock, SessionKey, Throttle, guard::DenialResponder};
+use crate::{SessionKey, Throttle, clock::Clock, guard::DenialResponder};
 
 /// The default [`AuthLayerBuilder::absolute_timeout`](super::AuthLayerBuilder::absolute_timeout):
 /// 30 days.
@@ -27,11 +27,11 @@ pub(crate) struct Config {
 
 /// Where and how anonymous browsers are sent to log in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginRedirect {
+pub(crate) struct LoginRedirect {
     /// The login page, a local path; `None` answers `401` to browsers too.
-    pub login_url: Option<String>,
+    pub(crate) login_url: Option<String>,
     /// The query parameter that carries the page to come back to.
-    pub redirect_field: String,
+    pub(crate) redirect_field: String,
 }
 
 impl Default for LoginRedirect {

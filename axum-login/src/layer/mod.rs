@@ -13,8 +13,7 @@ use tower_sessions::{
     service::{CookieController, PlaintextCookie},
 };
 
-pub(crate) use self::config::Config;
-pub use self::config::LoginRedirect;
+pub(crate) use self::config::{Config, LoginRedirect};
 pub use self::{
     builder::AuthLayerBuilder,
     config::DEFAULT_ABSOLUTE_TIMEOUT,
@@ -25,7 +24,8 @@ use crate::{
     session::{SessionService, Sessions},
 };
 
-/// Adds authentication to a router: sessions from tower-sessions, users from a [`UserStore`].
+/// Adds authentication to a router: sessions from tower-sessions, users from a
+/// [`UserStore`](crate::UserStore).
 ///
 /// Build it with [`AuthLayer::builder`] from the user store and a
 /// [`session_layer`](crate::session_layer) (or a tower-sessions
@@ -56,23 +56,21 @@ use crate::{
 ///     .route("/", get(|| async { "hello" }))
 ///     .layer(AuthLayer::builder(MyStore, sessions).login_url("/login").build());
 /// ```
-pub struct AuthLayer<S, SS: SessionStore, C: CookieController = PlaintextCookie> {
+pub struct AuthLayer<SS: SessionStore, C: CookieController = PlaintextCookie> {
     backend: Arc<dyn ErasedBackend>,
     sessions: Sessions<SS, C>,
-    _store: std::marker::PhantomData<fn() -> S>,
 }
 
-impl<S, SS: SessionStore + Clone, C: CookieController + Clone> Clone for AuthLayer<S, SS, C> {
+impl<SS: SessionStore + Clone, C: CookieController + Clone> Clone for AuthLayer<SS, C> {
     fn clone(&self) -> Self {
         Self {
             backend: self.backend.clone(),
             sessions: self.sessions.clone(),
-            _store: std::marker::PhantomData,
         }
     }
 }
 
-impl<S, SS: SessionStore, C: CookieController> fmt::Debug for AuthLayer<S, SS, C> {
+impl<SS: SessionStore, C: CookieController> fmt::Debug for AuthLayer<SS, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthLayer")
             .field("store", &self.backend.store_type())
@@ -81,7 +79,7 @@ impl<S, SS: SessionStore, C: CookieController> fmt::Debug for AuthLayer<S, SS, C
     }
 }
 
-impl<I, S, SS, C> Layer<I> for AuthLayer<S, SS, C>
+impl<I, SS, C> Layer<I> for AuthLayer<SS, C>
 where
     SS: SessionStore,
     C: CookieController,

@@ -19,7 +19,7 @@ use crate::{
     security::RequestOrigin,
 };
 
-/// The service that [`AuthLayer`] puts inside the session manager.
+/// The service that [`AuthLayer`](super::AuthLayer) puts inside the session manager.
 #[derive(Clone)]
 pub struct AuthService<I> {
     pub(super) inner: I,

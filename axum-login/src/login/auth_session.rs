@@ -10,7 +10,7 @@ use super::{
     record::{LoginRecord, SESSION_KEY},
     request::RequestAuth,
 };
-use crate::{AuthError, AuthUser, UserId, UserStore, clock::from_unix_seconds};
+use crate::{AuthError, AuthUser, UserStore, clock::from_unix_seconds, store::UserId};
 
 /// The authentication side of a request: who is logged in, and logging in and out.
 ///
@@ -105,32 +105,15 @@ impl<S: UserStore> AuthSession<S> {
     ) -> Result<Option<S::User>, AuthError> {
         self.auth.check_same_site()?;
         let config = self.auth.config();
-        let throttle = &config.throttle;
-        let keys = match &throttle.store {
-            Some(_) => throttle.keys(
-                self.backend.store().throttle_key(&credentials),
-                self.auth.client(),
-            ),
-            None => Vec::new(),
+        let account = self.backend.store().throttle_key(&credentials);
+        let Some(attempt) = config
+            .throttle
+            .gate(account, self.auth.client(), config.clock.now())
+            .await
+            .map_err(AuthError::Throttle)?
+        else {
+            return Ok(None);
         };
-        let now = config.clock.now();
-        if let Some(counters) = &throttle.store {
-            // Count the attempt before checking it, so simultaneous guesses cannot all pass.
-            let mut throttled = false;
-            for (key, limit) in &keys {
-                let attempts = counters
-                    .attempt(key, now, throttle.window)
-                    .await
-                    .map_err(AuthError::Throttle)?;
-                if attempts > *limit {
-                    tracing::warn!(key = %key, attempts, "login throttled");
-                    throttled = true;
-                }
-            }
-            if throttled {
-                return Ok(None);
-            }
-        }
         let user = self
             .backend
             .store()
@@ -138,15 +121,8 @@ impl<S: UserStore> AuthSession<S> {
             .await
             .map_err(AuthError::store)?
             .filter(crate::AuthUser::is_active);
-        if let (Some(counters), Some(_)) = (&throttle.store, &user) {
-            for (key, _) in &keys {
-                let result = if key.starts_with("account:") {
-                    counters.reset(key).await
-                } else {
-                    counters.forgive(key).await
-                };
-                result.map_err(AuthError::Throttle)?;
-            }
+        if user.is_some() {
+            attempt.succeeded().await.map_err(AuthError::Throttle)?;
         }
         Ok(user)
     }
@@ -230,7 +206,7 @@ impl<S: UserStore> AuthSession<S> {
     /// this does nothing). Call it after changing or deleting a user through
     /// [`store`](Self::store), so their sessions on this instance see the change on their next
     /// request.
-    pub fn forget_cached_user(&self, id: &crate::UserId<S>) {
+    pub fn forget_cached_user(&self, id: &UserId<S>) {
         self.backend.loader.forget(id);
     }
 

@@ -4,7 +4,7 @@
 //! The session's digest is still checked on every request, against the cached user's
 //! [`session_auth_hash`](crate::AuthUser::session_auth_hash). What the cache can delay is only
 //! noticing a change made where this process cannot see it: see
-//! [`AuthLayerBuilder::user_cache`](crate::AuthLayerBuilder::user_cache) for the bound.
+//! [`AuthLayerBuilder::user_cache`](crate::layer::AuthLayerBuilder::user_cache) for the bound.
 
 /// The layer's cache slot: a `UserCache` when the `cache` feature is on, nothing otherwise, so
 /// the rest of the crate needs no `cfg` for it.
@@ -67,7 +67,7 @@ mod imp {
     /// (feature `cache`).
     ///
     /// Give it to the layer with
-    /// [`AuthLayerBuilder::user_cache`](crate::AuthLayerBuilder::user_cache) and keep a clone
+    /// [`AuthLayerBuilder::user_cache`](crate::layer::AuthLayerBuilder::user_cache) and keep a clone
     /// (clones share one cache) to [`invalidate`](Self::invalidate) a user whose password, roles
     /// or permissions the app changes, or whom it deletes.
     ///

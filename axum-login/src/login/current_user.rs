@@ -8,7 +8,10 @@ use axum::{
 };
 
 use super::{backend::Login, request::RequestAuth};
-use crate::{AuthError, AuthRejection, AuthUser, DenialReason};
+use crate::{
+    AuthError, AuthUser,
+    guard::{AuthRejection, DenialReason},
+};
 
 /// The logged-in user.
 ///

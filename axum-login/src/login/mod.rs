@@ -1,10 +1,11 @@
 //! Who is logged in.
 //!
-//! A session holds a [login record](record) — the user's id and a keyed digest of their
-//! credentials, never the password hash. Each request gets a [`RequestAuth`] that every
-//! extractor and guard on it shares; the first to ask who the user is makes the
-//! [`Backend`] check the record and the [`Loader`] fetch the user (cache → batch → store).
-//! Handlers see the result through [`AuthSession`] and [`CurrentUser`].
+//! A session holds a login record: the user's id and a keyed digest of their credentials, never
+//! the password hash. Each request gets one authentication state that every extractor and guard
+//! on it shares; the first to ask who the user is has the record checked (timeouts, the user
+//! still there and active, the digest) and the user loaded: from the user cache when it
+//! holds a current copy, else from the store, in a batch when loads are batched. Handlers see
+//! the result through [`AuthSession`] and [`CurrentUser`].
 
 mod auth_session;
 mod backend;

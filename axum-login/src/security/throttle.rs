@@ -9,7 +9,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use crate::BoxError;
+use crate::error::BoxError;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -129,7 +129,7 @@ impl ThrottleStore for MemoryThrottleStore {
 }
 
 /// How failed logins are throttled; give it to
-/// [`AuthLayerBuilder::throttle`](crate::AuthLayerBuilder::throttle).
+/// [`AuthLayerBuilder::throttle`](crate::layer::AuthLayerBuilder::throttle).
 ///
 /// Default: at most 5 failures per account and 50 per client address in a 15-minute window,
 /// counted in memory. Once a key reaches its limit, [`AuthSession::authenticate`] answers
@@ -147,7 +147,7 @@ impl ThrottleStore for MemoryThrottleStore {
 /// ```
 /// use std::time::Duration;
 ///
-/// use axum_login::{MemoryThrottleStore, Throttle};
+/// use axum_login::{security::MemoryThrottleStore, Throttle};
 ///
 /// let throttle = Throttle::new(MemoryThrottleStore::default())
 ///     .max_failures_per_account(3)
@@ -200,20 +200,81 @@ impl Throttle {
         self
     }
 
-    /// The keys an attempt counts against.
-    pub(crate) fn keys(
+    /// Counts a login attempt on `account` (a [`UserStore::throttle_key`]) from `address`,
+    /// before its credentials are checked, so simultaneous guesses cannot all slip under the
+    /// limit. `None` when a key is over its limit: the attempt must fail like wrong
+    /// credentials, without asking the store.
+    ///
+    /// [`UserStore::throttle_key`]: crate::UserStore::throttle_key
+    pub(crate) async fn gate(
         &self,
         account: Option<String>,
         address: Option<std::net::IpAddr>,
-    ) -> Vec<(String, u32)> {
+        now: SystemTime,
+    ) -> Result<Option<Attempt<'_>>, BoxError> {
+        let Some(counters) = &self.store else {
+            return Ok(Some(Attempt {
+                counters: None,
+                keys: Vec::new(),
+            }));
+        };
         let mut keys = Vec::with_capacity(2);
         if let Some(account) = account {
-            keys.push((format!("account:{account}"), self.per_account));
+            keys.push((
+                Counted::Account,
+                format!("account:{account}"),
+                self.per_account,
+            ));
         }
         if let Some(address) = address {
-            keys.push((format!("address:{address}"), self.per_address));
+            keys.push((
+                Counted::Address,
+                format!("address:{address}"),
+                self.per_address,
+            ));
         }
-        keys
+        let mut throttled = false;
+        for (_, key, limit) in &keys {
+            let attempts = counters.attempt(key, now, self.window).await?;
+            if attempts > *limit {
+                tracing::warn!(key = %key, attempts, "login throttled");
+                throttled = true;
+            }
+        }
+        Ok((!throttled).then(|| Attempt {
+            counters: Some(&**counters),
+            keys: keys.into_iter().map(|(kind, key, _)| (kind, key)).collect(),
+        }))
+    }
+}
+
+/// What a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    Account,
+    Address,
+}
+
+/// A login attempt that [`Throttle::gate`] let through, to be told how it ended.
+pub(crate) struct Attempt<'a> {
+    counters: Option<&'a dyn ThrottleStore>,
+    keys: Vec<(Counted, String)>,
+}
+
+impl Attempt<'_> {
+    /// The credentials were right: the account's count starts over, and the attempt does not
+    /// count against the address.
+    pub(crate) async fn succeeded(self) -> Result<(), BoxError> {
+        let Some(counters) = self.counters else {
+            return Ok(());
+        };
+        for (counted, key) in &self.keys {
+            match counted {
+                Counted::Account => counters.reset(key).await?,
+                Counted::Address => counters.forgive(key).await?,
+            }
+        }
+        Ok(())
     }
 }
 

@@ -55,7 +55,7 @@ pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
 
 /// The session layer from [`session_layer`]: tower-sessions' sessions and store, with the cookie
 /// handled by this crate (see [`AuthLayer`](crate::AuthLayer)). The methods are those of
-/// [`SessionManagerLayer`](tower_sessions::SessionManagerLayer), with the same defaults except
+/// [`SessionManagerLayer`], with the same defaults except
 /// where [`session_layer`] says otherwise.
 #[derive(Debug, Clone)]
 pub struct SessionLayer<S: SessionStore> {

@@ -2,9 +2,9 @@
 
 use std::sync::atomic::AtomicU64;
 
-use crate::{BoxError, password::PasswordError};
+use crate::{error::BoxError, password::PasswordError};
 
-/// The error of a [`SqlxStore`].
+/// The error of a [`SqlxStore`](super::SqlxStore).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SqlxStoreError {
@@ -39,7 +39,7 @@ impl From<sqlx::Error> for SqlxStoreError {
     }
 }
 
-/// How much work a [`SqlxStore`] has done, for tests and metrics.
+/// How much work a [`SqlxStore`](super::SqlxStore) has done, for tests and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct SqlxStoreStats {

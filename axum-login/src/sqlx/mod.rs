@@ -45,7 +45,7 @@ use crate::{
 /// [`pool`](Self::pool) hands it out for the app's own queries.
 ///
 /// ```
-/// # use axum_login::{AuthUser, SqlxUser, UserTable};
+/// # use axum_login::{AuthUser, sqlx::SqlxUser, sqlx::UserTable};
 /// # use sqlx::{Row, sqlite::{Sqlite, SqliteRow}};
 /// # #[derive(Clone)] struct User { id: i64, username: String, password_hash: String }
 /// # impl AuthUser for User { type Id = i64; fn id(&self) -> i64 { self.id } fn session_auth_hash(&self) -> &[u8] { self.password_hash.as_bytes() } }
@@ -201,7 +201,7 @@ where
     /// Sets the password of the user with `id`, and answers the user as it is now (`None` when
     /// there is no such user).
     ///
-    /// The new hash changes [`AuthUser::session_auth_hash`], so every session of this user ends
+    /// The new hash changes [`AuthUser::session_auth_hash`](crate::AuthUser::session_auth_hash), so every session of this user ends
     /// on its next request; to keep the current one, pass the user answered here to
     /// [`AuthSession::update_session_auth_hash`](crate::AuthSession::update_session_auth_hash).
     pub async fn set_password(

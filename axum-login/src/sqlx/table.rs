@@ -9,10 +9,10 @@
 /// Custom queries ([`with_load_query`](Self::with_load_query),
 /// [`with_authenticate_query`](Self::with_authenticate_query)) write their one parameter as `$1`
 /// on every database; the store turns it into `?` for SQLite and MySQL. They must return the
-/// columns that [`SqlxUser::from_row`] reads.
+/// columns that [`SqlxUser::from_row`](super::SqlxUser::from_row) reads.
 ///
 /// ```
-/// use axum_login::{JoinTable, UserTable};
+/// use axum_login::{sqlx::JoinTable, sqlx::UserTable};
 ///
 /// const USERS: UserTable = UserTable::new("users", "id", "email", "password_hash")
 ///     .with_columns(&["id", "email", "password_hash", "display_name"])
@@ -54,7 +54,7 @@ impl UserTable {
         }
     }
 
-    /// The columns to select, in the order [`SqlxUser::from_row`] expects them.
+    /// The columns to select, in the order [`SqlxUser::from_row`](super::SqlxUser::from_row) expects them.
     pub const fn with_columns(mut self, columns: &'static [&'static str]) -> Self {
         self.columns = columns;
         self

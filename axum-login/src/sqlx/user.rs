@@ -4,9 +4,9 @@
 use sqlx::Database;
 
 use super::UserTable;
-use crate::{AuthUser, BoxError};
+use crate::{AuthUser, error::BoxError};
 
-/// A user type that [`SqlxStore`] can load from database `DB`.
+/// A user type that [`SqlxStore`](super::SqlxStore) can load from database `DB`.
 ///
 /// # `#[derive(UserStore)]`
 ///
@@ -66,7 +66,7 @@ use crate::{AuthUser, BoxError};
 /// For a schema the derive cannot describe:
 ///
 /// ```
-/// use axum_login::{AuthUser, SqlxUser, UserTable};
+/// use axum_login::{AuthUser, sqlx::SqlxUser, sqlx::UserTable};
 /// use sqlx::{Row, Sqlite, sqlite::SqliteRow};
 ///
 /// #[derive(Clone)]

@@ -5,8 +5,8 @@
 use std::{path::PathBuf, str::FromStr};
 
 use axum_login::{
-    AuthUser, BoxError, JoinTable, ParseNameError, PermissionRef, Role, RoleRef, SqlxUser,
-    UserTable,
+    AuthUser, Role, authz::ParseNameError, authz::PermissionRef, authz::RoleRef, error::BoxError,
+    sqlx::JoinTable, sqlx::SqlxUser, sqlx::UserTable,
 };
 use sqlx::{
     ColumnIndex, ConnectOptions, Connection, Database, Decode, Pool, Row, Type,

@@ -10,8 +10,10 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthLayer, AuthLayerBuilder, AuthSession, CurrentUser, PasswordCredentials,
-    SessionKey, SqlxStore, UserStore, require_login, session_layer,
+    AuthError, AuthLayer, AuthSession, CurrentUser, PasswordCredentials, SessionKey, SqlxStore,
+    UserStore,
+    layer::AuthLayerBuilder,
+    require_login, session_layer,
     tower_sessions::{SessionStore, service::PlaintextCookie},
 };
 use sqlx::{Sqlite, sqlite::SqlitePoolOptions};
@@ -156,7 +158,7 @@ pub fn mem_store() -> TestStore {
 }
 
 pub type MemBuilder<SS> =
-    AuthLayerBuilder<TestStore, axum_login::NoResurrection<SS>, PlaintextCookie>;
+    AuthLayerBuilder<TestStore, axum_login::session::NoResurrection<SS>, PlaintextCookie>;
 
 pub struct MemApp<SS> {
     pub base: String,
@@ -269,8 +271,11 @@ where
         .route("/admin", get(sql_admin))
 }
 
-pub type SqlBuilder =
-    AuthLayerBuilder<SqliteStore, axum_login::NoResurrection<InspectableStore>, PlaintextCookie>;
+pub type SqlBuilder = AuthLayerBuilder<
+    SqliteStore,
+    axum_login::session::NoResurrection<InspectableStore>,
+    PlaintextCookie,
+>;
 
 pub struct SqlApp {
     pub base: String,

@@ -13,7 +13,9 @@ use std::{
 };
 
 use axum::Router;
-use axum_login::{AuthUser, ParseNameError, Role, RoleRef, SqlxUser, UserTable};
+use axum_login::{
+    AuthUser, Role, authz::ParseNameError, authz::RoleRef, sqlx::SqlxUser, sqlx::UserTable,
+};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 use tokio::{
