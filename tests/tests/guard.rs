@@ -1,8 +1,6 @@
 //! `#[require_login(...)]` and `require!(...)` over HTTP: every grammar form, every kind of
 //! caller, and how many times the user store is asked.
 
-mod common;
-
 use std::{
     collections::HashMap,
     convert::Infallible,
@@ -23,7 +21,7 @@ use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, Role, UserStore,
     authz::PermissionRef, authz::RoleRef, clock::ManualClock, require, require_login,
 };
-use common::{bare_client, browser, serve};
+use axum_login_tests::{http::bare_client, http::browser, http::serve};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use tower_sessions::{MemoryStore, SessionManagerLayer};
 

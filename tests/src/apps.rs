@@ -19,8 +19,13 @@ use axum_login::{
 use sqlx::{Sqlite, sqlite::SqlitePoolOptions};
 use tokio::sync::Notify;
 
-use super::{Access, InspectableStore, SQLITE_SCHEMA, SqlUser, password_hash, serve_with_addr};
-use crate::common::{Credentials, TestStore, TestUser};
+use crate::{
+    db::SQLITE_SCHEMA,
+    directory::{Credentials, TestStore, TestUser},
+    http::serve_with_addr,
+    session_stores::InspectableStore,
+    users::{Access, SqlUser, password_hash},
+};
 
 /// The one page every failed login gets, whatever was wrong.
 pub const LOGIN_FAILED: &str = "<!doctype html><title>Log in</title><p>Wrong username or password.</p><form method=post action=/login><input name=username><input name=password type=password></form>";
@@ -300,7 +305,7 @@ impl SqlApp {
     }
 }
 
-/// Seeds `ferris` (user), `admin` (admin) and `disabled` (inactive), all with [`super::PASSWORD`],
+/// Seeds `ferris` (user), `admin` (admin) and `disabled` (inactive), all with [`PASSWORD`](crate::users::PASSWORD),
 /// sharing one hash.
 pub async fn seed<'c, E>(executor: E)
 where

@@ -1,6 +1,5 @@
 //! `#[derive(Role)]` and `#[derive(Permission)]` enums stored as their names in text columns,
 //! next to `#[derive(sqlx::FromRow, AuthUser)]` on one struct.
-#![cfg(feature = "sqlx")]
 
 use axum_login::{AuthUser, Permission, Role, authz::RoleRef};
 use sqlx::{SqlitePool, sqlite::SqlitePoolOptions};

@@ -4,15 +4,15 @@
 //! own. The servers come from `DATABASE_URL_POSTGRES` and `DATABASE_URL_MYSQL`; without them the
 //! tests use the local defaults. Outside CI an unreachable server skips its tests loudly; under
 //! `CI` it fails them.
-#![cfg(feature = "sqlx")]
 #![allow(clippy::unwrap_used)]
-
-mod sqlx_support;
 
 use axum_login::{AuthUser, PasswordCredentials, SqlxStore, UserStore, sqlx::SqlxStoreError};
 use secrecy::SecretString;
 
-use crate::sqlx_support::{Access, Account, GrantsUser, HandUser, Level, TeamUser, User};
+use axum_login_tests::{
+    users::Access, users::Account, users::GrantsUser, users::HandUser, users::Level,
+    users::TeamUser, users::User,
+};
 
 fn creds(username: &str, password: &str) -> PasswordCredentials {
     PasswordCredentials::new(username, password)
@@ -52,7 +52,7 @@ macro_rules! store_tests {
 
             type Db = $db;
 
-            async fn setup() -> Option<(crate::sqlx_support::TestDb<Db>, SqlxStore<User, Db>)> {
+            async fn setup() -> Option<(axum_login_tests::db::TestDb<Db>, SqlxStore<User, Db>)> {
                 let db = $connect.await?;
                 let store = SqlxStore::<User, Db>::new(db.pool.clone());
                 sqlx::raw_sql(store.schema())
@@ -264,7 +264,7 @@ macro_rules! store_tests {
                 };
                 let user = store.create_user("ferris", secret("unused")).await.unwrap();
                 let old = weak_hash("hunter42");
-                sqlx::query::<Db>(&crate::sqlx_support::sql::<Db>(
+                sqlx::query::<Db>(&axum_login_tests::db::sql::<Db>(
                     "UPDATE users SET password_hash = $1 WHERE id = $2",
                 ))
                 .bind(&old)
@@ -367,7 +367,7 @@ macro_rules! store_tests {
                     ("user_permissions", "permission", "users.delete"),
                 ] {
                     let sql = format!("INSERT INTO {table} (user_id, {column}) VALUES ($1, $2)");
-                    sqlx::query::<Db>(&crate::sqlx_support::sql::<Db>(&sql))
+                    sqlx::query::<Db>(&axum_login_tests::db::sql::<Db>(&sql))
                         .bind(user.id)
                         .bind(value)
                         .execute(&pool)
@@ -432,7 +432,7 @@ macro_rules! store_tests {
                     (ids[2], "user_permissions", "permission", "users.delete"),
                 ] {
                     let sql = format!("INSERT INTO {table} (user_id, {column}) VALUES ($1, $2)");
-                    sqlx::query::<Db>(&crate::sqlx_support::sql::<Db>(&sql))
+                    sqlx::query::<Db>(&axum_login_tests::db::sql::<Db>(&sql))
                         .bind(user)
                         .bind(value)
                         .execute(&pool)
@@ -523,7 +523,7 @@ macro_rules! store_tests {
                     .create_user("ferris", secret("hunter42"))
                     .await
                     .unwrap();
-                sqlx::query::<Db>(&crate::sqlx_support::sql::<Db>(
+                sqlx::query::<Db>(&axum_login_tests::db::sql::<Db>(
                     "INSERT INTO user_roles (user_id, role) VALUES ($1, 'wizard')",
                 ))
                 .bind(user.id)
@@ -573,7 +573,7 @@ macro_rules! store_tests {
             async fn renamed_columns_and_custom_queries_are_used_everywhere() {
                 let Some(db) = $connect.await else { return };
                 let store = SqlxStore::<Account, Db>::new(db.pool.clone());
-                sqlx::raw_sql(crate::sqlx_support::renamed_schema::<Db>())
+                sqlx::raw_sql(axum_login_tests::db::renamed_schema::<Db>())
                     .execute(store.pool())
                     .await
                     .unwrap();
@@ -628,15 +628,15 @@ macro_rules! store_tests {
 store_tests!(
     sqlite_memory,
     sqlx::Sqlite,
-    crate::sqlx_support::sqlite_memory()
+    axum_login_tests::db::sqlite_memory()
 );
 store_tests!(
     sqlite_file,
     sqlx::Sqlite,
-    crate::sqlx_support::sqlite_file()
+    axum_login_tests::db::sqlite_file()
 );
-store_tests!(postgres, sqlx::Postgres, crate::sqlx_support::postgres());
-store_tests!(mysql, sqlx::MySql, crate::sqlx_support::mysql());
+store_tests!(postgres, sqlx::Postgres, axum_login_tests::db::postgres());
+store_tests!(mysql, sqlx::MySql, axum_login_tests::db::mysql());
 
 #[tokio::test]
 async fn generated_sql_is_written_for_each_database() {

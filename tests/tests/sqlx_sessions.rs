@@ -1,9 +1,6 @@
 //! The sqlx store behind `AuthLayer`: a password change through `SqlxStore::set_password` ends the
 //! user's other sessions and keeps the one that made it.
-#![cfg(feature = "sqlx")]
 #![allow(clippy::unwrap_used)]
-
-mod sqlx_support;
 
 use axum::{
     Router,
@@ -16,7 +13,7 @@ use axum::{
 use axum_login::{AuthLayer, AuthSession, CurrentUser, PasswordCredentials, SessionKey, SqlxStore};
 use tower_sessions::{MemoryStore, SessionManagerLayer};
 
-use crate::sqlx_support::User;
+use axum_login_tests::users::User;
 
 type Store = SqlxStore<User, sqlx::Sqlite>;
 
@@ -87,7 +84,7 @@ impl Client {
 
 #[tokio::test]
 async fn set_password_ends_the_other_sessions_and_keeps_this_one() {
-    let db = sqlx_support::sqlite_file().await.unwrap();
+    let db = axum_login_tests::db::sqlite_file().await.unwrap();
     let store = Store::new(db.pool.clone());
     sqlx::raw_sql(store.schema())
         .execute(store.pool())
