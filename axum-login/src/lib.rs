@@ -36,11 +36,12 @@
 
 pub mod authz;
 pub mod clock;
+pub mod credentials;
 pub mod error;
 pub mod guard;
 pub mod layer;
 pub mod login;
-#[cfg(feature = "sqlx")]
+#[cfg(feature = "password")]
 pub mod password;
 pub mod security;
 pub mod session;
@@ -51,8 +52,13 @@ mod user;
 
 #[cfg(feature = "cache")]
 pub use crate::login::UserCache;
+#[cfg(feature = "password")]
+pub use crate::password::hash_password;
+#[cfg(feature = "sqlx")]
+pub use crate::sqlx::SqlxStore;
 pub use crate::{
     authz::{Permission, Role},
+    credentials::{LoginForm, PasswordCredentials},
     error::AuthError,
     layer::AuthLayer,
     login::{AuthSession, CurrentUser},
@@ -60,11 +66,6 @@ pub use crate::{
     session::session_layer,
     store::UserStore,
     user::AuthUser,
-};
-#[cfg(feature = "sqlx")]
-pub use crate::{
-    password::{PasswordCredentials, hash_password},
-    sqlx::SqlxStore,
 };
 
 /// Derives [`AuthUser`](trait@crate::AuthUser) for a struct with named fields.

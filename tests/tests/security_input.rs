@@ -170,7 +170,7 @@ async fn oversized_credentials_are_refused_without_hashing() {
     assert_refused(&app, "100 KiB username", form(&app, long_username), 0).await;
     let just_over = format!(
         "username=ferris&password={}",
-        "a".repeat(axum_login::password::MAX_PASSWORD_LEN + 1)
+        "a".repeat(axum_login::credentials::MAX_PASSWORD_LEN + 1)
     );
     assert_refused(&app, "MAX_PASSWORD_LEN + 1", form(&app, just_over), 0).await;
     let json = serde_json::json!({"username": "ferris", "password": "a".repeat(1 << 20)});

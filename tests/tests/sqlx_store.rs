@@ -145,7 +145,7 @@ macro_rules! store_tests {
                     .unwrap();
                 let before = store.stats();
 
-                let long_password = "x".repeat(axum_login::password::MAX_PASSWORD_LEN + 1);
+                let long_password = "x".repeat(axum_login::credentials::MAX_PASSWORD_LEN + 1);
                 assert!(
                     store
                         .authenticate(creds("ferris", &long_password))
@@ -153,7 +153,7 @@ macro_rules! store_tests {
                         .unwrap()
                         .is_none()
                 );
-                let long_name = "u".repeat(axum_login::password::MAX_USERNAME_LEN + 1);
+                let long_name = "u".repeat(axum_login::credentials::MAX_USERNAME_LEN + 1);
                 assert!(
                     store
                         .authenticate(creds(&long_name, "hunter42"))
@@ -673,5 +673,5 @@ async fn every_spelling_of_a_username_is_throttled_as_one_account() {
     assert_eq!(key("FERRIS"), key("ferris"));
     assert_ne!(key("ferris"), key("admin"));
     let long = "A".repeat(10_000);
-    assert!(key(&long).unwrap().len() <= axum_login::password::MAX_USERNAME_LEN + 1);
+    assert!(key(&long).unwrap().len() <= axum_login::credentials::MAX_USERNAME_LEN + 1);
 }

@@ -127,6 +127,35 @@ impl<S: UserStore> AuthSession<S> {
         Ok(user)
     }
 
+    /// Checks the logged-in user's credentials again: the current password on a password-change
+    /// form, or before a step that wants a recent login. `true` when `credentials` are right and
+    /// belong to the user logged in on this session.
+    ///
+    /// It goes through the same gate as a login: a cross-site request is refused with
+    /// [`AuthError::CrossSiteRequest`], and wrong guesses are counted by the
+    /// [`Throttle`](crate::Throttle), so a stolen session cannot be used to guess the password.
+    /// On success the login starts over as a fresh one (guards with `fresh` pass again) under a
+    /// new session id.
+    pub async fn reauthenticate(&mut self, credentials: S::Credentials) -> Result<bool, AuthError> {
+        let Some(current) = self.user().await? else {
+            return Ok(false);
+        };
+        let Some(user) = self.authenticate(credentials).await? else {
+            return Ok(false);
+        };
+        // Ids compare by their `Display` form, the only comparison the `Id` bounds allow.
+        if user.id().to_string() != current.id().to_string() {
+            tracing::warn!(
+                user_id = %current.id(),
+                "re-authentication with another account's credentials refused"
+            );
+            return Ok(false);
+        }
+        self.auth.session().cycle_id().await?;
+        self.install(&user, self.backend.record_for(&user)).await?;
+        Ok(true)
+    }
+
     /// Logs `user` in on this session.
     ///
     /// The session id always changes, so an id planted before login (session fixation) is

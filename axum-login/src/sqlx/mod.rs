@@ -29,7 +29,8 @@ pub use self::{
 };
 use crate::{
     UserStore,
-    password::{self, PasswordCredentials},
+    credentials::{MAX_USERNAME_LEN, PasswordCredentials},
+    password,
 };
 
 /// A [`UserStore`] on a sqlx pool: users of type `U` (see [`SqlxUser`]) in a database `DB`
@@ -366,14 +367,14 @@ where
         };
         let Some(mut user) = found else {
             self.count_verification();
-            password::verify_dummy(password).await?;
+            password::verify_unknown_user(password).await?;
             return Ok(None);
         };
         self.count_verification();
         let hash = user.password_hash().to_owned();
         let (valid, obsolete, password) = password::off_runtime(move || {
             let valid = password::verify_blocking(&password, &hash);
-            (valid, valid && password::is_obsolete(&hash), password)
+            (valid, valid && password::needs_rehash(&hash), password)
         })
         .await?;
         if !valid {
@@ -432,7 +433,7 @@ where
             credentials
                 .username
                 .chars()
-                .take(password::MAX_USERNAME_LEN + 1)
+                .take(MAX_USERNAME_LEN + 1)
                 .flat_map(char::to_lowercase)
                 .collect(),
         )

@@ -8,7 +8,7 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthSession, CurrentUser, PasswordCredentials, password::MAX_PASSWORD_LEN,
+    AuthError, AuthSession, CurrentUser, PasswordCredentials, credentials::MAX_PASSWORD_LEN,
     password::PasswordError, require_login, safe_next, sqlx::SqlxStoreError, sqlx::SqlxUser,
 };
 use secrecy::{ExposeSecret, SecretString};
