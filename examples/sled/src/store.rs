@@ -426,15 +426,21 @@ mod tests {
         );
     }
 
-    /// The fastest of three runs of `login`.
-    async fn fastest<F: Future>(mut login: impl FnMut() -> F) -> Duration {
-        let mut best = Duration::MAX;
-        for _ in 0..3 {
+    /// The fastest of five runs of each, interleaved so that a busy moment slows both alike.
+    async fn fastest<A: Future, B: Future>(
+        mut a: impl FnMut() -> A,
+        mut b: impl FnMut() -> B,
+    ) -> (Duration, Duration) {
+        let (mut best_a, mut best_b) = (Duration::MAX, Duration::MAX);
+        for _ in 0..5 {
             let start = Instant::now();
-            login().await;
-            best = best.min(start.elapsed());
+            a().await;
+            best_a = best_a.min(start.elapsed());
+            let start = Instant::now();
+            b().await;
+            best_b = best_b.min(start.elapsed());
         }
-        best
+        (best_a, best_b)
     }
 
     #[tokio::test]
@@ -444,14 +450,15 @@ mod tests {
             .create_user("ferris", "hunter42".into(), Access::User)
             .await
             .expect("create ferris");
-        let wrong =
-            fastest(|| store.authenticate(PasswordCredentials::new("ferris", "nope"))).await;
-        let unknown =
-            fastest(|| store.authenticate(PasswordCredentials::new("nobody", "nope"))).await;
+        let (wrong, unknown) = fastest(
+            || store.authenticate(PasswordCredentials::new("ferris", "nope")),
+            || store.authenticate(PasswordCredentials::new("nobody", "nope")),
+        )
+        .await;
         // Without the stand-in verification an unknown name answers after one lookup, a hundred
         // times sooner; the margin leaves room for a busy machine.
         assert!(
-            unknown * 4 >= wrong,
+            unknown * 10 >= wrong,
             "unknown user {unknown:?}, wrong password {wrong:?}"
         );
     }
