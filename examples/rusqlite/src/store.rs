@@ -90,12 +90,20 @@ pub enum RusqliteStoreError {
     /// SQLite failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// A password could not be hashed or checked.
-    #[error(transparent)]
-    Password(#[from] axum_login::PasswordError),
+    /// A password could not be hashed or checked (the password work failed).
+    #[error("password hashing failed: {0}")]
+    Password(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The blocking task that ran the query panicked.
     #[error("the blocking task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+}
+
+impl RusqliteStoreError {
+    /// The error of `hash_password` or `verify_password`, boxed: the store relies on those two
+    /// functions, not on the path of their error type.
+    fn password(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Password(Box::new(error))
+    }
 }
 
 /// The most connections kept open between calls; more are opened under load and closed after.
@@ -181,7 +189,9 @@ impl RusqliteStore {
     pub async fn open(path: impl Into<PathBuf>) -> Result<Self, RusqliteStoreError> {
         let random: [u8; 32] = rand::random();
         let secret: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
-        let dummy_hash = axum_login::hash_password(SecretString::from(secret)).await?;
+        let dummy_hash = axum_login::hash_password(SecretString::from(secret))
+            .await
+            .map_err(RusqliteStoreError::password)?;
         let store = Self {
             connections: Connections {
                 path: path.into().into(),
@@ -203,7 +213,9 @@ impl RusqliteStore {
         password: SecretString,
         role: Access,
     ) -> Result<Option<User>, RusqliteStoreError> {
-        let hash = axum_login::hash_password(password).await?;
+        let hash = axum_login::hash_password(password)
+            .await
+            .map_err(RusqliteStoreError::password)?;
         let username = username.to_owned();
         self.connections
             .run(move |connection| {
@@ -271,7 +283,9 @@ impl UserStore for RusqliteStore {
             Some(user) => user.password_hash.expose_secret().to_owned(),
             None => self.dummy_hash.to_string(),
         };
-        let valid = axum_login::verify_password(password, hash).await?;
+        let valid = axum_login::verify_password(password, hash)
+            .await
+            .map_err(RusqliteStoreError::password)?;
         Ok(found.filter(|_| valid))
     }
 

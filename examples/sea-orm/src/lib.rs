@@ -327,7 +327,9 @@ pub async fn create_user(
     password: SecretString,
     role: Access,
 ) -> Result<bool, SeaOrmStoreError> {
-    let hash = axum_login::hash_password(password).await?;
+    let hash = axum_login::hash_password(password)
+        .await
+        .map_err(SeaOrmStoreError::password)?;
     let user = ActiveModel {
         id: NotSet,
         username: Set(username.to_owned()),

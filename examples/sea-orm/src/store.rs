@@ -17,9 +17,17 @@ pub enum SeaOrmStoreError {
     /// A query failed.
     #[error("the user query failed: {0}")]
     Db(#[from] DbErr),
-    /// A password could not be hashed or checked.
-    #[error(transparent)]
-    Password(#[from] axum_login::PasswordError),
+    /// A password could not be hashed or checked (the password work failed).
+    #[error("password hashing failed: {0}")]
+    Password(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl SeaOrmStoreError {
+    /// The error of `hash_password` or `verify_password`, boxed: the store relies on those two
+    /// functions, not on the path of their error type.
+    pub(crate) fn password(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Password(Box::new(error))
+    }
 }
 
 /// A [`UserStore`] whose queries are Sea-ORM's: `Entity::find()` with filters, on the app's
@@ -52,7 +60,9 @@ impl SeaOrmStore {
     pub async fn new(db: DatabaseConnection) -> Result<Self, SeaOrmStoreError> {
         let random: [u8; 32] = rand::random();
         let secret: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
-        let dummy_hash = axum_login::hash_password(SecretString::from(secret)).await?;
+        let dummy_hash = axum_login::hash_password(SecretString::from(secret))
+            .await
+            .map_err(SeaOrmStoreError::password)?;
         Ok(Self {
             db,
             dummy_hash: dummy_hash.into(),
@@ -98,7 +108,9 @@ impl UserStore for SeaOrmStore {
             Some(user) => user.password_hash.clone(),
             None => self.dummy_hash.to_string(),
         };
-        let valid = axum_login::verify_password(password, hash).await?;
+        let valid = axum_login::verify_password(password, hash)
+            .await
+            .map_err(SeaOrmStoreError::password)?;
         Ok(found.filter(|_| valid))
     }
 

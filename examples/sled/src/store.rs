@@ -72,12 +72,20 @@ pub enum SledStoreError {
         /// What is wrong with the entry.
         what: String,
     },
-    /// A password could not be hashed or checked.
-    #[error(transparent)]
-    Password(#[from] axum_login::PasswordError),
+    /// A password could not be hashed or checked (the password work failed).
+    #[error("password hashing failed: {0}")]
+    Password(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The blocking task that ran the sled calls panicked.
     #[error("the blocking task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+}
+
+impl SledStoreError {
+    /// The error of `hash_password` or `verify_password`, boxed: the store relies on those two
+    /// functions, not on the path of their error type.
+    fn password(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Password(Box::new(error))
+    }
 }
 
 /// The reason a sled transaction of this store stops without committing.
@@ -139,7 +147,9 @@ impl SledStore {
     pub async fn open(db: Db) -> Result<Self, SledStoreError> {
         let random: [u8; 32] = rand::random();
         let secret: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
-        let dummy_hash = axum_login::hash_password(SecretString::from(secret)).await?;
+        let dummy_hash = axum_login::hash_password(SecretString::from(secret))
+            .await
+            .map_err(SledStoreError::password)?;
         tokio::task::spawn_blocking(move || {
             Ok(Self {
                 users: db.open_tree("users")?,
@@ -168,7 +178,9 @@ impl SledStore {
         password: SecretString,
         role: Access,
     ) -> Result<Option<User>, SledStoreError> {
-        let password_hash = axum_login::hash_password(password).await?;
+        let password_hash = axum_login::hash_password(password)
+            .await
+            .map_err(SledStoreError::password)?;
         let entry = Entry {
             username: username.to_owned(),
             password_hash,
@@ -296,7 +308,9 @@ impl UserStore for SledStore {
             Some(user) => user.password_hash.expose_secret().to_owned(),
             None => self.dummy_hash.to_string(),
         };
-        let valid = axum_login::verify_password(password, hash).await?;
+        let valid = axum_login::verify_password(password, hash)
+            .await
+            .map_err(SledStoreError::password)?;
         Ok(found.filter(|_| valid))
     }
 
