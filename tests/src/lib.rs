@@ -12,6 +12,7 @@ pub mod db;
 pub mod directory;
 pub mod env;
 pub mod http;
+pub mod login_surface;
 pub mod logs;
 pub mod proxy;
 pub mod session_stores;

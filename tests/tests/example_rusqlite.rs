@@ -1,11 +1,11 @@
 //! `examples/rusqlite` over HTTP: its login surface on a SQLite file in a temporary directory,
 //! users through rusqlite and sessions through sqlx in the same file.
 
-mod store_examples;
-
 use axum_login::{PasswordCredentials, UserStore};
+use axum_login_tests::{
+    http::serve_with_addr as serve, login_surface::Browser, login_surface::check_login_surface,
+};
 use example_rusqlite::{Access, App, Config};
-use store_examples::{Browser, check_login_surface, serve};
 
 async fn start(dir: &tempfile::TempDir) -> App {
     App::new(Config {

@@ -7,30 +7,21 @@
 //! dropped at the end, so tests running side by side never share a table. When a server is
 //! unreachable the test fails under `CI=true` (or `1`) and is skipped, loudly, otherwise.
 
-mod store_examples;
-
 use std::{
     str::FromStr,
     sync::atomic::{AtomicUsize, Ordering},
 };
 
 use axum_login::{PasswordCredentials, UserStore};
+use axum_login_tests::{
+    env::in_ci, env::mysql_url, env::postgres_url, env::skipped, http::serve_with_addr as serve,
+    login_surface::check_login_surface,
+};
 use example_sea_orm::{
     Access, App, Config, SeaOrmStore, StoreKind,
     sea_orm::{self, ConnectionTrait as _, DatabaseBackend},
 };
 use sqlx::{Connection as _, Executor as _};
-use store_examples::{check_login_surface, in_ci, serve, skipped};
-
-fn postgres_url() -> String {
-    std::env::var("DATABASE_URL_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-fn mysql_url() -> String {
-    std::env::var("DATABASE_URL_MYSQL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
-}
 
 /// A name no other test, here or in a parallel run, uses.
 fn unique_name() -> String {

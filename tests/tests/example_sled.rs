@@ -1,11 +1,9 @@
 //! `examples/sled` over HTTP: its login surface on a sled database in a temporary directory, and
 //! what the store keeps there.
 
-mod store_examples;
-
 use axum_login::{PasswordCredentials, UserStore};
+use axum_login_tests::{http::serve_with_addr as serve, login_surface::check_login_surface};
 use example_sled::{Access, App, Config};
-use store_examples::{check_login_surface, serve};
 
 async fn start(dir: &tempfile::TempDir) -> App {
     App::new(Config {

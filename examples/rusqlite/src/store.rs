@@ -9,7 +9,10 @@ use std::{
     time::Duration,
 };
 
-use axum_login::{AuthUser, PasswordCredentials, Role as _, UserStore};
+use axum_login::{
+    AuthUser, PasswordCredentials, Role as _, UserStore,
+    password::{verify_password, verify_unknown_user},
+};
 use rusqlite::{
     Connection, OptionalExtension as _, Row, ToSql,
     types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef},
@@ -165,15 +168,12 @@ impl Connections {
 /// A [`UserStore`] over rusqlite.
 ///
 /// Every query runs on tokio's blocking pool (see `Connections::run`), never on the runtime's
-/// worker threads. Passwords are checked with [`axum_login::verify_password`], which runs argon2
-/// on the library's own threads; an unknown username is checked against a hash made when the
-/// store opens, so it costs the same one verification as a wrong password and the timing does
-/// not tell which usernames exist.
+/// worker threads. Passwords are checked with [`verify_password`], which runs argon2
+/// on the library's own threads; an unknown username costs one verification too
+/// ([`verify_unknown_user`]), so the timing does not tell which usernames exist.
 #[derive(Clone)]
 pub struct RusqliteStore {
     connections: Connections,
-    /// The hash of a random password that nobody knows.
-    dummy_hash: Arc<str>,
 }
 
 impl fmt::Debug for RusqliteStore {
@@ -187,17 +187,11 @@ impl fmt::Debug for RusqliteStore {
 impl RusqliteStore {
     /// The store on the SQLite file at `path`, created with its `users` table when missing.
     pub async fn open(path: impl Into<PathBuf>) -> Result<Self, RusqliteStoreError> {
-        let random: [u8; 32] = rand::random();
-        let secret: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
-        let dummy_hash = axum_login::hash_password(SecretString::from(secret))
-            .await
-            .map_err(RusqliteStoreError::password)?;
         let store = Self {
             connections: Connections {
                 path: path.into().into(),
                 idle: Arc::default(),
             },
-            dummy_hash: dummy_hash.into(),
         };
         store
             .connections
@@ -279,13 +273,15 @@ impl UserStore for RusqliteStore {
                     .optional()
             })
             .await?;
-        let hash = match &found {
-            Some(user) => user.password_hash.expose_secret().to_owned(),
-            None => self.dummy_hash.to_string(),
-        };
-        let valid = axum_login::verify_password(password, hash)
-            .await
-            .map_err(RusqliteStoreError::password)?;
+        // An unknown username costs one verification too, against a hash nobody's password
+        // matches, so the response time does not tell which usernames exist.
+        let valid = match &found {
+            Some(user) => {
+                verify_password(password, user.password_hash.expose_secret().to_owned()).await
+            }
+            None => verify_unknown_user(password).await,
+        }
+        .map_err(RusqliteStoreError::password)?;
         Ok(found.filter(|_| valid))
     }
 

@@ -1,13 +1,15 @@
 //! [`SeaOrmStore`]: a [`UserStore`] written with Sea-ORM queries on the `seaorm_users` entity.
 
-use std::{collections::HashMap, fmt, sync::Arc};
+use std::{collections::HashMap, fmt};
 
-use axum_login::{PasswordCredentials, UserStore};
+use axum_login::{
+    PasswordCredentials, UserStore,
+    password::{verify_password, verify_unknown_user},
+};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait as _, DatabaseConnection, DbErr, EntityTrait as _,
     QueryFilter as _,
 };
-use secrecy::SecretString;
 
 use crate::entity::{Column, Entity, Model};
 
@@ -34,17 +36,14 @@ impl SeaOrmStoreError {
 /// [`DatabaseConnection`].
 ///
 /// - [`authenticate`](UserStore::authenticate) finds the user by username and checks the
-///   password with [`axum_login::verify_password`] (argon2 on the library's own threads, off the
-///   async runtime). An unknown username is checked against a hash made when the store is
-///   created, so it costs the same one verification as a wrong password and the timing does not
-///   tell which usernames exist.
+///   password with [`verify_password`] (argon2 on the library's own threads, off the
+///   async runtime). An unknown username costs one verification too
+///   ([`verify_unknown_user`]), so the timing does not tell which usernames exist.
 /// - [`load_users`](UserStore::load_users) is one `WHERE id IN (...)` query for all the ids, so
 ///   the layer batches the loads of concurrent requests ([`BATCHED_LOADS`](UserStore::BATCHED_LOADS)).
 #[derive(Clone)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
-    /// The hash of a random password that nobody knows.
-    dummy_hash: Arc<str>,
 }
 
 impl fmt::Debug for SeaOrmStore {
@@ -58,15 +57,7 @@ impl fmt::Debug for SeaOrmStore {
 impl SeaOrmStore {
     /// A store on `db`, whose `seaorm_users` table must exist.
     pub async fn new(db: DatabaseConnection) -> Result<Self, SeaOrmStoreError> {
-        let random: [u8; 32] = rand::random();
-        let secret: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
-        let dummy_hash = axum_login::hash_password(SecretString::from(secret))
-            .await
-            .map_err(SeaOrmStoreError::password)?;
-        Ok(Self {
-            db,
-            dummy_hash: dummy_hash.into(),
-        })
+        Ok(Self { db })
     }
 
     /// The connection, for the app's own queries.
@@ -104,13 +95,13 @@ impl UserStore for SeaOrmStore {
                 .one(&self.db)
                 .await?
         };
-        let hash = match &found {
-            Some(user) => user.password_hash.clone(),
-            None => self.dummy_hash.to_string(),
-        };
-        let valid = axum_login::verify_password(password, hash)
-            .await
-            .map_err(SeaOrmStoreError::password)?;
+        // An unknown username costs one verification too, against a hash nobody's password
+        // matches, so the response time does not tell which usernames exist.
+        let valid = match &found {
+            Some(user) => verify_password(password, user.password_hash.clone()).await,
+            None => verify_unknown_user(password).await,
+        }
+        .map_err(SeaOrmStoreError::password)?;
         Ok(found.filter(|_| valid))
     }
 

@@ -9,9 +9,12 @@
 //! The three change together in one sled transaction, and a user is read from `users` and
 //! `roles` in one transaction, so nobody sees a user without a role or a name that points nowhere.
 
-use std::{fmt, sync::Arc};
+use std::fmt;
 
-use axum_login::{AuthUser, PasswordCredentials, Role as _, UserStore};
+use axum_login::{
+    AuthUser, PasswordCredentials, Role as _, UserStore,
+    password::{verify_password, verify_unknown_user},
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sled::{
@@ -120,18 +123,15 @@ fn corrupt<T>(id: u64, what: impl fmt::Display) -> TxResult<T> {
 /// ([`tokio::task::spawn_blocking`]), never on the async runtime's worker threads, where it would
 /// hold up every other request on the same thread.
 ///
-/// Passwords are checked with [`axum_login::verify_password`], which runs argon2 on the library's
-/// own threads. An unknown username is checked against a hash made when the store opens, so it
-/// costs the same one verification as a wrong password and the timing does not tell which
-/// usernames exist.
+/// Passwords are checked with [`verify_password`], which runs argon2 on the library's
+/// own threads. An unknown username costs one verification too ([`verify_unknown_user`]), so
+/// the timing does not tell which usernames exist.
 #[derive(Clone)]
 pub struct SledStore {
     db: Db,
     users: Tree,
     usernames: Tree,
     roles: Tree,
-    /// The hash of a random password that nobody knows.
-    dummy_hash: Arc<str>,
 }
 
 impl fmt::Debug for SledStore {
@@ -145,18 +145,12 @@ impl fmt::Debug for SledStore {
 impl SledStore {
     /// The store on `db`'s `users`, `usernames` and `roles` trees, created when missing.
     pub async fn open(db: Db) -> Result<Self, SledStoreError> {
-        let random: [u8; 32] = rand::random();
-        let secret: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
-        let dummy_hash = axum_login::hash_password(SecretString::from(secret))
-            .await
-            .map_err(SledStoreError::password)?;
         tokio::task::spawn_blocking(move || {
             Ok(Self {
                 users: db.open_tree("users")?,
                 usernames: db.open_tree("usernames")?,
                 roles: db.open_tree("roles")?,
                 db,
-                dummy_hash: dummy_hash.into(),
             })
         })
         .await?
@@ -304,13 +298,15 @@ impl UserStore for SledStore {
         }
         let PasswordCredentials { username, password } = credentials;
         let found = self.find(username).await?;
-        let hash = match &found {
-            Some(user) => user.password_hash.expose_secret().to_owned(),
-            None => self.dummy_hash.to_string(),
-        };
-        let valid = axum_login::verify_password(password, hash)
-            .await
-            .map_err(SledStoreError::password)?;
+        // An unknown username costs one verification too, against a hash nobody's password
+        // matches, so the response time does not tell which usernames exist.
+        let valid = match &found {
+            Some(user) => {
+                verify_password(password, user.password_hash.expose_secret().to_owned()).await
+            }
+            None => verify_unknown_user(password).await,
+        }
+        .map_err(SledStoreError::password)?;
         Ok(found.filter(|_| valid))
     }
 

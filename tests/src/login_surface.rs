@@ -1,12 +1,10 @@
-//! What the three store examples (`examples/sea-orm`, `examples/rusqlite`, `examples/sled`)
-//! share: the same login surface, checked here over HTTP with a real client and cookie jar, as a
-//! browser uses it.
-
-#![allow(dead_code, unreachable_pub)]
+//! The login surface an example app serves (the demo's pages: `/`, `/login`, `/logout`,
+//! `/protected`, `/admin`), checked over HTTP with a real client and cookie jar, as a browser
+//! uses it; the store examples (`examples/sea-orm`, `examples/rusqlite`, `examples/sled`) share
+//! it.
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::Router;
 use reqwest::{
     StatusCode,
     cookie::{CookieStore, Jar},
@@ -15,34 +13,6 @@ use reqwest::{
 };
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
-
-/// Serves `app` on an ephemeral loopback port, with the client's address for the handlers (the
-/// per-address login throttle reads it), as the examples' `main` does.
-pub async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind an ephemeral loopback port");
-    let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .expect("server runs");
-    });
-    addr
-}
-
-/// Whether a test must fail (under CI) rather than skip when a service is missing.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
-}
-
-/// Says loudly that a test did not run.
-pub fn skipped(test: &str, why: &str) {
-    eprintln!("\n**********\nSKIPPED {test}: {why}\n**********\n");
-}
 
 /// A browser: its own cookie jar, HTML in `Accept`, redirects not followed so that each answer
 /// can be checked.
