@@ -11,10 +11,8 @@ use axum::{
 };
 use axum_login::{
     AuthError, AuthLayer, AuthSession, CurrentUser, PasswordCredentials, SessionKey, SqlxStore,
-    UserStore,
-    layer::AuthLayerBuilder,
-    require_login, session_layer,
-    tower_sessions::{SessionStore, service::PlaintextCookie},
+    UserStore, layer::AuthLayerBuilder, require_login, session::SessionBackend, session_layer,
+    tower_sessions::service::PlaintextCookie,
 };
 use sqlx::{Sqlite, sqlite::SqlitePoolOptions};
 use tokio::sync::Notify;
@@ -139,6 +137,26 @@ async fn mem_raw(
     Ok("stored")
 }
 
+/// Writes the session on every call (a counter), as a page that records a visit does; answers
+/// who the user is.
+async fn mem_touch(auth: MemAuth) -> Result<String, AuthError> {
+    let who = auth.user().await?.map(|user| user.name);
+    let visits: u64 = auth.session().get("visits").await?.unwrap_or(0);
+    auth.session().insert("visits", visits + 1).await?;
+    Ok(who.unwrap_or_else(|| "anonymous".to_owned()))
+}
+
+/// Changes nothing while telling the session it did: removes a key that is not there and sets
+/// a value to what it already is.
+async fn mem_noop(auth: MemAuth) -> Result<String, AuthError> {
+    let who = auth.user().await?.map(|user| user.name);
+    let _: Option<String> = auth.session().remove("never-set").await?;
+    if let Some(visits) = auth.session().get::<u64>("visits").await? {
+        auth.session().insert("visits", visits).await?;
+    }
+    Ok(who.unwrap_or_else(|| "anonymous".to_owned()))
+}
+
 /// The routes of the hand-written-store app, without the auth layer.
 pub fn mem_routes(gate: Arc<Gate>) -> Router {
     Router::new()
@@ -150,6 +168,8 @@ pub fn mem_routes(gate: Arc<Gate>) -> Router {
         .route("/password", post(mem_password))
         .route("/slow", get(mem_slow))
         .route("/raw", post(mem_raw))
+        .route("/touch", post(mem_touch))
+        .route("/noop", post(mem_noop))
         .layer(Extension(gate))
 }
 
@@ -163,7 +183,7 @@ pub fn mem_store() -> TestStore {
 }
 
 pub type MemBuilder<SS> =
-    AuthLayerBuilder<TestStore, axum_login::session::NoResurrection<SS>, PlaintextCookie>;
+    AuthLayerBuilder<TestStore, axum_login::session::GuardedStore<SS>, PlaintextCookie>;
 
 pub struct MemApp<SS> {
     pub base: String,
@@ -178,7 +198,7 @@ pub async fn mem_app_with<SS>(
     configure: impl FnOnce(MemBuilder<SS>) -> MemBuilder<SS>,
 ) -> MemApp<SS>
 where
-    SS: SessionStore + Clone,
+    SS: SessionBackend + Clone,
 {
     let store = mem_store();
     let gate = Arc::new(Gate::default());
@@ -278,7 +298,7 @@ where
 
 pub type SqlBuilder = AuthLayerBuilder<
     SqliteStore,
-    axum_login::session::NoResurrection<InspectableStore>,
+    axum_login::session::GuardedStore<InspectableStore>,
     PlaintextCookie,
 >;
 

@@ -210,3 +210,35 @@ pub async fn mysql() -> Option<TestDb<sqlx::MySql>> {
         cleanup: Cleanup::MySqlDatabase { url, database },
     })
 }
+
+/// A Redis client for one test, or `None` (after a loud `SKIPPED` outside CI) when Redis at
+/// [`redis_url`](crate::env::redis_url) cannot be reached.
+pub async fn redis(test: &str) -> Option<fred::clients::Pool> {
+    use fred::prelude::*;
+
+    let url = crate::env::redis_url();
+    let connected = async {
+        let config = Config::from_url(&url)?;
+        let pool = Builder::from_config(config)
+            .with_performance_config(|performance| {
+                performance.default_command_timeout = std::time::Duration::from_secs(2);
+            })
+            .with_connection_config(|connection| {
+                connection.connection_timeout = std::time::Duration::from_secs(2);
+            })
+            .build_pool(2)?;
+        pool.init().await?;
+        Ok::<_, fred::error::Error>(pool)
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), connected).await {
+        Ok(Ok(pool)) => Some(pool),
+        Ok(Err(error)) => {
+            crate::env::skipped(test, &format!("Redis at {url} is unreachable: {error}"));
+            None
+        }
+        Err(_) => {
+            crate::env::skipped(test, &format!("Redis at {url} did not answer"));
+            None
+        }
+    }
+}

@@ -12,8 +12,8 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use tokio::net::TcpListener;
 use tower_sessions::session::Id;
 
-/// The session cookie's name (tower-sessions' default).
-pub const COOKIE_NAME: &str = "id";
+/// The session cookie's name as `session_layer` sends it while it is `Secure`.
+pub const COOKIE_NAME: &str = "__Host-id";
 
 /// Serves `app` on an ephemeral loopback port until the test process ends.
 pub async fn serve(app: Router) -> SocketAddr {
@@ -86,6 +86,8 @@ pub async fn serve_with_addr(app: Router) -> SocketAddr {
 pub struct Visitor {
     pub client: reqwest::Client,
     pub base: String,
+    /// The session cookie's name: [`COOKIE_NAME`] unless [`named`](Self::named) says otherwise.
+    name: String,
     cookie: Arc<Mutex<Option<String>>>,
 }
 
@@ -97,8 +99,24 @@ impl Visitor {
                 .build()
                 .expect("client builds"),
             base: base.to_owned(),
+            name: COOKIE_NAME.to_owned(),
             cookie: Arc::default(),
         }
+    }
+
+    /// Another visitor holding the same session cookie now, with a jar of its own: a second
+    /// tab, or a thief with a copy of the cookie.
+    pub fn fork(&self) -> Self {
+        let fork = Self::new(&self.base).named(&self.name);
+        fork.set_cookie(self.cookie());
+        fork
+    }
+
+    /// The same visitor, for a session cookie called `name` (a layer that is not `Secure` has
+    /// no `__Host-` prefix; tower-sessions' own layer calls it `id`).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
     }
 
     /// A visitor holding `cookie` (the value of the session cookie).
@@ -123,11 +141,11 @@ impl Visitor {
     /// Sends `request` with the cookie, and takes in any `Set-Cookie` for it.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Response {
         let request = match self.cookie() {
-            Some(cookie) => request.header(COOKIE, format!("{COOKIE_NAME}={cookie}")),
+            Some(cookie) => request.header(COOKIE, format!("{}={cookie}", self.name)),
             None => request,
         };
         let response = request.send().await.expect("request is answered");
-        if let Some(cookie) = session_set_cookie(&response) {
+        if let Some(cookie) = set_cookie_named(&response, &self.name) {
             if cookie.removes() {
                 self.set_cookie(None);
             } else {
@@ -214,13 +232,18 @@ impl SetCookie {
 
 /// The response's `Set-Cookie` for the session cookie, if any.
 pub fn session_set_cookie(response: &reqwest::Response) -> Option<SetCookie> {
+    set_cookie_named(response, COOKIE_NAME)
+}
+
+/// The response's `Set-Cookie` for the cookie `name`, if any.
+pub fn set_cookie_named(response: &reqwest::Response, name: &str) -> Option<SetCookie> {
     response
         .headers()
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .filter_map(SetCookie::parse)
-        .find(|(name, _)| name == COOKIE_NAME)
+        .find(|(found, _)| found == name)
         .map(|(_, cookie)| cookie)
 }
 

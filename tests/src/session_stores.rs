@@ -1,5 +1,6 @@
-//! Session stores for tests: one that can be made to fail, and one that records what it was
-//! asked and can be inspected without going through the app.
+//! Session stores for tests: one that can be made to fail, one that records what it was asked
+//! and can be inspected without going through the app, and a wrapper that holds a write at the
+//! store until the test lets it through.
 
 use std::{
     collections::HashSet,
@@ -9,8 +10,13 @@ use std::{
     },
 };
 
+use axum_login::session::{
+    MemoryStore,
+    store::{SessionBackend, Update},
+};
+use tokio::sync::Notify;
 use tower_sessions::{
-    MemoryStore, SessionStore,
+    SessionStore,
     session::{Id, Record},
     session_store,
 };
@@ -53,6 +59,14 @@ impl SessionStore for FlakySessionStore {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.check()?;
         self.inner.delete(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionBackend for FlakySessionStore {
+    async fn update(&self, record: &Record, skip_unchanged: bool) -> session_store::Result<Update> {
+        self.check()?;
+        self.inner.update(record, skip_unchanged).await
     }
 }
 
@@ -113,5 +127,97 @@ impl SessionStore for InspectableStore {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.deleted.lock().expect("lock").push(*id);
         self.inner.delete(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionBackend for InspectableStore {
+    async fn update(&self, record: &Record, skip_unchanged: bool) -> session_store::Result<Update> {
+        let update = self.inner.update(record, skip_unchanged).await?;
+        if update == Update::Written {
+            self.saved.lock().expect("lock").push(record.id);
+        }
+        Ok(update)
+    }
+}
+
+/// A [`SessionBackend`] whose next write, once [`arm`](Self::arm)ed, stops just before it
+/// reaches the store and waits for [`release`](Self::release): the point at which a check and a
+/// write that are not one atomic step would let a logout slip in between.
+#[derive(Clone, Debug)]
+pub struct Paused<S> {
+    inner: S,
+    gate: Arc<PauseGate>,
+}
+
+#[derive(Debug, Default)]
+struct PauseGate {
+    armed: AtomicBool,
+    entered: Notify,
+    release: Notify,
+    writes: AtomicUsize,
+}
+
+impl<S> Paused<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            gate: Arc::default(),
+        }
+    }
+
+    /// Makes the next `update` wait.
+    pub fn arm(&self) {
+        self.gate.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Resolves once a write is held.
+    pub async fn entered(&self) {
+        self.gate.entered.notified().await;
+    }
+
+    /// Lets the held write reach the store.
+    pub fn release(&self) {
+        self.gate.release.notify_one();
+    }
+
+    /// How many writes reached the store and wrote.
+    pub fn writes(&self) -> usize {
+        self.gate.writes.load(Ordering::SeqCst)
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: SessionBackend> SessionStore for Paused<S> {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.update(record, false).await.map(|_| ())
+    }
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.inner.load(id).await
+    }
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.inner.delete(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: SessionBackend> SessionBackend for Paused<S> {
+    async fn update(&self, record: &Record, skip_unchanged: bool) -> session_store::Result<Update> {
+        if self.gate.armed.swap(false, Ordering::SeqCst) {
+            self.gate.entered.notify_one();
+            self.gate.release.notified().await;
+        }
+        let update = self.inner.update(record, skip_unchanged).await?;
+        if update == Update::Written {
+            self.gate.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(update)
     }
 }

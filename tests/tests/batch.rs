@@ -13,12 +13,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_login::session::MemoryStore;
 use axum_login::{AuthLayer, AuthSession, CurrentUser, UserStore, session_layer};
 use axum_login_tests::{
     directory::Credentials, directory::DirectoryError, directory::TestStore, directory::TestUser,
     http::browser, http::serve,
 };
-use tower_sessions::MemoryStore;
 
 /// How a [`BatchStore`] answers `load_users`.
 #[derive(Clone, Copy, PartialEq)]

@@ -43,7 +43,7 @@ async fn rusqlite_example_shares_its_file_between_rusqlite_and_sqlx() {
         .await
         .expect("count users");
     assert_eq!(users, 2);
-    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions")
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM axum_login_sessions")
         .fetch_one(&pool)
         .await
         .expect("count sessions");

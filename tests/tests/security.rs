@@ -8,14 +8,16 @@ use std::{sync::Arc, time::Duration};
 use axum_login::{
     AuthLayer,
     clock::ManualClock,
+    session::MemoryStore,
     session_layer,
-    tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite},
+    tower_sessions::{SessionManagerLayer, cookie::SameSite},
 };
 use axum_login_tests::{
     apps::{Gate, mem_app, mem_routes, mem_store, session_key},
     http::Visitor,
     http::forged_session_id,
     http::session_set_cookie,
+    http::set_cookie_named,
     session_stores::InspectableStore,
 };
 use axum_login_tests::{http::bare_client, http::serve};
@@ -65,7 +67,8 @@ async fn an_apps_explicit_cookie_choices_are_kept() {
     let response = Visitor::new(&format!("http://{addr}"))
         .login("ferris", "pw-ferris")
         .await;
-    let cookie = session_set_cookie(&response).expect("a cookie");
+    // Not `Secure`, so no `__Host-` prefix: browsers accept it only on a secure cookie.
+    let cookie = set_cookie_named(&response, "id").expect("a cookie named id");
     assert!(!cookie.has("secure"), "{}", cookie.raw);
     assert!(cookie.has("httponly"), "{}", cookie.raw);
     assert_eq!(cookie.attribute("samesite"), Some("Lax"), "{}", cookie.raw);
@@ -184,7 +187,8 @@ async fn start_slow_request(
     app_gate: &Arc<Gate>,
     visitor: &Visitor,
 ) -> tokio::task::JoinHandle<reqwest::Response> {
-    let slow = Visitor::with_cookie(&visitor.base, &visitor.cookie().expect("logged in"));
+    assert!(visitor.cookie().is_some(), "logged in");
+    let slow = visitor.fork();
     let handle = tokio::spawn(async move { slow.get("/slow").await });
     tokio::time::timeout(Duration::from_secs(10), app_gate.entered.notified())
         .await
@@ -248,16 +252,17 @@ async fn a_slow_request_cannot_bring_back_a_session_whose_id_was_rotated() {
 
 #[tokio::test]
 async fn without_the_wrapper_a_slow_request_would_resurrect_the_session() {
-    // The control: the race is real, and the test above would see it.
+    // The control: the race is real, and the test above would see it. tower-sessions' own
+    // memory store saves with an upsert.
     let store = mem_store();
     let gate = Arc::new(Gate::default());
-    let sessions = MemoryStore::default();
+    let sessions = tower_sessions::MemoryStore::default();
     let layer = AuthLayer::builder(store, SessionManagerLayer::new(sessions))
         .session_key(session_key())
         .build();
     let addr = serve(mem_routes(gate.clone()).layer(layer)).await;
     let base = format!("http://{addr}");
-    let visitor = Visitor::new(&base);
+    let visitor = Visitor::new(&base).named("id");
     visitor.login("ferris", "pw-ferris").await;
     let cookie = visitor.cookie().expect("logged in");
     let slow = start_slow_request(&gate, &visitor).await;
@@ -265,7 +270,10 @@ async fn without_the_wrapper_a_slow_request_would_resurrect_the_session() {
     gate.release.notify_one();
     slow.await.expect("slow request task");
     assert_eq!(
-        Visitor::with_cookie(&base, &cookie).whoami().await,
+        Visitor::with_cookie(&base, &cookie)
+            .named("id")
+            .whoami()
+            .await,
         "ferris",
         "a plain upserting store resurrects the session (if this fails, tower-sessions changed)"
     );

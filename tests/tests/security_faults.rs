@@ -107,7 +107,7 @@ async fn pg_app(test: &str) -> Option<PgApp> {
     let store = PgStore::new(pool);
     let layer = AuthLayer::builder(
         store.clone(),
-        axum_login::session_layer(tower_sessions::MemoryStore::default()),
+        axum_login::session_layer(axum_login::session::MemoryStore::default()),
     )
     .session_key(session_key())
     .build();

@@ -9,13 +9,13 @@ use axum::{
     Router,
     routing::{get, post},
 };
-use axum_login::{AuthLayer, session_layer};
+use axum_login::{AuthLayer, session::MemoryStore, session_layer};
 use axum_login_tests::{
     directory::TestStore, http::bare_client, http::serve, http::set_cookie_headers,
 };
 use reqwest::header::COOKIE;
 use tower_sessions::{
-    Expiry, MemoryStore, Session, SessionManagerLayer,
+    Expiry, Session, SessionManagerLayer,
     cookie::{SameSite, time::Duration},
 };
 

@@ -196,8 +196,11 @@ impl<S: UserStore> AuthSession<S> {
     /// Call it after saving the new password hash, with the user as it is now. The session gets
     /// a new id. If `user` is not the one logged in on this session, only the layer's user
     /// cache forgets them.
+    ///
+    /// A cross-site request is refused with [`AuthError::CrossSiteRequest`]: it ends sessions.
     #[doc(alias = "keep_session_after_password_change")]
     pub async fn update_session_auth_hash(&mut self, user: &S::User) -> Result<(), AuthError> {
+        self.auth.check_same_site()?;
         // The user changed whatever this session is on: a cached copy must not outlive it.
         self.backend.loader.forget(&user.id());
         let session = self.auth.session();
@@ -237,6 +240,19 @@ impl<S: UserStore> AuthSession<S> {
     /// request.
     pub fn forget_cached_user(&self, id: &UserId<S>) {
         self.backend.loader.forget(id);
+    }
+
+    /// Refuses a request that another site made: `Err(AuthError::CrossSiteRequest)`, a `403`
+    /// as a response, for a `POST` (or any method but `GET`, `HEAD` and `OPTIONS`) whose
+    /// `Sec-Fetch-Site` is `cross-site` or `same-site`, or whose `Origin` is not this site or a
+    /// [trusted origin](crate::layer::AuthLayerBuilder::trusted_origin).
+    ///
+    /// Login, logout, re-authentication and [`update_session_auth_hash`](Self::update_session_auth_hash)
+    /// check this themselves; call it first in the app's own state-changing handlers (settings,
+    /// "log out other devices", payments) so they are safe from cross-site request forgery
+    /// without tokens.
+    pub fn check_same_site(&self) -> Result<(), AuthError> {
+        self.auth.check_same_site()
     }
 
     /// The user store.

@@ -11,7 +11,12 @@
 #[cfg(feature = "cache")]
 pub(crate) type CacheSlot = Option<UserCache>;
 #[cfg(not(feature = "cache"))]
-pub(crate) type CacheSlot = ();
+pub(crate) type CacheSlot = NoCache;
+
+/// The cache slot of a build without the `cache` feature.
+#[cfg(not(feature = "cache"))]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NoCache;
 
 /// Constant-time, like the HMAC verification it stands in for: every byte is compared,
 /// whatever the first difference. The differences are folded into one byte first, which the

@@ -95,6 +95,6 @@ impl<S: UserStore> Loader<S> {
             cache.invalidate(id);
         }
         #[cfg(not(feature = "cache"))]
-        let ((), _) = (self.cache, id);
+        let (super::cache::NoCache, _) = (self.cache, id);
     }
 }

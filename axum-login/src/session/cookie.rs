@@ -10,6 +10,10 @@ use tower_sessions::{
     session::Id,
 };
 
+/// The name prefix that browsers accept only on a cookie set by this host over HTTPS, with
+/// `Path=/` and no `Domain`.
+const HOST_PREFIX: &str = "__Host-";
+
 /// The cookie settings of a [`session_layer`](crate::session_layer).
 #[derive(Debug, Clone)]
 pub(crate) struct CookieConfig {
@@ -21,6 +25,8 @@ pub(crate) struct CookieConfig {
     pub(crate) domain: Option<Cow<'static, str>>,
     pub(crate) expiry: Option<Expiry>,
     pub(crate) always_save: bool,
+    /// Whether a `Secure` cookie's name gets the `__Host-` prefix.
+    pub(crate) host_prefix: bool,
 }
 
 impl CookieConfig {
@@ -36,7 +42,19 @@ impl CookieConfig {
             domain: None,
             expiry: None,
             always_save: false,
+            host_prefix: true,
         }
+    }
+
+    /// The settings as the cookie is sent: with the `__Host-` prefix on its name while it is
+    /// `Secure` (which browsers honour only with `Path=/` and no `Domain`, so a cookie that
+    /// names a domain or a path keeps its name).
+    pub(crate) fn resolved(mut self) -> Self {
+        let prefixable = self.secure && self.path == "/" && self.domain.is_none();
+        if self.host_prefix && prefixable && !self.name.starts_with(HOST_PREFIX) {
+            self.name = format!("{HOST_PREFIX}{}", self.name).into();
+        }
+        self
     }
 
     /// The cookie that carries session `id`, which expires as `expiry` says.
@@ -72,14 +90,25 @@ impl CookieConfig {
     }
 }
 
-/// The value of the cookie called `name`, the last one when the request repeats it (as a
-/// cookie jar would keep it), without surrounding double quotes.
+/// What a request's `Cookie` headers hold under the session cookie's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Found<'a> {
+    /// No such cookie.
+    None,
+    /// One, its value without surrounding double quotes.
+    One(&'a str),
+    /// Several: one of them was planted (by a sibling subdomain, a plain-HTTP page or another
+    /// path), and nothing tells which is the visitor's own.
+    Several,
+}
+
+/// The session cookie called `name` among the request's cookies.
 ///
 /// A plain scan of `name=value; name=value` pairs: the session id needs no decoding, and a
 /// full parse of every cookie (`cookie::Cookie::split_parse`) would cost a tenth of a cached
 /// request.
-pub(super) fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    let mut found = None;
+pub(super) fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Found<'a> {
+    let mut found = Found::None;
     for text in headers.get_all(header::COOKIE).iter() {
         let Ok(text) = text.to_str() else {
             continue;
@@ -97,17 +126,20 @@ pub(super) fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&
             if let Some(eq) = pair.bytes().position(|b| b == b'=')
                 && pair[..eq].trim_ascii() == name
             {
-                found = Some(pair[eq + 1..].trim_ascii());
+                let value = pair[eq + 1..].trim_ascii();
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|inner| inner.strip_suffix('"'))
+                    .unwrap_or(value);
+                found = match found {
+                    Found::None => Found::One(value),
+                    _ => Found::Several,
+                };
             }
             start = end + 1;
         }
     }
-    found.map(|value| {
-        value
-            .strip_prefix('"')
-            .and_then(|inner| inner.strip_suffix('"'))
-            .unwrap_or(value)
-    })
+    found
 }
 
 /// The session id in a cookie value, exactly as tower-sessions' `Id::from_str` reads it
@@ -161,24 +193,56 @@ mod tests {
     }
 
     #[test]
-    fn the_session_cookie_is_found_among_others_and_the_last_one_wins() {
+    fn the_session_cookie_is_found_among_others_and_two_of_it_are_none_of_them() {
         assert_eq!(
             session_cookie(&headers(&["a=1; id=abc; b=2"]), "id"),
-            Some("abc")
+            Found::One("abc")
         );
         assert_eq!(
             session_cookie(&headers(&["a=1", "id=x", "id=y"]), "id"),
-            Some("y")
+            Found::Several
         );
-        assert_eq!(session_cookie(&headers(&["ids=1; xid=2"]), "id"), None);
-        assert_eq!(session_cookie(&headers(&[]), "id"), None);
-        assert_eq!(session_cookie(&headers(&["id="]), "id"), Some(""));
+        assert_eq!(
+            session_cookie(&headers(&["id=x; id=x"]), "id"),
+            Found::Several
+        );
+        assert_eq!(
+            session_cookie(&headers(&["ids=1; xid=2"]), "id"),
+            Found::None
+        );
+        assert_eq!(session_cookie(&headers(&[]), "id"), Found::None);
+        assert_eq!(session_cookie(&headers(&["id="]), "id"), Found::One(""));
         assert_eq!(
             session_cookie(&headers(&[" id = \"abc\" ;x"]), "id"),
-            Some("abc")
+            Found::One("abc")
         );
-        assert_eq!(session_cookie(&headers(&["id; a=b"]), "id"), None);
-        assert_eq!(session_cookie(&headers(&["a=id=1"]), "id"), None);
+        assert_eq!(session_cookie(&headers(&["id; a=b"]), "id"), Found::None);
+        assert_eq!(session_cookie(&headers(&["a=id=1"]), "id"), Found::None);
+        assert_eq!(
+            session_cookie(&headers(&["id=planted; __Host-id=own"]), "__Host-id"),
+            Found::One("own")
+        );
+    }
+
+    #[test]
+    fn a_secure_cookie_gets_the_host_prefix_unless_it_cannot_have_it() {
+        let name = |config: CookieConfig| config.resolved().name.into_owned();
+        assert_eq!(name(CookieConfig::safe_defaults()), "__Host-id");
+        let plain = CookieConfig {
+            secure: false,
+            ..CookieConfig::safe_defaults()
+        };
+        assert_eq!(name(plain), "id");
+        let opted_out = CookieConfig {
+            host_prefix: false,
+            ..CookieConfig::safe_defaults()
+        };
+        assert_eq!(name(opted_out), "id");
+        let shared = CookieConfig {
+            domain: Some("example.com".into()),
+            ..CookieConfig::safe_defaults()
+        };
+        assert_eq!(name(shared), "id");
     }
 
     /// Every string `Id::from_str` accepts is read to the same id, and every other is refused.
@@ -234,9 +298,12 @@ mod tests {
 
     #[test]
     fn the_removal_cookie_carries_the_attributes_of_the_cookie() {
-        let removal = CookieConfig::safe_defaults().removal().to_string();
+        let removal = CookieConfig::safe_defaults()
+            .resolved()
+            .removal()
+            .to_string();
         for part in [
-            "id=;",
+            "__Host-id=;",
             "HttpOnly",
             "SameSite=Lax",
             "Secure",

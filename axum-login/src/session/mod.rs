@@ -1,13 +1,14 @@
-//! Sessions: [`session_layer`] with the defaults a login system needs, the middleware that
-//! reads and writes its cookie, removal cookies that repeat the cookie's attributes, and a
-//! store wrapper that keeps deleted sessions deleted.
+//! Sessions: [`session_layer`] with the defaults a login system needs, the stores it runs on
+//! (which never bring a logged-out session back), the middleware that reads and writes its
+//! cookie, and removal cookies that repeat the cookie's attributes.
 
 mod cookie;
-mod no_resurrection;
+mod guarded;
 mod removal;
 mod service;
+pub mod store;
 
-use std::borrow::Cow;
+use std::{borrow::Cow, time::Duration};
 
 use tower_sessions::{
     Expiry, SessionManagerLayer, SessionStore,
@@ -16,57 +17,87 @@ use tower_sessions::{
 };
 
 use self::cookie::CookieConfig;
+pub(crate) use self::guarded::SaveContext;
+#[cfg(feature = "redis")]
+pub use self::store::RedisSessionStore;
+#[cfg(feature = "sqlx")]
+pub use self::store::SqlxSessionStore;
 pub use self::{
-    no_resurrection::NoResurrection,
+    guarded::GuardedStore,
     removal::{CookieRemoval, CookieRemovalFuture},
     service::{SessionFuture, SessionService, Sessions},
+    store::{CheckThenSave, MemoryStore, SessionBackend},
 };
 
-/// A tower-sessions layer over `store` with safe cookie defaults, for
+/// A session layer over `store` with safe defaults, for
 /// [`AuthLayer::builder`](crate::AuthLayer::builder).
 ///
 /// - `HttpOnly`: scripts cannot read the cookie.
 /// - `Secure`: the cookie travels only over HTTPS. Turn it off only for plain HTTP on loopback
 ///   during development, with `.with_secure(false)`, and say so.
+/// - The name `__Host-id` while the cookie is `Secure`: browsers accept a cookie of that name
+///   only from this host over HTTPS, with `Path=/` and no `Domain`, so a sibling subdomain or a
+///   plain-HTTP page cannot plant one in its place (to log the visitor in as the attacker).
+///   [`without_host_prefix`](SessionLayer::without_host_prefix) opts out.
+/// - A request that carries two session cookies of that name (one planted) is treated as having
+///   none, rather than guessing which is the visitor's.
 /// - `SameSite=Lax`: other sites' forms and scripts do not send it, but following a link or a
 ///   redirect back from another site (an OAuth provider's callback) does. `Strict` would drop the
 ///   session on that redirect and break "log in with a provider".
 /// - `Path=/` and no `Domain`: the cookie belongs to this host only, not its subdomains.
-/// - The store is wrapped in [`NoResurrection`], so a slow request that still holds a session
-///   cannot save it back after a logout or id change deleted it.
+/// - The store is a [`SessionBackend`]: a slow request that still holds a session cannot write
+///   it back after a logout or an id change deleted it, on any instance, and a request that
+///   changed nothing (a value set to what it was, a missing key removed) writes nothing and
+///   sends no cookie.
+/// - Every store call is bounded ([`with_store_timeout`](SessionLayer::with_store_timeout),
+///   default 2 s): an unreachable store fails the request instead of holding it.
 ///
 /// Because the layer knows these attributes, every instance removes the cookie at logout with
 /// the attributes it was set with, even one that never set it itself. The cookie is read and
 /// written by this crate rather than tower-sessions' cookie manager, which parses every cookie
-/// of every request; the `Session` and the store are tower-sessions' own.
+/// of every request; the `Session` is tower-sessions' own.
 ///
 /// ```
-/// use tower_sessions::MemoryStore;
-///
-/// let sessions = axum_login::session_layer(MemoryStore::default());
+/// let sessions = axum_login::session_layer(axum_login::session::MemoryStore::default());
 /// # let _ = sessions;
 /// ```
-pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
+pub fn session_layer<S: SessionBackend>(store: S) -> SessionLayer<S> {
     SessionLayer {
-        store: NoResurrection::new(store),
+        store: GuardedStore::new(store),
         config: CookieConfig::safe_defaults(),
     }
 }
 
-/// The session layer from [`session_layer`]: tower-sessions' sessions and store, with the cookie
-/// handled by this crate (see [`AuthLayer`](crate::AuthLayer)). The methods are those of
-/// [`SessionManagerLayer`], with the same defaults except
-/// where [`session_layer`] says otherwise.
+/// The session layer from [`session_layer`]: tower-sessions' sessions over a
+/// [`SessionBackend`], with the cookie handled by this crate (see
+/// [`AuthLayer`](crate::AuthLayer)). The methods are those of [`SessionManagerLayer`], with the
+/// same defaults except where [`session_layer`] says otherwise.
 #[derive(Debug, Clone)]
-pub struct SessionLayer<S: SessionStore> {
-    store: NoResurrection<S>,
+pub struct SessionLayer<S> {
+    store: GuardedStore<S>,
     config: CookieConfig,
 }
 
-impl<S: SessionStore> SessionLayer<S> {
-    /// The cookie's name. Default: `id`.
+impl<S: SessionBackend> SessionLayer<S> {
+    /// The cookie's name. Default: `id`, sent as `__Host-id` while the cookie is `Secure` (see
+    /// [`session_layer`]).
     pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.config.name = name.into();
+        self
+    }
+
+    /// Keeps the cookie's name as given even when it is `Secure`, without the `__Host-` prefix
+    /// that keeps other hosts from planting a cookie of that name. For an app that must keep a
+    /// name an older deployment used; it gives up that protection.
+    pub fn without_host_prefix(mut self) -> Self {
+        self.config.host_prefix = false;
+        self
+    }
+
+    /// The longest one call to the session store may take; past it the request fails with a
+    /// `500` instead of waiting. Default: 2 seconds.
+    pub fn with_store_timeout(mut self, timeout: Duration) -> Self {
+        self.store.set_timeout(timeout);
         self
     }
 
@@ -113,7 +144,7 @@ impl<S: SessionStore> SessionLayer<S> {
     }
 
     /// The same settings as a tower-sessions layer, for use without [`AuthLayer`](crate::AuthLayer).
-    pub fn into_inner(self) -> SessionManagerLayer<NoResurrection<S>> {
+    pub fn into_inner(self) -> SessionManagerLayer<GuardedStore<S>> {
         let CookieConfig {
             name,
             http_only,
@@ -123,7 +154,8 @@ impl<S: SessionStore> SessionLayer<S> {
             domain,
             expiry,
             always_save,
-        } = self.config;
+            host_prefix: _,
+        } = self.config.resolved();
         let mut layer = SessionManagerLayer::new(self.store)
             .with_name(name)
             .with_http_only(http_only)
@@ -155,8 +187,8 @@ impl<S: SessionStore, C: CookieController> IntoSessionManager<S, C> for SessionM
     }
 }
 
-impl<S: SessionStore> IntoSessionManager<NoResurrection<S>, PlaintextCookie> for SessionLayer<S> {
-    fn into_session_manager(self) -> Sessions<NoResurrection<S>, PlaintextCookie> {
+impl<S: SessionBackend> IntoSessionManager<GuardedStore<S>, PlaintextCookie> for SessionLayer<S> {
+    fn into_session_manager(self) -> Sessions<GuardedStore<S>, PlaintextCookie> {
         Sessions::own(self.store, self.config)
     }
 }

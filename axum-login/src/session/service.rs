@@ -24,7 +24,8 @@ use tower_service::Service;
 use tower_sessions::{Session, SessionManagerLayer, SessionStore, service::CookieController};
 
 use super::{
-    cookie::{CookieConfig, parse_id, session_cookie},
+    SaveContext,
+    cookie::{CookieConfig, Found, parse_id, session_cookie},
     removal::{CookieAttributes, CookieRemoval},
 };
 
@@ -81,7 +82,7 @@ impl<SS: SessionStore, C: CookieController> Sessions<SS, C> {
     pub(crate) fn own(store: SS, config: CookieConfig) -> Self {
         Self(SessionsKind::Own {
             store: Arc::new(store),
-            config: Arc::new(config),
+            config: Arc::new(config.resolved()),
         })
     }
 
@@ -179,15 +180,22 @@ where
                 config,
             } => (inner, store, config),
         };
-        let cookie = session_cookie(request.headers(), &config.name);
-        let id = cookie.and_then(|value| {
-            let id = parse_id(value);
-            if id.is_none() {
-                tracing::debug!("malformed session id in the cookie; a new session");
+        let (id, had_cookie) = match session_cookie(request.headers(), &config.name) {
+            Found::None => (None, false),
+            Found::One(value) => {
+                let id = parse_id(value);
+                if id.is_none() {
+                    tracing::debug!("malformed session id in the cookie; a new session");
+                }
+                (id, true)
             }
-            id
-        });
-        let had_cookie = cookie.is_some();
+            // Neither is used, and neither is removed: a removal would reach only the cookie
+            // set with this layer's attributes, the visitor's own, and leave the planted one.
+            Found::Several => {
+                tracing::debug!("several session cookies in one request; treated as none");
+                (None, false)
+            }
+        };
         let session = Session::new(id, store.clone(), config.expiry);
         request.extensions_mut().insert(session.clone());
         // `inner` was polled ready and its future does not borrow it, so it takes the request
@@ -303,9 +311,16 @@ async fn finish<B: Default>(
     let cookie = if had_cookie && empty {
         config.removal()
     } else if (modified || config.always_save) && !empty && !response.status().is_server_error() {
-        if let Err(error) = session.save().await {
+        // An equal write is skipped unless the session must be written to refresh its expiry:
+        // every time (`always_save`), or because the app changed it.
+        let skip_unchanged = !config.always_save && session.expiry() == config.expiry;
+        let context = SaveContext::new(skip_unchanged);
+        if let Err(error) = context.scope(session.save()).await {
             tracing::error!(%error, "could not save the session");
             *response = failure();
+            return;
+        }
+        if !context.wrote() {
             return;
         }
         let Some(id) = session.id() else {

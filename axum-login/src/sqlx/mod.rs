@@ -4,7 +4,7 @@
 //! from [`SqlxUser`], which `#[derive(UserStore)]` implements (or the app, by hand).
 
 mod error;
-mod sql;
+pub(crate) mod sql;
 mod table;
 mod user;
 

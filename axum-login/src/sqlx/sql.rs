@@ -9,14 +9,14 @@ use super::{JoinTable, UserTable};
 
 /// The placeholder and identifier syntax of a database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dialect {
+pub(crate) enum Dialect {
     Postgres,
     Sqlite,
     MySql,
 }
 
 impl Dialect {
-    pub(super) fn of<DB: Database>() -> Self {
+    pub(crate) fn of<DB: Database>() -> Self {
         match DB::NAME {
             "PostgreSQL" => Self::Postgres,
             "MySQL" => Self::MySql,
@@ -24,7 +24,7 @@ impl Dialect {
         }
     }
 
-    pub(super) fn quote(self, name: &str) -> String {
+    pub(crate) fn quote(self, name: &str) -> String {
         let quote = if self == Self::MySql { '`' } else { '"' };
         name.split('.')
             .map(|part| {
@@ -37,7 +37,7 @@ impl Dialect {
 
     /// `sql` with its `$n` placeholders in this database's syntax, and the parameter each
     /// placeholder takes, in order (positional `?` needs a value per occurrence).
-    pub(super) fn render(self, sql: &str) -> Statement {
+    pub(crate) fn render(self, sql: &str) -> Statement {
         let mut out = String::with_capacity(sql.len());
         let mut params = Vec::new();
         let mut quote: Option<char> = None;
@@ -82,10 +82,10 @@ impl Dialect {
 
 /// A statement rendered for one database.
 #[derive(Debug)]
-pub(super) struct Statement {
-    pub(super) sql: String,
+pub(crate) struct Statement {
+    pub(crate) sql: String,
     /// The 1-based parameter of each bind, in bind order.
-    pub(super) params: Vec<usize>,
+    pub(crate) params: Vec<usize>,
 }
 
 /// `$1, $2, ..., $n`.

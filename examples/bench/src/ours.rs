@@ -9,12 +9,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_login::session::MemoryStore;
 use axum_login::{
     AuthLayer, AuthSession, AuthUser, SessionKey, UserCache, UserStore, authz::PermissionRef,
     require_login, session_layer,
 };
 use sqlx::SqlitePool;
-use tower_sessions::MemoryStore;
 
 use crate::{
     Credentials,

@@ -1,6 +1,6 @@
 //! axum-login on [rusqlite]: a hand-written [`UserStore`](axum_login::UserStore) whose blocking
 //! calls run off the async runtime, with the sessions in the same SQLite file through
-//! tower-sessions-sqlx-store.
+//! axum-login's `SqlxSessionStore` on a small sqlx pool.
 //!
 //! rusqlite and sqlx's SQLite driver link one `libsqlite3-sys` (0.30, with rusqlite 0.32 and
 //! sqlx 0.8), so the process holds one SQLite library; the README says which versions fit.
@@ -22,12 +22,11 @@ mod store;
 use std::{path::PathBuf, time::Duration};
 
 use axum::Router;
-use axum_login::{AuthLayer, SessionKey};
+use axum_login::{AuthLayer, SessionKey, session::SqlxSessionStore};
 use secrecy::SecretString;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use tokio::task::JoinHandle;
 use tower_sessions::{Expiry, cookie::time, session_store::ExpiredDeletion};
-use tower_sessions_sqlx_store::SqliteStore;
 
 pub use crate::store::{Access, RusqliteStore, RusqliteStoreError, User};
 
@@ -121,9 +120,10 @@ impl App {
             })?;
         seed(&store).await?;
 
-        // Sessions live in the same file, written by tower-sessions-sqlx-store through a small
-        // sqlx pool: its `SqliteStore` deletes expired records, which a session store in an app
-        // must do, and needs no code here. Both drivers link the one libsqlite3-sys.
+        // Sessions live in the same file, written by axum-login's `SqlxSessionStore` through a
+        // small sqlx pool: it never writes back a session a logout ended, and deletes expired
+        // records, which a session store in an app must do. Both drivers link the one
+        // libsqlite3-sys.
         let sessions_error = |source| AppError::Sessions {
             path: path.clone(),
             source,
@@ -139,7 +139,7 @@ impl App {
             )
             .await
             .map_err(sessions_error)?;
-        let sessions = SqliteStore::new(pool);
+        let sessions = SqlxSessionStore::new(pool);
         sessions.migrate().await.map_err(sessions_error)?;
         let cleanup = tokio::spawn({
             let sessions = sessions.clone();

@@ -7,7 +7,7 @@
 //!   including `load_users` for batched loads.
 //!
 //! Either way the user is the entity's [`Model`](entity::Model), with `#[derive(AuthUser)]`, and
-//! the sessions are in the same database, through tower-sessions-sqlx-store on the same pool.
+//! the sessions are in the same database, through axum-login's `SqlxSessionStore` on the same pool.
 //!
 //! [`App::new`] connects, creates the tables, seeds the two example users and builds the router;
 //! `src/main.rs` serves it, and the tests in `tests/tests/example_sea_orm.rs` serve the same app
@@ -27,7 +27,10 @@ mod store;
 use std::{fmt, str::FromStr, time::Duration};
 
 use axum::Router;
-use axum_login::{AuthLayer, PasswordCredentials, SessionKey, SqlxStore, UserStore};
+use axum_login::{
+    AuthLayer, PasswordCredentials, SessionKey, SqlxStore, UserStore,
+    session::{SessionBackend, SqlxSessionStore},
+};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait as _, ConnectOptions, ConnectionTrait as _, Database, DatabaseBackend,
@@ -36,8 +39,7 @@ use sea_orm::{
 };
 use secrecy::SecretString;
 use tokio::task::JoinHandle;
-use tower_sessions::{Expiry, SessionStore, cookie::time, session_store::ExpiredDeletion};
-use tower_sessions_sqlx_store::{MySqlStore, PostgresStore, SqliteStore};
+use tower_sessions::{Expiry, cookie::time, session_store::ExpiredDeletion};
 
 use crate::entity::{ActiveModel, Column, Entity};
 
@@ -201,9 +203,7 @@ impl App {
         let (router, cleanup) = match db.get_database_backend() {
             DatabaseBackend::Sqlite => {
                 let pool = db.get_sqlite_connection_pool().clone();
-                let sessions = SqliteStore::new(pool.clone())
-                    .with_table_name(SESSIONS_TABLE)
-                    .map_err(AppError::Sessions)?;
+                let sessions = SqlxSessionStore::new(pool.clone()).with_table_name(SESSIONS_TABLE);
                 sessions.migrate().await?;
                 match kind {
                     StoreKind::Sqlx => {
@@ -214,14 +214,8 @@ impl App {
             }
             DatabaseBackend::Postgres => {
                 let pool = db.get_postgres_connection_pool().clone();
-                // The schema that `seaorm_users` went to (the first of the search path).
-                let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()")
-                    .fetch_one(&pool)
-                    .await?;
-                let sessions = PostgresStore::new(pool.clone())
-                    .with_schema_name(schema.as_deref().unwrap_or("public"))
-                    .and_then(|store| store.with_table_name(SESSIONS_TABLE))
-                    .map_err(AppError::Sessions)?;
+                // The table goes to the first schema of the search path, next to `seaorm_users`.
+                let sessions = SqlxSessionStore::new(pool.clone()).with_table_name(SESSIONS_TABLE);
                 sessions.migrate().await?;
                 match kind {
                     StoreKind::Sqlx => {
@@ -232,16 +226,7 @@ impl App {
             }
             DatabaseBackend::MySql => {
                 let pool = db.get_mysql_connection_pool().clone();
-                let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
-                    .fetch_one(&pool)
-                    .await?;
-                let database = database.ok_or_else(|| {
-                    AppError::Sessions("the MySQL URL names no database".to_owned())
-                })?;
-                let sessions = MySqlStore::new(pool.clone())
-                    .with_schema_name(&database)
-                    .and_then(|store| store.with_table_name(SESSIONS_TABLE))
-                    .map_err(AppError::Sessions)?;
+                let sessions = SqlxSessionStore::new(pool.clone()).with_table_name(SESSIONS_TABLE);
                 sessions.migrate().await?;
                 match kind {
                     StoreKind::Sqlx => {
@@ -287,7 +272,7 @@ impl Drop for App {
 fn build<S, T>(store: S, sessions: T, key: SessionKey) -> (Router, JoinHandle<()>)
 where
     S: UserStore<User = User, Credentials = PasswordCredentials>,
-    T: SessionStore + ExpiredDeletion + Clone,
+    T: SessionBackend + ExpiredDeletion + Clone,
 {
     let cleanup = tokio::spawn({
         let sessions = sessions.clone();

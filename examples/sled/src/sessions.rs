@@ -4,6 +4,7 @@
 use std::{fmt, time::Duration};
 
 use async_trait::async_trait;
+use axum_login::session::store::{SessionBackend, Update};
 use sled::{
     Db, Tree,
     transaction::{ConflictableTransactionError, TransactionError, Transactional as _},
@@ -101,25 +102,51 @@ impl SledSessionStore {
             .map_err(backend)?
     }
 
-    /// Writes `record` unless `only_new` and its id is taken; answers whether it wrote. The old
-    /// expiry entry of a rewritten record goes in the same transaction.
-    fn write(&self, record: &Record, only_new: bool) -> session_store::Result<bool> {
+    /// Writes `record` unless its id is taken; answers whether it wrote.
+    fn insert_new(&self, record: &Record) -> session_store::Result<bool> {
         let key = id_key(&record.id);
         let value = encode(record)?;
         let expiry = expiry_key(record);
         (&self.records, &self.expiries)
             .transaction(|(records, expiries)| -> TxResult<bool> {
-                let old = records.get(key)?;
-                if only_new && old.is_some() {
+                if records.get(key)?.is_some() {
                     return Ok(false);
-                }
-                if let Some(old) = old {
-                    let old = decode(&old).map_err(ConflictableTransactionError::Abort)?;
-                    expiries.remove(expiry_key(&old))?;
                 }
                 records.insert(&key[..], value.as_slice())?;
                 expiries.insert(expiry.as_slice(), &[][..])?;
                 Ok(true)
+            })
+            .map_err(tx_error)
+    }
+
+    /// Writes `record` over the stored session with its id, only while that session exists and
+    /// has not expired, and, when `skip_unchanged`, only if its data differ; in one transaction,
+    /// so a logout's delete cannot fall between the check and the write.
+    fn update_existing(
+        &self,
+        record: &Record,
+        skip_unchanged: bool,
+    ) -> session_store::Result<Update> {
+        let key = id_key(&record.id);
+        let value = encode(record)?;
+        let expiry = expiry_key(record);
+        let now = OffsetDateTime::now_utc();
+        (&self.records, &self.expiries)
+            .transaction(|(records, expiries)| -> TxResult<Update> {
+                let Some(old) = records.get(key)? else {
+                    return Ok(Update::Missing);
+                };
+                let old = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+                if old.expiry_date <= now {
+                    return Ok(Update::Missing);
+                }
+                if skip_unchanged && old.data == record.data {
+                    return Ok(Update::Unchanged);
+                }
+                expiries.remove(expiry_key(&old))?;
+                records.insert(&key[..], value.as_slice())?;
+                expiries.insert(expiry.as_slice(), &[][..])?;
+                Ok(Update::Written)
             })
             .map_err(tx_error)
     }
@@ -180,7 +207,7 @@ impl SessionStore for SledSessionStore {
             .blocking(move |store| {
                 // Ids are 128 random bits; a collision is all but impossible, but an existing
                 // session must never be overwritten by a new one.
-                while !store.write(&candidate, true)? {
+                while !store.insert_new(&candidate)? {
                     candidate.id = Id::default();
                 }
                 Ok(candidate.id)
@@ -191,9 +218,7 @@ impl SessionStore for SledSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let record = record.clone();
-        self.blocking(move |store| store.write(&record, false).map(|_| ()))
-            .await
+        self.update(record, false).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
@@ -222,6 +247,15 @@ impl SessionStore for SledSessionStore {
                 .map_err(tx_error)
         })
         .await
+    }
+}
+
+#[async_trait]
+impl SessionBackend for SledSessionStore {
+    async fn update(&self, record: &Record, skip_unchanged: bool) -> session_store::Result<Update> {
+        let record = record.clone();
+        self.blocking(move |store| store.update_existing(&record, skip_unchanged))
+            .await
     }
 }
 
@@ -275,7 +309,7 @@ mod tests {
         let mut live = record(TimeDuration::hours(1));
         store.create(&mut live).await.expect("create");
         // Saved again with a later expiry: the old index entry goes, the record stays.
-        let mut renewed = record(TimeDuration::seconds(-5));
+        let mut renewed = record(TimeDuration::minutes(1));
         store.create(&mut renewed).await.expect("create");
         renewed.expiry_date = OffsetDateTime::now_utc() + TimeDuration::hours(1);
         store.save(&renewed).await.expect("save");
@@ -285,6 +319,25 @@ mod tests {
         assert_eq!(store.expiries.len(), 2);
         assert!(store.load(&renewed.id).await.expect("load").is_some());
         assert!(store.load(&live.id).await.expect("load").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_deleted_or_expired_session_is_never_written_back() {
+        let store = store();
+        let mut ended = record(TimeDuration::hours(1));
+        store.create(&mut ended).await.expect("create");
+        store.delete(&ended.id).await.expect("delete");
+        store.save(&ended).await.expect("save");
+        assert_eq!(store.load(&ended.id).await.expect("load"), None);
+        assert_eq!(store.records.len(), 0);
+
+        let mut expired = record(TimeDuration::seconds(-5));
+        store.create(&mut expired).await.expect("create");
+        expired.expiry_date = OffsetDateTime::now_utc() + TimeDuration::hours(1);
+        assert_eq!(
+            store.update(&expired, false).await.expect("update"),
+            Update::Missing
+        );
     }
 
     #[tokio::test]
