@@ -21,7 +21,7 @@ use crate::sqlx::sql::{Dialect, Statement};
 /// changes nothing), so a session deleted by a logout on any instance is never written back.
 /// The table is `axum_login_sessions` unless [`with_table_name`](Self::with_table_name) says
 /// otherwise; [`migrate`](Self::migrate) creates it. Expired rows are never loaded; delete them
-/// now and then with `continuously_delete_expired` (tower-sessions' [`ExpiredDeletion`]).
+/// now and then with [`continuously_delete_expired`](Self::continuously_delete_expired).
 ///
 /// The session data are stored as JSON bytes with sorted keys, compared byte for byte; on
 /// MySQL the id column is ASCII with a binary collation, so ids differing only in letter case
@@ -32,7 +32,6 @@ use crate::sqlx::sql::{Dialect, Statement};
 /// use std::time::Duration;
 ///
 /// use axum_login::session::SqlxSessionStore;
-/// use axum_login::tower_sessions::session_store::ExpiredDeletion;
 ///
 /// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
 /// let store = SqlxSessionStore::new(pool);
@@ -199,6 +198,19 @@ where
     /// The pool.
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
+    }
+
+    /// Deletes expired sessions every `period`, until a deletion fails; spawn it as a task.
+    /// Expired rows are never loaded, so this only keeps the table small.
+    pub async fn continuously_delete_expired(
+        self,
+        period: std::time::Duration,
+    ) -> session_store::Result<()> {
+        let mut interval = tokio::time::interval(period);
+        loop {
+            interval.tick().await;
+            self.delete_expired().await?;
+        }
     }
 
     fn query<'q>(
