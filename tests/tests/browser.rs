@@ -142,12 +142,7 @@ async fn serve_demo(dir: &TempDir) -> (SocketAddr, Demo) {
     })
     .await
     .expect("the demo starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind an ephemeral loopback port");
-    let addr = listener.local_addr().expect("local address");
-    let router = demo.router();
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("server runs") });
+    let addr = axum_login_tests::http::serve_with_addr(demo.router()).await;
     (addr, demo)
 }
 

@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use axum_login::{PasswordCredentials, UserStore};
+use axum_login_tests::http::serve_with_addr;
 use example_sqlite::{Config, Demo};
 use reqwest::{
     StatusCode,
@@ -33,12 +34,8 @@ impl Server {
         })
         .await
         .expect("the demo starts on a fresh database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind an ephemeral loopback port");
-        let addr = listener.local_addr().expect("local address");
-        let router = demo.router();
-        tokio::spawn(async move { axum::serve(listener, router).await.expect("server runs") });
+        // Served as `main` serves it: with the client's address, for the login throttle.
+        let addr = serve_with_addr(demo.router()).await;
         Self {
             addr,
             demo,
@@ -88,6 +85,22 @@ impl Browser {
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.client
             .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .expect("POST is answered")
+    }
+
+    /// A form POST as a page of another site makes it: `giveaway` is the header that tells.
+    async fn post_cross_site(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        giveaway: (&str, &str),
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header(giveaway.0, giveaway.1)
             .form(form)
             .send()
             .await
@@ -304,7 +317,7 @@ async fn login_failure_is_identical_for_unknown_user_wrong_password_and_overlong
     let server = Server::start().await;
     let long = "x".repeat(axum_login::credentials::MAX_PASSWORD_LEN + 1);
     let long_name = "u".repeat(axum_login::credentials::MAX_USERNAME_LEN + 1);
-    let attempts: [(&str, &[(&str, &str)]); 5] = [
+    let attempts: [(&str, &[(&str, &str)]); 6] = [
         (
             "unknown user",
             &[
@@ -341,6 +354,7 @@ async fn login_failure_is_identical_for_unknown_user_wrong_password_and_overlong
             "missing password",
             &[("username", "ferris"), ("next", "/protected")],
         ),
+        ("missing username and password", &[("next", "/protected")]),
     ];
     let mut answers = Vec::new();
     for (what, form) in attempts {
@@ -349,7 +363,7 @@ async fn login_failure_is_identical_for_unknown_user_wrong_password_and_overlong
         assert!(response.headers().get(LOCATION).is_none(), "{what}");
         let status = response.status();
         let body = text(response).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
         assert_eq!(
             body.matches("Wrong username or password.").count(),
             1,
@@ -370,6 +384,97 @@ async fn login_failure_is_identical_for_unknown_user_wrong_password_and_overlong
         assert_eq!(status, other_status, "{first} vs {what}");
         assert_eq!(body, other_body, "{first} vs {what}: bodies differ");
     }
+}
+
+/// How a browser marks a form that another site's page posts here: Fetch Metadata, or, in a
+/// browser without it, the `Origin`.
+const CROSS_SITE: [(&str, &str); 2] = [
+    ("sec-fetch-site", "cross-site"),
+    ("origin", "https://evil.example"),
+];
+
+#[tokio::test]
+async fn cross_site_login_is_403_and_logs_nobody_in() {
+    let server = Server::start().await;
+    let form = [("username", "ferris"), ("password", "hunter42")];
+    for giveaway in CROSS_SITE {
+        let browser = server.browser();
+        let response = browser.post_cross_site("/login", &form, giveaway).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{giveaway:?}");
+        assert!(response.headers().get(LOCATION).is_none(), "{giveaway:?}");
+        assert!(
+            response.headers().get(SET_COOKIE).is_none(),
+            "{giveaway:?}: no session begins"
+        );
+        let body = text(browser.get("/").await).await;
+        assert!(
+            body.contains("Nobody is logged in."),
+            "{giveaway:?}: {body}"
+        );
+
+        // Login CSRF against someone logged in: they stay who they were.
+        let admin = server.browser();
+        admin.logged_in_as("admin", "correct-horse-battery").await;
+        let response = admin.post_cross_site("/login", &form, giveaway).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{giveaway:?}");
+        let body = text(admin.get("/").await).await;
+        assert!(
+            body.contains("Logged in as <strong>admin</strong>"),
+            "{giveaway:?}: {body}"
+        );
+    }
+
+    // The login page's own form, as a browser posts it, passes.
+    let browser = server.browser();
+    let response = browser
+        .post_cross_site("/login", &form, ("origin", &server.url("")))
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn cross_site_logout_is_403_and_the_session_goes_on() {
+    let server = Server::start().await;
+    for giveaway in CROSS_SITE {
+        let browser = server.browser();
+        browser.logged_in_as("ferris", "hunter42").await;
+        let cookie = browser.cookie_header();
+
+        let response = browser.post_cross_site("/logout", &[], giveaway).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{giveaway:?}");
+        assert!(response.headers().get(SET_COOKIE).is_none(), "{giveaway:?}");
+        assert_eq!(browser.cookie_header(), cookie, "{giveaway:?}");
+        let response = browser.get("/protected").await;
+        assert_eq!(response.status(), StatusCode::OK, "{giveaway:?}");
+        assert!(text(response).await.contains("Hello, ferris."));
+
+        // The session was not ended on the server either: the logout button still works.
+        let response = browser.post("/logout", &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{giveaway:?}");
+    }
+}
+
+#[tokio::test]
+async fn cross_site_password_change_is_403_and_changes_nothing() {
+    let server = Server::start().await;
+    let form = [
+        ("current_password", "hunter42"),
+        ("new_password", "crab-rave-2026"),
+    ];
+    for giveaway in CROSS_SITE {
+        let browser = server.browser();
+        browser.logged_in_as("ferris", "hunter42").await;
+        let response = browser.post_cross_site("/password", &form, giveaway).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{giveaway:?}");
+        assert_eq!(browser.get("/protected").await.status(), StatusCode::OK);
+    }
+    let other = server.browser();
+    assert_eq!(
+        other.login("ferris", "crab-rave-2026", "").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the password did not change"
+    );
+    other.logged_in_as("ferris", "hunter42").await;
 }
 
 #[tokio::test]
@@ -552,7 +657,7 @@ async fn password_change_keeps_this_session_and_ends_the_others() {
     // The new password works, the old one does not.
     let fresh = server.browser();
     let response = fresh.login("ferris", "hunter42", "").await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let response = fresh.login("ferris", "crab-rave-2026", "").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/");
@@ -599,6 +704,49 @@ async fn password_change_with_wrong_current_password_changes_nothing() {
         StatusCode::SEE_OTHER,
         "the old password still works"
     );
+}
+
+#[tokio::test]
+async fn password_change_checks_the_current_password_through_the_login_throttle() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    browser.logged_in_as("ferris", "hunter42").await;
+    // Someone holding the session guesses; the throttle allows five failures per account.
+    for guess in 0..5 {
+        let response = browser
+            .post(
+                "/password",
+                &[
+                    ("current_password", &format!("guess-{guess}")),
+                    ("new_password", "crab-rave-2026"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Now even the right password is refused, like any throttled login.
+    let response = browser
+        .post(
+            "/password",
+            &[
+                ("current_password", "hunter42"),
+                ("new_password", "crab-rave-2026"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text(response)
+            .await
+            .contains("The current password is wrong.")
+    );
+    let unchanged = UserStore::authenticate(
+        server.demo.store(),
+        PasswordCredentials::new("ferris", "hunter42"),
+    )
+    .await
+    .expect("store answers");
+    assert!(unchanged.is_some(), "the password did not change");
 }
 
 #[tokio::test]

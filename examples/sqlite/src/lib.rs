@@ -16,29 +16,25 @@ mod user;
 use std::{path::PathBuf, time::Duration};
 
 use axum::Router;
-use axum_login::{AuthLayer, SessionKey, SqlxStore, sqlx::SqlxStoreError};
+use axum_login::{AuthLayer, SessionKey, SqlxStore, session_layer, sqlx::SqlxStoreError};
 use secrecy::SecretString;
 use sqlx::{
     Sqlite, SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
 use tokio::task::JoinHandle;
-use tower_sessions::{
-    Expiry, SessionManagerLayer,
-    cookie::{SameSite, time},
-    session_store::ExpiredDeletion,
-};
+use tower_sessions::{Expiry, cookie::time, session_store::ExpiredDeletion};
 use tower_sessions_sqlx_store::SqliteStore;
 
-pub use crate::user::{Role, User};
+pub use crate::user::{Access, User};
 
 /// The demo's user store: users in the `users` table of the SQLite database.
 pub type Store = SqlxStore<User, Sqlite>;
 
 /// The users that [`Demo::new`] creates when they are missing: `(username, password, role)`.
-pub const SEED_USERS: &[(&str, &str, Role)] = &[
-    ("ferris", "hunter42", Role::User),
-    ("admin", "correct-horse-battery", Role::Admin),
+pub const SEED_USERS: &[(&str, &str, Access)] = &[
+    ("ferris", "hunter42", Access::User),
+    ("admin", "correct-horse-battery", Access::Admin),
 ];
 
 /// How often expired sessions are deleted from the database.
@@ -117,7 +113,7 @@ impl Demo {
     /// missing, starts the expired-session cleanup, and builds the router.
     ///
     /// The session cookie is `HttpOnly`, `SameSite=Lax` and not `Secure`: the demo serves plain
-    /// HTTP on loopback. Behind TLS, set `.with_secure(true)`.
+    /// HTTP on loopback. Behind TLS, drop the `.with_secure(false)`.
     pub async fn new(config: Config) -> Result<Self, DemoError> {
         let path = config.database.clone();
         let db_error = |source| DemoError::Database {
@@ -157,13 +153,13 @@ impl Demo {
                 }
             }
         });
-        let session_layer = SessionManagerLayer::new(sessions)
-            // Plain HTTP on loopback: a `Secure` cookie would never be sent back.
+        // Sessions are rows of the demo's database, which the task above deletes once they
+        // expire; tower-sessions' `MemoryStore` would keep every session ever begun, and lose
+        // them all on restart.
+        let sessions = session_layer(sessions)
+            // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says
+            // so when it starts. `session_layer` keeps `HttpOnly` and `SameSite=Lax`.
             .with_secure(false)
-            .with_http_only(true)
-            // Lax: the cookie goes with top-level navigations from other sites (links), but not
-            // with their POSTs, so another site cannot log the user out or change the password.
-            .with_same_site(SameSite::Lax)
             .with_expiry(Expiry::OnInactivity(time::Duration::days(1)));
 
         let key = config.session_key.unwrap_or_else(|| {
@@ -172,7 +168,7 @@ impl Demo {
             );
             SessionKey::generate()
         });
-        let auth = AuthLayer::builder(store.clone(), session_layer)
+        let auth = AuthLayer::builder(store.clone(), sessions)
             .login_url("/login")
             .session_key(key)
             .build();

@@ -9,46 +9,14 @@ use axum_login::SessionKey;
 use example_sqlite::{Config, Demo, SEED_USERS};
 use tracing_subscriber::EnvFilter;
 
-const DEFAULT_ADDR: &str = "127.0.0.1:3000";
-
-const USAGE: &str = "usage: example-sqlite [--addr HOST:PORT] [--database PATH]
-
-  --addr HOST:PORT   where to listen (env ADDR; default 127.0.0.1:3000)
-  --database PATH    the SQLite file, created if missing (env DATABASE_PATH;
-                     default ./example-sqlite.db)
-
-  env SESSION_KEY    base64 key (32+ bytes) for the session digests; without it a
-                     random key is used and logins end when the server restarts";
-
-struct Args {
-    addr: String,
-    database: PathBuf,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut addr = std::env::var("ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_owned());
-    let mut database = std::env::var_os("DATABASE_PATH")
-        .map_or_else(|| PathBuf::from(Config::DEFAULT_DATABASE), PathBuf::from);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
-        };
-        match flag.as_str() {
-            "--addr" => addr = value("--addr")?,
-            "--database" => database = PathBuf::from(value("--database")?),
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
-        }
-    }
-    Ok(Args { addr, database })
+/// The value after `flag` on the command line, else the environment variable `env`, else
+/// `default`.
+fn arg(flag: &str, env: &str, default: &str) -> String {
+    std::env::args()
+        .skip_while(|arg| arg != flag)
+        .nth(1)
+        .or_else(|| std::env::var(env).ok())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 #[tokio::main]
@@ -69,11 +37,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let args = parse_args()?;
-    let addr: SocketAddr = args
-        .addr
+    let addr = arg("--addr", "ADDR", "127.0.0.1:3000");
+    let addr: SocketAddr = addr
         .parse()
-        .map_err(|error| format!("--addr/ADDR {:?}: {error}", args.addr))?;
+        .map_err(|error| format!("--addr/ADDR {addr:?}: {error}"))?;
+    let database = PathBuf::from(arg("--database", "DATABASE_PATH", Config::DEFAULT_DATABASE));
     let session_key = match std::env::var("SESSION_KEY") {
         Ok(text) => {
             Some(SessionKey::from_base64(&text).map_err(|error| format!("SESSION_KEY: {error}"))?)
@@ -81,7 +49,7 @@ async fn run() -> Result<(), String> {
         Err(_) => None,
     };
     let demo = Demo::new(Config {
-        database: args.database.clone(),
+        database: database.clone(),
         session_key,
     })
     .await
@@ -91,7 +59,7 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
     let addr = listener.local_addr().map_err(|error| error.to_string())?;
-    tracing::info!(database = %args.database.display(), "database ready");
+    tracing::info!(database = %database.display(), "database ready");
     if addr.ip().is_loopback() {
         tracing::info!(
             "the session cookie's `Secure` flag is off: this demo serves plain HTTP on loopback (behind TLS, turn it on)"
@@ -105,7 +73,11 @@ async fn run() -> Result<(), String> {
         tracing::info!("demo user: {username} / {password} (role {role})");
     }
     tracing::info!("listening on http://{addr}");
-    axum::serve(listener, demo.router())
+    // With the client's address, which the login throttle counts failed logins by.
+    let app = demo
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|error| error.to_string())?;

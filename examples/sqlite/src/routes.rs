@@ -8,14 +8,12 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthSession, CurrentUser, PasswordCredentials, credentials::MAX_PASSWORD_LEN,
-    password::PasswordError, require_login, safe_next, sqlx::SqlxStoreError, sqlx::SqlxUser,
+    AuthError, AuthSession, CurrentUser, LoginForm, PasswordCredentials, Role as _,
+    credentials::MAX_PASSWORD_LEN, require_login, safe_next, sqlx::SqlxStoreError,
 };
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sqlx::Sqlite;
 
-use crate::{Role, Store, User, templates::Templates};
+use crate::{Access, Store, User, templates::Templates};
 
 type Auth = AuthSession<Store>;
 
@@ -40,15 +38,15 @@ pub(crate) fn router(templates: Templates) -> Router {
         .with_state(templates)
 }
 
-/// Anything that makes a page fail: logged with its cause, answered with a generic `500`.
+/// Anything that makes a page fail. The framework's errors answer as the framework says: `403`
+/// for a cross-site login, logout or password change, a generic `500` otherwise. The rest is
+/// logged with its cause and answered with a generic `500` page.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PageError {
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
     Store(#[from] SqlxStoreError),
-    #[error(transparent)]
-    Password(#[from] PasswordError),
     #[error(transparent)]
     Session(#[from] tower_sessions::session::Error),
     #[error("rendering a template: {0}")]
@@ -57,6 +55,9 @@ pub(crate) enum PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        if let Self::Auth(error) = self {
+            return error.into_response();
+        }
         tracing::error!(error = %self, "request failed");
         (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -79,7 +80,7 @@ impl<'a> From<&'a User> for Who<'a> {
     fn from(user: &'a User) -> Self {
         Self {
             username: &user.username,
-            role: axum_login::Role::as_str(&user.role),
+            role: user.role.as_str(),
         }
     }
 }
@@ -132,43 +133,29 @@ async fn login_page(
     Ok(html(StatusCode::OK, templates.render("login.html", page)?))
 }
 
-/// Every field defaults, so a form with a field missing fails like wrong credentials, with the
-/// same status and page.
-#[derive(Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: Option<SecretString>,
-    #[serde(default)]
-    next: String,
-}
-
+/// `LoginForm` takes a form with a field missing as empty credentials, so it fails like wrong
+/// ones, with the same status and page; its `next` is the validated one.
 async fn login(
     State(templates): State<Templates>,
     mut auth: Auth,
     Form(form): Form<LoginForm>,
 ) -> PageResult {
-    let credentials = PasswordCredentials {
-        username: form.username,
-        password: form.password.unwrap_or_else(|| SecretString::from("")),
-    };
-    // The store refuses over-long input, unknown users and wrong passwords alike with `None`.
-    match auth.authenticate(credentials).await? {
+    let (next, next_field) = (form.next().to_owned(), form.next_field().to_owned());
+    // Unknown users, wrong passwords, over-long input and throttled attempts are all `None`.
+    match auth.authenticate(form.into_credentials()).await? {
         Some(user) => {
             auth.login(&user).await?;
-            let to = safe_next(&form.next).unwrap_or("/");
-            Ok(Redirect::to(to).into_response())
+            Ok(Redirect::to(&next).into_response())
         }
         None => {
             // The visitor's previous login, if any, is unchanged; the page does not say whose.
             let page = Page {
                 flash: Some(LOGIN_FAILED),
-                next: safe_next(&form.next).unwrap_or_default(),
+                next: &next_field,
                 ..Page::new(None)
             };
             Ok(html(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::UNAUTHORIZED,
                 templates.render("login.html", page)?,
             ))
         }
@@ -189,7 +176,7 @@ async fn protected(
     Ok(html(StatusCode::OK, body))
 }
 
-#[require_login(role = Role::Admin)]
+#[require_login(role = Access::Admin)]
 async fn admin(
     State(templates): State<Templates>,
     CurrentUser(user): CurrentUser<User>,
@@ -218,9 +205,9 @@ async fn password_page(
 #[derive(Deserialize)]
 struct PasswordForm {
     #[serde(default)]
-    current_password: Option<SecretString>,
+    current_password: String,
     #[serde(default)]
-    new_password: Option<SecretString>,
+    new_password: String,
 }
 
 #[require_login]
@@ -230,13 +217,12 @@ async fn change_password(
     CurrentUser(user): CurrentUser<User>,
     Form(form): Form<PasswordForm>,
 ) -> PageResult {
-    let empty = || SecretString::from("");
-    let current = form.current_password.unwrap_or_else(empty);
-    let new = form.new_password.unwrap_or_else(empty);
-    let hash = SqlxUser::<Sqlite>::password_hash(&user).to_owned();
-    let problem = if !axum_login::password::verify_password(current, hash).await? {
+    // Checked like a login (refused cross-site, counted by the throttle), so whoever holds a
+    // session cannot use this form to guess the password.
+    let current = PasswordCredentials::new(&user.username, form.current_password);
+    let problem = if !auth.reauthenticate(current).await? {
         Some("The current password is wrong.")
-    } else if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&new.expose_secret().len()) {
+    } else if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&form.new_password.len()) {
         Some("The new password must be 8 to 1024 bytes long.")
     } else {
         None
@@ -251,6 +237,7 @@ async fn change_password(
             templates.render("password.html", page)?,
         ));
     }
+    let new = form.new_password.into();
     let Some(user) = auth.store().set_password(&user.id, new).await? else {
         // Deleted between loading and saving: nothing left to keep logged in.
         auth.logout().await?;

@@ -1,15 +1,17 @@
 //! The demo's user and its roles. `#[derive(UserStore)]` tells `SqlxStore` how to read them from
 //! the `users` table.
 
-use axum_login::{AuthUser, UserStore};
+use axum_login::{AuthUser, Role, UserStore};
 use secrecy::SecretString;
 
 /// What a user may do. Stored by name (`user`, `admin`) in `users.role`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, axum_login::Role)]
-pub enum Role {
+///
+/// Not called `Role`, so that it does not shadow the `axum_login::Role` derive it uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Role)]
+pub enum Access {
     /// Any logged-in user.
     User,
-    /// May open `/admin`; passes every check for [`Role::User`] too.
+    /// May open `/admin`; passes every check for [`Access::User`] too.
     #[role(implies(User))]
     Admin,
 }
@@ -31,5 +33,5 @@ pub struct User {
     password_hash: SecretString,
     /// What the user may do.
     #[auth(role)]
-    pub role: Role,
+    pub role: Access,
 }
