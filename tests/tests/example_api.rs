@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use axum_login::SessionKey;
+use axum_login_tests::http::serve_with_addr;
 use reqwest::{
     StatusCode,
     header::{CONTENT_TYPE, SET_COOKIE},
@@ -10,14 +11,17 @@ use reqwest::{
 use serde_json::{Value, json};
 
 async fn serve() -> SocketAddr {
+    start().await.0
+}
+
+/// The app on an ephemeral port, and its user store, whose pool is the app's database.
+async fn start() -> (SocketAddr, example_api::Store) {
     let store = example_api::seeded_store().await.expect("seeded store");
-    let app = example_api::app(store, SessionKey::generate());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let app = example_api::app(store.clone(), SessionKey::generate())
         .await
-        .expect("bind an ephemeral loopback port");
-    let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
-    addr
+        .expect("the app starts");
+    // As `main` serves it: with the client's address, for the login throttle.
+    (serve_with_addr(app).await, store)
 }
 
 /// An API client with a cookie jar, like `curl -c jar -b jar`.
@@ -182,4 +186,86 @@ async fn logout_ends_the_session_even_for_a_replayed_cookie() {
         .await
         .expect("request");
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// How a browser marks a request that another site's page makes: Fetch Metadata, or, in a
+/// browser without it, the `Origin`.
+const CROSS_SITE: [(&str, &str); 2] = [
+    ("sec-fetch-site", "cross-site"),
+    ("origin", "https://evil.example"),
+];
+
+#[tokio::test]
+async fn cross_site_login_is_403_and_begins_no_session() {
+    let addr = serve().await;
+    for (name, value) in CROSS_SITE {
+        let client = client();
+        let response = client
+            .post(format!("http://{addr}/login"))
+            .header(name, value)
+            .json(&json!({ "username": "ferris", "password": "hunter42" }))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(
+            response.headers().get(SET_COOKIE).is_none(),
+            "{name}: {value}"
+        );
+        assert_eq!(
+            get(&client, addr, "/me").await.0,
+            StatusCode::UNAUTHORIZED,
+            "{name}: {value}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cross_site_logout_is_403_and_the_session_goes_on() {
+    let addr = serve().await;
+    for (name, value) in CROSS_SITE {
+        let client = client();
+        assert_eq!(
+            login(&client, addr, "ferris", "hunter42").await.status(),
+            StatusCode::OK
+        );
+        let response = client
+            .post(format!("http://{addr}/logout"))
+            .header(name, value)
+            .send()
+            .await
+            .expect("logout request");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(
+            response.headers().get(SET_COOKIE).is_none(),
+            "{name}: {value}"
+        );
+        let (status, body) = get(&client, addr, "/me").await;
+        assert_eq!(status, StatusCode::OK, "{name}: {value}");
+        assert_eq!(body["username"], "ferris");
+    }
+}
+
+#[tokio::test]
+async fn sessions_are_rows_of_the_database_until_logout() {
+    let (addr, store) = start().await;
+    let sessions = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tower_sessions")
+            .fetch_one(store.pool())
+            .await
+            .expect("the sessions table")
+    };
+    let client = client();
+    assert_eq!(
+        login(&client, addr, "ferris", "hunter42").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(sessions().await, 1);
+    let response = client
+        .post(format!("http://{addr}/logout"))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(sessions().await, 0);
 }

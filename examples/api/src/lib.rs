@@ -1,7 +1,8 @@
 //! A JSON API on axum-login: log in with JSON credentials, keep the session cookie in the client's
 //! cookie jar, and get `401` and `403` as JSON.
 //!
-//! Users live in SQLite (in memory) behind [`axum_login::SqlxStore`]; sessions live in memory.
+//! Users live in SQLite (in memory) behind [`axum_login::SqlxStore`]; sessions live in the same
+//! database, in `tower-sessions-sqlx-store`'s `SqliteStore`.
 //!
 //! | route | what it does |
 //! | --- | --- |
@@ -9,6 +10,10 @@
 //! | `GET /me` | the logged-in user; anonymous: `401` JSON |
 //! | `GET /admin/stats` | admins only; other users: `403` JSON |
 //! | `POST /logout` | ends the session; `204` |
+//!
+//! A login or logout from another site's page is refused with `403`.
+
+use std::time::Duration;
 
 use axum::{
     Json, Router,
@@ -18,8 +23,9 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, SessionKey,
-    SqlxStore, UserStore, require_login,
+    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, Role,
+    SessionKey, SqlxStore, UserStore, require_login, session_layer,
+    tower_sessions::session_store::ExpiredDeletion,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -27,11 +33,11 @@ use sqlx::{
     Sqlite,
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
-use tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite};
+use tower_sessions_sqlx_store::SqliteStore;
 
-/// What a user may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, axum_login::Role)]
-pub enum Role {
+/// What a user may do. Not called `Role`, which is the name of the derive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
+pub enum Access {
     /// Everything a user may, and the admin endpoints.
     #[role(implies(User))]
     Admin,
@@ -54,17 +60,20 @@ pub struct User {
     password_hash: SecretString,
     /// The user's role.
     #[auth(role)]
-    pub role: Role,
+    pub role: Access,
 }
 
 /// The user store: users in SQLite.
 pub type Store = SqlxStore<User, Sqlite>;
 
 /// The seeded users: `(username, password, role)`.
-pub const SEED_USERS: &[(&str, &str, Role)] = &[
-    ("ferris", "hunter42", Role::User),
-    ("admin", "correct-horse-battery", Role::Admin),
+pub const SEED_USERS: &[(&str, &str, Access)] = &[
+    ("ferris", "hunter42", Access::User),
+    ("admin", "correct-horse-battery", Access::Admin),
 ];
+
+/// How often expired sessions are deleted from the database.
+const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(60);
 
 /// An in-memory SQLite database with the store's schema and the [`SEED_USERS`].
 pub async fn seeded_store() -> Result<Store, Box<dyn std::error::Error + Send + Sync>> {
@@ -90,14 +99,18 @@ pub async fn seeded_store() -> Result<Store, Box<dyn std::error::Error + Send + 
     Ok(store)
 }
 
-/// The API's router, with authentication on it.
-pub fn app(store: Store, key: SessionKey) -> Router {
-    // The examples serve plain HTTP on loopback, where a `Secure` cookie would never be sent back.
-    // Behind TLS, leave `Secure` on (the default).
-    let sessions = SessionManagerLayer::new(MemoryStore::default())
-        .with_secure(false)
-        .with_same_site(SameSite::Lax);
-    Router::new()
+/// The API's router, with authentication on it, and sessions in the users' database.
+///
+/// Starts a task that deletes expired sessions; it runs as long as the tokio runtime.
+pub async fn app(store: Store, key: SessionKey) -> Result<Router, sqlx::Error> {
+    // Sessions are rows next to the users, deleted by the task once they expire; tower-sessions'
+    // `MemoryStore` would keep every session ever begun, however many clients log in.
+    let sessions = SqliteStore::new(store.pool().clone());
+    sessions.migrate().await?;
+    tokio::spawn(delete_expired_sessions(sessions.clone()));
+    // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says so.
+    let sessions = session_layer(sessions).with_secure(false);
+    Ok(Router::new()
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/me", get(me))
@@ -108,7 +121,16 @@ pub fn app(store: Store, key: SessionKey) -> Router {
                 // An API has no login page: anonymous callers get `401`, whatever they accept.
                 .no_login_redirect()
                 .build(),
-        )
+        ))
+}
+
+async fn delete_expired_sessions(sessions: SqliteStore) {
+    if let Err(error) = sessions
+        .continuously_delete_expired(SESSION_CLEANUP_PERIOD)
+        .await
+    {
+        tracing::error!(%error, "expired-session cleanup stopped");
+    }
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -157,7 +179,7 @@ async fn me(CurrentUser(user): CurrentUser<User>) -> Json<serde_json::Value> {
     Json(user_json(&user))
 }
 
-#[require_login(role = Role::Admin)]
+#[require_login(role = Access::Admin)]
 async fn admin_stats(auth: AuthSession<Store>) -> Result<Response, AuthError> {
     let users: i64 = match sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(auth.store().pool())
