@@ -3,7 +3,11 @@
 use std::net::SocketAddr;
 
 use axum_login::SessionKey;
-use reqwest::{StatusCode, header::LOCATION};
+use axum_login_tests::http::serve_with_addr;
+use reqwest::{
+    StatusCode,
+    header::{LOCATION, SET_COOKIE},
+};
 
 const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
@@ -17,12 +21,11 @@ impl App {
         let store = example_permissions::seeded_store()
             .await
             .expect("seeded store");
-        let app = example_permissions::app(store.clone(), SessionKey::generate());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let app = example_permissions::app(store.clone(), SessionKey::generate())
             .await
-            .expect("bind an ephemeral loopback port");
-        let addr = listener.local_addr().expect("local address");
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
+            .expect("the app starts");
+        // As `main` serves it: with the client's address, for the login throttle.
+        let addr = serve_with_addr(app).await;
         Self { addr, store }
     }
 
@@ -310,4 +313,90 @@ async fn loading_a_user_costs_one_query_per_table() {
     assert_eq!(app.get(&erin, "/posts/1").await, StatusCode::OK);
     // The user row, their roles, their permissions; the handler's own query is not the store's.
     assert_eq!(app.store.stats().queries - before, 3);
+}
+
+/// How a browser marks a form that another site's page posts here: Fetch Metadata, or, in a
+/// browser without it, the `Origin`.
+const CROSS_SITE: [(&str, &str); 2] = [
+    ("sec-fetch-site", "cross-site"),
+    ("origin", "https://evil.example"),
+];
+
+async fn home(app: &App, client: &reqwest::Client) -> String {
+    client
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("body")
+}
+
+#[tokio::test]
+async fn cross_site_login_is_403_and_logs_nobody_in() {
+    let app = App::start().await;
+    for (name, value) in CROSS_SITE {
+        let client = anonymous();
+        let response = client
+            .post(app.url("/login"))
+            .header(name, value)
+            .form(&[("username", "admin"), ("password", "correct-horse-battery")])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(
+            response.headers().get(SET_COOKIE).is_none(),
+            "{name}: {value}"
+        );
+        assert_eq!(
+            home(&app, &client).await,
+            "not logged in",
+            "{name}: {value}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cross_site_logout_is_403_and_the_session_goes_on() {
+    let app = App::start().await;
+    for (name, value) in CROSS_SITE {
+        let bob = app.browser("bob").await;
+        let response = bob
+            .post(app.url("/logout"))
+            .header(name, value)
+            .send()
+            .await
+            .expect("logout");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(
+            response.headers().get(SET_COOKIE).is_none(),
+            "{name}: {value}"
+        );
+        assert!(
+            home(&app, &bob).await.starts_with("logged in as bob "),
+            "{name}: {value}"
+        );
+        assert_eq!(app.get(&bob, "/posts/2").await, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_login_is_401_whatever_was_wrong() {
+    let app = App::start().await;
+    let mut answers = Vec::new();
+    for (username, password) in [("bob", "wrong-pass"), ("nobody", "author-pass")] {
+        let client = anonymous();
+        let response = client
+            .post(app.url("/login"))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{username}");
+        answers.push(response.text().await.expect("body"));
+        assert_eq!(home(&app, &client).await, "not logged in");
+    }
+    assert_eq!(answers[0], answers[1]);
 }

@@ -5,15 +5,19 @@
 //! `Author`). Which user holds which role is the `user_roles` table; what each role may do is the
 //! `role_permissions` table, plus grants to single users in `user_permissions`. The store loads a
 //! user with one query per table: the user row, their roles, and their permissions (through the
-//! `user_grants` view, which joins roles to permissions).
+//! `user_grants` view, which joins roles to permissions). Sessions are rows of the same database.
 //!
 //! | route | guard |
 //! | --- | --- |
 //! | `GET /posts/{id}` | `permission = "posts.read"` |
-//! | `POST /posts/{id}/edit` | `any(role = Role::Editor, check = is_author)` |
-//! | `POST /posts/{id}/publish` | `all(role = Role::Author, permission = Perm::PostsPublish)` |
-//! | `POST /posts/{id}/comments` | `not(role = Role::Muted)` |
-//! | `/admin/*` | `.route_layer(require!(role = Role::Admin))` on the nested router |
+//! | `POST /posts/{id}/edit` | `any(role = Access::Editor, check = is_author)` |
+//! | `POST /posts/{id}/publish` | `all(role = Access::Author, permission = Perm::PostsPublish)` |
+//! | `POST /posts/{id}/comments` | `not(role = Access::Muted)` |
+//! | `/admin/*` | `.route_layer(require!(role = Access::Admin))` on the nested router |
+//!
+//! A login or logout from another site's page is refused with `403`.
+
+use std::time::Duration;
 
 use axum::{
     Form, Json, Router,
@@ -23,8 +27,9 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, SessionKey,
-    SqlxStore, UserStore, require, require_login, safe_next,
+    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, Permission,
+    Role, SessionKey, SqlxStore, UserStore, require, require_login, safe_next, session_layer,
+    tower_sessions::session_store::ExpiredDeletion,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -33,12 +38,13 @@ use sqlx::{
     Row, Sqlite,
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
-use tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite};
+use tower_sessions_sqlx_store::SqliteStore;
 
 /// The roles, strongest first. A role passes every check for the roles it implies, directly or
-/// through others: an admin is an editor and an author too.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, axum_login::Role)]
-pub enum Role {
+/// through others: an admin is an editor and an author too. Not called `Role`, which is the name
+/// of the derive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
+pub enum Access {
     /// Runs the site.
     #[role(implies(Editor))]
     Admin,
@@ -52,7 +58,7 @@ pub enum Role {
 }
 
 /// The permissions the code checks by enum variant; their names are what the tables hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, axum_login::Permission)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Permission)]
 pub enum Perm {
     /// Read posts.
     #[permission(rename = "posts.read")]
@@ -84,7 +90,7 @@ pub struct User {
     password_hash: SecretString,
     /// From `user_roles`.
     #[auth(roles)]
-    pub roles: Vec<Role>,
+    pub roles: Vec<Access>,
     /// From `role_permissions` through the user's roles, and `user_permissions`.
     #[auth(permissions)]
     pub permissions: Vec<Perm>,
@@ -140,17 +146,22 @@ INSERT INTO role_permissions (role, permission) VALUES
 "#;
 
 /// The seeded users: name, password, roles, permissions granted to them alone.
-pub const SEED_USERS: &[(&str, &str, &[Role], &[Perm])] = &[
-    ("admin", "correct-horse-battery", &[Role::Admin], &[]),
-    ("erin", "editor-pass", &[Role::Editor], &[]),
+pub const SEED_USERS: &[(&str, &str, &[Access], &[Perm])] = &[
+    ("admin", "correct-horse-battery", &[Access::Admin], &[]),
+    ("erin", "editor-pass", &[Access::Editor], &[]),
     (
         "alice",
         "author-pass",
-        &[Role::Author],
+        &[Access::Author],
         &[Perm::PostsPublish],
     ),
-    ("bob", "author-pass", &[Role::Author], &[]),
-    ("mallory", "muted-pass", &[Role::Author, Role::Muted], &[]),
+    ("bob", "author-pass", &[Access::Author], &[]),
+    (
+        "mallory",
+        "muted-pass",
+        &[Access::Author, Access::Muted],
+        &[],
+    ),
     ("carol", "reader-pass", &[], &[]),
 ];
 
@@ -197,22 +208,29 @@ pub async fn seeded_store() -> Result<Store, Box<dyn std::error::Error + Send + 
     Ok(store)
 }
 
-/// The app's router, with authentication on it.
-pub fn app(store: Store, key: SessionKey) -> Router {
-    // The examples serve plain HTTP on loopback, where a `Secure` cookie would never be sent back.
-    // Behind TLS, leave `Secure` on (the default).
-    let sessions = SessionManagerLayer::new(MemoryStore::default())
-        .with_secure(false)
-        .with_same_site(SameSite::Lax);
+/// How often expired sessions are deleted from the database.
+const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(60);
+
+/// The app's router, with authentication on it, and sessions in the users' database.
+///
+/// Starts a task that deletes expired sessions; it runs as long as the tokio runtime.
+pub async fn app(store: Store, key: SessionKey) -> Result<Router, sqlx::Error> {
+    // Sessions are rows next to the users, deleted by the task once they expire; tower-sessions'
+    // `MemoryStore` would keep every session ever begun, however many visitors log in.
+    let sessions = SqliteStore::new(store.pool().clone());
+    sessions.migrate().await?;
+    tokio::spawn(delete_expired_sessions(sessions.clone()));
+    // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says so.
+    let sessions = session_layer(sessions).with_secure(false);
 
     // Every route in here needs an admin; the guard runs before the handlers, which check
     // nothing themselves. `route_layer`, so that unknown paths still answer 404.
     let admin = Router::new()
         .route("/", get(|| async { "admin area" }))
         .route("/users", get(list_users))
-        .route_layer(require!(role = Role::Admin));
+        .route_layer(require!(role = Access::Admin));
 
-    Router::new()
+    Ok(Router::new()
         .route("/", get(home))
         .route("/login", post(login))
         .route("/logout", post(logout))
@@ -226,7 +244,16 @@ pub fn app(store: Store, key: SessionKey) -> Router {
                 .session_key(key)
                 .login_url("/login")
                 .build(),
-        )
+        ))
+}
+
+async fn delete_expired_sessions(sessions: SqliteStore) {
+    if let Err(error) = sessions
+        .continuously_delete_expired(SESSION_CLEANUP_PERIOD)
+        .await
+    {
+        tracing::error!(%error, "expired-session cleanup stopped");
+    }
 }
 
 async fn home(user: Option<CurrentUser<User>>) -> String {
@@ -311,7 +338,7 @@ struct Edit {
 }
 
 /// Editors (and so admins) edit any post; authors only their own.
-#[require_login(any(role = Role::Editor, check = is_author))]
+#[require_login(any(role = Access::Editor, check = is_author))]
 async fn edit_post(
     Path(id): Path<i64>,
     auth: AuthSession<Store>,
@@ -330,7 +357,7 @@ async fn edit_post(
 }
 
 /// An author who was granted `posts.publish`; editors have it through their role.
-#[require_login(all(role = Role::Author, permission = Perm::PostsPublish))]
+#[require_login(all(role = Access::Author, permission = Perm::PostsPublish))]
 async fn publish_post(Path(id): Path<i64>, auth: AuthSession<Store>) -> Response {
     let result = sqlx::query("UPDATE posts SET published = 1 WHERE id = ?")
         .bind(id)
@@ -349,7 +376,7 @@ struct NewComment {
 }
 
 /// Anyone logged in, except muted users.
-#[require_login(not(role = Role::Muted))]
+#[require_login(not(role = Access::Muted))]
 async fn comment(
     Path(id): Path<i64>,
     CurrentUser(user): CurrentUser<User>,
