@@ -1,5 +1,9 @@
 //! `examples/oauth2` against a small OAuth2 provider served on loopback: the whole
 //! authorization-code flow with PKCE, driven by a client with a cookie jar like a browser.
+//!
+//! Login CSRF here is a callback pushed into a browser that started no login, refused by the
+//! `state` check (`a_callback_without_a_login_under_way_is_refused`): the callback is a `GET`
+//! that arrives from the provider's site, so it cannot be refused for being cross-site.
 
 use std::{
     collections::HashMap,
@@ -186,8 +190,17 @@ impl Setup {
         };
         let users = ProviderUsers::default();
         let app = example_oauth2::app(&config, users.clone(), SessionKey::generate())
+            .await
             .expect("valid configuration");
-        tokio::spawn(async move { axum::serve(app_listener, app).await.expect("app runs") });
+        // As `main` serves it: with the client's address, for the login throttle.
+        tokio::spawn(async move {
+            axum::serve(
+                app_listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("app runs")
+        });
         Self {
             app: app_addr,
             provider,
@@ -430,6 +443,35 @@ async fn logout_everywhere_ends_the_other_sessions_and_keeps_this_one() {
         go(&phone, &setup.url("/protected")).await.status(),
         StatusCode::SEE_OTHER
     );
+}
+
+#[tokio::test]
+async fn cross_site_logout_is_403_and_the_session_goes_on() {
+    let setup = Setup::start().await;
+    // How a browser marks a form that another site's page posts here: Fetch Metadata, or, in a
+    // browser without it, the `Origin`.
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+    ] {
+        let browser = browser();
+        let back = until_callback(&setup, &browser, "/login").await;
+        assert_eq!(location(&go(&browser, back.as_str()).await), "/");
+
+        let response = browser
+            .post(setup.url("/logout"))
+            .header(name, value)
+            .send()
+            .await
+            .expect("logout");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(
+            response.headers().get("set-cookie").is_none(),
+            "{name}: {value}"
+        );
+        let response = go(&browser, &setup.url("/protected")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{name}: {value}");
+    }
 }
 
 #[test]

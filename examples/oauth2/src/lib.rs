@@ -11,11 +11,16 @@
 //!
 //! No password and no password hash exist anywhere: a user's sessions are bound to a per-user
 //! security stamp, and `POST /logout/everywhere` changes it to end every other session.
+//!
+//! A logout from another site's page is refused with `403`. The login needs no such check: it
+//! ends in a `GET` from the provider, a cross-site navigation by nature, and the `state` proves
+//! that this browser started it.
 
 use std::{
     collections::HashMap,
     fmt,
     sync::{Arc, RwLock},
+    time::Duration,
 };
 
 use axum::{
@@ -27,6 +32,7 @@ use axum::{
 };
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, SessionKey, UserStore, safe_next,
+    session_layer, tower_sessions::session_store::ExpiredDeletion,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use oauth2::{
@@ -35,8 +41,9 @@ use oauth2::{
     basic::BasicClient,
 };
 use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use subtle::ConstantTimeEq;
-use tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite};
+use tower_sessions_sqlx_store::SqliteStore;
 
 /// Where the provider is and who this app is to it: from the environment or the command line,
 /// so the same binary talks to a real provider or to a local fake.
@@ -72,9 +79,12 @@ impl fmt::Debug for ProviderConfig {
     }
 }
 
-/// A configuration the app cannot start with.
+/// Why the app cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The session database cannot be created.
+    #[error("the session database: {0}")]
+    Sessions(#[from] sqlx::Error),
     /// A URL that does not parse.
     #[error("{name} is not a valid URL: {source}")]
     Url {
@@ -302,23 +312,26 @@ struct PendingLogin {
     next: Option<String>,
 }
 
+/// How often expired sessions are deleted.
+const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(60);
+
 /// The app's router, with authentication on it.
-pub fn app(
+///
+/// Sessions live in an in-memory SQLite database of the app's own, with a task that deletes
+/// expired ones; it runs as long as the tokio runtime.
+pub async fn app(
     config: &ProviderConfig,
     users: ProviderUsers,
     key: SessionKey,
 ) -> Result<Router, ConfigError> {
     let provider = Provider::new(config)?;
-    // The examples serve plain HTTP on loopback, where a `Secure` cookie would never be sent back.
-    // Behind TLS, leave `Secure` on (the default).
-    //
-    // SameSite=Lax, not Strict: the provider sends the browser back with a top-level GET from
-    // another site, and a Strict cookie would stay behind, losing the pending login (and the
-    // user would look logged out right after logging in). Lax sends it on that navigation and
-    // still withholds it from cross-site POSTs.
-    let sessions = SessionManagerLayer::new(MemoryStore::default())
-        .with_secure(false)
-        .with_same_site(SameSite::Lax);
+    // `session_layer` keeps the cookie `SameSite=Lax`, not `Strict`: the provider sends the
+    // browser back with a top-level GET from another site, and a `Strict` cookie would stay
+    // behind, losing the pending login (and the user would look logged out right after logging
+    // in). `Lax` comes along on that navigation and still stays home on cross-site POSTs.
+    let sessions = session_layer(session_store().await?)
+        // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says so.
+        .with_secure(false);
     Ok(Router::new()
         .route("/", get(home))
         .route("/protected", get(protected))
@@ -333,6 +346,34 @@ pub fn app(
                 .login_url("/login")
                 .build(),
         ))
+}
+
+/// Sessions in a SQLite database in memory, deleted by a task once they expire; tower-sessions'
+/// `MemoryStore` would keep every session ever begun, including every login abandoned at the
+/// provider.
+async fn session_store() -> Result<SqliteStore, sqlx::Error> {
+    // One connection that never closes: every connection to `:memory:` is a database of its own,
+    // and the database disappears with its last connection.
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(SqliteConnectOptions::new().in_memory(true))
+        .await?;
+    let sessions = SqliteStore::new(pool);
+    sessions.migrate().await?;
+    tokio::spawn(delete_expired_sessions(sessions.clone()));
+    Ok(sessions)
+}
+
+async fn delete_expired_sessions(sessions: SqliteStore) {
+    if let Err(error) = sessions
+        .continuously_delete_expired(SESSION_CLEANUP_PERIOD)
+        .await
+    {
+        tracing::error!(%error, "expired-session cleanup stopped");
+    }
 }
 
 async fn home(user: Option<CurrentUser<User>>) -> String {
