@@ -22,7 +22,10 @@ use reqwest::{
 use serde_json::{Value, json};
 use sqlx::{PgPool, postgres::PgConnectOptions};
 
-use axum_login_tests::env::{postgres_url as database_url, redis_url, skipped};
+use axum_login_tests::{
+    env::{postgres_url as database_url, redis_url, skipped},
+    http::serve_with_addr,
+};
 
 /// Fails under CI; elsewhere says loudly that the test did not run.
 fn unreachable_service(test: &str, what: &str, error: &dyn std::fmt::Display) {
@@ -95,12 +98,8 @@ async fn start_instance(
     let store = example_scale_out::connect_users(schema.options.clone()).await?;
     let sessions = example_scale_out::connect_sessions(&redis_url()).await?;
     let app = example_scale_out::app(name, store, sessions, key.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind an ephemeral loopback port");
-    let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
-    Ok(addr)
+    // As `main` serves it: with the client's address, for the login throttle.
+    Ok(serve_with_addr(app).await)
 }
 
 struct Cluster {
@@ -295,6 +294,107 @@ async fn a_password_change_on_one_instance_ends_the_other_sessions_on_both() {
         Err(StatusCode::UNAUTHORIZED)
     );
     assert!(login(cluster.a, "ferris", "new-hunter-43").await.is_ok());
+
+    cluster.schema.drop().await;
+}
+
+/// How a browser marks a request that another site's page makes: Fetch Metadata, or, in a
+/// browser without it, the `Origin`.
+const CROSS_SITE: [(&str, &str); 2] = [
+    ("sec-fetch-site", "cross-site"),
+    ("origin", "https://evil.example"),
+];
+
+#[tokio::test]
+async fn cross_site_login_is_403_and_begins_no_session() {
+    let Some(cluster) = Cluster::start("cross_site_login_is_403_and_begins_no_session").await
+    else {
+        return;
+    };
+    for (name, value) in CROSS_SITE {
+        let response = client()
+            .post(format!("http://{}/login", cluster.a))
+            .header(name, value)
+            .json(&json!({ "username": "ferris", "password": "hunter42" }))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(
+            response.headers().get(SET_COOKIE).is_none(),
+            "{name}: {value}"
+        );
+    }
+
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn cross_site_logout_is_403_and_the_session_goes_on_on_both_instances() {
+    let Some(cluster) =
+        Cluster::start("cross_site_logout_is_403_and_the_session_goes_on_on_both_instances").await
+    else {
+        return;
+    };
+    let cookie = login(cluster.a, "ferris", "hunter42")
+        .await
+        .expect("login on a");
+    for (name, value) in CROSS_SITE {
+        let response = client()
+            .post(format!("http://{}/logout", cluster.b))
+            .header(COOKIE, &cookie)
+            .header(name, value)
+            .send()
+            .await
+            .expect("logout request");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(
+            response.headers().get(SET_COOKIE).is_none(),
+            "{name}: {value}"
+        );
+        for instance in [cluster.a, cluster.b] {
+            assert_eq!(
+                me(instance, &cookie).await.0,
+                StatusCode::OK,
+                "{name}: {value}"
+            );
+        }
+    }
+
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn cross_site_password_change_is_403_and_changes_nothing() {
+    let Some(cluster) =
+        Cluster::start("cross_site_password_change_is_403_and_changes_nothing").await
+    else {
+        return;
+    };
+    let cookie = login(cluster.a, "ferris", "hunter42")
+        .await
+        .expect("login on a");
+    for (name, value) in CROSS_SITE {
+        let response = client()
+            .post(format!("http://{}/password", cluster.a))
+            .header(COOKIE, &cookie)
+            .header(name, value)
+            .json(&json!({ "current_password": "hunter42", "new_password": "new-hunter-43" }))
+            .send()
+            .await
+            .expect("password change");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert_eq!(
+            me(cluster.b, &cookie).await.0,
+            StatusCode::OK,
+            "{name}: {value}"
+        );
+    }
+    assert_eq!(
+        login(cluster.b, "ferris", "new-hunter-43").await,
+        Err(StatusCode::UNAUTHORIZED),
+        "the password did not change"
+    );
 
     cluster.schema.drop().await;
 }

@@ -16,6 +16,8 @@
 //! | `GET /me` | the logged-in user and the instance that answered; anonymous: `401` JSON |
 //! | `POST /password` | JSON `{"current_password", "new_password"}`; ends every other session of the user, on every instance |
 //! | `POST /logout` | ends the session on every instance; `204` |
+//!
+//! A login, logout or password change from another site's page is refused with `403`.
 
 use std::time::Duration;
 
@@ -28,7 +30,7 @@ use axum::{
 };
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, SessionKey,
-    SqlxStore, UserStore, require_login,
+    SqlxStore, UserStore, require_login, session_layer,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -37,7 +39,6 @@ use sqlx::{
     Postgres,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
-use tower_sessions::{SessionManagerLayer, cookie::SameSite};
 use tower_sessions_redis_store::{
     RedisStore,
     fred::prelude::{Builder, ClientLike, Config, Pool, ReconnectPolicy},
@@ -60,7 +61,8 @@ pub struct User {
 /// The user store: users in PostgreSQL.
 pub type Store = SqlxStore<User, Postgres>;
 
-/// The session store: sessions in Redis.
+/// The session store: sessions in Redis, where every instance finds them and each key expires
+/// with its session (a process's `MemoryStore` would be neither shared nor bounded).
 pub type Sessions = RedisStore<Pool>;
 
 /// Why an instance could not start.
@@ -136,11 +138,9 @@ pub async fn connect_sessions(redis_url: &str) -> Result<Sessions, StartError> {
 /// One instance's router. `instance` names it in responses, so a client can see which one
 /// answered.
 pub fn app(instance: &str, store: Store, sessions: Sessions, key: SessionKey) -> Router {
-    // The examples serve plain HTTP on loopback, where a `Secure` cookie would never be sent back.
-    // Behind a TLS-terminating load balancer, leave `Secure` on (the default).
-    let sessions = SessionManagerLayer::new(sessions)
-        .with_secure(false)
-        .with_same_site(SameSite::Lax);
+    // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says so.
+    // Behind a TLS-terminating load balancer, leave `Secure` on (`session_layer`'s default).
+    let sessions = session_layer(sessions).with_secure(false);
     Router::new()
         .route("/login", post(login))
         .route("/logout", post(logout))
@@ -204,11 +204,13 @@ async fn change_password(
     CurrentUser(user): CurrentUser<User>,
     Json(change): Json<PasswordChange>,
 ) -> Result<Response, AuthError> {
+    // Checked like a login (refused cross-site, counted by the throttle), so whoever holds a
+    // session cannot use it to guess the password.
     let check = PasswordCredentials {
         username: user.username.clone(),
         password: change.current_password,
     };
-    if auth.authenticate(check).await?.is_none() {
+    if !auth.reauthenticate(check).await? {
         return Ok(error(
             StatusCode::FORBIDDEN,
             "wrong_password",
