@@ -250,7 +250,7 @@ async fn cross_site_logout_is_403_and_the_session_goes_on() {
 async fn sessions_are_rows_of_the_database_until_logout() {
     let (addr, store) = start().await;
     let sessions = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tower_sessions")
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM axum_login_sessions")
             .fetch_one(store.pool())
             .await
             .expect("the sessions table")

@@ -2,7 +2,7 @@
 //! cookie jar, and get `401` and `403` as JSON.
 //!
 //! Users live in SQLite (in memory) behind [`axum_login::SqlxStore`]; sessions live in the same
-//! database, in `tower-sessions-sqlx-store`'s `SqliteStore`.
+//! database, in axum-login's `SqlxSessionStore`.
 //!
 //! | route | what it does |
 //! | --- | --- |
@@ -22,10 +22,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_login::session::SqlxSessionStore;
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, Role,
     SessionKey, SqlxStore, UserStore, require_login, session_layer,
-    tower_sessions::session_store::ExpiredDeletion,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -33,7 +33,6 @@ use sqlx::{
     Sqlite,
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
-use tower_sessions_sqlx_store::SqliteStore;
 
 /// What a user may do. Not called `Role`, which is the name of the derive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
@@ -105,7 +104,7 @@ pub async fn seeded_store() -> Result<Store, Box<dyn std::error::Error + Send + 
 pub async fn app(store: Store, key: SessionKey) -> Result<Router, sqlx::Error> {
     // Sessions are rows next to the users, deleted by the task once they expire; tower-sessions'
     // `MemoryStore` would keep every session ever begun, however many clients log in.
-    let sessions = SqliteStore::new(store.pool().clone());
+    let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(store.pool().clone());
     sessions.migrate().await?;
     tokio::spawn(delete_expired_sessions(sessions.clone()));
     // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says so.
@@ -124,7 +123,7 @@ pub async fn app(store: Store, key: SessionKey) -> Result<Router, sqlx::Error> {
         ))
 }
 
-async fn delete_expired_sessions(sessions: SqliteStore) {
+async fn delete_expired_sessions(sessions: SqlxSessionStore<sqlx::Sqlite>) {
     if let Err(error) = sessions
         .continuously_delete_expired(SESSION_CLEANUP_PERIOD)
         .await

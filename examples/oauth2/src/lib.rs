@@ -30,9 +30,10 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
+use axum_login::session::SqlxSessionStore;
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, SessionKey, UserStore, safe_next,
-    session_layer, tower_sessions::session_store::ExpiredDeletion,
+    session_layer,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use oauth2::{
@@ -43,7 +44,6 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use subtle::ConstantTimeEq;
-use tower_sessions_sqlx_store::SqliteStore;
 
 /// Where the provider is and who this app is to it: from the environment or the command line,
 /// so the same binary talks to a real provider or to a local fake.
@@ -351,7 +351,7 @@ pub async fn app(
 /// Sessions in a SQLite database in memory, deleted by a task once they expire; tower-sessions'
 /// `MemoryStore` would keep every session ever begun, including every login abandoned at the
 /// provider.
-async fn session_store() -> Result<SqliteStore, sqlx::Error> {
+async fn session_store() -> Result<SqlxSessionStore<sqlx::Sqlite>, sqlx::Error> {
     // One connection that never closes: every connection to `:memory:` is a database of its own,
     // and the database disappears with its last connection.
     let pool = SqlitePoolOptions::new()
@@ -361,13 +361,13 @@ async fn session_store() -> Result<SqliteStore, sqlx::Error> {
         .max_lifetime(None)
         .connect_with(SqliteConnectOptions::new().in_memory(true))
         .await?;
-    let sessions = SqliteStore::new(pool);
+    let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(pool);
     sessions.migrate().await?;
     tokio::spawn(delete_expired_sessions(sessions.clone()));
     Ok(sessions)
 }
 
-async fn delete_expired_sessions(sessions: SqliteStore) {
+async fn delete_expired_sessions(sessions: SqlxSessionStore<sqlx::Sqlite>) {
     if let Err(error) = sessions
         .continuously_delete_expired(SESSION_CLEANUP_PERIOD)
         .await

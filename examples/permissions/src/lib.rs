@@ -26,10 +26,10 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
+use axum_login::session::SqlxSessionStore;
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, Permission,
     Role, SessionKey, SqlxStore, UserStore, require, require_login, safe_next, session_layer,
-    tower_sessions::session_store::ExpiredDeletion,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -38,7 +38,6 @@ use sqlx::{
     Row, Sqlite,
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
-use tower_sessions_sqlx_store::SqliteStore;
 
 /// The roles, strongest first. A role passes every check for the roles it implies, directly or
 /// through others: an admin is an editor and an author too. Not called `Role`, which is the name
@@ -217,7 +216,7 @@ const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(60);
 pub async fn app(store: Store, key: SessionKey) -> Result<Router, sqlx::Error> {
     // Sessions are rows next to the users, deleted by the task once they expire; tower-sessions'
     // `MemoryStore` would keep every session ever begun, however many visitors log in.
-    let sessions = SqliteStore::new(store.pool().clone());
+    let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(store.pool().clone());
     sessions.migrate().await?;
     tokio::spawn(delete_expired_sessions(sessions.clone()));
     // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says so.
@@ -247,7 +246,7 @@ pub async fn app(store: Store, key: SessionKey) -> Result<Router, sqlx::Error> {
         ))
 }
 
-async fn delete_expired_sessions(sessions: SqliteStore) {
+async fn delete_expired_sessions(sessions: SqlxSessionStore<sqlx::Sqlite>) {
     if let Err(error) = sessions
         .continuously_delete_expired(SESSION_CLEANUP_PERIOD)
         .await

@@ -26,7 +26,7 @@ use axum_login::{AuthLayer, SessionKey, session::SqlxSessionStore};
 use secrecy::SecretString;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use tokio::task::JoinHandle;
-use tower_sessions::{Expiry, cookie::time, session_store::ExpiredDeletion};
+use tower_sessions::{Expiry, cookie::time};
 
 pub use crate::store::{Access, RusqliteStore, RusqliteStoreError, User};
 

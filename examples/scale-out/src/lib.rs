@@ -3,7 +3,7 @@
 //!
 //! What instances must share for a login to work on all of them:
 //!
-//! - **the session store**: Redis, through `tower-sessions-redis-store`, so a session created by
+//! - **the session store**: Redis, through axum-login's `RedisSessionStore`, so a session created by
 //!   one instance is found by every other, and a logout on one deletes it for all;
 //! - **the user store**: PostgreSQL, through [`axum_login::SqlxStore`], so a password changed on
 //!   one instance is what every instance checks sessions against;
@@ -28,20 +28,18 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_login::session::RedisSessionStore;
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, SessionKey,
     SqlxStore, UserStore, require_login, session_layer,
 };
+use fred::prelude::{Builder, ClientLike, Config, Pool, ReconnectPolicy};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::{
     Postgres,
     postgres::{PgConnectOptions, PgPoolOptions},
-};
-use tower_sessions_redis_store::{
-    RedisStore,
-    fred::prelude::{Builder, ClientLike, Config, Pool, ReconnectPolicy},
 };
 
 /// A user: a row of `users` in PostgreSQL, read by [`SqlxStore`] as `#[derive(UserStore)]` says.
@@ -63,7 +61,7 @@ pub type Store = SqlxStore<User, Postgres>;
 
 /// The session store: sessions in Redis, where every instance finds them and each key expires
 /// with its session (a process's `MemoryStore` would be neither shared nor bounded).
-pub type Sessions = RedisStore<Pool>;
+pub type Sessions = RedisSessionStore<Pool>;
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +72,7 @@ pub enum StartError {
     Postgres(#[from] sqlx::Error),
     /// Redis refused or is unreachable.
     #[error("Redis: {0}")]
-    Redis(#[from] tower_sessions_redis_store::fred::error::Error),
+    Redis(#[from] fred::error::Error),
     /// Redis did not answer in time.
     #[error("Redis did not answer within {0:?}")]
     RedisTimeout(Duration),
@@ -85,6 +83,10 @@ pub enum StartError {
 
 /// How long to wait for a server at start-up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest one Redis command or one user-store call may take while serving: during an
+/// outage a request fails after this instead of waiting for the server to come back.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A pool on the users database. The options say which database and, with a `search_path`,
 /// which schema.
@@ -123,6 +125,9 @@ pub async fn ensure_user(store: &Store, username: &str, password: &str) -> Resul
 pub async fn connect_sessions(redis_url: &str) -> Result<Sessions, StartError> {
     let pool = Builder::from_config(Config::from_url(redis_url)?)
         .with_connection_config(|config| config.connection_timeout = CONNECT_TIMEOUT)
+        // A command waits at most this long, also while Redis is down and the client
+        // reconnects: requests fail fast instead of hanging for the whole outage.
+        .with_performance_config(|config| config.default_command_timeout = COMMAND_TIMEOUT)
         // Keep trying after a Redis restart instead of failing every request from then on.
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
         .build_pool(4)?;
@@ -132,7 +137,7 @@ pub async fn connect_sessions(redis_url: &str) -> Result<Sessions, StartError> {
         }
         Err(_) => return Err(StartError::RedisTimeout(CONNECT_TIMEOUT)),
     }
-    Ok(RedisStore::new(pool))
+    Ok(RedisSessionStore::new(pool))
 }
 
 /// One instance's router. `instance` names it in responses, so a client can see which one

@@ -39,7 +39,7 @@ use sea_orm::{
 };
 use secrecy::SecretString;
 use tokio::task::JoinHandle;
-use tower_sessions::{Expiry, cookie::time, session_store::ExpiredDeletion};
+use tower_sessions::{Expiry, cookie::time};
 
 use crate::entity::{ActiveModel, Column, Entity};
 
@@ -205,11 +205,19 @@ impl App {
                 let pool = db.get_sqlite_connection_pool().clone();
                 let sessions = SqlxSessionStore::new(pool.clone()).with_table_name(SESSIONS_TABLE);
                 sessions.migrate().await?;
+                let cleanup = cleanup(
+                    sessions
+                        .clone()
+                        .continuously_delete_expired(SESSION_CLEANUP_PERIOD),
+                );
                 match kind {
-                    StoreKind::Sqlx => {
-                        build(SqlxStore::<User, sqlx::Sqlite>::new(pool), sessions, key)
-                    }
-                    StoreKind::SeaOrm => build(seaorm_store().await?, sessions, key),
+                    StoreKind::Sqlx => build(
+                        SqlxStore::<User, sqlx::Sqlite>::new(pool),
+                        sessions,
+                        key,
+                        cleanup,
+                    ),
+                    StoreKind::SeaOrm => build(seaorm_store().await?, sessions, key, cleanup),
                 }
             }
             DatabaseBackend::Postgres => {
@@ -217,22 +225,38 @@ impl App {
                 // The table goes to the first schema of the search path, next to `seaorm_users`.
                 let sessions = SqlxSessionStore::new(pool.clone()).with_table_name(SESSIONS_TABLE);
                 sessions.migrate().await?;
+                let cleanup = cleanup(
+                    sessions
+                        .clone()
+                        .continuously_delete_expired(SESSION_CLEANUP_PERIOD),
+                );
                 match kind {
-                    StoreKind::Sqlx => {
-                        build(SqlxStore::<User, sqlx::Postgres>::new(pool), sessions, key)
-                    }
-                    StoreKind::SeaOrm => build(seaorm_store().await?, sessions, key),
+                    StoreKind::Sqlx => build(
+                        SqlxStore::<User, sqlx::Postgres>::new(pool),
+                        sessions,
+                        key,
+                        cleanup,
+                    ),
+                    StoreKind::SeaOrm => build(seaorm_store().await?, sessions, key, cleanup),
                 }
             }
             DatabaseBackend::MySql => {
                 let pool = db.get_mysql_connection_pool().clone();
                 let sessions = SqlxSessionStore::new(pool.clone()).with_table_name(SESSIONS_TABLE);
                 sessions.migrate().await?;
+                let cleanup = cleanup(
+                    sessions
+                        .clone()
+                        .continuously_delete_expired(SESSION_CLEANUP_PERIOD),
+                );
                 match kind {
-                    StoreKind::Sqlx => {
-                        build(SqlxStore::<User, sqlx::MySql>::new(pool), sessions, key)
-                    }
-                    StoreKind::SeaOrm => build(seaorm_store().await?, sessions, key),
+                    StoreKind::Sqlx => build(
+                        SqlxStore::<User, sqlx::MySql>::new(pool),
+                        sessions,
+                        key,
+                        cleanup,
+                    ),
+                    StoreKind::SeaOrm => build(seaorm_store().await?, sessions, key, cleanup),
                 }
             }
         };
@@ -268,23 +292,29 @@ impl Drop for App {
     }
 }
 
+/// Deletes expired sessions every [`SESSION_CLEANUP_PERIOD`] until the app is dropped.
+fn cleanup<F>(delete_expired: F) -> JoinHandle<()>
+where
+    F: Future<Output = Result<(), tower_sessions::session_store::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(error) = delete_expired.await {
+            tracing::error!(%error, "expired-session cleanup stopped");
+        }
+    })
+}
+
 /// The router on `store`, with sessions in `sessions` and their cleanup task.
-fn build<S, T>(store: S, sessions: T, key: SessionKey) -> (Router, JoinHandle<()>)
+fn build<S, T>(
+    store: S,
+    sessions: T,
+    key: SessionKey,
+    cleanup: JoinHandle<()>,
+) -> (Router, JoinHandle<()>)
 where
     S: UserStore<User = User, Credentials = PasswordCredentials>,
-    T: SessionBackend + ExpiredDeletion + Clone,
+    T: SessionBackend + Clone,
 {
-    let cleanup = tokio::spawn({
-        let sessions = sessions.clone();
-        async move {
-            if let Err(error) = sessions
-                .continuously_delete_expired(SESSION_CLEANUP_PERIOD)
-                .await
-            {
-                tracing::error!(%error, "expired-session cleanup stopped");
-            }
-        }
-    });
     let session_layer = axum_login::session_layer(sessions)
         .with_secure(false)
         .with_expiry(Expiry::OnInactivity(time::Duration::days(1)));

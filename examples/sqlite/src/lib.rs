@@ -16,6 +16,7 @@ mod user;
 use std::{path::PathBuf, time::Duration};
 
 use axum::Router;
+use axum_login::session::SqlxSessionStore;
 use axum_login::{AuthLayer, SessionKey, SqlxStore, session_layer, sqlx::SqlxStoreError};
 use secrecy::SecretString;
 use sqlx::{
@@ -23,8 +24,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
 use tokio::task::JoinHandle;
-use tower_sessions::{Expiry, cookie::time, session_store::ExpiredDeletion};
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions::{Expiry, cookie::time};
 
 pub use crate::user::{Access, User};
 
@@ -140,7 +140,7 @@ impl Demo {
         let store = Store::new(pool.clone());
         seed(&store).await?;
 
-        let sessions = SqliteStore::new(pool);
+        let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(pool);
         sessions.migrate().await.map_err(db_error)?;
         let cleanup = tokio::spawn({
             let sessions = sessions.clone();

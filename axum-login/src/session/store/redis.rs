@@ -32,7 +32,7 @@ return 2
 /// Every write is atomic on the server: `create` is `SET ... NX`, `save` and
 /// [`update`](SessionBackend::update) a script that writes only an existing key, so a session a
 /// logout deleted on any instance is never written back. Give it a `fred` client or pool
-/// (the one `tower-sessions-redis-store` brings works too); keys are
+/// of `fred` 10; keys are
 /// `axum_login:session:<id>` unless [`with_prefix`](Self::with_prefix) says otherwise.
 ///
 /// A Redis outage makes every session operation fail; set a command timeout on the client
