@@ -26,8 +26,12 @@ mod digest;
 mod error;
 mod guard;
 mod layer;
+#[cfg(feature = "ldap")]
+pub mod ldap;
 mod origin;
-#[cfg(feature = "sqlx")]
+// The credentials type is shared with the `ldap` feature, which does not use the hashing.
+#[cfg(any(feature = "sqlx", feature = "ldap"))]
+#[cfg_attr(not(feature = "sqlx"), allow(dead_code, unreachable_pub))]
 mod password;
 mod policy;
 mod redirect;
@@ -324,12 +328,15 @@ pub use crate::cache::UserCache;
 
 #[cfg(feature = "sqlx")]
 pub use crate::{
-    password::{
-        MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordCredentials, PasswordError, hash_password,
-        set_max_concurrent_hashes, verify_password,
-    },
+    password::{PasswordError, hash_password, set_max_concurrent_hashes, verify_password},
     sqlx_store::{JoinTable, SqlxStore, SqlxStoreError, SqlxStoreStats, SqlxUser, UserTable},
 };
+
+#[cfg(any(feature = "sqlx", feature = "ldap"))]
+pub use crate::password::{MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordCredentials};
+
+#[cfg(feature = "ldap")]
+pub use crate::ldap::{LdapConfig, LdapStore};
 
 /// Re-exported so apps name one version of tower-sessions.
 pub use tower_sessions;
