@@ -26,6 +26,8 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 #[derive(Clone)]
 pub struct LdapConfig {
     pub(super) url: String,
+    /// The host and port from the URL, to open the TCP connection.
+    pub(super) address: (String, u16),
     pub(super) starttls: bool,
     pub(super) tls: Option<Arc<ClientConfig>>,
     pub(super) service_account: Option<(String, SecretString)>,
@@ -34,7 +36,7 @@ pub struct LdapConfig {
     pub(super) attributes: Vec<String>,
     pub(super) groups: Option<GroupSource>,
     pub(super) grants: Vec<GroupGrant>,
-    pub(super) stamp_attribute: String,
+    pub(super) stamp_attributes: Vec<String>,
     pub(super) connect_timeout: Duration,
     pub(super) operation_timeout: Duration,
     pub(super) pool_size: usize,
@@ -55,7 +57,7 @@ impl fmt::Debug for LdapConfig {
             .field("attributes", &self.attributes)
             .field("groups", &self.groups)
             .field("grants", &self.grants)
-            .field("stamp_attribute", &self.stamp_attribute)
+            .field("stamp_attributes", &self.stamp_attributes)
             .field("connect_timeout", &self.connect_timeout)
             .field("operation_timeout", &self.operation_timeout)
             .field("pool_size", &self.pool_size)
@@ -120,7 +122,7 @@ impl LdapConfig {
             attributes: Vec::new(),
             groups: None,
             grants: Vec::new(),
-            stamp_attribute: "modifyTimestamp".to_owned(),
+            stamp_attributes: vec!["modifyTimestamp".to_owned(), "entryCSN".to_owned()],
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             operation_timeout: DEFAULT_OPERATION_TIMEOUT,
             pool_size: DEFAULT_POOL_SIZE,
@@ -145,11 +147,17 @@ impl LdapConfig {
     /// Every attribute a user search asks for: the id, the session stamp, the group attribute
     /// and the app's own.
     pub(super) fn requested_attributes(&self) -> Vec<String> {
-        let mut attributes = vec![self.id_attribute.clone(), self.stamp_attribute.clone()];
-        if let Some(GroupSource::Attribute(attribute)) = &self.groups {
-            attributes.push(attribute.clone());
-        }
-        for attribute in &self.attributes {
+        let mut attributes = vec![self.id_attribute.clone()];
+        let group = match &self.groups {
+            Some(GroupSource::Attribute(attribute)) => Some(attribute),
+            _ => None,
+        };
+        for attribute in self
+            .stamp_attributes
+            .iter()
+            .chain(group)
+            .chain(&self.attributes)
+        {
             if !attributes
                 .iter()
                 .any(|known| known.eq_ignore_ascii_case(attribute))
@@ -176,7 +184,7 @@ pub struct LdapConfigBuilder {
     attributes: Vec<String>,
     groups: Option<GroupSource>,
     grants: Vec<GroupGrant>,
-    stamp_attribute: String,
+    stamp_attributes: Vec<String>,
     connect_timeout: Duration,
     operation_timeout: Duration,
     pool_size: usize,
@@ -297,16 +305,23 @@ impl LdapConfigBuilder {
         self
     }
 
-    /// The attribute whose value changes when the password changes, from which
+    /// The attributes whose values change when the password changes, from which
     /// [`AuthUser::session_auth_hash`](crate::AuthUser::session_auth_hash) is made (with the
     /// entry's DN), so a password change in the directory ends the user's sessions on their
-    /// next request. Default: `modifyTimestamp`, which every common directory keeps and which
-    /// changes with any change to the entry (whole seconds). Alternatives: `pwdChangedTime`
-    /// (OpenLDAP's ppolicy), `pwdLastSet` (Active Directory), `entryCSN` (OpenLDAP, changes
-    /// with every change, microseconds). An entry without it is an error, not a session that
-    /// never ends.
-    pub fn session_stamp_attribute(mut self, attribute: impl Into<String>) -> Self {
-        self.stamp_attribute = attribute.into();
+    /// next request. Every listed attribute that the entry has counts; an entry with none of
+    /// them is an error, not a session that never ends.
+    ///
+    /// Default: `modifyTimestamp` (kept by every common directory, in whole seconds, so two
+    /// changes within one second look alike) and `entryCSN` (OpenLDAP: microseconds and a
+    /// counter). Both change with any change to the entry itself, not with a change to a group
+    /// it is in. Narrower: `pwdChangedTime` (OpenLDAP's ppolicy), `pwdLastSet` (Active
+    /// Directory), which change with the password only.
+    pub fn session_stamp_attributes<I, S>(mut self, attributes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.stamp_attributes = attributes.into_iter().map(Into::into).collect();
         self
     }
 
@@ -347,7 +362,7 @@ impl LdapConfigBuilder {
     /// Checks the configuration: the URL, the templates and filters (each must parse), the TLS
     /// certificates, the timeouts and the pool size.
     pub fn build(self) -> Result<LdapConfig, LdapConfigError> {
-        let tls_wanted = check_url(&self.url, self.starttls)?;
+        let (address, tls_wanted) = check_url(&self.url, self.starttls)?;
         let lookup = match (self.user_search, self.dn_template) {
             (Some(_), Some(_)) => return Err(LdapConfigError::TwoLookups),
             (None, None) => return Err(LdapConfigError::NoLookup),
@@ -380,13 +395,17 @@ impl LdapConfigBuilder {
         if let Some(GroupSource::Search { filter, .. }) = &self.groups {
             check_filter("group_search", filter, &["{dn}", "{uid}"])?;
         }
-        for (setting, attribute) in [
-            ("id_attribute", &self.id_attribute),
-            ("session_stamp_attribute", &self.stamp_attribute),
-        ] {
-            if attribute.trim().is_empty() {
-                return Err(LdapConfigError::EmptyAttribute { setting });
-            }
+        if self.id_attribute.trim().is_empty() {
+            return Err(LdapConfigError::EmptyAttribute {
+                setting: "id_attribute",
+            });
+        }
+        if self.stamp_attributes.is_empty()
+            || self.stamp_attributes.iter().any(|a| a.trim().is_empty())
+        {
+            return Err(LdapConfigError::EmptyAttribute {
+                setting: "session_stamp_attributes",
+            });
         }
         if self.connect_timeout.is_zero() || self.operation_timeout.is_zero() {
             return Err(LdapConfigError::ZeroTimeout);
@@ -401,6 +420,7 @@ impl LdapConfigBuilder {
         };
         Ok(LdapConfig {
             url: self.url,
+            address,
             starttls: self.starttls,
             tls,
             service_account: self.service_account,
@@ -409,7 +429,7 @@ impl LdapConfigBuilder {
             attributes: self.attributes,
             groups: self.groups,
             grants: self.grants,
-            stamp_attribute: self.stamp_attribute,
+            stamp_attributes: self.stamp_attributes,
             connect_timeout: self.connect_timeout,
             operation_timeout: self.operation_timeout,
             pool_size: self.pool_size,
@@ -457,8 +477,8 @@ pub enum LdapConfigError {
         /// What is wrong with it.
         problem: &'static str,
     },
-    /// An attribute name is empty.
-    #[error("`{setting}` is empty; give an attribute name")]
+    /// An attribute name is empty, or no attribute is given.
+    #[error("`{setting}` needs a non-empty attribute name")]
     EmptyAttribute {
         /// The builder method it was given to.
         setting: &'static str,
@@ -474,8 +494,8 @@ pub enum LdapConfigError {
     Tls(String),
 }
 
-/// Checks the URL; answers whether the connection needs TLS.
-fn check_url(text: &str, starttls: bool) -> Result<bool, LdapConfigError> {
+/// Checks the URL; answers the host and port, and whether the connection needs TLS.
+fn check_url(text: &str, starttls: bool) -> Result<((String, u16), bool), LdapConfigError> {
     let error = |problem: &str| LdapConfigError::Url {
         url: text.to_owned(),
         problem: problem.to_owned(),
@@ -486,9 +506,13 @@ fn check_url(text: &str, starttls: bool) -> Result<bool, LdapConfigError> {
         "ldaps" => true,
         _ => return Err(error("the scheme must be `ldap` or `ldaps`")),
     };
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(error("it names no host"));
-    }
+    let host = match url.host() {
+        Some(url::Host::Domain(name)) if !name.is_empty() => name.to_owned(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        _ => return Err(error("it names no host")),
+    };
+    let port = url.port().unwrap_or(if ldaps { 636 } else { 389 });
     if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
         return Err(error(
             "only `scheme://host[:port]` is used; give the search base with `user_search`",
@@ -504,7 +528,7 @@ fn check_url(text: &str, starttls: bool) -> Result<bool, LdapConfigError> {
             "StartTLS upgrades a plain `ldap://` connection; an `ldaps://` one is TLS already",
         ));
     }
-    Ok(ldaps || starttls)
+    Ok(((host, port), ldaps || starttls))
 }
 
 /// Checks that a filter template has one of its placeholders and parses once filled.
@@ -579,6 +603,9 @@ fn tls_config(ca_pems: &[Vec<u8>]) -> Result<Arc<ClientConfig>, LdapConfigError>
 mod tests {
     use super::*;
 
+    /// A self-signed CA certificate, for configurations that need TLS.
+    const TEST_CA: &str = include_str!("testdata/ca.pem");
+
     fn base() -> LdapConfigBuilder {
         LdapConfig::builder("ldap://127.0.0.1:3890")
             .user_search("ou=people,dc=example,dc=test", "(uid={})")
@@ -588,12 +615,29 @@ mod tests {
     fn a_minimal_configuration_builds() {
         let config = base().build().expect("builds");
         assert_eq!(config.url(), "ldap://127.0.0.1:3890");
+        assert_eq!(config.address, ("127.0.0.1".to_owned(), 3890));
         assert_eq!(config.operation_timeout(), DEFAULT_OPERATION_TIMEOUT);
         assert!(config.tls.is_none());
         assert_eq!(
             config.requested_attributes(),
-            ["uid", "modifyTimestamp"].map(String::from)
+            ["uid", "modifyTimestamp", "entryCSN"].map(String::from)
         );
+    }
+
+    #[test]
+    fn ports_default_by_scheme() {
+        for (url, address) in [
+            ("ldap://ldap.example.test", ("ldap.example.test", 389)),
+            ("ldaps://ldap.example.test/", ("ldap.example.test", 636)),
+            ("ldap://[::1]:3890", ("::1", 3890)),
+        ] {
+            let config = LdapConfig::builder(url)
+                .user_search("dc=x", "(uid={})")
+                .tls_ca_pem(TEST_CA)
+                .build()
+                .expect("builds");
+            assert_eq!(config.address, (address.0.to_owned(), address.1), "{url}");
+        }
     }
 
     #[test]
@@ -656,7 +700,7 @@ mod tests {
             Err(LdapConfigError::ZeroPool)
         ));
         assert!(matches!(
-            base().session_stamp_attribute(" ").build(),
+            base().session_stamp_attributes([" "]).build(),
             Err(LdapConfigError::EmptyAttribute { .. })
         ));
     }
@@ -683,12 +727,24 @@ mod tests {
     fn requested_attributes_are_listed_once() {
         let config = base()
             .group_attribute("memberOf")
-            .attributes(["cn", "UID", "mail"])
+            .attributes(["cn", "UID", "mail", "entrycsn"])
             .build()
             .expect("builds");
         assert_eq!(
             config.requested_attributes(),
-            ["uid", "modifyTimestamp", "memberOf", "cn", "mail"].map(String::from)
+            [
+                "uid",
+                "modifyTimestamp",
+                "entryCSN",
+                "memberOf",
+                "cn",
+                "mail"
+            ]
+            .map(String::from)
         );
+        let none = base()
+            .session_stamp_attributes(Vec::<String>::new())
+            .build();
+        assert!(matches!(none, Err(LdapConfigError::EmptyAttribute { .. })));
     }
 }

@@ -78,18 +78,18 @@
 //! # Sessions end when the password changes
 //!
 //! [`AuthUser::session_auth_hash`](crate::AuthUser::session_auth_hash) is made of the entry's DN
-//! and an attribute that changes with the password
-//! ([`session_stamp_attribute`](LdapConfigBuilder::session_stamp_attribute), `modifyTimestamp`
-//! by default), so a password change in the directory, by any tool, ends the user's sessions on
-//! their next request.
+//! and attributes that change with the password
+//! ([`session_stamp_attributes`](LdapConfigBuilder::session_stamp_attributes):
+//! `modifyTimestamp` and OpenLDAP's `entryCSN` by default), so a password change in the
+//! directory, by any tool, ends the user's sessions on their next request.
 //!
 //! # Security choices
 //!
 //! - **An empty password is refused before any network call.** A simple bind with a DN and an
 //!   empty password is an "unauthenticated bind" (RFC 4513, 5.1.2), which many servers answer
 //!   with success, as an anonymous login. An empty login name, and credentials over
-//!   [`MAX_USERNAME_LEN`](crate::MAX_USERNAME_LEN) or
-//!   [`MAX_PASSWORD_LEN`](crate::MAX_PASSWORD_LEN), are refused the same way.
+//!   [`MAX_USERNAME_LEN`] or [`MAX_PASSWORD_LEN`](crate::MAX_PASSWORD_LEN), are refused the
+//!   same way.
 //! - **Every value is escaped where it goes**: into a search filter with
 //!   [`escape_filter_value`] (so `*`, `)(uid=*` or a NUL match nothing but themselves), into a
 //!   DN with [`escape_dn_value`] (so a `,` or `+` cannot add an RDN). A search that finds more
@@ -474,19 +474,28 @@ impl Inner {
             });
         };
         let id = id.clone();
-        let Some(stamp_values) = values(&config.stamp_attribute) else {
+        let mut stamp = dn.as_bytes().to_vec();
+        let mut stamped = false;
+        for attribute in &config.stamp_attributes {
+            let Some(found) = values(attribute) else {
+                continue;
+            };
+            stamped = true;
+            stamp.push(0);
+            stamp.extend_from_slice(attribute.to_ascii_lowercase().as_bytes());
+            for value in found {
+                stamp.push(0);
+                stamp.extend_from_slice(value.as_bytes());
+            }
+        }
+        if !stamped {
             return Err(LdapError::Entry {
                 dn,
                 problem: format!(
-                    "it has no `{}` attribute, which ends sessions when the password changes; choose another with `session_stamp_attribute`",
-                    config.stamp_attribute
+                    "it has none of {:?}, from which sessions end when the password changes; choose others with `session_stamp_attributes`",
+                    config.stamp_attributes
                 ),
             });
-        };
-        let mut stamp = dn.as_bytes().to_vec();
-        for value in stamp_values {
-            stamp.push(0);
-            stamp.extend_from_slice(value.as_bytes());
         }
         let groups = match &config.groups {
             None => Vec::new(),

@@ -84,8 +84,8 @@ impl LdapEntry {
         &self.permissions
     }
 
-    /// What [`AuthUser::session_auth_hash`] should answer: the entry's DN and the value of the
-    /// configured stamp attribute, which changes when the password does.
+    /// What [`AuthUser::session_auth_hash`] should answer: the entry's DN and the values of the
+    /// configured stamp attributes, which change when the password does.
     pub fn session_stamp(&self) -> &[u8] {
         &self.stamp
     }
