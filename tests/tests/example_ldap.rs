@@ -197,7 +197,10 @@ async fn login_follows_next_and_the_admin_group_opens_admin() {
     assert_eq!(location.as_deref(), Some("/"), "an unsafe next goes home");
     let (status, body) = get(&admin, format!("{base}/admin")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains(r#"<span id="roles">admin, user</span>"#), "{body}");
+    assert!(
+        body.contains(r#"<span id="roles">admin, user</span>"#),
+        "{body}"
+    );
 
     let response = ferris
         .post(format!("{base}/logout"))
