@@ -106,11 +106,13 @@
 //!   password crosses the network in clear text: use plain `ldap://` on loopback only.
 //! - **Outages fail closed, within a bound.** Opening a connection (TCP and TLS) is bounded by
 //!   [`connect_timeout`](LdapConfigBuilder::connect_timeout), each bind and search by
-//!   [`operation_timeout`](LdapConfigBuilder::operation_timeout) (2 s each by default). A
-//!   directory that is down or does not answer makes the store call fail with an
-//!   [`LdapError`], which the layer answers with a `500` and nobody logged in; a stale pooled
-//!   connection is replaced on its first failure, so the store works again as soon as the
-//!   directory does.
+//!   [`operation_timeout`](LdapConfigBuilder::operation_timeout) (2 s each by default), and
+//!   so is the wait for a pooled connection when all are busy. A directory that refuses
+//!   connections fails the store call at once; one that accepts them and never answers fails
+//!   it after one timeout (the first step that waits in vain ends the call). Either way the
+//!   call answers an [`LdapError`], which the layer turns into a `500` with nobody logged in. A
+//!   stale pooled connection is replaced on its first failure, so the store works again as
+//!   soon as the directory does, without a restart.
 //!
 //! # Timing: unknown users and wrong passwords
 //!
