@@ -49,3 +49,91 @@ pub fn require_login(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn require(args: TokenStream) -> TokenStream {
     require_login::expand_layer(args.into()).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// The expansion of every macro given `crate = "auth"`, as text.
+    fn expansions() -> Vec<(&'static str, String)> {
+        let user: syn::DeriveInput = syn::parse_quote! {
+            #[auth(crate = "auth")]
+            #[user_store(table = "users", roles_table = "user_roles")]
+            struct User {
+                #[auth(id)]
+                id: i64,
+                #[auth(username)]
+                name: String,
+                #[auth(password_hash)]
+                hash: String,
+                #[auth(roles)]
+                roles: Vec<Access>,
+            }
+        };
+        let role: syn::DeriveInput = syn::parse_quote! {
+            #[role(crate = "auth")]
+            enum Access { #[role(implies(B))] A, B }
+        };
+        let permission: syn::DeriveInput = syn::parse_quote! {
+            #[permission(crate = "auth")]
+            enum Perm { A }
+        };
+        let handler = quote!(
+            async fn handler() {}
+        );
+        let args = quote!(
+            crate = "auth",
+            role = Access::A,
+            not(permission = "x"),
+            check = c,
+            fresh = "1m",
+            redirect = "/in",
+            redirect_field = "to"
+        );
+        vec![
+            ("AuthUser", super::auth_user::derive(&user).to_string()),
+            ("UserStore", super::user_store::derive(&user).to_string()),
+            ("Role", super::enum_derive::derive_role(&role).to_string()),
+            (
+                "Permission",
+                super::enum_derive::derive_permission(&permission).to_string(),
+            ),
+            (
+                "require_login",
+                super::require_login::expand(args.clone(), handler).to_string(),
+            ),
+            (
+                "require",
+                super::require_login::expand_layer(args).to_string(),
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_renamed_crate_is_the_only_path_to_the_runtime() {
+        for (name, expansion) in expansions() {
+            assert!(!expansion.contains("compile_error"), "{name}: {expansion}");
+            assert!(
+                expansion.contains("auth :: __private"),
+                "{name}: {expansion}"
+            );
+            assert!(
+                !expansion.contains("axum_login ::"),
+                "{name} names the crate directly: {expansion}"
+            );
+        }
+    }
+
+    #[test]
+    fn generated_code_reaches_std_and_core_only_through_the_runtime() {
+        for (name, expansion) in expansions() {
+            let bare = expansion
+                .replace("__private :: core ::", "")
+                .replace("__private :: std ::", "");
+            assert!(
+                !bare.contains(":: core ::") && !bare.contains(":: std ::"),
+                "{name} names core or std directly: {expansion}"
+            );
+        }
+    }
+}

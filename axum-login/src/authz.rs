@@ -73,7 +73,7 @@ impl<'a> RoleRef<'a> {
     /// A required role of another type than `R` is never satisfied.
     ///
     /// ```
-    /// use axum_login::{Role, RoleRef};
+    /// use axum_login::{Role, authz::RoleRef};
     ///
     /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
     /// enum Access {
@@ -138,7 +138,7 @@ impl<'a> PermissionRef<'a> {
     /// name, a variant with that name.
     ///
     /// ```
-    /// use axum_login::{Permission, PermissionRef};
+    /// use axum_login::{Permission, authz::PermissionRef};
     ///
     /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Permission)]
     /// enum Perm {
@@ -166,7 +166,7 @@ impl<'a> PermissionRef<'a> {
     /// Whether a permission in `held`, given by name, grants this one.
     ///
     /// ```
-    /// use axum_login::PermissionRef;
+    /// use axum_login::authz::PermissionRef;
     ///
     /// let held = vec!["posts.read".to_string()];
     /// assert!(PermissionRef::from_name("posts.read").is_granted_by_names(&held));

@@ -30,7 +30,7 @@ impl Clock for SystemClock {
 /// ```
 /// use std::time::Duration;
 ///
-/// use axum_login::{Clock, ManualClock};
+/// use axum_login::{clock::Clock, clock::ManualClock};
 ///
 /// let clock = ManualClock::new();
 /// let start = clock.now();

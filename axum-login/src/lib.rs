@@ -1,71 +1,74 @@
 //! Session-based authentication and authorization for [axum], driven by macros.
 //!
 //! - [`AuthUser`] (trait and derive): what the framework needs to know about a user.
-//! - [`UserStore`]: where users come from and how credentials are checked; write one by hand
-//!   for any storage.
-//! - [`AuthLayer`]: sessions from tower-sessions plus the user store, on a router.
+//! - [`UserStore`] (trait, and a derive for [`SqlxStore`]): where users come from and how
+//!   credentials are checked; write one by hand for any storage.
+//! - [`AuthLayer`]: sessions from tower-sessions ([`session_layer`]) plus the user store, on a
+//!   router.
 //! - [`AuthSession`]: log in, log out, who is logged in.
 //! - [`CurrentUser`]: the logged-in user as an extractor; anonymous browsers are sent to the
 //!   login page, API clients get `401`.
+//! - [`require_login`] and [`require!`]: guards on a handler or a router, with one policy
+//!   grammar over [`Role`]s, [`Permission`]s and checks of your own.
 //! - [`safe_next`]: the only kind of `next` a login page should redirect to.
 //!
 //! The session never holds a password hash: it keeps the user's id and a keyed digest
 //! (HMAC-SHA256 under the layer's [`SessionKey`]) of [`AuthUser::session_auth_hash`], so a
 //! password change ends every other session of that user.
 //!
+//! # How a request flows
+//!
+//! The [`layer`] wraps the router in the [`session`] middleware, which finds the request's
+//! session from its cookie, and gives the request an authentication state that
+//! [`login`] defines: nothing is loaded yet. When an extractor or a [`guard`] asks who the user
+//! is, [`login`] reads the session's login record, checks its timeouts, loads the user (from
+//! the user cache, in a batch, or from the [`UserStore`]) and compares the digest of their
+//! credentials; the guard then runs its policy and either lets the handler run or answers with a
+//! redirect to the login page, a `401` or a `403`. A login goes through [`security`] first (the
+//! origin check and the [`Throttle`]) and the store's `authenticate`; on the way out, the
+//! session middleware saves the session and sets or removes its cookie, and the layer marks a
+//! response that depended on the user as private.
+//!
+//! The specialised types live in those modules; the names an app uses every day are here at
+//! the root.
+//!
 //! [axum]: https://docs.rs/axum
 
-mod authz;
-mod batch;
-mod cache;
-mod clock;
-mod context;
-mod cookie_removal;
-mod current_user;
-mod digest;
-mod error;
-mod guard;
-mod layer;
+pub mod authz;
+pub mod clock;
+pub mod credentials;
+pub mod error;
+pub mod guard;
+pub mod layer;
 #[cfg(feature = "ldap")]
 pub mod ldap;
-mod origin;
-// The credentials type is shared with the `ldap` feature, which does not use the hashing.
-#[cfg(any(feature = "sqlx", feature = "ldap"))]
-#[cfg_attr(not(feature = "sqlx"), allow(dead_code, unreachable_pub))]
-mod password;
-mod policy;
-mod redirect;
-mod response;
-mod session;
-mod session_service;
-mod sessions;
-mod sqlx_derive;
+pub mod login;
+#[cfg(feature = "password")]
+pub mod password;
+pub mod security;
+pub mod session;
 #[cfg(feature = "sqlx")]
-mod sqlx_store;
-mod store;
-mod throttle;
+pub mod sqlx;
+pub mod store;
 mod user;
 
+#[cfg(feature = "ldap")]
+pub use crate::ldap::{LdapConfig, LdapStore};
+#[cfg(feature = "cache")]
+pub use crate::login::UserCache;
+#[cfg(feature = "password")]
+pub use crate::password::hash_password;
+#[cfg(feature = "sqlx")]
+pub use crate::sqlx::SqlxStore;
 pub use crate::{
-    authz::{ParseNameError, Permission, PermissionRef, Role, RoleRef},
-    clock::{Clock, ManualClock, SystemClock},
-    cookie_removal::{CookieRemoval, CookieRemovalFuture},
-    current_user::CurrentUser,
-    digest::{MIN_KEY_LEN, SessionKey, SessionKeyError},
-    error::{AuthError, BoxError},
-    guard::{Guard, GuardLayer, GuardService},
-    layer::{AuthFuture, AuthLayer, AuthLayerBuilder, AuthService, DEFAULT_ABSOLUTE_TIMEOUT},
-    policy::{
-        Check, CheckOutcome, GuardOptions, IntoPermissionRef, LoggedIn, Policy, PolicyContext,
-        RedirectOverride,
-    },
-    redirect::{MAX_NEXT_LEN, safe_next},
-    response::{AuthRejection, Denial, DenialReason, DenialResponder, LoginRedirect},
-    session::AuthSession,
-    session_service::{SessionFuture, SessionService, Sessions},
-    sessions::{IntoSessionManager, NoResurrection, SessionLayer, session_layer},
-    store::{UserId, UserStore},
-    throttle::{MemoryThrottleStore, Throttle, ThrottleStore},
+    authz::{Permission, Role},
+    credentials::{LoginForm, PasswordCredentials},
+    error::AuthError,
+    layer::AuthLayer,
+    login::{AuthSession, CurrentUser},
+    security::{SessionKey, Throttle, safe_next},
+    session::session_layer,
+    store::UserStore,
     user::AuthUser,
 };
 
@@ -93,7 +96,7 @@ pub use crate::{
 /// `[REDACTED]`.
 ///
 /// ```
-/// use axum_login::{AuthUser, Role, RoleRef};
+/// use axum_login::{AuthUser, Role, authz::RoleRef};
 /// use secrecy::SecretString;
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
@@ -132,7 +135,7 @@ pub use crate::{
 /// ```
 /// use std::collections::HashSet;
 ///
-/// use axum_login::{AuthUser, PermissionRef, Role, RoleRef};
+/// use axum_login::{AuthUser, authz::PermissionRef, Role, authz::RoleRef};
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Role)]
 /// enum Access {
@@ -227,7 +230,7 @@ pub use axum_login_macros::AuthUser;
 /// `#[role(crate = "path")]` names this crate when it is imported under another name.
 ///
 /// Generated, besides the trait: `Display` (the name), `FromStr` (from the name, else a
-/// [`ParseNameError`] listing the valid names), `serde::Serialize` and
+/// [`ParseNameError`](crate::authz::ParseNameError) listing the valid names), `serde::Serialize` and
 /// `serde::Deserialize` (as the name string; do not also derive them), and with this crate's
 /// `sqlx` feature `sqlx::Type`, `Encode` and `Decode` for every database, stored as text. Only
 /// `Debug` is required of the enum.
@@ -296,7 +299,7 @@ pub use axum_login_macros::Role;
 /// also be `PartialEq`.
 ///
 /// ```
-/// use axum_login::{Permission, PermissionRef};
+/// use axum_login::{Permission, authz::PermissionRef};
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Permission)]
 /// #[permission(rename_all = "dot.case")]
@@ -322,21 +325,6 @@ pub use axum_login_macros::require_login;
 #[doc = include_str!("../docs/require.md")]
 #[doc(inline)]
 pub use axum_login_macros::require;
-
-#[cfg(feature = "cache")]
-pub use crate::cache::UserCache;
-
-#[cfg(feature = "sqlx")]
-pub use crate::{
-    password::{PasswordError, hash_password, set_max_concurrent_hashes, verify_password},
-    sqlx_store::{JoinTable, SqlxStore, SqlxStoreError, SqlxStoreStats, SqlxUser, UserTable},
-};
-
-#[cfg(any(feature = "sqlx", feature = "ldap"))]
-pub use crate::password::{MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordCredentials};
-
-#[cfg(feature = "ldap")]
-pub use crate::ldap::{LdapConfig, LdapStore};
 
 /// Re-exported so apps name one version of tower-sessions.
 pub use tower_sessions;

@@ -1,71 +1,14 @@
-//! Passwords: the credentials a login form sends, and argon2id hashing off the async runtime.
+//! Password hashing: argon2id, on threads of the library's own, off the async runtime
+//! (feature `password`, which `sqlx` turns on).
 
 use std::{
-    fmt,
     panic::AssertUnwindSafe,
     sync::{Arc, Mutex, OnceLock, PoisonError, mpsc},
 };
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 
-/// The longest password, in bytes, that is ever hashed; a longer one is refused before any
-/// hashing, so nobody can make the server hash megabytes per request.
-pub const MAX_PASSWORD_LEN: usize = 1024;
-
-/// The longest username, in bytes, that is ever looked up; a longer one is refused like a wrong
-/// password.
-pub const MAX_USERNAME_LEN: usize = 256;
-
-/// A username and a password, as a login form or a JSON body sends them.
-///
-/// Both fields are required: a body without one fails to deserialize, which axum's `Form` and
-/// `Json` extractors answer with `4xx` before the handler runs. `Debug` never shows the password.
-///
-/// ```
-/// use axum_login::PasswordCredentials;
-///
-/// let credentials: PasswordCredentials =
-///     serde_json::from_str(r#"{"username": "ferris", "password": "hunter42"}"#).unwrap();
-/// assert_eq!(credentials.username, "ferris");
-/// assert!(!format!("{credentials:?}").contains("hunter42"));
-///
-/// assert!(serde_json::from_str::<PasswordCredentials>(r#"{"username": "ferris"}"#).is_err());
-/// ```
-#[derive(Clone, Deserialize)]
-pub struct PasswordCredentials {
-    /// The name the user logs in with (whatever the store's username column holds: a name, an
-    /// email address, ...).
-    pub username: String,
-    /// The password, kept in a [`SecretString`] so it is zeroed on drop and never printed.
-    pub password: SecretString,
-}
-
-impl PasswordCredentials {
-    /// Credentials from a username and a password.
-    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
-        Self {
-            username: username.into(),
-            password: SecretString::from(password.into()),
-        }
-    }
-
-    /// Whether both parts are within [`MAX_USERNAME_LEN`] and [`MAX_PASSWORD_LEN`]; credentials
-    /// that are not must be refused without looking anything up or hashing anything.
-    pub fn is_within_limits(&self) -> bool {
-        self.username.len() <= MAX_USERNAME_LEN
-            && self.password.expose_secret().len() <= MAX_PASSWORD_LEN
-    }
-}
-
-impl fmt::Debug for PasswordCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PasswordCredentials")
-            .field("username", &self.username)
-            .field("password", &"[REDACTED]")
-            .finish()
-    }
-}
+use crate::credentials::MAX_PASSWORD_LEN;
 
 /// Why a password could not be hashed or checked.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +31,7 @@ pub enum PasswordError {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use axum_login::{hash_password, verify_password};
+/// use axum_login::{hash_password, password::verify_password};
 ///
 /// let hash = hash_password("hunter42".into()).await.unwrap();
 /// assert!(hash.starts_with("$argon2id$"));
@@ -115,12 +58,28 @@ pub async fn verify_password(password: SecretString, hash: String) -> Result<boo
     off_runtime(move || verify_blocking(&password, &hash)).await
 }
 
-/// Spends the time of one verification against a hash that no password matches, so that an
-/// unknown username costs what a wrong password costs.
-pub(crate) async fn verify_dummy(password: SecretString) -> Result<(), PasswordError> {
+/// Spends the work of one [`verify_password`] against a hash that no password matches, and
+/// answers `false`: call it when the username is unknown, so that an unknown user costs what a
+/// wrong password costs and the response time does not tell which it was.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axum_login::password::{verify_password, verify_unknown_user};
+///
+/// # let stored: Option<String> = None;
+/// let password = "hunter42".into();
+/// let valid = match stored {
+///     Some(hash) => verify_password(password, hash).await.unwrap(),
+///     None => verify_unknown_user(password).await.unwrap(),
+/// };
+/// assert!(!valid);
+/// # }
+/// ```
+pub async fn verify_unknown_user(password: SecretString) -> Result<bool, PasswordError> {
     off_runtime(move || {
         let hash = dummy_hash();
         let _ = password_auth::verify_password(password.expose_secret().as_bytes(), hash);
+        false
     })
     .await
 }
@@ -262,9 +221,9 @@ pub(crate) fn verify_blocking(password: &SecretString, hash: &str) -> bool {
     }
 }
 
-/// Whether `hash` should be replaced by a fresh one: another algorithm, weaker parameters, or
-/// no valid hash at all.
-pub(crate) fn is_obsolete(hash: &str) -> bool {
+/// Whether `hash` should be replaced by a fresh one ([`hash_password`] of the password that was
+/// just verified): another algorithm, weaker parameters than today's, or no valid hash at all.
+pub fn needs_rehash(hash: &str) -> bool {
     password_auth::is_hash_obsolete(hash).unwrap_or(true)
 }
 
@@ -342,40 +301,9 @@ mod tests {
     }
 
     #[test]
-    fn credentials_debug_hides_the_password() {
-        let credentials = PasswordCredentials::new("ferris", "hunter42");
-        let debug = format!("{credentials:?}");
-        assert!(debug.contains("ferris"));
-        assert!(!debug.contains("hunter42"));
-    }
-
-    #[test]
-    fn credentials_deserialize_from_a_form_and_refuse_a_missing_field() {
-        let credentials: PasswordCredentials =
-            serde_json::from_value(serde_json::json!({"username": "a", "password": "b"}))
-                .expect("complete credentials");
-        assert_eq!(credentials.password.expose_secret(), "b");
-        assert!(
-            serde_json::from_value::<PasswordCredentials>(serde_json::json!({"password": "b"}))
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn limits_are_inclusive() {
-        assert!(PasswordCredentials::new("u", "p".repeat(MAX_PASSWORD_LEN)).is_within_limits());
-        assert!(
-            !PasswordCredentials::new("u", "p".repeat(MAX_PASSWORD_LEN + 1)).is_within_limits()
-        );
-        assert!(
-            !PasswordCredentials::new("u".repeat(MAX_USERNAME_LEN + 1), "p").is_within_limits()
-        );
-    }
-
-    #[test]
     fn an_unparsable_hash_never_verifies_and_is_obsolete() {
         assert!(!verify_blocking(&SecretString::from("!"), "!"));
-        assert!(is_obsolete("!"));
+        assert!(needs_rehash("!"));
     }
 
     #[tokio::test]

@@ -93,7 +93,7 @@ pub trait UserStore: Clone + Send + Sync + 'static {
     /// `WHERE id IN (...)` query. Default: `false`.
     ///
     /// When `true`, the layer loads the users of concurrent requests together by default (see
-    /// [`AuthLayerBuilder::batch_user_loads`](crate::AuthLayerBuilder::batch_user_loads)); set it
+    /// [`AuthLayerBuilder::batch_user_loads`](crate::layer::AuthLayerBuilder::batch_user_loads)); set it
     /// together with overriding `load_users`.
     const BATCHED_LOADS: bool = false;
 
@@ -101,7 +101,7 @@ pub trait UserStore: Clone + Send + Sync + 'static {
     /// with no user. The layer never repeats an id within one call.
     ///
     /// The layer calls it when it batches loads ([`BATCHED_LOADS`](Self::BATCHED_LOADS), or
-    /// [`AuthLayerBuilder::batch_user_loads`](crate::AuthLayerBuilder::batch_user_loads)), to
+    /// [`AuthLayerBuilder::batch_user_loads`](crate::layer::AuthLayerBuilder::batch_user_loads)), to
     /// load the users of concurrent requests together. Override it with one query for all of
     /// them (`WHERE id IN (...)`); the default calls [`load_user`](Self::load_user) for each id
     /// in turn, which gains nothing from batching.

@@ -101,7 +101,7 @@ pub mod model {
     }
 }
 
-use axum_login::{AuthUser, PermissionRef, Role, RoleRef};
+use axum_login::{AuthUser, Role, authz::PermissionRef, authz::RoleRef};
 use model::{Access, Empty, Generic, Perm, Single, User};
 
 #[test]

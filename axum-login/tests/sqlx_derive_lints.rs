@@ -107,7 +107,7 @@ fn derived_stores_are_stores_on_every_database() {
     is_store::<axum_login::SqlxStore<model::Account, sqlx::Postgres>>();
     is_store::<axum_login::SqlxStore<model::Member<String>, sqlx::MySql>>();
     assert_eq!(
-        <model::Account as axum_login::SqlxUser<sqlx::Postgres>>::TABLE.username_column(),
+        <model::Account as axum_login::sqlx::SqlxUser<sqlx::Postgres>>::TABLE.username_column(),
         "email"
     );
 }

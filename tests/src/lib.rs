@@ -1,1 +1,26 @@
-//! Integration tests for axum-login live in `tests/`.
+//! The helpers every integration suite in `tests/tests` uses: the environment and services, a
+//! hand-written store, session stores to inspect or break, databases per test, shared user and
+//! role fixtures, HTTP clients that behave like browsers, log capture, a TCP proxy that cuts a
+//! service off, and the security suite's apps.
+
+// A helper library of an unpublished test package: each item says what it is for where that is
+// not plain from its name, not field by field.
+#![allow(missing_docs)]
+
+pub mod apps;
+pub mod db;
+pub mod directory;
+pub mod env;
+pub mod http;
+pub mod login_surface;
+pub mod logs;
+pub mod proxy;
+pub mod session_stores;
+pub mod users;
+
+use std::convert::Infallible;
+
+/// `Ok(value)`, for a store or service whose error cannot happen.
+pub fn infallible<T>(value: T) -> Result<T, Infallible> {
+    Ok(value)
+}

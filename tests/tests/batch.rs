@@ -2,8 +2,6 @@
 //! requests of different users share one `UserStore::load_users` call, each gets its own user,
 //! and a store that answers wrongly or fails logs no one in.
 
-mod common;
-
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
@@ -16,7 +14,10 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{AuthLayer, AuthSession, CurrentUser, UserStore, session_layer};
-use common::{Credentials, DirectoryError, TestStore, TestUser, browser, serve};
+use axum_login_tests::{
+    directory::Credentials, directory::DirectoryError, directory::TestStore, directory::TestUser,
+    http::browser, http::serve,
+};
 use tower_sessions::MemoryStore;
 
 /// How a [`BatchStore`] answers `load_users`.

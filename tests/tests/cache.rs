@@ -2,8 +2,6 @@
 //! the session store, and that a cached user never keeps alive a session that should end
 //! (beyond the TTL the docs state, for changes the cache was not told about).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use axum::{
@@ -16,7 +14,10 @@ use axum::{
 use axum_login::{
     AuthError, AuthLayer, AuthSession, CurrentUser, SessionKey, UserCache, require_login,
 };
-use common::{Credentials, FlakySessionStore, TestStore, TestUser, browser, serve};
+use axum_login_tests::{
+    directory::Credentials, directory::TestStore, directory::TestUser, http::browser, http::serve,
+    session_stores::FlakySessionStore,
+};
 use tower_sessions::SessionManagerLayer;
 
 type Auth = AuthSession<TestStore>;

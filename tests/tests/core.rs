@@ -2,8 +2,6 @@
 //! wrong. Each test serves a real axum app on an ephemeral loopback port and talks to it with
 //! reqwest, cookie jar and all.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 
 use axum::{
@@ -13,9 +11,10 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{AuthError, AuthLayer, AuthSession, CurrentUser, SessionKey};
-use common::{
-    Credentials, FlakySessionStore, TestStore, TestUser, bare_client, browser, serve,
-    set_cookie_headers, set_cookie_value,
+use axum_login_tests::{
+    directory::Credentials, directory::TestStore, directory::TestUser, http::bare_client,
+    http::browser, http::serve, http::set_cookie_headers, http::set_cookie_value,
+    session_stores::FlakySessionStore,
 };
 use reqwest::header::{ACCEPT, COOKIE};
 use tower_sessions::SessionManagerLayer;
@@ -359,7 +358,7 @@ async fn one_request_loads_the_user_once() {
 
 #[tokio::test]
 async fn user_store_failure_is_a_generic_500_and_nobody_is_logged_in() {
-    common::capture_logs();
+    axum_login_tests::logs::capture_logs();
     let app = app().await;
     let client = browser();
     log_in(&app, &client, "ferris", "hunter42").await;
@@ -385,7 +384,7 @@ async fn user_store_failure_is_a_generic_500_and_nobody_is_logged_in() {
         "a failed login sets no session"
     );
     assert!(
-        common::logs().contains("test directory is down (load_user)"),
+        axum_login_tests::logs::logs().contains("test directory is down (load_user)"),
         "the cause is logged"
     );
 
@@ -396,7 +395,7 @@ async fn user_store_failure_is_a_generic_500_and_nobody_is_logged_in() {
 
 #[tokio::test]
 async fn session_store_failure_is_a_generic_500() {
-    common::capture_logs();
+    axum_login_tests::logs::capture_logs();
     let app = app().await;
     let client = browser();
     log_in(&app, &client, "ferris", "hunter42").await;
@@ -408,7 +407,7 @@ async fn session_store_failure_is_a_generic_500() {
         response.text().await.expect("body"),
         "Internal Server Error"
     );
-    assert!(common::logs().contains("test session store is down"));
+    assert!(axum_login_tests::logs::logs().contains("test session store is down"));
 
     app.sessions.failing.store(false, Ordering::SeqCst);
     assert_eq!(text(&client, app.url("/me")).await.1, "ferris");

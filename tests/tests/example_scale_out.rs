@@ -22,23 +22,11 @@ use reqwest::{
 use serde_json::{Value, json};
 use sqlx::{PgPool, postgres::PgConnectOptions};
 
-fn database_url() -> String {
-    std::env::var("DATABASE_URL_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
+use axum_login_tests::env::{postgres_url as database_url, redis_url, skipped};
 
 /// Fails under CI; elsewhere says loudly that the test did not run.
 fn unreachable_service(test: &str, what: &str, error: &dyn std::fmt::Display) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: {what} is unreachable under CI=true: {error}");
-    }
-    eprintln!(
-        "\n!!!!!!!! SKIPPED {test}: {what} is unreachable ({error}); start it, or set CI=true to make this a failure !!!!!!!!\n"
-    );
+    skipped(test, &format!("{what} is unreachable ({error})"));
 }
 
 /// A PostgreSQL schema for one test, with the users tables and two users in it.

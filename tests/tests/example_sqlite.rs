@@ -302,8 +302,8 @@ async fn login_with_open_redirect_next_lands_on_root() {
 #[tokio::test]
 async fn login_failure_is_identical_for_unknown_user_wrong_password_and_overlong_input() {
     let server = Server::start().await;
-    let long = "x".repeat(axum_login::MAX_PASSWORD_LEN + 1);
-    let long_name = "u".repeat(axum_login::MAX_USERNAME_LEN + 1);
+    let long = "x".repeat(axum_login::credentials::MAX_PASSWORD_LEN + 1);
+    let long_name = "u".repeat(axum_login::credentials::MAX_USERNAME_LEN + 1);
     let attempts: [(&str, &[(&str, &str)]); 5] = [
         (
             "unknown user",

@@ -1,8 +1,6 @@
 //! `#[require_login(...)]` and `require!(...)` over HTTP: every grammar form, every kind of
 //! caller, and how many times the user store is asked.
 
-mod common;
-
 use std::{
     collections::HashMap,
     convert::Infallible,
@@ -20,10 +18,10 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, ManualClock, PermissionRef, Role,
-    RoleRef, UserStore, require, require_login,
+    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, Role, UserStore,
+    authz::PermissionRef, authz::RoleRef, clock::ManualClock, require, require_login,
 };
-use common::{bare_client, browser, serve};
+use axum_login_tests::{http::bare_client, http::browser, http::serve};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use tower_sessions::{MemoryStore, SessionManagerLayer};
 
@@ -697,7 +695,7 @@ async fn the_guard_runs_before_the_body_is_read() {
 #[tokio::test]
 async fn a_custom_denial_responder_answers_for_the_layer() {
     use axum::response::{Html, IntoResponse};
-    use axum_login::{Denial, DenialReason};
+    use axum_login::{guard::Denial, guard::DenialReason};
 
     fn branded(denial: &Denial<'_>) -> Option<axum::response::Response> {
         (denial.reason() == DenialReason::Forbidden).then(|| {

@@ -3,24 +3,25 @@
 //! password hash live in `security_input.rs`, faults in `security_faults.rs`, property tests in
 //! `security_fuzz.rs`.
 
-mod common;
-mod security_common;
-
 use std::{sync::Arc, time::Duration};
 
 use axum_login::{
-    AuthLayer, ManualClock, session_layer,
+    AuthLayer,
+    clock::ManualClock,
+    session_layer,
     tower_sessions::{MemoryStore, SessionManagerLayer, cookie::SameSite},
 };
-use common::{bare_client, serve};
+use axum_login_tests::{
+    apps::{Gate, mem_app, mem_routes, mem_store, session_key},
+    http::Visitor,
+    http::forged_session_id,
+    http::session_set_cookie,
+    session_stores::InspectableStore,
+};
+use axum_login_tests::{http::bare_client, http::serve};
 use reqwest::{
     StatusCode,
     header::{ACCEPT, CACHE_CONTROL, LOCATION, VARY},
-};
-use security_common::{
-    InspectableStore, Visitor,
-    apps::{Gate, mem_app, mem_routes, mem_store, session_key},
-    forged_session_id, session_set_cookie,
 };
 
 const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
@@ -92,7 +93,7 @@ async fn an_apps_explicit_cookie_choices_are_kept() {
         .and_then(|value| value.to_str().ok())
         .expect("a cookie")
         .to_owned();
-    let (name, cookie) = security_common::SetCookie::parse(&raw).expect("parses");
+    let (name, cookie) = axum_login_tests::http::SetCookie::parse(&raw).expect("parses");
     assert_eq!(name, "sid");
     assert!(!cookie.has("secure"), "{raw}");
     assert!(!cookie.has("httponly"), "{raw}");
@@ -557,7 +558,7 @@ async fn cross_site_logout_is_refused() {
 
 #[tokio::test]
 async fn same_origin_direct_and_trusted_logins_are_allowed() {
-    let app = security_common::apps::mem_app_with(InspectableStore::default(), |builder| {
+    let app = axum_login_tests::apps::mem_app_with(InspectableStore::default(), |builder| {
         builder.trusted_origin("https://app.example")
     })
     .await;
@@ -600,7 +601,7 @@ async fn same_origin_direct_and_trusted_logins_are_allowed() {
 
 #[tokio::test]
 async fn allow_cross_site_auth_opts_out() {
-    let app = security_common::apps::mem_app_with(InspectableStore::default(), |builder| {
+    let app = axum_login_tests::apps::mem_app_with(InspectableStore::default(), |builder| {
         builder.allow_cross_site_auth()
     })
     .await;
@@ -617,7 +618,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 #[tokio::test]
 async fn an_idle_session_ends_and_activity_keeps_it_alive() {
     let clock = ManualClock::new();
-    let app = security_common::apps::mem_app_with(InspectableStore::default(), {
+    let app = axum_login_tests::apps::mem_app_with(InspectableStore::default(), {
         let clock = clock.clone();
         |builder| builder.clock(clock).idle_timeout(Some(30 * MINUTE))
     })
@@ -648,7 +649,7 @@ async fn an_idle_session_ends_and_activity_keeps_it_alive() {
 #[tokio::test]
 async fn an_absolute_timeout_ends_even_an_active_session() {
     let clock = ManualClock::new();
-    let app = security_common::apps::mem_app_with(InspectableStore::default(), {
+    let app = axum_login_tests::apps::mem_app_with(InspectableStore::default(), {
         let clock = clock.clone();
         |builder| {
             builder
@@ -678,14 +679,14 @@ async fn an_absolute_timeout_ends_even_an_active_session() {
 #[tokio::test]
 async fn the_default_absolute_timeout_is_thirty_days() {
     let clock = ManualClock::new();
-    let app = security_common::apps::mem_app_with(InspectableStore::default(), {
+    let app = axum_login_tests::apps::mem_app_with(InspectableStore::default(), {
         let clock = clock.clone();
         |builder| builder.clock(clock)
     })
     .await;
     let visitor = Visitor::new(&app.base);
     visitor.login("ferris", "pw-ferris").await;
-    clock.advance(axum_login::DEFAULT_ABSOLUTE_TIMEOUT - MINUTE);
+    clock.advance(axum_login::layer::DEFAULT_ABSOLUTE_TIMEOUT - MINUTE);
     assert_eq!(visitor.whoami().await, "ferris");
     clock.advance(2 * MINUTE);
     assert_eq!(visitor.whoami().await, "anonymous");
@@ -696,8 +697,8 @@ async fn logout_on_another_instance_removes_the_cookie_with_its_attributes() {
     // Two instances sharing the session store (scale-out, or the same app after a restart):
     // the one that logs out never set this cookie itself.
     let sessions = InspectableStore::default();
-    let first = security_common::apps::mem_app_with(sessions.clone(), |builder| builder).await;
-    let second = security_common::apps::mem_app_with(sessions, |builder| builder).await;
+    let first = axum_login_tests::apps::mem_app_with(sessions.clone(), |builder| builder).await;
+    let second = axum_login_tests::apps::mem_app_with(sessions, |builder| builder).await;
     let visitor = Visitor::new(&first.base);
     let set = session_set_cookie(&visitor.login("ferris", "pw-ferris").await).expect("set");
 
@@ -739,7 +740,7 @@ async fn logout_on_another_instance_removes_the_cookie_with_its_attributes() {
 #[tokio::test]
 async fn a_password_change_does_not_extend_the_absolute_timeout() {
     let clock = ManualClock::new();
-    let app = security_common::apps::mem_app_with(InspectableStore::default(), {
+    let app = axum_login_tests::apps::mem_app_with(InspectableStore::default(), {
         let clock = clock.clone();
         |builder| builder.clock(clock).absolute_timeout(Some(120 * MINUTE))
     })

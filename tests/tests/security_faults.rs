@@ -3,9 +3,6 @@
 //! in meanwhile, the answers are generic, and existing sessions work again afterwards without a
 //! restart.
 
-mod common;
-mod security_common;
-
 use std::{
     net::{SocketAddr, ToSocketAddrs},
     str::FromStr,
@@ -13,23 +10,23 @@ use std::{
 };
 
 use axum_login::{AuthLayer, SqlxStore};
-use reqwest::{StatusCode, header::ACCEPT};
-use security_common::{
-    PASSWORD, POSTGRES_SCHEMA, Proxy, SqlUser, Visitor,
+use axum_login_tests::{
     apps::{mem_app_with, seed, session_key, sql_routes},
-    in_ci, serve_with_addr, skipped,
+    db::POSTGRES_SCHEMA,
+    env::{in_ci, postgres_url, skipped},
+    http::Visitor,
+    http::serve_with_addr,
+    proxy::Proxy,
+    users::PASSWORD,
+    users::SqlUser,
 };
+use reqwest::{StatusCode, header::ACCEPT};
 use sqlx::{
     ConnectOptions, Connection, Postgres,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
 type PgStore = SqlxStore<SqlUser, Postgres>;
-
-fn postgres_url() -> String {
-    std::env::var("DATABASE_URL_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 /// A fresh schema on the configured PostgreSQL with the suite's users in it, or `None` (after a
 /// loud `SKIPPED`) when PostgreSQL cannot be reached outside CI.
@@ -238,12 +235,12 @@ async fn nul_bytes_in_credentials_on_postgres_are_a_plain_failure() {
         !status.is_server_error(),
         "NUL in the username: {status} {body}"
     );
-    assert_eq!(body, security_common::apps::LOGIN_FAILED);
+    assert_eq!(body, axum_login_tests::apps::LOGIN_FAILED);
 }
 
 #[tokio::test]
 async fn session_store_outage_fails_closed_and_sessions_recover() {
-    let sessions = common::FlakySessionStore::default();
+    let sessions = axum_login_tests::session_stores::FlakySessionStore::default();
     let app = mem_app_with(sessions.clone(), |builder| builder).await;
     let visitor = Visitor::new(&app.base);
     visitor.login("ferris", "pw-ferris").await;

@@ -7,11 +7,12 @@
 //! --nocapture` to see cases and times; `PROPTEST_CASES` overrides the counts for a longer run.
 //! (The `next` validator's properties are in `axum-login/tests/safe_next_props.rs`.)
 
-mod common;
-mod security_common;
-
 use std::time::Instant;
 
+use axum_login_tests::{
+    apps::{LOGIN_FAILED, mem_app, sql_app},
+    http::Visitor,
+};
 use proptest::{
     collection::{hash_map, vec},
     prelude::*,
@@ -20,10 +21,6 @@ use proptest::{
 use reqwest::{
     StatusCode,
     header::{ACCEPT, CONTENT_TYPE, COOKIE},
-};
-use security_common::{
-    Visitor,
-    apps::{LOGIN_FAILED, mem_app, sql_app},
 };
 use serde_json::Value;
 

@@ -2,20 +2,18 @@
 //! failures that cannot be told apart, the same hash work for unknown users, role changes, and
 //! hostile input. Debug-mode argon2 takes about a second per hash, so each test hashes little.
 
-mod common;
-mod security_common;
-
 use std::time::{Duration, Instant};
 
-use axum_login::{ManualClock, MemoryThrottleStore, Throttle};
+use axum_login::{Throttle, clock::ManualClock, security::MemoryThrottleStore};
+use axum_login_tests::{
+    apps::{LOGIN_FAILED, SqlApp, sql_app, sql_app_with},
+    http::Visitor,
+    http::session_set_cookie,
+    users::PASSWORD,
+};
 use reqwest::{
     StatusCode,
     header::{CONTENT_TYPE, COOKIE, DATE},
-};
-use security_common::{
-    PASSWORD, Visitor,
-    apps::{LOGIN_FAILED, SqlApp, sql_app, sql_app_with},
-    session_set_cookie,
 };
 
 /// Everything a client can see of a response except `Date`, with the session cookie's value
@@ -29,7 +27,7 @@ async fn observable(response: reqwest::Response) -> String {
         .map(|(name, value)| {
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
             let value = match name.as_str() {
-                "set-cookie" => match security_common::SetCookie::parse(&value) {
+                "set-cookie" => match axum_login_tests::http::SetCookie::parse(&value) {
                     Some((name, cookie)) => cookie.raw.replacen(
                         &format!("{name}={}", cookie.value),
                         &format!("{name}=<value>"),
@@ -172,7 +170,7 @@ async fn oversized_credentials_are_refused_without_hashing() {
     assert_refused(&app, "100 KiB username", form(&app, long_username), 0).await;
     let just_over = format!(
         "username=ferris&password={}",
-        "a".repeat(axum_login::MAX_PASSWORD_LEN + 1)
+        "a".repeat(axum_login::credentials::MAX_PASSWORD_LEN + 1)
     );
     assert_refused(&app, "MAX_PASSWORD_LEN + 1", form(&app, just_over), 0).await;
     let json = serde_json::json!({"username": "ferris", "password": "a".repeat(1 << 20)});
@@ -237,7 +235,7 @@ async fn hostile_cookies_are_anonymous_not_errors() {
     let visitor = Visitor::new(&app.base);
     visitor.login("ferris", PASSWORD).await;
     let real = visitor.cookie().expect("logged in");
-    let forged = security_common::forged_session_id();
+    let forged = axum_login_tests::http::forged_session_id();
     let cases = [
         (
             "two cookies of the same name",

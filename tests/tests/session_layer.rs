@@ -5,14 +5,14 @@
 //! they differ on purpose (a removal cookie from an instance that never set the cookie), the
 //! test says so.
 
-mod common;
-
 use axum::{
     Router,
     routing::{get, post},
 };
 use axum_login::{AuthLayer, session_layer};
-use common::{TestStore, bare_client, serve, set_cookie_headers};
+use axum_login_tests::{
+    directory::TestStore, http::bare_client, http::serve, http::set_cookie_headers,
+};
 use reqwest::header::COOKIE;
 use tower_sessions::{
     Expiry, MemoryStore, Session, SessionManagerLayer,

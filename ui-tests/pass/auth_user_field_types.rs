@@ -1,6 +1,6 @@
 use std::collections::{BTreeSet, HashSet};
 
-use axum_login::{AuthUser, Permission, PermissionRef, Role, RoleRef};
+use axum_login::{AuthUser, Permission, authz::PermissionRef, Role, authz::RoleRef};
 use secrecy::{SecretSlice, SecretString};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Role)]

@@ -1,6 +1,6 @@
 use std::borrow::Cow;
 
-use axum_login::{AuthUser, Role, RoleRef};
+use axum_login::{AuthUser, Role, authz::RoleRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
 enum Access {

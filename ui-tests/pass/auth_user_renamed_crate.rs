@@ -1,7 +1,10 @@
 // The runtime crate under another name: every generated path goes through `crate = "..."`.
 extern crate axum_login as auth;
 
-use auth::{AuthUser as _, Role as _, RoleRef};
+use auth::{
+    AuthUser as _, Role as _,
+    authz::{PermissionRef, RoleRef},
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, auth::Role)]
 #[role(crate = "auth")]
@@ -40,6 +43,6 @@ fn main() {
     assert_eq!(user.id(), 3);
     assert_eq!(user.session_auth_hash(), b"h");
     assert!(user.has_role(RoleRef::new(&Access::Reader)));
-    assert!(user.has_permission(auth::PermissionRef::new(&Perm::Publish)));
+    assert!(user.has_permission(PermissionRef::new(&Perm::Publish)));
     assert_eq!(Access::Writer.as_str(), "writer");
 }

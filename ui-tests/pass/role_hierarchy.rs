@@ -1,4 +1,4 @@
-use axum_login::{ParseNameError, Permission, Role};
+use axum_login::{authz::ParseNameError, Permission, Role};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
 enum Access {

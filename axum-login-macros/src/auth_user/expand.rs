@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{DeriveInput, WherePredicate, spanned::Spanned};
 
-use super::attr::{AuthUserModel, RolesField};
+use crate::internals::user_struct::{AuthUserModel, RolesField};
 
 pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
     let krate = &model.krate;
@@ -14,15 +14,15 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
 
     let mut bounds = user_bounds(model.input);
     if generic {
-        bounds.extend(self_bounds(model.input));
+        bounds.extend(self_bounds(model.input, krate));
         let id_ty = model.id.ty;
         bounds.push(syn::parse_quote_spanned! {id_ty.span()=>
-            #id_ty: ::core::clone::Clone
-                + ::core::fmt::Display
+            #id_ty: #krate::__private::core::clone::Clone
+                + #krate::__private::core::fmt::Display
                 + #krate::__private::serde::Serialize
                 + #krate::__private::serde::de::DeserializeOwned
-                + ::core::marker::Send
-                + ::core::marker::Sync
+                + #krate::__private::core::marker::Send
+                + #krate::__private::core::marker::Sync
                 + 'static
         });
     }
@@ -52,13 +52,14 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
         let body = match roles {
             RolesField::One(_) => {
                 if generic {
-                    bounds.push(syn::parse_quote_spanned!(ty.span()=> #ty: #krate::Role));
+                    bounds
+                        .push(syn::parse_quote_spanned!(ty.span()=> #ty: #krate::__private::Role));
                 }
                 // `RoleRef::is_satisfied_by(once(..))`, written so that a type that is not a role
                 // is reported on the field's type rather than on the derive.
                 quote_spanned! {ty.span()=>
                     role.downcast::<#ty>().is_some_and(|required| {
-                        <#ty as #krate::Role>::satisfies(&self.#name, required)
+                        <#ty as #krate::__private::Role>::satisfies(&self.#name, required)
                     })
                 }
             }
@@ -74,7 +75,7 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
             }
         };
         quote! {
-            fn has_role(&self, role: #krate::RoleRef<'_>) -> bool {
+            fn has_role(&self, role: #krate::__private::RoleRef<'_>) -> bool {
                 #body
             }
         }
@@ -90,7 +91,7 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
             <#ty as #krate::__private::PermissionSet>::has_permission(&self.#name, permission)
         };
         quote! {
-            fn has_permission(&self, permission: #krate::PermissionRef<'_>) -> bool {
+            fn has_permission(&self, permission: #krate::__private::PermissionRef<'_>) -> bool {
                 #body
             }
         }
@@ -99,11 +100,11 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
     let where_clause = where_clause(&bounds);
     quote! {
         #[automatically_derived]
-        impl #impl_generics #krate::AuthUser for #ident #ty_generics #where_clause {
+        impl #impl_generics #krate::__private::AuthUser for #ident #ty_generics #where_clause {
             type Id = #id_ty;
 
-            fn id(&self) -> <Self as #krate::AuthUser>::Id {
-                ::core::clone::Clone::clone(&self.#id_ident)
+            fn id(&self) -> <Self as #krate::__private::AuthUser>::Id {
+                #krate::__private::core::clone::Clone::clone(&self.#id_ident)
             }
 
             fn session_auth_hash(&self) -> &[u8] {
@@ -124,15 +125,15 @@ pub(super) fn stub(input: &DeriveInput, krate: &syn::Path) -> TokenStream {
     let (impl_generics, ty_generics, _) = input.generics.split_for_impl();
     let mut bounds = user_bounds(input);
     if !input.generics.params.is_empty() {
-        bounds.extend(self_bounds(input));
+        bounds.extend(self_bounds(input, krate));
     }
     let where_clause = where_clause(&bounds);
     quote! {
         #[automatically_derived]
-        impl #impl_generics #krate::AuthUser for #ident #ty_generics #where_clause {
+        impl #impl_generics #krate::__private::AuthUser for #ident #ty_generics #where_clause {
             type Id = #krate::__private::std::string::String;
 
-            fn id(&self) -> <Self as #krate::AuthUser>::Id {
+            fn id(&self) -> <Self as #krate::__private::AuthUser>::Id {
                 #krate::__private::std::string::String::new()
             }
 
@@ -153,11 +154,11 @@ fn user_bounds(input: &DeriveInput) -> Vec<WherePredicate> {
 }
 
 /// The supertraits of `AuthUser`, which a generic struct meets only for some parameters.
-fn self_bounds(input: &DeriveInput) -> Vec<WherePredicate> {
+fn self_bounds(input: &DeriveInput, krate: &syn::Path) -> Vec<WherePredicate> {
     let ident = &input.ident;
     let (_, ty_generics, _) = input.generics.split_for_impl();
     vec![syn::parse_quote! {
-        #ident #ty_generics: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static
+        #ident #ty_generics: #krate::__private::core::clone::Clone + #krate::__private::core::marker::Send + #krate::__private::core::marker::Sync + 'static
     }]
 }
 

@@ -1,17 +1,16 @@
-//! `#[derive(AuthUser)]`: parsing and checking in `attr` and `check` (shared with
-//! `#[derive(UserStore)]`), code in `expand`.
+//! `#[derive(AuthUser)]`: the `#[auth(...)]` grammar and its rules live in
+//! `internals::user_struct` (shared with `#[derive(UserStore)]`); the code is in `expand`.
 
-pub(crate) mod attr;
-mod check;
 mod expand;
 
 use proc_macro2::TokenStream;
 
-use crate::internals::Ctxt;
+use crate::internals::{Ctxt, user_struct};
 
 pub(crate) fn derive(input: &syn::DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
-    let model = attr::parse(input, &cx);
+    let parsed = user_struct::parse(input, &cx);
+    let model = user_struct::check(parsed, &cx);
     let expanded = match &model {
         Some(model) if !cx.has_errors() => expand::expand(model),
         _ => TokenStream::new(),
@@ -20,7 +19,7 @@ pub(crate) fn derive(input: &syn::DeriveInput) -> TokenStream {
         Ok(()) => expanded,
         Err(errors) => {
             let krate =
-                model.map_or_else(|| attr::parse_container_quiet(input), |model| model.krate);
+                model.map_or_else(|| user_struct::crate_path_quiet(input), |model| model.krate);
             let mut tokens = errors.to_compile_error();
             tokens.extend(expand::stub(input, &krate));
             tokens

@@ -34,7 +34,7 @@ pub(super) fn expand(model: &EnumModel<'_>, satisfies: &[Vec<usize>]) -> TokenSt
                 .map(|(variant, reached)| {
                     let held = variant.ident;
                     let reached = reached.iter().map(|&i| model.variants[i].ident);
-                    quote!(Self::#held => ::core::matches!(required, #(Self::#reached)|*))
+                    quote!(Self::#held => #krate::__private::core::matches!(required, #(Self::#reached)|*))
                 });
             quote!(match self { #(#arms,)* })
         };
@@ -47,13 +47,13 @@ pub(super) fn expand(model: &EnumModel<'_>, satisfies: &[Vec<usize>]) -> TokenSt
 
     let sqlx = model.input.generics.params.is_empty().then(|| {
         quote! {
-            #krate::__private::sqlx_text!(#ident, <#ident as #krate::#trait_ident>::as_str);
+            #krate::__private::sqlx_text!(#ident, <#ident as #krate::__private::#trait_ident>::as_str);
         }
     });
 
     quote! {
         #[automatically_derived]
-        impl #impl_generics #krate::#trait_ident for #ident #ty_generics #where_clause {
+        impl #impl_generics #krate::__private::#trait_ident for #ident #ty_generics #where_clause {
             const ALL: &'static [Self] = &[#(Self::#variants),*];
 
             fn as_str(&self) -> &'static str {
@@ -64,37 +64,37 @@ pub(super) fn expand(model: &EnumModel<'_>, satisfies: &[Vec<usize>]) -> TokenSt
         }
 
         #[automatically_derived]
-        impl #impl_generics ::core::fmt::Display for #ident #ty_generics #where_clause {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(<Self as #krate::#trait_ident>::as_str(self))
+        impl #impl_generics #krate::__private::core::fmt::Display for #ident #ty_generics #where_clause {
+            fn fmt(&self, f: &mut #krate::__private::core::fmt::Formatter<'_>) -> #krate::__private::core::fmt::Result {
+                f.write_str(<Self as #krate::__private::#trait_ident>::as_str(self))
             }
         }
 
         #[automatically_derived]
-        impl #impl_generics ::core::str::FromStr for #ident #ty_generics #where_clause {
-            type Err = #krate::ParseNameError;
+        impl #impl_generics #krate::__private::core::str::FromStr for #ident #ty_generics #where_clause {
+            type Err = #krate::__private::ParseNameError;
 
-            fn from_str(name: &str) -> ::core::result::Result<Self, Self::Err> {
+            fn from_str(name: &str) -> #krate::__private::core::result::Result<Self, Self::Err> {
                 match name {
-                    #(#names => ::core::result::Result::Ok(Self::#variants),)*
-                    _ => ::core::result::Result::Err(#krate::ParseNameError::new(#noun, name, &[#(#names),*])),
+                    #(#names => #krate::__private::core::result::Result::Ok(Self::#variants),)*
+                    _ => #krate::__private::core::result::Result::Err(#krate::__private::ParseNameError::new(#noun, name, &[#(#names),*])),
                 }
             }
         }
 
         #[automatically_derived]
         impl #impl_generics #krate::__private::serde::Serialize for #ident #ty_generics #where_clause {
-            fn serialize<__S>(&self, serializer: __S) -> ::core::result::Result<__S::Ok, __S::Error>
+            fn serialize<__S>(&self, serializer: __S) -> #krate::__private::core::result::Result<__S::Ok, __S::Error>
             where
                 __S: #krate::__private::serde::Serializer,
             {
-                serializer.serialize_str(<Self as #krate::#trait_ident>::as_str(self))
+                serializer.serialize_str(<Self as #krate::__private::#trait_ident>::as_str(self))
             }
         }
 
         #[automatically_derived]
         impl<'__de> #krate::__private::serde::Deserialize<'__de> for #ident #ty_generics #where_clause {
-            fn deserialize<__D>(deserializer: __D) -> ::core::result::Result<Self, __D::Error>
+            fn deserialize<__D>(deserializer: __D) -> #krate::__private::core::result::Result<Self, __D::Error>
             where
                 __D: #krate::__private::serde::Deserializer<'__de>,
             {
@@ -121,7 +121,7 @@ pub(super) fn stub(input: &DeriveInput, kind: Kind, krate: &syn::Path) -> TokenS
     });
     quote! {
         #[automatically_derived]
-        impl #impl_generics #krate::#trait_ident for #ident #ty_generics #where_clause {
+        impl #impl_generics #krate::__private::#trait_ident for #ident #ty_generics #where_clause {
             const ALL: &'static [Self] = &[];
 
             fn as_str(&self) -> &'static str {

@@ -5,6 +5,7 @@ mod case;
 mod ctxt;
 mod meta;
 mod suggest;
+pub(crate) mod user_struct;
 
 pub(crate) use case::{RenameRule, snake_case};
 pub(crate) use ctxt::Ctxt;

@@ -5,7 +5,7 @@ use syn::{
     Expr, ExprLit, Lit, LitStr, Token, meta::ParseNestedMeta, parse::Parser, spanned::Spanned,
 };
 
-use crate::internals::{Ctxt, key_of, skip_value, unknown_key};
+use crate::internals::{Ctxt, key_of, parse_crate_path, skip_value, unknown_key};
 
 const CONDITIONS: &[&str] = &["role", "permission", "any", "all", "not", "check"];
 const OPTIONS: &[&str] = &["fresh", "redirect", "redirect_field"];
@@ -35,9 +35,18 @@ pub(crate) struct Args {
     pub(crate) redirect_field: Option<LitStr>,
     /// Maximum age of the login, in seconds.
     pub(crate) fresh: Option<u64>,
+    /// `crate = "..."`: the runtime crate under another name.
+    pub(crate) krate: Option<syn::Path>,
 }
 
 impl Args {
+    /// The path of the runtime crate in the generated code.
+    pub(crate) fn krate(&self) -> syn::Path {
+        self.krate
+            .clone()
+            .unwrap_or_else(|| syn::parse_quote!(::axum_login))
+    }
+
     pub(crate) fn has_options(&self) -> bool {
         self.redirect.is_some() || self.redirect_field.is_some() || self.fresh.is_some()
     }
@@ -55,6 +64,17 @@ pub(crate) fn parse(args: TokenStream, macro_name: &str, cx: &Ctxt) -> Args {
     let mut seen_options: Vec<String> = Vec::new();
     let parser = syn::meta::parser(|meta| {
         let key = key_of(&meta);
+        if key == "crate" {
+            if out.krate.is_some() {
+                cx.error_spanned_by(&meta.path, "duplicate key `crate`; give it once");
+                return skip_value(&meta);
+            }
+            match parse_crate_path(&meta, macro_name) {
+                Ok(path) => out.krate = Some(path),
+                Err(error) => cx.syn_error(error),
+            }
+            return Ok(());
+        }
         if OPTIONS.contains(&key.as_str()) {
             if seen_options.contains(&key) {
                 cx.error_spanned_by(&meta.path, format!("duplicate key `{key}`; give it once"));
@@ -75,7 +95,12 @@ pub(crate) fn parse(args: TokenStream, macro_name: &str, cx: &Ctxt) -> Args {
 }
 
 fn all_keys() -> Vec<&'static str> {
-    CONDITIONS.iter().chain(OPTIONS).copied().collect()
+    CONDITIONS
+        .iter()
+        .chain(OPTIONS)
+        .chain(&["crate"])
+        .copied()
+        .collect()
 }
 
 fn value_expr(
@@ -159,7 +184,7 @@ fn parse_cond(
             }
         }
         "any" | "all" | "not" => parse_group(meta, key, attr, cx),
-        _ if OPTIONS.contains(&key) => {
+        _ if OPTIONS.contains(&key) || key == "crate" => {
             cx.error_spanned_by(
                 &meta.path,
                 format!("`{key}` applies to the whole guard; move it out of `any`/`all`/`not` to the top level"),

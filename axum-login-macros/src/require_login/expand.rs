@@ -1,36 +1,37 @@
 //! Turning a parsed policy into a `Policy` impl and a guarded handler.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{ItemFn, spanned::Spanned};
 
 use super::attr::{Args, Cond, Redirect};
 
 /// `impl Policy<S> for #name`, evaluating the conditions in order, short-circuiting.
 pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
-    let check = all(&args.conds);
+    let krate = &args.krate();
+    let check = all(&args.conds, krate);
     let redirect = match &args.redirect {
-        None => quote!(::axum_login::RedirectOverride::Inherit),
-        Some(Redirect::To(url)) => quote!(::axum_login::RedirectOverride::To(#url)),
-        Some(Redirect::Off) => quote!(::axum_login::RedirectOverride::Off),
+        None => quote!(#krate::__private::RedirectOverride::Inherit),
+        Some(Redirect::To(url)) => quote!(#krate::__private::RedirectOverride::To(#url)),
+        Some(Redirect::Off) => quote!(#krate::__private::RedirectOverride::Off),
     };
     let redirect_field = match &args.redirect_field {
-        None => quote!(::core::option::Option::None),
-        Some(field) => quote!(::core::option::Option::Some(#field)),
+        None => quote!(#krate::__private::core::option::Option::None),
+        Some(field) => quote!(#krate::__private::core::option::Option::Some(#field)),
     };
     let fresh = match args.fresh {
-        None => quote!(::core::option::Option::None),
+        None => quote!(#krate::__private::core::option::Option::None),
         Some(seconds) => {
-            quote!(::core::option::Option::Some(::core::time::Duration::from_secs(#seconds)))
+            quote!(#krate::__private::core::option::Option::Some(#krate::__private::core::time::Duration::from_secs(#seconds)))
         }
     };
     quote! {
         #[automatically_derived]
-        impl<__S> ::axum_login::Policy<__S> for #name
+        impl<__S> #krate::__private::Policy<__S> for #name
         where
-            __S: ::core::marker::Send + ::core::marker::Sync,
+            __S: #krate::__private::core::marker::Send + #krate::__private::core::marker::Sync,
         {
-            const OPTIONS: ::axum_login::GuardOptions = ::axum_login::GuardOptions {
+            const OPTIONS: #krate::__private::GuardOptions = #krate::__private::GuardOptions {
                 redirect: #redirect,
                 redirect_field: #redirect_field,
                 fresh: #fresh,
@@ -38,28 +39,28 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
 
             #[allow(unused_variables, clippy::unused_async)]
             async fn check(
-                __cx: &mut ::axum_login::PolicyContext<'_, __S>,
-            ) -> ::core::result::Result<bool, ::axum_login::__private::Response> {
-                ::core::result::Result::Ok(#check)
+                __cx: &mut #krate::__private::PolicyContext<'_, __S>,
+            ) -> #krate::__private::core::result::Result<bool, #krate::__private::Response> {
+                #krate::__private::core::result::Result::Ok(#check)
             }
         }
     }
 }
 
-fn all(conds: &[Cond]) -> TokenStream {
+fn all(conds: &[Cond], krate: &syn::Path) -> TokenStream {
     if conds.is_empty() {
         return quote!(true);
     }
-    let parts = conds.iter().map(cond);
+    let parts = conds.iter().map(|c| cond(c, krate));
     quote!((#(#parts)&&*))
 }
 
-fn any(conds: &[Cond]) -> TokenStream {
-    let parts = conds.iter().map(cond);
+fn any(conds: &[Cond], krate: &syn::Path) -> TokenStream {
+    let parts = conds.iter().map(|c| cond(c, krate));
     quote!((#(#parts)||*))
 }
 
-fn cond(condition: &Cond) -> TokenStream {
+fn cond(condition: &Cond, krate: &syn::Path) -> TokenStream {
     match condition {
         // Spanned on the user's tokens: a value that is not a role or permission, or a check of
         // the wrong shape, is reported there.
@@ -71,23 +72,39 @@ fn cond(condition: &Cond) -> TokenStream {
             quote_spanned!(permission.span()=> __cx.has_permission(&#permission))
         }
         Cond::Check(path) => {
-            let check = quote_spanned!(path.span()=> ::axum_login::__private::check(__cx, #path));
+            // The whole call on the check's tokens, the crate path included, so a check of the
+            // wrong shape is reported on the check alone.
+            let krate = respan(krate, path.span());
+            let check = quote_spanned!(path.span()=> #krate::__private::check(__cx, #path));
             quote!((#check.await?))
         }
-        Cond::Any(conds) => any(conds),
-        Cond::All(conds) => all(conds),
+        Cond::Any(conds) => any(conds, krate),
+        Cond::All(conds) => all(conds, krate),
         Cond::Not(inner) => {
-            let inner = cond(inner);
+            let inner = cond(inner, krate);
             quote!((!#inner))
         }
     }
 }
 
+/// `tokens` with every token at `span`.
+fn respan(tokens: &impl ToTokens, span: Span) -> TokenStream {
+    tokens
+        .to_token_stream()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
 /// The handler with the guard as its first argument, and the policy type beside it.
 pub(crate) fn handler(mut function: ItemFn, args: &Args) -> TokenStream {
+    let krate = &args.krate();
     let bare = args.conds.is_empty() && !args.has_options();
     let (policy_type, policy_items) = if bare {
-        (quote!(::axum_login::LoggedIn), TokenStream::new())
+        (quote!(#krate::__private::LoggedIn), TokenStream::new())
     } else {
         let name = format_ident!(
             "__axum_login_policy_{}",
@@ -107,7 +124,7 @@ pub(crate) fn handler(mut function: ItemFn, args: &Args) -> TokenStream {
         )
     };
     let guard: syn::FnArg = syn::parse_quote_spanned! {Span::mixed_site()=>
-        _: ::axum_login::Guard<#policy_type>
+        _: #krate::__private::Guard<#policy_type>
     };
     function.sig.inputs.insert(0, guard);
     quote! {
@@ -118,12 +135,13 @@ pub(crate) fn handler(mut function: ItemFn, args: &Args) -> TokenStream {
 
 /// `require!(...)`: a `GuardLayer` for the policy.
 pub(crate) fn layer(args: &Args) -> TokenStream {
+    let krate = &args.krate();
     let name = format_ident!("__AxumLoginRequire", span = Span::mixed_site());
     let policy = policy_impl(&name, args);
     quote! {{
         #[doc(hidden)]
         struct #name;
         #policy
-        ::axum_login::GuardLayer::<#name>::new()
+        #krate::__private::GuardLayer::<#name>::new()
     }}
 }

@@ -52,9 +52,10 @@ pub(crate) fn expand_layer(args: TokenStream) -> TokenStream {
         Ok(()) => expand::layer(&args),
         Err(error) => {
             let error = error.to_compile_error();
+            let krate = args.krate();
             quote! {{
                 #error
-                ::axum_login::GuardLayer::<::axum_login::LoggedIn>::new()
+                #krate::__private::GuardLayer::<#krate::__private::LoggedIn>::new()
             }}
         }
     }

@@ -5,9 +5,9 @@ use proc_macro2::Span;
 use syn::{DeriveInput, LitStr};
 
 use super::attr::StoreAttrs;
-use crate::{
-    auth_user::attr::{AuthField, AuthUserModel, RolesField},
-    internals::Ctxt,
+use crate::internals::{
+    Ctxt,
+    user_struct::{AuthField, AuthUserModel, RolesField},
 };
 
 /// How the store fills one field.

@@ -42,17 +42,17 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
             }
             Source::Hash(column) => {
                 bounds.push(syn::parse_quote!(
-                    ::std::option::Option<::std::string::String>:
+                    #krate::__private::std::option::Option<#krate::__private::std::string::String>:
                         for<'__r> #sqlx::Decode<'__r, #db> + #sqlx::Type<#db>
                 ));
                 quote_spanned! {ty.span()=>
                     <#ty as #krate::__private::PasswordHashField>::from_stored(
-                        #sqlx::Row::try_get::<::std::option::Option<::std::string::String>, _>(row, #column)?,
+                        #sqlx::Row::try_get::<#krate::__private::std::option::Option<#krate::__private::std::string::String>, _>(row, #column)?,
                     )
                 }
             }
             Source::Default => quote_spanned! {ty.span()=>
-                <#ty as ::core::default::Default>::default()
+                <#ty as #krate::__private::core::default::Default>::default()
             },
         };
         inits.push(quote!(#name: #init));
@@ -74,7 +74,7 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
         Source::Default => None,
     });
     let mut description = quote! {
-        #krate::UserTable::new(#table, #id_column, #username_column, #hash_column)
+        #krate::__private::UserTable::new(#table, #id_column, #username_column, #hash_column)
             .with_columns(&[#(#columns),*])
     };
     if let Some(query) = &model.load_query {
@@ -85,7 +85,7 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
     }
     let join_table = |join: &Join<'_>| {
         let (table, user_id, value) = (&join.table, &join.user_id_column, &join.value_column);
-        quote!(#krate::JoinTable::new(#table, #user_id, #value))
+        quote!(#krate::__private::JoinTable::new(#table, #user_id, #value))
     };
     if let Some(roles) = &model.roles {
         let table = join_table(roles);
@@ -104,10 +104,10 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
             quote_spanned! {ty.span()=>
                 fn #method(
                     &mut self,
-                    names: ::std::vec::Vec<::std::string::String>,
-                ) -> ::core::result::Result<(), #krate::BoxError> {
+                    names: #krate::__private::std::vec::Vec<#krate::__private::std::string::String>,
+                ) -> #krate::__private::core::result::Result<(), #krate::__private::BoxError> {
                     self.#name = #krate::__private::from_names::<#ty, _>(names)?;
-                    ::core::result::Result::Ok(())
+                    #krate::__private::core::result::Result::Ok(())
                 }
             }
         })
@@ -129,25 +129,25 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
             #krate::__private::sqlx_user! {
                 {
                     #[automatically_derived]
-                    impl #impl_generics #krate::SqlxUser<#db> for #ident #ty_generics
+                    impl #impl_generics #krate::__private::SqlxUser<#db> for #ident #ty_generics
                     where
                         #(#bounds,)*
                     {
-                        const TABLE: #krate::UserTable = #description;
+                        const TABLE: #krate::__private::UserTable = #description;
 
                         fn from_row(
                             row: &<#db as #sqlx::Database>::Row,
-                        ) -> ::core::result::Result<Self, #sqlx::Error> {
-                            ::core::result::Result::Ok(Self { #(#inits,)* })
+                        ) -> #krate::__private::core::result::Result<Self, #sqlx::Error> {
+                            #krate::__private::core::result::Result::Ok(Self { #(#inits,)* })
                         }
 
                         fn password_hash(&self) -> &str {
                             <#hash_ty as #krate::__private::PasswordHashField>::as_hash(&self.#hash)
                         }
 
-                        fn set_password_hash(&mut self, hash: ::std::string::String) {
+                        fn set_password_hash(&mut self, hash: #krate::__private::std::string::String) {
                             self.#hash = <#hash_ty as #krate::__private::PasswordHashField>::from_stored(
-                                ::std::option::Option::Some(hash),
+                                #krate::__private::std::option::Option::Some(hash),
                             );
                         }
 

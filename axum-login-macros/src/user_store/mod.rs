@@ -10,14 +10,14 @@ mod expand;
 
 use proc_macro2::TokenStream;
 
-use crate::{auth_user, internals::Ctxt};
+use crate::internals::{Ctxt, user_struct};
 
 pub(crate) fn derive(input: &syn::DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let attrs = attr::parse_container(input, &cx);
 
     let auth_cx = Ctxt::new();
-    let auth = auth_user::attr::parse(input, &auth_cx);
+    let auth = user_struct::check(user_struct::parse(input, &auth_cx), &auth_cx);
     // `#[derive(AuthUser)]` reports these, on the same tokens.
     let _ = auth_cx.check();
 

@@ -14,7 +14,10 @@ use std::{
 use secrecy::{ExposeSecret, SecretBox, zeroize::Zeroize};
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::{ParseNameError, Permission, PermissionRef, Role, RoleRef};
+use crate::{
+    Permission, Role,
+    authz::{ParseNameError, PermissionRef, RoleRef},
+};
 
 /// The bytes of an `#[auth(password_hash)]` field, returned by `session_auth_hash`.
 #[diagnostic::on_unimplemented(

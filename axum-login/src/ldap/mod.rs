@@ -88,7 +88,7 @@
 //! - **An empty password is refused before any network call.** A simple bind with a DN and an
 //!   empty password is an "unauthenticated bind" (RFC 4513, 5.1.2), which many servers answer
 //!   with success, as an anonymous login. An empty login name, and credentials over
-//!   [`MAX_USERNAME_LEN`] or [`MAX_PASSWORD_LEN`](crate::MAX_PASSWORD_LEN), are refused the
+//!   [`MAX_USERNAME_LEN`] or [`MAX_PASSWORD_LEN`](crate::credentials::MAX_PASSWORD_LEN), are refused the
 //!   same way.
 //! - **Every value is escaped where it goes**: into a search filter with
 //!   [`escape_filter_value`] (so `*`, `)(uid=*` or a NUL match nothing but themselves), into a
@@ -159,7 +159,11 @@ use self::{
     escape::{fill, normalize_dn},
     pool::{Pool, Search},
 };
-use crate::{BoxError, MAX_USERNAME_LEN, PasswordCredentials, UserStore};
+use crate::{
+    UserStore,
+    credentials::{MAX_USERNAME_LEN, PasswordCredentials},
+    error::BoxError,
+};
 
 /// A [`UserStore`] over an LDAP directory: logins are binds, users are read by the service
 /// account. See the [module documentation](self).

@@ -3,7 +3,11 @@
 
 use std::{any::TypeId, collections::HashMap};
 
-use crate::{AuthUser, BoxError, PermissionRef, Role, RoleRef};
+use crate::{
+    AuthUser, Role,
+    authz::{PermissionRef, RoleRef},
+    error::BoxError,
+};
 
 /// A user's entry as the store read it: DN, id, the requested attributes, groups, and the roles
 /// and permissions that the configured group mapping grants.
@@ -119,7 +123,7 @@ impl LdapEntry {
 /// }
 ///
 /// impl FromLdapEntry for Employee {
-///     fn from_entry(entry: LdapEntry) -> Result<Self, axum_login::BoxError> {
+///     fn from_entry(entry: LdapEntry) -> Result<Self, axum_login::error::BoxError> {
 ///         Ok(Self {
 ///             uid: entry.id().to_owned(),
 ///             email: entry.attribute("mail").map(str::to_owned),
@@ -146,7 +150,7 @@ pub trait FromLdapEntry: AuthUser<Id = String> {
 /// that name work.
 ///
 /// ```
-/// use axum_login::{AuthUser, Role, RoleRef, ldap::LdapUser};
+/// use axum_login::{AuthUser, Role, authz::RoleRef, ldap::LdapUser};
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
 /// enum Access {

@@ -95,7 +95,7 @@ pub(crate) fn use_library_hashing(on: bool) {
 /// Checks a password, never on the async runtime.
 pub(crate) async fn verify(password: String, hash: String) -> bool {
     if LIBRARY_HASHING.load(Ordering::Relaxed) {
-        return axum_login::verify_password(password.into(), hash)
+        return axum_login::password::verify_password(password.into(), hash)
             .await
             .unwrap_or(false);
     }

@@ -454,7 +454,7 @@ fn main() -> Result<(), Error> {
         let mut library_p99 = 0.0;
         for (label, library) in [
             ("tokio's blocking pool, unbounded", false),
-            ("axum_login::verify_password", true),
+            ("axum_login::password::verify_password", true),
         ] {
             db::use_library_hashing(library);
             let check = login_check(&mut servers[3], logins, warmup, duration * 4).await?;

@@ -10,7 +10,7 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthLayer, AuthSession, AuthUser, PermissionRef, SessionKey, UserCache, UserStore,
+    AuthLayer, AuthSession, AuthUser, SessionKey, UserCache, UserStore, authz::PermissionRef,
     require_login, session_layer,
 };
 use sqlx::SqlitePool;

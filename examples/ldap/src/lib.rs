@@ -14,7 +14,7 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthLayer, AuthSession, CurrentUser, PasswordCredentials, SessionKey,
+    AuthError, AuthLayer, AuthSession, CurrentUser, LoginForm, Role as _, SessionKey,
     ldap::{LdapConfig, LdapConfigError, LdapStore, LdapUser},
     require_login, safe_next, session_layer,
 };
@@ -162,13 +162,18 @@ fn page(title: &str, user: Option<&User>, body: &str) -> Html<String> {
     ))
 }
 
-/// Who the user is, as the directory says: name, uid, roles.
+/// Who the user is, as the directory says: uid and highest role, the entry's `cn`, every role.
 fn describe(user: &User) -> String {
-    let roles: Vec<&str> = user.roles.iter().map(axum_login::Role::as_str).collect();
+    // `Role::ALL` lists the roles from the highest down.
+    let highest = Role::ALL
+        .iter()
+        .find(|role| user.roles.contains(role))
+        .map_or("none", |role| role.as_str());
+    let roles: Vec<&str> = user.roles.iter().map(|role| role.as_str()).collect();
     format!(
-        r#"<p id="name">{}</p><p>uid <code id="uid">{}</code>, roles <span id="roles">{}</span></p>"#,
-        escape(user.attribute("cn").unwrap_or(&user.uid)),
+        r#"<p>Logged in as <strong>{}</strong> (role: {highest}).</p><p id="name">{}</p><p>roles <span id="roles">{}</span></p>"#,
         escape(&user.uid),
+        escape(user.attribute("cn").unwrap_or(&user.uid)),
         escape(&roles.join(", ")),
     )
 }
@@ -209,37 +214,21 @@ async fn login_page(Query(query): Query<NextQuery>) -> Html<String> {
     page("Log in", None, &login_form(next, false))
 }
 
-/// Every field defaults, so a form with a field missing fails like wrong credentials.
-#[derive(Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: Option<SecretString>,
-    #[serde(default)]
-    next: String,
-}
-
+/// `LoginForm` lets every field be missing, so a form without a password fails like a wrong
+/// one.
 async fn login(mut auth: Auth, Form(form): Form<LoginForm>) -> Result<Response, AuthError> {
-    let credentials = PasswordCredentials {
-        username: form.username,
-        password: form.password.unwrap_or_else(|| SecretString::from("")),
-    };
-    // Unknown user, wrong or empty password, over-long input: all `None`. A directory that is
-    // down is an error, which answers `500`.
-    match auth.authenticate(credentials).await? {
+    let next = form.next().to_owned();
+    let next_field = form.next_field().to_owned();
+    // Unknown user, wrong or empty password, over-long input, throttled: all `None`. A
+    // directory that is down is an error, which answers `500`.
+    match auth.authenticate(form.into_credentials()).await? {
         Some(user) => {
             auth.login(&user).await?;
-            Ok(Redirect::to(safe_next(&form.next).unwrap_or("/")).into_response())
+            Ok(Redirect::to(&next).into_response())
         }
         None => {
-            let next = safe_next(&form.next).unwrap_or_default();
-            let body = login_form(next, true);
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                page("Log in", None, &body),
-            )
-                .into_response())
+            let body = login_form(&next_field, true);
+            Ok((StatusCode::UNAUTHORIZED, page("Log in", None, &body)).into_response())
         }
     }
 }

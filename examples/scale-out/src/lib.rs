@@ -78,7 +78,7 @@ pub enum StartError {
     RedisTimeout(Duration),
     /// Seeding a user failed.
     #[error("seeding users: {0}")]
-    Seed(#[from] axum_login::SqlxStoreError),
+    Seed(#[from] axum_login::sqlx::SqlxStoreError),
 }
 
 /// How long to wait for a server at start-up.

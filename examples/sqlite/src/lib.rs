@@ -16,7 +16,7 @@ mod user;
 use std::{path::PathBuf, time::Duration};
 
 use axum::Router;
-use axum_login::{AuthLayer, SessionKey, SqlxStore, SqlxStoreError};
+use axum_login::{AuthLayer, SessionKey, SqlxStore, sqlx::SqlxStoreError};
 use secrecy::SecretString;
 use sqlx::{
     Sqlite, SqlitePool,

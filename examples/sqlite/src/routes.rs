@@ -8,8 +8,8 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthSession, CurrentUser, MAX_PASSWORD_LEN, PasswordCredentials, PasswordError,
-    SqlxStoreError, SqlxUser, require_login, safe_next,
+    AuthError, AuthSession, CurrentUser, PasswordCredentials, credentials::MAX_PASSWORD_LEN,
+    password::PasswordError, require_login, safe_next, sqlx::SqlxStoreError, sqlx::SqlxUser,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -234,7 +234,7 @@ async fn change_password(
     let current = form.current_password.unwrap_or_else(empty);
     let new = form.new_password.unwrap_or_else(empty);
     let hash = SqlxUser::<Sqlite>::password_hash(&user).to_owned();
-    let problem = if !axum_login::verify_password(current, hash).await? {
+    let problem = if !axum_login::password::verify_password(current, hash).await? {
         Some("The current password is wrong.")
     } else if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&new.expose_secret().len()) {
         Some("The new password must be 8 to 1024 bytes long.")

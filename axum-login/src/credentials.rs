@@ -1,0 +1,201 @@
+//! What a login form sends: [`PasswordCredentials`] for the store, and [`LoginForm`], which also
+//! carries the page to return to.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::safe_next;
+
+/// The longest password, in bytes, that is ever hashed; a longer one is refused before any
+/// hashing, so nobody can make the server hash megabytes per request.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// The longest username, in bytes, that is ever looked up; a longer one is refused like a wrong
+/// password.
+pub const MAX_USERNAME_LEN: usize = 256;
+
+/// A username and a password, as a login form or a JSON body sends them.
+///
+/// Both fields are required: a body without one fails to deserialize, which axum's `Form` and
+/// `Json` extractors answer with `4xx` before the handler runs. `Debug` never shows the password.
+///
+/// ```
+/// use axum_login::PasswordCredentials;
+///
+/// let credentials: PasswordCredentials =
+///     serde_json::from_str(r#"{"username": "ferris", "password": "hunter42"}"#).unwrap();
+/// assert_eq!(credentials.username, "ferris");
+/// assert!(!format!("{credentials:?}").contains("hunter42"));
+///
+/// assert!(serde_json::from_str::<PasswordCredentials>(r#"{"username": "ferris"}"#).is_err());
+/// ```
+#[derive(Clone, Deserialize)]
+pub struct PasswordCredentials {
+    /// The name the user logs in with (whatever the store's username column holds: a name, an
+    /// email address, ...).
+    pub username: String,
+    /// The password, kept in a [`SecretString`] so it is zeroed on drop and never printed.
+    pub password: SecretString,
+}
+
+impl PasswordCredentials {
+    /// Credentials from a username and a password.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            username: username.into(),
+            password: SecretString::from(password.into()),
+        }
+    }
+
+    /// Whether both parts are within [`MAX_USERNAME_LEN`] and [`MAX_PASSWORD_LEN`]; credentials
+    /// that are not must be refused without looking anything up or hashing anything.
+    pub fn is_within_limits(&self) -> bool {
+        self.username.len() <= MAX_USERNAME_LEN
+            && self.password.expose_secret().len() <= MAX_PASSWORD_LEN
+    }
+}
+
+impl fmt::Debug for PasswordCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordCredentials")
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// A login form as a browser posts it: `username`, `password` and a hidden `next` (the page to
+/// return to), for `axum::Form<LoginForm>`.
+///
+/// Every field may be missing: a form without one is answered like wrong credentials, with the
+/// same status and page, instead of a `422` from the extractor that would tell the two apart.
+/// [`next`](Self::next) is the validated return target.
+///
+/// ```
+/// use axum::{Form, response::{IntoResponse, Redirect, Response}};
+/// use axum_login::{AuthError, AuthSession, LoginForm, UserStore, PasswordCredentials};
+///
+/// async fn login<S>(mut auth: AuthSession<S>, Form(form): Form<LoginForm>) -> Result<Response, AuthError>
+/// where
+///     S: UserStore<Credentials = PasswordCredentials>,
+/// {
+///     let next = form.next().to_owned();
+///     match auth.authenticate(form.into_credentials()).await? {
+///         Some(user) => {
+///             auth.login(&user).await?;
+///             Ok(Redirect::to(&next).into_response())
+///         }
+///         None => Ok((axum::http::StatusCode::UNAUTHORIZED, "wrong username or password").into_response()),
+///     }
+/// }
+/// ```
+#[derive(Clone, Deserialize)]
+pub struct LoginForm {
+    /// The name the user logs in with; empty when the form has none.
+    #[serde(default)]
+    pub username: String,
+    /// The password; empty when the form has none.
+    #[serde(default = "empty_secret")]
+    pub password: SecretString,
+    /// The page to return to after login, as the form sent it: read it through
+    /// [`next`](Self::next), which validates it.
+    #[serde(default)]
+    pub next: String,
+}
+
+fn empty_secret() -> SecretString {
+    SecretString::from(String::new())
+}
+
+impl LoginForm {
+    /// Where to send the user after login: the form's `next` if [`safe_next`] accepts it, else
+    /// `/`.
+    pub fn next(&self) -> &str {
+        safe_next(&self.next).unwrap_or("/")
+    }
+
+    /// The form's `next` if it is safe, else the empty string: for the hidden field of a login
+    /// page shown again.
+    pub fn next_field(&self) -> &str {
+        safe_next(&self.next).unwrap_or_default()
+    }
+
+    /// The username and password, for [`AuthSession::authenticate`](crate::AuthSession::authenticate).
+    pub fn into_credentials(self) -> PasswordCredentials {
+        PasswordCredentials {
+            username: self.username,
+            password: self.password,
+        }
+    }
+}
+
+impl fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_debug_hides_the_password() {
+        let credentials = PasswordCredentials::new("ferris", "hunter42");
+        let debug = format!("{credentials:?}");
+        assert!(debug.contains("ferris"));
+        assert!(!debug.contains("hunter42"));
+    }
+
+    #[test]
+    fn credentials_deserialize_from_a_form_and_refuse_a_missing_field() {
+        let credentials: PasswordCredentials =
+            serde_json::from_value(serde_json::json!({"username": "a", "password": "b"}))
+                .expect("complete credentials");
+        assert_eq!(credentials.password.expose_secret(), "b");
+        assert!(
+            serde_json::from_value::<PasswordCredentials>(serde_json::json!({"password": "b"}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn limits_are_inclusive() {
+        assert!(PasswordCredentials::new("u", "p".repeat(MAX_PASSWORD_LEN)).is_within_limits());
+        assert!(
+            !PasswordCredentials::new("u", "p".repeat(MAX_PASSWORD_LEN + 1)).is_within_limits()
+        );
+        assert!(
+            !PasswordCredentials::new("u".repeat(MAX_USERNAME_LEN + 1), "p").is_within_limits()
+        );
+    }
+
+    #[test]
+    fn a_login_form_with_fields_missing_is_empty_credentials() {
+        let form: LoginForm = serde_json::from_value(serde_json::json!({})).expect("all optional");
+        assert_eq!(form.username, "");
+        assert_eq!(form.password.expose_secret(), "");
+        assert_eq!(form.next(), "/");
+    }
+
+    #[test]
+    fn a_login_form_returns_only_to_a_safe_next() {
+        let form = |next: &str| LoginForm {
+            username: "ferris".into(),
+            password: SecretString::from("hunter42"),
+            next: next.into(),
+        };
+        assert_eq!(form("/admin?tab=1").next(), "/admin?tab=1");
+        assert_eq!(form("//evil.example").next(), "/");
+        assert_eq!(form("//evil.example").next_field(), "");
+        assert!(!format!("{:?}", form("/")).contains("hunter42"));
+        let credentials = form("/").into_credentials();
+        assert_eq!(credentials.username, "ferris");
+    }
+}

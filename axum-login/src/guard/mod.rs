@@ -1,0 +1,117 @@
+//! Guards: the extractor that `#[require_login]` adds to a handler, the router-level layer
+//! that `require!` builds, the policies both run, and the answer a visitor who may not pass
+//! gets.
+
+mod layer;
+mod policy;
+mod rejection;
+
+use std::{fmt, marker::PhantomData};
+
+use axum::{
+    extract::FromRequestParts,
+    http::request::Parts,
+    response::{IntoResponse, Response},
+};
+
+pub use self::{
+    layer::{GuardLayer, GuardService},
+    policy::{
+        Check, CheckOutcome, GuardOptions, IntoPermissionRef, LoggedIn, Policy, PolicyContext,
+        RedirectOverride,
+    },
+    rejection::{AuthRejection, Denial, DenialReason, DenialResponder},
+};
+use crate::{layer::LoginRedirect, login::RequestAuth};
+
+/// The extractor `#[require_login]` adds as a handler's first argument: it lets the request
+/// through only if someone is logged in and policy `P` allows them.
+///
+/// You rarely name it: the attribute does. By hand, `_: Guard<LoggedIn>` is the same as a bare
+/// `#[require_login]`.
+pub struct Guard<P>(PhantomData<fn() -> P>);
+
+impl<P> fmt::Debug for Guard<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Guard")
+            .field(&std::any::type_name::<P>())
+            .finish()
+    }
+}
+
+impl<P> Clone for Guard<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for Guard<P> {}
+
+fn redirect_for<P: Policy<S>, S>(layer: &LoginRedirect) -> LoginRedirect {
+    let options = P::OPTIONS;
+    let login_url = match options.redirect {
+        RedirectOverride::Inherit => layer.login_url.clone(),
+        RedirectOverride::To(url) => Some(url.to_owned()),
+        RedirectOverride::Off => None,
+    };
+    LoginRedirect {
+        login_url,
+        redirect_field: options
+            .redirect_field
+            .map_or_else(|| layer.redirect_field.clone(), str::to_owned),
+    }
+}
+
+/// Runs policy `P` on a request; `Err` is the response that turns it away.
+pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<(), Response> {
+    let auth =
+        RequestAuth::from_parts(parts, "#[require_login]").map_err(IntoResponse::into_response)?;
+    let denied = |reason, parts: &Parts| {
+        let redirect = redirect_for::<P, S>(&auth.config().redirect);
+        AuthRejection::denied(reason, parts, &redirect, auth.config().responder.as_deref())
+            .into_response()
+    };
+    let Some(login) = auth.login().await.map_err(IntoResponse::into_response)? else {
+        return Err(denied(DenialReason::Unauthenticated, parts));
+    };
+    if let Some(max_age) = P::OPTIONS.fresh {
+        let age = auth
+            .config()
+            .clock
+            .now()
+            .duration_since(login.login_at)
+            .unwrap_or_default();
+        if age > max_age {
+            return Err(denied(DenialReason::Stale, parts));
+        }
+    }
+    let allowed = {
+        let mut cx = PolicyContext {
+            user: &*login.user,
+            parts: &mut *parts,
+            state,
+        };
+        P::check(&mut cx).await?
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(denied(DenialReason::Forbidden, parts))
+    }
+}
+
+impl<P, S> FromRequestParts<S> for Guard<P>
+where
+    P: Policy<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        enforce::<P, S>(parts, state).await?;
+        Ok(Self(PhantomData))
+    }
+}

@@ -1,0 +1,253 @@
+//! [`AuthLayerBuilder`]: the options of an [`AuthLayer`].
+
+use std::{sync::Arc, time::Duration};
+
+use tower_sessions::{SessionStore, service::CookieController};
+
+use super::{AuthLayer, DEFAULT_ABSOLUTE_TIMEOUT, config::Config};
+use crate::{
+    SessionKey, Throttle, UserStore,
+    clock::{Clock, SystemClock},
+    guard::DenialResponder,
+    layer::LoginRedirect,
+    login::{Backend, CacheSlot, Loader},
+    session::{IntoSessionManager, Sessions},
+};
+
+impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
+    /// Starts building a layer over `store` and `sessions`: a [`session_layer`] (safe cookie
+    /// defaults) or any tower-sessions `SessionManagerLayer`.
+    ///
+    /// [`session_layer`]: crate::session_layer
+    pub fn builder<S: UserStore>(
+        store: S,
+        sessions: impl IntoSessionManager<SS, C>,
+    ) -> AuthLayerBuilder<S, SS, C> {
+        AuthLayerBuilder {
+            store,
+            sessions: sessions.into_session_manager(),
+            key: None,
+            redirect: LoginRedirect::default(),
+            clock: Arc::new(SystemClock),
+            responder: None,
+            trusted_origins: Vec::new(),
+            refuse_cross_site: true,
+            throttle: crate::Throttle::default(),
+            absolute_timeout: Some(DEFAULT_ABSOLUTE_TIMEOUT),
+            idle_timeout: None,
+            cache: Default::default(),
+            batch_loads: None,
+        }
+    }
+}
+
+/// Options for an [`AuthLayer`]; from [`AuthLayer::builder`].
+#[must_use = "call `.build()` to get the layer"]
+pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
+    store: S,
+    sessions: Sessions<SS, C>,
+    key: Option<SessionKey>,
+    redirect: LoginRedirect,
+    clock: Arc<dyn Clock>,
+    responder: Option<Arc<dyn DenialResponder>>,
+    trusted_origins: Vec<String>,
+    refuse_cross_site: bool,
+    throttle: Throttle,
+    absolute_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    pub(crate) cache: CacheSlot,
+    batch_loads: Option<bool>,
+}
+
+impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
+    /// The server key for the session digests. Default: a random key per process, so logins do
+    /// not survive a restart and are not shared between instances; see [`SessionKey`].
+    pub fn session_key(mut self, key: SessionKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Where anonymous browsers are sent to log in. Default: `/login`.
+    ///
+    /// # Panics
+    ///
+    /// If `url` is not a local path (it must start with a single `/`), since a login page on
+    /// another site would be an open redirect.
+    pub fn login_url(mut self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        assert!(
+            url.starts_with('/') && !url.starts_with("//") && !url.contains('\\'),
+            "AuthLayer: login_url must be a local path such as \"/login\", got {url:?}"
+        );
+        self.redirect.login_url = Some(url);
+        self
+    }
+
+    /// Answer anonymous browsers with `401` like API clients, instead of redirecting them.
+    pub fn no_login_redirect(mut self) -> Self {
+        self.redirect.login_url = None;
+        self
+    }
+
+    /// The query parameter that carries the page to come back to after login. Default: `next`.
+    pub fn redirect_field(mut self, field: impl Into<String>) -> Self {
+        self.redirect.redirect_field = field.into();
+        self
+    }
+
+    /// Another origin allowed to send login and logout requests, e.g. a front end served from
+    /// `https://app.example` talking to this API; repeat for several. By default only requests
+    /// from this site may log in or out: a `POST` whose `Sec-Fetch-Site` is `cross-site` or
+    /// `same-site`, or whose `Origin` is not this host, gets `403`.
+    pub fn trusted_origin(mut self, origin: impl Into<String>) -> Self {
+        self.trusted_origins
+            .push(origin.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Lets other sites send login and logout requests. This opens the app to login CSRF (a
+    /// site logs the visitor in as the attacker) and logout CSRF; only for apps that protect
+    /// those routes with their own CSRF tokens.
+    pub fn allow_cross_site_auth(mut self) -> Self {
+        self.refuse_cross_site = false;
+        self
+    }
+
+    /// How failed logins are throttled. Default: [`Throttle::default`](Throttle), 5
+    /// failures per account and 50 per client address per 15 minutes, in memory.
+    pub fn throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// The longest a login lasts, however active: after it the session ends and the user logs
+    /// in again. Default: [`DEFAULT_ABSOLUTE_TIMEOUT`] (30 days); `None` for no limit.
+    pub fn absolute_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.absolute_timeout = timeout;
+        self
+    }
+
+    /// The longest a login lasts unused. Default: `None`, leaving idle expiry to the session
+    /// layer's own expiry. With a timeout, the session is written at most every tenth of it to
+    /// record activity.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Answers turned-away requests (anonymous, stale login, forbidden) the app's own way, e.g.
+    /// a branded 403 page; returning `None` keeps the default answer. See [`DenialResponder`].
+    ///
+    /// [`DenialResponder`]: DenialResponder
+    pub fn on_denied(mut self, responder: impl DenialResponder) -> Self {
+        self.responder = Some(Arc::new(responder));
+        self
+    }
+
+    /// Whether the users of concurrent requests are loaded together, through
+    /// [`UserStore::load_users`]. Default: [`UserStore::BATCHED_LOADS`], so on for a store that
+    /// says its `load_users` is one query, otherwise one [`UserStore::load_user`] per request.
+    ///
+    /// The first load starts at once; loads that arrive while it runs go together in the next
+    /// call (at most 100 users each), so a load waits at most for the batch in flight, reads
+    /// the store after its request arrived, and a quiet server loads one user at a time. Under
+    /// load this trades one query per request for one query per batch: with a store whose
+    /// `load_users` is one `WHERE id IN (...)` query, the `cargo run --release -p bench` guarded
+    /// route without a cache serves 1.6–1.8x the requests of one load per request (see the
+    /// README's benchmarks). Each user is checked to be the one asked for, so a store that
+    /// answers out of order logs no one in as someone else.
+    ///
+    /// The store's `load_users` runs on a task of its own, outside the request's tracing span.
+    pub fn batch_user_loads(mut self, on: bool) -> Self {
+        self.batch_loads = Some(on);
+        self
+    }
+
+    /// The clock for login times and timeouts. Default: [`SystemClock`]. Tests use
+    /// [`ManualClock`](crate::clock::ManualClock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the layer.
+    pub fn build(self) -> AuthLayer<SS, C> {
+        let key = self.key.unwrap_or_else(|| {
+            tracing::warn!(
+                "AuthLayer: no session key given, using a random one; logins will not survive a restart or be shared between instances (see `AuthLayerBuilder::session_key`)"
+            );
+            SessionKey::generate()
+        });
+        let batch = self.batch_loads.unwrap_or(S::BATCHED_LOADS);
+        let backend = Backend {
+            loader: Loader::new(self.store, batch, self.cache),
+            config: Config {
+                redirect: self.redirect,
+                clock: self.clock,
+                responder: self.responder,
+                trusted_origins: self.trusted_origins,
+                refuse_cross_site: self.refuse_cross_site,
+                throttle: self.throttle,
+                absolute_timeout: self.absolute_timeout,
+                idle_timeout: self.idle_timeout,
+                key,
+            },
+        };
+        AuthLayer {
+            backend: Arc::new(backend),
+            sessions: self.sessions,
+        }
+    }
+}
+
+#[cfg(feature = "cache")]
+impl<S, SS, C> AuthLayerBuilder<S, SS, C>
+where
+    S: UserStore,
+    SS: SessionStore,
+    C: CookieController,
+{
+    /// Caches loaded users in `cache` (feature `cache`), so a guarded request on a warm cache
+    /// makes no user-store call. Default: no cache.
+    ///
+    /// The session's digest is still verified on every request against the cached user. What
+    /// the cache changes is how soon a change to a user is seen:
+    ///
+    /// - On this instance, at once for changes made through
+    ///   [`AuthSession::update_session_auth_hash`](crate::AuthSession::update_session_auth_hash)
+    ///   or announced with [`UserCache::invalidate`](crate::UserCache::invalidate) (or
+    ///   [`AuthSession::forget_cached_user`](crate::AuthSession::forget_cached_user)): the user's
+    ///   other sessions end on their next request, a deleted user's sessions too.
+    /// - Anywhere else (another instance, a SQL console), after at most the cache's
+    ///   [`ttl`](crate::UserCache::ttl): until then a session of a user whose password changed or who
+    ///   was deleted there may still pass on this instance. Pick the TTL as the longest such
+    ///   window you accept, or invalidate on every instance (e.g. over a pub/sub channel).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use axum_login::{AuthLayer, UserCache};
+    /// use tower_sessions::{MemoryStore, SessionManagerLayer};
+    /// # use axum_login::{AuthUser, UserStore};
+    /// # #[derive(Clone)] struct User;
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { 1 } fn session_auth_hash(&self) -> &[u8] { b"" } }
+    /// # #[derive(Clone)] struct MyStore;
+    /// # impl UserStore for MyStore {
+    /// #     type User = User; type Credentials = (); type Error = std::convert::Infallible;
+    /// #     async fn authenticate(&self, _: ()) -> Result<Option<User>, Self::Error> { Ok(None) }
+    /// #     async fn load_user(&self, _: &u64) -> Result<Option<User>, Self::Error> { Ok(None) }
+    /// # }
+    ///
+    /// let cache = UserCache::new(10_000, Duration::from_secs(30));
+    /// let sessions = SessionManagerLayer::new(MemoryStore::default());
+    /// let layer = AuthLayer::builder(MyStore, sessions)
+    ///     .user_cache(cache.clone())
+    ///     .build();
+    /// // Later, after the app changed user 1 in the database:
+    /// cache.invalidate(&1);
+    /// ```
+    pub fn user_cache(mut self, cache: crate::UserCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+}

@@ -1,0 +1,44 @@
+//! The options every request through one [`AuthLayer`](super::AuthLayer) shares.
+
+use std::{sync::Arc, time::Duration};
+
+use crate::{SessionKey, Throttle, clock::Clock, guard::DenialResponder};
+
+/// The default [`AuthLayerBuilder::absolute_timeout`](super::AuthLayerBuilder::absolute_timeout):
+/// 30 days.
+pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Options shared by every request through one layer.
+pub(crate) struct Config {
+    pub(crate) redirect: LoginRedirect,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) key: SessionKey,
+    pub(crate) responder: Option<Arc<dyn DenialResponder>>,
+    /// Origins besides this one allowed to send login and logout requests.
+    pub(crate) trusted_origins: Vec<String>,
+    /// Whether cross-site login and logout requests are refused.
+    pub(crate) refuse_cross_site: bool,
+    pub(crate) throttle: Throttle,
+    /// The longest a login lasts, however active.
+    pub(crate) absolute_timeout: Option<Duration>,
+    /// The longest a login lasts unused.
+    pub(crate) idle_timeout: Option<Duration>,
+}
+
+/// Where and how anonymous browsers are sent to log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LoginRedirect {
+    /// The login page, a local path; `None` answers `401` to browsers too.
+    pub(crate) login_url: Option<String>,
+    /// The query parameter that carries the page to come back to.
+    pub(crate) redirect_field: String,
+}
+
+impl Default for LoginRedirect {
+    fn default() -> Self {
+        Self {
+            login_url: Some("/login".to_owned()),
+            redirect_field: "next".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! [`AuthLayer`]: the tower layer that puts authentication on a router, its builder, the
+//! options every request through it shares, and its service.
+
+mod builder;
+mod config;
+mod service;
+
+use std::{fmt, sync::Arc};
+
+use tower_layer::Layer;
+use tower_sessions::{
+    SessionStore,
+    service::{CookieController, PlaintextCookie},
+};
+
+pub(crate) use self::config::{Config, LoginRedirect};
+pub use self::{
+    builder::AuthLayerBuilder,
+    config::DEFAULT_ABSOLUTE_TIMEOUT,
+    service::{AuthFuture, AuthService},
+};
+use crate::{
+    login::ErasedBackend,
+    session::{SessionService, Sessions},
+};
+
+/// Adds authentication to a router: sessions from tower-sessions, users from a
+/// [`UserStore`](crate::UserStore).
+///
+/// Build it with [`AuthLayer::builder`] from the user store and a
+/// [`session_layer`](crate::session_layer) (or a tower-sessions
+/// [`SessionManagerLayer`](tower_sessions::SessionManagerLayer)); the layer wraps both, so add
+/// only this one to the router.
+///
+/// Nothing is loaded until a handler asks: a route that never extracts
+/// [`AuthSession`](crate::AuthSession), [`CurrentUser`](crate::CurrentUser) or a guard costs no
+/// user-store call. A response that depended on who the user is gets `Cache-Control: no-store`
+/// (unless the handler set a `Cache-Control` itself) and `Vary: Cookie`.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use axum_login::AuthLayer;
+/// use tower_sessions::{MemoryStore, SessionManagerLayer};
+/// # use axum_login::{AuthUser, UserStore};
+/// # #[derive(Clone)] struct User;
+/// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { 1 } fn session_auth_hash(&self) -> &[u8] { b"" } }
+/// # #[derive(Clone)] struct MyStore;
+/// # impl UserStore for MyStore {
+/// #     type User = User; type Credentials = (); type Error = std::convert::Infallible;
+/// #     async fn authenticate(&self, _: ()) -> Result<Option<User>, Self::Error> { Ok(None) }
+/// #     async fn load_user(&self, _: &u64) -> Result<Option<User>, Self::Error> { Ok(None) }
+/// # }
+///
+/// let sessions = SessionManagerLayer::new(MemoryStore::default());
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .layer(AuthLayer::builder(MyStore, sessions).login_url("/login").build());
+/// ```
+pub struct AuthLayer<SS: SessionStore, C: CookieController = PlaintextCookie> {
+    backend: Arc<dyn ErasedBackend>,
+    sessions: Sessions<SS, C>,
+}
+
+impl<SS: SessionStore + Clone, C: CookieController + Clone> Clone for AuthLayer<SS, C> {
+    fn clone(&self) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            sessions: self.sessions.clone(),
+        }
+    }
+}
+
+impl<SS: SessionStore, C: CookieController> fmt::Debug for AuthLayer<SS, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("store", &self.backend.store_type())
+            .field("redirect", &self.backend.config().redirect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I, SS, C> Layer<I> for AuthLayer<SS, C>
+where
+    SS: SessionStore,
+    C: CookieController,
+{
+    type Service = SessionService<AuthService<I>, SS, C>;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        self.sessions.layer(AuthService {
+            inner,
+            backend: self.backend.clone(),
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! [`AuthService`]: the service an [`AuthLayer`](super::AuthLayer) puts around the router,
+//! which gives each request its authentication state and marks responses that depended on it
+//! as private.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+};
+
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use tower_service::Service;
+use tower_sessions::Session;
+
+use crate::{
+    login::{ErasedBackend, RequestAuth},
+    security::RequestOrigin,
+};
+
+/// The service that [`AuthLayer`](super::AuthLayer) puts inside the session manager.
+#[derive(Clone)]
+pub struct AuthService<I> {
+    pub(super) inner: I,
+    pub(super) backend: Arc<dyn ErasedBackend>,
+}
+
+impl<I> fmt::Debug for AuthService<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("store", &self.backend.store_type())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<I>
+where
+    I: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = I::Error;
+    type Future = AuthFuture<I::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let Some(session) = req.extensions().get::<Session>().cloned() else {
+            // The session layer wraps this service, so this only happens if someone builds an
+            // `AuthService` by hand; answer rather than panic.
+            tracing::error!("AuthService without a session: build it through `AuthLayer`");
+            return AuthFuture::failed();
+        };
+        let origin = RequestOrigin::of(req.method(), req.headers());
+        let client = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let auth = RequestAuth::new(session, self.backend.clone(), origin, client);
+        req.extensions_mut().insert(auth.clone());
+        AuthFuture::running(self.inner.call(req), auth)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`AuthService`].
+    pub struct AuthFuture<F> {
+        #[pin]
+        state: FutureState<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = FutureStateProj]
+    enum FutureState<F> {
+        Running {
+            #[pin]
+            future: F,
+            auth: RequestAuth,
+        },
+        Failed,
+    }
+}
+
+impl<F> AuthFuture<F> {
+    fn running(future: F, auth: RequestAuth) -> Self {
+        Self {
+            state: FutureState::Running { future, auth },
+        }
+    }
+
+    fn failed() -> Self {
+        Self {
+            state: FutureState::Failed,
+        }
+    }
+}
+
+impl<F, ResBody, E> Future for AuthFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Default,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            FutureStateProj::Running { future, auth } => {
+                let mut response = ready!(future.poll(cx))?;
+                if auth.was_consulted() {
+                    mark_private(&mut response);
+                }
+                Poll::Ready(Ok(response))
+            }
+            FutureStateProj::Failed => {
+                let mut response = Response::new(ResBody::default());
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                Poll::Ready(Ok(response))
+            }
+        }
+    }
+}
+
+/// A response that depends on who is logged in must not be cached and served to someone else.
+fn mark_private<B>(response: &mut Response<B>) {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let varies_on_cookie = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|name| {
+            let name = name.trim();
+            name == "*" || name.eq_ignore_ascii_case("cookie")
+        });
+    if !varies_on_cookie {
+        headers.append(header::VARY, HeaderValue::from_static("Cookie"));
+    }
+}

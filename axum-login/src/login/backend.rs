@@ -1,0 +1,187 @@
+//! The typed backend behind the layer, erased so that guards, which do not know the store's
+//! type, can use it: each request's state holds a `dyn ErasedBackend`, and the loaded user a
+//! `dyn ErasedUser`; typed extractors downcast back.
+//!
+//! [`Backend::load`] is where a session's login is checked on every request: the timeouts, the
+//! user still existing and active, and the digest of their credentials.
+
+use std::{
+    any::{Any, type_name},
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use tower_sessions::Session;
+
+use super::{
+    loader::Loader,
+    record::{LoginRecord, SESSION_KEY},
+};
+use crate::{
+    AuthError, AuthUser, UserStore,
+    authz::{PermissionRef, RoleRef},
+    clock::{from_unix_seconds, unix_seconds},
+    layer::Config,
+};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A user whose type only the layer knows.
+pub(crate) trait ErasedUser: Send + Sync + 'static {
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
+    fn has_role(&self, role: RoleRef<'_>) -> bool;
+    fn has_permission(&self, permission: PermissionRef<'_>) -> bool;
+}
+
+impl<U: AuthUser> ErasedUser for U {
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+    fn has_role(&self, role: RoleRef<'_>) -> bool {
+        AuthUser::has_role(self, role)
+    }
+    fn has_permission(&self, permission: PermissionRef<'_>) -> bool {
+        AuthUser::has_permission(self, permission)
+    }
+}
+
+/// The logged-in user of a request, and when they logged in.
+#[derive(Clone)]
+pub(crate) struct Login {
+    pub(crate) user: Arc<dyn ErasedUser>,
+    pub(crate) login_at: SystemTime,
+}
+
+/// A store whose type only the layer knows.
+pub(crate) trait ErasedBackend: Send + Sync + 'static {
+    /// Who is logged in on `session`, ending the session if its login is no longer valid.
+    fn load<'a>(&'a self, session: &'a Session) -> BoxFuture<'a, Result<Option<Login>, AuthError>>;
+    fn config(&self) -> &Config;
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn store_type(&self) -> &'static str;
+    fn user_type(&self) -> &'static str;
+}
+
+/// The layer's store with its options.
+pub(crate) struct Backend<S: UserStore> {
+    pub(crate) config: Config,
+    pub(crate) loader: Loader<S>,
+}
+
+impl<S: UserStore> Backend<S> {
+    /// The user store.
+    pub(crate) fn store(&self) -> &S {
+        self.loader.store()
+    }
+
+    async fn load_typed(&self, session: &Session) -> Result<Option<Login>, AuthError> {
+        let Some(value) = session.get_value(SESSION_KEY).await? else {
+            return Ok(None);
+        };
+        let record: LoginRecord<<S::User as AuthUser>::Id> = match LoginRecord::from_value(value) {
+            Ok(record) => record,
+            Err(error) => {
+                tracing::warn!(%error, "session holds an unreadable login; ending the session");
+                return end_session(session).await;
+            }
+        };
+        let now_secs = unix_seconds(self.config.clock.now());
+        let age = |since: u64| Duration::from_secs(now_secs.saturating_sub(since));
+        let last_seen = record.seen.unwrap_or(record.login_at);
+        let ended = if self
+            .config
+            .absolute_timeout
+            .is_some_and(|max| age(record.login_at) > max)
+        {
+            Some("the login reached its absolute timeout")
+        } else if self
+            .config
+            .idle_timeout
+            .is_some_and(|idle| age(last_seen) > idle)
+        {
+            Some("the login was idle too long")
+        } else {
+            None
+        };
+        if let Some(reason) = ended {
+            tracing::info!(user_id = %record.user_id, "{reason}; ending the session");
+            return end_session(session).await;
+        }
+        // `verified`: a cache hit whose digest was already checked against the session's.
+        let (user, verified) = match self
+            .loader
+            .load(&record.user_id, &record.digest, &self.config.key)
+            .await?
+        {
+            Some(found) => found,
+            None => {
+                tracing::info!(user_id = %record.user_id, "the logged-in user no longer exists; ending the session");
+                return end_session(session).await;
+            }
+        };
+        let ended = if !verified
+            && !self
+                .config
+                .key
+                .verify(user.session_auth_hash(), &record.digest)
+        {
+            Some("the user's credentials changed since login")
+        } else if !user.is_active() {
+            Some("the user was deactivated")
+        } else {
+            None
+        };
+        if let Some(reason) = ended {
+            tracing::info!(user_id = %record.user_id, "{reason}; ending the session");
+            return end_session(session).await;
+        }
+        let login_at = from_unix_seconds(record.login_at);
+        // Record activity for the idle timeout, but write the session at most every tenth of it.
+        if let Some(idle) = self.config.idle_timeout
+            && age(last_seen) >= idle / 10
+        {
+            let seen = LoginRecord {
+                seen: Some(now_secs),
+                ..record
+            };
+            session.insert(SESSION_KEY, seen).await?;
+        }
+        Ok(Some(Login { user, login_at }))
+    }
+
+    /// The record to keep in the session for `user`, logging in now.
+    pub(crate) fn record_for(&self, user: &S::User) -> LoginRecord<<S::User as AuthUser>::Id> {
+        LoginRecord {
+            user_id: user.id(),
+            digest: self.config.key.digest(user.session_auth_hash()),
+            login_at: unix_seconds(self.config.clock.now()),
+            seen: None,
+        }
+    }
+}
+
+/// Ends a session whose login is no longer valid, so it is not looked up again.
+async fn end_session(session: &Session) -> Result<Option<Login>, AuthError> {
+    session.flush().await?;
+    Ok(None)
+}
+
+impl<S: UserStore> ErasedBackend for Backend<S> {
+    fn load<'a>(&'a self, session: &'a Session) -> BoxFuture<'a, Result<Option<Login>, AuthError>> {
+        Box::pin(self.load_typed(session))
+    }
+    fn config(&self) -> &Config {
+        &self.config
+    }
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn store_type(&self) -> &'static str {
+        type_name::<S>()
+    }
+    fn user_type(&self) -> &'static str {
+        type_name::<S::User>()
+    }
+}

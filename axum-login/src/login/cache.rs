@@ -1,0 +1,201 @@
+//! [`UserCache`]: an optional in-memory cache of loaded users, so a guarded request on a warm
+//! cache makes no user-store call.
+//!
+//! The session's digest is still checked on every request, against the cached user's
+//! [`session_auth_hash`](crate::AuthUser::session_auth_hash). What the cache can delay is only
+//! noticing a change made where this process cannot see it: see
+//! [`AuthLayerBuilder::user_cache`](crate::layer::AuthLayerBuilder::user_cache) for the bound.
+
+/// The layer's cache slot: a `UserCache` when the `cache` feature is on, nothing otherwise, so
+/// the rest of the crate needs no `cfg` for it.
+#[cfg(feature = "cache")]
+pub(crate) type CacheSlot = Option<UserCache>;
+#[cfg(not(feature = "cache"))]
+pub(crate) type CacheSlot = ();
+
+/// Constant-time, like the HMAC verification it stands in for: every byte is compared,
+/// whatever the first difference. The differences are folded into one byte first, which the
+/// compiler turns into a few vector instructions, where `subtle`'s byte-by-byte slice comparison
+/// is a loop with a barrier per byte, on the path of every cached request.
+#[cfg(feature = "cache")]
+pub(super) fn digests_match(expected: &str, given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let (expected, given) = (expected.as_bytes(), given.as_bytes());
+    if expected.len() != given.len() {
+        return false;
+    }
+    let difference = expected
+        .iter()
+        .zip(given)
+        .fold(0_u8, |difference, (a, b)| difference | (a ^ b));
+    bool::from(std::hint::black_box(difference).ct_eq(&0))
+}
+
+#[cfg(feature = "cache")]
+pub(super) fn cache_key<I: std::fmt::Display + ?Sized>(id: &I) -> String {
+    id.to_string()
+}
+
+#[cfg(feature = "cache")]
+pub(super) use self::imp::Entry;
+#[cfg(feature = "cache")]
+pub use self::imp::UserCache;
+
+#[cfg(feature = "cache")]
+mod imp {
+    use std::{
+        any::Any,
+        fmt,
+        sync::{
+            Arc,
+            atomic::{AtomicU64, Ordering},
+        },
+        time::{Duration, Instant},
+    };
+
+    use super::cache_key;
+
+    /// A cached user, the digest of its `session_auth_hash` under the layer's key, and when it
+    /// was loaded from the store.
+    pub(crate) struct Entry<U> {
+        pub(crate) user: Arc<U>,
+        pub(crate) digest: String,
+        pub(crate) loaded: Instant,
+    }
+
+    /// A bounded, time-limited cache of loaded users for an [`AuthLayer`](crate::AuthLayer)
+    /// (feature `cache`).
+    ///
+    /// Give it to the layer with
+    /// [`AuthLayerBuilder::user_cache`](crate::layer::AuthLayerBuilder::user_cache) and keep a clone
+    /// (clones share one cache) to [`invalidate`](Self::invalidate) a user whose password, roles
+    /// or permissions the app changes, or whom it deletes.
+    ///
+    /// Users are keyed by their id's `Display` form, so one cache serves one layer (or layers
+    /// over the same user type). When full, it evicts by the S3-FIFO policy of
+    /// [`quick_cache`](https://docs.rs/quick_cache), which keeps the users that come back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use axum_login::UserCache;
+    ///
+    /// // At most 10 000 users, each kept at most 30 seconds after it was loaded.
+    /// let cache = UserCache::new(10_000, Duration::from_secs(30));
+    /// // ... AuthLayer::builder(store, sessions).user_cache(cache.clone()).build() ...
+    ///
+    /// // After changing user 42 in the database:
+    /// cache.invalidate(&42);
+    /// ```
+    #[derive(Clone)]
+    pub struct UserCache {
+        users: Arc<quick_cache::sync::Cache<String, Arc<dyn Any + Send + Sync>>>,
+        /// Bumped by every invalidation, so a load that raced with one is not cached.
+        epoch: Arc<AtomicU64>,
+        max_capacity: u64,
+        ttl: Duration,
+    }
+
+    impl fmt::Debug for UserCache {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("UserCache")
+                .field("max_capacity", &self.max_capacity)
+                .field("ttl", &self.ttl)
+                .field("entries", &self.users.len())
+                .finish()
+        }
+    }
+
+    impl UserCache {
+        /// A cache of at most `max_capacity` users, each kept at most `ttl` after it was loaded
+        /// from the store.
+        pub fn new(max_capacity: u64, ttl: Duration) -> Self {
+            let items = usize::try_from(max_capacity).unwrap_or(usize::MAX).max(1);
+            Self {
+                users: Arc::new(quick_cache::sync::Cache::new(items)),
+                epoch: Arc::new(AtomicU64::new(0)),
+                max_capacity,
+                ttl,
+            }
+        }
+
+        /// How long a loaded user is kept at most.
+        pub fn ttl(&self) -> Duration {
+            self.ttl
+        }
+
+        /// Forgets the user with this id: the next request of theirs loads them from the store.
+        ///
+        /// Call it after changing or deleting a user. A session whose digest no longer matches
+        /// the reloaded user ends on its next request; a deleted user's sessions end too.
+        pub fn invalidate<I: fmt::Display + ?Sized>(&self, id: &I) {
+            self.invalidate_key(&cache_key(id));
+        }
+
+        /// Forgets every user.
+        pub fn invalidate_all(&self) {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            self.users.clear();
+        }
+
+        /// How many users are cached (expired ones included until they are replaced or
+        /// evicted).
+        pub fn entry_count(&self) -> u64 {
+            self.users.len() as u64
+        }
+
+        pub(crate) fn invalidate_key(&self, key: &str) {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            self.users.remove(key);
+        }
+
+        /// The entry for `key`, unless it is older than the TTL. An expired entry is left for
+        /// the load that follows to replace.
+        pub(crate) fn get<U: Send + Sync + 'static>(&self, key: &str) -> Option<Arc<Entry<U>>> {
+            let entry = self.users.get(key)?.downcast::<Entry<U>>().ok()?;
+            (entry.loaded.elapsed() < self.ttl).then_some(entry)
+        }
+
+        pub(crate) fn epoch(&self) -> u64 {
+            self.epoch.load(Ordering::SeqCst)
+        }
+
+        /// Caches `entry`, unless an invalidation happened since `epoch` was read (before the
+        /// load): the loaded value may predate the change that invalidation announced.
+        pub(crate) fn insert_if_unchanged<U: Send + Sync + 'static>(
+            &self,
+            key: String,
+            entry: Entry<U>,
+            epoch: u64,
+        ) {
+            if self.epoch() != epoch {
+                return;
+            }
+            self.users.insert(key.clone(), Arc::new(entry));
+            // An invalidation between the check above and the insert bumped the epoch before
+            // removing the key, so it either removed this entry or is seen here.
+            if self.epoch() != epoch {
+                self.users.remove(&key);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "cache"))]
+mod tests {
+    use super::digests_match;
+
+    #[test]
+    fn digests_match_only_when_every_byte_is_equal() {
+        let digest = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5";
+        assert!(digests_match(digest, digest));
+        for position in 0..digest.len() {
+            let mut other = digest.as_bytes().to_vec();
+            other[position] ^= 1;
+            let other = String::from_utf8(other).expect("still ASCII");
+            assert!(!digests_match(digest, &other), "differs at {position}");
+        }
+        assert!(!digests_match(digest, &digest[..digest.len() - 1]));
+        assert!(!digests_match("", digest));
+    }
+}

@@ -1,0 +1,27 @@
+//! Who is logged in.
+//!
+//! A session holds a login record: the user's id and a keyed digest of their credentials, never
+//! the password hash. Each request gets one authentication state that every extractor and guard
+//! on it shares; the first to ask who the user is has the record checked (timeouts, the user
+//! still there and active, the digest) and the user loaded: from the user cache when it
+//! holds a current copy, else from the store, in a batch when loads are batched. Handlers see
+//! the result through [`AuthSession`] and [`CurrentUser`].
+
+mod auth_session;
+mod backend;
+mod batch;
+mod cache;
+mod current_user;
+mod loader;
+mod record;
+mod request;
+
+#[cfg(feature = "cache")]
+pub use self::cache::UserCache;
+pub use self::{auth_session::AuthSession, current_user::CurrentUser};
+pub(crate) use self::{
+    backend::{Backend, ErasedBackend, ErasedUser},
+    cache::CacheSlot,
+    loader::Loader,
+    request::RequestAuth,
+};

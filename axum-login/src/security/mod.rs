@@ -1,0 +1,15 @@
+//! What protects a login beyond the password: the server key for session digests, the check
+//! that login and logout come from this site, the throttle on failed logins, and the validation
+//! of `next`.
+
+mod key;
+mod next;
+mod origin;
+mod throttle;
+
+pub use self::{
+    key::{MIN_KEY_LEN, SessionKey, SessionKeyError},
+    next::{MAX_NEXT_LEN, safe_next},
+    throttle::{MemoryThrottleStore, Throttle, ThrottleStore},
+};
+pub(crate) use self::{next::login_location, origin::RequestOrigin};

@@ -1,0 +1,357 @@
+//! The session middleware inside [`AuthLayer`](crate::AuthLayer): tower-sessions' own
+//! `SessionManager` for a `SessionManagerLayer` the app built itself, or, for
+//! [`session_layer`](crate::session_layer), this crate's cookie handling over the same
+//! tower-sessions `Session` and store.
+//!
+//! The two behave alike: the same `Session` in the request's extensions, saved when modified,
+//! the same cookie. The crate's own version reads the session cookie straight from the `Cookie`
+//! header and writes `Set-Cookie` itself, where tower-sessions parses every cookie of every
+//! request into a tower-cookies jar behind a lock, which is most of what the layer would cost a
+//! route that never asks for the user. It also removes the cookie with the attributes it was set
+//! with, on every instance.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+};
+
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use tower_layer::Layer;
+use tower_service::Service;
+use tower_sessions::{Session, SessionManagerLayer, SessionStore, service::CookieController};
+
+use super::{
+    cookie::{CookieConfig, parse_id, session_cookie},
+    removal::{CookieAttributes, CookieRemoval},
+};
+
+/// The session middleware an [`AuthLayer`](crate::AuthLayer) puts around its own service.
+#[doc(hidden)]
+pub struct Sessions<SS: SessionStore, C: CookieController>(SessionsKind<SS, C>);
+
+enum SessionsKind<SS: SessionStore, C: CookieController> {
+    /// A `SessionManagerLayer` the app configured; `attributes` are what the cookie removal
+    /// fix-up knows of its cookie.
+    Tower {
+        layer: SessionManagerLayer<SS, C>,
+        attributes: CookieAttributes,
+    },
+    /// A [`session_layer`](crate::session_layer).
+    Own {
+        store: Arc<SS>,
+        config: Arc<CookieConfig>,
+    },
+}
+
+impl<SS: SessionStore + Clone, C: CookieController + Clone> Clone for Sessions<SS, C> {
+    fn clone(&self) -> Self {
+        Self(match &self.0 {
+            SessionsKind::Tower { layer, attributes } => SessionsKind::Tower {
+                layer: layer.clone(),
+                attributes: attributes.clone(),
+            },
+            SessionsKind::Own { store, config } => SessionsKind::Own {
+                store: store.clone(),
+                config: config.clone(),
+            },
+        })
+    }
+}
+
+impl<SS: SessionStore, C: CookieController> fmt::Debug for Sessions<SS, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            SessionsKind::Tower { .. } => f.write_str("Sessions(tower-sessions SessionManager)"),
+            SessionsKind::Own { config, .. } => f.debug_tuple("Sessions").field(config).finish(),
+        }
+    }
+}
+
+impl<SS: SessionStore, C: CookieController> Sessions<SS, C> {
+    pub(crate) fn tower(layer: SessionManagerLayer<SS, C>) -> Self {
+        Self(SessionsKind::Tower {
+            layer,
+            attributes: CookieAttributes::default(),
+        })
+    }
+
+    pub(crate) fn own(store: SS, config: CookieConfig) -> Self {
+        Self(SessionsKind::Own {
+            store: Arc::new(store),
+            config: Arc::new(config),
+        })
+    }
+
+    pub(crate) fn layer<I>(&self, inner: I) -> SessionService<I, SS, C> {
+        SessionService(match &self.0 {
+            SessionsKind::Tower { layer, attributes } => {
+                ServiceKind::Tower(CookieRemoval::new(layer.layer(inner), attributes.clone()))
+            }
+            SessionsKind::Own { store, config } => ServiceKind::Own {
+                inner,
+                store: store.clone(),
+                config: config.clone(),
+            },
+        })
+    }
+}
+
+type TowerService<I, SS, C> = CookieRemoval<<SessionManagerLayer<SS, C> as Layer<I>>::Service>;
+
+/// The session middleware's service (see [`AuthLayer`](crate::AuthLayer)).
+#[doc(hidden)]
+pub struct SessionService<I, SS: SessionStore, C: CookieController>(ServiceKind<I, SS, C>);
+
+enum ServiceKind<I, SS: SessionStore, C: CookieController> {
+    Tower(TowerService<I, SS, C>),
+    Own {
+        inner: I,
+        store: Arc<SS>,
+        config: Arc<CookieConfig>,
+    },
+}
+
+impl<I: Clone, SS: SessionStore + Clone, C: CookieController + Clone> Clone
+    for SessionService<I, SS, C>
+{
+    fn clone(&self) -> Self {
+        Self(match &self.0 {
+            ServiceKind::Tower(service) => ServiceKind::Tower(service.clone()),
+            ServiceKind::Own {
+                inner,
+                store,
+                config,
+            } => ServiceKind::Own {
+                inner: inner.clone(),
+                store: store.clone(),
+                config: config.clone(),
+            },
+        })
+    }
+}
+
+impl<I, SS: SessionStore, C: CookieController> fmt::Debug for SessionService<I, SS, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionService").finish_non_exhaustive()
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<I, SS, C, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<I, SS, C>
+where
+    I: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    I::Future: Send,
+    SS: SessionStore,
+    C: CookieController,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+    TowerService<I, SS, C>:
+        Service<Request<ReqBody>, Response = Response<ResBody>, Error = I::Error>,
+{
+    type Response = Response<ResBody>;
+    type Error = I::Error;
+    type Future = SessionFuture<
+        <TowerService<I, SS, C> as Service<Request<ReqBody>>>::Future,
+        OwnFuture<I::Future, ResBody>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match &mut self.0 {
+            ServiceKind::Tower(service) => service.poll_ready(cx),
+            ServiceKind::Own { inner, .. } => inner.poll_ready(cx),
+        }
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let (inner, store, config) = match &mut self.0 {
+            ServiceKind::Tower(service) => {
+                return SessionFuture::Tower {
+                    future: service.call(request),
+                };
+            }
+            ServiceKind::Own {
+                inner,
+                store,
+                config,
+            } => (inner, store, config),
+        };
+        let cookie = session_cookie(request.headers(), &config.name);
+        let id = cookie.and_then(|value| {
+            let id = parse_id(value);
+            if id.is_none() {
+                tracing::debug!("malformed session id in the cookie; a new session");
+            }
+            id
+        });
+        let had_cookie = cookie.is_some();
+        let session = Session::new(id, store.clone(), config.expiry);
+        request.extensions_mut().insert(session.clone());
+        // `inner` was polled ready and its future does not borrow it, so it takes the request
+        // now: no clone of the service, no boxed future around it.
+        SessionFuture::Own {
+            future: OwnFuture {
+                state: OwnState::Inner {
+                    future: inner.call(request),
+                    after: Some(After {
+                        session,
+                        config: config.clone(),
+                        had_cookie,
+                    }),
+                },
+            },
+        }
+    }
+}
+
+/// What happens to the session once the response is ready.
+struct After {
+    session: Session,
+    config: Arc<CookieConfig>,
+    had_cookie: bool,
+}
+
+impl After {
+    /// Whether the session needs neither saving nor its cookie removed, known without waiting:
+    /// unchanged (and not saved every time), and not a cookie whose session turned out empty.
+    fn nothing_to_do(&self) -> bool {
+        let saves = self.session.is_modified() || self.config.always_save;
+        let may_remove = self.had_cookie && self.session.id().is_none();
+        !saves && !may_remove
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of a [`session_layer`](crate::session_layer)'s service.
+    #[doc(hidden)]
+    pub struct OwnFuture<F, B> {
+        #[pin]
+        state: OwnState<F, B>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = OwnStateProj]
+    enum OwnState<F, B> {
+        Inner {
+            #[pin]
+            future: F,
+            after: Option<After>,
+        },
+        Finishing {
+            future: BoxFuture<Response<B>>,
+        },
+    }
+}
+
+impl<F, B, E> Future for OwnFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Default + Send + 'static,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project().state.project() {
+                OwnStateProj::Inner { future, after } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    let Some(after) = after.take() else {
+                        return Poll::Ready(Ok(response));
+                    };
+                    if after.nothing_to_do() {
+                        return Poll::Ready(Ok(response));
+                    }
+                    let finishing = Box::pin(async move {
+                        finish(
+                            &after.session,
+                            &after.config,
+                            after.had_cookie,
+                            &mut response,
+                        )
+                        .await;
+                        response
+                    });
+                    self.as_mut()
+                        .project()
+                        .state
+                        .set(OwnState::Finishing { future: finishing });
+                }
+                OwnStateProj::Finishing { future } => {
+                    return future.as_mut().poll(cx).map(Ok);
+                }
+            }
+        }
+    }
+}
+
+/// Saves a modified session and sets its cookie, or removes the cookie of a session that ended;
+/// as tower-sessions' `SessionManager` does.
+async fn finish<B: Default>(
+    session: &Session,
+    config: &CookieConfig,
+    had_cookie: bool,
+    response: &mut Response<B>,
+) {
+    let modified = session.is_modified();
+    // A session with an id is never empty (tower-sessions' `is_empty` asks for no id first), so
+    // the usual request, which kept its session, skips the lock `is_empty` takes.
+    let empty = session.id().is_none() && session.is_empty().await;
+    let cookie = if had_cookie && empty {
+        config.removal()
+    } else if (modified || config.always_save) && !empty && !response.status().is_server_error() {
+        if let Err(error) = session.save().await {
+            tracing::error!(%error, "could not save the session");
+            *response = failure();
+            return;
+        }
+        let Some(id) = session.id() else {
+            tracing::error!("a saved session has no id");
+            *response = failure();
+            return;
+        };
+        config.cookie(id, session.expiry())
+    } else {
+        return;
+    };
+    match HeaderValue::try_from(cookie.to_string()) {
+        Ok(value) => {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        Err(error) => tracing::error!(%error, "the session cookie is not a valid header"),
+    }
+}
+
+fn failure<B: Default>() -> Response<B> {
+    let mut response = Response::new(B::default());
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`SessionService`].
+    #[doc(hidden)]
+    #[project = SessionFutureProj]
+    pub enum SessionFuture<T, O> {
+        Tower { #[pin] future: T },
+        Own { #[pin] future: O },
+    }
+}
+
+impl<T, O, R> Future for SessionFuture<T, O>
+where
+    T: Future<Output = R>,
+    O: Future<Output = R>,
+{
+    type Output = R;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+        match self.project() {
+            SessionFutureProj::Tower { future } => future.poll(cx),
+            SessionFutureProj::Own { future } => future.poll(cx),
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! [`SqlxStore`]: a [`UserStore`] on a sqlx pool, for SQLite, PostgreSQL and MySQL/MariaDB.
+//!
+//! The store is generic over the database; what it needs to know about the user's table comes
+//! from [`SqlxUser`], which `#[derive(UserStore)]` implements (or the app, by hand).
+
+mod error;
+mod sql;
+mod table;
+mod user;
+
+use std::{
+    collections::HashMap,
+    fmt,
+    marker::PhantomData,
+    sync::{Arc, atomic::Ordering},
+};
+
+use secrecy::SecretString;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
+
+use self::{
+    error::Counters,
+    sql::{Dialect, Grant, JoinSql, Statement, Statements, bind_ids, placeholders},
+};
+pub use self::{
+    error::{SqlxStoreError, SqlxStoreStats},
+    table::{JoinTable, UserTable},
+    user::SqlxUser,
+};
+use crate::{
+    UserStore,
+    credentials::{MAX_USERNAME_LEN, PasswordCredentials},
+    password,
+};
+
+/// A [`UserStore`] on a sqlx pool: users of type `U` (see [`SqlxUser`]) in a database `DB`
+/// (`sqlx::Sqlite`, `sqlx::Postgres` or `sqlx::MySql`).
+///
+/// - [`authenticate`](UserStore::authenticate) takes [`PasswordCredentials`], finds the user by
+///   username and checks the password with argon2id on the password threads. An unknown username
+///   is checked against a stand-in hash, so it takes as long as a wrong password. A hash with
+///   outdated parameters is replaced on successful login.
+/// - [`load_user`](UserStore::load_user) is one query, plus one per roles or permissions table.
+///
+/// The SQL is rendered for the database once, when the store is made. The app keeps the pool:
+/// [`pool`](Self::pool) hands it out for the app's own queries.
+///
+/// ```
+/// # use axum_login::{AuthUser, sqlx::SqlxUser, sqlx::UserTable};
+/// # use sqlx::{Row, sqlite::{Sqlite, SqliteRow}};
+/// # #[derive(Clone)] struct User { id: i64, username: String, password_hash: String }
+/// # impl AuthUser for User { type Id = i64; fn id(&self) -> i64 { self.id } fn session_auth_hash(&self) -> &[u8] { self.password_hash.as_bytes() } }
+/// # impl SqlxUser<Sqlite> for User {
+/// #     const TABLE: UserTable = UserTable::new("users", "id", "username", "password_hash");
+/// #     fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+/// #         Ok(Self { id: row.try_get("id")?, username: row.try_get("username")?, password_hash: row.try_get("password_hash")? })
+/// #     }
+/// #     fn password_hash(&self) -> &str { &self.password_hash }
+/// #     fn set_password_hash(&mut self, hash: String) { self.password_hash = hash; }
+/// # }
+/// use axum_login::{PasswordCredentials, SqlxStore, UserStore};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+/// let store = SqlxStore::<User, Sqlite>::new(pool);
+/// sqlx::raw_sql(store.schema()).execute(store.pool()).await?;
+///
+/// store.create_user("ferris", "hunter42".into()).await?;
+/// let user = store.authenticate(PasswordCredentials::new("ferris", "hunter42")).await?;
+/// assert_eq!(user.map(|u| u.username).as_deref(), Some("ferris"));
+/// # Ok(()) }
+/// ```
+pub struct SqlxStore<U, DB: Database> {
+    pool: Pool<DB>,
+    sql: Arc<Statements>,
+    counters: Arc<Counters>,
+    dialect: Dialect,
+    user: PhantomData<fn() -> U>,
+}
+
+impl<U, DB: Database> Clone for SqlxStore<U, DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            sql: self.sql.clone(),
+            counters: self.counters.clone(),
+            dialect: self.dialect,
+            user: PhantomData,
+        }
+    }
+}
+
+impl<U, DB: Database> fmt::Debug for SqlxStore<U, DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlxStore")
+            .field("database", &DB::NAME)
+            .field("user", &std::any::type_name::<U>())
+            .finish_non_exhaustive()
+    }
+}
+
+const SCHEMA_SQLITE: &str = include_str!("../../migrations/sqlite/0001_users.sql");
+const SCHEMA_POSTGRES: &str = include_str!("../../migrations/postgres/0001_users.sql");
+const SCHEMA_MYSQL: &str = include_str!("../../migrations/mysql/0001_users.sql");
+
+impl<U: SqlxUser<DB>, DB: Database> SqlxStore<U, DB> {
+    /// A store on `pool`, with the SQL rendered for `DB`.
+    pub fn new(pool: Pool<DB>) -> Self {
+        let dialect = Dialect::of::<DB>();
+        Self {
+            pool,
+            sql: Arc::new(Statements::new(dialect, &U::TABLE)),
+            counters: Arc::default(),
+            dialect,
+            user: PhantomData,
+        }
+    }
+
+    /// The pool, for the app's own queries.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// The work done so far by this store and its clones.
+    pub fn stats(&self) -> SqlxStoreStats {
+        SqlxStoreStats {
+            queries: self.counters.queries.load(Ordering::Relaxed),
+            hash_verifications: self.counters.hash_verifications.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The `CREATE TABLE` statements of the conventional schema for `DB` (the files in
+    /// `axum-login/migrations/`): `users (id, username, password_hash, role)`,
+    /// `user_roles (user_id, role)` and `user_permissions (user_id, permission)`.
+    ///
+    /// Run it with `sqlx::raw_sql(store.schema()).execute(store.pool())`. Apps with other table
+    /// or column names write their own.
+    pub fn schema(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => SCHEMA_POSTGRES,
+            Dialect::MySql => SCHEMA_MYSQL,
+            Dialect::Sqlite => SCHEMA_SQLITE,
+        }
+    }
+
+    /// The SQL that loads a user by id, as sent to this database.
+    pub fn load_sql(&self) -> &str {
+        &self.sql.load.sql
+    }
+
+    /// The SQL that finds a user by username, as sent to this database.
+    pub fn authenticate_sql(&self) -> &str {
+        &self.sql.find.sql
+    }
+
+    fn count_query(&self) {
+        self.counters.queries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_verification(&self) {
+        self.counters
+            .hash_verifications
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl<U, DB> SqlxStore<U, DB>
+where
+    DB: Database,
+    U: SqlxUser<DB>,
+    U::Id: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// Inserts a user with `username` and a hash of `password` (the other columns take their
+    /// defaults), and answers the user as loaded back.
+    ///
+    /// Apps whose users table needs more columns insert the row themselves through
+    /// [`pool`](Self::pool), with a hash from [`hash_password`](crate::hash_password).
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: SecretString,
+    ) -> Result<U, SqlxStoreError> {
+        let hash = password::hash_password(password).await?;
+        let mut query = sqlx::query::<DB>(&self.sql.insert.sql);
+        for param in &self.sql.insert.params {
+            query = match param {
+                1 => query.bind(username.to_owned()),
+                _ => query.bind(hash.clone()),
+            };
+        }
+        self.count_query();
+        query.execute(&self.pool).await?;
+        self.find(username)
+            .await?
+            .ok_or(SqlxStoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    /// Sets the password of the user with `id`, and answers the user as it is now (`None` when
+    /// there is no such user).
+    ///
+    /// The new hash changes [`AuthUser::session_auth_hash`](crate::AuthUser::session_auth_hash), so every session of this user ends
+    /// on its next request; to keep the current one, pass the user answered here to
+    /// [`AuthSession::update_session_auth_hash`](crate::AuthSession::update_session_auth_hash).
+    pub async fn set_password(
+        &self,
+        id: &U::Id,
+        password: SecretString,
+    ) -> Result<Option<U>, SqlxStoreError> {
+        let hash = password::hash_password(password).await?;
+        self.save_hash(id, hash).await?;
+        self.load(id).await
+    }
+
+    async fn save_hash(&self, id: &U::Id, hash: String) -> Result<(), SqlxStoreError> {
+        let mut query = sqlx::query::<DB>(&self.sql.update_hash.sql);
+        for param in &self.sql.update_hash.params {
+            query = match param {
+                1 => query.bind(hash.clone()),
+                _ => query.bind(id.clone()),
+            };
+        }
+        self.count_query();
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn find(&self, username: &str) -> Result<Option<U>, SqlxStoreError> {
+        let mut query = sqlx::query::<DB>(&self.sql.find.sql);
+        for _ in &self.sql.find.params {
+            query = query.bind(username.to_owned());
+        }
+        self.count_query();
+        let row = query.fetch_optional(&self.pool).await?;
+        row.map(|row| U::from_row(&row))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// Gives `user` the `names` read from `join`; a name the user type does not know is an
+    /// error naming the column.
+    fn set_grant(
+        grant: Grant,
+        user: &mut U,
+        join: &JoinSql,
+        names: Vec<String>,
+    ) -> Result<(), SqlxStoreError> {
+        let set = match grant {
+            Grant::Roles => user.set_roles(names),
+            Grant::Permissions => user.set_permissions(names),
+        };
+        set.map_err(|source| SqlxStoreError::Decode {
+            column: join.column.clone(),
+            source,
+        })
+    }
+
+    /// The user with `id` and its roles and permissions, all on one connection of the pool.
+    async fn load(&self, id: &U::Id) -> Result<Option<U>, SqlxStoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut query = sqlx::query::<DB>(&self.sql.load.sql);
+        for _ in &self.sql.load.params {
+            query = query.bind(id.clone());
+        }
+        self.count_query();
+        let Some(row) = query.fetch_optional(&mut *conn).await? else {
+            return Ok(None);
+        };
+        let mut user = U::from_row(&row)?;
+        self.load_grants(&mut conn, &mut user).await?;
+        Ok(Some(user))
+    }
+
+    /// The users with `ids`, in their order: one query for the users and one per roles or
+    /// permissions table, on one connection. With a custom load query (it takes one id), a
+    /// load per id, side by side.
+    async fn load_many(&self, ids: &[U::Id]) -> Result<Vec<Option<U>>, SqlxStoreError> {
+        let Some(select) = self.sql.load_many.as_ref().filter(|_| ids.len() > 1) else {
+            return futures_util::future::try_join_all(ids.iter().map(|id| self.load(id))).await;
+        };
+        // Ids compare by their `Display` form, the only comparison the `Id` bounds allow.
+        let slots: HashMap<String, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(slot, id)| (id.to_string(), slot))
+            .collect();
+        let statement = self
+            .sql
+            .dialect
+            .render(&format!("{select}{})", placeholders(ids.len())));
+        let mut conn = self.pool.acquire().await?;
+        self.count_query();
+        let mut users: Vec<Option<U>> = std::iter::repeat_with(|| None).take(ids.len()).collect();
+        for row in bind_ids(&statement, ids).fetch_all(&mut *conn).await? {
+            let user = U::from_row(&row)?;
+            if let Some(&slot) = slots.get(&user.id().to_string()) {
+                users[slot] = Some(user);
+            }
+        }
+        if !users.iter().any(Option::is_some) {
+            return Ok(users);
+        }
+        for (join, grant) in self.sql.joins() {
+            let mut names: Vec<Vec<String>> = vec![Vec::new(); ids.len()];
+            let statement = join.many(self.sql.dialect, ids.len());
+            self.count_query();
+            for row in bind_ids(&statement, ids).fetch_all(&mut *conn).await? {
+                let slot: String = row.try_get(0)?;
+                let name: String = row.try_get(1)?;
+                if let Some(list) = slot.parse::<usize>().ok().and_then(|i| names.get_mut(i)) {
+                    list.push(name);
+                }
+            }
+            for (user, names) in users.iter_mut().zip(names) {
+                if let Some(user) = user {
+                    Self::set_grant(grant, user, join, names)?;
+                }
+            }
+        }
+        Ok(users)
+    }
+
+    /// Fills in roles and permissions from their tables: one query per table.
+    async fn load_grants(
+        &self,
+        conn: &mut DB::Connection,
+        user: &mut U,
+    ) -> Result<(), SqlxStoreError> {
+        for (join, grant) in self.sql.joins() {
+            let names = self.names(conn, &join.one, &user.id()).await?;
+            Self::set_grant(grant, user, join, names)?;
+        }
+        Ok(())
+    }
+
+    async fn names(
+        &self,
+        conn: &mut DB::Connection,
+        statement: &Statement,
+        id: &U::Id,
+    ) -> Result<Vec<String>, SqlxStoreError> {
+        let mut query = sqlx::query::<DB>(&statement.sql);
+        for _ in &statement.params {
+            query = query.bind(id.clone());
+        }
+        self.count_query();
+        let rows = query.fetch_all(&mut *conn).await?;
+        rows.iter()
+            .map(|row| row.try_get::<String, usize>(0).map_err(Into::into))
+            .collect()
+    }
+
+    async fn check(&self, credentials: PasswordCredentials) -> Result<Option<U>, SqlxStoreError> {
+        if !credentials.is_within_limits() {
+            return Ok(None);
+        }
+        let PasswordCredentials { username, password } = credentials;
+        // No stored name holds a NUL, and PostgreSQL refuses one in a text value with an error:
+        // answer like any unknown name, with the same hash work.
+        let found = if username.contains('\0') {
+            None
+        } else {
+            self.find(&username).await?
+        };
+        let Some(mut user) = found else {
+            self.count_verification();
+            password::verify_unknown_user(password).await?;
+            return Ok(None);
+        };
+        self.count_verification();
+        let hash = user.password_hash().to_owned();
+        let (valid, obsolete, password) = password::off_runtime(move || {
+            let valid = password::verify_blocking(&password, &hash);
+            (valid, valid && password::needs_rehash(&hash), password)
+        })
+        .await?;
+        if !valid {
+            return Ok(None);
+        }
+        if obsolete {
+            let hash = password::hash_password(password).await?;
+            self.save_hash(&user.id(), hash.clone()).await?;
+            user.set_password_hash(hash);
+        }
+        if self.sql.roles.is_some() || self.sql.permissions.is_some() {
+            let mut conn = self.pool.acquire().await?;
+            self.load_grants(&mut conn, &mut user).await?;
+        }
+        Ok(Some(user))
+    }
+}
+
+impl<U, DB> UserStore for SqlxStore<U, DB>
+where
+    DB: Database,
+    U: SqlxUser<DB>,
+    U::Id: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    type User = U;
+    type Credentials = PasswordCredentials;
+    type Error = SqlxStoreError;
+
+    async fn authenticate(
+        &self,
+        credentials: PasswordCredentials,
+    ) -> Result<Option<U>, SqlxStoreError> {
+        self.check(credentials).await
+    }
+
+    /// [`load_users`](Self::load_users) is one query per table.
+    const BATCHED_LOADS: bool = true;
+
+    async fn load_user(&self, id: &U::Id) -> Result<Option<U>, SqlxStoreError> {
+        self.load(id).await
+    }
+
+    async fn load_users(&self, ids: &[U::Id]) -> Result<Vec<Option<U>>, SqlxStoreError> {
+        self.load_many(ids).await
+    }
+
+    /// The lower-cased username, so every spelling of one account counts against one limit
+    /// (MySQL compares usernames case-insensitively by default); unknown usernames get a key
+    /// like any other.
+    fn throttle_key(&self, credentials: &PasswordCredentials) -> Option<String> {
+        Some(
+            credentials
+                .username
+                .chars()
+                .take(MAX_USERNAME_LEN + 1)
+                .flat_map(char::to_lowercase)
+                .collect(),
+        )
+    }
+}

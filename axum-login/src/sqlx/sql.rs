@@ -1,0 +1,309 @@
+//! The SQL a [`SqlxStore`](super::SqlxStore) runs, rendered once per database: quoting,
+//! placeholders, and the statements for a [`UserTable`](super::UserTable).
+
+use std::fmt::Write as _;
+
+use sqlx::{Database, Encode, Type};
+
+use super::{JoinTable, UserTable};
+
+/// The placeholder and identifier syntax of a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    Postgres,
+    Sqlite,
+    MySql,
+}
+
+impl Dialect {
+    pub(super) fn of<DB: Database>() -> Self {
+        match DB::NAME {
+            "PostgreSQL" => Self::Postgres,
+            "MySQL" => Self::MySql,
+            _ => Self::Sqlite,
+        }
+    }
+
+    pub(super) fn quote(self, name: &str) -> String {
+        let quote = if self == Self::MySql { '`' } else { '"' };
+        name.split('.')
+            .map(|part| {
+                let escaped = part.replace(quote, &format!("{quote}{quote}"));
+                format!("{quote}{escaped}{quote}")
+            })
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// `sql` with its `$n` placeholders in this database's syntax, and the parameter each
+    /// placeholder takes, in order (positional `?` needs a value per occurrence).
+    pub(super) fn render(self, sql: &str) -> Statement {
+        let mut out = String::with_capacity(sql.len());
+        let mut params = Vec::new();
+        let mut quote: Option<char> = None;
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            match quote {
+                Some(q) => {
+                    if c == q {
+                        quote = None;
+                    }
+                    out.push(c);
+                }
+                None if matches!(c, '\'' | '"' | '`') => {
+                    quote = Some(c);
+                    out.push(c);
+                }
+                None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
+                    let mut digits = String::new();
+                    while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                        digits.push(d);
+                        chars.next();
+                    }
+                    let index: usize = digits.parse().unwrap_or(usize::MAX);
+                    params.push(index);
+                    if self == Self::Postgres {
+                        out.push('$');
+                        out.push_str(&digits);
+                    } else {
+                        out.push('?');
+                    }
+                }
+                None => out.push(c),
+            }
+        }
+        if self == Self::Postgres {
+            params.sort_unstable();
+            params.dedup();
+        }
+        Statement { sql: out, params }
+    }
+}
+
+/// A statement rendered for one database.
+#[derive(Debug)]
+pub(super) struct Statement {
+    pub(super) sql: String,
+    /// The 1-based parameter of each bind, in bind order.
+    pub(super) params: Vec<usize>,
+}
+
+/// `$1, $2, ..., $n`.
+pub(super) fn placeholders(n: usize) -> String {
+    let mut list = String::with_capacity(4 * n);
+    for i in 1..=n {
+        if i > 1 {
+            list.push_str(", ");
+        }
+        let _ = write!(list, "${i}");
+    }
+    list
+}
+
+/// `statement` with each placeholder bound to its id.
+pub(super) fn bind_ids<'q, DB, Id>(
+    statement: &'q Statement,
+    ids: &[Id],
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    Id: for<'e> Encode<'e, DB> + Type<DB> + Clone + Send + 'q,
+{
+    let mut query = sqlx::query::<DB>(&statement.sql);
+    for param in &statement.params {
+        query = query.bind(ids[param - 1].clone());
+    }
+    query
+}
+
+/// The statements of a roles or permissions table.
+#[derive(Debug)]
+pub(super) struct JoinSql {
+    /// The names one user holds.
+    pub(super) one: Statement,
+    /// `table.column`, for errors.
+    pub(super) column: String,
+    /// The quoted table, user id column and name column, for loads of several users.
+    pub(super) table: String,
+    pub(super) user_id: String,
+    pub(super) value: String,
+}
+
+impl JoinSql {
+    /// The names `n` users hold, each row `(the index of its user among the ids, name)`: the
+    /// index is a text literal chosen by `CASE`, so no database has to decode the id column.
+    pub(super) fn many(&self, dialect: Dialect, n: usize) -> Statement {
+        let mut sql = format!("SELECT CASE {}", self.user_id);
+        for i in 1..=n {
+            let _ = write!(sql, " WHEN ${i} THEN '{}'", i - 1);
+        }
+        let _ = write!(
+            sql,
+            " END, {} FROM {} WHERE {} IN ({})",
+            self.value,
+            self.table,
+            self.user_id,
+            placeholders(n)
+        );
+        dialect.render(&sql)
+    }
+}
+
+/// What a join table grants.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Grant {
+    Roles,
+    Permissions,
+}
+
+/// Every statement the store runs, rendered once at construction.
+#[derive(Debug)]
+pub(super) struct Statements {
+    pub(super) dialect: Dialect,
+    pub(super) load: Statement,
+    /// `SELECT ... WHERE id IN (`, for loads of several users; `None` with a custom load query,
+    /// which takes one id.
+    pub(super) load_many: Option<String>,
+    pub(super) find: Statement,
+    pub(super) update_hash: Statement,
+    pub(super) insert: Statement,
+    pub(super) roles: Option<JoinSql>,
+    pub(super) permissions: Option<JoinSql>,
+}
+
+impl Statements {
+    /// The roles and permissions tables the user type has.
+    pub(super) fn joins(&self) -> impl Iterator<Item = (&JoinSql, Grant)> {
+        let roles = self.roles.as_ref().map(|join| (join, Grant::Roles));
+        let permissions = self
+            .permissions
+            .as_ref()
+            .map(|join| (join, Grant::Permissions));
+        roles.into_iter().chain(permissions)
+    }
+
+    pub(super) fn new(dialect: Dialect, table: &UserTable) -> Self {
+        let q = |name: &str| dialect.quote(name);
+        let columns = if table.columns.is_empty() {
+            "*".to_owned()
+        } else {
+            table
+                .columns
+                .iter()
+                .map(|c| q(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let select = |column: &str| {
+            format!(
+                "SELECT {columns} FROM {} WHERE {} = $1",
+                q(table.table),
+                q(column)
+            )
+        };
+        let join = |join: &JoinTable| JoinSql {
+            one: dialect.render(&format!(
+                "SELECT {} FROM {} WHERE {} = $1",
+                q(join.value_column),
+                q(join.table),
+                q(join.user_id_column)
+            )),
+            column: format!("{}.{}", join.table, join.value_column),
+            table: q(join.table),
+            user_id: q(join.user_id_column),
+            value: q(join.value_column),
+        };
+        Self {
+            dialect,
+            load: dialect.render(
+                &table
+                    .load_query
+                    .map_or_else(|| select(table.id_column), str::to_owned),
+            ),
+            load_many: table.load_query.is_none().then(|| {
+                format!(
+                    "SELECT {columns} FROM {} WHERE {} IN (",
+                    q(table.table),
+                    q(table.id_column)
+                )
+            }),
+            find: dialect.render(
+                &table
+                    .authenticate_query
+                    .map_or_else(|| select(table.username_column), str::to_owned),
+            ),
+            update_hash: dialect.render(&format!(
+                "UPDATE {} SET {} = $1 WHERE {} = $2",
+                q(table.table),
+                q(table.password_hash_column),
+                q(table.id_column)
+            )),
+            insert: dialect.render(&format!(
+                "INSERT INTO {} ({}, {}) VALUES ($1, $2)",
+                q(table.table),
+                q(table.username_column),
+                q(table.password_hash_column)
+            )),
+            roles: table.roles.as_ref().map(join),
+            permissions: table.permissions.as_ref().map(join),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_rendered_per_database() {
+        let sql = "SELECT a FROM t WHERE x = $1 AND y = '$2' AND z = $1";
+        let pg = Dialect::Postgres.render(sql);
+        assert_eq!(pg.sql, sql);
+        assert_eq!(pg.params, [1]);
+        let my = Dialect::MySql.render(sql);
+        assert_eq!(my.sql, "SELECT a FROM t WHERE x = ? AND y = '$2' AND z = ?");
+        assert_eq!(my.params, [1, 1]);
+    }
+
+    #[test]
+    fn identifiers_are_quoted_per_database() {
+        assert_eq!(Dialect::Postgres.quote("auth.users"), r#""auth"."users""#);
+        assert_eq!(Dialect::Sqlite.quote(r#"we"ird"#), r#""we""ird""#);
+        assert_eq!(Dialect::MySql.quote("users"), "`users`");
+    }
+
+    #[test]
+    fn generated_statements_use_the_table_description() {
+        let table = UserTable::new("users", "user_id", "email", "hash")
+            .with_columns(&["user_id", "email", "hash"])
+            .with_roles(JoinTable::new("user_roles", "uid", "role"));
+        let sql = Statements::new(Dialect::MySql, &table);
+        assert_eq!(
+            sql.find.sql,
+            "SELECT `user_id`, `email`, `hash` FROM `users` WHERE `email` = ?"
+        );
+        assert_eq!(
+            sql.update_hash.sql,
+            "UPDATE `users` SET `hash` = ? WHERE `user_id` = ?"
+        );
+        assert_eq!(sql.update_hash.params, [1, 2]);
+        assert_eq!(
+            sql.roles.as_ref().map(|s| s.one.sql.as_str()),
+            Some("SELECT `role` FROM `user_roles` WHERE `uid` = ?")
+        );
+        let roles = sql.roles.as_ref().expect("a roles table");
+        assert_eq!(roles.column, "user_roles.role");
+        let many = roles.many(Dialect::MySql, 2);
+        assert_eq!(
+            many.sql,
+            "SELECT CASE `uid` WHEN ? THEN '0' WHEN ? THEN '1' END, `role` FROM `user_roles` WHERE `uid` IN (?, ?)"
+        );
+        assert_eq!(many.params, [1, 2, 1, 2]);
+        let many = roles.many(Dialect::Postgres, 2);
+        assert_eq!(many.params, [1, 2]);
+        assert_eq!(
+            sql.load_many.as_deref(),
+            Some("SELECT `user_id`, `email`, `hash` FROM `users` WHERE `user_id` IN (")
+        );
+    }
+}

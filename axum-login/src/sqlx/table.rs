@@ -1,0 +1,130 @@
+//! [`UserTable`] and [`JoinTable`]: where a user's row, roles and permissions live.
+
+/// Where a user's row lives and which columns mean what.
+///
+/// Table and column names are plain names: the store quotes them for the database (`"users"` on
+/// PostgreSQL and SQLite, `` `users` `` on MySQL). A dotted table name (`auth.users`) is quoted
+/// part by part.
+///
+/// Custom queries ([`with_load_query`](Self::with_load_query),
+/// [`with_authenticate_query`](Self::with_authenticate_query)) write their one parameter as `$1`
+/// on every database; the store turns it into `?` for SQLite and MySQL. They must return the
+/// columns that [`SqlxUser::from_row`](super::SqlxUser::from_row) reads.
+///
+/// ```
+/// use axum_login::{sqlx::JoinTable, sqlx::UserTable};
+///
+/// const USERS: UserTable = UserTable::new("users", "id", "email", "password_hash")
+///     .with_columns(&["id", "email", "password_hash", "display_name"])
+///     .with_roles(JoinTable::new("user_roles", "user_id", "role"));
+/// assert_eq!(USERS.username_column(), "email");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct UserTable {
+    pub(super) table: &'static str,
+    pub(super) id_column: &'static str,
+    pub(super) username_column: &'static str,
+    pub(super) password_hash_column: &'static str,
+    pub(super) columns: &'static [&'static str],
+    pub(super) load_query: Option<&'static str>,
+    pub(super) authenticate_query: Option<&'static str>,
+    pub(super) roles: Option<JoinTable>,
+    pub(super) permissions: Option<JoinTable>,
+}
+
+impl UserTable {
+    /// The users table, with its id, username and password hash columns; the row is read with
+    /// `SELECT *` until [`with_columns`](Self::with_columns) names the columns.
+    pub const fn new(
+        table: &'static str,
+        id_column: &'static str,
+        username_column: &'static str,
+        password_hash_column: &'static str,
+    ) -> Self {
+        Self {
+            table,
+            id_column,
+            username_column,
+            password_hash_column,
+            columns: &[],
+            load_query: None,
+            authenticate_query: None,
+            roles: None,
+            permissions: None,
+        }
+    }
+
+    /// The columns to select, in the order [`SqlxUser::from_row`](super::SqlxUser::from_row) expects them.
+    pub const fn with_columns(mut self, columns: &'static [&'static str]) -> Self {
+        self.columns = columns;
+        self
+    }
+
+    /// The query that loads a user by id (`$1`), instead of the generated one.
+    pub const fn with_load_query(mut self, sql: &'static str) -> Self {
+        self.load_query = Some(sql);
+        self
+    }
+
+    /// The query that finds a user by username (`$1`), instead of the generated one.
+    pub const fn with_authenticate_query(mut self, sql: &'static str) -> Self {
+        self.authenticate_query = Some(sql);
+        self
+    }
+
+    /// The table the user's role names come from.
+    pub const fn with_roles(mut self, table: JoinTable) -> Self {
+        self.roles = Some(table);
+        self
+    }
+
+    /// The table the user's permission names come from.
+    pub const fn with_permissions(mut self, table: JoinTable) -> Self {
+        self.permissions = Some(table);
+        self
+    }
+
+    /// The users table.
+    pub const fn table(&self) -> &'static str {
+        self.table
+    }
+
+    /// The id column.
+    pub const fn id_column(&self) -> &'static str {
+        self.id_column
+    }
+
+    /// The username column.
+    pub const fn username_column(&self) -> &'static str {
+        self.username_column
+    }
+
+    /// The password hash column.
+    pub const fn password_hash_column(&self) -> &'static str {
+        self.password_hash_column
+    }
+}
+
+/// A table of `(user id, name)` rows: the roles or permissions each user holds.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinTable {
+    pub(super) table: &'static str,
+    pub(super) user_id_column: &'static str,
+    pub(super) value_column: &'static str,
+}
+
+impl JoinTable {
+    /// `table`, whose `user_id_column` holds the user's id and `value_column` a role or
+    /// permission name.
+    pub const fn new(
+        table: &'static str,
+        user_id_column: &'static str,
+        value_column: &'static str,
+    ) -> Self {
+        Self {
+            table,
+            user_id_column,
+            value_column,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! [`SqlxUser`]: what [`SqlxStore`](super::SqlxStore) needs to know about a user type to load
+//! it from a database.
+
+use sqlx::Database;
+
+use super::UserTable;
+use crate::{AuthUser, error::BoxError};
+
+/// A user type that [`SqlxStore`](super::SqlxStore) can load from database `DB`.
+///
+/// # `#[derive(UserStore)]`
+///
+/// The derive implements it for every sqlx database at once, from the same `#[auth(...)]`
+/// attributes as `#[derive(AuthUser)]` (derive both):
+///
+/// ```
+/// use axum_login::{AuthUser, Role, UserStore};
+/// use secrecy::SecretString;
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Role)]
+/// enum Access {
+///     Admin,
+///     User,
+/// }
+///
+/// #[derive(Clone, Debug, AuthUser, UserStore)]
+/// #[user_store(table = "users")]
+/// struct User {
+///     #[auth(id)]
+///     id: i64,
+///     #[auth(username, column = "email")]
+///     email: String,
+///     #[auth(password_hash)]
+///     password_hash: SecretString,
+///     #[auth(role)]
+///     role: Access,
+/// }
+///
+/// type Store = axum_login::SqlxStore<User, sqlx::Sqlite>;
+/// ```
+///
+/// On the struct, `#[user_store(...)]` takes:
+///
+/// | key | meaning |
+/// | --- | --- |
+/// | `table = "users"` | the users table (required) |
+/// | `roles_table = "user_roles"` | fills the `#[auth(roles)]` collection from `(user_id, role)` rows |
+/// | `permissions_table = "user_permissions"` | fills `#[auth(permissions)]` from `(user_id, permission)` rows |
+/// | `user_id_column = "..."` | the user id column of those tables (default `user_id`) |
+/// | `role_column`, `permission_column` | their name columns (defaults `role`, `permission`) |
+/// | `load_query = "..."` | the query that loads a user by id, written with `$1` |
+/// | `authenticate_query = "..."` | the query that finds a user by username, written with `$1` |
+///
+/// Every field is a column of the users table, named like the field unless
+/// `#[auth(column = "...")]` says otherwise, except the collections filled from a roles or
+/// permissions table and fields marked `#[user_store(skip)]` (both start from `Default`). An
+/// `#[auth(role)]` field is read from its column through the role's sqlx impl (its name as
+/// text). The password hash field may be `String`, `SecretString`, or an `Option` of one; a
+/// `NULL` hash never verifies. Custom queries must return the columns the struct reads; their one
+/// parameter is written `$1` on every database and sent as `?` to SQLite and MySQL.
+///
+/// Roles and permissions from tables cost one query per table when a user is loaded.
+///
+/// # By hand
+///
+/// For a schema the derive cannot describe:
+///
+/// ```
+/// use axum_login::{AuthUser, sqlx::SqlxUser, sqlx::UserTable};
+/// use sqlx::{Row, Sqlite, sqlite::SqliteRow};
+///
+/// #[derive(Clone)]
+/// struct User {
+///     id: i64,
+///     name: String,
+///     password_hash: String,
+/// }
+///
+/// impl AuthUser for User {
+///     type Id = i64;
+///     fn id(&self) -> i64 {
+///         self.id
+///     }
+///     fn session_auth_hash(&self) -> &[u8] {
+///         self.password_hash.as_bytes()
+///     }
+/// }
+///
+/// impl SqlxUser<Sqlite> for User {
+///     const TABLE: UserTable = UserTable::new("users", "id", "name", "password_hash")
+///         .with_columns(&["id", "name", "password_hash"]);
+///
+///     fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+///         Ok(Self {
+///             id: row.try_get("id")?,
+///             name: row.try_get("name")?,
+///             password_hash: row.try_get("password_hash")?,
+///         })
+///     }
+///     fn password_hash(&self) -> &str {
+///         &self.password_hash
+///     }
+///     fn set_password_hash(&mut self, hash: String) {
+///         self.password_hash = hash;
+///     }
+/// }
+///
+/// type Store = axum_login::SqlxStore<User, Sqlite>;
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be loaded from a `{DB}` database: it does not implement `SqlxUser<{DB}>`",
+    label = "this user type has no sqlx store",
+    note = "add `#[derive(UserStore)]` and `#[user_store(table = \"users\")]` to the struct, or implement `axum_login::SqlxUser` by hand"
+)]
+pub trait SqlxUser<DB: Database>: AuthUser + Unpin {
+    /// The user's table and columns.
+    const TABLE: UserTable;
+
+    /// The user from a row of the load or authenticate query; fields loaded from a join table
+    /// start empty and are filled by [`set_roles`](Self::set_roles) and
+    /// [`set_permissions`](Self::set_permissions).
+    fn from_row(row: &DB::Row) -> Result<Self, sqlx::Error>;
+
+    /// The stored password hash (a PHC string).
+    fn password_hash(&self) -> &str;
+
+    /// Replaces the password hash, after the store saved a new one.
+    fn set_password_hash(&mut self, hash: String);
+
+    /// Takes the role names read from the roles table.
+    fn set_roles(&mut self, names: Vec<String>) -> Result<(), BoxError> {
+        let _ = names;
+        Ok(())
+    }
+
+    /// Takes the permission names read from the permissions table.
+    fn set_permissions(&mut self, names: Vec<String>) -> Result<(), BoxError> {
+        let _ = names;
+        Ok(())
+    }
+}
