@@ -1,7 +1,7 @@
 //! Session-based authentication and authorization for [axum], driven by macros.
 //!
 //! - [`AuthUser`] (trait and derive): what the framework needs to know about a user.
-//! - [`UserStore`] (trait, and a derive for [`SqlxStore`]): where users come from and how
+//! - [`UserStore`] (trait, and a derive for the sqlx store, `SqlxStore`): where users come from and how
 //!   credentials are checked; write one by hand for any storage.
 //! - [`AuthLayer`]: sessions from tower-sessions ([`session_layer`]) plus the user store, on a
 //!   router.
@@ -40,6 +40,8 @@ pub mod credentials;
 pub mod error;
 pub mod guard;
 pub mod layer;
+#[cfg(feature = "ldap")]
+pub mod ldap;
 pub mod login;
 #[cfg(feature = "password")]
 pub mod password;
@@ -50,6 +52,8 @@ pub mod sqlx;
 pub mod store;
 mod user;
 
+#[cfg(feature = "ldap")]
+pub use crate::ldap::{LdapConfig, LdapStore};
 #[cfg(feature = "cache")]
 pub use crate::login::UserCache;
 #[cfg(feature = "password")]

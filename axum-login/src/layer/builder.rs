@@ -227,7 +227,7 @@ where
     /// use std::time::Duration;
     ///
     /// use axum_login::{AuthLayer, UserCache};
-    /// use tower_sessions::{MemoryStore, SessionManagerLayer};
+    /// use axum_login::{session::MemoryStore, session_layer};
     /// # use axum_login::{AuthUser, UserStore};
     /// # #[derive(Clone)] struct User;
     /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { 1 } fn session_auth_hash(&self) -> &[u8] { b"" } }
@@ -239,7 +239,7 @@ where
     /// # }
     ///
     /// let cache = UserCache::new(10_000, Duration::from_secs(30));
-    /// let sessions = SessionManagerLayer::new(MemoryStore::default());
+    /// let sessions = session_layer(MemoryStore::default());
     /// let layer = AuthLayer::builder(MyStore, sessions)
     ///     .user_cache(cache.clone())
     ///     .build();

@@ -40,7 +40,7 @@ use crate::{
 /// ```
 /// use axum::{Router, routing::get};
 /// use axum_login::AuthLayer;
-/// use tower_sessions::{MemoryStore, SessionManagerLayer};
+/// use axum_login::{session::MemoryStore, session_layer};
 /// # use axum_login::{AuthUser, UserStore};
 /// # #[derive(Clone)] struct User;
 /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { 1 } fn session_auth_hash(&self) -> &[u8] { b"" } }
@@ -51,7 +51,7 @@ use crate::{
 /// #     async fn load_user(&self, _: &u64) -> Result<Option<User>, Self::Error> { Ok(None) }
 /// # }
 ///
-/// let sessions = SessionManagerLayer::new(MemoryStore::default());
+/// let sessions = session_layer(MemoryStore::default());
 /// let app: Router = Router::new()
 ///     .route("/", get(|| async { "hello" }))
 ///     .layer(AuthLayer::builder(MyStore, sessions).login_url("/login").build());

@@ -27,7 +27,7 @@ use super::{SessionBackend, Update};
 /// - `save` writes only a session that still exists, under the same lock as the check.
 ///
 /// Sessions are lost when the process restarts; several instances need a shared store
-/// ([`SqlxSessionStore`](super::SqlxSessionStore), [`RedisSessionStore`](super::RedisSessionStore)).
+/// (`SqlxSessionStore`, `RedisSessionStore`).
 ///
 /// ```
 /// let store = axum_login::session::MemoryStore::default();

@@ -12,8 +12,8 @@
 //! | store | where it keeps sessions |
 //! | --- | --- |
 //! | [`MemoryStore`] | this process, bounded, expired sessions dropped |
-//! | [`SqlxSessionStore`] (feature `sqlx`) | a table in SQLite, PostgreSQL or MySQL/MariaDB |
-//! | [`RedisSessionStore`] (feature `redis`) | Redis, with key expiry |
+//! | `SqlxSessionStore` (feature `sqlx`) | a table in SQLite, PostgreSQL or MySQL/MariaDB |
+//! | `RedisSessionStore` (feature `redis`) | Redis, with key expiry |
 //! | [`CheckThenSave`] around any tower-sessions store | wherever that store keeps them; **not atomic** |
 
 mod memory;
