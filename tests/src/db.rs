@@ -242,3 +242,74 @@ pub async fn redis(test: &str) -> Option<fred::clients::Pool> {
         }
     }
 }
+
+/// The address of the server behind `url`, for a [`Proxy`](crate::proxy::Proxy) in front of it.
+fn server_addr(host: &str, port: u16) -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
+    (host, port)
+        .to_socket_addrs()
+        .expect("resolve the database server")
+        .next()
+        .expect("an address for the database server")
+}
+
+impl TestDb<sqlx::Postgres> {
+    /// The PostgreSQL server's address.
+    pub fn server(&self) -> std::net::SocketAddr {
+        let Cleanup::PgSchema { url, .. } = &self.cleanup else {
+            unreachable!("a PostgreSQL test database has a schema")
+        };
+        let options = PgConnectOptions::from_str(url).expect("a PostgreSQL URL");
+        server_addr(options.get_host(), options.get_port())
+    }
+
+    /// A pool on this test's schema that connects through `addr` (a proxy), with the
+    /// connection timeouts a service would set.
+    pub async fn pool_through(&self, addr: std::net::SocketAddr) -> Pool<sqlx::Postgres> {
+        let Cleanup::PgSchema { url, schema } = &self.cleanup else {
+            unreachable!("a PostgreSQL test database has a schema")
+        };
+        let options = PgConnectOptions::from_str(url)
+            .expect("a PostgreSQL URL")
+            .host(&addr.ip().to_string())
+            .port(addr.port())
+            .options([("search_path", schema.as_str())])
+            .disable_statement_logging();
+        PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(std::time::Duration::from_secs(2))
+            .connect_with(options)
+            .await
+            .expect("connect through the proxy")
+    }
+}
+
+impl TestDb<sqlx::MySql> {
+    /// The MariaDB server's address.
+    pub fn server(&self) -> std::net::SocketAddr {
+        let Cleanup::MySqlDatabase { url, .. } = &self.cleanup else {
+            unreachable!("a MariaDB test database has a database")
+        };
+        let options = MySqlConnectOptions::from_str(url).expect("a MySQL URL");
+        server_addr(options.get_host(), options.get_port())
+    }
+
+    /// A pool on this test's database that connects through `addr` (a proxy).
+    pub async fn pool_through(&self, addr: std::net::SocketAddr) -> Pool<sqlx::MySql> {
+        let Cleanup::MySqlDatabase { url, database } = &self.cleanup else {
+            unreachable!("a MariaDB test database has a database")
+        };
+        let options = MySqlConnectOptions::from_str(url)
+            .expect("a MySQL URL")
+            .host(&addr.ip().to_string())
+            .port(addr.port())
+            .database(database)
+            .disable_statement_logging();
+        MySqlPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(std::time::Duration::from_secs(2))
+            .connect_with(options)
+            .await
+            .expect("connect through the proxy")
+    }
+}

@@ -1,4 +1,4 @@
-//! A TCP proxy that can cut a service off, as an outage would.
+//! A TCP proxy that can cut a service off, or make it hang, as an outage would.
 
 use std::net::SocketAddr;
 
@@ -7,12 +7,25 @@ use tokio::{
     sync::watch,
 };
 
-/// A TCP proxy on an ephemeral loopback port to `upstream`, which can be switched off: then it
-/// cuts every open connection and refuses new ones, like a database that went away.
+/// What the proxy does with traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Forwards both ways.
+    Up,
+    /// Cuts every open connection and refuses new ones: a server that went away.
+    Refusing,
+    /// Accepts connections and keeps them open, but nothing goes through either way: a
+    /// network that drops packets, where only a timeout ends the wait. Leaving this mode cuts
+    /// the connections it held.
+    Blackhole,
+}
+
+/// A TCP proxy on an ephemeral loopback port to `upstream`, switched between [`Mode`]s by the
+/// test.
 #[derive(Clone)]
 pub struct Proxy {
     pub addr: SocketAddr,
-    up: watch::Sender<bool>,
+    mode: watch::Sender<Mode>,
 }
 
 impl Proxy {
@@ -21,31 +34,50 @@ impl Proxy {
             .await
             .expect("bind the proxy");
         let addr = listener.local_addr().expect("proxy address");
-        let (up, _) = watch::channel(true);
-        let proxy = Self { addr, up };
-        let state = proxy.up.clone();
+        let (mode, _) = watch::channel(Mode::Up);
+        let proxy = Self { addr, mode };
+        let state = proxy.mode.clone();
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                if !*state.borrow() {
-                    drop(client);
-                    continue;
-                }
-                let mut down = state.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = down.wait_for(|up| !*up) => {}
+                let mut changes = state.subscribe();
+                let mode = *changes.borrow_and_update();
+                match mode {
+                    Mode::Refusing => drop(client),
+                    Mode::Blackhole => {
+                        tokio::spawn(async move {
+                            let _ = changes.wait_for(|mode| *mode != Mode::Blackhole).await;
+                            drop(client);
+                        });
                     }
-                });
+                    Mode::Up => {
+                        tokio::spawn(async move {
+                            let Ok(mut server) = TcpStream::connect(upstream).await else {
+                                return;
+                            };
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {
+                                    return;
+                                }
+                                _ = changes.wait_for(|mode| *mode != Mode::Up) => {}
+                            }
+                            // Held open, silent, for as long as the blackhole lasts.
+                            if *changes.borrow() == Mode::Blackhole {
+                                let _ = changes.wait_for(|mode| *mode != Mode::Blackhole).await;
+                            }
+                        });
+                    }
+                }
             }
         });
         proxy
     }
 
+    pub fn set_mode(&self, mode: Mode) {
+        self.mode.send_replace(mode);
+    }
+
+    /// Up, or refusing everything.
     pub fn set_up(&self, up: bool) {
-        self.up.send_replace(up);
+        self.set_mode(if up { Mode::Up } else { Mode::Refusing });
     }
 }

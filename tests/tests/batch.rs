@@ -26,7 +26,9 @@ enum Answer {
     InOrder,
     Reversed,
     OneShort,
-    Failing,
+    /// `load_users` fails for a batch holding this user, and `load_user` for this user alone:
+    /// a row that does not decode.
+    FailingFor(u64),
     Panicking,
 }
 
@@ -70,24 +72,31 @@ impl UserStore for BatchStore {
     }
 
     async fn load_user(&self, id: &u64) -> Result<Option<TestUser>, Self::Error> {
+        if *self.answer.lock().expect("lock") == Answer::FailingFor(*id) {
+            return Err(DirectoryError(format!("user {id} does not decode")));
+        }
         Ok(self.inner.load_user(id).await?.map(same_stamp))
     }
 
     async fn load_users(&self, ids: &[u64]) -> Result<Vec<Option<TestUser>>, Self::Error> {
         self.batches.lock().expect("lock").push(ids.to_vec());
         tokio::time::sleep(Duration::from_millis(30)).await;
+        let answer = *self.answer.lock().expect("lock");
+        if let Answer::FailingFor(bad) = answer
+            && ids.contains(&bad)
+        {
+            return Err(DirectoryError(format!("user {bad} does not decode")));
+        }
         let mut users = Vec::new();
         for id in ids {
             users.push(self.load_user(id).await?);
         }
-        let answer = *self.answer.lock().expect("lock");
         match answer {
-            Answer::InOrder => {}
+            Answer::InOrder | Answer::FailingFor(_) => {}
             Answer::Reversed => users.reverse(),
             Answer::OneShort => {
                 users.pop();
             }
-            Answer::Failing => return Err(DirectoryError("batch load failed".into())),
             Answer::Panicking => panic!("the store panicked (on purpose, in a test)"),
         }
         Ok(users)
@@ -273,9 +282,47 @@ async fn a_store_that_answers_out_of_order_logs_no_one_in_as_someone_else() {
 }
 
 #[tokio::test]
-async fn a_failing_short_or_panicking_batch_is_a_500_for_each_request_in_it_and_the_next_works() {
+async fn a_user_that_fails_to_load_fails_only_its_own_request_in_a_batch() {
     let (store, base, clients) = logged_in().await;
-    for wrong in [Answer::Failing, Answer::OneShort, Answer::Panicking] {
+    let bad = 3;
+    *store.answer.lock().expect("lock") = Answer::FailingFor(bad);
+    // The first request of a burst loads alone; repeat until the failing user shares a batch.
+    let mut shared = false;
+    for _ in 0..20 {
+        store.batches.lock().expect("lock").clear();
+        for (n, (status, body)) in all_at_once(&base, &clients).await.into_iter().enumerate() {
+            if n as u64 + 1 == bad {
+                assert_eq!(
+                    status,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the failing user: {body}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::OK,
+                    "client {n} was failed by another user: {body}"
+                );
+                assert_eq!(body, format!("user{}", n + 1));
+            }
+        }
+        shared = store
+            .batches
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|batch| batch.len() > 1 && batch.contains(&bad));
+        if shared {
+            break;
+        }
+    }
+    assert!(shared, "the failing user never shared a batch with others");
+}
+
+#[tokio::test]
+async fn a_short_or_panicking_batch_is_a_500_for_each_request_in_it_and_the_next_works() {
+    let (store, base, clients) = logged_in().await;
+    for wrong in [Answer::OneShort, Answer::Panicking] {
         *store.answer.lock().expect("lock") = wrong;
         let answers = all_at_once(&base, &clients).await;
         // Every batch fails as a whole, whatever its size: no request is answered from it.

@@ -5,6 +5,9 @@ use std::{sync::Arc, time::Duration};
 use tower_sessions::{SessionStore, service::CookieController};
 
 use super::{AuthLayer, DEFAULT_ABSOLUTE_TIMEOUT, config::Config};
+
+/// The default [`AuthLayerBuilder::store_timeout`].
+const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 use crate::{
     SessionKey, Throttle, UserStore,
     clock::{Clock, SystemClock},
@@ -37,6 +40,7 @@ impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
             idle_timeout: None,
             cache: Default::default(),
             batch_loads: None,
+            store_timeout: DEFAULT_STORE_TIMEOUT,
         }
     }
 }
@@ -57,6 +61,7 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     idle_timeout: Option<Duration>,
     pub(crate) cache: CacheSlot,
     batch_loads: Option<bool>,
+    store_timeout: Duration,
 }
 
 impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
@@ -163,6 +168,17 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
+    /// The longest loading a user from the store may take; past it the request fails with a
+    /// `500` (the cause logged) instead of waiting. Default: 2 seconds, so that while the user
+    /// database is unreachable guarded routes fail fast rather than hold every connection for
+    /// the store's own timeouts (sqlx waits 30 seconds for a pooled connection by default). A
+    /// batched load counts as one load. `authenticate` is not bounded here: it includes the
+    /// password hash, whose time depends on the load of the password threads.
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+
     /// The clock for login times and timeouts. Default: [`SystemClock`]. Tests use
     /// [`ManualClock`](crate::clock::ManualClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -180,7 +196,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         });
         let batch = self.batch_loads.unwrap_or(S::BATCHED_LOADS);
         let backend = Backend {
-            loader: Loader::new(self.store, batch, self.cache),
+            loader: Loader::new(self.store, batch, self.cache, self.store_timeout),
             config: Config {
                 redirect: self.redirect,
                 clock: self.clock,

@@ -9,17 +9,19 @@
 use std::{
     mem,
     sync::{Arc, Mutex, PoisonError},
+    time::Duration,
 };
 
 use tokio::sync::oneshot;
 
+use super::loader::TimedOut;
 use crate::{AuthError, AuthUser, UserStore, store::UserId};
 
 /// Most users in one `load_users` call (SQL `IN` lists stay well under every database's limit
 /// on parameters).
 const MAX_BATCH: usize = 100;
 
-/// A load's answer; the error is shared by every load of the batch.
+/// A load's answer; an error may be shared by the loads of a batch.
 type Answer<S> = Result<Option<<S as UserStore>::User>, SharedError>;
 type SharedError = Arc<dyn std::error::Error + Send + Sync>;
 
@@ -33,12 +35,16 @@ struct Queue<S: UserStore> {
 pub(crate) struct Batcher<S: UserStore> {
     store: S,
     queue: Mutex<Queue<S>>,
+    /// The longest one store call may take: a call that hangs must not hold every later load
+    /// behind it.
+    timeout: Duration,
 }
 
 impl<S: UserStore> Batcher<S> {
-    pub(crate) fn new(store: S) -> Arc<Self> {
+    pub(crate) fn new(store: S, timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
             store,
+            timeout,
             queue: Mutex::new(Queue {
                 waiting: Vec::new(),
                 running: false,
@@ -110,43 +116,66 @@ impl<S: UserStore> Batcher<S> {
                 waiters[slot] += 1;
                 waiting.push((slot, reply));
             }
-            let answer: Result<Vec<Option<S::User>>, SharedError> =
-                match self.store.load_users(&ids).await {
-                    Ok(users) if users.len() == ids.len() => Ok(users
-                        .into_iter()
-                        .zip(&keys)
-                        .map(|(user, key)| user.filter(|user| is_user(user, key)))
-                        .collect()),
-                    Ok(users) => {
-                        tracing::error!(
-                            asked = ids.len(),
-                            answered = users.len(),
-                            "UserStore::load_users answered a different number of users than asked"
-                        );
-                        Err(Arc::new(BatchFailed))
-                    }
-                    Err(error) => Err(Arc::new(error)),
+            let answers = self.answers(&ids, &keys).await;
+            let mut answers: Vec<Option<Answer<S>>> = answers.into_iter().map(Some).collect();
+            for (slot, reply) in waiting {
+                // The last request of a user takes its answer; the others get clones.
+                waiters[slot] -= 1;
+                let answer = if waiters[slot] == 0 {
+                    answers[slot].take()
+                } else {
+                    answers[slot].clone()
                 };
-            match answer {
-                Ok(mut users) => {
-                    for (slot, reply) in waiting {
-                        // The last request of a user takes it; the others get clones.
-                        waiters[slot] -= 1;
-                        let user = if waiters[slot] == 0 {
-                            users[slot].take()
-                        } else {
-                            users[slot].clone()
-                        };
-                        let _ = reply.send(Ok(user));
-                    }
-                }
-                // The whole batch fails alike: no request is answered from a wrong answer.
-                Err(error) => {
-                    for (_, reply) in waiting {
-                        let _ = reply.send(Err(error.clone()));
-                    }
+                if let Some(answer) = answer {
+                    let _ = reply.send(answer);
                 }
             }
+        }
+    }
+
+    /// The answer for each of `ids` (whose `Display` forms are `keys`), in their order: one
+    /// `load_users` call, each call bounded in time.
+    async fn answers(&self, ids: &[UserId<S>], keys: &[String]) -> Vec<Answer<S>> {
+        let loaded = match tokio::time::timeout(self.timeout, self.store.load_users(ids)).await {
+            Ok(loaded) => loaded,
+            Err(_) => {
+                let timed_out: SharedError = Arc::new(TimedOut(self.timeout));
+                return ids.iter().map(|_| Err(timed_out.clone())).collect();
+            }
+        };
+        match loaded {
+            Ok(users) if users.len() == ids.len() => users
+                .into_iter()
+                .zip(keys)
+                .map(|(user, key)| Ok(user.filter(|user| is_user(user, key))))
+                .collect(),
+            // A store that answers a different number of users than asked is broken: no request
+            // is answered from a wrong answer.
+            Ok(users) => {
+                tracing::error!(
+                    asked = ids.len(),
+                    answered = users.len(),
+                    "UserStore::load_users answered a different number of users than asked"
+                );
+                let failed: SharedError = Arc::new(BatchFailed);
+                ids.iter().map(|_| Err(failed.clone())).collect()
+            }
+            // One user the store cannot load (a row that does not decode, say) must not fail
+            // everyone else's request: load them one by one, so only the requests whose own
+            // user fails get an error.
+            Err(error) if ids.len() > 1 => {
+                tracing::warn!(%error, users = ids.len(), "a batched user load failed; loading its users one by one");
+                let (store, timeout) = (&self.store, self.timeout);
+                futures_util::future::join_all(ids.iter().zip(keys).map(|(id, key)| async move {
+                    match tokio::time::timeout(timeout, store.load_user(id)).await {
+                        Ok(Ok(user)) => Ok(user.filter(|user| is_user(user, key))),
+                        Ok(Err(error)) => Err(Arc::new(error) as SharedError),
+                        Err(_) => Err(Arc::new(TimedOut(timeout)) as SharedError),
+                    }
+                }))
+                .await
+            }
+            Err(error) => vec![Err(Arc::new(error))],
         }
     }
 }

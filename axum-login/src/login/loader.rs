@@ -2,7 +2,7 @@
 //! otherwise from the store, in the next batch when loads are batched. This is the one place
 //! that owns that chain.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use super::{batch::Batcher, cache::CacheSlot};
 use crate::{AuthError, UserStore, security::SessionKey, store::UserId};
@@ -13,15 +13,18 @@ pub(crate) struct Loader<S: UserStore> {
     /// Batches loads of concurrent requests, when the layer was asked to.
     batcher: Option<Arc<Batcher<S>>>,
     cache: CacheSlot,
+    /// The longest one load may take.
+    timeout: Duration,
 }
 
 impl<S: UserStore> Loader<S> {
-    pub(crate) fn new(store: S, batch: bool, cache: CacheSlot) -> Self {
-        let batcher = batch.then(|| Batcher::new(store.clone()));
+    pub(crate) fn new(store: S, batch: bool, cache: CacheSlot, timeout: Duration) -> Self {
+        let batcher = batch.then(|| Batcher::new(store.clone(), timeout));
         Self {
             store,
             batcher,
             cache,
+            timeout,
         }
     }
 
@@ -29,12 +32,18 @@ impl<S: UserStore> Loader<S> {
         &self.store
     }
 
-    /// The user with `id`, from the store: in the next batch when loads are batched.
+    /// The user with `id`, from the store: in the next batch when loads are batched; an error
+    /// when the store takes longer than the layer's bound.
     async fn load_from_store(&self, id: &UserId<S>) -> Result<Option<S::User>, AuthError> {
-        match &self.batcher {
-            Some(batcher) => batcher.load(id).await,
-            None => self.store.load_user(id).await.map_err(AuthError::store),
-        }
+        let load = async {
+            match &self.batcher {
+                Some(batcher) => batcher.load(id).await,
+                None => self.store.load_user(id).await.map_err(AuthError::store),
+            }
+        };
+        tokio::time::timeout(self.timeout, load)
+            .await
+            .unwrap_or_else(|_| Err(AuthError::store(TimedOut(self.timeout))))
     }
 
     /// The user with `id`: from the cache when it holds one whose `session_auth_hash` matches
@@ -98,3 +107,8 @@ impl<S: UserStore> Loader<S> {
         let (super::cache::NoCache, _) = (self.cache, id);
     }
 }
+
+/// A store call that took longer than the layer allows.
+#[derive(Debug, thiserror::Error)]
+#[error("the user store did not answer within {0:?}")]
+pub(crate) struct TimedOut(pub(crate) Duration);
