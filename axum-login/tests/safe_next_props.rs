@@ -7,11 +7,14 @@ use url::Url;
 
 const BASE: &str = "https://app.example/account/login";
 
-/// The origin a browser ends up at after following `next` from the login page.
+/// Whether a browser following `next` from the login page stays on this site: the same origin,
+/// and a path that, with its dot segments resolved (the WHATWG URL parser does it, as browsers
+/// do), does not start with `//`, which a page or server reading the path would take for a
+/// host.
 fn resolves_to_same_origin(next: &str) -> bool {
     let base = Url::parse(BASE).expect("base parses");
     match base.join(next) {
-        Ok(target) => target.origin() == base.origin(),
+        Ok(target) => target.origin() == base.origin() && !target.path().starts_with("//"),
         Err(_) => false,
     }
 }
@@ -46,6 +49,12 @@ fn payload() -> impl Strategy<Value = String> {
         "evil.example",
         ".",
         "..",
+        "%2e",
+        "%2E",
+        "%252e",
+        "./",
+        "/.",
+        "/..",
         "?",
         "#",
         "&",

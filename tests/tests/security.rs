@@ -565,12 +565,64 @@ async fn cross_site_logout_is_refused() {
 }
 
 #[tokio::test]
+async fn an_origin_is_this_site_only_with_its_scheme_host_and_port() {
+    let secure = mem_app().await;
+    let host = secure.base.trim_start_matches("http://").to_owned();
+    let (ip, port) = host.rsplit_once(':').expect("host:port");
+    let other_port = format!("https://{ip}:{}", port.parse::<u16>().expect("a port") ^ 1);
+    let cases = [
+        (format!("https://{host}"), StatusCode::SEE_OTHER),
+        (
+            format!("HTTPS://{}", host.to_uppercase()),
+            StatusCode::SEE_OTHER,
+        ),
+        (format!("http://{host}"), StatusCode::FORBIDDEN),
+        (format!("ftp://{host}"), StatusCode::FORBIDDEN),
+        (format!("wss://{host}"), StatusCode::FORBIDDEN),
+        (other_port, StatusCode::FORBIDDEN),
+        (format!("https://{ip}"), StatusCode::FORBIDDEN),
+        (format!("https://{host}/login"), StatusCode::FORBIDDEN),
+    ];
+    for (origin, expected) in cases {
+        let visitor = Visitor::new(&secure.base);
+        let response = login_with(&visitor, &[("origin", origin.as_str())]).await;
+        assert_eq!(
+            response.status(),
+            expected,
+            "Origin: {origin} on an HTTPS site"
+        );
+    }
+    // The same layer with a cookie that is not `Secure` serves plain HTTP: there `http://` is
+    // the site and `https://` another.
+    let sessions = session_layer(MemoryStore::default()).with_secure(false);
+    let layer = AuthLayer::builder(mem_store(), sessions)
+        .session_key(session_key())
+        .build();
+    let addr = serve(mem_routes(Arc::new(Gate::default())).layer(layer)).await;
+    let base = format!("http://{addr}");
+    for (origin, expected) in [
+        (format!("http://{addr}"), StatusCode::SEE_OTHER),
+        (format!("https://{addr}"), StatusCode::FORBIDDEN),
+    ] {
+        let visitor = Visitor::new(&base).named("id");
+        let response = login_with(&visitor, &[("origin", origin.as_str())]).await;
+        assert_eq!(
+            response.status(),
+            expected,
+            "Origin: {origin} on a plain-HTTP site"
+        );
+    }
+}
+
+#[tokio::test]
 async fn same_origin_direct_and_trusted_logins_are_allowed() {
     let app = axum_login_tests::apps::mem_app_with(InspectableStore::default(), |builder| {
         builder.trusted_origin("https://app.example")
     })
     .await;
-    let own = app.base.clone();
+    // The app's cookie is `Secure`: the site is served over HTTPS (here behind a test that
+    // speaks plain HTTP), so its own origin is `https://` and its host.
+    let own = app.base.replacen("http://", "https://", 1);
     let allowed = [
         (
             "Sec-Fetch-Site: same-origin",

@@ -14,6 +14,7 @@ use crate::{
     guard::DenialResponder,
     layer::LoginRedirect,
     login::{Backend, CacheSlot, Loader},
+    security::Scheme,
     session::{IntoSessionManager, Sessions},
 };
 
@@ -203,6 +204,10 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
                 responder: self.responder,
                 trusted_origins: self.trusted_origins,
                 refuse_cross_site: self.refuse_cross_site,
+                site_scheme: self
+                    .sessions
+                    .secure()
+                    .map(|secure| if secure { Scheme::Https } else { Scheme::Http }),
                 throttle: self.throttle,
                 absolute_timeout: self.absolute_timeout,
                 idle_timeout: self.idle_timeout,

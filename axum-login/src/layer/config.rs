@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{SessionKey, Throttle, clock::Clock, guard::DenialResponder};
+use crate::{SessionKey, Throttle, clock::Clock, guard::DenialResponder, security::Scheme};
 
 /// The default [`AuthLayerBuilder::absolute_timeout`](super::AuthLayerBuilder::absolute_timeout):
 /// 30 days.
@@ -18,6 +18,9 @@ pub(crate) struct Config {
     pub(crate) trusted_origins: Vec<String>,
     /// Whether cross-site login and logout requests are refused.
     pub(crate) refuse_cross_site: bool,
+    /// The scheme the site is served on, when the session layer says (its cookie is `Secure`
+    /// or not): an `Origin` of the other scheme is another site.
+    pub(crate) site_scheme: Option<Scheme>,
     pub(crate) throttle: Throttle,
     /// The longest a login lasts, however active.
     pub(crate) absolute_timeout: Option<Duration>,

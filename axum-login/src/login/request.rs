@@ -54,7 +54,12 @@ impl RequestAuth {
     /// `Err` when this is a cross-site request that must not log anyone in or out.
     pub(crate) fn check_same_site(&self) -> Result<(), AuthError> {
         let config = self.config();
-        if config.refuse_cross_site && !self.0.origin.is_same_site(&config.trusted_origins) {
+        if config.refuse_cross_site
+            && !self
+                .0
+                .origin
+                .is_same_site(&config.trusted_origins, config.site_scheme)
+        {
             return Err(AuthError::CrossSiteRequest);
         }
         Ok(())

@@ -12,4 +12,7 @@ pub use self::{
     next::{MAX_NEXT_LEN, safe_next},
     throttle::{MemoryThrottleStore, Throttle, ThrottleStore},
 };
-pub(crate) use self::{next::login_location, origin::RequestOrigin};
+pub(crate) use self::{
+    next::login_location,
+    origin::{RequestOrigin, Scheme},
+};

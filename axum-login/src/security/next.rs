@@ -25,7 +25,7 @@ pub const MAX_NEXT_LEN: usize = 2048;
 /// assert_eq!(safe_next("/%2F%2Fevil.example"), None);
 /// ```
 pub fn safe_next(next: &str) -> Option<&str> {
-    if next.len() > MAX_NEXT_LEN || !is_local_path(next.as_bytes()) {
+    if next.len() > MAX_NEXT_LEN || !is_local_path(next.as_bytes()) || leads_elsewhere(next) {
         return None;
     }
     // A server or proxy that decodes the path before redirecting again must not find a URL to
@@ -38,13 +38,47 @@ pub fn safe_next(next: &str) -> Option<&str> {
         if decoded == current {
             return Some(next);
         }
-        if !is_local_decoded(&decoded) {
+        if !is_local_decoded(&decoded) || leads_elsewhere(&decoded) {
             return None;
         }
         current = decoded;
     }
     // Encoded more than four times over: nothing legitimate looks like that.
     None
+}
+
+/// Whether the path of `text`, once its dot segments are resolved as a browser resolves them
+/// (the WHATWG URL standard), starts with `//`: `/.//evil.example` and `/a/..//evil.example` are
+/// the path `//evil.example`, which a page or server reading the path can mistake for a host.
+/// `%2e` counts as a dot, as browsers count it.
+fn leads_elsewhere(text: &str) -> bool {
+    let path = text.split(['?', '#']).next().unwrap_or("");
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let is_dot = |segment: &str| segment == "." || segment.eq_ignore_ascii_case("%2e");
+    let is_dot_dot = |segment: &str| {
+        matches!(segment.len(), 2 | 4 | 6)
+            && segment.to_ascii_lowercase().replace("%2e", ".").eq("..")
+    };
+    let mut resolved: Vec<&str> = Vec::new();
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if is_dot_dot(segment) {
+            resolved.pop();
+        } else if !is_dot(segment) {
+            resolved.push(segment);
+            continue;
+        }
+        // A dot segment at the end leaves the path ending in `/`: an empty last segment.
+        if last {
+            resolved.push("");
+        }
+    }
+    // The path is `/` followed by the segments joined with `/`: it starts with `//` exactly
+    // when the first segment is empty and another follows it.
+    resolved.len() > 1 && resolved[0].is_empty()
 }
 
 /// The raw form: an absolute path of printable ASCII, not starting with `//` or `/\`.
@@ -101,6 +135,11 @@ mod tests {
             "/@user",
             "/a//b",
             "/a?next=https://elsewhere.example",
+            "/a/../b",
+            "/./a",
+            "/a/.",
+            "/a?x=/.//evil.example",
+            "/../a",
         ] {
             assert_eq!(safe_next(path), Some(path), "{path}");
         }
@@ -158,6 +197,16 @@ mod tests {
             "//user:pass@evil.example",
             "https://trusted.example@evil.example",
             "/\\@evil.example",
+            "/.//evil.example",
+            "/%2e//evil.example",
+            "/%2E%2E//evil.example",
+            "/%2e%2e//evil.example",
+            "/a/..//evil.example",
+            "/a/b/../..//evil.example",
+            "/..//evil.example",
+            "/.%2e//evil.example",
+            "/%252e%252e//evil.example",
+            "/.//.",
         ];
         for payload in payloads {
             assert_eq!(safe_next(payload), None, "accepted {payload:?}");

@@ -32,7 +32,11 @@ impl RequestOrigin {
     /// cross-site `GET` that must be able to log the user in (its `state` parameter protects
     /// it). Clients that send neither `Sec-Fetch-Site` nor `Origin` (curl, API clients, old
     /// browsers) are not browsers carrying another site's request, and pass.
-    pub(crate) fn is_same_site(&self, trusted: &[String]) -> bool {
+    ///
+    /// Without `Sec-Fetch-Site`, the `Origin` must be this site: the same host and port as the
+    /// `Host` header, and the site's scheme (`https` when the session cookie is `Secure`, `http`
+    /// when it is not; either of the two when the layer does not know).
+    pub(crate) fn is_same_site(&self, trusted: &[String], scheme: Option<Scheme>) -> bool {
         if !self.unsafe_method {
             return true;
         }
@@ -47,17 +51,92 @@ impl RequestOrigin {
         if let Some(site) = &self.sec_fetch_site {
             return matches!(site.as_bytes(), b"same-origin" | b"none");
         }
-        match origin {
-            None => true,
-            Some(origin) => {
-                let host = self.host.as_ref().and_then(|value| value.to_str().ok());
-                let origin_host = origin
-                    .split_once("://")
-                    .map(|(_, rest)| rest.trim_end_matches('/'));
-                matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
-            }
+        let Some(origin) = origin else {
+            return true;
+        };
+        let host = self.host.as_ref().and_then(|value| value.to_str().ok());
+        match (Site::origin(origin), host) {
+            (Some(origin), Some(host)) => origin.is_host(host, scheme),
+            _ => false,
         }
     }
+}
+
+/// The scheme a site is served on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    fn parse(text: &str) -> Option<Self> {
+        if text.eq_ignore_ascii_case("https") {
+            Some(Self::Https)
+        } else if text.eq_ignore_ascii_case("http") {
+            Some(Self::Http)
+        } else {
+            None
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Self::Http => 80,
+            Self::Https => 443,
+        }
+    }
+}
+
+/// An origin taken apart: `scheme://host[:port]`.
+#[derive(Debug, PartialEq, Eq)]
+struct Site<'a> {
+    scheme: Scheme,
+    host: &'a str,
+    port: u16,
+}
+
+impl<'a> Site<'a> {
+    /// An `Origin` header's value; `None` for `null`, another scheme, a path or anything else.
+    fn origin(text: &'a str) -> Option<Self> {
+        let (scheme, rest) = text.split_once("://")?;
+        let scheme = Scheme::parse(scheme)?;
+        let (host, port) = split_port(rest)?;
+        Some(Self {
+            scheme,
+            host,
+            port: port.unwrap_or(scheme.default_port()),
+        })
+    }
+
+    /// Whether this origin is the site that `Host` names, served on `scheme` when known.
+    fn is_host(&self, host: &str, scheme: Option<Scheme>) -> bool {
+        if scheme.is_some_and(|scheme| scheme != self.scheme) {
+            return false;
+        }
+        let Some((name, port)) = split_port(host) else {
+            return false;
+        };
+        let port = port.unwrap_or(scheme.unwrap_or(self.scheme).default_port());
+        name.eq_ignore_ascii_case(self.host) && port == self.port
+    }
+}
+
+/// `host[:port]`, with the brackets of an IPv6 address kept; `None` when the port is not a
+/// number, or there is a path, user info or nothing.
+fn split_port(text: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = match text.rfind(':') {
+        Some(colon) if !text[colon..].contains(']') => (&text[..colon], Some(&text[colon + 1..])),
+        _ => (text, None),
+    };
+    if host.is_empty() || host.contains(['/', '@', '?', '#', '\\']) {
+        return None;
+    }
+    let port = match port {
+        Some(port) => Some(port.parse::<u16>().ok()?),
+        None => None,
+    };
+    Some((host, port))
 }
 
 #[cfg(test)]
@@ -75,9 +154,11 @@ mod tests {
     #[test]
     fn same_origin_and_direct_requests_pass() {
         let none: &[String] = &[];
-        assert!(request(Method::POST, &[("sec-fetch-site", "same-origin")]).is_same_site(none));
-        assert!(request(Method::POST, &[("sec-fetch-site", "none")]).is_same_site(none));
-        assert!(request(Method::POST, &[]).is_same_site(none));
+        assert!(
+            request(Method::POST, &[("sec-fetch-site", "same-origin")]).is_same_site(none, None)
+        );
+        assert!(request(Method::POST, &[("sec-fetch-site", "none")]).is_same_site(none, None));
+        assert!(request(Method::POST, &[]).is_same_site(none, None));
         assert!(
             request(
                 Method::POST,
@@ -86,26 +167,30 @@ mod tests {
                     ("host", "app.example:3000")
                 ]
             )
-            .is_same_site(none)
+            .is_same_site(none, None)
         );
-        assert!(request(Method::GET, &[("sec-fetch-site", "cross-site")]).is_same_site(none));
+        assert!(request(Method::GET, &[("sec-fetch-site", "cross-site")]).is_same_site(none, None));
     }
 
     #[test]
     fn cross_site_posts_are_refused() {
         let none: &[String] = &[];
-        assert!(!request(Method::POST, &[("sec-fetch-site", "cross-site")]).is_same_site(none));
-        assert!(!request(Method::POST, &[("sec-fetch-site", "same-site")]).is_same_site(none));
+        assert!(
+            !request(Method::POST, &[("sec-fetch-site", "cross-site")]).is_same_site(none, None)
+        );
+        assert!(
+            !request(Method::POST, &[("sec-fetch-site", "same-site")]).is_same_site(none, None)
+        );
         assert!(
             !request(
                 Method::POST,
                 &[("origin", "https://evil.example"), ("host", "app.example")]
             )
-            .is_same_site(none)
+            .is_same_site(none, None)
         );
         assert!(
             !request(Method::POST, &[("origin", "null"), ("host", "app.example")])
-                .is_same_site(none)
+                .is_same_site(none, None)
         );
         assert!(
             !request(
@@ -115,8 +200,37 @@ mod tests {
                     ("host", "app.example")
                 ]
             )
-            .is_same_site(none)
+            .is_same_site(none, None)
         );
+    }
+
+    #[test]
+    fn the_origin_must_have_the_sites_scheme_host_and_port() {
+        let none: &[String] = &[];
+        let post = |origin: &'static str, host: &'static str| {
+            request(Method::POST, &[("origin", origin), ("host", host)])
+        };
+        let http = Some(Scheme::Http);
+        let https = Some(Scheme::Https);
+        assert!(post("http://app.example", "app.example").is_same_site(none, http));
+        assert!(post("http://app.example:80", "app.example").is_same_site(none, http));
+        assert!(post("https://app.example", "app.example:443").is_same_site(none, https));
+        assert!(post("HTTP://APP.example:8080", "app.example:8080").is_same_site(none, http));
+        assert!(post("http://[::1]:3000", "[::1]:3000").is_same_site(none, http));
+        // Another scheme than the site's, even on the same host.
+        assert!(!post("https://app.example", "app.example").is_same_site(none, http));
+        assert!(!post("http://app.example", "app.example").is_same_site(none, https));
+        assert!(!post("ftp://app.example", "app.example").is_same_site(none, http));
+        assert!(!post("ftp://app.example", "app.example").is_same_site(none, None));
+        // Another port, or the host's default against an explicit other one.
+        assert!(!post("http://app.example:8080", "app.example").is_same_site(none, http));
+        assert!(!post("http://app.example", "app.example:8080").is_same_site(none, http));
+        assert!(!post("https://app.example:8443", "app.example:443").is_same_site(none, None));
+        // Not an origin at all.
+        assert!(!post("http://app.example/path", "app.example").is_same_site(none, http));
+        assert!(!post("http://user@app.example", "app.example").is_same_site(none, http));
+        assert!(!post("app.example", "app.example").is_same_site(none, None));
+        assert!(!post("http://app.example:x", "app.example").is_same_site(none, None));
     }
 
     #[test]
@@ -130,7 +244,7 @@ mod tests {
                     ("sec-fetch-site", "cross-site")
                 ]
             )
-            .is_same_site(&trusted)
+            .is_same_site(&trusted, None)
         );
     }
 }

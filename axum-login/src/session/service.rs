@@ -86,6 +86,14 @@ impl<SS: SessionStore, C: CookieController> Sessions<SS, C> {
         })
     }
 
+    /// Whether the session cookie is `Secure`, when this layer knows (it made the cookie).
+    pub(crate) fn secure(&self) -> Option<bool> {
+        match &self.0 {
+            SessionsKind::Tower { .. } => None,
+            SessionsKind::Own { config, .. } => Some(config.secure),
+        }
+    }
+
     pub(crate) fn layer<I>(&self, inner: I) -> SessionService<I, SS, C> {
         SessionService(match &self.0 {
             SessionsKind::Tower { layer, attributes } => {
