@@ -28,6 +28,14 @@ use tower_sessions::{Expiry, cookie::time};
 
 pub use crate::user::{Access, User};
 
+/// The log filter the demo starts with when `RUST_LOG` is not set.
+///
+/// tower-sessions logs a warning for every request whose session id the store does not know (an
+/// expired session, a logged-out one, or a made-up cookie), so a flood of garbage cookies would
+/// be a flood of log lines; `tower_sessions_core=error` drops those, and axum-login counts them
+/// instead, in one line a minute.
+pub const LOG_FILTER: &str = "info,sqlx=warn,tower_sessions=warn,tower_sessions_core=error";
+
 /// The demo's user store: users in the `users` table of the SQLite database.
 pub type Store = SqlxStore<User, Sqlite>;
 

@@ -6,7 +6,7 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use axum_login::SessionKey;
-use example_sqlite::{Config, Demo, SEED_USERS};
+use example_sqlite::{Config, Demo, LOG_FILTER, SEED_USERS};
 use tracing_subscriber::EnvFilter;
 
 /// The value after `flag` on the command line, else the environment variable `env`, else
@@ -23,8 +23,7 @@ fn arg(flag: &str, env: &str, default: &str) -> String {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(LOG_FILTER)),
         )
         .init();
     match run().await {
