@@ -292,6 +292,9 @@ async fn the_whole_flow_logs_in_and_returns_to_next() {
         .expect("ascii")
         .to_owned();
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    // A login under way keeps its session for minutes, not the lifetime of a logged-in one: an
+    // abandoned login leaves nothing behind for long.
+    assert!(cookie.contains("Max-Age=600"), "{cookie}");
     let to_provider = Url::parse(&location(&response)).expect("provider URL");
     assert_eq!(query(&to_provider, "code_challenge_method"), "S256");
     assert_eq!(query(&to_provider, "client_id"), CLIENT_ID);
@@ -315,6 +318,14 @@ async fn the_whole_flow_logs_in_and_returns_to_next() {
         .send()
         .await
         .expect("callback");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        !cookie.contains("Max-Age"),
+        "a logged-in session keeps a pending login's expiry: {cookie}"
+    );
     assert_eq!(location(&response), "/protected?tab=1");
     let response = go(&browser, &setup.url("/protected?tab=1")).await;
     assert_eq!(response.status(), StatusCode::OK);

@@ -809,3 +809,40 @@ async fn restart_on_the_same_database_keeps_users_and_does_not_reseed() {
         "seeding again did not reset ferris's password"
     );
 }
+
+/// Anonymous visits that store nothing leave nothing behind: no cookie and no session row, so a
+/// flood of them cannot fill the session store.
+#[tokio::test]
+async fn anonymous_pages_store_no_session() {
+    let server = Server::start().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    for path in [
+        "/",
+        "/login",
+        "/login?next=%2Fadmin",
+        "/protected",
+        "/admin",
+    ] {
+        let response = client
+            .get(server.url(path))
+            .header(reqwest::header::ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("answered");
+        assert!(
+            response
+                .headers()
+                .get(reqwest::header::SET_COOKIE)
+                .is_none(),
+            "{path} set a cookie"
+        );
+    }
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM axum_login_sessions")
+        .fetch_one(server.demo.pool())
+        .await
+        .expect("the sessions table");
+    assert_eq!(sessions, 0);
+}

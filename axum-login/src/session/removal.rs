@@ -18,6 +18,9 @@ use std::{
 use axum::http::{HeaderValue, Response, header};
 use tower_service::Service;
 
+/// The most cookie names whose attributes are remembered.
+const MAX_COOKIE_NAMES: usize = 64;
+
 /// The attributes of each cookie name the layer has set, shared by its services.
 #[derive(Clone, Default)]
 pub(crate) struct CookieAttributes(Arc<Mutex<HashMap<String, Vec<String>>>>);
@@ -62,7 +65,11 @@ impl CookieAttributes {
                     .filter(|a| is_repeated(a))
                     .map(|a| (*a).to_owned())
                     .collect();
-                known.insert(name.to_owned(), repeated);
+                // Apps set a handful of cookie names; a bound keeps a response that sets
+                // ever new names (echoing request input, say) from growing this map forever.
+                if known.len() < MAX_COOKIE_NAMES || known.contains_key(name) {
+                    known.insert(name.to_owned(), repeated);
+                }
                 fixed.push(value.clone());
                 continue;
             }
@@ -192,6 +199,17 @@ mod tests {
                 "id=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax; Secure"
             ]
         );
+    }
+
+    #[test]
+    fn the_memory_of_cookie_names_is_bounded() {
+        let attributes = CookieAttributes::default();
+        for n in 0..MAX_COOKIE_NAMES * 4 {
+            let mut set = response(&[&format!("c{n}=v; Secure")]);
+            attributes.fix(&mut set);
+        }
+        let known = attributes.0.lock().expect("lock").len();
+        assert_eq!(known, MAX_COOKIE_NAMES);
     }
 
     #[test]

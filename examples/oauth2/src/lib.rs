@@ -20,7 +20,6 @@ use std::{
     collections::HashMap,
     fmt,
     sync::{Arc, RwLock},
-    time::Duration,
 };
 
 use axum::{
@@ -30,7 +29,8 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use axum_login::session::SqlxSessionStore;
+use axum_login::session::MemoryStore;
+use axum_login::tower_sessions::Expiry;
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, SessionKey, UserStore, safe_next,
     session_layer,
@@ -42,7 +42,6 @@ use oauth2::{
     basic::BasicClient,
 };
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use subtle::ConstantTimeEq;
 
 /// Where the provider is and who this app is to it: from the environment or the command line,
@@ -82,9 +81,6 @@ impl fmt::Debug for ProviderConfig {
 /// Why the app cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The session database cannot be created.
-    #[error("the session database: {0}")]
-    Sessions(#[from] sqlx::Error),
     /// A URL that does not parse.
     #[error("{name} is not a valid URL: {source}")]
     Url {
@@ -312,13 +308,21 @@ struct PendingLogin {
     next: Option<String>,
 }
 
-/// How often expired sessions are deleted.
-const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(60);
+/// How long a login begun at the provider may take before its session is dropped: an
+/// abandoned login must not keep a session for the usual lifetime of one.
+const PENDING_LOGIN_EXPIRY: axum_login::tower_sessions::cookie::time::Duration =
+    axum_login::tower_sessions::cookie::time::Duration::minutes(10);
+
+/// The most sessions the app keeps. Every visitor who starts a login gets one, so the bound is
+/// what keeps a flood of `GET /login` from growing memory; when it is reached, the session
+/// closest to expiry goes first, which is an abandoned pending login long before a logged-in
+/// user's session.
+const MAX_SESSIONS: usize = 20_000;
 
 /// The app's router, with authentication on it.
 ///
-/// Sessions live in an in-memory SQLite database of the app's own, with a task that deletes
-/// expired ones; it runs as long as the tokio runtime.
+/// Sessions live in axum-login's `MemoryStore`, bounded by [`MAX_SESSIONS`] and dropping expired
+/// ones; one instance, so memory is enough.
 pub async fn app(
     config: &ProviderConfig,
     users: ProviderUsers,
@@ -329,7 +333,7 @@ pub async fn app(
     // browser back with a top-level GET from another site, and a `Strict` cookie would stay
     // behind, losing the pending login (and the user would look logged out right after logging
     // in). `Lax` comes along on that navigation and still stays home on cross-site POSTs.
-    let sessions = session_layer(session_store().await?)
+    let sessions = session_layer(MemoryStore::new(MAX_SESSIONS))
         // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says so.
         .with_secure(false);
     Ok(Router::new()
@@ -346,34 +350,6 @@ pub async fn app(
                 .login_url("/login")
                 .build(),
         ))
-}
-
-/// Sessions in a SQLite database in memory, deleted by a task once they expire; tower-sessions'
-/// `MemoryStore` would keep every session ever begun, including every login abandoned at the
-/// provider.
-async fn session_store() -> Result<SqlxSessionStore<sqlx::Sqlite>, sqlx::Error> {
-    // One connection that never closes: every connection to `:memory:` is a database of its own,
-    // and the database disappears with its last connection.
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_with(SqliteConnectOptions::new().in_memory(true))
-        .await?;
-    let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(pool);
-    sessions.migrate().await?;
-    tokio::spawn(delete_expired_sessions(sessions.clone()));
-    Ok(sessions)
-}
-
-async fn delete_expired_sessions(sessions: SqlxSessionStore<sqlx::Sqlite>) {
-    if let Err(error) = sessions
-        .continuously_delete_expired(SESSION_CLEANUP_PERIOD)
-        .await
-    {
-        tracing::error!(%error, "expired-session cleanup stopped");
-    }
 }
 
 async fn home(user: Option<CurrentUser<User>>) -> String {
@@ -411,6 +387,9 @@ async fn start_login(
         // Checked now and again on return; an unsafe `next` is dropped, not kept.
         next: query.next.as_deref().and_then(safe_next).map(str::to_owned),
     };
+    // Until the login completes, the session lives only as long as a login may take.
+    auth.session()
+        .set_expiry(Some(Expiry::OnInactivity(PENDING_LOGIN_EXPIRY)));
     auth.session().insert(PENDING, pending).await?;
     Ok(Redirect::to(url.as_str()).into_response())
 }
@@ -494,6 +473,8 @@ async fn callback(
     };
     // Changes the session id: whatever id the browser had before is worthless now.
     auth.login(&user).await?;
+    // A logged-in session lasts as the layer says, no longer the few minutes of a pending login.
+    auth.session().set_expiry(None);
     let next = pending.next.as_deref().and_then(safe_next).unwrap_or("/");
     Ok(Redirect::to(next).into_response())
 }
