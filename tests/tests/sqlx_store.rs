@@ -645,7 +645,8 @@ async fn generated_sql_is_written_for_each_database() {
     );
     assert_eq!(
         sqlite.authenticate_sql(),
-        r#"SELECT "id", "username", "password_hash", "role" FROM "users" WHERE "username" = ?"#
+        // Backquoted: SQLite would read a double-quoted unknown column as a string.
+        "SELECT `id`, `username`, `password_hash`, `role` FROM `users` WHERE `username` = ?"
     );
     let postgres = SqlxStore::<User, sqlx::Postgres>::new(
         sqlx::PgPool::connect_lazy("postgres://localhost/unused").unwrap(),

@@ -24,8 +24,13 @@ impl Dialect {
         }
     }
 
+    /// `name` as an identifier of this database, part by part (`auth.users`).
+    ///
+    /// SQLite reads a double-quoted name that is no column as a string literal, so a misspelt
+    /// column would compare against its own name and match nothing (a silent "no such user");
+    /// backquoted, it is "no such column", naming it, at the first query.
     pub(crate) fn quote(self, name: &str) -> String {
-        let quote = if self == Self::MySql { '`' } else { '"' };
+        let quote = if self == Self::Postgres { '"' } else { '`' };
         name.split('.')
             .map(|part| {
                 let escaped = part.replace(quote, &format!("{quote}{quote}"));
@@ -268,7 +273,8 @@ mod tests {
     #[test]
     fn identifiers_are_quoted_per_database() {
         assert_eq!(Dialect::Postgres.quote("auth.users"), r#""auth"."users""#);
-        assert_eq!(Dialect::Sqlite.quote(r#"we"ird"#), r#""we""ird""#);
+        assert_eq!(Dialect::Sqlite.quote("we`ird"), "`we``ird`");
+        assert_eq!(Dialect::Sqlite.quote("auth.users"), "`auth`.`users`");
         assert_eq!(Dialect::MySql.quote("users"), "`users`");
     }
 

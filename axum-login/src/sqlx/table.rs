@@ -3,8 +3,8 @@
 /// Where a user's row lives and which columns mean what.
 ///
 /// Table and column names are plain names: the store quotes them for the database (`"users"` on
-/// PostgreSQL and SQLite, `` `users` `` on MySQL). A dotted table name (`auth.users`) is quoted
-/// part by part.
+/// PostgreSQL, `` `users` `` on SQLite and MySQL; on SQLite a double-quoted name that is no
+/// column would be read as a string). A dotted table name (`auth.users`) is quoted part by part.
 ///
 /// Custom queries ([`with_load_query`](Self::with_load_query),
 /// [`with_authenticate_query`](Self::with_authenticate_query)) write their one parameter as `$1`
