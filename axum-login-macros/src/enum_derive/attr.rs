@@ -1,7 +1,7 @@
 //! The attribute grammar of `#[derive(Role)]` and `#[derive(Permission)]`.
 
 use proc_macro2::Span;
-use syn::{Data, DeriveInput, Fields};
+use syn::{Data, DeriveInput, Fields, parse::Parse};
 
 use crate::internals::{
     Ctxt, RenameRule, did_you_mean, expected_one_of, key_of, parse_crate_path, parse_lit_str,
@@ -56,6 +56,8 @@ pub(super) struct VariantModel<'a> {
     pub(super) name_span: Span,
     /// The variants named in `#[role(implies(...))]`, as written.
     pub(super) implies: Vec<syn::Ident>,
+    /// Strings in `implies(...)`, a mistake: `implies` names variants.
+    pub(super) implied_names: Vec<syn::LitStr>,
 }
 
 /// The crate path alone, for the stub impl of an input in error.
@@ -189,6 +191,7 @@ fn parse_variant<'a>(
     let attr_name = kind.attr();
     let mut rename: Option<syn::LitStr> = None;
     let mut implies = Vec::new();
+    let mut implied_names = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for attr in variant
         .attrs
@@ -231,25 +234,26 @@ fn parse_variant<'a>(
                         );
                         return Ok(());
                     }
-                    let list = meta.parse_nested_meta(|inner| {
-                        match inner.path.get_ident() {
-                            Some(ident)
-                                if inner.input.is_empty() || inner.input.peek(syn::Token![,]) =>
+                    let content;
+                    syn::parenthesized!(content in meta.input);
+                    let list = content.parse_terminated(syn::Expr::parse, syn::Token![,])?;
+                    for item in list {
+                        match item {
+                            syn::Expr::Path(path)
+                                if path.qself.is_none() && path.path.get_ident().is_some() =>
                             {
-                                implies.push(ident.clone());
+                                implies.extend(path.path.get_ident().cloned());
                             }
-                            _ => {
-                                cx.error_spanned_by(
-                                    &inner.path,
-                                    format!("expected a variant of this enum; {example}"),
-                                );
-                                skip_value(&inner)?;
-                            }
+                            // Resolved in `check`, which knows every variant's name.
+                            syn::Expr::Lit(syn::ExprLit {
+                                lit: syn::Lit::Str(lit),
+                                ..
+                            }) => implied_names.push(lit),
+                            other => cx.error_spanned_by(
+                                other,
+                                format!("expected a variant of this enum; {example}"),
+                            ),
                         }
-                        Ok(())
-                    });
-                    if let Err(error) = list {
-                        cx.syn_error(error);
                     }
                 }
                 _ => {
@@ -284,6 +288,7 @@ fn parse_variant<'a>(
         name,
         name_span,
         implies,
+        implied_names,
     }
 }
 

@@ -22,6 +22,31 @@ pub(super) fn check(model: &EnumModel<'_>, cx: &Ctxt) -> Option<Vec<Vec<usize>>>
 
     let names: Vec<String> = model.variants.iter().map(|v| v.ident.to_string()).collect();
     let mut ok = true;
+    for variant in &model.variants {
+        for lit in &variant.implied_names {
+            ok = false;
+            let given = lit.value();
+            let by_name = model.variants.iter().find(|v| v.name == given).or_else(|| {
+                let near = did_you_mean(&given, model.variants.iter().map(|v| v.name.as_str()))?;
+                model.variants.iter().find(|v| v.name == near)
+            });
+            let message = match by_name {
+                Some(target) => format!(
+                    "`implies` names variants, not role names: write `implies({})` for the role named \"{}\"",
+                    target.ident, target.name
+                ),
+                None => format!(
+                    "`implies` names variants, not role names, and no role is named \"{given}\"; write variants of this enum: {}",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            cx.error_spanned_by(lit, message);
+        }
+    }
     let mut edges: Vec<Vec<usize>> = Vec::with_capacity(model.variants.len());
     for variant in &model.variants {
         let mut targets = Vec::new();

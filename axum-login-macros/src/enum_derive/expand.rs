@@ -23,6 +23,29 @@ pub(super) fn expand(model: &EnumModel<'_>, satisfies: &[Vec<usize>]) -> TokenSt
         quote!(match self { #(Self::#variants => #names,)* })
     };
 
+    // `Display`, `Serialize` and sqlx read the name with their own `match`, not through
+    // `Role::as_str`: calling the trait's method asks again for its supertraits, so a missing
+    // `Debug` would be reported once per impl.
+    let name_of = |value: TokenStream| {
+        if variants.is_empty() {
+            quote!(match *#value {})
+        } else {
+            quote!(match #value { #(#ident::#variants => #names,)* })
+        }
+    };
+    let name_of_value = name_of(quote!(value));
+    // An enum without variants has no value to name: its bodies are the empty `match` alone,
+    // not a call whose argument never returns.
+    let (display_body, serialize_body) = if variants.is_empty() {
+        (quote!(match *self {}), quote!(match *self {}))
+    } else {
+        let name = name_of(quote!(self));
+        (
+            quote!(f.write_str(#name)),
+            quote!(serializer.serialize_str(#name)),
+        )
+    };
+
     let satisfies_fn = matches!(model.kind, Kind::Role).then(|| {
         let body = if variants.is_empty() {
             quote!(match *self {})
@@ -47,7 +70,7 @@ pub(super) fn expand(model: &EnumModel<'_>, satisfies: &[Vec<usize>]) -> TokenSt
 
     let sqlx = model.input.generics.params.is_empty().then(|| {
         quote! {
-            #krate::__private::sqlx_text!(#ident, <#ident as #krate::__private::#trait_ident>::as_str);
+            #krate::__private::sqlx_text!(#ident, |value: &#ident| -> &'static str { #name_of_value });
         }
     });
 
@@ -66,7 +89,7 @@ pub(super) fn expand(model: &EnumModel<'_>, satisfies: &[Vec<usize>]) -> TokenSt
         #[automatically_derived]
         impl #impl_generics #krate::__private::core::fmt::Display for #ident #ty_generics #where_clause {
             fn fmt(&self, f: &mut #krate::__private::core::fmt::Formatter<'_>) -> #krate::__private::core::fmt::Result {
-                f.write_str(<Self as #krate::__private::#trait_ident>::as_str(self))
+                #display_body
             }
         }
 
@@ -88,7 +111,7 @@ pub(super) fn expand(model: &EnumModel<'_>, satisfies: &[Vec<usize>]) -> TokenSt
             where
                 __S: #krate::__private::serde::Serializer,
             {
-                serializer.serialize_str(<Self as #krate::__private::#trait_ident>::as_str(self))
+                #serialize_body
             }
         }
 
