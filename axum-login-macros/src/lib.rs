@@ -65,7 +65,7 @@ mod tests {
                 #[auth(username)]
                 name: String,
                 #[auth(password_hash)]
-                hash: String,
+                hash: SecretString,
                 #[auth(roles)]
                 roles: Vec<Access>,
             }
@@ -84,6 +84,7 @@ mod tests {
         let args = quote!(
             crate = "auth",
             role = Access::A,
+            any(role = "a", permission = Perm::A),
             not(permission = "x"),
             check = c,
             fresh = "1m",

@@ -56,6 +56,12 @@ pub enum AuthError {
         /// The layer's user type.
         layer_user: &'static str,
     },
+
+    /// A guard asked about a role or permission that the user type can never hold, or a check
+    /// refused with a response that is not a refusal: a mistake in the app, found on the first
+    /// request that reaches the guard.
+    #[error(transparent)]
+    Policy(#[from] crate::guard::PolicyError),
 }
 
 impl AuthError {
@@ -66,7 +72,10 @@ impl AuthError {
     /// Whether this error is a mistake in how the app is put together (a missing layer, a wrong
     /// type), rather than a failure at run time.
     pub fn is_setup_error(&self) -> bool {
-        matches!(self, Self::MissingLayer { .. } | Self::TypeMismatch { .. })
+        matches!(
+            self,
+            Self::MissingLayer { .. } | Self::TypeMismatch { .. } | Self::Policy(_)
+        )
     }
 }
 
@@ -83,7 +92,7 @@ impl IntoResponse for AuthError {
         }
         let body = if self.is_setup_error() {
             // A wiring mistake, found on the developer's first request: say what to fix.
-            tracing::error!(error = %self, "axum-login is not set up for this route");
+            tracing::error!(error = %self, "axum-login is not set up right for this route");
             format!("Internal Server Error: {self}")
         } else {
             tracing::error!(error = %self, cause = ?StdError::source(&self), "authentication failed with an error");

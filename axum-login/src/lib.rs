@@ -50,7 +50,7 @@ pub mod session;
 #[cfg(feature = "sqlx")]
 pub mod sqlx;
 pub mod store;
-mod user;
+pub mod user;
 
 #[cfg(feature = "ldap")]
 pub use crate::ldap::{LdapConfig, LdapStore};
@@ -79,21 +79,27 @@ pub use crate::{
 /// | attribute | on | generates |
 /// | --- | --- | --- |
 /// | `#[auth(id)]` | exactly one field | `type Id` is the field's type; `id()` returns a clone |
-/// | `#[auth(password_hash)]` | at most one field | `session_auth_hash()` returns its bytes; without this field it returns `&[]` and sessions never end on their own |
+/// | `#[auth(password_hash)]` | at most one field | `session_auth_hash()` returns its bytes; without this field it returns `&[]` and sessions never end on their own. Not a `String` (see below) unless written `#[auth(password_hash, allow_plain_string)]` |
 /// | `#[auth(username)]` | at most one field | nothing here: the login name, read by [`UserStore`](derive@crate::UserStore) |
-/// | `#[auth(role)]` | a field holding one [`Role`](trait@crate::Role) | `has_role`, honouring the role hierarchy |
-/// | `#[auth(roles)]` | a collection of one `Role` enum: `Vec`, `HashSet`, `BTreeSet`, `VecDeque`, `[R; N]`, `Box<[R]>`, `Option<R>` | `has_role`, true when any held role satisfies the check |
+/// | `#[auth(role)]` | a field holding one [`Role`](trait@crate::Role), or a role's name as a `String` | `has_role`, honouring the role hierarchy (names: equal names) |
+/// | `#[auth(roles)]` | a collection of one `Role` enum, or of `String`s: `Vec`, `HashSet`, `BTreeSet`, `VecDeque`, `[R; N]`, `Box<[R]>`, `Option<R>` | `has_role`, true when any held role satisfies the check |
 /// | `#[auth(permissions)]` | a collection (as for `roles`) of one [`Permission`](trait@crate::Permission) enum, or of `String`s | `has_permission`: by variant for enums (which must also be `PartialEq`), by name for strings |
 /// | `#[auth(column = "name")]` | any field, alone or after another key: `#[auth(id, column = "user_id")]` | nothing here: the field's database column for [`UserStore`](derive@crate::UserStore) |
 ///
 /// On the struct, `#[auth(crate = "path")]` names this crate when it is imported under another
 /// name. Other attributes, such as `#[sqlx(...)]` for `#[derive(sqlx::FromRow)]`, are left alone.
 ///
-/// The password hash may be a `String`, a [`secrecy::SecretString`], a `Vec<u8>`, a `Box<[u8]>`,
-/// a `Cow<str>`, or an `Option` of one of them (`None` is an empty hash).
+/// The derive also implements [`AuthUser::authz_kinds`] from the
+/// role and permission fields, so that a guard asking for a role of another enum, a name that no
+/// variant has, or a role from a user type without roles, answers a `500` that says so on the
+/// first request (see [`require_login`](macro@crate::require_login#what-is-checked-when)).
+///
+/// The password hash may be a [`secrecy::SecretString`], a `SecretSlice<u8>`, a `Vec<u8>`, a
+/// `Box<[u8]>`, a `Cow<str>`, or an `Option` of one of them (`None` is an empty hash).
 /// **Keep the hash out of logs**: the derive never prints it, but a `#[derive(Debug)]` on the
-/// struct prints every field; make the field a `SecretString`, whose `Debug` shows
-/// `[REDACTED]`.
+/// struct prints every field; a `SecretString`'s `Debug` shows `[REDACTED]`. So a `String` (or
+/// `Option<String>`) hash is a compile error that says so; where it must be a `String` (a model
+/// type of another library), say it: `#[auth(password_hash, allow_plain_string)]`.
 ///
 /// ```
 /// use axum_login::{AuthUser, Role, authz::RoleRef};

@@ -51,9 +51,14 @@ pub async fn public_handler(Path(id): Path<i64>) -> String {
     id.to_string()
 }
 
-#[require_login(redirect = false, redirect_field = "back")]
+#[require_login(redirect = "/in", redirect_field = "back", role = "editor")]
 async fn private_handler() -> &'static str {
     "private"
+}
+
+#[require_login(redirect = false, all(role = Access::Editor, not(role = "admin")))]
+async fn folded_handler(Path(id): Path<i64>, body: String) -> String {
+    format!("{id} {body}")
 }
 
 #[require_login]
@@ -66,6 +71,7 @@ fn router() -> Router {
         .route("/public/{id}", get(public_handler))
         .route("/private", get(private_handler))
         .route("/crate", get(crate_handler))
+        .route("/folded/{id}", get(folded_handler))
         .route_layer(require!(role = Access::Editor))
 }
 

@@ -19,7 +19,9 @@ use axum::{
 };
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, Role, UserStore,
-    authz::PermissionRef, authz::RoleRef, clock::ManualClock, require, require_login,
+    authz::{AuthzKinds, Held, PermissionRef, RoleRef},
+    clock::ManualClock,
+    require, require_login,
 };
 use axum_login_tests::{http::bare_client, http::browser, http::serve};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
@@ -60,6 +62,14 @@ impl AuthUser for Member {
 
     fn has_permission(&self, permission: PermissionRef<'_>) -> bool {
         permission.is_granted_by_names(&self.permissions)
+    }
+
+    // Declared, so that a guard asking for a role of another enum is a setup error here too.
+    fn authz_kinds() -> AuthzKinds {
+        AuthzKinds {
+            roles: Held::role_enum::<Access>(),
+            permissions: Held::Names,
+        }
     }
 }
 
@@ -745,4 +755,562 @@ async fn a_custom_denial_responder_answers_for_the_layer() {
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+// What a guard cannot know at compile time, the user type, it checks on the first request: a
+// role or permission the user type can never hold is a `500` that names both sides, logged at
+// error level; never a `403` for everyone, and inside `not(..)` never a pass for everyone.
+
+/// An enum that is not the users' role type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
+enum Muting {
+    Muted,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, axum_login::Permission)]
+#[permission(rename_all = "dot.case")]
+enum Perm {
+    PostsWrite,
+    PostsPublish,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, axum_login::Permission)]
+enum OtherPerm {
+    Deploy,
+}
+
+/// A derived user: roles of `Access`, permissions of `Perm`.
+#[derive(Clone, Debug, AuthUser)]
+struct Staff {
+    #[auth(id)]
+    id: i64,
+    name: String,
+    #[auth(roles)]
+    roles: Vec<Access>,
+    #[auth(permissions)]
+    permissions: Vec<Perm>,
+}
+
+/// A derived user with no roles or permissions at all.
+#[derive(Clone, Debug, AuthUser)]
+struct Plain {
+    #[auth(id)]
+    id: i64,
+}
+
+#[derive(Clone, Default)]
+struct StaffStore(Arc<Mutex<HashMap<i64, Staff>>>);
+
+impl UserStore for StaffStore {
+    type User = Staff;
+    type Credentials = String;
+    type Error = Infallible;
+
+    async fn authenticate(&self, name: String) -> Result<Option<Staff>, Infallible> {
+        Ok(self
+            .0
+            .lock()
+            .expect("lock")
+            .values()
+            .find(|user| user.name == name)
+            .cloned())
+    }
+
+    async fn load_user(&self, id: &i64) -> Result<Option<Staff>, Infallible> {
+        Ok(self.0.lock().expect("lock").get(id).cloned())
+    }
+}
+
+async fn staff_login(
+    mut auth: AuthSession<StaffStore>,
+    Form(form): Form<LoginForm>,
+) -> Result<StatusCode, AuthError> {
+    match auth.authenticate(form.name).await? {
+        Some(user) => {
+            auth.login(&user).await?;
+            Ok(StatusCode::OK)
+        }
+        None => Ok(StatusCode::UNAUTHORIZED),
+    }
+}
+
+#[require_login(role = Muting::Muted)]
+async fn role_of_another_enum() -> &'static str {
+    "never"
+}
+
+#[require_login(not(role = Muting::Muted))]
+async fn not_a_role_of_another_enum() -> &'static str {
+    "never"
+}
+
+#[require_login(any(role = Access::Admin, role = Muting::Muted))]
+async fn any_with_a_role_of_another_enum() -> &'static str {
+    "never"
+}
+
+#[require_login(role = "admin")]
+async fn role_by_name() -> &'static str {
+    "admin by name"
+}
+
+#[require_login(role = "editor")]
+async fn implied_role_by_name() -> &'static str {
+    "editor by name"
+}
+
+#[require_login(all(role = "viewer", not(role = "admn")))]
+async fn not_a_misspelt_role_name() -> &'static str {
+    "never"
+}
+
+#[require_login(permission = Perm::PostsWrite)]
+async fn permission_variant() -> &'static str {
+    "write"
+}
+
+#[require_login(permission = "posts.publish")]
+async fn permission_by_name() -> &'static str {
+    "publish"
+}
+
+#[require_login(not(permission = "posts.wirte"))]
+async fn not_a_misspelt_permission() -> &'static str {
+    "never"
+}
+
+#[require_login(all(role = Access::Viewer, not(permission = OtherPerm::Deploy)))]
+async fn not_a_permission_of_another_enum() -> &'static str {
+    "never"
+}
+
+/// Refuses with a status that says "OK": the guard must not send it as it is.
+async fn refuses_with_ok() -> Result<bool, (StatusCode, &'static str)> {
+    Err((StatusCode::OK, "looks served"))
+}
+
+async fn refuses_with_a_redirect() -> Result<bool, (StatusCode, [(&'static str, &'static str); 1])>
+{
+    Err((StatusCode::FOUND, [("location", "/elsewhere")]))
+}
+
+async fn refuses_with_a_teapot() -> Result<bool, (StatusCode, &'static str)> {
+    Err((StatusCode::IM_A_TEAPOT, "short and stout"))
+}
+
+#[require_login(check = refuses_with_ok)]
+async fn check_error_ok() -> &'static str {
+    "secret"
+}
+
+#[require_login(not(check = refuses_with_a_redirect))]
+async fn check_error_redirect() -> &'static str {
+    "secret"
+}
+
+#[require_login(check = refuses_with_a_teapot)]
+async fn check_error_teapot() -> &'static str {
+    "secret"
+}
+
+#[derive(Clone)]
+struct Greeting(&'static str);
+
+/// Sixteen extractors, axum's most: the guard shares the first argument after the state.
+#[require_login(role = "editor")]
+#[allow(clippy::too_many_arguments)]
+async fn sixteen_extractors(
+    State(greeting): State<Greeting>,
+    Path(id): Path<i64>,
+    Query(page): Query<Page>,
+    CurrentUser(user): CurrentUser<Staff>,
+    _: axum::http::HeaderMap,
+    _: axum::http::Method,
+    _: axum::http::Uri,
+    _: axum::http::Version,
+    _: axum::extract::OriginalUri,
+    _: axum::http::HeaderMap,
+    _: axum::http::Method,
+    _: axum::http::Uri,
+    _: axum::http::Version,
+    _: axum::extract::OriginalUri,
+    _: axum::http::HeaderMap,
+    Json(note): Json<Note>,
+) -> String {
+    format!(
+        "{} {} {id} {} {}",
+        greeting.0, user.name, page.page, note.text
+    )
+}
+
+// `#[axum::debug_handler]` above the guard checks the handler as written; the guard keeps its
+// arguments, so it still compiles and the guard still runs.
+#[axum::debug_handler]
+#[require_login(role = Access::Admin)]
+async fn debug_outer(Path(id): Path<i64>) -> String {
+    format!("debug {id}")
+}
+
+struct Pages;
+
+impl Pages {
+    #[require_login]
+    async fn associated(CurrentUser(user): CurrentUser<Staff>) -> String {
+        format!("hello {}", user.name)
+    }
+}
+
+struct StaffApp {
+    base: String,
+}
+
+impl StaffApp {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn client(&self, name: &str) -> reqwest::Client {
+        let client = browser();
+        let response = client
+            .post(self.url("/login"))
+            .form(&[("name", name)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::OK, "login as {name}");
+        client
+    }
+}
+
+async fn staff_app() -> StaffApp {
+    let store = StaffStore::default();
+    for (id, name, roles, permissions) in [
+        (1, "admin", vec![Access::Admin], vec![]),
+        (2, "editor", vec![Access::Editor], vec![Perm::PostsWrite]),
+        (3, "viewer", vec![Access::Viewer], vec![Perm::PostsPublish]),
+    ] {
+        store.0.lock().expect("lock").insert(
+            id,
+            Staff {
+                id,
+                name: name.to_owned(),
+                roles,
+                permissions,
+            },
+        );
+    }
+    let muted_area = Router::new()
+        .route("/", get(|| async { "never" }))
+        .route_layer(require!(not(role = Muting::Muted)));
+    let router = Router::new()
+        .route("/login", post(staff_login))
+        .route("/other-role", get(role_of_another_enum))
+        .route("/not-other-role", get(not_a_role_of_another_enum))
+        .route("/any-other-role", get(any_with_a_role_of_another_enum))
+        .route("/role-by-name", get(role_by_name))
+        .route("/implied-role-by-name", get(implied_role_by_name))
+        .route("/not-misspelt-role", get(not_a_misspelt_role_name))
+        .route("/permission-variant", get(permission_variant))
+        .route("/permission-by-name", get(permission_by_name))
+        .route("/not-misspelt-permission", get(not_a_misspelt_permission))
+        .route(
+            "/not-other-permission",
+            get(not_a_permission_of_another_enum),
+        )
+        .route("/check-ok", get(check_error_ok))
+        .route("/check-redirect", get(check_error_redirect))
+        .route("/check-teapot", get(check_error_teapot))
+        .route("/sixteen/{id}", post(sixteen_extractors))
+        .route("/debug-outer/{id}", get(debug_outer))
+        .route("/associated", get(Pages::associated))
+        .nest("/muted-area", muted_area)
+        .with_state(Greeting("hi"))
+        .layer(
+            AuthLayer::builder(
+                store,
+                SessionManagerLayer::new(MemoryStore::default()).with_secure(false),
+            )
+            .build(),
+        );
+    StaffApp {
+        base: format!("http://{}", serve(router).await),
+    }
+}
+
+/// The status and body of a `GET`.
+async fn answer(client: &reqwest::Client, url: String) -> (StatusCode, String) {
+    let response = client.get(url).send().await.expect("request");
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn a_role_of_another_enum_is_a_setup_error_naming_both_types() {
+    axum_login_tests::logs::capture_logs();
+    let app = staff_app().await;
+    for name in ["admin", "viewer"] {
+        let client = app.client(name).await;
+        let (status, body) = answer(&client, app.url("/other-role")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name}: {body}");
+        assert!(body.contains("Muting`"), "{body}");
+        assert!(body.contains("Access`"), "{body}");
+        assert!(body.contains("Staff`"), "{body}");
+    }
+    assert!(
+        axum_login_tests::logs::logs().contains("the guard asks for role `muted` of type"),
+        "logged at error level"
+    );
+}
+
+#[tokio::test]
+async fn not_a_role_of_another_enum_never_lets_anyone_in() {
+    let app = staff_app().await;
+    for name in ["admin", "editor", "viewer"] {
+        let client = app.client(name).await;
+        for path in ["/not-other-role", "/muted-area"] {
+            let (status, body) = answer(&client, app.url(path)).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name} {path}");
+            assert!(body.contains("Muting`"), "{body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_role_of_a_policy_is_checked_even_when_an_earlier_one_decides() {
+    let app = staff_app().await;
+    // The admin passes `role = Access::Admin`; the role of another enum next to it is still a
+    // mistake, found on the first request rather than the first one by a non-admin.
+    let admin = app.client("admin").await;
+    let (status, body) = answer(&admin, app.url("/any-other-role")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+}
+
+#[tokio::test]
+async fn a_role_given_by_name_is_compared_by_the_derived_name_with_the_hierarchy() {
+    let app = staff_app().await;
+    let admin = app.client("admin").await;
+    let editor = app.client("editor").await;
+    let viewer = app.client("viewer").await;
+    assert_eq!(
+        answer(&admin, app.url("/role-by-name")).await,
+        (StatusCode::OK, "admin by name".to_owned())
+    );
+    assert_eq!(
+        answer(&editor, app.url("/role-by-name")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // `Admin` implies `Editor`.
+    assert_eq!(
+        answer(&admin, app.url("/implied-role-by-name")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        answer(&viewer, app.url("/implied-role-by-name")).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_role_name_no_role_has_is_a_setup_error_listing_the_names() {
+    let app = staff_app().await;
+    let viewer = app.client("viewer").await;
+    let (status, body) = answer(&viewer, app.url("/not-misspelt-role")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("\"admn\""), "{body}");
+    assert!(
+        body.contains("expected one of: `admin`, `editor`, `viewer`, `banned`"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn permissions_by_variant_and_by_name() {
+    let app = staff_app().await;
+    let editor = app.client("editor").await;
+    let viewer = app.client("viewer").await;
+    assert_eq!(
+        answer(&editor, app.url("/permission-variant")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        answer(&viewer, app.url("/permission-variant")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        answer(&viewer, app.url("/permission-by-name")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        answer(&editor, app.url("/permission-by-name")).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_permission_the_user_type_cannot_hold_inside_not_is_a_setup_error() {
+    let app = staff_app().await;
+    for name in ["admin", "editor", "viewer"] {
+        let client = app.client(name).await;
+        let (status, body) = answer(&client, app.url("/not-misspelt-permission")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name}");
+        assert!(body.contains("\"posts.wirte\""), "{body}");
+        assert!(
+            body.contains("expected one of: `posts.write`, `posts.publish`"),
+            "{body}"
+        );
+        let (status, body) = answer(&client, app.url("/not-other-permission")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name}");
+        assert!(body.contains("OtherPerm`"), "{body}");
+        assert!(body.contains("Perm`"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_user_type_without_roles_or_permissions_cannot_be_asked_for_them() {
+    #[require_login(role = Access::Viewer)]
+    async fn viewer_only() -> &'static str {
+        "never"
+    }
+
+    #[require_login(not(permission = "banned"))]
+    async fn not_banned() -> &'static str {
+        "never"
+    }
+
+    #[derive(Clone)]
+    struct PlainStore;
+
+    impl UserStore for PlainStore {
+        type User = Plain;
+        type Credentials = i64;
+        type Error = Infallible;
+
+        async fn authenticate(&self, id: i64) -> Result<Option<Plain>, Infallible> {
+            Ok(Some(Plain { id }))
+        }
+
+        async fn load_user(&self, id: &i64) -> Result<Option<Plain>, Infallible> {
+            Ok(Some(Plain { id: *id }))
+        }
+    }
+
+    async fn plain_login(mut auth: AuthSession<PlainStore>) -> Result<StatusCode, AuthError> {
+        let user = auth.authenticate(1).await?.expect("any id");
+        auth.login(&user).await?;
+        Ok(StatusCode::OK)
+    }
+
+    let router = Router::new()
+        .route("/login", post(plain_login))
+        .route("/viewer", get(viewer_only))
+        .route("/not-banned", get(not_banned))
+        .layer(
+            AuthLayer::builder(
+                PlainStore,
+                SessionManagerLayer::new(MemoryStore::default()).with_secure(false),
+            )
+            .build(),
+        );
+    let base = format!("http://{}", serve(router).await);
+    let client = browser();
+    let response = client
+        .post(format!("{base}/login"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = answer(&client, format!("{base}/viewer")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("hold no roles"), "{body}");
+    let (status, body) = answer(&client, format!("{base}/not-banned")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("hold no permissions"), "{body}");
+}
+
+#[tokio::test]
+async fn a_check_error_that_says_ok_never_answers_ok() {
+    let app = staff_app().await;
+    let viewer = app.client("viewer").await;
+    let (status, body) = answer(&viewer, app.url("/check-ok")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        !body.contains("looks served") && !body.contains("secret"),
+        "{body}"
+    );
+    assert!(body.contains("refuses_with_ok"), "{body}");
+    let response = viewer
+        .get(app.url("/check-redirect"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(response.headers().get(LOCATION).is_none());
+    // A refusal is sent as it is.
+    assert_eq!(
+        answer(&viewer, app.url("/check-teapot")).await,
+        (StatusCode::IM_A_TEAPOT, "short and stout".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_handler_with_sixteen_extractors_is_guarded() {
+    let app = staff_app().await;
+    let send = |client: reqwest::Client| {
+        let url = app.url("/sixteen/7?page=3");
+        async move {
+            let response = client
+                .post(url)
+                .header(ACCEPT, "application/json")
+                .json(&Note {
+                    text: "note".into(),
+                })
+                .send()
+                .await
+                .expect("request");
+            let status = response.status();
+            (status, response.text().await.expect("body"))
+        }
+    };
+    assert_eq!(send(bare_client()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(app.client("viewer").await).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(app.client("editor").await).await,
+        (StatusCode::OK, "hi editor 7 3 note".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn debug_handler_above_the_guard_keeps_the_guard() {
+    let app = staff_app().await;
+    assert_eq!(
+        status_as_api(&bare_client(), app.url("/debug-outer/5")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let editor = app.client("editor").await;
+    assert_eq!(
+        answer(&editor, app.url("/debug-outer/5")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let admin = app.client("admin").await;
+    assert_eq!(
+        answer(&admin, app.url("/debug-outer/5")).await,
+        (StatusCode::OK, "debug 5".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn an_associated_function_can_be_guarded() {
+    let app = staff_app().await;
+    assert_eq!(
+        status_as_api(&bare_client(), app.url("/associated")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let viewer = app.client("viewer").await;
+    assert_eq!(
+        answer(&viewer, app.url("/associated")).await,
+        (StatusCode::OK, "hello viewer".to_owned())
+    );
 }

@@ -46,21 +46,26 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
         None => quote!(&[]),
     };
 
+    // Each field's type is named once per trait, in the same tokens, so that a type that is not
+    // a role (or a collection of them) gives one error, on the field's type.
+    let mut roles_held = quote!(#krate::__private::Held::Nothing);
     let has_role = model.roles.as_ref().map(|roles| {
         let field = roles.field();
         let (name, ty) = (field.ident, field.ty);
         let body = match roles {
             RolesField::One(_) => {
                 if generic {
-                    bounds
-                        .push(syn::parse_quote_spanned!(ty.span()=> #ty: #krate::__private::Role));
+                    bounds.push(
+                        syn::parse_quote_spanned!(ty.span()=> #ty: #krate::__private::RoleItem),
+                    );
                 }
-                // `RoleRef::is_satisfied_by(once(..))`, written so that a type that is not a role
-                // is reported on the field's type rather than on the derive.
+                roles_held =
+                    quote_spanned!(ty.span()=> <#ty as #krate::__private::RoleItem>::held());
                 quote_spanned! {ty.span()=>
-                    role.downcast::<#ty>().is_some_and(|required| {
-                        <#ty as #krate::__private::Role>::satisfies(&self.#name, required)
-                    })
+                    <#ty as #krate::__private::RoleItem>::satisfies(
+                        &role,
+                        #krate::__private::core::iter::once(&self.#name),
+                    )
                 }
             }
             RolesField::Many(_) => {
@@ -69,6 +74,8 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
                         syn::parse_quote_spanned!(ty.span()=> #ty: #krate::__private::RoleSet),
                     );
                 }
+                roles_held =
+                    quote_spanned!(ty.span()=> <#ty as #krate::__private::RoleSet>::held());
                 quote_spanned! {ty.span()=>
                     <#ty as #krate::__private::RoleSet>::has_role(&self.#name, role)
                 }
@@ -81,12 +88,15 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
         }
     });
 
+    let mut permissions_held = quote!(#krate::__private::Held::Nothing);
     let has_permission = model.permissions.as_ref().map(|field| {
         let (name, ty) = (field.ident, field.ty);
         if generic {
             bounds
                 .push(syn::parse_quote_spanned!(ty.span()=> #ty: #krate::__private::PermissionSet));
         }
+        permissions_held =
+            quote_spanned!(ty.span()=> <#ty as #krate::__private::PermissionSet>::held());
         let body = quote_spanned! {ty.span()=>
             <#ty as #krate::__private::PermissionSet>::has_permission(&self.#name, permission)
         };
@@ -103,7 +113,9 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
         impl #impl_generics #krate::__private::AuthUser for #ident #ty_generics #where_clause {
             type Id = #id_ty;
 
-            fn id(&self) -> <Self as #krate::__private::AuthUser>::Id {
+            // The field's type, not `<Self as AuthUser>::Id`: that path would ask again for
+            // `AuthUser`'s supertraits, and a missing `Clone` would be reported twice.
+            fn id(&self) -> #id_ty {
                 #krate::__private::core::clone::Clone::clone(&self.#id_ident)
             }
 
@@ -114,6 +126,13 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
             #has_role
 
             #has_permission
+
+            fn authz_kinds() -> #krate::__private::AuthzKinds {
+                #krate::__private::AuthzKinds {
+                    roles: #roles_held,
+                    permissions: #permissions_held,
+                }
+            }
         }
     }
 }
@@ -133,7 +152,7 @@ pub(super) fn stub(input: &DeriveInput, krate: &syn::Path) -> TokenStream {
         impl #impl_generics #krate::__private::AuthUser for #ident #ty_generics #where_clause {
             type Id = #krate::__private::std::string::String;
 
-            fn id(&self) -> <Self as #krate::__private::AuthUser>::Id {
+            fn id(&self) -> #krate::__private::std::string::String {
                 #krate::__private::std::string::String::new()
             }
 

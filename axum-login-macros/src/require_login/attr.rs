@@ -10,9 +10,11 @@ use crate::internals::{Ctxt, key_of, parse_crate_path, skip_value, unknown_key};
 const CONDITIONS: &[&str] = &["role", "permission", "any", "all", "not", "check"];
 const OPTIONS: &[&str] = &["fresh", "redirect", "redirect_field"];
 
-/// A condition on the logged-in user.
+/// A condition on the logged-in user; each leaf keeps the key it was written with, for errors.
 pub(crate) enum Cond {
+    /// `role = Role::Admin` or `role = "admin"`.
     Role(Expr),
+    /// `permission = Perm::PostsWrite` or `permission = "posts.write"`.
     Permission(Expr),
     Check(Expr),
     Any(Vec<Cond>),
@@ -91,6 +93,12 @@ pub(crate) fn parse(args: TokenStream, macro_name: &str, cx: &Ctxt) -> Args {
     if let Err(error) = parser.parse2(args) {
         cx.syn_error(error);
     }
+    if let (Some(Redirect::Off), Some(field)) = (&out.redirect, &out.redirect_field) {
+        cx.error_spanned_by(
+            field,
+            "`redirect_field` has no effect with `redirect = false`, which sends no one to a login page; remove one of them",
+        );
+    }
     out
 }
 
@@ -132,20 +140,20 @@ fn parse_cond(
                 Expr::Path(_) => Ok(Some(Cond::Role(value))),
                 Expr::Lit(ExprLit {
                     lit: Lit::Str(lit), ..
-                }) => {
+                }) if lit.value().trim().is_empty() => {
                     cx.error_spanned_by(
-                        &value,
-                        format!(
-                            "roles are checked at compile time: write the enum variant, e.g. `role = Role::Admin`, not the string \"{}\"",
-                            lit.value()
-                        ),
+                        lit,
+                        "`role = \"\"` names no role; write the role's variant, `role = Role::Admin` (checked when this compiles), or its name, `role = \"admin\"`",
                     );
                     Ok(None)
                 }
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(_), ..
+                }) => Ok(Some(Cond::Role(value))),
                 _ => {
                     cx.error_spanned_by(
                         &value,
-                        "`role` expects a path to a variant of an enum that derives `Role`, e.g. `role = Role::Admin`",
+                        "`role` expects a variant of an enum that derives `Role`, `role = Role::Admin`, or a role's name, `role = \"admin\"`",
                     );
                     Ok(None)
                 }
@@ -156,6 +164,15 @@ fn parse_cond(
                 return Ok(None);
             };
             match &value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(lit), ..
+                }) if lit.value().trim().is_empty() => {
+                    cx.error_spanned_by(
+                        lit,
+                        "`permission = \"\"` names no permission; write its name, `permission = \"posts.write\"`, or its variant, `permission = Perm::PostsWrite`",
+                    );
+                    Ok(None)
+                }
                 Expr::Path(_)
                 | Expr::Lit(ExprLit {
                     lit: Lit::Str(_), ..

@@ -2,9 +2,11 @@
 //! that `require!` builds, the policies both run, and the answer a visitor who may not pass
 //! gets.
 
+mod key;
 mod layer;
 mod policy;
 mod rejection;
+mod setup;
 
 use std::{fmt, marker::PhantomData};
 
@@ -14,6 +16,13 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+#[doc(hidden)]
+pub use self::key::{
+    PermissionArg, PermissionGivenAsRole, PermissionKey, PermissionKeyIsOther,
+    PermissionKeyIsPermission, PermissionKeyIsRole, PermissionLeaf, RoleArg, RoleGivenAsPermission,
+    RoleKey, RoleKeyIsOther, RoleKeyIsPermission, RoleKeyIsRole, RoleLeaf, WrittenAsPermission,
+    WrittenAsRole,
+};
 pub use self::{
     layer::{GuardLayer, GuardService},
     policy::{
@@ -21,6 +30,7 @@ pub use self::{
         RedirectOverride,
     },
     rejection::{AuthRejection, Denial, DenialReason, DenialResponder},
+    setup::PolicyError,
 };
 use crate::{layer::LoginRedirect, login::RequestAuth};
 

@@ -7,7 +7,7 @@
 // would cost an allocation on every refusal for no gain.
 #![allow(clippy::result_large_err)]
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, pin::Pin, time::Duration};
 
 use axum::{
     extract::FromRequestParts,
@@ -15,8 +15,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use super::{
+    key::{PermissionLeaf, RoleLeaf},
+    setup,
+};
 use crate::{
-    Permission, Role,
+    AuthError, Permission, Role,
     authz::{PermissionRef, RoleRef},
     login::ErasedUser,
 };
@@ -80,13 +84,58 @@ pub struct PolicyContext<'a, S> {
 
 impl<S: Send + Sync> PolicyContext<'_, S> {
     /// Whether the user holds `role`, directly or through the role hierarchy.
-    pub fn has_role<R: Role>(&self, role: &R) -> bool {
-        self.user.has_role(RoleRef::new(role))
+    ///
+    /// `Err` when the user type can never hold it: a role of another enum than its roles, or a
+    /// user type without roles (see [`AuthUser::authz_kinds`](crate::AuthUser::authz_kinds)).
+    /// Answer the request with that error: it is a `500` that says what to fix.
+    pub fn has_role<R: Role>(&self, role: &R) -> Result<bool, AuthError> {
+        self.role(RoleRef::new(role))
+    }
+
+    /// Whether the user holds the role named `name` (its [`Role::as_str`]), directly or
+    /// through the role hierarchy; for users whose roles are strings, whether they hold that
+    /// string.
+    ///
+    /// `Err` when no role of the user type has that name.
+    pub fn has_role_named(&self, name: &str) -> Result<bool, AuthError> {
+        self.role(RoleRef::from_name(name))
     }
 
     /// Whether the user holds `permission`, an enum variant or a name.
-    pub fn has_permission<P: IntoPermissionRef + ?Sized>(&self, permission: &P) -> bool {
-        self.user.has_permission(permission.as_permission_ref())
+    ///
+    /// `Err` when the user type can never hold it: a variant of another enum than its
+    /// permissions, a name that none of them has, or a user type without permissions.
+    pub fn has_permission<P: IntoPermissionRef + ?Sized>(
+        &self,
+        permission: &P,
+    ) -> Result<bool, AuthError> {
+        self.permission(permission.as_permission_ref())
+    }
+
+    fn role(&self, role: RoleRef<'_>) -> Result<bool, AuthError> {
+        setup::check_role(self.user.authz_kinds(), self.user.type_name(), &role)?;
+        Ok(self.user.has_role(role))
+    }
+
+    fn permission(&self, permission: PermissionRef<'_>) -> Result<bool, AuthError> {
+        setup::check_permission(self.user.authz_kinds(), self.user.type_name(), &permission)?;
+        Ok(self.user.has_permission(permission))
+    }
+
+    /// A `role = ...` of `#[require_login]`: the macro's way into [`has_role`](Self::has_role)
+    /// and [`has_role_named`](Self::has_role_named).
+    #[doc(hidden)]
+    pub fn role_leaf<K: RoleLeaf>(&self, role: K) -> Result<bool, Response> {
+        self.role(role.role_ref())
+            .map_err(IntoResponse::into_response)
+    }
+
+    /// A `permission = ...` of `#[require_login]`: the macro's way into
+    /// [`has_permission`](Self::has_permission).
+    #[doc(hidden)]
+    pub fn permission_leaf<K: PermissionLeaf>(&self, permission: K) -> Result<bool, Response> {
+        self.permission(permission.permission_ref())
+            .map_err(IntoResponse::into_response)
     }
 
     /// The request's parts.
@@ -101,11 +150,18 @@ impl<S: Send + Sync> PolicyContext<'_, S> {
 
     /// Runs an app-written check: an async fn whose arguments are extractors, returning `bool`
     /// or `Result<bool, E>` with `E: IntoResponse`.
-    pub async fn check<F, M>(&mut self, check: F) -> Result<bool, Response>
+    ///
+    /// The future is boxed so that its type, and so whether a policy's future is `Send`, does
+    /// not depend on the check: a check of the wrong shape gives one error, on the check.
+    pub fn check<'c, F, M>(
+        &'c mut self,
+        check: F,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, Response>> + Send + 'c>>
     where
         F: Check<S, M>,
+        M: 'c,
     {
-        check.run(self.parts, self.state).await
+        Box::pin(check.run(self.parts, self.state))
     }
 }
 
@@ -133,6 +189,10 @@ impl IntoPermissionRef for str {
 }
 
 /// What a check returns: `bool`, or `Result<bool, E>` whose error becomes the response.
+///
+/// The error is a refusal: a response whose status is not 4xx or 5xx (a `200`, a redirect)
+/// would let a denied request look served, so the guard answers it with a `500` and logs that
+/// the check must refuse with a 4xx or 5xx ([`PolicyError::CheckErrorNotARefusal`](super::PolicyError::CheckErrorNotARefusal)).
 #[diagnostic::on_unimplemented(
     message = "a check must return `bool` or `Result<bool, E>` with `E: IntoResponse`, not `{Self}`"
 )]
@@ -201,7 +261,10 @@ macro_rules! impl_check {
                         .await
                         .map_err(IntoResponse::into_response)?;
                 )*
-                self($($ty,)*).await.into_outcome()
+                self($($ty,)*)
+                    .await
+                    .into_outcome()
+                    .map_err(|response| setup::refusal(response, std::any::type_name::<F>()))
             }
         }
     };

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     AuthError, AuthUser, UserStore,
-    authz::{PermissionRef, RoleRef},
+    authz::{AuthzKinds, PermissionRef, RoleRef},
     clock::{from_unix_seconds, unix_seconds},
     layer::Config,
 };
@@ -33,6 +33,8 @@ pub(crate) trait ErasedUser: Send + Sync + 'static {
     fn as_any(&self) -> &(dyn Any + Send + Sync);
     fn has_role(&self, role: RoleRef<'_>) -> bool;
     fn has_permission(&self, permission: PermissionRef<'_>) -> bool;
+    fn authz_kinds(&self) -> AuthzKinds;
+    fn type_name(&self) -> &'static str;
 }
 
 impl<U: AuthUser> ErasedUser for U {
@@ -44,6 +46,12 @@ impl<U: AuthUser> ErasedUser for U {
     }
     fn has_permission(&self, permission: PermissionRef<'_>) -> bool {
         AuthUser::has_permission(self, permission)
+    }
+    fn authz_kinds(&self) -> AuthzKinds {
+        U::authz_kinds()
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<U>()
     }
 }
 
