@@ -69,7 +69,7 @@ pub mod model {
         #[auth(username, column = "email")]
         pub email: String,
         /// Hash, `NULL` for accounts that log in elsewhere.
-        #[auth(password_hash, column = "pw")]
+        #[auth(password_hash, column = "pw", allow_plain_string)]
         pub password_hash: Option<String>,
         /// Roles.
         #[auth(roles)]
@@ -93,7 +93,7 @@ pub mod model {
         #[auth(username)]
         pub username: String,
         /// Hash.
-        #[auth(password_hash)]
+        #[auth(password_hash, allow_plain_string)]
         pub password_hash: String,
         /// Extra.
         pub extra: T,

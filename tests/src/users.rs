@@ -274,7 +274,7 @@ pub struct User {
     pub id: i64,
     #[auth(username)]
     pub username: String,
-    #[auth(password_hash)]
+    #[auth(password_hash, allow_plain_string)]
     pub password_hash: String,
     #[auth(role)]
     pub role: Level,
@@ -336,7 +336,7 @@ pub struct Account {
     pub id: i64,
     #[auth(username, column = "email")]
     pub email: String,
-    #[auth(password_hash, column = "pw")]
+    #[auth(password_hash, column = "pw", allow_plain_string)]
     pub pw: String,
 }
 

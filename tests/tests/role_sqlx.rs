@@ -25,7 +25,7 @@ struct User {
     #[auth(username)]
     #[sqlx(rename = "email")]
     login: String,
-    #[auth(password_hash)]
+    #[auth(password_hash, allow_plain_string)]
     password_hash: String,
     #[auth(role)]
     role: Access,

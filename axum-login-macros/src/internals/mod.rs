@@ -4,6 +4,7 @@
 mod case;
 mod ctxt;
 mod meta;
+mod sql;
 mod suggest;
 pub(crate) mod user_struct;
 
@@ -12,4 +13,5 @@ pub(crate) use ctxt::Ctxt;
 pub(crate) use meta::{
     key_of, parse_crate_path, parse_lit_str, reject_value, skip_value, unknown_key,
 };
+pub(crate) use sql::check_identifier;
 pub(crate) use suggest::{did_you_mean, expected_one_of};

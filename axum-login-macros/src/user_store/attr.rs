@@ -4,7 +4,9 @@
 use proc_macro2::Span;
 use syn::{DeriveInput, LitStr};
 
-use crate::internals::{Ctxt, key_of, parse_lit_str, reject_value, skip_value, unknown_key};
+use crate::internals::{
+    Ctxt, check_identifier, key_of, parse_lit_str, reject_value, skip_value, unknown_key,
+};
 
 /// The keys `#[user_store(...)]` accepts on the struct.
 pub(crate) const CONTAINER_KEYS: &[&str] = &[
@@ -86,7 +88,19 @@ pub(crate) fn parse_container(input: &DeriveInput, cx: &Ctxt) -> StoreAttrs {
                 Ok(lit) if lit.value().trim().is_empty() => {
                     cx.error_spanned_by(&lit, format!("`{key}` is empty; write a name, or remove `{key}`"));
                 }
-                Ok(lit) => *slot = Some(lit),
+                Ok(lit) => {
+                    match key.as_str() {
+                        "table" | "roles_table" | "permissions_table" => {
+                            check_identifier(&lit, &key, true, cx);
+                        }
+                        "user_id_column" | "role_column" | "permission_column" => {
+                            check_identifier(&lit, &key, false, cx);
+                        }
+                        // Queries are SQL of the app's own; `check` reads their parameters.
+                        _ => {}
+                    }
+                    *slot = Some(lit);
+                }
                 Err(error) => cx.syn_error(error),
             }
             Ok(())

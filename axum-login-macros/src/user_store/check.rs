@@ -49,6 +49,7 @@ pub(crate) fn check<'a>(
     auth: AuthUserModel<'a>,
     attrs: StoreAttrs,
     skips: &[Option<Span>],
+    auth_failed: bool,
     cx: &Ctxt,
 ) -> Option<StoreModel<'a>> {
     let table = attrs.table.clone();
@@ -59,13 +60,13 @@ pub(crate) fn check<'a>(
             "missing `table`: name the users table, e.g. `#[user_store(table = \"users\")]` above the struct",
         );
     }
-    if auth.username.is_none() {
+    if auth.username.is_none() && !auth_failed {
         cx.error_spanned_by(
             &input.ident,
             "`#[derive(UserStore)]` needs the field that users log in with: mark it `#[auth(username)]`, e.g. `#[auth(username)] email: String`",
         );
     }
-    if auth.password_hash.is_none() {
+    if auth.password_hash.is_none() && !auth_failed {
         cx.error_spanned_by(
             &input.ident,
             "`#[derive(UserStore)]` needs the field that holds the password hash: mark it `#[auth(password_hash)]`, e.g. `#[auth(password_hash)] password_hash: SecretString`",

@@ -24,6 +24,9 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
         .map(|clause| clause.predicates.iter().cloned().collect())
         .unwrap_or_default();
     bounds.push(syn::parse_quote!(#db: #sqlx::Database));
+    if model.input.generics.params.is_empty() {
+        bounds.push(auth_user_bound(model.input, krate));
+    }
     bounds.push(syn::parse_quote!(
         &'static str: #sqlx::ColumnIndex<<#db as #sqlx::Database>::Row>
     ));
@@ -46,7 +49,7 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
                         for<'__r> #sqlx::Decode<'__r, #db> + #sqlx::Type<#db>
                 ));
                 quote_spanned! {ty.span()=>
-                    <#ty as #krate::__private::PasswordHashField>::from_stored(
+                    <#ty as #krate::__private::StoredPasswordHash>::from_stored(
                         #sqlx::Row::try_get::<#krate::__private::std::option::Option<#krate::__private::std::string::String>, _>(row, #column)?,
                     )
                 }
@@ -115,20 +118,12 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
     let set_roles = setter(model.roles.as_ref(), quote!(set_roles));
     let set_permissions = setter(model.permissions.as_ref(), quote!(set_permissions));
 
-    let assert = if model.input.generics.params.is_empty() {
-        let ident = quote_spanned!(Span::call_site()=> #ident);
-        quote_spanned! {Span::call_site()=>
-            let _ = #krate::__private::assert_auth_user::<#ident>;
-        }
-    } else {
-        TokenStream::new()
-    };
-
     quote! {
         const _: () = {
             #krate::__private::sqlx_user! {
                 {
                     #[automatically_derived]
+                    #[allow(unused_lifetimes, single_use_lifetimes)]
                     impl #impl_generics #krate::__private::SqlxUser<#db> for #ident #ty_generics
                     where
                         #(#bounds,)*
@@ -142,11 +137,11 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
                         }
 
                         fn password_hash(&self) -> &str {
-                            <#hash_ty as #krate::__private::PasswordHashField>::as_hash(&self.#hash)
+                            <#hash_ty as #krate::__private::StoredPasswordHash>::as_hash(&self.#hash)
                         }
 
                         fn set_password_hash(&mut self, hash: #krate::__private::std::string::String) {
-                            self.#hash = <#hash_ty as #krate::__private::PasswordHashField>::from_stored(
+                            self.#hash = <#hash_ty as #krate::__private::StoredPasswordHash>::from_stored(
                                 #krate::__private::std::option::Option::Some(hash),
                             );
                         }
@@ -155,10 +150,86 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
                         #set_permissions
                     }
                 }
+                {}
+            }
+        };
+    }
+}
+
+/// `for<'a> User: AuthUser`: the impl applies only where the user type is a user, and without
+/// one says nothing, so that a missing `#[derive(AuthUser)]` is reported once, by
+/// [`assert_auth_user`] (for a generic struct, which that cannot name, the real impl leaves the
+/// bound out and the supertrait reports it). The unused binder keeps rustc from rejecting the
+/// bound on a concrete type as trivially false.
+fn auth_user_bound(input: &syn::DeriveInput, krate: &syn::Path) -> WherePredicate {
+    let ident = &input.ident;
+    let (_, ty_generics, _) = input.generics.split_for_impl();
+    syn::parse_quote!(for<'__axum_login> #ident #ty_generics: #krate::__private::AuthUser)
+}
+
+/// An impl with nothing to get wrong, emitted next to the errors, so that the app's uses of
+/// `SqlxStore<User, _>` do not add an error asking for the derive that is there.
+pub(crate) fn stub(input: &syn::DeriveInput, krate: &syn::Path) -> TokenStream {
+    let ident = &input.ident;
+    let sqlx = quote!(#krate::__private::sqlx);
+    let db = quote!(__AxumLoginDb);
+    let mut generics = input.generics.clone();
+    generics.params.push(syn::parse_quote!(#db));
+    let (_, ty_generics, _) = input.generics.split_for_impl();
+    let (impl_generics, _, _) = generics.split_for_impl();
+    let mut bounds: Vec<WherePredicate> = input
+        .generics
+        .where_clause
+        .as_ref()
+        .map(|clause| clause.predicates.iter().cloned().collect())
+        .unwrap_or_default();
+    bounds.push(syn::parse_quote!(#db: #sqlx::Database));
+    bounds.push(auth_user_bound(input, krate));
+    quote! {
+        #krate::__private::sqlx_user! {
+            {
+                #[automatically_derived]
+                #[allow(unused_lifetimes, single_use_lifetimes)]
+                impl #impl_generics #krate::__private::SqlxUser<#db> for #ident #ty_generics
+                where
+                    #(#bounds,)*
                 {
-                    #assert
+                    const TABLE: #krate::__private::UserTable =
+                        #krate::__private::UserTable::new("", "", "", "");
+
+                    fn from_row(
+                        _: &<#db as #sqlx::Database>::Row,
+                    ) -> #krate::__private::core::result::Result<Self, #sqlx::Error> {
+                        #krate::__private::core::result::Result::Err(#sqlx::Error::RowNotFound)
+                    }
+
+                    fn password_hash(&self) -> &str {
+                        ""
+                    }
+
+                    fn set_password_hash(&mut self, _: #krate::__private::std::string::String) {}
                 }
             }
+            {}
+        }
+    }
+}
+
+/// Compiles only if the struct implements `AuthUser`: without the feature `sqlx` nothing else
+/// asks, and with it the impl above keeps quiet. On the derive's own name, which is where the
+/// fix goes; a generic struct is asked by the impl's bound instead, as its parameters are not
+/// nameable here.
+pub(crate) fn assert_auth_user(input: &syn::DeriveInput, krate: &syn::Path) -> TokenStream {
+    if !input.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let ident = syn::Ident::new(&input.ident.to_string(), Span::call_site());
+    quote_spanned! {Span::call_site()=>
+        const _: () = {
+            // A bound on a function, not a call of `AuthUser`'s methods, which would ask for its
+            // supertraits again: with the derive there and `Clone` missing, that is one error,
+            // the derive's.
+            let _ = #krate::__private::AuthzKinds::of::<#ident>;
         };
     }
 }

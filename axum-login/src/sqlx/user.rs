@@ -55,8 +55,10 @@ use crate::{AuthUser, error::BoxError};
 /// `#[auth(column = "...")]` says otherwise, except the collections filled from a roles or
 /// permissions table and fields marked `#[user_store(skip)]` (both start from `Default`). An
 /// `#[auth(role)]` field is read from its column through the role's sqlx impl (its name as
-/// text). The password hash field may be `String`, `SecretString`, or an `Option` of one; a
-/// `NULL` hash never verifies. Custom queries must return the columns the struct reads; their one
+/// text). The password hash field may be `SecretString`, a `String` marked
+/// `#[auth(password_hash, allow_plain_string)]`, or an `Option` of one; a `NULL` hash never
+/// verifies. Table and column names must be identifiers (a table may be `schema.table`): anything
+/// else is a compile error on the string. Custom queries must return the columns the struct reads; their one
 /// parameter is written `$1` on every database and sent as `?` to SQLite and MySQL.
 ///
 /// Roles and permissions from tables cost one query per table when a user is loaded.

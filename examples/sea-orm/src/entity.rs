@@ -44,7 +44,7 @@ pub struct Model {
     pub username: String,
     /// The argon2id hash, as a PHC string.
     #[sea_orm(column_type = "Text")]
-    #[auth(password_hash)]
+    #[auth(password_hash, allow_plain_string)]
     pub password_hash: String,
     /// What the user may do.
     #[sea_orm(column_type = "String(StringLen::N(16))")]

@@ -4,7 +4,8 @@ use syn::{Data, DeriveInput, Fields, spanned::Spanned};
 
 use super::{AuthField, Container, Markers, ParsedUser};
 use crate::internals::{
-    Ctxt, key_of, parse_crate_path, parse_lit_str, reject_value, skip_value, unknown_key,
+    Ctxt, check_identifier, key_of, parse_crate_path, parse_lit_str, reject_value, skip_value,
+    unknown_key,
 };
 
 /// The keys `#[auth(...)]` accepts on a field.
@@ -16,6 +17,7 @@ const FIELD_KEYS: &[&str] = &[
     "roles",
     "permissions",
     "column",
+    "allow_plain_string",
 ];
 
 /// The keys `#[auth(...)]` accepts on the struct.
@@ -88,21 +90,24 @@ fn named_fields<'a>(
     input: &'a DeriveInput,
     cx: &Ctxt,
 ) -> Option<&'a syn::punctuated::Punctuated<syn::Field, syn::Token![,]>> {
+    // The same words for `#[derive(AuthUser)]` and `#[derive(UserStore)]`, which both read the
+    // struct: when both are derived, rustc shows the identical error once.
     let example = "e.g. `struct User { #[auth(id)] id: i64, #[auth(password_hash)] password_hash: SecretString }`";
+    let derives = "`#[derive(AuthUser)]` and `#[derive(UserStore)]`";
     match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(fields) => Some(&fields.named),
             Fields::Unnamed(fields) => {
                 cx.error_spanned_by(
                     fields,
-                    format!("`#[derive(AuthUser)]` needs named fields to mark with `#[auth(...)]`, not a tuple struct; {example}"),
+                    format!("{derives} need named fields to mark with `#[auth(...)]`, not a tuple struct; {example}"),
                 );
                 None
             }
             Fields::Unit => {
                 cx.error_spanned_by(
                     &input.ident,
-                    format!("`#[derive(AuthUser)]` needs a struct with fields, one of them marked `#[auth(id)]`; {example}"),
+                    format!("{derives} need a struct with fields, one of them marked `#[auth(id)]`; {example}"),
                 );
                 None
             }
@@ -110,14 +115,14 @@ fn named_fields<'a>(
         Data::Enum(data) => {
             cx.error_spanned_by(
                 data.enum_token,
-                format!("`#[derive(AuthUser)]` works on a struct with named fields, not on an enum; {example}"),
+                format!("{derives} work on a struct with named fields, not on an enum; {example}"),
             );
             None
         }
         Data::Union(data) => {
             cx.error_spanned_by(
                 data.union_token,
-                format!("`#[derive(AuthUser)]` works on a struct with named fields, not on a union; {example}"),
+                format!("{derives} work on a struct with named fields, not on a union; {example}"),
             );
             None
         }
@@ -144,6 +149,7 @@ fn parse_field<'a>(field: &'a syn::Field, cx: &Ctxt) -> AuthField<'a> {
                 "role" => &mut markers.role,
                 "roles" => &mut markers.roles,
                 "permissions" => &mut markers.permissions,
+                "allow_plain_string" => &mut markers.allow_plain_string,
                 "column" => {
                     if column_seen {
                         cx.error_spanned_by(&meta.path, "duplicate `column` on this field; remove one");
@@ -154,7 +160,10 @@ fn parse_field<'a>(field: &'a syn::Field, cx: &Ctxt) -> AuthField<'a> {
                         Ok(lit) if lit.value().is_empty() => {
                             cx.error_spanned_by(&lit, "`column` is empty; write the column's name, or remove `column` to use the field's name");
                         }
-                        Ok(lit) => column = Some(lit),
+                        Ok(lit) => {
+                            check_identifier(&lit, "column", false, cx);
+                            column = Some(lit);
+                        }
                         Err(error) => cx.syn_error(error),
                     }
                     return Ok(());

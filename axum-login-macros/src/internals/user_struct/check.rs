@@ -64,7 +64,33 @@ pub(crate) fn check<'a>(parsed: ParsedUser<'a>, cx: &Ctxt) -> Option<AuthUserMod
         }
     }
 
+    for field in &fields {
+        let (Some(allow), None) = (
+            field.markers.allow_plain_string,
+            field.markers.password_hash,
+        ) else {
+            continue;
+        };
+        cx.error_at(
+            allow,
+            "`allow_plain_string` goes with `password_hash`: write `#[auth(password_hash, allow_plain_string)]` on the field that holds the hash, or remove it",
+        );
+    }
+    if let Some(hash) = &password_hash
+        && hash.markers.allow_plain_string.is_none()
+        && is_plain_string(hash.ty)
+    {
+        cx.error_spanned_by(
+            hash.ty,
+            "a `String` password hash is printed wherever the user is printed with `{:?}` (a `#[derive(Debug)]`, a log line); make the field a `secrecy::SecretString`, whose `Debug` shows `[REDACTED]`, or, if it must be a `String`, say so: `#[auth(password_hash, allow_plain_string)]`",
+        );
+    }
+
     let Some(id) = id else {
+        // An earlier error may be the misspelt `id` (`#[auth(idd)]`): one error for it, not two.
+        if cx.has_errors() {
+            return None;
+        }
         cx.error_spanned_by(
             &input.ident,
             "missing `#[auth(id)]`: mark the field that identifies the user, e.g. `#[auth(id)] id: i64`",
@@ -81,6 +107,28 @@ pub(crate) fn check<'a>(parsed: ParsedUser<'a>, cx: &Ctxt) -> Option<AuthUserMod
         permissions,
         fields,
     })
+}
+
+/// Whether `ty` is written as `String` or `Option<String>` (also with a path to `String`): the
+/// types whose `Debug` prints the hash. A type alias escapes this; it is a guard against the
+/// common mistake, not a proof.
+fn is_plain_string(ty: &syn::Type) -> bool {
+    let syn::Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    match &last.arguments {
+        syn::PathArguments::None => last.ident == "String",
+        syn::PathArguments::AngleBracketed(args) if last.ident == "Option" => {
+            matches!(
+                args.args.first(),
+                Some(syn::GenericArgument::Type(inner)) if args.args.len() == 1 && is_plain_string(inner)
+            )
+        }
+        _ => false,
+    }
 }
 
 /// The one field marked by `marker`; every further one is an error naming the first.

@@ -23,6 +23,8 @@ pub(crate) struct Markers {
     pub(crate) role: Option<Span>,
     pub(crate) roles: Option<Span>,
     pub(crate) permissions: Option<Span>,
+    /// `allow_plain_string`: a `String` password hash, knowingly.
+    pub(crate) allow_plain_string: Option<Span>,
 }
 
 /// One named field of the user struct, with what its `#[auth(...)]` attributes say about it.
