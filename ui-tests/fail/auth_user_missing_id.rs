@@ -4,7 +4,7 @@ use axum_login::AuthUser;
 struct User {
     id: i64,
     #[auth(password_hash)]
-    password_hash: String,
+    password_hash: secrecy::SecretString,
 }
 
 fn main() {}

@@ -8,7 +8,7 @@ struct User {
     #[auth(usrname)]
     email: String,
     #[auth(password_hash = "argon2")]
-    password_hash: String,
+    password_hash: secrecy::SecretString,
     #[auth(id)]
     other_id: i64,
 }

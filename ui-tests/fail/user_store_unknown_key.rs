@@ -8,7 +8,7 @@ struct User {
     #[auth(username)]
     username: String,
     #[auth(password_hash)]
-    password_hash: String,
+    password_hash: secrecy::SecretString,
 }
 
 fn main() {}

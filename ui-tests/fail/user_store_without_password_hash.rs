@@ -7,7 +7,7 @@ struct User {
     id: i64,
     #[auth(username)]
     username: String,
-    password_hash: String,
+    password_hash: secrecy::SecretString,
 }
 
 fn main() {}

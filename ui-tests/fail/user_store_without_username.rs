@@ -7,7 +7,7 @@ struct User {
     id: i64,
     email: String,
     #[auth(password_hash)]
-    password_hash: String,
+    password_hash: secrecy::SecretString,
 }
 
 fn main() {}

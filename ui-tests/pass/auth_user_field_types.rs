@@ -39,7 +39,7 @@ struct SecretUser {
 struct StringHash {
     #[auth(id)]
     id: String,
-    #[auth(password_hash)]
+    #[auth(password_hash, allow_plain_string)]
     hash: String,
     #[auth(roles)]
     roles: Vec<Access>,

@@ -25,7 +25,7 @@ enum Perm {
 struct User {
     #[auth(id)]
     id: u32,
-    #[auth(password_hash)]
+    #[auth(password_hash, allow_plain_string)]
     hash: String,
     #[auth(role)]
     role: Access,

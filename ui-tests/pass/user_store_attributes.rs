@@ -48,7 +48,7 @@ struct User {
     #[auth(username)]
     username: String,
     #[auth(password_hash)]
-    password_hash: String,
+    password_hash: SecretString,
     #[auth(role)]
     role: Access,
 }

@@ -1,0 +1,20 @@
+use axum_login::{Role, require_login};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
+enum Access {
+    Admin,
+    Editor,
+}
+
+struct Pages;
+
+impl Pages {
+    const TITLE: &'static str = "admin";
+
+    #[require_login(role = Access::Admin)]
+    async fn admin() -> &'static str {
+        Self::TITLE
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use axum_login::Role;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
+enum Access {
+    #[role(implies("editor"))]
+    Admin,
+    Editor,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use axum_login::Role;
+
+#[derive(Clone, Copy, PartialEq, Eq, Role)]
+enum Access {
+    Admin,
+    Editor,
+}
+
+fn main() {}

@@ -1,0 +1,21 @@
+use axum_login::{AuthUser, SqlxStore, UserStore};
+use secrecy::SecretString;
+
+#[derive(Clone, AuthUser, UserStore)]
+#[user_store(tabel = "users")]
+struct User {
+    #[auth(id)]
+    id: i64,
+    #[auth(username)]
+    username: String,
+    #[auth(password_hash)]
+    password_hash: SecretString,
+}
+
+fn store(pool: sqlx::SqlitePool) -> SqlxStore<User, sqlx::Sqlite> {
+    SqlxStore::new(pool)
+}
+
+fn main() {
+    let _ = store;
+}

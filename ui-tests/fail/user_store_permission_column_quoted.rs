@@ -1,0 +1,21 @@
+use axum_login::{AuthUser, UserStore};
+use secrecy::SecretString;
+
+#[derive(Clone, AuthUser, UserStore)]
+#[user_store(
+    table = "users",
+    permissions_table = "user_permissions",
+    permission_column = "`name`"
+)]
+struct User {
+    #[auth(id)]
+    id: i64,
+    #[auth(username)]
+    username: String,
+    #[auth(password_hash)]
+    password_hash: SecretString,
+    #[auth(permissions)]
+    permissions: Vec<String>,
+}
+
+fn main() {}
