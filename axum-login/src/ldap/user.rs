@@ -5,7 +5,7 @@ use std::{any::TypeId, collections::HashMap};
 
 use crate::{
     AuthUser, Role,
-    authz::{PermissionRef, RoleRef},
+    authz::{AuthzKinds, Held, PermissionRef, RoleRef},
     error::BoxError,
 };
 
@@ -230,6 +230,15 @@ impl<R: Role + Clone> AuthUser for LdapUser<R> {
 
     fn has_permission(&self, permission: PermissionRef<'_>) -> bool {
         permission.is_granted_by_names(self.permissions.iter().map(String::as_str))
+    }
+
+    /// Roles of `R` (so a guard's role of another enum, or a name `R` has no variant for, is
+    /// a setup error), and permissions as names from the directory.
+    fn authz_kinds() -> AuthzKinds {
+        AuthzKinds {
+            roles: Held::role_enum::<R>(),
+            permissions: Held::Names,
+        }
     }
 }
 
