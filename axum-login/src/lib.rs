@@ -79,7 +79,8 @@ pub use crate::{
 /// | attribute | on | generates |
 /// | --- | --- | --- |
 /// | `#[auth(id)]` | exactly one field | `type Id` is the field's type; `id()` returns a clone |
-/// | `#[auth(password_hash)]` | at most one field | `session_auth_hash()` returns its bytes; without this field it returns `&[]` and sessions never end on their own. Not a `String` (see below) unless written `#[auth(password_hash, allow_plain_string)]` |
+/// | `#[auth(password_hash)]` | at most one field | `session_auth_hash()` returns its bytes, so a password change ends the user's sessions; without this field it returns `&[]`. Not a `String` (see below) unless written `#[auth(password_hash, allow_plain_string)]` |
+/// | `#[auth(security_stamp)]` | at most one field: text, bytes or an integer ([`SecurityStamp`](crate::user::SecurityStamp)) | `security_stamp()` returns it, and sessions are bound to it too: change it to end the user's sessions. A user type with no password hash needs one, or a deleted user's reused id inherits their sessions |
 /// | `#[auth(username)]` | at most one field | nothing here: the login name, read by [`UserStore`](derive@crate::UserStore) |
 /// | `#[auth(role)]` | a field holding one [`Role`](trait@crate::Role), or a role's name as a `String` | `has_role`, honouring the role hierarchy (names: equal names) |
 /// | `#[auth(roles)]` | a collection of one `Role` enum, or of `String`s: `Vec`, `HashSet`, `BTreeSet`, `VecDeque`, `[R; N]`, `Box<[R]>`, `Option<R>` | `has_role`, true when any held role satisfies the check |

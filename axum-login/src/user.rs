@@ -54,10 +54,23 @@ pub trait AuthUser: Clone + Send + Sync + 'static {
     /// The secret material whose change must end every session of this user: normally the
     /// password hash.
     ///
-    /// A store that never sees a hash (an LDAP bind, an OAuth provider) returns something else
-    /// that changes when the user's sessions must end, such as a "security stamp" column, or an
-    /// empty slice when nothing ever should end them.
+    /// A store that never sees a hash (an LDAP bind, an OAuth provider) returns an empty slice
+    /// and gives the user a [`security_stamp`](Self::security_stamp) instead.
     fn session_auth_hash(&self) -> &[u8];
+
+    /// A value that changes whenever the user's sessions must end: when the account is deleted
+    /// and its id given to someone else, when an administrator wants every session gone, when
+    /// the password changes in a system that holds no hash here. Sessions are bound to it as to
+    /// the password hash (both go into the session's digest). Default: empty.
+    ///
+    /// Without a password hash and without a stamp, every user of a type has the same digest,
+    /// and a session of a deleted user whose id is reused would belong to the new user. A random
+    /// token set when the account is created (and replaced to end its sessions), or a counter
+    /// raised on each such event, is enough. `#[derive(AuthUser)]` reads it from an
+    /// `#[auth(security_stamp)]` field (see [`SecurityStamp`] for the types it takes).
+    fn security_stamp(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&[])
+    }
 
     /// Whether the user holds `role`, directly or through the role hierarchy.
     ///
@@ -206,6 +219,74 @@ impl<S: AsSecretBytes + Zeroize + ?Sized> AsSecretBytes for SecretBox<S> {
 }
 
 #[cfg(feature = "sqlx")]
+/// The bytes of an `#[auth(security_stamp)]` field, for
+/// [`AuthUser::security_stamp`]: text, bytes, an integer (a counter of session generations),
+/// or an `Option` of one (`None` is empty).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an `#[auth(security_stamp)]` field",
+    label = "a security stamp must be text, bytes or an integer",
+    note = "use a `String` (a random token), a `Vec<u8>`, an integer (a counter raised to end sessions), or an `Option` of one of them"
+)]
+pub trait SecurityStamp {
+    /// The stamp's bytes; integers in little-endian order.
+    fn stamp_bytes(&self) -> Cow<'_, [u8]>;
+}
+
+impl SecurityStamp for str {
+    fn stamp_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self.as_bytes())
+    }
+}
+
+impl SecurityStamp for String {
+    fn stamp_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self.as_bytes())
+    }
+}
+
+impl SecurityStamp for [u8] {
+    fn stamp_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl SecurityStamp for Vec<u8> {
+    fn stamp_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl<const N: usize> SecurityStamp for [u8; N] {
+    fn stamp_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl<T: SecurityStamp + ?Sized> SecurityStamp for Box<T> {
+    fn stamp_bytes(&self) -> Cow<'_, [u8]> {
+        (**self).stamp_bytes()
+    }
+}
+
+impl<T: SecurityStamp> SecurityStamp for Option<T> {
+    fn stamp_bytes(&self) -> Cow<'_, [u8]> {
+        self.as_ref()
+            .map_or(Cow::Borrowed(&[][..]), SecurityStamp::stamp_bytes)
+    }
+}
+
+macro_rules! integer_stamp {
+    ($($ty:ty),*) => {$(
+        impl SecurityStamp for $ty {
+            fn stamp_bytes(&self) -> Cow<'_, [u8]> {
+                Cow::Owned(self.to_le_bytes().to_vec())
+            }
+        }
+    )*};
+}
+
+integer_stamp!(i32, i64, u32, u64, i128, u128);
+
 pub use self::stored::StoredPasswordHash;
 
 #[cfg(feature = "sqlx")]

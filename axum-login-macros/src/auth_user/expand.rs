@@ -46,6 +46,23 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
         None => quote!(&[]),
     };
 
+    let security_stamp = model.security_stamp.as_ref().map(|stamp| {
+        let (field, ty) = (stamp.ident, stamp.ty);
+        if generic {
+            bounds.push(syn::parse_quote_spanned! {ty.span()=>
+                #ty: #krate::__private::SecurityStamp
+            });
+        }
+        let bytes = quote_spanned! {ty.span()=>
+            <#ty as #krate::__private::SecurityStamp>::stamp_bytes(&self.#field)
+        };
+        quote! {
+            fn security_stamp(&self) -> #krate::__private::std::borrow::Cow<'_, [u8]> {
+                #bytes
+            }
+        }
+    });
+
     // Each field's type is named once per trait, in the same tokens, so that a type that is not
     // a role (or a collection of them) gives one error, on the field's type.
     let mut roles_held = quote!(#krate::__private::Held::Nothing);
@@ -122,6 +139,8 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
             fn session_auth_hash(&self) -> &[u8] {
                 #session_auth_hash
             }
+
+            #security_stamp
 
             #has_role
 

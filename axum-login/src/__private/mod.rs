@@ -26,7 +26,7 @@ pub use crate::{
         PermissionKeyIsPermission, PermissionKeyIsRole, Policy, PolicyContext, RedirectOverride,
         RoleKey, RoleKeyIsOther, RoleKeyIsPermission, RoleKeyIsRole,
     },
-    user::AsSecretBytes,
+    user::{AsSecretBytes, SecurityStamp},
 };
 
 mod derive_support;

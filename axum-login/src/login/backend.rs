@@ -129,12 +129,7 @@ impl<S: UserStore> Backend<S> {
                 return end_session(session).await;
             }
         };
-        let ended = if !verified
-            && !self
-                .config
-                .key
-                .verify(user.session_auth_hash(), &record.digest)
-        {
+        let ended = if !verified && !self.config.key.verify_user(&*user, &record.digest) {
             Some("the user's credentials changed since login")
         } else if !user.is_active() {
             Some("the user was deactivated")
@@ -163,7 +158,7 @@ impl<S: UserStore> Backend<S> {
     pub(crate) fn record_for(&self, user: &S::User) -> LoginRecord<<S::User as AuthUser>::Id> {
         LoginRecord {
             user_id: user.id(),
-            digest: self.config.key.digest(user.session_auth_hash()),
+            digest: self.config.key.user_digest(user),
             login_at: unix_seconds(self.config.clock.now()),
             seen: None,
         }

@@ -80,7 +80,7 @@ impl<S: UserStore> Loader<S> {
                 return Ok(None);
             };
             let user = Arc::new(user);
-            let expected = key.digest(crate::AuthUser::session_auth_hash(&*user));
+            let expected = key.user_digest(&*user);
             let verified = digests_match(&expected, digest);
             let entry = Entry {
                 user: user.clone(),

@@ -7,6 +7,8 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
+use crate::AuthUser;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// The smallest key [`SessionKey::from_bytes`] accepts.
@@ -85,21 +87,30 @@ impl SessionKey {
         (*self.0).clone()
     }
 
-    /// The digest of `material`, as stored in the session.
-    pub(crate) fn digest(&self, material: &[u8]) -> String {
-        let mut mac = self.mac();
-        mac.update(material);
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    /// The digest that binds a session to `user`: of their
+    /// [`session_auth_hash`](crate::AuthUser::session_auth_hash) and
+    /// [`security_stamp`](crate::AuthUser::security_stamp), each with its length first so that
+    /// no two pairs read the same.
+    pub(crate) fn user_digest<U: AuthUser>(&self, user: &U) -> String {
+        URL_SAFE_NO_PAD.encode(self.user_mac(user).finalize().into_bytes())
     }
 
-    /// Whether `stored` is the digest of `material`, compared in constant time.
-    pub(crate) fn verify(&self, material: &[u8], stored: &str) -> bool {
+    /// Whether `stored` is [`user_digest`](Self::user_digest) of `user`, compared in constant
+    /// time.
+    pub(crate) fn verify_user<U: AuthUser>(&self, user: &U, stored: &str) -> bool {
         let Ok(stored) = URL_SAFE_NO_PAD.decode(stored) else {
             return false;
         };
+        self.user_mac(user).verify_slice(&stored).is_ok()
+    }
+
+    fn user_mac<U: AuthUser>(&self, user: &U) -> HmacSha256 {
         let mut mac = self.mac();
-        mac.update(material);
-        mac.verify_slice(&stored).is_ok()
+        for part in [user.session_auth_hash(), &user.security_stamp()] {
+            mac.update(&(part.len() as u64).to_le_bytes());
+            mac.update(part);
+        }
+        mac
     }
 }
 
@@ -113,21 +124,49 @@ impl fmt::Debug for SessionKey {
 mod tests {
     use super::*;
 
+    #[derive(Clone)]
+    struct User {
+        hash: &'static [u8],
+        stamp: &'static [u8],
+    }
+
+    impl AuthUser for User {
+        type Id = u8;
+        fn id(&self) -> u8 {
+            1
+        }
+        fn session_auth_hash(&self) -> &[u8] {
+            self.hash
+        }
+        fn security_stamp(&self) -> std::borrow::Cow<'_, [u8]> {
+            self.stamp.into()
+        }
+    }
+
+    fn user(hash: &'static [u8], stamp: &'static [u8]) -> User {
+        User { hash, stamp }
+    }
+
     #[test]
-    fn digest_verifies_only_the_same_material_under_the_same_key() {
+    fn a_digest_verifies_only_the_same_hash_and_stamp_under_the_same_key() {
         let key = SessionKey::generate();
-        let digest = key.digest(b"hash-1");
-        assert!(key.verify(b"hash-1", &digest));
-        assert!(!key.verify(b"hash-2", &digest));
-        assert!(!SessionKey::generate().verify(b"hash-1", &digest));
-        assert!(!key.verify(b"hash-1", "not base64 !"));
-        assert!(!key.verify(b"hash-1", ""));
+        let digest = key.user_digest(&user(b"hash-1", b""));
+        assert!(key.verify_user(&user(b"hash-1", b""), &digest));
+        assert!(!key.verify_user(&user(b"hash-2", b""), &digest));
+        assert!(!key.verify_user(&user(b"hash-1", b"stamp"), &digest));
+        assert!(!SessionKey::generate().verify_user(&user(b"hash-1", b""), &digest));
+        assert!(!key.verify_user(&user(b"hash-1", b""), "not base64 !"));
+        assert!(!key.verify_user(&user(b"hash-1", b""), ""));
+        // The lengths keep the two parts apart: moving bytes from one to the other changes it.
+        let split = key.user_digest(&user(b"ab", b"c"));
+        assert!(!key.verify_user(&user(b"a", b"bc"), &split));
+        assert!(!key.verify_user(&user(b"", b"abc"), &split));
     }
 
     #[test]
     fn digest_does_not_contain_the_material() {
         let key = SessionKey::generate();
-        let digest = key.digest(b"$argon2id$v=19$secret");
+        let digest = key.user_digest(&user(b"$argon2id$v=19$secret", b"stamp"));
         assert!(!digest.contains("argon2"));
         assert_eq!(digest.len(), 43, "a SHA-256 digest in unpadded base64");
     }

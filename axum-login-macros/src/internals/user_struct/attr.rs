@@ -12,6 +12,7 @@ use crate::internals::{
 const FIELD_KEYS: &[&str] = &[
     "id",
     "password_hash",
+    "security_stamp",
     "username",
     "role",
     "roles",
@@ -145,6 +146,7 @@ fn parse_field<'a>(field: &'a syn::Field, cx: &Ctxt) -> AuthField<'a> {
             let slot = match key.as_str() {
                 "id" => &mut markers.id,
                 "password_hash" => &mut markers.password_hash,
+                "security_stamp" => &mut markers.security_stamp,
                 "username" => &mut markers.username,
                 "role" => &mut markers.role,
                 "roles" => &mut markers.roles,

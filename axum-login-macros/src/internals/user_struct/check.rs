@@ -25,6 +25,13 @@ pub(crate) fn check<'a>(parsed: ParsedUser<'a>, cx: &Ctxt) -> Option<AuthUserMod
         "`session_auth_hash` returns one secret",
         cx,
     );
+    let security_stamp = unique(
+        &fields,
+        |m| m.security_stamp,
+        "security_stamp",
+        "a session is bound to one stamp",
+        cx,
+    );
     let username = unique(
         &fields,
         |m| m.username,
@@ -102,6 +109,7 @@ pub(crate) fn check<'a>(parsed: ParsedUser<'a>, cx: &Ctxt) -> Option<AuthUserMod
         krate,
         id,
         password_hash,
+        security_stamp,
         username,
         roles,
         permissions,

@@ -19,6 +19,7 @@ pub(crate) use self::{
 pub(crate) struct Markers {
     pub(crate) id: Option<Span>,
     pub(crate) password_hash: Option<Span>,
+    pub(crate) security_stamp: Option<Span>,
     pub(crate) username: Option<Span>,
     pub(crate) role: Option<Span>,
     pub(crate) roles: Option<Span>,
@@ -82,6 +83,7 @@ pub(crate) struct AuthUserModel<'a> {
     pub(crate) fields: Vec<AuthField<'a>>,
     pub(crate) id: AuthField<'a>,
     pub(crate) password_hash: Option<AuthField<'a>>,
+    pub(crate) security_stamp: Option<AuthField<'a>>,
     pub(crate) username: Option<AuthField<'a>>,
     pub(crate) roles: Option<RolesField<'a>>,
     pub(crate) permissions: Option<AuthField<'a>>,

@@ -1,0 +1,13 @@
+use axum_login::AuthUser;
+
+#[derive(Clone, AuthUser)]
+struct User {
+    #[auth(id)]
+    id: u64,
+    #[auth(security_stamp)]
+    stamp: String,
+    #[auth(security_stamp)]
+    generation: u64,
+}
+
+fn main() {}
