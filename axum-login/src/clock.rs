@@ -54,6 +54,16 @@ impl ManualClock {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *now += by;
     }
+
+    /// Moves the clock back by `by`, as a clock corrected by NTP, or another instance's clock
+    /// that runs behind, would.
+    pub fn rewind(&self, by: Duration) {
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *now -= by;
+    }
 }
 
 impl Default for ManualClock {

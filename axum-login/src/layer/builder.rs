@@ -8,6 +8,31 @@ use super::{AuthLayer, DEFAULT_ABSOLUTE_TIMEOUT, config::Config};
 
 /// The default [`AuthLayerBuilder::store_timeout`].
 const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The default [`AuthLayerBuilder::clock_skew`].
+const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(30);
+
+/// The realm a layer gets when none is named: its store's type, and how many layers over that
+/// type this process built before it. Two layers of one app differ, and the same app built the
+/// same way on every instance gets the same realms there.
+fn default_realm<S>() -> String {
+    static BUILT: std::sync::Mutex<Vec<(&str, usize)>> = std::sync::Mutex::new(Vec::new());
+    let store = std::any::type_name::<S>();
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let before = match built.iter_mut().find(|(name, _)| *name == store) {
+        Some((_, count)) => {
+            *count += 1;
+            *count - 1
+        }
+        None => {
+            built.push((store, 1));
+            0
+        }
+    };
+    format!("{store}#{before}")
+}
 use crate::{
     SessionKey, Throttle, UserStore,
     clock::{Clock, SystemClock},
@@ -42,6 +67,8 @@ impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
             cache: Default::default(),
             batch_loads: None,
             store_timeout: DEFAULT_STORE_TIMEOUT,
+            realm: None,
+            clock_skew: DEFAULT_CLOCK_SKEW,
         }
     }
 }
@@ -63,6 +90,8 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     pub(crate) cache: CacheSlot,
     batch_loads: Option<bool>,
     store_timeout: Duration,
+    realm: Option<String>,
+    clock_skew: Duration,
 }
 
 impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
@@ -180,6 +209,30 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
+    /// The realm of this layer's logins: a login is bound to it (it keys the session's digest),
+    /// so a session made by a layer of another realm is not accepted here, even with the same
+    /// session store, key and user ids (two tenants, an admin area and a public one).
+    ///
+    /// Default: a name made from the store's type and how many layers over that type the
+    /// process built before this one, so two layers of one app differ and every instance of the
+    /// same app agrees. Name it when that order may change between deployments (sessions of
+    /// the old order would end), or to let two layers accept each other's logins.
+    pub fn realm(mut self, name: impl Into<String>) -> Self {
+        self.realm = Some(name.into());
+        self
+    }
+
+    /// How far in the future a session's login time may be before the session ends, for
+    /// clocks that differ a little between instances. Default: 30 seconds.
+    ///
+    /// A login time further ahead means a clock was wrong when it was written (or is wrong
+    /// now); counting its age as zero would stretch `fresh` and both timeouts by however far
+    /// it is ahead, so the session ends instead.
+    pub fn clock_skew(mut self, tolerance: Duration) -> Self {
+        self.clock_skew = tolerance;
+        self
+    }
+
     /// The clock for login times and timeouts. Default: [`SystemClock`]. Tests use
     /// [`ManualClock`](crate::clock::ManualClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -199,6 +252,8 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         let backend = Backend {
             loader: Loader::new(self.store, batch, self.cache, self.store_timeout),
             config: Config {
+                realm: self.realm.unwrap_or_else(default_realm::<S>).into(),
+                clock_skew: self.clock_skew,
                 redirect: self.redirect,
                 clock: self.clock,
                 responder: self.responder,

@@ -10,6 +10,11 @@ pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 60 
 
 /// Options shared by every request through one layer.
 pub(crate) struct Config {
+    /// The layer's realm: its logins are bound to it (it keys their digests), so another layer
+    /// does not accept them.
+    pub(crate) realm: std::sync::Arc<str>,
+    /// How far ahead of now a login time may be before its session ends.
+    pub(crate) clock_skew: Duration,
     pub(crate) redirect: LoginRedirect,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) key: SessionKey,

@@ -98,7 +98,10 @@ impl<S: UserStore> Backend<S> {
         let now_secs = unix_seconds(self.config.clock.now());
         let age = |since: u64| Duration::from_secs(now_secs.saturating_sub(since));
         let last_seen = record.seen.unwrap_or(record.login_at);
-        let ended = if self
+        let ahead = |at: u64| at.saturating_sub(now_secs) > self.config.clock_skew.as_secs();
+        let ended = if ahead(record.login_at) || ahead(last_seen) {
+            Some("the login's time is in the future (a clock was or is wrong)")
+        } else if self
             .config
             .absolute_timeout
             .is_some_and(|max| age(record.login_at) > max)
@@ -120,7 +123,12 @@ impl<S: UserStore> Backend<S> {
         // `verified`: a cache hit whose digest was already checked against the session's.
         let (user, verified) = match self
             .loader
-            .load(&record.user_id, &record.digest, &self.config.key)
+            .load(
+                &record.user_id,
+                &record.digest,
+                &self.config.key,
+                &self.config.realm,
+            )
             .await?
         {
             Some(found) => found,
@@ -129,7 +137,12 @@ impl<S: UserStore> Backend<S> {
                 return end_session(session).await;
             }
         };
-        let ended = if !verified && !self.config.key.verify_user(&*user, &record.digest) {
+        let ended = if !verified
+            && !self
+                .config
+                .key
+                .verify_user(&self.config.realm, &*user, &record.digest)
+        {
             Some("the user's credentials changed since login")
         } else if !user.is_active() {
             Some("the user was deactivated")
@@ -158,7 +171,7 @@ impl<S: UserStore> Backend<S> {
     pub(crate) fn record_for(&self, user: &S::User) -> LoginRecord<<S::User as AuthUser>::Id> {
         LoginRecord {
             user_id: user.id(),
-            digest: self.config.key.user_digest(user),
+            digest: self.config.key.user_digest(&self.config.realm, user),
             login_at: unix_seconds(self.config.clock.now()),
             seen: None,
         }

@@ -65,6 +65,8 @@ mod imp {
     pub(crate) struct Entry<U> {
         pub(crate) user: Arc<U>,
         pub(crate) digest: String,
+        /// The realm of the layer that loaded it.
+        pub(crate) realm: Arc<str>,
         pub(crate) loaded: Instant,
     }
 
@@ -76,8 +78,10 @@ mod imp {
     /// (clones share one cache) to [`invalidate`](Self::invalidate) a user whose password, roles
     /// or permissions the app changes, or whom it deletes.
     ///
-    /// Users are keyed by their id's `Display` form, so one cache serves one layer (or layers
-    /// over the same user type). When full, it evicts by the S3-FIFO policy of
+    /// Users are keyed by their id's `Display` form. One cache may serve several layers: an
+    /// entry serves only the layer (the [realm](crate::layer::AuthLayerBuilder::realm)) that
+    /// loaded it, so two tenants whose users share ids never see each other's users; they only
+    /// take turns in the slot. When full, it evicts by the S3-FIFO policy of
     /// [`quick_cache`](https://docs.rs/quick_cache), which keeps the users that come back.
     ///
     /// ```

@@ -62,6 +62,7 @@ impl<S: UserStore> Loader<S> {
         id: &UserId<S>,
         digest: &str,
         key: &SessionKey,
+        realm: &Arc<str>,
     ) -> Result<Option<(Arc<S::User>, bool)>, AuthError> {
         #[cfg(feature = "cache")]
         if let Some(cache) = &self.cache {
@@ -69,7 +70,9 @@ impl<S: UserStore> Loader<S> {
 
             let cache_key = cache_key(id);
             if let Some(hit) = cache.get::<S::User>(&cache_key) {
-                if digests_match(&hit.digest, digest) {
+                // A cache shared by layers keeps one entry per id: it serves only the layer
+                // that loaded it, whose realm also keyed its digest.
+                if hit.realm == *realm && digests_match(&hit.digest, digest) {
                     return Ok(Some((hit.user.clone(), true)));
                 }
                 cache.invalidate_key(&cache_key);
@@ -80,17 +83,18 @@ impl<S: UserStore> Loader<S> {
                 return Ok(None);
             };
             let user = Arc::new(user);
-            let expected = key.user_digest(&*user);
+            let expected = key.user_digest(realm, &*user);
             let verified = digests_match(&expected, digest);
             let entry = Entry {
                 user: user.clone(),
                 digest: expected,
+                realm: realm.clone(),
                 loaded,
             };
             cache.insert_if_unchanged(cache_key, entry, epoch);
             return Ok(Some((user, verified)));
         }
-        let _ = (digest, key);
+        let _ = (digest, key, realm);
         Ok(self
             .load_from_store(id)
             .await?

@@ -87,26 +87,30 @@ impl SessionKey {
         (*self.0).clone()
     }
 
-    /// The digest that binds a session to `user`: of their
-    /// [`session_auth_hash`](crate::AuthUser::session_auth_hash) and
+    /// The digest that binds a session to `user` in `realm` (the layer that logged them in): of
+    /// the realm, their [`session_auth_hash`](crate::AuthUser::session_auth_hash) and their
     /// [`security_stamp`](crate::AuthUser::security_stamp), each with its length first so that
-    /// no two pairs read the same.
-    pub(crate) fn user_digest<U: AuthUser>(&self, user: &U) -> String {
-        URL_SAFE_NO_PAD.encode(self.user_mac(user).finalize().into_bytes())
+    /// no two triples read the same.
+    pub(crate) fn user_digest<U: AuthUser>(&self, realm: &str, user: &U) -> String {
+        URL_SAFE_NO_PAD.encode(self.user_mac(realm, user).finalize().into_bytes())
     }
 
     /// Whether `stored` is [`user_digest`](Self::user_digest) of `user`, compared in constant
     /// time.
-    pub(crate) fn verify_user<U: AuthUser>(&self, user: &U, stored: &str) -> bool {
+    pub(crate) fn verify_user<U: AuthUser>(&self, realm: &str, user: &U, stored: &str) -> bool {
         let Ok(stored) = URL_SAFE_NO_PAD.decode(stored) else {
             return false;
         };
-        self.user_mac(user).verify_slice(&stored).is_ok()
+        self.user_mac(realm, user).verify_slice(&stored).is_ok()
     }
 
-    fn user_mac<U: AuthUser>(&self, user: &U) -> HmacSha256 {
+    fn user_mac<U: AuthUser>(&self, realm: &str, user: &U) -> HmacSha256 {
         let mut mac = self.mac();
-        for part in [user.session_auth_hash(), &user.security_stamp()] {
+        for part in [
+            realm.as_bytes(),
+            user.session_auth_hash(),
+            &user.security_stamp(),
+        ] {
             mac.update(&(part.len() as u64).to_le_bytes());
             mac.update(part);
         }
@@ -150,23 +154,25 @@ mod tests {
     #[test]
     fn a_digest_verifies_only_the_same_hash_and_stamp_under_the_same_key() {
         let key = SessionKey::generate();
-        let digest = key.user_digest(&user(b"hash-1", b""));
-        assert!(key.verify_user(&user(b"hash-1", b""), &digest));
-        assert!(!key.verify_user(&user(b"hash-2", b""), &digest));
-        assert!(!key.verify_user(&user(b"hash-1", b"stamp"), &digest));
-        assert!(!SessionKey::generate().verify_user(&user(b"hash-1", b""), &digest));
-        assert!(!key.verify_user(&user(b"hash-1", b""), "not base64 !"));
-        assert!(!key.verify_user(&user(b"hash-1", b""), ""));
+        let digest = key.user_digest("r", &user(b"hash-1", b""));
+        assert!(key.verify_user("r", &user(b"hash-1", b""), &digest));
+        assert!(!key.verify_user("r", &user(b"hash-2", b""), &digest));
+        assert!(!key.verify_user("r", &user(b"hash-1", b"stamp"), &digest));
+        assert!(!SessionKey::generate().verify_user("r", &user(b"hash-1", b""), &digest));
+        assert!(!key.verify_user("r", &user(b"hash-1", b""), "not base64 !"));
+        assert!(!key.verify_user("r", &user(b"hash-1", b""), ""));
         // The lengths keep the two parts apart: moving bytes from one to the other changes it.
-        let split = key.user_digest(&user(b"ab", b"c"));
-        assert!(!key.verify_user(&user(b"a", b"bc"), &split));
-        assert!(!key.verify_user(&user(b"", b"abc"), &split));
+        let split = key.user_digest("r", &user(b"ab", b"c"));
+        assert!(!key.verify_user("r", &user(b"a", b"bc"), &split));
+        assert!(!key.verify_user("r", &user(b"", b"abc"), &split));
+        // Another layer's realm is another digest.
+        assert!(!key.verify_user("other", &user(b"ab", b"c"), &split));
     }
 
     #[test]
     fn digest_does_not_contain_the_material() {
         let key = SessionKey::generate();
-        let digest = key.user_digest(&user(b"$argon2id$v=19$secret", b"stamp"));
+        let digest = key.user_digest("r", &user(b"$argon2id$v=19$secret", b"stamp"));
         assert!(!digest.contains("argon2"));
         assert_eq!(digest.len(), 43, "a SHA-256 digest in unpadded base64");
     }
