@@ -114,6 +114,8 @@ fn router(
         .layer(
             AuthLayer::builder(store.clone(), session_layer)
                 .session_key(key.clone())
+                // Two instances built in one process: one realm, as two processes would have.
+                .realm("instances")
                 .user_cache(cache.clone())
                 .build(),
         )

@@ -757,8 +757,13 @@ async fn logout_on_another_instance_removes_the_cookie_with_its_attributes() {
     // Two instances sharing the session store (scale-out, or the same app after a restart):
     // the one that logs out never set this cookie itself.
     let sessions = InspectableStore::default();
-    let first = axum_login_tests::apps::mem_app_with(sessions.clone(), |builder| builder).await;
-    let second = axum_login_tests::apps::mem_app_with(sessions, |builder| builder).await;
+    // Built in one process, the two instances name their realm, as separate processes share
+    // the default one.
+    let first =
+        axum_login_tests::apps::mem_app_with(sessions.clone(), |builder| builder.realm("app"))
+            .await;
+    let second =
+        axum_login_tests::apps::mem_app_with(sessions, |builder| builder.realm("app")).await;
     let visitor = Visitor::new(&first.base);
     let set = session_set_cookie(&visitor.login("ferris", "pw-ferris").await).expect("set");
 

@@ -154,8 +154,12 @@ pub fn app(instance: &str, store: Store, sessions: Sessions, key: SessionKey) ->
         .with_state(Instance(instance.to_owned()))
         .layer(
             AuthLayer::builder(store, sessions)
-                // The same key on every instance, or a session works only where it began.
+                // The same key and realm on every instance, or a session works only where it
+                // began. The realm is named rather than derived from the order in which layers
+                // are built, which may differ between versions of the app during a rolling
+                // deploy (and between instances built in one process, as in its tests).
                 .session_key(key)
+                .realm("scale-out")
                 .no_login_redirect()
                 .build(),
         )
