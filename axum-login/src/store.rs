@@ -129,4 +129,20 @@ pub trait UserStore: Clone + Send + Sync + 'static {
         let _ = credentials;
         None
     }
+
+    /// The account that `credentials` try to log in to, for the login throttle, when finding it
+    /// takes a look into the store: by default [`throttle_key`](Self::throttle_key).
+    ///
+    /// Override it when the store can tell which account a spelling reaches (a case- or
+    /// accent-insensitive database collation, a directory that trims names): answer the same
+    /// key for every spelling that logs in to one account, e.g. the stored name normalised, and
+    /// a key for unknown names too. It runs before the password is checked, on every attempt,
+    /// so it should be one cheap lookup.
+    fn account_key(
+        &self,
+        credentials: &Self::Credentials,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
+        let key = self.throttle_key(credentials);
+        async move { Ok(key) }
+    }
 }

@@ -279,6 +279,24 @@ async fn sql_admin(CurrentUser(user): CurrentUser<SqlUser>) -> String {
     format!("admin page of {}", user.username)
 }
 
+/// Changes the logged-in user's password and keeps this session, the documented way.
+async fn sql_password(
+    mut auth: AuthSession<SqliteStore>,
+    CurrentUser(user): CurrentUser<SqlUser>,
+    Form(form): Form<NewPassword>,
+) -> Result<Response, AuthError> {
+    let changed = auth
+        .store()
+        .set_password(&user.id, form.new_password.into())
+        .await
+        .map_err(|error| AuthError::Store(Box::new(error)))?;
+    let Some(user) = changed else {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    };
+    auth.update_session_auth_hash(&user).await?;
+    Ok("password changed".into_response())
+}
+
 /// The routes of the `SqlxStore` app for the store type `S`, without the auth layer.
 pub fn sql_routes<S>() -> Router
 where
@@ -355,6 +373,17 @@ where
 
 /// The `SqlxStore` app on a private in-memory SQLite database.
 pub async fn sql_app_with(configure: impl FnOnce(SqlBuilder) -> SqlBuilder) -> SqlApp {
+    sql_app_on(true, configure).await
+}
+
+/// The `SqlxStore` app served as a plain-HTTP site (its cookies not `Secure`), so a client with
+/// an ordinary cookie jar, which sends no `Secure` cookie over HTTP, keeps every cookie the app
+/// sets (the session's and the device cookie).
+pub async fn sql_app_on_plain_http(configure: impl FnOnce(SqlBuilder) -> SqlBuilder) -> SqlApp {
+    sql_app_on(false, configure).await
+}
+
+async fn sql_app_on(secure: bool, configure: impl FnOnce(SqlBuilder) -> SqlBuilder) -> SqlApp {
     // One connection that never closes: each connection to `sqlite::memory:` is its own database.
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
@@ -372,11 +401,15 @@ pub async fn sql_app_with(configure: impl FnOnce(SqlBuilder) -> SqlBuilder) -> S
     let store = SqliteStore::new(pool);
     let sessions = InspectableStore::default();
     let layer = configure(
-        AuthLayer::builder(store.clone(), session_layer(sessions.clone()))
-            .session_key(session_key()),
+        AuthLayer::builder(
+            store.clone(),
+            session_layer(sessions.clone()).with_secure(secure),
+        )
+        .session_key(session_key()),
     )
     .build();
-    let addr = serve_with_addr(sql_routes::<SqliteStore>().layer(layer)).await;
+    let routes = sql_routes::<SqliteStore>().route("/password", post(sql_password));
+    let addr = serve_with_addr(routes.layer(layer)).await;
     SqlApp {
         base: format!("http://{addr}"),
         store,

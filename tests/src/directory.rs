@@ -120,6 +120,11 @@ impl UserStore for TestStore {
     type Credentials = Credentials;
     type Error = DirectoryError;
 
+    /// The directory compares names exactly, so the name as typed is the account.
+    fn throttle_key(&self, credentials: &Credentials) -> Option<String> {
+        Some(credentials.username.clone())
+    }
+
     async fn authenticate(
         &self,
         credentials: Credentials,

@@ -147,9 +147,18 @@ fn client() -> reqwest::Client {
 }
 
 /// The `name=value` of the session cookie a response sets.
+/// The session cookie (`id`: the example serves plain HTTP) among the response's cookies, as
+/// `name=value`; a login also sets a device cookie.
 fn session_cookie(response: &reqwest::Response) -> String {
-    let header = response.headers()[SET_COOKIE].to_str().expect("ascii");
-    header.split(';').next().expect("name=value").to_owned()
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .filter_map(|header| header.split(';').next())
+        .find(|pair| pair.starts_with("id="))
+        .expect("a session cookie")
+        .to_owned()
 }
 
 /// Logs in on `instance` and answers the session cookie.

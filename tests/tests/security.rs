@@ -90,14 +90,8 @@ async fn an_apps_explicit_cookie_choices_are_kept() {
         .send()
         .await
         .expect("login");
-    let raw = response
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|value| value.to_str().ok())
-        .expect("a cookie")
-        .to_owned();
-    let (name, cookie) = axum_login_tests::http::SetCookie::parse(&raw).expect("parses");
-    assert_eq!(name, "sid");
+    let cookie = set_cookie_named(&response, "sid").expect("the session cookie, named sid");
+    let raw = &cookie.raw;
     assert!(!cookie.has("secure"), "{raw}");
     assert!(!cookie.has("httponly"), "{raw}");
     assert_eq!(cookie.attribute("samesite"), Some("Strict"), "{raw}");

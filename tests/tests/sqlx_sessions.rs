@@ -74,8 +74,14 @@ impl Client {
             .call(request.body(Body::empty()).unwrap())
             .await
             .unwrap();
-        if let Some(cookie) = response.headers().get(header::SET_COOKIE) {
-            let pair = cookie.to_str().unwrap().split(';').next().unwrap();
+        // The session cookie (tower-sessions' `id`); a login also sets a device cookie.
+        let session = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|cookie| cookie.to_str().unwrap().split(';').next())
+            .find(|pair| pair.starts_with("id="));
+        if let Some(pair) = session {
             self.cookie = Some(pair.to_owned());
         }
         response.status()

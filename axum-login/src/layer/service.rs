@@ -112,6 +112,14 @@ where
                 let mut response = ready!(future.poll(cx))?;
                 if auth.was_consulted() {
                     mark_private(&mut response);
+                    for cookie in auth.take_cookies() {
+                        match HeaderValue::try_from(cookie) {
+                            Ok(value) => {
+                                response.headers_mut().append(header::SET_COOKIE, value);
+                            }
+                            Err(error) => tracing::error!(%error, "a cookie is not a valid header"),
+                        }
+                    }
                 }
                 Poll::Ready(Ok(response))
             }

@@ -10,7 +10,15 @@ use super::{
     record::{LoginRecord, SESSION_KEY},
     request::RequestAuth,
 };
-use crate::{AuthError, AuthUser, UserStore, clock::from_unix_seconds, store::UserId};
+use crate::{
+    AuthError, AuthUser, UserStore,
+    clock::from_unix_seconds,
+    security::{AttemptInput, Gate, ThrottleKey, revoke_devices},
+    store::UserId,
+};
+
+/// The session key under which the throttle's key of the logged-in account is kept.
+const ACCOUNT_KEY: &str = "axum_login.account";
 
 /// The authentication side of a request: who is logged in, and logging in and out.
 ///
@@ -105,24 +113,45 @@ impl<S: UserStore> AuthSession<S> {
     ) -> Result<Option<S::User>, AuthError> {
         self.auth.check_same_site()?;
         let config = self.auth.config();
-        let account = self.backend.store().throttle_key(&credentials);
-        let Some(attempt) = config
-            .throttle
-            .gate(account, self.auth.client(), config.clock.now())
-            .await
-            .map_err(AuthError::Throttle)?
-        else {
-            return Ok(None);
+        let throttle = &config.throttle;
+        let account = if throttle.is_enabled() {
+            self.backend
+                .store()
+                .account_key(&credentials)
+                .await
+                .map_err(AuthError::store)?
+        } else {
+            None
         };
-        let user = self
-            .backend
-            .store()
-            .authenticate(credentials)
+        let input = AttemptInput {
+            account_name: account.as_deref(),
+            device_cookie: self.auth.device_cookie(),
+            address: self.auth.client(),
+            clock: &*config.clock,
+            key: &config.key,
+        };
+        let attempt = match throttle.gate(input).await.map_err(AuthError::Throttle)? {
+            Gate::Pass(attempt) => attempt,
+            Gate::Refused => return Ok(None),
+        };
+        let user = match self.backend.store().authenticate(credentials).await {
+            Ok(user) => user.filter(crate::AuthUser::is_active),
+            Err(error) => {
+                attempt.abandon(config.clock.now()).await;
+                return Err(AuthError::store(error));
+            }
+        };
+        let account_key = attempt.account();
+        let device_cookie = attempt
+            .finish(user.is_some(), config.clock.now())
             .await
-            .map_err(AuthError::store)?
-            .filter(crate::AuthUser::is_active);
+            .map_err(AuthError::Throttle)?;
         if user.is_some() {
-            attempt.succeeded().await.map_err(AuthError::Throttle)?;
+            self.auth.set_account(account_key);
+            if let Some(value) = device_cookie {
+                self.auth
+                    .add_cookie(throttle.device_cookie_header(&value, self.auth.secure()));
+            }
         }
         Ok(user)
     }
@@ -214,7 +243,36 @@ impl<S: UserStore> AuthSession<S> {
         // A password change does not restart the absolute timeout.
         record.login_at = previous.login_at;
         session.cycle_id().await?;
-        self.install(user, record).await
+        self.install(user, record).await?;
+        self.revoke_devices().await
+    }
+
+    /// Revokes the device cookies of the account logged in on this session (a browser that
+    /// knew the old password is no longer trusted with the new one), and gives this browser a
+    /// new one.
+    async fn revoke_devices(&self) -> Result<(), AuthError> {
+        let config = self.auth.config();
+        let account: Option<String> = self.auth.session().get(ACCOUNT_KEY).await?;
+        let Some(account) = account.as_deref().and_then(ThrottleKey::parse) else {
+            return Ok(());
+        };
+        let renewed = revoke_devices(
+            &config.throttle,
+            account,
+            self.auth.device_cookie(),
+            &config.key,
+            config.clock.now(),
+        )
+        .await
+        .map_err(AuthError::Throttle)?;
+        if let Some(value) = renewed {
+            self.auth.add_cookie(
+                config
+                    .throttle
+                    .device_cookie_header(&value, self.auth.secure()),
+            );
+        }
+        Ok(())
     }
 
     /// Writes `record` to the session and makes `user` this request's logged-in user.
@@ -225,6 +283,14 @@ impl<S: UserStore> AuthSession<S> {
     ) -> Result<(), AuthError> {
         let login_at = from_unix_seconds(record.login_at);
         self.auth.session().insert(SESSION_KEY, record).await?;
+        // The throttle's key of the account, when this request authenticated it: what a
+        // password change later revokes the device cookies of.
+        if let Some(account) = self.auth.account() {
+            self.auth
+                .session()
+                .insert(ACCOUNT_KEY, account.to_string())
+                .await?;
+        }
         self.auth
             .set_login(Some(Login {
                 user: Arc::new(user.clone()),

@@ -10,7 +10,17 @@ use tokio::sync::Mutex;
 use tower_sessions::Session;
 
 use super::backend::{ErasedBackend, Login};
-use crate::{AuthError, layer::Config, security::RequestOrigin};
+use crate::{
+    AuthError,
+    layer::Config,
+    security::{RequestOrigin, Scheme, ThrottleKey},
+};
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 enum UserState {
     NotAsked,
@@ -28,6 +38,10 @@ struct RequestInner {
     backend: Arc<dyn ErasedBackend>,
     user: Mutex<UserState>,
     consulted: AtomicBool,
+    /// Cookies to set on the response besides the session's (the device cookie).
+    cookies: std::sync::Mutex<Vec<String>>,
+    /// The throttle's key of the account that logged in on this request.
+    account: std::sync::Mutex<Option<ThrottleKey>>,
 }
 
 impl RequestAuth {
@@ -44,6 +58,8 @@ impl RequestAuth {
             backend,
             user: Mutex::new(UserState::NotAsked),
             consulted: AtomicBool::new(false),
+            cookies: std::sync::Mutex::default(),
+            account: std::sync::Mutex::default(),
         }))
     }
 
@@ -65,9 +81,49 @@ impl RequestAuth {
         Ok(())
     }
 
-    /// The client's address, when the app is served with `ConnectInfo<SocketAddr>`.
+    /// The client's address to count login attempts against: the peer's
+    /// (`ConnectInfo<SocketAddr>`), or, behind a trusted proxy, the one it reports.
     pub(crate) fn client(&self) -> Option<std::net::IpAddr> {
-        self.0.client
+        self.config().throttle.client_address(
+            self.0.client,
+            self.0.origin.forwarded(),
+            self.0.origin.forwarded_for(),
+        )
+    }
+
+    /// Whether the site is served over HTTPS, as far as the layer knows (a layer over an app's
+    /// own tower-sessions layer does not, and assumes it is).
+    pub(crate) fn secure(&self) -> bool {
+        self.config().site_scheme != Some(Scheme::Http)
+    }
+
+    /// The request's device cookie, if it has one.
+    pub(crate) fn device_cookie(&self) -> Option<&str> {
+        self.0
+            .origin
+            .cookie(crate::Throttle::device_cookie_name(self.secure()))
+    }
+
+    /// Sets a cookie on the response.
+    pub(crate) fn add_cookie(&self, cookie: String) {
+        // A response that sets a cookie is this visitor's: not to be cached for another.
+        self.0.consulted.store(true, Ordering::Relaxed);
+        lock(&self.0.cookies).push(cookie);
+    }
+
+    /// The cookies to set on the response, taken.
+    pub(crate) fn take_cookies(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.0.cookies))
+    }
+
+    /// Remembers the throttle's key of the account that just authenticated.
+    pub(crate) fn set_account(&self, account: Option<ThrottleKey>) {
+        *lock(&self.0.account) = account;
+    }
+
+    /// The throttle's key of the account that authenticated on this request.
+    pub(crate) fn account(&self) -> Option<ThrottleKey> {
+        *lock(&self.0.account)
     }
 
     pub(crate) fn backend(&self) -> &Arc<dyn ErasedBackend> {

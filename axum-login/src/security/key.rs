@@ -104,6 +104,17 @@ impl SessionKey {
         self.user_mac(realm, user).verify_slice(&stored).is_ok()
     }
 
+    /// An HMAC under this key of `parts` (each length-prefixed) for the purpose `label`, so
+    /// that no two purposes share a digest.
+    pub(crate) fn tag(&self, label: &str, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.mac();
+        for part in std::iter::once(label.as_bytes()).chain(parts.iter().copied()) {
+            mac.update(&(part.len() as u64).to_le_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     fn user_mac<U: AuthUser>(&self, realm: &str, user: &U) -> HmacSha256 {
         let mut mac = self.mac();
         for part in [

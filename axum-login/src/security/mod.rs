@@ -7,10 +7,15 @@ mod next;
 mod origin;
 mod throttle;
 
+#[cfg(feature = "redis")]
+pub use self::throttle::RedisThrottleStore;
+#[cfg(feature = "sqlx")]
+pub use self::throttle::SqlxThrottleStore;
+pub(crate) use self::throttle::{AttemptInput, Gate, revoke_devices};
 pub use self::{
     key::{MIN_KEY_LEN, SessionKey, SessionKeyError},
     next::{MAX_NEXT_LEN, safe_next},
-    throttle::{MemoryThrottleStore, Throttle, ThrottleStore},
+    throttle::{MemoryThrottleStore, Outcome, Rule, Throttle, ThrottleKey, ThrottleStore, Verdict},
 };
 pub(crate) use self::{
     next::login_location,

@@ -3,13 +3,18 @@
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 
 /// What a request says about where it comes from; captured by the layer, checked by
-/// `AuthSession` before it authenticates, logs in or logs out.
+/// `AuthSession` before it authenticates, logs in or logs out. For a state-changing request it
+/// also keeps what a login attempt needs: the cookies (the device cookie) and the forwarded
+/// client address headers (read only from a trusted proxy).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RequestOrigin {
     unsafe_method: bool,
     sec_fetch_site: Option<HeaderValue>,
     origin: Option<HeaderValue>,
     host: Option<HeaderValue>,
+    cookies: Vec<HeaderValue>,
+    forwarded: Option<HeaderValue>,
+    forwarded_for: Option<HeaderValue>,
 }
 
 impl RequestOrigin {
@@ -23,7 +28,46 @@ impl RequestOrigin {
             sec_fetch_site: headers.get("sec-fetch-site").cloned(),
             origin: headers.get(header::ORIGIN).cloned(),
             host: headers.get(header::HOST).cloned(),
+            cookies: headers.get_all(header::COOKIE).iter().cloned().collect(),
+            forwarded: headers.get(header::FORWARDED).cloned(),
+            forwarded_for: headers.get("x-forwarded-for").cloned(),
         }
+    }
+
+    /// The value of the cookie `name`, when the request carries exactly one of that name.
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
+        let mut found = None;
+        for header in &self.cookies {
+            let Ok(text) = header.to_str() else {
+                continue;
+            };
+            for pair in text.split(';') {
+                let Some((key, value)) = pair.split_once('=') else {
+                    continue;
+                };
+                if key.trim() == name {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(value.trim());
+                }
+            }
+        }
+        found
+    }
+
+    /// The `Forwarded` header.
+    pub(crate) fn forwarded(&self) -> Option<&str> {
+        self.forwarded
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
+    }
+
+    /// The `X-Forwarded-For` header.
+    pub(crate) fn forwarded_for(&self) -> Option<&str> {
+        self.forwarded_for
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
     }
 
     /// Whether a state-changing request comes from this site or a trusted origin.

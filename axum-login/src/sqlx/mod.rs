@@ -173,6 +173,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     usize: ColumnIndex<DB::Row>,
+    for<'c> &'c str: ColumnIndex<DB::Row>,
 {
     /// Inserts a user with `username` and a hash of `password` (the other columns take their
     /// defaults), and answers the user as loaded back.
@@ -226,6 +227,21 @@ where
         self.count_query();
         query.execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// The username as stored of the user that `username` finds, by the same query as a
+    /// login, so that it matches exactly what a login would.
+    async fn stored_username(&self, username: &str) -> Result<Option<String>, SqlxStoreError> {
+        let mut query = sqlx::query::<DB>(&self.sql.find.sql);
+        for _ in &self.sql.find.params {
+            query = query.bind(username.to_owned());
+        }
+        self.count_query();
+        let Some(row) = query.fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let column = U::TABLE.username_column();
+        Ok(Some(row.try_get::<String, &str>(column)?))
     }
 
     async fn find(&self, username: &str) -> Result<Option<U>, SqlxStoreError> {
@@ -402,6 +418,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     usize: ColumnIndex<DB::Row>,
+    for<'c> &'c str: ColumnIndex<DB::Row>,
 {
     type User = U;
     type Credentials = PasswordCredentials;
@@ -425,17 +442,55 @@ where
         self.load_many(ids).await
     }
 
-    /// The lower-cased username, so every spelling of one account counts against one limit
-    /// (MySQL compares usernames case-insensitively by default); unknown usernames get a key
-    /// like any other.
+    /// The username normalised (see [`account_key`](Self::account_key)), without a lookup.
     fn throttle_key(&self, credentials: &PasswordCredentials) -> Option<String> {
-        Some(
-            credentials
-                .username
-                .chars()
-                .take(MAX_USERNAME_LEN + 1)
-                .flat_map(char::to_lowercase)
-                .collect(),
-        )
+        credentials
+            .is_within_limits()
+            .then(|| normalize(&credentials.username, self.dialect == Dialect::MySql))
+    }
+
+    /// The account a login attempt reaches, so that every spelling of one account counts
+    /// against one limit: the username as stored, when the database finds one for the given
+    /// spelling (whatever its collation ignores: case and accents on MySQL/MariaDB by default,
+    /// trailing spaces), else the given one; either normalised (Unicode NFKC, lower case,
+    /// trailing spaces dropped, and on MySQL/MariaDB accents dropped too). Credentials over
+    /// the length limits get no account key, so they create no counter.
+    async fn account_key(
+        &self,
+        credentials: &PasswordCredentials,
+    ) -> Result<Option<String>, SqlxStoreError> {
+        if !credentials.is_within_limits() {
+            return Ok(None);
+        }
+        let given = credentials.username.as_str();
+        // No stored name holds a NUL, and PostgreSQL answers one with an error.
+        let stored = if given.contains('\0') {
+            None
+        } else {
+            self.stored_username(given).await?
+        };
+        Ok(Some(normalize(
+            stored.as_deref().unwrap_or(given),
+            self.dialect == Dialect::MySql,
+        )))
+    }
+}
+
+/// A username as the throttle counts it: Unicode NFKC (full-width letters become ASCII, ligatures
+/// come apart), lower case, trailing spaces dropped (SQL's `PAD SPACE` comparisons ignore them),
+/// and, for MySQL/MariaDB, whose default collations ignore accents, accents dropped.
+fn normalize(name: &str, fold_accents: bool) -> String {
+    use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
+    let composed: String = name
+        .chars()
+        .take(MAX_USERNAME_LEN + 1)
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .collect();
+    let trimmed = composed.trim_end_matches(' ');
+    if fold_accents {
+        trimmed.nfd().filter(|c| !is_combining_mark(*c)).collect()
+    } else {
+        trimmed.to_owned()
     }
 }

@@ -1,0 +1,123 @@
+//! One counter's arithmetic, shared by the stores that keep counters as plain values (memory,
+//! SQL): what a reservation answers and what an outcome changes.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::store::{Outcome, Rule, Verdict};
+
+/// The state of one counter in its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Counter {
+    pub(super) window_start: SystemTime,
+    pub(super) failures: u32,
+    pub(super) last_failure: SystemTime,
+    /// Checks granted and not finished, valid until `lease_until`.
+    pub(super) reserved: u32,
+    pub(super) lease_until: SystemTime,
+    /// Whether the key's refusal in this window has been reported (logged) once.
+    pub(super) reported: bool,
+}
+
+impl Counter {
+    pub(super) fn new(now: SystemTime) -> Self {
+        Self {
+            window_start: now,
+            failures: 0,
+            last_failure: now,
+            reserved: 0,
+            lease_until: now,
+            reported: false,
+        }
+    }
+
+    /// Starts a new window when the old one has ended, and forgets reservations whose lease
+    /// ran out.
+    fn refresh(&mut self, window: Duration, now: SystemTime) {
+        if now >= self.window_start + window {
+            self.window_start = now;
+            self.failures = 0;
+            self.reported = false;
+        }
+        if now >= self.lease_until {
+            self.reserved = 0;
+        }
+    }
+
+    /// The verdict for one more check, taking a reservation when it grants one.
+    pub(super) fn reserve(
+        &mut self,
+        rule: &Rule,
+        window: Duration,
+        lease: Duration,
+        now: SystemTime,
+    ) -> Verdict {
+        self.refresh(window, now);
+        if self.failures >= rule.limit {
+            let first = !self.reported;
+            self.reported = true;
+            return Verdict::Refused {
+                until: self.window_start + window,
+                first,
+            };
+        }
+        let ready_at = self.last_failure + rule.backoff(self.failures);
+        if self.failures > 0 && now < ready_at {
+            return Verdict::Refused {
+                until: ready_at,
+                first: false,
+            };
+        }
+        if self.reserved >= rule.concurrency(self.failures)
+            || self.failures + self.reserved >= rule.limit
+        {
+            return Verdict::Busy;
+        }
+        self.reserved += 1;
+        self.lease_until = self.lease_until.max(now + lease);
+        Verdict::Granted
+    }
+
+    /// Ends one reservation with `outcome`.
+    pub(super) fn finish(&mut self, outcome: Outcome, window: Duration, now: SystemTime) {
+        self.reserved = self.reserved.saturating_sub(1);
+        self.refresh(window, now);
+        match outcome {
+            Outcome::Failed => {
+                self.failures = self.failures.saturating_add(1);
+                self.last_failure = now;
+            }
+            Outcome::Succeeded { reset: true } => {
+                self.failures = 0;
+                self.reported = false;
+            }
+            Outcome::Succeeded { reset: false } | Outcome::Abandoned => {}
+        }
+    }
+
+    /// Whether the counter refuses its key for the rest of the window.
+    pub(super) fn is_refusing(&self, rule: &Rule) -> bool {
+        self.failures >= rule.limit
+    }
+
+    /// Whether the counter holds nothing worth keeping.
+    pub(super) fn is_idle(&self) -> bool {
+        self.failures == 0 && self.reserved == 0
+    }
+
+    /// When the counter can be forgotten: its window is over and no lease is running.
+    pub(super) fn expires(&self, window: Duration) -> SystemTime {
+        (self.window_start + window).max(self.lease_until)
+    }
+}
+
+/// Milliseconds since the Unix epoch, as stores keep times.
+pub(super) fn to_millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+    })
+}
+
+/// The time `millis` after the Unix epoch.
+pub(super) fn from_millis(millis: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+}

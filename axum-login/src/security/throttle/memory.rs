@@ -1,0 +1,444 @@
+//! [`MemoryThrottleStore`]: the throttle's counters in this process's memory, bounded.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    fmt,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, SystemTime},
+};
+
+use tokio::sync::Notify;
+
+use super::{
+    counter::Counter,
+    store::{BoxFuture, Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
+};
+use crate::error::BoxError;
+
+/// Shards, so that logins of different accounts seldom wait for one lock.
+const SHARDS: usize = 16;
+
+/// The throttle's counters in this process's memory, for one instance.
+///
+/// Bounded: at most `max_keys` counters (default 100 000; each holds a 16-byte key and a few
+/// numbers). When full, a new key takes the place of the oldest counter that is not refusing
+/// its key, and only when every counter is refusing, of the oldest of those: a flood of new
+/// usernames cannot unlock an account by pushing its counter out. Finding that place takes
+/// constant time (amortised), never a scan, and the locks are held only for a few field
+/// updates, never across an await.
+#[derive(Clone)]
+pub struct MemoryThrottleStore {
+    shards: Arc<[Shard]>,
+    max_keys: usize,
+}
+
+struct Shard {
+    state: Mutex<ShardState>,
+    released: Notify,
+}
+
+#[derive(Default)]
+struct ShardState {
+    counters: HashMap<ThrottleKey, Entry>,
+    /// Keys in the order they got a counter, with the counter's generation: the candidates to
+    /// drop, oldest first. A key that started refusing moves to `refusing`.
+    open: VecDeque<(ThrottleKey, u64)>,
+    refusing: VecDeque<(ThrottleKey, u64)>,
+    revoked: HashMap<ThrottleKey, (SystemTime, SystemTime)>,
+    revoked_order: VecDeque<ThrottleKey>,
+    generation: u64,
+}
+
+/// A counter with its place in the eviction queues.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    counter: Counter,
+    /// Tells this entry apart from an earlier one of the same key still queued.
+    generation: u64,
+    /// Whether the counter reached its limit (it stays in the `refusing` queue).
+    refusing: bool,
+}
+
+impl ShardState {
+    /// Makes room for one more counter, then adds it.
+    fn insert(&mut self, key: ThrottleKey, now: SystemTime, per_shard: usize) -> &mut Entry {
+        if !self.counters.contains_key(&key) {
+            while self.counters.len() >= per_shard && self.drop_one() {}
+            self.generation += 1;
+            let generation = self.generation;
+            let entry = Entry {
+                counter: Counter::new(now),
+                generation,
+                refusing: false,
+            };
+            self.counters.insert(key, entry);
+            self.open.push_back((key, generation));
+        }
+        self.counters
+            .get_mut(&key)
+            .unwrap_or_else(|| unreachable!("just inserted"))
+    }
+
+    /// Drops the oldest counter that is not refusing, else the oldest refusing one; `false`
+    /// when there is nothing to drop. Queue entries of counters dropped or moved since are
+    /// skipped, each once.
+    fn drop_one(&mut self) -> bool {
+        for refusing in [false, true] {
+            let queue = if refusing {
+                &mut self.refusing
+            } else {
+                &mut self.open
+            };
+            while let Some((key, generation)) = queue.pop_front() {
+                let live = self
+                    .counters
+                    .get(&key)
+                    .is_some_and(|c| c.generation == generation && c.refusing == refusing);
+                if live {
+                    self.counters.remove(&key);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn mark_refusing(&mut self, key: ThrottleKey) {
+        if let Some(entry) = self.counters.get_mut(&key)
+            && !entry.refusing
+        {
+            entry.refusing = true;
+            self.refusing.push_back((key, entry.generation));
+        }
+    }
+}
+
+impl MemoryThrottleStore {
+    /// A store of at most `max_keys` counters.
+    pub fn new(max_keys: usize) -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| Shard {
+                state: Mutex::default(),
+                released: Notify::new(),
+            })
+            .collect();
+        Self {
+            shards,
+            max_keys: max_keys.max(SHARDS),
+        }
+    }
+
+    /// How many counters are kept now.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| lock(shard).counters.len())
+            .sum()
+    }
+
+    /// Whether no counter is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard(&self, key: &ThrottleKey) -> &Shard {
+        &self.shards[usize::from(key.0[0]) % SHARDS]
+    }
+
+    fn per_shard(&self) -> usize {
+        self.max_keys.div_ceil(SHARDS)
+    }
+}
+
+fn lock(shard: &Shard) -> MutexGuard<'_, ShardState> {
+    shard.state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Default for MemoryThrottleStore {
+    fn default() -> Self {
+        Self::new(100_000)
+    }
+}
+
+impl fmt::Debug for MemoryThrottleStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryThrottleStore")
+            .field("keys", &self.len())
+            .field("max_keys", &self.max_keys)
+            .finish()
+    }
+}
+
+impl ThrottleStore for MemoryThrottleStore {
+    fn reserve<'a>(
+        &'a self,
+        key: &'a ThrottleKey,
+        rule: &'a Rule,
+        window: Duration,
+        lease: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Verdict, BoxError>> {
+        let verdict = {
+            let shard = self.shard(key);
+            let mut state = lock(shard);
+            let entry = state.insert(*key, now, self.per_shard());
+            let verdict = entry.counter.reserve(rule, window, lease, now);
+            if entry.counter.is_refusing(rule) {
+                state.mark_refusing(*key);
+            }
+            verdict
+        };
+        Box::pin(async move { Ok(verdict) })
+    }
+
+    fn finish<'a>(
+        &'a self,
+        key: &'a ThrottleKey,
+        rule: &'a Rule,
+        outcome: Outcome,
+        window: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        let shard = self.shard(key);
+        {
+            let mut state = lock(shard);
+            if let Some(entry) = state.counters.get_mut(key) {
+                entry.counter.finish(outcome, window, now);
+                if entry.counter.is_refusing(rule) {
+                    // Kept apart from here on, so a flood of new keys cannot push it out.
+                    state.mark_refusing(*key);
+                } else if entry.counter.is_idle() {
+                    state.counters.remove(key);
+                }
+            }
+        }
+        shard.released.notify_waiters();
+        Box::pin(async { Ok(()) })
+    }
+
+    fn revoke_devices<'a>(
+        &'a self,
+        account: &'a ThrottleKey,
+        at: SystemTime,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        {
+            let per_shard = self.per_shard();
+            let mut state = lock(self.shard(account));
+            // Revocations are rare (password changes); past the bound the oldest goes, whose
+            // device cookies have most likely expired by then.
+            while state.revoked.len() >= per_shard {
+                let Some(oldest) = state.revoked_order.pop_front() else {
+                    break;
+                };
+                state.revoked.remove(&oldest);
+            }
+            match state.revoked.get_mut(account) {
+                // A revocation only moves forward.
+                Some(known) if known.0 >= at => {}
+                Some(known) => *known = (at, at + keep),
+                None => {
+                    state.revoked.insert(*account, (at, at + keep));
+                    state.revoked_order.push_back(*account);
+                }
+            }
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn devices_revoked_at<'a>(
+        &'a self,
+        account: &'a ThrottleKey,
+    ) -> BoxFuture<'a, Result<Option<SystemTime>, BoxError>> {
+        let at = lock(self.shard(account))
+            .revoked
+            .get(account)
+            .filter(|(_, until)| SystemTime::now() < *until)
+            .map(|(at, _)| *at);
+        Box::pin(async move { Ok(at) })
+    }
+
+    fn released<'a>(&'a self, key: &'a ThrottleKey) -> BoxFuture<'a, ()> {
+        let shard = self.shard(key);
+        Box::pin(async move {
+            // A finish between the caller's reserve and this wait is not missed for long: the
+            // wait is bounded too.
+            let _ =
+                tokio::time::timeout(Duration::from_millis(50), shard.released.notified()).await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: Duration = Duration::from_secs(900);
+    const LEASE: Duration = Duration::from_secs(30);
+
+    fn key(n: u32) -> ThrottleKey {
+        let mut bytes = [0; 16];
+        bytes[..4].copy_from_slice(&n.to_le_bytes());
+        bytes[4] = (n % 251) as u8;
+        ThrottleKey(bytes.map(|b| b.wrapping_mul(31)))
+    }
+
+    fn rule(limit: u32, free: u32) -> Rule {
+        Rule {
+            limit,
+            free,
+            delay: Duration::from_secs(1),
+        }
+    }
+
+    async fn fail(store: &MemoryThrottleStore, key: &ThrottleKey, rule: &Rule, now: SystemTime) {
+        assert_eq!(
+            store
+                .reserve(key, rule, WINDOW, LEASE, now)
+                .await
+                .expect("reserve"),
+            Verdict::Granted
+        );
+        store
+            .finish(key, rule, Outcome::Failed, WINDOW, now)
+            .await
+            .expect("finish");
+    }
+
+    #[tokio::test]
+    async fn checks_in_flight_never_exceed_what_the_failures_leave() {
+        let store = MemoryThrottleStore::default();
+        let (k, rule, now) = (key(1), rule(5, 5), SystemTime::now());
+        for _ in 0..5 {
+            assert_eq!(
+                store
+                    .reserve(&k, &rule, WINDOW, LEASE, now)
+                    .await
+                    .expect("reserve"),
+                Verdict::Granted
+            );
+        }
+        assert_eq!(
+            store
+                .reserve(&k, &rule, WINDOW, LEASE, now)
+                .await
+                .expect("reserve"),
+            Verdict::Busy
+        );
+        // A success frees its place; a failure uses one up for the window.
+        store
+            .finish(&k, &rule, Outcome::Succeeded { reset: false }, WINDOW, now)
+            .await
+            .expect("finish");
+        assert_eq!(
+            store
+                .reserve(&k, &rule, WINDOW, LEASE, now)
+                .await
+                .expect("reserve"),
+            Verdict::Granted
+        );
+        for _ in 0..5 {
+            store
+                .finish(&k, &rule, Outcome::Failed, WINDOW, now)
+                .await
+                .expect("finish");
+        }
+        assert!(matches!(
+            store
+                .reserve(&k, &rule, WINDOW, LEASE, now)
+                .await
+                .expect("reserve"),
+            Verdict::Refused { first: true, .. }
+        ));
+        assert!(matches!(
+            store
+                .reserve(&k, &rule, WINDOW, LEASE, now)
+                .await
+                .expect("reserve"),
+            Verdict::Refused { first: false, .. }
+        ));
+        let later = now + WINDOW;
+        assert_eq!(
+            store
+                .reserve(&k, &rule, WINDOW, LEASE, later)
+                .await
+                .expect("reserve"),
+            Verdict::Granted
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_past_the_free_ones_wait_longer_each_time() {
+        let store = MemoryThrottleStore::default();
+        let (k, rule, start) = (key(2), rule(10, 2), SystemTime::now());
+        fail(&store, &k, &rule, start).await;
+        fail(&store, &k, &rule, start).await;
+        // The third attempt waits 1 s after the last failure, the fourth 2 s, the fifth 4 s.
+        let mut now = start;
+        for wait in [1, 2, 4] {
+            assert!(matches!(
+                store
+                    .reserve(&k, &rule, WINDOW, LEASE, now)
+                    .await
+                    .expect("reserve"),
+                Verdict::Refused { .. }
+            ));
+            now += Duration::from_secs(wait);
+            fail(&store, &k, &rule, now).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_runs_out_gives_its_place_back() {
+        let store = MemoryThrottleStore::default();
+        let (k, rule, now) = (key(3), rule(1, 1), SystemTime::now());
+        assert_eq!(
+            store
+                .reserve(&k, &rule, WINDOW, LEASE, now)
+                .await
+                .expect("reserve"),
+            Verdict::Granted
+        );
+        assert_eq!(
+            store
+                .reserve(&k, &rule, WINDOW, LEASE, now)
+                .await
+                .expect("reserve"),
+            Verdict::Busy
+        );
+        assert_eq!(
+            store
+                .reserve(&k, &rule, WINDOW, LEASE, now + LEASE)
+                .await
+                .expect("reserve"),
+            Verdict::Granted
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_new_keys_never_pushes_out_a_refusing_one() {
+        let store = MemoryThrottleStore::new(SHARDS * 8);
+        let (locked, rule, now) = (key(7), rule(3, 3), SystemTime::now());
+        for _ in 0..3 {
+            fail(&store, &locked, &rule, now).await;
+        }
+        assert!(matches!(
+            store
+                .reserve(&locked, &rule, WINDOW, LEASE, now)
+                .await
+                .expect("reserve"),
+            Verdict::Refused { .. }
+        ));
+        for n in 1_000..11_000 {
+            fail(&store, &key(n), &rule, now).await;
+        }
+        assert!(store.len() <= SHARDS * 8, "{} counters", store.len());
+        assert!(matches!(
+            store
+                .reserve(&locked, &rule, WINDOW, LEASE, now)
+                .await
+                .expect("reserve"),
+            Verdict::Refused { .. }
+        ));
+    }
+}

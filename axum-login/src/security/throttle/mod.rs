@@ -1,0 +1,579 @@
+//! Throttling login attempts: per account, per client address, and per device for a browser
+//! that logged in to the account before.
+//!
+//! An attempt first reserves a check on its counters ([`ThrottleStore::reserve`]); only a
+//! granted attempt reaches the store's `authenticate`, and its outcome is counted afterwards
+//! ([`ThrottleStore::finish`]). So simultaneous wrong guesses can never run more checks than a
+//! limit allows, while simultaneous right ones wait for the checks in flight instead of being
+//! refused: a success frees its place.
+//!
+//! A browser that logged in to an account carries a signed device cookie for it. Its attempts
+//! on that account are counted per device, not against the account's shared lock, so a
+//! stranger who locks the account by guessing does not lock its owner out (OWASP's device
+//! cookies). A password change revokes the account's device cookies.
+
+mod address;
+mod counter;
+mod device;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "sqlx")]
+mod sql;
+mod store;
+
+use std::{
+    fmt,
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, SystemTime},
+};
+
+use self::device::Device;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisThrottleStore;
+#[cfg(feature = "sqlx")]
+pub use self::sql::SqlxThrottleStore;
+pub use self::{
+    memory::MemoryThrottleStore,
+    store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
+};
+use crate::{clock::Clock, error::BoxError, security::SessionKey};
+
+/// The device cookie's name on a site served over HTTPS: the prefix keeps other hosts from
+/// planting one.
+const DEVICE_COOKIE_SECURE: &str = "__Host-axum_login_device";
+/// The device cookie's name on plain HTTP (development on loopback).
+const DEVICE_COOKIE_PLAIN: &str = "axum_login_device";
+
+/// How login attempts are throttled; give it to
+/// [`AuthLayerBuilder::throttle`](crate::layer::AuthLayerBuilder::throttle).
+///
+/// Counters (in a 15-minute window by default, in this process's memory unless a shared
+/// [`ThrottleStore`] is given):
+///
+/// | counter | of | limit | schedule |
+/// | --- | --- | --- | --- |
+/// | account | attempts without a device cookie for the account (the account's key comes from [`UserStore::account_key`](crate::UserStore::account_key)) | 10 | 5 failures free, then a wait of 1 s after the last failure, doubled with each failure (1, 2, 4, 8, 16 s), then refused until the window ends |
+/// | device | attempts carrying this browser's device cookie for the account | 10 | the same |
+/// | address | attempts without a device cookie, from one client address (IPv6 by its /64) | 50 | refused until the window ends |
+///
+/// A refused attempt gets `Ok(None)` from [`AuthSession::authenticate`], exactly like wrong
+/// credentials, without asking the store. Unknown usernames are counted like real ones, so
+/// the answer never tells whether an account exists.
+///
+/// After a successful login the browser gets a device cookie for the account, `HttpOnly`,
+/// signed with the layer's [`SessionKey`], for 90 days; a password change through
+/// [`AuthSession::update_session_auth_hash`] revokes the account's device cookies issued
+/// before it (the browser that changed it gets a new one).
+///
+/// The client address is the peer's (`ConnectInfo<SocketAddr>`: serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`; without it, per-address counting is
+/// off and the layer says so once in the log). Behind a reverse proxy, name it with
+/// [`trusted_proxies`](Self::trusted_proxies), and the address it reports in `Forwarded` or
+/// `X-Forwarded-For` is used; those headers are ignored from any other peer.
+///
+/// [`AuthSession::authenticate`]: crate::AuthSession::authenticate
+/// [`AuthSession::update_session_auth_hash`]: crate::AuthSession::update_session_auth_hash
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use axum_login::{Throttle, security::MemoryThrottleStore};
+///
+/// let throttle = Throttle::new(MemoryThrottleStore::default())
+///     .max_failures_per_account(6)
+///     .backoff(2, Duration::from_secs(2))
+///     .max_failures_per_address(20)
+///     .window(Duration::from_secs(600))
+///     .trusted_proxies(["10.0.0.1".parse().unwrap()]);
+/// # let _ = throttle;
+/// ```
+#[derive(Clone)]
+pub struct Throttle {
+    store: Option<Arc<dyn ThrottleStore>>,
+    account: Rule,
+    device: Rule,
+    address: Rule,
+    window: Duration,
+    device_lifetime: Duration,
+    trusted_proxies: Vec<IpAddr>,
+    lease: Duration,
+    max_wait: Duration,
+    warned_no_address: Arc<AtomicBool>,
+    warned_no_account: Arc<AtomicBool>,
+}
+
+impl Throttle {
+    /// Throttling with counters in `store` and the default rules.
+    pub fn new(store: impl ThrottleStore) -> Self {
+        let backed_off = Rule {
+            limit: 10,
+            free: 5,
+            delay: Duration::from_secs(1),
+        };
+        Self {
+            store: Some(Arc::new(store)),
+            account: backed_off,
+            device: backed_off,
+            address: Rule {
+                limit: 50,
+                free: 50,
+                delay: Duration::ZERO,
+            },
+            window: Duration::from_secs(15 * 60),
+            device_lifetime: Duration::from_secs(90 * 24 * 60 * 60),
+            trusted_proxies: Vec::new(),
+            lease: Duration::from_secs(30),
+            max_wait: Duration::from_secs(10),
+            warned_no_address: Arc::default(),
+            warned_no_account: Arc::default(),
+        }
+    }
+
+    /// No throttling at all. Only for apps that throttle logins elsewhere (a gateway, a WAF).
+    pub fn disabled() -> Self {
+        Self {
+            store: None,
+            ..Self::default()
+        }
+    }
+
+    /// Failures of an account (and of one device on it) at which it is refused for the rest
+    /// of the window. Default: 10.
+    pub fn max_failures_per_account(mut self, failures: u32) -> Self {
+        let failures = failures.max(1);
+        for rule in [&mut self.account, &mut self.device] {
+            rule.limit = failures;
+            rule.free = rule.free.min(failures);
+        }
+        self
+    }
+
+    /// Failures of one client address at which it is refused for the rest of the window.
+    /// Default: 50.
+    pub fn max_failures_per_address(mut self, failures: u32) -> Self {
+        self.address.limit = failures.max(1);
+        self.address.free = self.address.limit;
+        self
+    }
+
+    /// The slowdown of an account and of a device: `free` failures cost nothing, then each
+    /// attempt waits `first_delay` after the last failure, doubled with each further failure,
+    /// until the limit refuses the key for the rest of the window. Default: 5 and 1 second.
+    pub fn backoff(mut self, free: u32, first_delay: Duration) -> Self {
+        for rule in [&mut self.account, &mut self.device] {
+            rule.free = free.min(rule.limit);
+            rule.delay = first_delay;
+        }
+        self
+    }
+
+    /// The length of the counting window, which is also the longest lock. Default: 15 minutes.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// How long a device cookie is trusted after the login that issued it (each login with it
+    /// renews it). Default: 90 days.
+    pub fn device_cookie_lifetime(mut self, lifetime: Duration) -> Self {
+        self.device_lifetime = lifetime;
+        self
+    }
+
+    /// The reverse proxies in front of the app, whose `Forwarded` / `X-Forwarded-For` headers
+    /// name the client address. Default: none, so those headers are never read.
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// The longest an attempt waits for checks in flight on its account before it is refused
+    /// like wrong credentials. Default: 10 seconds.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// The client address to count, from the peer and, behind a trusted proxy, its headers.
+    pub(crate) fn client_address(
+        &self,
+        peer: Option<IpAddr>,
+        forwarded: Option<&str>,
+        forwarded_for: Option<&str>,
+    ) -> Option<IpAddr> {
+        address::client(peer, forwarded, forwarded_for, &self.trusted_proxies)
+    }
+
+    /// The name of the device cookie on a site served over HTTPS (`secure`) or not.
+    pub(crate) fn device_cookie_name(secure: bool) -> &'static str {
+        if secure {
+            DEVICE_COOKIE_SECURE
+        } else {
+            DEVICE_COOKIE_PLAIN
+        }
+    }
+
+    /// The `Set-Cookie` value that gives the browser `value` as its device cookie.
+    pub(crate) fn device_cookie_header(&self, value: &str, secure: bool) -> String {
+        let name = Self::device_cookie_name(secure);
+        let max_age = self.device_lifetime.as_secs();
+        let secure = if secure { "; Secure" } else { "" };
+        format!("{name}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}")
+    }
+
+    /// Counts a login attempt before its credentials are checked. `Refused` when a counter is
+    /// over its rule: the attempt must fail like wrong credentials, without asking the store.
+    pub(crate) async fn gate(&self, attempt: AttemptInput<'_>) -> Result<Gate, BoxError> {
+        let Some(store) = &self.store else {
+            return Ok(Gate::Pass(Attempt::unthrottled()));
+        };
+        let AttemptInput {
+            account_name,
+            device_cookie,
+            address,
+            clock,
+            key,
+        } = attempt;
+        let mut now = clock.now();
+        let account = account_name.map(|name| key_of(key, "account", name.as_bytes()));
+        let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key));
+        let mut trusted = account.and_then(|account| {
+            devices
+                .iter()
+                .find(|known| known.account == account && known.issued + self.device_lifetime > now)
+                .copied()
+        });
+        if let (Some(device), Some(account)) = (trusted, account) {
+            let revoked = store.devices_revoked_at(&account).await?;
+            if revoked.is_some_and(|revoked| device.issued <= revoked) {
+                trusted = None;
+            }
+        }
+        if address.is_none()
+            && trusted.is_none()
+            && !self.warned_no_address.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "login attempts are not counted per client address: the request has no `ConnectInfo<SocketAddr>`; serve the app with `into_make_service_with_connect_info::<SocketAddr>()`"
+            );
+        }
+        if account.is_none() && !self.warned_no_account.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "login attempts are not counted per account: the user store's `throttle_key` (or `account_key`) answered `None`; implement it to return the account's normalised name"
+            );
+        }
+        let keys: Vec<(ThrottleKey, &Rule, Kind)> = match trusted {
+            Some(device) => vec![(
+                key_of(key, "device", &device.id),
+                &self.device,
+                Kind::Device,
+            )],
+            None => account
+                .map(|account| (account, &self.account, Kind::Account))
+                .into_iter()
+                .chain(address.map(|address| {
+                    let group = address::group(address);
+                    (key_of(key, "address", &group), &self.address, Kind::Address)
+                }))
+                .collect(),
+        };
+        let deadline = tokio::time::Instant::now() + self.max_wait;
+        loop {
+            let mut granted: Vec<(ThrottleKey, Kind, Rule)> = Vec::new();
+            let mut busy = None;
+            for &(throttle_key, rule, kind) in &keys {
+                let verdict = match store
+                    .reserve(&throttle_key, rule, self.window, self.lease, now)
+                    .await
+                {
+                    Ok(verdict) => verdict,
+                    Err(error) => {
+                        abandon(store, &granted, self.window, now).await;
+                        return Err(error);
+                    }
+                };
+                match verdict {
+                    Verdict::Granted => granted.push((throttle_key, kind, *rule)),
+                    Verdict::Busy => {
+                        busy = Some(throttle_key);
+                        break;
+                    }
+                    Verdict::Refused { until, first } => {
+                        abandon(store, &granted, self.window, now).await;
+                        if first {
+                            log_refusal(kind, account_name, address, until, now);
+                        }
+                        return Ok(Gate::Refused);
+                    }
+                }
+            }
+            let Some(busy) = busy else {
+                return Ok(Gate::Pass(Attempt {
+                    store: Some(store.clone()),
+                    reserved: granted,
+                    account,
+                    trusted,
+                    devices,
+                    window: self.window,
+                    key: Some(key.clone()),
+                }));
+            };
+            abandon(store, &granted, self.window, now).await;
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(
+                    account = %account_name.map_or_else(String::new, printable),
+                    "a login attempt waited too long for the checks in flight on its account; refused"
+                );
+                return Ok(Gate::Refused);
+            }
+            store.released(&busy).await;
+            now = clock.now();
+        }
+    }
+}
+
+/// Gives back the reservations of an attempt that will not run its check.
+async fn abandon(
+    store: &Arc<dyn ThrottleStore>,
+    granted: &[(ThrottleKey, Kind, Rule)],
+    window: Duration,
+    now: SystemTime,
+) {
+    for (throttle_key, _, rule) in granted {
+        if let Err(error) = store
+            .finish(throttle_key, rule, Outcome::Abandoned, window, now)
+            .await
+        {
+            tracing::error!(%error, "the login throttle could not give back a reservation");
+        }
+    }
+}
+
+/// One log line for the first refusal of a key in its window: the name escaped and cut short,
+/// since it is whatever a stranger typed.
+fn log_refusal(
+    kind: Kind,
+    account_name: Option<&str>,
+    address: Option<IpAddr>,
+    until: SystemTime,
+    now: SystemTime,
+) {
+    let for_seconds = until.duration_since(now).map_or(0, |left| left.as_secs());
+    match kind {
+        Kind::Address => tracing::warn!(
+            address = ?address,
+            for_seconds,
+            "login attempts from this address are throttled"
+        ),
+        Kind::Account => tracing::warn!(
+            account = %account_name.map_or_else(String::new, printable),
+            for_seconds,
+            "login attempts on this account without a known device are throttled"
+        ),
+        Kind::Device => tracing::warn!(
+            account = %account_name.map_or_else(String::new, printable),
+            for_seconds,
+            "login attempts from one device on this account are throttled"
+        ),
+    }
+}
+
+/// A name as a log line may show it: at most 64 characters, control characters (a newline
+/// that would forge a log line) escaped.
+pub(crate) fn printable(name: &str) -> String {
+    name.chars().take(64).flat_map(char::escape_debug).collect()
+}
+
+/// The counter key of `material` for `kind`, under the layer's key: a fixed 16 bytes whatever
+/// the material, and not guessable from it without the key.
+fn key_of(key: &SessionKey, kind: &str, material: &[u8]) -> ThrottleKey {
+    let tag = key.tag("axum-login throttle key", &[kind.as_bytes(), material]);
+    let mut bytes = [0; 16];
+    bytes.copy_from_slice(&tag[..16]);
+    ThrottleKey(bytes)
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::new(MemoryThrottleStore::default())
+    }
+}
+
+impl fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Throttle")
+            .field("enabled", &self.store.is_some())
+            .field("account", &self.account)
+            .field("device", &self.device)
+            .field("address", &self.address)
+            .field("window", &self.window)
+            .field("device_lifetime", &self.device_lifetime)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .finish()
+    }
+}
+
+/// What a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Account,
+    Device,
+    Address,
+}
+
+/// What the throttle needs to know about one login attempt.
+pub(crate) struct AttemptInput<'a> {
+    /// The account's key from the store, e.g. the normalised username.
+    pub(crate) account_name: Option<&'a str>,
+    /// The value of the request's device cookie.
+    pub(crate) device_cookie: Option<&'a str>,
+    /// The client's address.
+    pub(crate) address: Option<IpAddr>,
+    pub(crate) clock: &'a dyn Clock,
+    pub(crate) key: &'a SessionKey,
+}
+
+/// What [`Throttle::gate`] decided.
+pub(crate) enum Gate {
+    /// The check may run; report its outcome with [`Attempt::finish`].
+    Pass(Attempt),
+    /// Refused: fail like wrong credentials.
+    Refused,
+}
+
+/// A login attempt the throttle let through, holding reservations until it is told how it
+/// ended.
+pub(crate) struct Attempt {
+    store: Option<Arc<dyn ThrottleStore>>,
+    reserved: Vec<(ThrottleKey, Kind, Rule)>,
+    account: Option<ThrottleKey>,
+    trusted: Option<Device>,
+    devices: Vec<Device>,
+    window: Duration,
+    key: Option<SessionKey>,
+}
+
+impl Attempt {
+    fn unthrottled() -> Self {
+        Self {
+            store: None,
+            reserved: Vec::new(),
+            account: None,
+            trusted: None,
+            devices: Vec::new(),
+            window: Duration::ZERO,
+            key: None,
+        }
+    }
+
+    /// The account's counter key, for revoking its device cookies later.
+    pub(crate) fn account(&self) -> Option<ThrottleKey> {
+        self.account
+    }
+
+    /// Counts the outcome. On success the account's (or device's) failures are forgotten, and
+    /// the answer is the device cookie value to give the browser.
+    pub(crate) async fn finish(
+        self,
+        succeeded: bool,
+        now: SystemTime,
+    ) -> Result<Option<String>, BoxError> {
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        for (throttle_key, kind, rule) in &self.reserved {
+            let outcome = match (succeeded, kind) {
+                (false, _) => Outcome::Failed,
+                (true, Kind::Address) => Outcome::Succeeded { reset: false },
+                (true, Kind::Account | Kind::Device) => Outcome::Succeeded { reset: true },
+            };
+            store
+                .finish(throttle_key, rule, outcome, self.window, now)
+                .await?;
+        }
+        let (true, Some(account), Some(key)) = (succeeded, self.account, &self.key) else {
+            return Ok(None);
+        };
+        let renewed = Device {
+            account,
+            id: self.trusted.map_or_else(device::new_id, |device| device.id),
+            issued: now,
+        };
+        Ok(Some(device::write(
+            &device::with(self.devices, renewed),
+            key,
+        )))
+    }
+
+    /// Gives the reservations back: the check did not happen.
+    pub(crate) async fn abandon(self, now: SystemTime) {
+        if let Some(store) = &self.store {
+            abandon(store, &self.reserved, self.window, now).await;
+        }
+    }
+}
+
+/// Revokes the device cookies of `account` issued before `now`, and answers the device cookie
+/// value for this browser's new one (its id kept when `device_cookie` names one).
+pub(crate) async fn revoke_devices(
+    throttle: &Throttle,
+    account: ThrottleKey,
+    device_cookie: Option<&str>,
+    key: &SessionKey,
+    now: SystemTime,
+) -> Result<Option<String>, BoxError> {
+    let Some(store) = &throttle.store else {
+        return Ok(None);
+    };
+    store
+        .revoke_devices(&account, now, throttle.device_lifetime)
+        .await?;
+    let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key));
+    let id = devices
+        .iter()
+        .find(|known| known.account == account)
+        .map_or_else(device::new_id, |known| known.id);
+    // A millisecond after the revocation, so this browser's cookie is newer than it.
+    let issued = now + Duration::from_millis(1);
+    let devices = device::with(
+        devices,
+        Device {
+            account,
+            id,
+            issued,
+        },
+    );
+    Ok(Some(device::write(&devices, key)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_in_log_lines_cannot_forge_a_line_and_stay_short() {
+        assert_eq!(printable("admin\nERROR forged"), "admin\\nERROR forged");
+        assert_eq!(printable("a\r\u{0}b"), "a\\r\\0b");
+        assert_eq!(printable(&"x".repeat(1000)).len(), 64);
+    }
+
+    #[test]
+    fn counter_keys_are_fixed_size_and_keyed() {
+        let key = SessionKey::generate();
+        let short = key_of(&key, "account", b"a");
+        let long = key_of(&key, "account", "a".repeat(10_000).as_bytes());
+        assert_ne!(short, long);
+        assert_eq!(short, key_of(&key, "account", b"a"));
+        assert_ne!(short, key_of(&key, "device", b"a"));
+        assert_ne!(short, key_of(&SessionKey::generate(), "account", b"a"));
+    }
+}

@@ -1,0 +1,253 @@
+//! [`RedisThrottleStore`]: the throttle's counters in Redis, shared by every instance.
+
+use std::{
+    fmt,
+    time::{Duration, SystemTime},
+};
+
+use fred::interfaces::{KeysInterface, LuaInterface};
+
+use super::{
+    counter::{from_millis, to_millis},
+    store::{BoxFuture, Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
+};
+use crate::error::BoxError;
+
+/// One reservation, atomic on the server: the same arithmetic as the in-memory counter (see
+/// [`Rule`]), on a hash of the counter's fields that expires with its window.
+///
+/// Answers `{0}` granted, `{1}` busy, `{2, until_ms, first}` refused.
+const RESERVE: &str = r"
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local lease = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+local free = tonumber(ARGV[5])
+local delay = tonumber(ARGV[6])
+local h = redis.call('HMGET', KEYS[1], 'ws', 'f', 'lf', 'r', 'lu', 'rep')
+local ws = tonumber(h[1]) or now
+local f = tonumber(h[2]) or 0
+local lf = tonumber(h[3]) or now
+local r = tonumber(h[4]) or 0
+local lu = tonumber(h[5]) or now
+local rep = tonumber(h[6]) or 0
+if now >= ws + window then ws = now; f = 0; rep = 0 end
+if now >= lu then r = 0 end
+local answer
+if f >= limit then
+  answer = {2, ws + window, 1 - rep}
+  rep = 1
+else
+  local wait = 0
+  if f >= free then wait = delay * 2 ^ math.min(f - free, 20) end
+  if f > 0 and now < lf + wait then
+    answer = {2, lf + wait, 0}
+  elseif r >= math.max(free - f, 1) or f + r >= limit then
+    answer = {1}
+  else
+    r = r + 1
+    lu = math.max(lu, now + lease)
+    answer = {0}
+  end
+end
+redis.call('HSET', KEYS[1], 'ws', ws, 'f', f, 'lf', lf, 'r', r, 'lu', lu, 'rep', rep)
+redis.call('PEXPIRE', KEYS[1], math.max(math.max(ws + window, lu) - now, 1))
+return answer
+";
+
+/// Ends one reservation: `ARGV[3]` is 0 failed, 1 succeeded (failures forgotten), 2 succeeded
+/// (kept), 3 abandoned. A counter left with nothing in it is deleted.
+const FINISH: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local outcome = tonumber(ARGV[3])
+local h = redis.call('HMGET', KEYS[1], 'ws', 'f', 'lf', 'r', 'lu', 'rep')
+local ws = tonumber(h[1]) or now
+local f = tonumber(h[2]) or 0
+local lf = tonumber(h[3]) or now
+local r = math.max((tonumber(h[4]) or 0) - 1, 0)
+local lu = tonumber(h[5]) or now
+local rep = tonumber(h[6]) or 0
+if now >= ws + window then ws = now; f = 0; rep = 0 end
+if now >= lu then r = 0 end
+if outcome == 0 then f = f + 1; lf = now
+elseif outcome == 1 then f = 0; rep = 0 end
+if f == 0 and r == 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], 'ws', ws, 'f', f, 'lf', lf, 'r', r, 'lu', lu, 'rep', rep)
+  redis.call('PEXPIRE', KEYS[1], math.max(math.max(ws + window, lu) - now, 1))
+end
+return 1
+";
+
+/// Records a revocation unless a later one is already recorded.
+const REVOKE: &str = r"
+local old = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > old then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+";
+
+/// The throttle's counters in Redis (feature `redis`), so that every instance of an app counts
+/// the same failures: an attacker gains nothing by spreading guesses across instances.
+///
+/// Each counter is a small hash under `axum_login:throttle:<key>` (the key a keyed hash, never
+/// a username or an address), changed only by scripts that run atomically on the server, and
+/// expiring with its window; a counter with no failures and no check in flight is deleted at
+/// once. A flood of new usernames therefore costs Redis about 150 bytes per username for one
+/// window. Give Redis `maxmemory-policy noeviction` (or room enough): an evicting Redis could
+/// drop a locked account's counter.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), fred::error::Error> {
+/// use axum_login::{Throttle, security::RedisThrottleStore};
+/// use fred::prelude::*;
+///
+/// let pool = Builder::from_config(Config::from_url("redis://127.0.0.1:6379")?).build_pool(4)?;
+/// pool.init().await?;
+/// let throttle = Throttle::new(RedisThrottleStore::new(pool));
+/// # let _ = throttle; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisThrottleStore<C> {
+    client: C,
+    prefix: String,
+}
+
+impl<C> fmt::Debug for RedisThrottleStore<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisThrottleStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> RedisThrottleStore<C> {
+    /// Counters through `client` (a `fred` 10 client or pool), under `axum_login:throttle:`.
+    pub fn new(client: C) -> Self {
+        Self {
+            client,
+            prefix: "axum_login:throttle:".to_owned(),
+        }
+    }
+
+    /// Keys start with `prefix` instead, e.g. to keep two apps apart on one server.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &C {
+        &self.client
+    }
+
+    fn counter(&self, key: &ThrottleKey) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn revoked(&self, key: &ThrottleKey) -> String {
+        format!("{}revoked:{key}", self.prefix)
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl<C> ThrottleStore for RedisThrottleStore<C>
+where
+    C: KeysInterface + LuaInterface + Clone + Send + Sync + 'static,
+{
+    fn reserve<'a>(
+        &'a self,
+        key: &'a ThrottleKey,
+        rule: &'a Rule,
+        window: Duration,
+        lease: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Verdict, BoxError>> {
+        Box::pin(async move {
+            let args = vec![
+                to_millis(now).to_string(),
+                millis(window).to_string(),
+                millis(lease).to_string(),
+                rule.limit.to_string(),
+                rule.free.to_string(),
+                millis(rule.delay).to_string(),
+            ];
+            let answer: Vec<i64> = self
+                .client
+                .eval(RESERVE, vec![self.counter(key)], args)
+                .await?;
+            Ok(match answer.as_slice() {
+                [0] => Verdict::Granted,
+                [1] => Verdict::Busy,
+                [2, until, first] => Verdict::Refused {
+                    until: from_millis(*until),
+                    first: *first == 1,
+                },
+                other => {
+                    return Err(format!("the throttle script answered {other:?}").into());
+                }
+            })
+        })
+    }
+
+    fn finish<'a>(
+        &'a self,
+        key: &'a ThrottleKey,
+        _rule: &'a Rule,
+        outcome: Outcome,
+        window: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            let outcome = match outcome {
+                Outcome::Failed => 0,
+                Outcome::Succeeded { reset: true } => 1,
+                Outcome::Succeeded { reset: false } => 2,
+                Outcome::Abandoned => 3,
+            };
+            let args = vec![
+                to_millis(now).to_string(),
+                millis(window).to_string(),
+                outcome.to_string(),
+            ];
+            let _: i64 = self
+                .client
+                .eval(FINISH, vec![self.counter(key)], args)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn revoke_devices<'a>(
+        &'a self,
+        account: &'a ThrottleKey,
+        at: SystemTime,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            let args = vec![to_millis(at).to_string(), millis(keep).max(1).to_string()];
+            let _: i64 = self
+                .client
+                .eval(REVOKE, vec![self.revoked(account)], args)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn devices_revoked_at<'a>(
+        &'a self,
+        account: &'a ThrottleKey,
+    ) -> BoxFuture<'a, Result<Option<SystemTime>, BoxError>> {
+        Box::pin(async move {
+            let at: Option<i64> = self.client.get(self.revoked(account)).await?;
+            Ok(at.map(from_millis))
+        })
+    }
+}

@@ -1,0 +1,177 @@
+//! [`ThrottleStore`]: where the throttle keeps its counters, and what one counter answers.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    time::{Duration, SystemTime},
+};
+
+use crate::error::BoxError;
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The key of one counter: a keyed hash (16 bytes) of what it counts (an account, a device, a
+/// client address), so every key has the same small size whatever the username it came from,
+/// and the store never sees a username or an address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThrottleKey(pub(crate) [u8; 16]);
+
+impl ThrottleKey {
+    /// The key's bytes, for a store that keeps them.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// A key from the bytes a store kept.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// A key from its [`Display`](fmt::Display) form: 32 hexadecimal digits.
+    pub fn parse(hex: &str) -> Option<Self> {
+        if hex.len() != 32 || !hex.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0; 16];
+        for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
+            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
+}
+
+impl fmt::Debug for ThrottleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ThrottleKey({self})")
+    }
+}
+
+impl fmt::Display for ThrottleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How many failures a counter allows in a window, and how they slow down.
+///
+/// The first `free` failures cost nothing; after them, each attempt must wait `delay` after the
+/// last failure, doubled for every failure past `free`; at `limit` failures the key is refused
+/// until its window ends. Up to `free` checks may run at once; in the slowed-down stretch, one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Failures in a window at which the key is refused until the window ends.
+    pub limit: u32,
+    /// Failures without any delay.
+    pub free: u32,
+    /// The wait after the first failure past `free`; it doubles with each further one.
+    pub delay: Duration,
+}
+
+impl Rule {
+    /// How long after its last failure a key that has `failures` may be tried again.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        if failures < self.free {
+            return Duration::ZERO;
+        }
+        let doublings = (failures - self.free).min(20);
+        self.delay.saturating_mul(1 << doublings)
+    }
+
+    /// How many checks may run at once on a key that has `failures`: up to what the free
+    /// failures leave, and one once they are used up.
+    pub fn concurrency(&self, failures: u32) -> u32 {
+        self.free.saturating_sub(failures).max(1)
+    }
+}
+
+/// What [`ThrottleStore::reserve`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A check may run: the key has one more reservation until [`ThrottleStore::finish`].
+    Granted,
+    /// Checks in flight use up what the key allows at once: ask again when one finishes.
+    Busy,
+    /// Too many failures, or too soon after the last: refused until `until`. `first` is true
+    /// for the first refusal in the key's window, so it is logged once.
+    Refused {
+        /// When the key may be tried again.
+        until: SystemTime,
+        /// Whether this is the first refusal of the key in its window.
+        first: bool,
+    },
+}
+
+/// How a reserved check ended, for [`ThrottleStore::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The credentials were wrong: one more failure.
+    Failed,
+    /// The credentials were right; `reset` clears the key's failures.
+    Succeeded {
+        /// Whether the key's failures are forgotten.
+        reset: bool,
+    },
+    /// The check did not happen (another key refused it, or the store failed).
+    Abandoned,
+}
+
+/// Where the login throttle keeps its counters. [`MemoryThrottleStore`](super::MemoryThrottleStore)
+/// is the default; several instances share one (Redis, the database) so that an attacker
+/// cannot spread guesses across them.
+///
+/// Each counter holds, for its window: the failures, when the last one was, and the checks in
+/// flight. A store must make [`reserve`](Self::reserve) and [`finish`](Self::finish) atomic per
+/// key (simultaneous attempts must not all slip under a limit), hold a reservation at most
+/// `lease` (a process that dies holding one must not block its key for long), and forget a
+/// counter when its window ends.
+pub trait ThrottleStore: Send + Sync + 'static {
+    /// Asks to run one check against `key`: answers [`Verdict::Granted`] (and holds a
+    /// reservation), [`Verdict::Busy`] or [`Verdict::Refused`], by `rule` in windows of
+    /// `window`.
+    fn reserve<'a>(
+        &'a self,
+        key: &'a ThrottleKey,
+        rule: &'a Rule,
+        window: Duration,
+        lease: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Verdict, BoxError>>;
+
+    /// Ends a reservation of `key` with `outcome`, counted by `rule` (the one it was reserved
+    /// under: a store that keeps refusing keys apart learns here that one reached its limit).
+    fn finish<'a>(
+        &'a self,
+        key: &'a ThrottleKey,
+        rule: &'a Rule,
+        outcome: Outcome,
+        window: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), BoxError>>;
+
+    /// Revokes every device cookie of `account` issued before `at`, remembering it for `keep`
+    /// (the longest a device cookie lives).
+    fn revoke_devices<'a>(
+        &'a self,
+        account: &'a ThrottleKey,
+        at: SystemTime,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<(), BoxError>>;
+
+    /// When the device cookies of `account` were last revoked, if they were.
+    fn devices_revoked_at<'a>(
+        &'a self,
+        account: &'a ThrottleKey,
+    ) -> BoxFuture<'a, Result<Option<SystemTime>, BoxError>>;
+
+    /// Resolves when a reservation of `key` may have ended, for an attempt that was told
+    /// [`Verdict::Busy`]. Default: after 20 milliseconds; a store that can be told (an
+    /// in-process one, a Redis with pub/sub) answers sooner.
+    fn released<'a>(&'a self, key: &'a ThrottleKey) -> BoxFuture<'a, ()> {
+        let _ = key;
+        Box::pin(tokio::time::sleep(Duration::from_millis(20)))
+    }
+}
