@@ -218,7 +218,6 @@ impl<S: AsSecretBytes + Zeroize + ?Sized> AsSecretBytes for SecretBox<S> {
     }
 }
 
-#[cfg(feature = "sqlx")]
 /// The bytes of an `#[auth(security_stamp)]` field, for
 /// [`AuthUser::security_stamp`]: text, bytes, an integer (a counter of session generations),
 /// or an `Option` of one (`None` is empty).
@@ -287,6 +286,7 @@ macro_rules! integer_stamp {
 
 integer_stamp!(i32, i64, u32, u64, i128, u128);
 
+#[cfg(feature = "sqlx")]
 pub use self::stored::StoredPasswordHash;
 
 #[cfg(feature = "sqlx")]
