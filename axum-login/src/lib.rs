@@ -43,6 +43,8 @@ pub mod layer;
 #[cfg(feature = "ldap")]
 pub mod ldap;
 pub mod login;
+#[cfg(any(feature = "totp", feature = "passkeys"))]
+pub mod mfa;
 #[cfg(feature = "password")]
 pub mod password;
 pub mod security;
