@@ -16,6 +16,7 @@ pub mod login_surface;
 pub mod logs;
 pub mod proxy;
 pub mod session_stores;
+pub mod soft_passkey;
 pub mod users;
 
 use std::convert::Infallible;

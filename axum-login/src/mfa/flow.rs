@@ -117,6 +117,11 @@ impl<S: SecondFactorStore> Mfa<S> {
         &self.store
     }
 
+    /// The store, given back (to use the same rows under other settings).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// The TOTP parameters.
     pub fn totp(&self) -> &Totp {
         &self.totp

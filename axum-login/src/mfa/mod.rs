@@ -82,15 +82,25 @@
 
 #[cfg(feature = "totp")]
 mod flow;
+#[cfg(feature = "passkeys")]
+pub mod passkey;
 #[cfg(feature = "totp")]
 mod recovery;
 #[cfg(feature = "totp")]
 mod seal;
+#[cfg(all(feature = "sqlx", any(feature = "totp", feature = "passkeys")))]
+mod sql;
 #[cfg(feature = "totp")]
 mod store;
 #[cfg(feature = "totp")]
 mod totp;
 
+#[cfg(feature = "passkeys")]
+pub use self::passkey::{MemoryPasskeyStore, PasskeyStore, Passkeys};
+#[cfg(all(feature = "sqlx", feature = "passkeys"))]
+pub use self::sql::SqlxPasskeyStore;
+#[cfg(all(feature = "sqlx", feature = "totp"))]
+pub use self::sql::SqlxSecondFactorStore;
 #[cfg(feature = "totp")]
 pub use self::{
     flow::{CodeCheck, Mfa, TotpEnrollment},
