@@ -449,3 +449,110 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|_| MfaError::Worker)
 }
+
+#[cfg(test)]
+mod tests {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+
+    use super::*;
+
+    async fn registered() -> (Passkeys<MemoryPasskeyStore>, SoftPasskey, Url) {
+        let origin = Url::parse("https://app.example.com").expect("URL");
+        let passkeys = Passkeys::new(
+            MemoryPasskeyStore::default(),
+            "app.example.com",
+            &origin,
+            "Test",
+        )
+        .expect("config");
+        let mut authenticator = SoftPasskey::new(true);
+        for user in ["7", "8"] {
+            let (options, state) = passkeys
+                .start_registration(user, user, user)
+                .await
+                .expect("start");
+            let response = authenticator
+                .do_registration(origin.clone(), options)
+                .expect("soft passkey");
+            passkeys
+                .finish_registration(user, &response, state)
+                .await
+                .expect("finish");
+        }
+        (passkeys, authenticator, origin)
+    }
+
+    #[tokio::test]
+    async fn a_ceremony_state_finishes_only_for_the_user_it_was_started_for() {
+        let (passkeys, mut authenticator, origin) = registered().await;
+        let (options, state) = passkeys
+            .start_authentication("7")
+            .await
+            .expect("start")
+            .expect("7 has a passkey");
+        let assertion = authenticator
+            .do_authentication(origin, options)
+            .expect("soft passkey");
+        let wrong_user = passkeys
+            .finish_authentication("8", &assertion, state.clone())
+            .await;
+        assert!(
+            matches!(
+                wrong_user,
+                Err(MfaError::Passkey(WebauthnError::MismatchedChallenge))
+            ),
+            "{wrong_user:?}"
+        );
+        passkeys
+            .finish_authentication("7", &assertion, state)
+            .await
+            .expect("the right user");
+    }
+
+    #[tokio::test]
+    async fn a_registration_state_finishes_only_for_its_user_and_once_per_credential() {
+        let (passkeys, mut authenticator, origin) = registered().await;
+        let (options, state) = passkeys
+            .start_registration("9", "nine", "Nine")
+            .await
+            .expect("start");
+        let response = authenticator
+            .do_registration(origin, options)
+            .expect("soft passkey");
+        assert!(matches!(
+            passkeys
+                .finish_registration("7", &response, state.clone())
+                .await,
+            Err(MfaError::Passkey(WebauthnError::MismatchedChallenge))
+        ));
+        passkeys
+            .finish_registration("9", &response, state.clone())
+            .await
+            .expect("registers");
+        assert!(matches!(
+            passkeys.finish_registration("9", &response, state).await,
+            Err(MfaError::PasskeyExists)
+        ));
+        assert_eq!(passkeys.store().passkeys("9").await.expect("read").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn ceremony_states_survive_the_session_serializer() {
+        let (passkeys, mut authenticator, origin) = registered().await;
+        let (options, state) = passkeys
+            .start_authentication("7")
+            .await
+            .expect("start")
+            .expect("7 has a passkey");
+        let json = serde_json::to_string(&state).expect("serialize");
+        let state: AuthenticationState = serde_json::from_str(&json).expect("deserialize");
+        let assertion = authenticator
+            .do_authentication(origin, options)
+            .expect("soft passkey");
+        let result = passkeys
+            .finish_authentication("7", &assertion, state)
+            .await
+            .expect("verifies");
+        assert!(result.user_verified());
+    }
+}
