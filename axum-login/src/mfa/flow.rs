@@ -16,6 +16,13 @@ use crate::clock::Clock;
 ///
 /// Show the user one message for every answer but [`Accepted`](Self::Accepted), and count each
 /// of them as a failed attempt with the login throttle.
+///
+/// ```
+/// use axum_login::mfa::CodeCheck;
+///
+/// assert!(CodeCheck::Accepted.is_accepted());
+/// assert!(!CodeCheck::Replayed.is_accepted());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeCheck {
     /// The code is right for now (within one step), and now used up.
@@ -39,6 +46,22 @@ impl CodeCheck {
 /// ([`qr_svg`](Self::qr_svg)), as the [`uri`](Self::uri), or as base32 text for typing in.
 ///
 /// `Debug` redacts it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axum_login::mfa::MfaError> {
+/// use axum_login::mfa::{MemorySecondFactorStore, Mfa, Totp};
+/// use secrecy::ExposeSecret;
+///
+/// let mfa = Mfa::new(MemorySecondFactorStore::default(), Totp::new("Example"));
+/// let enrolment = mfa.start_totp_enrollment(&1, "ferris").await?;
+/// let page = format!(
+///     "<p>Scan this, or type {}</p>{}",
+///     enrolment.secret().to_base32().expose_secret(),
+///     enrolment.qr_svg()?,
+/// );
+/// assert!(page.contains("<svg"));
+/// # Ok(()) }
+/// ```
 pub struct TotpEnrollment {
     secret: TotpSecret,
     uri: SecretString,
@@ -79,6 +102,19 @@ impl fmt::Debug for TotpEnrollment {
 /// optionally the [`EncryptionKey`] for the secrets at rest. Cheap to share behind an `Arc`.
 ///
 /// The module documentation ([`crate::mfa`]) shows the whole flow.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use axum_login::mfa::{EncryptionKey, MemorySecondFactorStore, Mfa, Totp};
+///
+/// // In app state, next to the auth layer; the key comes from the app's secret store.
+/// let mfa = Arc::new(
+///     Mfa::new(MemorySecondFactorStore::default(), Totp::new("Example"))
+///         .with_encryption_key(EncryptionKey::generate()),
+/// );
+/// assert_eq!(mfa.totp().issuer(), "Example");
+/// ```
 pub struct Mfa<S> {
     store: S,
     totp: Totp,

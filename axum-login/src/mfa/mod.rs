@@ -111,6 +111,13 @@ pub use self::{
 };
 
 /// Why a second-factor operation failed (not a wrong code: that is an answer, not an error).
+///
+/// ```
+/// use axum_login::mfa::MfaError;
+///
+/// let error = MfaError::store(std::io::Error::other("connection refused"));
+/// assert_eq!(error.to_string(), "the second-factor store failed: connection refused");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MfaError {

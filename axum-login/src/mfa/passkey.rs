@@ -35,9 +35,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Checking an assertion's signature (ECDSA P-256 or Ed25519, pure Rust) takes a core for a
-//! fraction of a millisecond, so `finish_*` runs it on tokio's blocking pool, never on the
-//! async runtime's threads.
+//! Checking a signature (ECDSA P-256 or P-384, or RSA, in pure Rust through RustCrypto) takes a
+//! core for a fraction of a millisecond or more, so `finish_*` runs it on tokio's blocking pool,
+//! never on the async runtime's threads.
 //!
 //! Counters and backup state are kept as webauthn-rs recommends: after each authentication the
 //! stored passkey is updated when its counter or backup flags changed, and a counter that did
@@ -53,9 +53,10 @@ use serde::{Deserialize, Serialize};
 pub use webauthn_rs::prelude::{
     AuthenticationResult, CreationChallengeResponse, Passkey, PublicKeyCredential,
     RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
+    WebauthnError,
 };
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, PasskeyAuthentication, PasskeyRegistration, WebauthnError,
+    DiscoverableAuthentication, PasskeyAuthentication, PasskeyRegistration,
 };
 
 use super::MfaError;
@@ -99,6 +100,17 @@ pub trait PasskeyStore: Send + Sync + 'static {
 }
 
 /// A [`PasskeyStore`] in this process's memory, for tests and single-instance demos.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axum_login::mfa::{MemoryPasskeyStore, PasskeyStore};
+///
+/// let store = MemoryPasskeyStore::default();
+/// let handle = store.user_handle("7").await.unwrap();
+/// assert_eq!(store.user_handle("7").await.unwrap(), handle);
+/// assert_eq!(store.user_by_handle(handle).await.unwrap().as_deref(), Some("7"));
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct MemoryPasskeyStore {
     state: Mutex<MemoryPasskeys>,
@@ -228,6 +240,19 @@ pub struct PasskeyLogin {
 
 /// The passkey ceremonies of an app: a webauthn-rs [`Webauthn`] (the relying party's id, origin
 /// and name) and a [`PasskeyStore`]. Clones share both.
+///
+/// The [module documentation](self) shows each ceremony.
+///
+/// ```
+/// use axum_login::mfa::{MemoryPasskeyStore, Passkeys, passkey::Url};
+///
+/// let origin = Url::parse("http://localhost:3000").unwrap();
+/// let passkeys = Passkeys::new(MemoryPasskeyStore::default(), "localhost", &origin, "Demo");
+/// assert!(passkeys.is_ok());
+/// // The relying-party id must be the origin's host or a parent of it.
+/// let wrong = Passkeys::new(MemoryPasskeyStore::default(), "example.com", &origin, "Demo");
+/// assert!(wrong.is_err());
+/// ```
 pub struct Passkeys<S> {
     webauthn: Arc<Webauthn>,
     store: Arc<S>,

@@ -66,6 +66,14 @@ impl fmt::Debug for RecoveryCodes {
 }
 
 /// The stored form of one recovery code: see [`RecoveryCodes`] for why SHA-256 suffices.
+///
+/// ```
+/// use axum_login::mfa::recovery_code_hash;
+///
+/// let hash = recovery_code_hash("7", "abcd-efgh-jkmn-pqrs").unwrap();
+/// assert_eq!(hash.as_bytes().len(), 32);
+/// assert!(format!("{hash:?}").starts_with("RecoveryCodeHash("));
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RecoveryCodeHash(pub [u8; 32]);
 
@@ -89,6 +97,16 @@ impl fmt::Debug for RecoveryCodeHash {
 /// The hash of `code` as typed by `user` (the user id's text): case, spaces and dashes do not
 /// matter, and `i`, `l` read as `1`, `o` as `0`, as Crockford's base32 says. `None` when what
 /// remains is not a code's 16 characters, so nothing else ever reaches the store.
+///
+/// ```
+/// use axum_login::mfa::recovery_code_hash;
+///
+/// assert_eq!(
+///     recovery_code_hash("7", "ABCD EFGH JKMN PQRS"),
+///     recovery_code_hash("7", "abcd-efgh-jkmn-pqrs"),
+/// );
+/// assert_eq!(recovery_code_hash("7", "not a code"), None);
+/// ```
 pub fn recovery_code_hash(user: &str, code: &str) -> Option<RecoveryCodeHash> {
     let mut normalized = Vec::with_capacity(CODE_CHARS);
     for c in code.chars() {

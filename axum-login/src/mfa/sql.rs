@@ -116,31 +116,10 @@ where
     }
 }
 
-/// Column `index` of `row` as text: MySQL reports binary columns (and text columns of a binary
-/// collation) as `VARBINARY`, which sqlx decodes only as bytes.
-fn text<DB>(dialect: Dialect, row: &DB::Row, index: usize) -> Result<String, MfaError>
-where
-    DB: Database,
-    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    if dialect == Dialect::MySql {
-        let bytes: Vec<u8> = row.try_get(index).map_err(MfaError::store)?;
-        return String::from_utf8(bytes).map_err(MfaError::store);
-    }
-    row.try_get(index).map_err(MfaError::store)
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(database) if database.is_unique_violation())
-}
-
 /// The column types of each database.
 struct Types {
     user: &'static str,
     bytes: &'static str,
-    key_bytes: &'static str,
     int: &'static str,
 }
 
@@ -149,7 +128,6 @@ fn types(dialect: Dialect) -> Types {
         Dialect::Postgres => Types {
             user: "TEXT",
             bytes: "BYTEA",
-            key_bytes: "BYTEA",
             int: "BIGINT",
         },
         // Bytes, compared as bytes: ids that differ only in case, accents or trailing spaces
@@ -157,13 +135,11 @@ fn types(dialect: Dialect) -> Types {
         Dialect::MySql => Types {
             user: "VARBINARY(255)",
             bytes: "BLOB",
-            key_bytes: "VARBINARY(1023)",
             int: "BIGINT",
         },
         Dialect::Sqlite => Types {
             user: "TEXT",
             bytes: "BLOB",
-            key_bytes: "BLOB",
             int: "INTEGER",
         },
     }
@@ -248,9 +224,7 @@ mod totp {
 
     impl Queries {
         fn new(dialect: Dialect) -> Self {
-            let Types {
-                user, bytes, int, ..
-            } = types(dialect);
+            let Types { user, bytes, int } = types(dialect);
             let totp = "axum_login_totp";
             let codes = "axum_login_recovery_codes";
             let code_hash = if dialect == Dialect::MySql {
@@ -487,6 +461,26 @@ mod passkeys {
     use super::*;
     use crate::mfa::passkey::{Passkey, PasskeyStore, Uuid};
 
+    /// Column `index` of `row` as text: MySQL reports binary columns (and text columns of a binary
+    /// collation) as `VARBINARY`, which sqlx decodes only as bytes.
+    fn text<DB>(dialect: Dialect, row: &DB::Row, index: usize) -> Result<String, MfaError>
+    where
+        DB: Database,
+        Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
+        String: for<'r> Decode<'r, DB> + Type<DB>,
+        usize: ColumnIndex<DB::Row>,
+    {
+        if dialect == Dialect::MySql {
+            let bytes: Vec<u8> = row.try_get(index).map_err(MfaError::store)?;
+            return String::from_utf8(bytes).map_err(MfaError::store);
+        }
+        row.try_get(index).map_err(MfaError::store)
+    }
+
+    fn is_unique_violation(error: &sqlx::Error) -> bool {
+        matches!(error, sqlx::Error::Database(database) if database.is_unique_violation())
+    }
+
     /// A [`PasskeyStore`] in two tables of a sqlx database (`sqlx::Sqlite`, `sqlx::Postgres` or
     /// `sqlx::MySql`; features `passkeys` and `sqlx`): `axum_login_passkey_users` (each user's
     /// WebAuthn handle) and `axum_login_passkeys` (one row per credential, the passkey as JSON
@@ -541,12 +535,13 @@ mod passkeys {
 
     impl Queries {
         fn new(dialect: Dialect) -> Self {
-            let Types {
-                user,
-                bytes,
-                key_bytes,
-                int,
-            } = types(dialect);
+            let Types { user, bytes, int } = types(dialect);
+            // A credential id is up to 1023 bytes (WebAuthn), and MySQL keys need a length.
+            let key_bytes = if dialect == Dialect::MySql {
+                "VARBINARY(1023)"
+            } else {
+                bytes
+            };
             let users = "axum_login_passkey_users";
             let keys = "axum_login_passkeys";
             let handle = if dialect == Dialect::MySql {
