@@ -77,8 +77,12 @@
 //! webauthn-rs, as a second factor or as a passwordless first factor, and the [`PasskeyStore`]
 //! that keeps the credentials.
 //!
-//! Checking a TOTP code is three HMAC-SHA-1s (microseconds) and runs where it is called; checking a
-//! passkey's signature runs on tokio's blocking pool.
+//! # Costs
+//!
+//! Checking a TOTP code is three HMAC-SHA-1s, about a microsecond (under 3 µs with the secret
+//! decrypted), so it runs where it is called; checking a passkey's signature takes about 0.3 ms
+//! of a core, so it runs on tokio's blocking pool, off the async runtime's threads. Measured by
+//! `cargo bench -p axum-login@0.1.0 --features totp,passkeys --bench mfa`.
 
 #[cfg(feature = "totp")]
 mod flow;
