@@ -1,7 +1,9 @@
 //! One counter's arithmetic, shared by the stores that keep counters as plain values (memory,
 //! SQL): what a reservation answers and what an outcome changes.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime};
 
 use super::store::{Outcome, Rule, Verdict};
 
@@ -104,6 +106,7 @@ impl Counter {
         self.failures == 0 && self.reserved == 0
     }
 
+    #[cfg(feature = "sqlx")]
     /// When the counter can be forgotten: its window is over and no lease is running.
     pub(super) fn expires(&self, window: Duration) -> SystemTime {
         (self.window_start + window).max(self.lease_until)
@@ -111,6 +114,7 @@ impl Counter {
 }
 
 /// Milliseconds since the Unix epoch, as stores keep times.
+#[cfg(any(feature = "sqlx", feature = "redis"))]
 pub(super) fn to_millis(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |since| {
         i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
@@ -118,6 +122,7 @@ pub(super) fn to_millis(time: SystemTime) -> i64 {
 }
 
 /// The time `millis` after the Unix epoch.
+#[cfg(any(feature = "sqlx", feature = "redis"))]
 pub(super) fn from_millis(millis: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
 }
