@@ -1,5 +1,6 @@
 //! `examples/scale-out` as two instances on two ports, sharing PostgreSQL (users) and Redis
-//! (sessions): a session begun on one is the same session on the other.
+//! (sessions, login throttle): a session begun on one is the same session on the other, and
+//! failed logins on one count on the other.
 //!
 //! Needs PostgreSQL at `DATABASE_URL_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`)
 //! and Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`). Each test works in a PostgreSQL
@@ -96,8 +97,11 @@ async fn start_instance(
     key: &SessionKey,
 ) -> Result<SocketAddr, example_scale_out::StartError> {
     let store = example_scale_out::connect_users(schema.options.clone()).await?;
-    let sessions = example_scale_out::connect_sessions(&redis_url()).await?;
-    let app = example_scale_out::app(name, store, sessions, key.clone());
+    let redis = example_scale_out::connect_redis(&redis_url()).await?;
+    // The example's throttle, with a lock after four failures instead of a slowdown after
+    // five: a lock does not lift while the test runs, however slowly it runs.
+    let throttle = example_scale_out::throttle(redis.clone(), &[]).max_failures_per_account(4);
+    let app = example_scale_out::app(name, store, redis, key.clone(), throttle);
     // As `main` serves it: with the client's address, for the login throttle.
     Ok(serve_with_addr(app).await)
 }
@@ -111,7 +115,7 @@ struct Cluster {
 impl Cluster {
     async fn start(test: &str) -> Option<Self> {
         // Redis first, so that a skipped test leaves no schema behind.
-        if let Err(error) = example_scale_out::connect_sessions(&redis_url()).await {
+        if let Err(error) = example_scale_out::connect_redis(&redis_url()).await {
             unreachable_service(test, &format!("Redis at {}", redis_url()), &error);
             return None;
         }
@@ -405,5 +409,62 @@ async fn cross_site_password_change_is_403_and_changes_nothing() {
         "the password did not change"
     );
 
+    cluster.schema.drop().await;
+}
+
+/// The device cookie a login response sets, as `name=value`.
+fn device_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .filter_map(|header| header.split(';').next())
+        .find(|pair| pair.starts_with("axum_login_device="))
+        .expect("a device cookie")
+        .to_owned()
+}
+
+async fn attempt(instance: SocketAddr, password: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut request = client()
+        .post(format!("http://{instance}/login"))
+        .json(&json!({ "username": "ferris", "password": password }));
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    request.send().await.expect("login request")
+}
+
+#[tokio::test]
+async fn failed_logins_on_either_instance_count_on_both() {
+    let Some(cluster) = Cluster::start("failed_logins_on_either_instance_count_on_both").await
+    else {
+        return;
+    };
+    // The owner's browser logged in once, on instance a.
+    let owned = attempt(cluster.a, "hunter42", None).await;
+    assert_eq!(owned.status(), StatusCode::OK);
+    let device = device_cookie(&owned);
+
+    // Four wrong guesses, spread over both instances: each saw two, the shared counter four.
+    for guess in 0..4 {
+        let instance = if guess % 2 == 0 { cluster.a } else { cluster.b };
+        let response = attempt(instance, &format!("guess-{guess}"), None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Locked on both: on counters of its own, either instance would let the right password in.
+    for instance in [cluster.a, cluster.b] {
+        assert_eq!(
+            attempt(instance, "hunter42", None).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "an instance let an attempt through on counters of its own"
+        );
+    }
+    // The owner's browser, known by its device cookie on every instance, is not slowed down.
+    assert_eq!(
+        attempt(cluster.b, "hunter42", Some(&device)).await.status(),
+        StatusCode::OK,
+        "the owner's device cookie from instance a was not honoured on instance b"
+    );
     cluster.schema.drop().await;
 }

@@ -8,7 +8,11 @@
 //! - **the user store**: PostgreSQL, through [`axum_login::SqlxStore`], so a password changed on
 //!   one instance is what every instance checks sessions against;
 //! - **the session key**: the session holds an HMAC of the user's password hash under this key,
-//!   so every instance needs the same key to accept a session another one created.
+//!   so every instance needs the same key to accept a session another one created;
+//! - **the login throttle's counters**: Redis again, through `RedisThrottleStore`, so failed
+//!   logins count the same on every instance: an attacker gains nothing by spreading guesses
+//!   across them, and a lock holds on all of them. Device cookies are signed with the session
+//!   key, so a browser that logged in on one instance is known to every other.
 //!
 //! | route | what it does |
 //! | --- | --- |
@@ -19,7 +23,7 @@
 //!
 //! A login, logout or password change from another site's page is refused with `403`.
 
-use std::time::Duration;
+use std::{net::IpAddr, time::Duration};
 
 use axum::{
     Json, Router,
@@ -28,10 +32,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use axum_login::session::RedisSessionStore;
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, SessionKey,
-    SqlxStore, UserStore, require_login, session_layer,
+    SqlxStore, Throttle, UserStore, require_login, security::RedisThrottleStore,
+    session::RedisSessionStore, session_layer,
 };
 use fred::prelude::{Builder, ClientLike, Config, Pool, ReconnectPolicy};
 use secrecy::SecretString;
@@ -121,8 +125,8 @@ pub async fn ensure_user(store: &Store, username: &str, password: &str) -> Resul
     Ok(())
 }
 
-/// A connected pool of Redis clients for the sessions.
-pub async fn connect_sessions(redis_url: &str) -> Result<Sessions, StartError> {
+/// A connected pool of Redis clients, for the sessions and the throttle's counters.
+pub async fn connect_redis(redis_url: &str) -> Result<Pool, StartError> {
     let pool = Builder::from_config(Config::from_url(redis_url)?)
         .with_connection_config(|config| config.connection_timeout = CONNECT_TIMEOUT)
         // A command waits at most this long, also while Redis is down and the client
@@ -137,14 +141,28 @@ pub async fn connect_sessions(redis_url: &str) -> Result<Sessions, StartError> {
         }
         Err(_) => return Err(StartError::RedisTimeout(CONNECT_TIMEOUT)),
     }
-    Ok(RedisSessionStore::new(pool))
+    Ok(pool)
+}
+
+/// The login throttle of every instance: its counters in Redis, shared. `trusted_proxies` are
+/// the load balancers whose `X-Forwarded-For` names the client (none when clients connect
+/// directly).
+pub fn throttle(redis: Pool, trusted_proxies: &[IpAddr]) -> Throttle {
+    Throttle::new(RedisThrottleStore::new(redis)).trusted_proxies(trusted_proxies.iter().copied())
 }
 
 /// One instance's router. `instance` names it in responses, so a client can see which one
 /// answered.
-pub fn app(instance: &str, store: Store, sessions: Sessions, key: SessionKey) -> Router {
+pub fn app(
+    instance: &str,
+    store: Store,
+    redis: Pool,
+    key: SessionKey,
+    throttle: Throttle,
+) -> Router {
     // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says so.
     // Behind a TLS-terminating load balancer, leave `Secure` on (`session_layer`'s default).
+    let sessions: Sessions = RedisSessionStore::new(redis);
     let sessions = session_layer(sessions).with_secure(false);
     Router::new()
         .route("/login", post(login))
@@ -160,6 +178,7 @@ pub fn app(instance: &str, store: Store, sessions: Sessions, key: SessionKey) ->
                 // deploy (and between instances built in one process, as in its tests).
                 .session_key(key)
                 .realm("scale-out")
+                .throttle(throttle)
                 .no_login_redirect()
                 .build(),
         )

@@ -6,7 +6,10 @@
 //! `redis://127.0.0.1:6379`), `INSTANCE` [`--instance`] (a name shown in responses; default the
 //! address), `ADDR` [`--addr`] (default `127.0.0.1:3004`).
 
-use std::{net::SocketAddr, str::FromStr};
+use std::{
+    net::{IpAddr, SocketAddr},
+    str::FromStr,
+};
 
 use axum_login::SessionKey;
 use sqlx::postgres::PgConnectOptions;
@@ -41,12 +44,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     );
     let redis_url = arg("--redis-url", "REDIS_URL", "redis://127.0.0.1:6379");
     let instance = arg("--instance", "INSTANCE", &addr.to_string());
+    let trusted_proxies = arg("--trusted-proxies", "TRUSTED_PROXIES", "")
+        .split(',')
+        .map(str::trim)
+        .filter(|proxy| !proxy.is_empty())
+        .map(|proxy| {
+            proxy.parse::<IpAddr>().map_err(|error| {
+                format!("TRUSTED_PROXIES: {proxy:?} is not an IP address: {error}")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
 
     let store =
         example_scale_out::connect_users(PgConnectOptions::from_str(&database_url)?).await?;
     example_scale_out::migrate(&store).await?;
     example_scale_out::ensure_user(&store, "ferris", "hunter42").await?;
-    let sessions = example_scale_out::connect_sessions(&redis_url).await?;
+    let redis = example_scale_out::connect_redis(&redis_url).await?;
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -60,10 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         );
     }
     tracing::info!(%instance, "listening on http://{addr}; user ferris/hunter42");
-    let app = example_scale_out::app(&instance, store, sessions, key);
-    // With the client's address, which the login throttle counts failed logins by. Behind a
-    // load balancer that is the balancer's address: put the client's there with a layer of
-    // your own.
+    let throttle = example_scale_out::throttle(redis.clone(), &trusted_proxies);
+    let app = example_scale_out::app(&instance, store, redis, key, throttle);
+    // With the peer's address, which the login throttle counts failed logins by; behind a
+    // load balancer named in TRUSTED_PROXIES, the client's address it forwards.
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
