@@ -304,9 +304,9 @@ async fn post_login(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_new_usernames_cannot_unlock_an_account() {
-    // A small store, twenty times overfilled: the flood must push out its own counters, never
-    // the locked account's.
-    let throttle = Throttle::new(MemoryThrottleStore::new(1_000))
+    // The default store (100,000 counters), overfilled twice: the flood must push out its own
+    // counters, never the locked account's.
+    let throttle = Throttle::new(MemoryThrottleStore::default())
         .max_failures_per_account(3)
         .max_failures_per_address(u32::MAX);
     let base = format!("http://{}", serve_with_addr(directory_app(throttle)).await);
@@ -321,7 +321,7 @@ async fn a_flood_of_new_usernames_cannot_unlock_an_account() {
         .map(|worker| {
             let (client, base) = (client.clone(), base.clone());
             tokio::spawn(async move {
-                for n in (worker..20_000).step_by(4) {
+                for n in (worker..200_000).step_by(4) {
                     post_login(&client, &base, &format!("flood-{n}"), "x").await;
                 }
             })
