@@ -6,11 +6,13 @@
 //! `cargo run --release -p bench`; knobs: `BENCH_CONNS` (connections per row, default 16),
 //! `BENCH_ROUNDS` (interleaved rounds, default 8), `BENCH_SECS` (seconds per row per round,
 //! default 0.5), `BENCH_LOGINS` (logins in flight for the login check, default 32),
-//! `BENCH_ONLY` (rows to measure, e.g. `5,2`; `L` for the login check).
+//! `BENCH_ONLY` (rows to measure, e.g. `5,2`; `L` for the login check, `T` for the throttle's
+//! cost on a login).
 
 mod client;
 mod db;
 mod ours;
+mod throttle;
 mod upstream;
 
 use std::{
@@ -336,6 +338,24 @@ fn main() -> Result<(), Error> {
     let (ours_app, ours_calls) = ours::app(pool.clone(), None, true);
     let (cached_app, cached_calls) = ours::app(pool.clone(), Some(ours::cache()), true);
     let (single_app, single_calls) = ours::app(pool.clone(), None, false);
+    let mut throttle_arms = vec![
+        throttle::Arm::new(
+            "argon2, default throttle",
+            serve(ours::login_app(pool.clone(), true, false))?,
+        ),
+        throttle::Arm::new(
+            "argon2, Throttle::disabled()",
+            serve(ours::login_app(pool.clone(), false, false))?,
+        ),
+        throttle::Arm::new(
+            "plain comparison, default throttle",
+            serve(ours::login_app(pool.clone(), true, true))?,
+        ),
+        throttle::Arm::new(
+            "plain comparison, Throttle::disabled()",
+            serve(ours::login_app(pool.clone(), false, true))?,
+        ),
+    ];
     let targets = [
         (
             serve(Router::new().route("/public", get(hello)))?,
@@ -439,6 +459,13 @@ fn main() -> Result<(), Error> {
 
         print_targets(&rows);
 
+        if only.is_empty() || only.iter().any(|o| o == "T ") {
+            throttle::check(&mut throttle_arms, conns, rounds, duration * 2).await?;
+        }
+
+        if !only.is_empty() && !only.iter().any(|o| o == "L ") {
+            return Ok(());
+        }
         // Logins in flight: argon2 never runs on the runtime either way; what differs is how
         // much CPU the checks leave to everything else.
         println!();
@@ -448,9 +475,6 @@ fn main() -> Result<(), Error> {
         println!();
         println!("| password checks on | load | p50 µs | p99 µs | p99 / idle p99 |");
         println!("| --- | --- | ---: | ---: | ---: |");
-        if !only.is_empty() && !only.iter().any(|o| o == "L ") {
-            return Ok(());
-        }
         let mut library_p99 = 0.0;
         for (label, library) in [
             ("tokio's blocking pool, unbounded", false),

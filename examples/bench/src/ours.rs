@@ -11,8 +11,8 @@ use axum::{
 };
 use axum_login::session::MemoryStore;
 use axum_login::{
-    AuthLayer, AuthSession, AuthUser, SessionKey, UserCache, UserStore, authz::PermissionRef,
-    require_login, session_layer,
+    AuthLayer, AuthSession, AuthUser, SessionKey, Throttle, UserCache, UserStore,
+    authz::PermissionRef, require_login, session_layer,
 };
 use sqlx::SqlitePool;
 
@@ -48,6 +48,9 @@ impl AuthUser for User {
 pub(crate) struct Store {
     pool: SqlitePool,
     pub(crate) calls: Calls,
+    /// Compare the password with [`PASSWORD`](crate::db::PASSWORD) instead of its argon2
+    /// hash, so that what the login throttle costs is not lost in the hash's cost.
+    plain_passwords: bool,
 }
 
 /// The user with every permission in one round trip: direct ones and those through groups,
@@ -95,9 +98,17 @@ impl UserStore for Store {
         let Some(user) = row.map(user_from) else {
             return Ok(None);
         };
+        if self.plain_passwords {
+            return Ok((credentials.password == crate::db::PASSWORD).then_some(user));
+        }
         Ok(verify(credentials.password, user.password_hash.clone())
             .await
             .then_some(user))
+    }
+
+    /// Usernames are compared exactly: the name is the account.
+    fn throttle_key(&self, credentials: &Credentials) -> Option<String> {
+        Some(credentials.username.clone())
     }
 
     async fn load_user(&self, id: &i64) -> Result<Option<User>, sqlx::Error> {
@@ -157,6 +168,7 @@ pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>, batch: bool) -> (R
     let store = Store {
         pool,
         calls: calls.clone(),
+        plain_passwords: false,
     };
     // The recommended session layer; plain HTTP on loopback, so not `Secure`.
     let sessions = session_layer(MemoryStore::default()).with_secure(false);
@@ -176,6 +188,28 @@ pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>, batch: bool) -> (R
         .route("/three", get(three_permissions))
         .layer(layer.build());
     (router, calls)
+}
+
+/// The app for the throttle's cost: its login route, with the default throttle or none, and
+/// argon2 or a plain comparison for the password.
+pub(crate) fn login_app(pool: SqlitePool, throttled: bool, plain_passwords: bool) -> Router {
+    let store = Store {
+        pool,
+        calls: Calls::default(),
+        plain_passwords,
+    };
+    let sessions = session_layer(MemoryStore::default()).with_secure(false);
+    let throttle = if throttled {
+        Throttle::default()
+    } else {
+        Throttle::disabled()
+    };
+    let layer = AuthLayer::builder(store, sessions)
+        .session_key(SessionKey::generate())
+        .throttle(throttle)
+        .no_login_redirect()
+        .build();
+    Router::new().route("/login", post(login)).layer(layer)
 }
 
 /// A cache whose TTL outlasts the run, so a warm cache is measured: with a shorter one, each

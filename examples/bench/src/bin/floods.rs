@@ -4,6 +4,10 @@
 //! - `demo-login-page`: anonymous `GET /login`;
 //! - `demo-bogus-cookies`: `GET /protected` with a made-up session id each time;
 //! - `demo-failed-logins`: `POST /login` with a new username each time;
+//! - `throttle-unique-usernames`: the same on a bare login route whose throttle never limits the
+//!   address (as when the flood comes from a botnet), so every username takes a counter in the
+//!   default `MemoryThrottleStore` (100 000 counters), after one account was locked; the flood
+//!   passes with the account still locked, or fails;
 //! - `oauth2-login`: anonymous `GET /login`, which starts a login at the provider.
 //!
 //! `cargo run --release -p bench --bin floods` runs each flood in a process of its own (so one
@@ -24,6 +28,7 @@ const FLOODS: &[&str] = &[
     "demo-login-page",
     "demo-bogus-cookies",
     "demo-failed-logins",
+    "throttle-unique-usernames",
     "oauth2-login",
 ];
 
@@ -129,6 +134,8 @@ async fn run(flood: &str, requests: usize) -> Result<(u64, u64, f64), Error> {
         })
         .await?;
         demo.insert(started).router()
+    } else if flood == "throttle-unique-usernames" {
+        throttled::app()
     } else if flood == "oauth2-login" {
         let config = example_oauth2::ProviderConfig {
             client_id: "flood".into(),
@@ -162,12 +169,18 @@ async fn run(flood: &str, requests: usize) -> Result<(u64, u64, f64), Error> {
         .pool_max_idle_per_host(CONNECTIONS)
         .build()?;
     let flood: Arc<str> = flood.into();
+    if &*flood == "throttle-unique-usernames" {
+        throttled::lock(&client, addr).await?;
+    }
     send(&client, addr, &flood, 1_000, 1_000_000_000).await?;
     let before = resident();
     let started = Instant::now();
     send(&client, addr, &flood, requests, 0).await?;
     let seconds = started.elapsed().as_secs_f64();
     let after = resident();
+    if &*flood == "throttle-unique-usernames" && !throttled::still_locked(&client, addr).await? {
+        return Err("the flood unlocked the locked account".into());
+    }
     drop(demo);
     Ok((before, after, seconds))
 }
@@ -234,4 +247,129 @@ fn bogus_id(n: usize) -> String {
             char::from(ALPHABET[digit as usize])
         })
         .collect()
+}
+
+/// The bare login route of the `throttle-unique-usernames` flood.
+mod throttled {
+    use std::net::SocketAddr;
+
+    use axum::{
+        Form, Router,
+        http::StatusCode,
+        response::{IntoResponse, Response},
+        routing::post,
+    };
+    use axum_login::{
+        AuthLayer, AuthSession, AuthUser, SessionKey, Throttle, UserStore,
+        security::MemoryThrottleStore, session::MemoryStore, session_layer,
+    };
+
+    use super::Error;
+
+    #[derive(Clone, Debug)]
+    pub(super) struct User;
+
+    impl AuthUser for User {
+        type Id = u8;
+        fn id(&self) -> u8 {
+            1
+        }
+        fn session_auth_hash(&self) -> &[u8] {
+            b"ferris"
+        }
+    }
+
+    #[derive(Clone, serde::Deserialize)]
+    pub(super) struct Credentials {
+        username: String,
+        password: String,
+    }
+
+    /// One user, `ferris`, whose password is `right`.
+    #[derive(Clone)]
+    struct Store;
+
+    impl UserStore for Store {
+        type User = User;
+        type Credentials = Credentials;
+        type Error = std::convert::Infallible;
+
+        async fn authenticate(
+            &self,
+            credentials: Credentials,
+        ) -> Result<Option<User>, Self::Error> {
+            Ok(
+                (credentials.username == "ferris" && credentials.password == "right")
+                    .then_some(User),
+            )
+        }
+
+        async fn load_user(&self, _: &u8) -> Result<Option<User>, Self::Error> {
+            Ok(Some(User))
+        }
+
+        fn throttle_key(&self, credentials: &Credentials) -> Option<String> {
+            Some(credentials.username.clone())
+        }
+    }
+
+    async fn login(mut auth: AuthSession<Store>, Form(credentials): Form<Credentials>) -> Response {
+        match auth.authenticate(credentials).await {
+            Ok(Some(user)) => match auth.login(&user).await {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(error) => error.into_response(),
+            },
+            Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
+            Err(error) => error.into_response(),
+        }
+    }
+
+    pub(super) fn app() -> Router {
+        // Ten failures lock an account at once (no backoff first, so the lock is quick to
+        // set up); the address is never limited.
+        let throttle = Throttle::new(MemoryThrottleStore::default())
+            .backoff(10, std::time::Duration::from_secs(1))
+            .max_failures_per_address(u32::MAX);
+        let layer = AuthLayer::builder(
+            Store,
+            session_layer(MemoryStore::default()).with_secure(false),
+        )
+        .session_key(SessionKey::generate())
+        .throttle(throttle)
+        .no_login_redirect()
+        .build();
+        Router::new().route("/login", post(login)).layer(layer)
+    }
+
+    async fn attempt(
+        client: &reqwest::Client,
+        addr: SocketAddr,
+        password: &str,
+    ) -> Result<StatusCode, Error> {
+        Ok(client
+            .post(format!("http://{addr}/login"))
+            .form(&[("username", "ferris"), ("password", password)])
+            .send()
+            .await?
+            .status())
+    }
+
+    /// Locks `ferris`: ten wrong passwords, then the right one is refused.
+    pub(super) async fn lock(client: &reqwest::Client, addr: SocketAddr) -> Result<(), Error> {
+        for _ in 0..10 {
+            attempt(client, addr, "wrong").await?;
+        }
+        if still_locked(client, addr).await? {
+            Ok(())
+        } else {
+            Err("ten failures did not lock the account".into())
+        }
+    }
+
+    pub(super) async fn still_locked(
+        client: &reqwest::Client,
+        addr: SocketAddr,
+    ) -> Result<bool, Error> {
+        Ok(attempt(client, addr, "right").await? == StatusCode::UNAUTHORIZED)
+    }
 }
