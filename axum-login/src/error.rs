@@ -31,6 +31,16 @@ pub enum AuthError {
     )]
     CrossSiteRequest,
 
+    /// The session registry or the remember-me store failed.
+    #[error("the session registry or remember-me store failed: {0}")]
+    Registry(#[source] BoxError),
+
+    /// A login would exceed the user's
+    /// [`max_sessions`](crate::registry::RegistryConfig::max_sessions), set to refuse new
+    /// logins: a `409 Conflict` as a response.
+    #[error("the user has as many sessions as they may have; end one to log in here")]
+    SessionLimit,
+
     /// The throttle's counter store failed.
     #[error("the login throttle's store failed: {0}")]
     Throttle(#[source] BoxError),
@@ -81,6 +91,15 @@ impl AuthError {
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
+        if matches!(self, Self::SessionLimit) {
+            tracing::info!(error = %self, "refused a login");
+            return (
+                StatusCode::CONFLICT,
+                [(header::CACHE_CONTROL, "no-store")],
+                "Too many sessions: log out somewhere else first",
+            )
+                .into_response();
+        }
         if matches!(self, Self::CrossSiteRequest) {
             tracing::warn!(error = %self, "refused a cross-site request");
             return (

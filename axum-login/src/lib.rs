@@ -38,6 +38,7 @@ pub mod authz;
 pub mod clock;
 pub mod credentials;
 pub mod error;
+pub mod events;
 pub mod guard;
 pub mod layer;
 #[cfg(feature = "ldap")]
@@ -47,6 +48,8 @@ pub mod login;
 pub mod mfa;
 #[cfg(feature = "password")]
 pub mod password;
+pub mod registry;
+pub mod remember;
 pub mod security;
 pub mod session;
 #[cfg(feature = "sqlx")]

@@ -1,0 +1,188 @@
+//! Auth events: what happened to whom, for an audit log or alerts.
+//!
+//! Give the layer an [`AuthEvents`] with
+//! [`AuthLayerBuilder::events`](crate::layer::AuthLayerBuilder::events): a closure, a channel's
+//! sender, or a type of the app's. It is called on the request that caused the event, before
+//! the response is sent, so it must not block: hand the event to a channel or a task for
+//! anything slow. Events never carry a password, a code or a token.
+
+use std::{fmt, net::IpAddr, time::SystemTime};
+
+/// Why a login failed, as far as the framework may say. The visitor always sees one failure;
+/// this is for the app's own log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginFailure {
+    /// An unknown user or a wrong password (never told apart).
+    WrongCredentials,
+    /// The throttle refused the attempt before any check.
+    Throttled,
+    /// The credentials were right but the user is not active.
+    Inactive,
+    /// A second factor was wrong, replayed or missing.
+    SecondFactor,
+}
+
+/// Something that happened to a login or a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthEvent {
+    /// A user logged in (with `method`: a password, a second factor completing the login,
+    /// remember-me, a passkey).
+    LoggedIn {
+        /// The user's id, as text.
+        user: String,
+        /// How they logged in.
+        method: LoginMethod,
+    },
+    /// A login attempt failed. `user` is known only when the credentials were right (an
+    /// inactive user, a wrong second factor).
+    LoginFailed {
+        /// Why, as far as the framework may say.
+        reason: LoginFailure,
+        /// The user's id, when the credentials identified one.
+        user: Option<String>,
+    },
+    /// A password was checked again (a password change, a step-up) and was right.
+    Reauthenticated {
+        /// The user's id.
+        user: String,
+    },
+    /// The password was checked again and was wrong (or throttled).
+    ReauthenticationFailed {
+        /// The user's id.
+        user: String,
+    },
+    /// A user logged out.
+    LoggedOut {
+        /// The user's id.
+        user: String,
+    },
+    /// A session was ended through the session registry (by its user or an admin).
+    SessionEnded {
+        /// The user's id.
+        user: String,
+        /// The ended session's registry entry.
+        entry: String,
+    },
+    /// A user's password changed ([`AuthSession::update_session_auth_hash`](crate::AuthSession::update_session_auth_hash)).
+    PasswordChanged {
+        /// The user's id.
+        user: String,
+    },
+    /// A browser was logged in again by its remember-me cookie.
+    RememberUsed {
+        /// The user's id.
+        user: String,
+    },
+    /// A remember-me cookie came back after it had been replaced: a copy of it was stolen.
+    /// Every remember-me token and session of the user has ended.
+    RememberTheft {
+        /// The user's id.
+        user: String,
+    },
+    /// A second factor was completed on a session already logged in (a step-up).
+    SecondFactorCompleted {
+        /// The user's id.
+        user: String,
+    },
+    /// The app reports a change to a user's second factors (enrolled, removed, a recovery code
+    /// used) with [`AuthSession::record_event`](crate::AuthSession::record_event).
+    SecondFactorChanged {
+        /// The user's id.
+        user: String,
+        /// What changed, in the app's words.
+        change: SecondFactorChange,
+    },
+}
+
+/// How a user logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginMethod {
+    /// Credentials through [`AuthSession::login`](crate::AuthSession::login).
+    Password,
+    /// A second factor completed a login that was waiting for it.
+    SecondFactor,
+    /// A remember-me cookie.
+    RememberMe,
+}
+
+/// A change to a user's second factors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecondFactorChange {
+    /// TOTP was enrolled and confirmed.
+    TotpEnrolled,
+    /// A passkey was registered.
+    PasskeyAdded,
+    /// A second factor was removed.
+    Removed,
+    /// A recovery code was used.
+    RecoveryCodeUsed,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesRegenerated,
+}
+
+/// An event with where and when it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// What happened.
+    pub event: AuthEvent,
+    /// The client's address, when the layer knows it.
+    pub address: Option<IpAddr>,
+    /// When, by the layer's clock.
+    pub at: SystemTime,
+}
+
+/// Receives auth events. Implemented for closures `Fn(&EventRecord)` and for
+/// `tokio::sync::mpsc::UnboundedSender<EventRecord>`.
+pub trait AuthEvents: Send + Sync + 'static {
+    /// Called once per event, on the request that caused it. Must not block.
+    fn on_event(&self, record: &EventRecord);
+}
+
+impl<F: Fn(&EventRecord) + Send + Sync + 'static> AuthEvents for F {
+    fn on_event(&self, record: &EventRecord) {
+        self(record);
+    }
+}
+
+impl AuthEvents for tokio::sync::mpsc::UnboundedSender<EventRecord> {
+    fn on_event(&self, record: &EventRecord) {
+        // A closed receiver means the app stopped listening: nothing to tell.
+        let _ = self.send(record.clone());
+    }
+}
+
+impl fmt::Display for AuthEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LoggedIn { user, method } => write!(f, "user {user} logged in ({method:?})"),
+            Self::LoginFailed { reason, user } => match user {
+                Some(user) => write!(f, "login of user {user} failed ({reason:?})"),
+                None => write!(f, "login failed ({reason:?})"),
+            },
+            Self::Reauthenticated { user } => write!(f, "user {user} re-entered their password"),
+            Self::ReauthenticationFailed { user } => {
+                write!(f, "user {user} failed to re-enter their password")
+            }
+            Self::LoggedOut { user } => write!(f, "user {user} logged out"),
+            Self::SessionEnded { user, entry } => {
+                write!(f, "session {entry} of user {user} was ended")
+            }
+            Self::PasswordChanged { user } => write!(f, "user {user} changed their password"),
+            Self::RememberUsed { user } => write!(f, "user {user} was remembered"),
+            Self::RememberTheft { user } => write!(
+                f,
+                "a stolen remember-me cookie of user {user} came back; all their sessions ended"
+            ),
+            Self::SecondFactorCompleted { user } => {
+                write!(f, "user {user} completed a second factor")
+            }
+            Self::SecondFactorChanged { user, change } => {
+                write!(f, "second factor of user {user}: {change:?}")
+            }
+        }
+    }
+}

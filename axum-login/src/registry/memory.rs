@@ -1,0 +1,130 @@
+//! [`MemorySessionRegistry`]: the registry in this process's memory.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::SystemTime,
+};
+
+use super::{BoxFuture, SessionEntry, SessionRegistry, Which};
+use crate::error::BoxError;
+
+/// Expired entries of every user are swept on one [`add`](SessionRegistry::add) in this many.
+const SWEEP_EVERY: u64 = 1024;
+
+/// The session registry in this process's memory: for one instance (several instances need
+/// a shared one, `SqlxSessionRegistry` or `RedisSessionRegistry`), and for tests.
+///
+/// Holds one entry per live login; expired entries are dropped as the user's entries are read
+/// or written, and all of them now and then.
+#[derive(Clone, Default, Debug)]
+pub struct MemorySessionRegistry {
+    users: Arc<Mutex<HashMap<String, Vec<SessionEntry>>>>,
+    adds: Arc<AtomicU64>,
+}
+
+impl MemorySessionRegistry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<SessionEntry>>> {
+        self.users.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many entries are kept, expired ones not yet swept included.
+    pub fn len(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Whether no entry is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn live(entries: &mut Vec<SessionEntry>, now: SystemTime) {
+    entries.retain(|entry| entry.expires_at > now);
+}
+
+impl SessionRegistry for MemorySessionRegistry {
+    fn add<'a>(&'a self, entry: &'a SessionEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+        let now = SystemTime::now();
+        {
+            let mut users = self.lock();
+            if self.adds.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+                users.retain(|_, entries| {
+                    live(entries, now);
+                    !entries.is_empty()
+                });
+            }
+            let entries = users.entry(entry.user.clone()).or_default();
+            live(entries, now);
+            entries.push(entry.clone());
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
+        let mut entries = {
+            let mut users = self.lock();
+            users.get_mut(user).map_or_else(Vec::new, |entries| {
+                live(entries, SystemTime::now());
+                entries.clone()
+            })
+        };
+        entries.sort_by_key(|entry| entry.created_at);
+        Box::pin(async move { Ok(entries) })
+    }
+
+    fn bind<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        let bound = self
+            .lock()
+            .get_mut(user)
+            .and_then(|entries| entries.iter_mut().find(|entry| entry.id == id))
+            .map(|entry| entry.session_id = Some(session_id.to_owned()))
+            .is_some();
+        Box::pin(async move { Ok(bound) })
+    }
+
+    fn touch<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        at: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        let found = self
+            .lock()
+            .get_mut(user)
+            .and_then(|entries| entries.iter_mut().find(|entry| entry.id == id))
+            .map(|entry| entry.last_seen = entry.last_seen.max(at))
+            .is_some();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        user: &'a str,
+        which: Which<'a>,
+    ) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
+        let removed = {
+            let mut users = self.lock();
+            let Some(entries) = users.get_mut(user) else {
+                return Box::pin(async { Ok(Vec::new()) });
+            };
+            let (removed, kept) = std::mem::take(entries)
+                .into_iter()
+                .partition(|entry| which.matches(&entry.id));
+            *entries = kept;
+            if entries.is_empty() {
+                users.remove(user);
+            }
+            removed
+        };
+        Box::pin(async move { Ok(removed) })
+    }
+}

@@ -1,0 +1,224 @@
+//! The session registry: which sessions each user has, so that users can see them and end
+//! them ("log out other devices"), an admin can end them all, and a user can be held to a
+//! number of sessions at once.
+//!
+//! Give the layer a [`SessionRegistry`] with
+//! [`AuthLayerBuilder::session_registry`](crate::layer::AuthLayerBuilder::session_registry);
+//! [`AuthSession`](crate::AuthSession) then lists and ends sessions
+//! ([`sessions`](crate::AuthSession::sessions),
+//! [`end_session`](crate::AuthSession::end_session),
+//! [`end_other_sessions`](crate::AuthSession::end_other_sessions),
+//! [`end_all_sessions`](crate::AuthSession::end_all_sessions)).
+//!
+//! Each login adds an entry; the entry knows the session id its session is saved under (the
+//! id changes at login and on a password change, and the registry is told each time), so
+//! ending an entry deletes its session from the session store: the next request on it, on any
+//! instance, is anonymous. A session saved under a new id after its entry was ended is deleted
+//! at that moment instead, so an end and an id change in flight together cannot leave the
+//! session alive. Ending sessions needs the session layer from
+//! [`session_layer`](crate::session_layer), which can delete any session by id; under an app's
+//! own tower-sessions layer an ended entry ends its session at the session's next
+//! [last-seen](SessionEntry::last_seen) update instead.
+
+mod memory;
+
+use std::{
+    fmt,
+    future::Future,
+    net::IpAddr,
+    pin::Pin,
+    time::{Duration, SystemTime},
+};
+
+pub use self::memory::MemorySessionRegistry;
+use crate::error::BoxError;
+
+/// A boxed future, as the registry's methods answer.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The longest user agent an entry keeps, in characters.
+pub const MAX_USER_AGENT_LEN: usize = 64;
+
+/// One session of a user, as the registry keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEntry {
+    /// The entry's own id: random, stable for the session's whole life (the session's id is
+    /// not: it changes at login and on a password change). Safe to show and to put in a URL.
+    pub id: String,
+    /// The user's id, as text (its `Display` form).
+    pub user: String,
+    /// The session id the session is saved under, once known; never shown to anyone.
+    pub session_id: Option<String>,
+    /// When the user logged in on this session.
+    pub created_at: SystemTime,
+    /// When the session was last used, at the registry's update interval.
+    pub last_seen: SystemTime,
+    /// The client's address at login.
+    pub address: Option<IpAddr>,
+    /// A short form of the client's `User-Agent` at login (at most [`MAX_USER_AGENT_LEN`]
+    /// characters, control characters dropped).
+    pub user_agent: Option<String>,
+    /// When the registry may forget the entry: the login's absolute timeout (its session is
+    /// over by then whatever happens).
+    pub expires_at: SystemTime,
+}
+
+/// Which of a user's entries [`SessionRegistry::remove`] removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which<'a> {
+    /// The entry with this id.
+    One(&'a str),
+    /// Every entry but the one with this id.
+    AllBut(&'a str),
+    /// Every entry.
+    All,
+}
+
+impl Which<'_> {
+    /// Whether the entry with `id` is one of these.
+    pub fn matches(&self, id: &str) -> bool {
+        match self {
+            Self::One(one) => *one == id,
+            Self::AllBut(kept) => *kept != id,
+            Self::All => true,
+        }
+    }
+}
+
+/// Where the registry keeps its entries: [`MemorySessionRegistry`] for one process,
+/// `SqlxSessionRegistry` (feature `sqlx`) or `RedisSessionRegistry` (feature `redis`) for
+/// several instances.
+///
+/// Each method is one atomic step per entry: in particular [`bind`](Self::bind) must not
+/// record a session id for an entry that [`remove`](Self::remove) took away, whatever the
+/// interleaving, and must answer `false` then.
+pub trait SessionRegistry: Send + Sync + 'static {
+    /// Adds `entry`, a new login.
+    fn add<'a>(&'a self, entry: &'a SessionEntry) -> BoxFuture<'a, Result<(), BoxError>>;
+
+    /// The entries of `user` that have not expired, oldest first.
+    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>>;
+
+    /// Records that the session of entry `id` is saved under `session_id` now. `false` when
+    /// the entry is gone (it was ended): the caller then deletes that session.
+    fn bind<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>>;
+
+    /// Records that the session of entry `id` was used at `at`. `false` when the entry is gone:
+    /// the caller then ends the session.
+    fn touch<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        at: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, BoxError>>;
+
+    /// Removes the entries of `user` that `which` names, and answers them (with their session
+    /// ids, for the caller to delete those sessions).
+    fn remove<'a>(
+        &'a self,
+        user: &'a str,
+        which: Which<'a>,
+    ) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>>;
+}
+
+/// What a login does when the user already has [`max_sessions`](RegistryConfig::max_sessions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnLimit {
+    /// End the user's oldest session(s) to make room.
+    EndOldest,
+    /// Refuse the new login with [`AuthError::SessionLimit`](crate::AuthError::SessionLimit).
+    RefuseNew,
+}
+
+/// The registry and its options, for
+/// [`AuthLayerBuilder::session_registry`](crate::layer::AuthLayerBuilder::session_registry).
+#[derive(Clone)]
+pub struct RegistryConfig {
+    pub(crate) registry: std::sync::Arc<dyn SessionRegistry>,
+    pub(crate) touch_interval: Duration,
+    pub(crate) max_sessions: Option<(usize, OnLimit)>,
+}
+
+impl fmt::Debug for RegistryConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryConfig")
+            .field("touch_interval", &self.touch_interval)
+            .field("max_sessions", &self.max_sessions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryConfig {
+    /// Sessions registered in `registry`, last seen updated at most every minute, no limit on
+    /// sessions per user.
+    pub fn new(registry: impl SessionRegistry) -> Self {
+        Self {
+            registry: std::sync::Arc::new(registry),
+            touch_interval: Duration::from_secs(60),
+            max_sessions: None,
+        }
+    }
+
+    /// How often a session's [`last_seen`](SessionEntry::last_seen) is updated at most (each
+    /// update is a write to the registry, and, under an app's own tower-sessions layer, when
+    /// an ended entry ends its session). Default: one minute.
+    pub fn touch_interval(mut self, interval: Duration) -> Self {
+        self.touch_interval = interval;
+        self
+    }
+
+    /// At most `max` sessions per user; a login past it does as `on_limit` says.
+    pub fn max_sessions(mut self, max: usize, on_limit: OnLimit) -> Self {
+        self.max_sessions = Some((max.max(1), on_limit));
+        self
+    }
+}
+
+/// A short, printable form of a `User-Agent` header for an entry.
+pub(crate) fn short_user_agent(header: &str) -> Option<String> {
+    let short: String = header
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_USER_AGENT_LEN)
+        .collect();
+    let short = short.trim();
+    (!short.is_empty()).then(|| short.to_owned())
+}
+
+/// A new entry id: 128 random bits, URL-safe base64.
+pub(crate) fn new_entry_id() -> String {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agents_are_cut_short_and_printable() {
+        assert_eq!(short_user_agent("  "), None);
+        assert_eq!(
+            short_user_agent("curl/8\r\nX-Forged: 1").as_deref(),
+            Some("curl/8X-Forged: 1")
+        );
+        assert_eq!(
+            short_user_agent(&"a".repeat(500)).map(|s| s.chars().count()),
+            Some(MAX_USER_AGENT_LEN)
+        );
+    }
+
+    #[test]
+    fn which_names_the_entries_it_says() {
+        assert!(Which::One("a").matches("a"));
+        assert!(!Which::One("a").matches("b"));
+        assert!(Which::AllBut("a").matches("b"));
+        assert!(!Which::AllBut("a").matches("a"));
+        assert!(Which::All.matches("a"));
+    }
+}

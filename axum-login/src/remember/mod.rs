@@ -1,0 +1,169 @@
+//! Remember-me: a login that outlives its session cookie, opted into per login.
+//!
+//! A remembered login gives the browser a long-lived cookie holding a *selector*, which finds
+//! the token in a [`RememberStore`], and a *validator*, of which the store keeps only a keyed
+//! hash: a copy of the store does not let anyone log in. When a visitor without a login
+//! presents the cookie, the validator is checked and replaced (the cookie rotates on every
+//! use), and the visitor is logged in on a new session. A validator that was replaced a while
+//! ago coming back means two browsers hold copies of one cookie: the token was stolen, so every
+//! remember-me token and every session of that user ends and the layer reports
+//! [`AuthEvent::RememberTheft`](crate::events::AuthEvent::RememberTheft).
+//!
+//! A remembered login is never *fresh*: guards with `fresh = "..."` ask for the password again.
+//! Logout, a password change and ending all sessions revoke the user's tokens.
+
+mod memory;
+
+use std::{fmt, sync::Arc, time::Duration, time::SystemTime};
+
+pub use self::memory::MemoryRememberStore;
+use crate::error::BoxError;
+pub use crate::registry::BoxFuture;
+
+/// One remember-me token, as a [`RememberStore`] keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RememberToken {
+    /// Finds the token: random, not secret.
+    pub selector: String,
+    /// The user's id, as text (its `Display` form).
+    pub user: String,
+    /// The keyed hash of the current validator.
+    pub validator_hash: String,
+    /// The keyed hash of the validator before the last rotation, accepted for a short grace
+    /// (a browser that sent two requests with the old cookie at once).
+    pub previous_hash: Option<String>,
+    /// When the validator last changed.
+    pub rotated_at: SystemTime,
+    /// When the token ends, whatever happens.
+    pub expires_at: SystemTime,
+}
+
+/// Where remember-me tokens are kept: [`MemoryRememberStore`] for one process,
+/// `SqlxRememberStore` (feature `sqlx`) or `RedisRememberStore` (feature `redis`) for several
+/// instances.
+pub trait RememberStore: Send + Sync + 'static {
+    /// Keeps a new token.
+    fn insert<'a>(&'a self, token: &'a RememberToken) -> BoxFuture<'a, Result<(), BoxError>>;
+
+    /// The token with `selector`, unless it expired.
+    fn get<'a>(
+        &'a self,
+        selector: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RememberToken>, BoxError>>;
+
+    /// Replaces the token's validator hash with `new_hash` (keeping the old one as
+    /// [`previous_hash`](RememberToken::previous_hash)) if it is still `current_hash`, in one
+    /// atomic step; `true` if it did. Of two requests that rotate one token at once, exactly
+    /// one succeeds.
+    fn rotate<'a>(
+        &'a self,
+        selector: &'a str,
+        current_hash: &'a str,
+        new_hash: &'a str,
+        at: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, BoxError>>;
+
+    /// Removes the token with `selector`.
+    fn remove<'a>(&'a self, selector: &'a str) -> BoxFuture<'a, Result<(), BoxError>>;
+
+    /// Removes every token of `user`.
+    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), BoxError>>;
+}
+
+/// Remember-me and its options, for
+/// [`AuthLayerBuilder::remember_me`](crate::layer::AuthLayerBuilder::remember_me).
+#[derive(Clone)]
+pub struct RememberMe {
+    pub(crate) store: Arc<dyn RememberStore>,
+    pub(crate) lifetime: Duration,
+    pub(crate) grace: Duration,
+}
+
+impl fmt::Debug for RememberMe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RememberMe")
+            .field("lifetime", &self.lifetime)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RememberMe {
+    /// Remember-me with tokens in `store`, for 30 days.
+    pub fn new(store: impl RememberStore) -> Self {
+        Self {
+            store: Arc::new(store),
+            lifetime: Duration::from_secs(30 * 24 * 60 * 60),
+            grace: Duration::from_secs(30),
+        }
+    }
+
+    /// How long a remembered login lasts from the login that asked for it. Default: 30 days.
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// How long after a rotation the replaced validator is still accepted (without rotating
+    /// again), for a browser that sent several requests with the old cookie at once. Past it,
+    /// the old validator is a stolen copy. Default: 30 seconds.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+}
+
+/// The remember-me cookie's name on a site served over HTTPS.
+pub(crate) const COOKIE_SECURE: &str = "__Host-axum_login_remember";
+/// The remember-me cookie's name on plain HTTP (development on loopback).
+pub(crate) const COOKIE_PLAIN: &str = "axum_login_remember";
+
+/// A selector and a validator, fresh from the random number generator.
+pub(crate) fn new_secrets() -> (String, String) {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    (
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
+    )
+}
+
+/// The cookie value of a selector and validator.
+pub(crate) fn cookie_value(selector: &str, validator: &str) -> String {
+    format!("{selector}.{validator}")
+}
+
+/// The selector and validator in a cookie value, if it is one.
+pub(crate) fn parse_cookie(value: &str) -> Option<(&str, &str)> {
+    let (selector, validator) = value.split_once('.')?;
+    let well_formed = |part: &str, len: usize| {
+        part.len() == len
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    (well_formed(selector, 22) && well_formed(validator, 43)).then_some((selector, validator))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_parse_back_and_junk_does_not() {
+        let (selector, validator) = new_secrets();
+        let value = cookie_value(&selector, &validator);
+        assert_eq!(
+            parse_cookie(&value),
+            Some((selector.as_str(), validator.as_str()))
+        );
+        for junk in [
+            "",
+            ".",
+            "a.b",
+            &format!("{selector}.{validator}x"),
+            &format!("{selector}:{validator}"),
+        ] {
+            assert_eq!(parse_cookie(junk), None, "{junk:?}");
+        }
+    }
+}
