@@ -55,6 +55,8 @@ pub mod session;
 #[cfg(feature = "sqlx")]
 pub mod sqlx;
 pub mod store;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 pub mod user;
 
 #[cfg(feature = "ldap")]

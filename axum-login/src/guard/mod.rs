@@ -69,6 +69,7 @@ fn redirect_for<P: Policy<S>, S>(layer: &LoginRedirect) -> LoginRedirect {
         redirect_field: options
             .redirect_field
             .map_or_else(|| layer.redirect_field.clone(), str::to_owned),
+        second_factor_url: layer.second_factor_url.clone(),
     }
 }
 
@@ -87,15 +88,19 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
     let Some(login) = auth.login().await.map_err(IntoResponse::into_response)? else {
         return Err(denied(DenialReason::Unauthenticated, parts));
     };
+    let now = auth.config().clock.now();
     if let Some(max_age) = P::OPTIONS.fresh {
-        let age = auth
-            .config()
-            .clock
-            .now()
-            .duration_since(login.login_at)
-            .unwrap_or_default();
-        if age > max_age {
+        let age = now.duration_since(login.login_at).unwrap_or_default();
+        if login.remembered || age > max_age {
             return Err(denied(DenialReason::Stale, parts));
+        }
+    }
+    if let Some(max_age) = P::OPTIONS.second_factor {
+        let recent = login
+            .second_factor_at
+            .is_some_and(|at| now.duration_since(at).unwrap_or_default() <= max_age);
+        if !recent {
+            return Err(denied(DenialReason::SecondFactor, parts));
         }
     }
     let allowed = {

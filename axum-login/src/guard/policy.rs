@@ -32,8 +32,11 @@ pub struct GuardOptions {
     pub redirect: RedirectOverride,
     /// The query parameter for the page to come back to, if not the layer's.
     pub redirect_field: Option<&'static str>,
-    /// How recent the login must be.
+    /// How recent the login must be (a remembered login never is).
     pub fresh: Option<Duration>,
+    /// Whether a second factor must have been completed on the session, and how recently:
+    /// [`Duration::MAX`] for at any time since login.
+    pub second_factor: Option<Duration>,
 }
 
 impl GuardOptions {
@@ -42,6 +45,7 @@ impl GuardOptions {
         redirect: RedirectOverride::Inherit,
         redirect_field: None,
         fresh: None,
+        second_factor: None,
     };
 }
 

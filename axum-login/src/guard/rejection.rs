@@ -20,6 +20,9 @@ pub enum DenialReason {
     Stale,
     /// A user is logged in but lacks what the route requires.
     Forbidden,
+    /// A user is logged in but the route asks for a second factor this session has not
+    /// completed (or not recently enough).
+    SecondFactor,
 }
 
 /// The rejection of [`CurrentUser`](crate::CurrentUser) and the guards: a denial answered per
@@ -56,8 +59,13 @@ impl AuthRejection {
         responder: Option<&dyn DenialResponder>,
     ) -> Self {
         let browser = prefers_html(&parts.headers);
-        let location = match (reason, browser, &redirect.login_url) {
-            (DenialReason::Unauthenticated | DenialReason::Stale, true, Some(url)) => {
+        let target = match reason {
+            DenialReason::Unauthenticated | DenialReason::Stale => redirect.login_url.as_deref(),
+            DenialReason::SecondFactor => redirect.second_factor_url.as_deref(),
+            DenialReason::Forbidden => None,
+        };
+        let location = match (browser, target) {
+            (true, Some(url)) => {
                 let next = parts
                     .extensions
                     .get::<OriginalUri>()
@@ -145,6 +153,7 @@ impl fmt::Display for AuthRejection {
             DenialReason::Unauthenticated => f.write_str("login required"),
             DenialReason::Stale => f.write_str("a recent login is required"),
             DenialReason::Forbidden => f.write_str("forbidden"),
+            DenialReason::SecondFactor => f.write_str("a second factor is required"),
         }
     }
 }
@@ -190,6 +199,11 @@ impl IntoResponse for AuthRejection {
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "Log in to access this resource.",
+            ),
+            DenialReason::SecondFactor => (
+                StatusCode::UNAUTHORIZED,
+                "second_factor_required",
+                "Confirm it is you with your second factor to access this resource.",
             ),
         };
         if browser {

@@ -12,6 +12,9 @@ const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The default [`AuthLayerBuilder::clock_skew`].
 const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(30);
 
+/// The default [`AuthLayerBuilder::second_factor_timeout`].
+const DEFAULT_SECOND_FACTOR_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
 /// The realm a layer gets when none is named: its store's type, and how many layers over that
 /// type this process built before it. Two layers of one app differ, and the same app built the
 /// same way on every instance gets the same realms there.
@@ -36,9 +39,12 @@ fn default_realm<S>() -> String {
 use crate::{
     SessionKey, Throttle, UserStore,
     clock::{Clock, SystemClock},
+    events::AuthEvents,
     guard::DenialResponder,
     layer::LoginRedirect,
     login::{Backend, CacheSlot, Loader},
+    registry::RegistryConfig,
+    remember::RememberMe,
     security::Scheme,
     session::{IntoSessionManager, Sessions},
 };
@@ -69,6 +75,10 @@ impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
             store_timeout: DEFAULT_STORE_TIMEOUT,
             realm: None,
             clock_skew: DEFAULT_CLOCK_SKEW,
+            registry: None,
+            remember: None,
+            events: None,
+            second_factor_timeout: DEFAULT_SECOND_FACTOR_TIMEOUT,
         }
     }
 }
@@ -92,6 +102,10 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     store_timeout: Duration,
     realm: Option<String>,
     clock_skew: Duration,
+    registry: Option<RegistryConfig>,
+    remember: Option<RememberMe>,
+    events: Option<Arc<dyn AuthEvents>>,
+    second_factor_timeout: Duration,
 }
 
 impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
@@ -148,8 +162,9 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
-    /// How failed logins are throttled. Default: [`Throttle::default`](Throttle), 5
-    /// failures per account and 50 per client address per 15 minutes, in memory.
+    /// How failed logins are throttled. Default: [`Throttle::default`](Throttle): per account
+    /// 10 failures (5 free, then a doubling wait), per client address 50, per 15 minutes, in
+    /// memory, with device cookies for browsers that logged in before.
     pub fn throttle(mut self, throttle: Throttle) -> Self {
         self.throttle = throttle;
         self
@@ -233,6 +248,54 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
+    /// Keeps a registry of each user's sessions, so they can be listed and ended (see
+    /// [`registry`](crate::registry)). Default: none.
+    pub fn session_registry(mut self, registry: RegistryConfig) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Offers remember-me: a login asked to be remembered
+    /// ([`AuthSession::remember_me`](crate::AuthSession::remember_me)) outlives its session
+    /// cookie (see [`remember`](crate::remember)). Default: off.
+    pub fn remember_me(mut self, remember: RememberMe) -> Self {
+        self.remember = Some(remember);
+        self
+    }
+
+    /// Sends auth events (logins, failures, logouts, ended sessions, password changes,
+    /// remember-me) to `events` (see [`events`](crate::events)). Default: none.
+    pub fn events(mut self, events: impl AuthEvents) -> Self {
+        self.events = Some(Arc::new(events));
+        self
+    }
+
+    /// Where a browser is sent when a guard asks for a second factor this session has not
+    /// completed (`#[require_login(mfa)]`), with the page to come back to in the redirect
+    /// field. Default: none, so the browser gets a `401` page that says a second factor is
+    /// required.
+    ///
+    /// # Panics
+    ///
+    /// If `url` is not a local path, as for [`login_url`](Self::login_url).
+    pub fn second_factor_url(mut self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        assert!(
+            url.starts_with('/') && !url.starts_with("//") && !url.contains('\\'),
+            "AuthLayer: second_factor_url must be a local path such as \"/login/code\", got {url:?}"
+        );
+        self.redirect.second_factor_url = Some(url);
+        self
+    }
+
+    /// How long a login whose password was right waits for its second factor
+    /// ([`AuthSession::begin_second_factor`](crate::AuthSession::begin_second_factor)) before
+    /// the password must be entered again. Default: 5 minutes.
+    pub fn second_factor_timeout(mut self, timeout: Duration) -> Self {
+        self.second_factor_timeout = timeout;
+        self
+    }
+
     /// The clock for login times and timeouts. Default: [`SystemClock`]. Tests use
     /// [`ManualClock`](crate::clock::ManualClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -266,6 +329,11 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
                 throttle: self.throttle,
                 absolute_timeout: self.absolute_timeout,
                 idle_timeout: self.idle_timeout,
+                registry: self.registry,
+                remember: self.remember,
+                events: self.events,
+                second_factor_timeout: self.second_factor_timeout,
+                session_deleter: self.sessions.deleter(),
                 key,
             },
         };

@@ -2,7 +2,16 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{SessionKey, Throttle, clock::Clock, guard::DenialResponder, security::Scheme};
+use crate::{
+    SessionKey, Throttle,
+    clock::Clock,
+    events::{AuthEvents, EventRecord},
+    guard::DenialResponder,
+    registry::RegistryConfig,
+    remember::RememberMe,
+    security::Scheme,
+    session::SessionDeleter,
+};
 
 /// The default [`AuthLayerBuilder::absolute_timeout`](super::AuthLayerBuilder::absolute_timeout):
 /// 30 days.
@@ -31,6 +40,29 @@ pub(crate) struct Config {
     pub(crate) absolute_timeout: Option<Duration>,
     /// The longest a login lasts unused.
     pub(crate) idle_timeout: Option<Duration>,
+    /// The session registry, when the app keeps one.
+    pub(crate) registry: Option<RegistryConfig>,
+    /// Remember-me, when the app offers it.
+    pub(crate) remember: Option<RememberMe>,
+    /// Where auth events go.
+    pub(crate) events: Option<Arc<dyn AuthEvents>>,
+    /// How long a login waits for its second factor.
+    pub(crate) second_factor_timeout: Duration,
+    /// Deletes any session by id, when the session layer can (the crate's own).
+    pub(crate) session_deleter: Option<Arc<dyn SessionDeleter>>,
+}
+
+impl Config {
+    /// Tells the app's event handler, if any.
+    pub(crate) fn emit(&self, event: crate::events::AuthEvent, address: Option<std::net::IpAddr>) {
+        if let Some(events) = &self.events {
+            events.on_event(&EventRecord {
+                event,
+                address,
+                at: self.clock.now(),
+            });
+        }
+    }
 }
 
 /// Where and how anonymous browsers are sent to log in.
@@ -40,6 +72,9 @@ pub(crate) struct LoginRedirect {
     pub(crate) login_url: Option<String>,
     /// The query parameter that carries the page to come back to.
     pub(crate) redirect_field: String,
+    /// Where a browser goes to complete a second factor a guard asks for; `None` answers such
+    /// a browser like an API client.
+    pub(crate) second_factor_url: Option<String>,
 }
 
 impl Default for LoginRedirect {
@@ -47,6 +82,7 @@ impl Default for LoginRedirect {
         Self {
             login_url: Some("/login".to_owned()),
             redirect_field: "next".to_owned(),
+            second_factor_url: None,
         }
     }
 }

@@ -15,8 +15,9 @@ use tower_service::Service;
 use tower_sessions::Session;
 
 use crate::{
-    login::{ErasedBackend, RequestAuth},
+    login::{ErasedBackend, RequestAuth, RequestInfo},
     security::RequestOrigin,
+    session::AfterSave,
 };
 
 /// The service that [`AuthLayer`](super::AuthLayer) puts inside the session manager.
@@ -54,14 +55,28 @@ where
             tracing::error!("AuthService without a session: build it through `AuthLayer`");
             return AuthFuture::failed();
         };
-        let origin = RequestOrigin::of(req.method(), req.headers());
-        let client = req
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip());
-        let auth = RequestAuth::new(session, self.backend.clone(), origin, client);
+        // Every log line of the request, the handler's included, carries the user's id once
+        // anything asked who the user is.
+        let span = tracing::info_span!("auth", user_id = tracing::field::Empty);
+        let info = RequestInfo {
+            origin: RequestOrigin::of(req.method(), req.headers()),
+            client: req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
+            after_save: req.extensions().get::<AfterSave>().cloned(),
+            span: span.clone(),
+            #[cfg(feature = "test-util")]
+            test_user: req.extensions().get::<crate::test_util::LoginAs>().cloned(),
+        };
+        let auth = RequestAuth::new(session, self.backend.clone(), info);
         req.extensions_mut().insert(auth.clone());
-        AuthFuture::running(self.inner.call(req), auth)
+        let future = {
+            let _entered = span.enter();
+            self.inner.call(req)
+        };
+        AuthFuture::running(future, auth, span)
     }
 }
 
@@ -80,15 +95,16 @@ pin_project_lite::pin_project! {
             #[pin]
             future: F,
             auth: RequestAuth,
+            span: tracing::Span,
         },
         Failed,
     }
 }
 
 impl<F> AuthFuture<F> {
-    fn running(future: F, auth: RequestAuth) -> Self {
+    fn running(future: F, auth: RequestAuth, span: tracing::Span) -> Self {
         Self {
-            state: FutureState::Running { future, auth },
+            state: FutureState::Running { future, auth, span },
         }
     }
 
@@ -108,8 +124,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            FutureStateProj::Running { future, auth } => {
-                let mut response = ready!(future.poll(cx))?;
+            FutureStateProj::Running { future, auth, span } => {
+                let mut response = {
+                    let _entered = span.enter();
+                    ready!(future.poll(cx))?
+                };
                 if auth.was_consulted() {
                     mark_private(&mut response);
                     for cookie in auth.take_cookies() {

@@ -7,18 +7,27 @@ use tower_sessions::Session;
 
 use super::{
     backend::{Backend, Login},
-    record::{LoginRecord, SESSION_KEY},
+    record::{LoginRecord, PENDING_KEY, SESSION_KEY},
     request::RequestAuth,
 };
 use crate::{
     AuthError, AuthUser, UserStore,
-    clock::from_unix_seconds,
+    events::{AuthEvent, LoginFailure, LoginMethod},
+    registry::Which,
     security::{AttemptInput, Gate, ThrottleKey, revoke_devices},
     store::UserId,
 };
 
 /// The session key under which the throttle's key of the logged-in account is kept.
-const ACCOUNT_KEY: &str = "axum_login.account";
+pub(super) const ACCOUNT_KEY: &str = "axum_login.account";
+
+/// What a check behind the login throttle came to.
+pub(super) enum Checked<T> {
+    /// The throttle refused it; it did not run.
+    Refused,
+    /// It ran and answered this.
+    Done(T),
+}
 
 /// The authentication side of a request: who is logged in, and logging in and out.
 ///
@@ -59,8 +68,8 @@ const ACCOUNT_KEY: &str = "axum_login.account";
 /// }
 /// ```
 pub struct AuthSession<S: UserStore> {
-    auth: RequestAuth,
-    backend: Arc<Backend<S>>,
+    pub(super) auth: RequestAuth,
+    pub(super) backend: Arc<Backend<S>>,
 }
 
 impl<S: UserStore> Clone for AuthSession<S> {
@@ -106,15 +115,15 @@ impl<S: UserStore> AuthSession<S> {
     /// has locked, so the caller cannot tell these apart and neither can an attacker. A
     /// cross-site request is refused with [`AuthError::CrossSiteRequest`].
     ///
-    /// This does not log the user in: call [`login`](Self::login) with the user it returns.
+    /// This does not log the user in: call [`login`](Self::login) with the user it returns (or
+    /// [`begin_second_factor`](Self::begin_second_factor) when the user has one).
     pub async fn authenticate(
         &self,
         credentials: S::Credentials,
     ) -> Result<Option<S::User>, AuthError> {
         self.auth.check_same_site()?;
         let config = self.auth.config();
-        let throttle = &config.throttle;
-        let account = if throttle.is_enabled() {
+        let account = if config.throttle.is_enabled() {
             self.backend
                 .store()
                 .account_key(&credentials)
@@ -123,8 +132,51 @@ impl<S: UserStore> AuthSession<S> {
         } else {
             None
         };
+        let store = self.backend.store();
+        let checked = self
+            .through_gate(
+                account.as_deref(),
+                None,
+                async { store.authenticate(credentials).await },
+                |user: &Option<S::User>| user.as_ref().is_some_and(AuthUser::is_active),
+            )
+            .await?;
+        let failure = match &checked {
+            Checked::Refused => Some((LoginFailure::Throttled, None)),
+            Checked::Done(None) => Some((LoginFailure::WrongCredentials, None)),
+            Checked::Done(Some(user)) if !user.is_active() => {
+                Some((LoginFailure::Inactive, Some(user.id().to_string())))
+            }
+            Checked::Done(Some(_)) => None,
+        };
+        if let Some((reason, user)) = failure {
+            self.emit(AuthEvent::LoginFailed { reason, user });
+            return Ok(None);
+        }
+        Ok(match checked {
+            Checked::Done(user) => user,
+            Checked::Refused => None,
+        })
+    }
+
+    /// Runs `check` behind the login throttle: refused without running it when a counter is
+    /// over its rule, counted by `succeeded` afterwards. On success the request remembers the
+    /// account's counter key and the browser gets its device cookie.
+    pub(super) async fn through_gate<T, E>(
+        &self,
+        account_name: Option<&str>,
+        account_key: Option<ThrottleKey>,
+        check: impl std::future::Future<Output = Result<T, E>>,
+        succeeded: impl FnOnce(&T) -> bool,
+    ) -> Result<Checked<T>, AuthError>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let config = self.auth.config();
+        let throttle = &config.throttle;
         let input = AttemptInput {
-            account_name: account.as_deref(),
+            account_name,
+            account_key,
             device_cookie: self.auth.device_cookie(),
             address: self.auth.client(),
             clock: &*config.clock,
@@ -132,28 +184,29 @@ impl<S: UserStore> AuthSession<S> {
         };
         let attempt = match throttle.gate(input).await.map_err(AuthError::Throttle)? {
             Gate::Pass(attempt) => attempt,
-            Gate::Refused => return Ok(None),
+            Gate::Refused => return Ok(Checked::Refused),
         };
-        let user = match self.backend.store().authenticate(credentials).await {
-            Ok(user) => user.filter(crate::AuthUser::is_active),
+        let outcome = match check.await {
+            Ok(outcome) => outcome,
             Err(error) => {
                 attempt.abandon(config.clock.now()).await;
                 return Err(AuthError::store(error));
             }
         };
-        let account_key = attempt.account();
+        let success = succeeded(&outcome);
+        let account = attempt.account();
         let device_cookie = attempt
-            .finish(user.is_some(), config.clock.now())
+            .finish(success, config.clock.now())
             .await
             .map_err(AuthError::Throttle)?;
-        if user.is_some() {
-            self.auth.set_account(account_key);
+        if success {
+            self.auth.set_account(account);
             if let Some(value) = device_cookie {
                 self.auth
                     .add_cookie(throttle.device_cookie_header(&value, self.auth.secure()));
             }
         }
-        Ok(user)
+        Ok(Checked::Done(outcome))
     }
 
     /// Checks the logged-in user's credentials again: the current password on a password-change
@@ -163,25 +216,36 @@ impl<S: UserStore> AuthSession<S> {
     /// It goes through the same gate as a login: a cross-site request is refused with
     /// [`AuthError::CrossSiteRequest`], and wrong guesses are counted by the
     /// [`Throttle`](crate::Throttle), so a stolen session cannot be used to guess the password.
-    /// On success the login starts over as a fresh one (guards with `fresh` pass again) under a
-    /// new session id.
+    /// On success the login starts over as a fresh one (guards with `fresh` pass again, a
+    /// remembered login becomes a password login) under a new session id; a second factor
+    /// completed on the session still counts.
     pub async fn reauthenticate(&mut self, credentials: S::Credentials) -> Result<bool, AuthError> {
         let Some(current) = self.user().await? else {
             return Ok(false);
         };
+        let current_id = current.id().to_string();
         let Some(user) = self.authenticate(credentials).await? else {
+            self.emit(AuthEvent::ReauthenticationFailed { user: current_id });
             return Ok(false);
         };
         // Ids compare by their `Display` form, the only comparison the `Id` bounds allow.
-        if user.id().to_string() != current.id().to_string() {
+        if user.id().to_string() != current_id {
             tracing::warn!(
                 user_id = %current.id(),
                 "re-authentication with another account's credentials refused"
             );
+            self.emit(AuthEvent::ReauthenticationFailed { user: current_id });
             return Ok(false);
         }
+        let previous = self.current_record().await?;
+        let mut record = self.backend.record_for(&user);
+        if let Some(previous) = previous {
+            record.second_factor_at = previous.second_factor_at;
+            record.entry = previous.entry;
+        }
         self.auth.session().cycle_id().await?;
-        self.install(&user, self.backend.record_for(&user)).await?;
+        self.install(&user, record).await?;
+        self.emit(AuthEvent::Reauthenticated { user: current_id });
         Ok(true)
     }
 
@@ -192,14 +256,35 @@ impl<S: UserStore> AuthSession<S> {
     /// belonged to the same user; when another user was logged in, the session is discarded
     /// whole and a new one begins. A cross-site `POST` is refused with
     /// [`AuthError::CrossSiteRequest`] (login CSRF).
+    ///
+    /// With a [session registry](crate::registry), the session is registered, and a user at
+    /// their session limit either loses their oldest session or is refused with
+    /// [`AuthError::SessionLimit`], as the registry's
+    /// [`max_sessions`](crate::registry::RegistryConfig::max_sessions) says.
     pub async fn login(&mut self, user: &S::User) -> Result<(), AuthError> {
         self.auth.check_same_site()?;
+        self.start_session(user, None).await?;
+        self.emit(AuthEvent::LoggedIn {
+            user: user.id().to_string(),
+            method: LoginMethod::Password,
+        });
+        Ok(())
+    }
+
+    /// Logs `user` in on a new session id, registered, with `second_factor_at` set when a
+    /// second factor completed this login.
+    pub(super) async fn start_session(
+        &mut self,
+        user: &S::User,
+        second_factor_at: Option<u64>,
+    ) -> Result<(), AuthError> {
         let session = self.auth.session();
         let previous = session.get_value(SESSION_KEY).await?;
         let same_user = match previous {
             None => true,
             Some(previous) => login_of(previous, user)?.is_some(),
         };
+        let entry = self.backend.register(&self.auth, user, None).await?;
         if !same_user {
             // `flush` alone would let the next save reuse the old id: cycle it too.
             session.flush().await?;
@@ -207,15 +292,59 @@ impl<S: UserStore> AuthSession<S> {
         } else if session.id().is_some() {
             session.cycle_id().await?;
         }
-        self.install(user, self.backend.record_for(user)).await
+        session.remove_value(PENDING_KEY).await?;
+        let mut record = self.backend.record_for(user);
+        record.second_factor_at = second_factor_at;
+        record.entry = entry;
+        self.install(user, record).await
     }
 
     /// Logs out: the session ends on the server and the response removes its cookie. A
     /// cross-site `POST` is refused with [`AuthError::CrossSiteRequest`] (logout CSRF).
+    ///
+    /// The session leaves the session registry, and this browser's remember-me token is
+    /// revoked.
     pub async fn logout(&mut self) -> Result<(), AuthError> {
         self.auth.check_same_site()?;
+        self.end_login().await?;
         self.auth.session().flush().await?;
         self.auth.set_login(None).await;
+        Ok(())
+    }
+
+    /// Logs out but keeps the rest of the session (a cart, preferences) under a new id: only
+    /// what the framework keeps is removed, the login, a login waiting for its second factor,
+    /// and the throttle's account key. Otherwise as [`logout`](Self::logout).
+    pub async fn logout_keeping_data(&mut self) -> Result<(), AuthError> {
+        self.auth.check_same_site()?;
+        self.end_login().await?;
+        let session = self.auth.session();
+        for key in [SESSION_KEY, PENDING_KEY, ACCOUNT_KEY] {
+            session.remove_value(key).await?;
+        }
+        if session.id().is_some() {
+            session.cycle_id().await?;
+        }
+        self.auth.set_login(None).await;
+        Ok(())
+    }
+
+    /// What both logouts do besides the session: the registry entry, this browser's
+    /// remember-me token, the event.
+    async fn end_login(&mut self) -> Result<(), AuthError> {
+        let Some(record) = self.current_record().await? else {
+            return Ok(());
+        };
+        let user = record.user_id.to_string();
+        if let Some(entry) = &record.entry {
+            self.backend
+                .end_entries(&self.auth, &user, Which::One(entry))
+                .await?;
+        }
+        self.backend
+            .forget_remembered(&self.auth, &user, false)
+            .await?;
+        self.emit(AuthEvent::LoggedOut { user });
         Ok(())
     }
 
@@ -223,8 +352,9 @@ impl<S: UserStore> AuthSession<S> {
     /// session of theirs ends on its next request (Django's `update_session_auth_hash`).
     ///
     /// Call it after saving the new password hash, with the user as it is now. The session gets
-    /// a new id. If `user` is not the one logged in on this session, only the layer's user
-    /// cache forgets them.
+    /// a new id. Every remember-me token of the user is revoked, and so are the device cookies
+    /// the login throttle trusts. If `user` is not the one logged in on this session, only the
+    /// layer's user cache forgets them.
     ///
     /// A cross-site request is refused with [`AuthError::CrossSiteRequest`]: it ends sessions.
     #[doc(alias = "keep_session_after_password_change")]
@@ -240,10 +370,18 @@ impl<S: UserStore> AuthSession<S> {
             return Ok(());
         };
         let mut record = self.backend.record_for(user);
-        // A password change does not restart the absolute timeout.
+        // A password change does not restart the absolute timeout, nor undo a second factor.
         record.login_at = previous.login_at;
+        record.second_factor_at = previous.second_factor_at;
+        record.entry = previous.entry;
+        record.remembered = previous.remembered;
         session.cycle_id().await?;
         self.install(user, record).await?;
+        let user_key = user.id().to_string();
+        self.backend
+            .forget_remembered(&self.auth, &user_key, true)
+            .await?;
+        self.emit(AuthEvent::PasswordChanged { user: user_key });
         self.revoke_devices().await
     }
 
@@ -275,29 +413,65 @@ impl<S: UserStore> AuthSession<S> {
         Ok(())
     }
 
-    /// Writes `record` to the session and makes `user` this request's logged-in user.
-    async fn install(
+    /// Writes `record` to the session and makes `user` this request's logged-in user; the
+    /// session registry learns the id the session is saved under.
+    pub(super) async fn install(
         &self,
         user: &S::User,
         record: LoginRecord<UserId<S>>,
     ) -> Result<(), AuthError> {
-        let login_at = from_unix_seconds(record.login_at);
+        if let Some(entry) = &record.entry {
+            self.backend
+                .follow_session_id(&self.auth, user.id().to_string(), entry.clone());
+        }
+        let login = Login::of(Arc::new(user.clone()), &record);
         self.auth.session().insert(SESSION_KEY, record).await?;
         // The throttle's key of the account, when this request authenticated it: what a
-        // password change later revokes the device cookies of.
+        // password change later revokes the device cookies of, and what a second factor counts
+        // against.
         if let Some(account) = self.auth.account() {
             self.auth
                 .session()
                 .insert(ACCOUNT_KEY, account.to_string())
                 .await?;
         }
-        self.auth
-            .set_login(Some(Login {
-                user: Arc::new(user.clone()),
-                login_at,
-            }))
-            .await;
+        self.auth.set_login(Some(login)).await;
         Ok(())
+    }
+
+    /// The login record of this session, if it holds one.
+    pub(super) async fn current_record(&self) -> Result<Option<LoginRecord<UserId<S>>>, AuthError> {
+        let Some(value) = self.auth.session().get_value(SESSION_KEY).await? else {
+            return Ok(None);
+        };
+        Ok(LoginRecord::from_value(value).ok())
+    }
+
+    /// Gives this browser a remember-me cookie for the user logged in on this request, so the
+    /// login outlives the session cookie (see [`remember`](crate::remember)); call it after
+    /// [`login`](Self::login) when the user asked to be remembered. `false` when the layer
+    /// has no [`remember_me`](crate::layer::AuthLayerBuilder::remember_me) or nobody is logged
+    /// in.
+    pub async fn remember_me(&mut self) -> Result<bool, AuthError> {
+        let Some(user) = self.user().await? else {
+            return Ok(false);
+        };
+        Ok(self
+            .backend
+            .issue_remember_token(&self.auth, &user)
+            .await?
+            .is_some())
+    }
+
+    /// Reports `event` to the layer's [event handler](crate::layer::AuthLayerBuilder::events),
+    /// with this request's address and time: for what the app does itself, such as enrolling
+    /// or removing a second factor or using a recovery code.
+    pub fn record_event(&self, event: AuthEvent) {
+        self.emit(event);
+    }
+
+    pub(super) fn emit(&self, event: AuthEvent) {
+        self.auth.config().emit(event, self.auth.client());
     }
 
     /// Drops the user with `id` from the layer's user cache (feature `cache`; without a cache

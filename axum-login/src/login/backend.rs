@@ -18,6 +18,7 @@ use tower_sessions::Session;
 use super::{
     loader::Loader,
     record::{LoginRecord, SESSION_KEY},
+    request::RequestAuth,
 };
 use crate::{
     AuthError, AuthUser, UserStore,
@@ -35,6 +36,8 @@ pub(crate) trait ErasedUser: Send + Sync + 'static {
     fn has_permission(&self, permission: PermissionRef<'_>) -> bool;
     fn authz_kinds(&self) -> AuthzKinds;
     fn type_name(&self) -> &'static str;
+    /// Writes the user's id, as its `Display` does.
+    fn fmt_id(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result;
 }
 
 impl<U: AuthUser> ErasedUser for U {
@@ -53,19 +56,39 @@ impl<U: AuthUser> ErasedUser for U {
     fn type_name(&self) -> &'static str {
         std::any::type_name::<U>()
     }
+    fn fmt_id(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.id(), f)
+    }
 }
 
-/// The logged-in user of a request, and when they logged in.
+/// The logged-in user of a request, and what the guards need to know of the login.
 #[derive(Clone)]
 pub(crate) struct Login {
     pub(crate) user: Arc<dyn ErasedUser>,
     pub(crate) login_at: SystemTime,
+    /// When a second factor was last completed on the session.
+    pub(crate) second_factor_at: Option<SystemTime>,
+    /// Whether a remember-me cookie made this login (never fresh).
+    pub(crate) remembered: bool,
+}
+
+impl Login {
+    pub(crate) fn of<Id>(user: Arc<dyn ErasedUser>, record: &LoginRecord<Id>) -> Self {
+        Self {
+            user,
+            login_at: from_unix_seconds(record.login_at),
+            second_factor_at: record.second_factor_at.map(from_unix_seconds),
+            remembered: record.remembered,
+        }
+    }
 }
 
 /// A store whose type only the layer knows.
 pub(crate) trait ErasedBackend: Send + Sync + 'static {
-    /// Who is logged in on `session`, ending the session if its login is no longer valid.
-    fn load<'a>(&'a self, session: &'a Session) -> BoxFuture<'a, Result<Option<Login>, AuthError>>;
+    /// Who is logged in on the request's session, ending the session if its login is no longer
+    /// valid, or logging the visitor in from a remember-me cookie.
+    fn load<'a>(&'a self, auth: &'a RequestAuth)
+    -> BoxFuture<'a, Result<Option<Login>, AuthError>>;
     fn config(&self) -> &Config;
     fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     fn store_type(&self) -> &'static str;
@@ -84,9 +107,14 @@ impl<S: UserStore> Backend<S> {
         self.loader.store()
     }
 
-    async fn load_typed(&self, session: &Session) -> Result<Option<Login>, AuthError> {
+    async fn load_typed(&self, auth: &RequestAuth) -> Result<Option<Login>, AuthError> {
+        #[cfg(feature = "test-util")]
+        if let Some(login) = auth.test_user() {
+            return self.test_login(login).await;
+        }
+        let session = auth.session();
         let Some(value) = session.get_value(SESSION_KEY).await? else {
-            return Ok(None);
+            return self.remembered_login(auth).await;
         };
         let record: LoginRecord<<S::User as AuthUser>::Id> = match LoginRecord::from_value(value) {
             Ok(record) => record,
@@ -153,18 +181,33 @@ impl<S: UserStore> Backend<S> {
             tracing::info!(user_id = %record.user_id, "{reason}; ending the session");
             return end_session(session).await;
         }
-        let login_at = from_unix_seconds(record.login_at);
-        // Record activity for the idle timeout, but write the session at most every tenth of it.
-        if let Some(idle) = self.config.idle_timeout
-            && age(last_seen) >= idle / 10
+        let login = Login::of(user, &record);
+        // Record activity for the idle timeout and the session registry, but write the session
+        // at most every tenth of the one and every interval of the other.
+        let every = [
+            self.config.idle_timeout.map(|idle| idle / 10),
+            self.config
+                .registry
+                .as_ref()
+                .map(|registry| registry.touch_interval),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(every) = every
+            && age(last_seen) >= every
         {
+            if !self.touch_entry(&record, now_secs).await {
+                tracing::info!(user_id = %record.user_id, "the session was ended from the session registry; ending it");
+                return end_session(session).await;
+            }
             let seen = LoginRecord {
                 seen: Some(now_secs),
                 ..record
             };
             session.insert(SESSION_KEY, seen).await?;
         }
-        Ok(Some(Login { user, login_at }))
+        Ok(Some(login))
     }
 
     /// The record to keep in the session for `user`, logging in now.
@@ -174,19 +217,25 @@ impl<S: UserStore> Backend<S> {
             digest: self.config.key.user_digest(&self.config.realm, user),
             login_at: unix_seconds(self.config.clock.now()),
             seen: None,
+            second_factor_at: None,
+            entry: None,
+            remembered: false,
         }
     }
 }
 
 /// Ends a session whose login is no longer valid, so it is not looked up again.
-async fn end_session(session: &Session) -> Result<Option<Login>, AuthError> {
+pub(crate) async fn end_session(session: &Session) -> Result<Option<Login>, AuthError> {
     session.flush().await?;
     Ok(None)
 }
 
 impl<S: UserStore> ErasedBackend for Backend<S> {
-    fn load<'a>(&'a self, session: &'a Session) -> BoxFuture<'a, Result<Option<Login>, AuthError>> {
-        Box::pin(self.load_typed(session))
+    fn load<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+    ) -> BoxFuture<'a, Result<Option<Login>, AuthError>> {
+        Box::pin(self.load_typed(auth))
     }
     fn config(&self) -> &Config {
         &self.config

@@ -32,6 +32,12 @@ impl<S: UserStore> Loader<S> {
         &self.store
     }
 
+    /// The user with `id`, from the store (never the cache), within the layer's bound: for a
+    /// login that has no digest to check a cached copy against.
+    pub(crate) async fn store_load(&self, id: &UserId<S>) -> Result<Option<S::User>, AuthError> {
+        self.load_from_store(id).await
+    }
+
     /// The user with `id`, from the store: in the next batch when loads are batched; an error
     /// when the store takes longer than the layer's bound.
     async fn load_from_store(&self, id: &UserId<S>) -> Result<Option<S::User>, AuthError> {

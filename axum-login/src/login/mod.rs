@@ -12,16 +12,22 @@ mod backend;
 mod batch;
 mod cache;
 mod current_user;
+mod flow;
 mod loader;
 mod record;
 mod request;
+mod second_factor;
+mod sessions;
 
 #[cfg(feature = "cache")]
 pub use self::cache::UserCache;
-pub use self::{auth_session::AuthSession, current_user::CurrentUser};
+pub use self::{
+    auth_session::AuthSession, current_user::CurrentUser, second_factor::SecondFactorDue,
+    sessions::SessionInfo,
+};
 pub(crate) use self::{
     backend::{Backend, ErasedBackend, ErasedUser},
     cache::CacheSlot,
     loader::Loader,
-    request::RequestAuth,
+    request::{RequestAuth, RequestInfo},
 };

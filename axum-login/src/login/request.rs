@@ -14,6 +14,7 @@ use crate::{
     AuthError,
     layer::Config,
     security::{RequestOrigin, Scheme, ThrottleKey},
+    session::AfterSave,
 };
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -42,25 +43,74 @@ struct RequestInner {
     cookies: std::sync::Mutex<Vec<String>>,
     /// The throttle's key of the account that logged in on this request.
     account: std::sync::Mutex<Option<ThrottleKey>>,
+    /// The request's `User-Agent`, for the session registry.
+    user_agent: Option<axum::http::HeaderValue>,
+    /// Where the crate's session layer takes work for after the session is saved.
+    after_save: Option<AfterSave>,
+    /// The request's span, which gets the user's id once it is known.
+    span: tracing::Span,
+    /// The user a test made this request as (feature `test-util`).
+    #[cfg(feature = "test-util")]
+    test_user: Option<crate::test_util::LoginAs>,
+}
+
+/// What the auth layer's service knows of a request, for [`RequestAuth::new`].
+pub(crate) struct RequestInfo {
+    pub(crate) origin: RequestOrigin,
+    pub(crate) client: Option<std::net::IpAddr>,
+    pub(crate) user_agent: Option<axum::http::HeaderValue>,
+    pub(crate) after_save: Option<AfterSave>,
+    pub(crate) span: tracing::Span,
+    #[cfg(feature = "test-util")]
+    pub(crate) test_user: Option<crate::test_util::LoginAs>,
 }
 
 impl RequestAuth {
     pub(crate) fn new(
         session: Session,
         backend: Arc<dyn ErasedBackend>,
-        origin: RequestOrigin,
-        client: Option<std::net::IpAddr>,
+        info: RequestInfo,
     ) -> Self {
         Self(Arc::new(RequestInner {
             session,
-            origin,
-            client,
+            origin: info.origin,
+            client: info.client,
             backend,
             user: Mutex::new(UserState::NotAsked),
             consulted: AtomicBool::new(false),
             cookies: std::sync::Mutex::default(),
             account: std::sync::Mutex::default(),
+            user_agent: info.user_agent,
+            after_save: info.after_save,
+            span: info.span,
+            #[cfg(feature = "test-util")]
+            test_user: info.test_user,
         }))
+    }
+
+    /// The request's `User-Agent`, as text, if it is text.
+    pub(crate) fn user_agent(&self) -> Option<&str> {
+        self.0
+            .user_agent
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
+    }
+
+    /// The crate's session layer's slot for work after the session is saved, when the
+    /// session layer is the crate's own.
+    pub(crate) fn after_save(&self) -> Option<&AfterSave> {
+        self.0.after_save.as_ref()
+    }
+
+    /// The value of the request's cookie `name`, if it has exactly one.
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
+        self.0.origin.cookie(name)
+    }
+
+    /// The user a test made this request as (feature `test-util`).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn test_user(&self) -> Option<&crate::test_util::LoginAs> {
+        self.0.test_user.as_ref()
     }
 
     pub(crate) fn session(&self) -> &Session {
@@ -146,7 +196,8 @@ impl RequestAuth {
         if let UserState::Known(login) = &*state {
             return Ok(login.clone());
         }
-        let login = self.0.backend.load(&self.0.session).await?;
+        let login = self.0.backend.load(self).await?;
+        self.record_user(login.as_ref());
         *state = UserState::Known(login.clone());
         Ok(login)
     }
@@ -154,7 +205,26 @@ impl RequestAuth {
     /// Records who is logged in after a login or logout on this request.
     pub(crate) async fn set_login(&self, login: Option<Login>) {
         self.0.consulted.store(true, Ordering::Relaxed);
+        self.record_user(login.as_ref());
         *self.0.user.lock().await = UserState::Known(login);
+    }
+
+    /// Puts the user's id on the request's span, so every log line of the request names them.
+    fn record_user(&self, login: Option<&Login>) {
+        if let Some(login) = login {
+            self.0
+                .span
+                .record("user_id", tracing::field::display(UserId(&*login.user)));
+        }
+    }
+}
+
+/// A user's id for a log line.
+struct UserId<'a>(&'a dyn super::backend::ErasedUser);
+
+impl std::fmt::Display for UserId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt_id(f)
     }
 }
 

@@ -61,6 +61,9 @@ pub struct SessionEntry {
     /// When the registry may forget the entry: the login's absolute timeout (its session is
     /// over by then whatever happens).
     pub expires_at: SystemTime,
+    /// The selector of the remember-me token that logged this session in, if one did: ending
+    /// the session revokes it too, or the browser would log straight back in.
+    pub remember: Option<String>,
 }
 
 /// Which of a user's entries [`SessionRegistry::remove`] removes.

@@ -4,6 +4,7 @@
 
 mod cookie;
 mod guarded;
+mod hooks;
 mod removal;
 mod service;
 pub mod store;
@@ -18,6 +19,7 @@ use tower_sessions::{
 
 use self::cookie::CookieConfig;
 pub(crate) use self::guarded::SaveContext;
+pub(crate) use self::hooks::{AfterSave, SessionDeleter};
 #[cfg(feature = "redis")]
 pub use self::store::RedisSessionStore;
 #[cfg(feature = "sqlx")]

@@ -26,6 +26,7 @@ use tower_sessions::{Session, SessionManagerLayer, SessionStore, service::Cookie
 use super::{
     SaveContext,
     cookie::{CookieConfig, Found, parse_id, session_cookie},
+    hooks::{AfterSave, SessionDeleter, StoreDeleter},
     removal::{CookieAttributes, CookieRemoval},
 };
 
@@ -84,6 +85,18 @@ impl<SS: SessionStore, C: CookieController> Sessions<SS, C> {
             store: Arc::new(store),
             config: Arc::new(config.resolved()),
         })
+    }
+
+    /// What deletes a session by id, when this layer can: the crate's own layer holds its
+    /// store; a tower-sessions layer keeps its store to itself.
+    pub(crate) fn deleter(&self) -> Option<Arc<dyn SessionDeleter>>
+    where
+        SS: SessionStore,
+    {
+        match &self.0 {
+            SessionsKind::Tower { .. } => None,
+            SessionsKind::Own { store, .. } => Some(Arc::new(StoreDeleter(store.clone()))),
+        }
     }
 
     /// Whether the session cookie is `Secure`, when this layer knows (it made the cookie).
@@ -206,6 +219,8 @@ where
         };
         let session = Session::new(id, store.clone(), config.expiry);
         request.extensions_mut().insert(session.clone());
+        let after_save = AfterSave::default();
+        request.extensions_mut().insert(after_save.clone());
         // `inner` was polled ready and its future does not borrow it, so it takes the request
         // now: no clone of the service, no boxed future around it.
         SessionFuture::Own {
@@ -216,6 +231,7 @@ where
                         session,
                         config: config.clone(),
                         had_cookie,
+                        after_save,
                     }),
                 },
             },
@@ -228,6 +244,7 @@ struct After {
     session: Session,
     config: Arc<CookieConfig>,
     had_cookie: bool,
+    after_save: AfterSave,
 }
 
 impl After {
@@ -282,13 +299,7 @@ where
                         return Poll::Ready(Ok(response));
                     }
                     let finishing = Box::pin(async move {
-                        finish(
-                            &after.session,
-                            &after.config,
-                            after.had_cookie,
-                            &mut response,
-                        )
-                        .await;
+                        finish(&after, &mut response).await;
                         response
                     });
                     self.as_mut()
@@ -306,12 +317,8 @@ where
 
 /// Saves a modified session and sets its cookie, or removes the cookie of a session that ended;
 /// as tower-sessions' `SessionManager` does.
-async fn finish<B: Default>(
-    session: &Session,
-    config: &CookieConfig,
-    had_cookie: bool,
-    response: &mut Response<B>,
-) {
+async fn finish<B: Default>(after: &After, response: &mut Response<B>) {
+    let (session, config, had_cookie) = (&after.session, &*after.config, after.had_cookie);
     let modified = session.is_modified();
     // A session with an id is never empty (tower-sessions' `is_empty` asks for no id first), so
     // the usual request, which kept its session, skips the lock `is_empty` takes.
@@ -336,7 +343,24 @@ async fn finish<B: Default>(
             *response = failure();
             return;
         };
-        config.cookie(id, session.expiry())
+        if let Some(work) = after.after_save.take()
+            && !work(id.to_string()).await
+        {
+            // The session was ended (from the session registry) while this request ran: it
+            // must not live on under its new id.
+            if let Err(error) = session.delete().await {
+                tracing::error!(%error, "could not delete an ended session");
+                *response = failure();
+                return;
+            }
+            if had_cookie {
+                config.removal()
+            } else {
+                return;
+            }
+        } else {
+            config.cookie(id, session.expiry())
+        }
     } else {
         return;
     };

@@ -238,13 +238,15 @@ impl Throttle {
         };
         let AttemptInput {
             account_name,
+            account_key,
             device_cookie,
             address,
             clock,
             key,
         } = attempt;
         let mut now = clock.now();
-        let account = account_name.map(|name| key_of(key, "account", name.as_bytes()));
+        let account = account_key
+            .or_else(|| account_name.map(|name| key_of(key, "account", name.as_bytes())));
         let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key));
         let mut trusted = account.and_then(|account| {
             devices
@@ -434,6 +436,9 @@ enum Kind {
 pub(crate) struct AttemptInput<'a> {
     /// The account's key from the store, e.g. the normalised username.
     pub(crate) account_name: Option<&'a str>,
+    /// The account's counter key itself, when an earlier attempt found it (a second factor
+    /// counts against the account its password logged in to).
+    pub(crate) account_key: Option<ThrottleKey>,
     /// The value of the request's device cookie.
     pub(crate) device_cookie: Option<&'a str>,
     /// The client's address.

@@ -1,0 +1,239 @@
+//! [`AuthSession`]'s two-step login: a password that was right leaves the session waiting for
+//! a second factor, which completes the login; a logged-in session can complete one again
+//! for a guard that asks (`#[require_login(mfa)]`).
+//!
+//! The waiting state lives under its own session key, never the login's, so no guard, no
+//! [`CurrentUser`](crate::CurrentUser) and no user load treats it as logged in, and it ends
+//! after [`second_factor_timeout`](crate::layer::AuthLayerBuilder::second_factor_timeout).
+
+use std::time::Duration;
+
+use super::{
+    AuthSession,
+    auth_session::{ACCOUNT_KEY, Checked},
+    record::{PENDING_KEY, PendingRecord},
+};
+use crate::{
+    AuthError, AuthUser, UserStore,
+    clock::unix_seconds,
+    events::{AuthEvent, LoginFailure, LoginMethod},
+    security::ThrottleKey,
+};
+
+/// Whose second factor is due on a session.
+#[derive(Debug, Clone)]
+pub enum SecondFactorDue<U> {
+    /// A login waits for it: the password was right, the user is not logged in yet.
+    Login(U),
+    /// The user is logged in, and a guard asks for a second factor (a step-up).
+    StepUp(U),
+}
+
+impl<U> SecondFactorDue<U> {
+    /// The user whose second factor is due.
+    pub fn user(&self) -> &U {
+        match self {
+            Self::Login(user) | Self::StepUp(user) => user,
+        }
+    }
+
+    /// The user whose second factor is due.
+    pub fn into_user(self) -> U {
+        match self {
+            Self::Login(user) | Self::StepUp(user) => user,
+        }
+    }
+}
+
+impl<S: UserStore> AuthSession<S> {
+    /// Leaves the session waiting for `user`'s second factor instead of logging them in: call
+    /// it, in place of [`login`](Self::login), after [`authenticate`](Self::authenticate)
+    /// answered a user who has one. `remember` carries the login form's remember-me choice to
+    /// the login that the second factor completes.
+    ///
+    /// Nobody is logged in until [`complete_second_factor`](Self::complete_second_factor)
+    /// succeeds; the waiting state ends after
+    /// [`second_factor_timeout`](crate::layer::AuthLayerBuilder::second_factor_timeout) (5
+    /// minutes by default), and when the user's password changes. The session id changes.
+    /// A cross-site request is refused with [`AuthError::CrossSiteRequest`].
+    pub async fn begin_second_factor(
+        &mut self,
+        user: &S::User,
+        remember: bool,
+    ) -> Result<(), AuthError> {
+        self.auth.check_same_site()?;
+        let config = self.auth.config();
+        let session = self.auth.session();
+        // Whoever was logged in on this session is not any more: the login is starting over.
+        if self.current_record().await?.is_some() {
+            session.flush().await?;
+        }
+        if session.id().is_some() {
+            session.cycle_id().await?;
+        }
+        let pending = PendingRecord {
+            user_id: user.id(),
+            digest: config.key.user_digest(&config.realm, user),
+            at: unix_seconds(config.clock.now()),
+            account: self.auth.account().map(|account| account.to_string()),
+            remember,
+        };
+        session.insert(PENDING_KEY, pending).await?;
+        self.auth.set_login(None).await;
+        Ok(())
+    }
+
+    /// Whose second factor is due on this session: a login waiting for it, else the logged-in
+    /// user (a step-up), else `None`. A waiting login that timed out, or whose user changed
+    /// their password or is gone or inactive, is dropped and answers as if there was none.
+    pub async fn second_factor_due(&self) -> Result<Option<SecondFactorDue<S::User>>, AuthError> {
+        if let Some(user) = self.pending_user().await? {
+            return Ok(Some(SecondFactorDue::Login(user)));
+        }
+        Ok(self.user().await?.map(SecondFactorDue::StepUp))
+    }
+
+    /// The user of a valid waiting login, dropping one that is no longer valid.
+    async fn pending_user(&self) -> Result<Option<S::User>, AuthError> {
+        let config = self.auth.config();
+        let session = self.auth.session();
+        let Some(value) = session.get_value(PENDING_KEY).await? else {
+            return Ok(None);
+        };
+        let drop_it = || async {
+            session.remove_value(PENDING_KEY).await?;
+            Ok::<_, AuthError>(None)
+        };
+        let Ok(pending) = serde_json::from_value::<PendingRecord<crate::store::UserId<S>>>(value)
+        else {
+            return drop_it().await;
+        };
+        let age = unix_seconds(config.clock.now()).saturating_sub(pending.at);
+        if Duration::from_secs(age) > config.second_factor_timeout
+            || pending.at > unix_seconds(config.clock.now()) + config.clock_skew.as_secs()
+        {
+            return drop_it().await;
+        }
+        let Some(user) = self.backend.loader.store_load(&pending.user_id).await? else {
+            return drop_it().await;
+        };
+        if !user.is_active()
+            || !config
+                .key
+                .verify_user(&config.realm, &user, &pending.digest)
+        {
+            return drop_it().await;
+        }
+        Ok(Some(user))
+    }
+
+    /// Checks the second factor of whoever [`second_factor_due`](Self::second_factor_due)
+    /// names with `check` (a TOTP code, a recovery code, a passkey assertion), counted by the
+    /// login throttle against their account like a password; `true` when it passed.
+    ///
+    /// On success a waiting login is completed: the user is logged in under a new session id
+    /// (registered, remembered if the login asked), with the second factor recorded; a
+    /// logged-in session records the second factor and gets a new id. On failure, or when
+    /// nothing is due or the throttle refuses, it answers `false` and nothing changes. A
+    /// cross-site request is refused with [`AuthError::CrossSiteRequest`].
+    ///
+    /// ```ignore
+    /// let passed = auth
+    ///     .complete_second_factor(|user| async move {
+    ///         Ok::<_, MfaError>(mfa.verify_totp(&user.id, &code, &SystemClock).await?.is_accepted())
+    ///     })
+    ///     .await?;
+    /// ```
+    pub async fn complete_second_factor<F, Fut, E>(&mut self, check: F) -> Result<bool, AuthError>
+    where
+        F: FnOnce(S::User) -> Fut,
+        Fut: std::future::Future<Output = Result<bool, E>>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        self.auth.check_same_site()?;
+        let Some(due) = self.second_factor_due().await? else {
+            return Ok(false);
+        };
+        let session = self.auth.session();
+        let account = match &due {
+            SecondFactorDue::Login(_) => session
+                .get_value(PENDING_KEY)
+                .await?
+                .and_then(|value| {
+                    serde_json::from_value::<PendingRecord<serde_json::Value>>(value).ok()
+                })
+                .and_then(|pending| pending.account),
+            SecondFactorDue::StepUp(_) => session.get::<String>(ACCOUNT_KEY).await?,
+        };
+        let account = account.as_deref().and_then(ThrottleKey::parse);
+        let user = due.user().clone();
+        let user_key = user.id().to_string();
+        // Without the account's counter key (a login before any throttled attempt), the
+        // attempt still counts per device and address, and per the user's id.
+        let fallback = format!("second factor of {user_key}");
+        let checked = self
+            .through_gate(
+                account.is_none().then_some(fallback.as_str()),
+                account,
+                check(user.clone()),
+                |passed: &bool| *passed,
+            )
+            .await?;
+        if !matches!(checked, Checked::Done(true)) {
+            self.emit(AuthEvent::LoginFailed {
+                reason: if matches!(checked, Checked::Refused) {
+                    LoginFailure::Throttled
+                } else {
+                    LoginFailure::SecondFactor
+                },
+                user: Some(user_key),
+            });
+            return Ok(false);
+        }
+        let now = unix_seconds(self.auth.config().clock.now());
+        match due {
+            SecondFactorDue::Login(user) => {
+                let remember = session
+                    .get_value(PENDING_KEY)
+                    .await?
+                    .and_then(|value| {
+                        serde_json::from_value::<PendingRecord<serde_json::Value>>(value).ok()
+                    })
+                    .is_some_and(|pending| pending.remember);
+                self.start_session(&user, Some(now)).await?;
+                if remember {
+                    self.backend.issue_remember_token(&self.auth, &user).await?;
+                }
+                self.emit(AuthEvent::LoggedIn {
+                    user: user_key,
+                    method: LoginMethod::SecondFactor,
+                });
+            }
+            SecondFactorDue::StepUp(user) => {
+                let Some(mut record) = self.current_record().await? else {
+                    return Ok(false);
+                };
+                record.second_factor_at = Some(now);
+                session.cycle_id().await?;
+                self.install(&user, record).await?;
+                self.emit(AuthEvent::SecondFactorCompleted { user: user_key });
+            }
+        }
+        Ok(true)
+    }
+
+    /// Drops a login waiting for its second factor ("cancel" on the code form).
+    pub async fn abandon_second_factor(&mut self) -> Result<(), AuthError> {
+        self.auth.session().remove_value(PENDING_KEY).await?;
+        Ok(())
+    }
+
+    /// Whether a second factor was completed on this session (at login or since).
+    pub async fn has_second_factor(&self) -> Result<bool, AuthError> {
+        Ok(self
+            .auth
+            .login()
+            .await?
+            .is_some_and(|login| login.second_factor_at.is_some()))
+    }
+}
