@@ -8,7 +8,7 @@ use syn::{
 use crate::internals::{Ctxt, key_of, parse_crate_path, skip_value, unknown_key};
 
 const CONDITIONS: &[&str] = &["role", "permission", "any", "all", "not", "check"];
-const OPTIONS: &[&str] = &["fresh", "redirect", "redirect_field"];
+const OPTIONS: &[&str] = &["fresh", "mfa", "redirect", "redirect_field"];
 
 /// A condition on the logged-in user; each leaf keeps the key it was written with, for errors.
 pub(crate) enum Cond {
@@ -37,6 +37,9 @@ pub(crate) struct Args {
     pub(crate) redirect_field: Option<LitStr>,
     /// Maximum age of the login, in seconds.
     pub(crate) fresh: Option<u64>,
+    /// A second factor is required: `Some(None)` at any time since login, `Some(Some(s))`
+    /// within `s` seconds.
+    pub(crate) mfa: Option<Option<u64>>,
     /// `crate = "..."`: the runtime crate under another name.
     pub(crate) krate: Option<syn::Path>,
 }
@@ -50,7 +53,10 @@ impl Args {
     }
 
     pub(crate) fn has_options(&self) -> bool {
-        self.redirect.is_some() || self.redirect_field.is_some() || self.fresh.is_some()
+        self.redirect.is_some()
+            || self.redirect_field.is_some()
+            || self.fresh.is_some()
+            || self.mfa.is_some()
     }
 }
 
@@ -285,9 +291,15 @@ fn parse_option(
 ) -> syn::Result<()> {
     let example = match key {
         "fresh" => "fresh = \"15m\"",
+        "mfa" => "mfa = \"10m\"",
         "redirect" => "redirect = \"/login\"",
         _ => "redirect_field = \"next\"",
     };
+    // A bare `mfa`: a second factor at any time since login.
+    if key == "mfa" && !meta.input.peek(Token![=]) && !meta.input.peek(syn::token::Paren) {
+        out.mfa = Some(None);
+        return Ok(());
+    }
     let Some(value) = value_expr(meta, key, example, cx)? else {
         return Ok(());
     };
@@ -297,10 +309,33 @@ fn parse_option(
             Expr::Lit(ExprLit {
                 lit: Lit::Str(lit), ..
             }),
-        ) => match parse_duration(&lit.value()) {
+        ) => match parse_duration(&lit.value(), "fresh") {
             Ok(seconds) => out.fresh = Some(seconds),
             Err(message) => cx.error_spanned_by(lit, message),
         },
+        (
+            "mfa",
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }),
+        ) => match parse_duration(&lit.value(), "mfa") {
+            Ok(seconds) => out.mfa = Some(Some(seconds)),
+            Err(message) => cx.error_spanned_by(lit, message),
+        },
+        (
+            "mfa",
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(flag),
+                ..
+            }),
+        ) => cx.error_spanned_by(
+            flag,
+            if flag.value {
+                "write `mfa` alone to require a second factor (or `mfa = \"10m\"` for one completed within 10 minutes), not `mfa = true`"
+            } else {
+                "`mfa = false` is the default; remove it"
+            },
+        ),
         (
             "redirect",
             Expr::Lit(ExprLit {
@@ -365,8 +400,8 @@ fn parse_option(
     Ok(())
 }
 
-/// `"15m"`, `"30s"`, `"2h"`, `"1d"`, `"1h30m"` as seconds.
-pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
+/// `"15m"`, `"30s"`, `"2h"`, `"1d"`, `"1h30m"` as seconds; `key` names the option in errors.
+pub(crate) fn parse_duration(text: &str, key: &str) -> Result<u64, String> {
     let invalid = || {
         format!(
             "invalid duration \"{text}\"; write a number and a unit (`s`, `m`, `h` or `d`): \"30s\", \"15m\", \"2h\", \"1d\", or combined like \"1h30m\""
@@ -399,8 +434,13 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
         return Err(invalid());
     }
     if total == 0 {
+        let what = if key == "mfa" {
+            "since the second factor"
+        } else {
+            "a login may have"
+        };
         return Err(format!(
-            "`fresh = \"{text}\"` is zero; give the longest age a login may have, e.g. \"15m\""
+            "`{key} = \"{text}\"` is zero; give the longest age {what}, e.g. \"15m\""
         ));
     }
     Ok(total)
@@ -412,11 +452,11 @@ mod tests {
 
     #[test]
     fn durations_parse() {
-        assert_eq!(parse_duration("30s"), Ok(30));
-        assert_eq!(parse_duration("15m"), Ok(900));
-        assert_eq!(parse_duration("2h"), Ok(7200));
-        assert_eq!(parse_duration("1d"), Ok(86_400));
-        assert_eq!(parse_duration("1h30m"), Ok(5400));
+        assert_eq!(parse_duration("30s", "fresh"), Ok(30));
+        assert_eq!(parse_duration("15m", "fresh"), Ok(900));
+        assert_eq!(parse_duration("2h", "mfa"), Ok(7200));
+        assert_eq!(parse_duration("1d", "fresh"), Ok(86_400));
+        assert_eq!(parse_duration("1h30m", "fresh"), Ok(5400));
     }
 
     #[test]
@@ -431,7 +471,7 @@ mod tests {
             "0s",
             "99999999999999999999d",
         ] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
+            assert!(parse_duration(bad, "fresh").is_err(), "{bad}");
         }
     }
 }

@@ -33,6 +33,15 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
             quote!(#krate::__private::core::option::Option::Some(#krate::__private::core::time::Duration::from_secs(#seconds)))
         }
     };
+    let second_factor = match args.mfa {
+        None => quote!(#krate::__private::core::option::Option::None),
+        Some(None) => {
+            quote!(#krate::__private::core::option::Option::Some(#krate::__private::core::time::Duration::MAX))
+        }
+        Some(Some(seconds)) => {
+            quote!(#krate::__private::core::option::Option::Some(#krate::__private::core::time::Duration::from_secs(#seconds)))
+        }
+    };
     quote! {
         #[automatically_derived]
         impl<__S> #krate::__private::Policy<__S> for #name
@@ -43,6 +52,7 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
                 redirect: #redirect,
                 redirect_field: #redirect_field,
                 fresh: #fresh,
+                second_factor: #second_factor,
             };
 
             #[allow(
