@@ -72,7 +72,7 @@ pub use crate::{
     credentials::{LoginForm, PasswordCredentials},
     error::AuthError,
     layer::AuthLayer,
-    login::{AuthSession, CurrentUser},
+    login::{AuthSession, CurrentUser, SecondFactorDue, SessionInfo},
     security::{SessionKey, Throttle, safe_next},
     session::session_layer,
     store::UserStore,

@@ -14,17 +14,17 @@
 //! #     async fn load_user(&self, id: &u64) -> Result<Option<User>, Self::Error> { Ok((*id == 7).then_some(User)) }
 //! # }
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use tower::ServiceExt;
+//! use tower_service::Service as _;
 //!
 //! # let layer = AuthLayer::builder(Store, session_layer(MemoryStore::default())).build();
-//! let app: Router = Router::new()
+//! let mut app: Router = Router::new()
 //!     .route("/me", get(|CurrentUser(user): CurrentUser<User>| async move { user.id().to_string() }))
 //!     .layer(layer);
 //! let request = Request::get("/me")
 //!     .extension(LoginAs::user(&7_u64))
 //!     .body(Body::empty())
 //!     .unwrap();
-//! let response = app.oneshot(request).await.unwrap();
+//! let response = app.call(request).await.unwrap();
 //! assert_eq!(response.status(), 200);
 //! # }
 //! ```

@@ -59,7 +59,11 @@ where
         // anything asked who the user is.
         let span = tracing::info_span!("auth", user_id = tracing::field::Empty);
         let info = RequestInfo {
-            origin: RequestOrigin::of(req.method(), req.headers()),
+            origin: RequestOrigin::of(
+                req.method(),
+                req.headers(),
+                self.backend.config().remember.is_some(),
+            ),
             client: req
                 .extensions()
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

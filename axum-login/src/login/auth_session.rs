@@ -338,7 +338,7 @@ impl<S: UserStore> AuthSession<S> {
         let user = record.user_id.to_string();
         if let Some(entry) = &record.entry {
             self.backend
-                .end_entries(&self.auth, &user, Which::One(entry))
+                .end_entries(&self.auth, &user, Which::One(entry), false)
                 .await?;
         }
         self.backend
@@ -375,9 +375,17 @@ impl<S: UserStore> AuthSession<S> {
         record.second_factor_at = previous.second_factor_at;
         record.entry = previous.entry;
         record.remembered = previous.remembered;
+        let entry = record.entry.clone();
         session.cycle_id().await?;
         self.install(user, record).await?;
         let user_key = user.id().to_string();
+        // The other sessions would end at their next request anyway (their digest is stale);
+        // ending them now also takes them off the user's list of sessions.
+        if let Some(entry) = &entry {
+            self.backend
+                .end_entries(&self.auth, &user_key, Which::AllBut(entry), false)
+                .await?;
+        }
         self.backend
             .forget_remembered(&self.auth, &user_key, true)
             .await?;

@@ -146,7 +146,7 @@ impl<S: UserStore> Backend<S> {
         };
         if let Some(reason) = ended {
             tracing::info!(user_id = %record.user_id, "{reason}; ending the session");
-            return end_session(session).await;
+            return self.end_recorded(session, &record).await;
         }
         // `verified`: a cache hit whose digest was already checked against the session's.
         let (user, verified) = match self
@@ -162,7 +162,7 @@ impl<S: UserStore> Backend<S> {
             Some(found) => found,
             None => {
                 tracing::info!(user_id = %record.user_id, "the logged-in user no longer exists; ending the session");
-                return end_session(session).await;
+                return self.end_recorded(session, &record).await;
             }
         };
         let ended = if !verified
@@ -179,7 +179,7 @@ impl<S: UserStore> Backend<S> {
         };
         if let Some(reason) = ended {
             tracing::info!(user_id = %record.user_id, "{reason}; ending the session");
-            return end_session(session).await;
+            return self.end_recorded(session, &record).await;
         }
         let login = Login::of(user, &record);
         // Record activity for the idle timeout and the session registry, but write the session
@@ -208,6 +208,27 @@ impl<S: UserStore> Backend<S> {
             session.insert(SESSION_KEY, seen).await?;
         }
         Ok(Some(login))
+    }
+
+    /// Ends a session whose login is no longer valid, and takes it off the session registry.
+    async fn end_recorded(
+        &self,
+        session: &Session,
+        record: &LoginRecord<<S::User as AuthUser>::Id>,
+    ) -> Result<Option<Login>, AuthError> {
+        if let (Some(registry), Some(entry)) = (&self.config.registry, &record.entry) {
+            let user = record.user_id.to_string();
+            // The session ends whatever the registry says; a stale entry only lingers in the
+            // user's list until the registry forgets it.
+            if let Err(error) = registry
+                .registry
+                .remove(&user, crate::registry::Which::One(entry))
+                .await
+            {
+                tracing::warn!(%error, "could not take an ended session off the session registry");
+            }
+        }
+        end_session(session).await
     }
 
     /// The record to keep in the session for `user`, logging in now.

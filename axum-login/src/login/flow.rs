@@ -46,7 +46,7 @@ impl<S: UserStore> Backend<S> {
                     OnLimit::RefuseNew => return Err(AuthError::SessionLimit),
                     OnLimit::EndOldest => {
                         for oldest in &existing[..=existing.len() - max] {
-                            self.end_entries(auth, &user_key, Which::One(&oldest.id))
+                            self.end_entries(auth, &user_key, Which::One(&oldest.id), true)
                                 .await?;
                         }
                     }
@@ -126,12 +126,14 @@ impl<S: UserStore> Backend<S> {
     }
 
     /// Ends the entries of `user` that `which` names: deletes their sessions and remember-me
-    /// tokens, and reports each. Answers how many ended.
+    /// tokens, and reports each as ended when `report` (a logout reports itself instead).
+    /// Answers how many ended.
     pub(crate) async fn end_entries(
         &self,
         auth: &RequestAuth,
         user: &str,
         which: Which<'_>,
+        report: bool,
     ) -> Result<usize, AuthError> {
         let Some(registry) = &self.config.registry else {
             return Ok(0);
@@ -157,13 +159,15 @@ impl<S: UserStore> Backend<S> {
                     .await
                     .map_err(AuthError::Registry)?;
             }
-            self.config.emit(
-                AuthEvent::SessionEnded {
-                    user: user.to_owned(),
-                    entry: entry.id.clone(),
-                },
-                auth.client(),
-            );
+            if report {
+                self.config.emit(
+                    AuthEvent::SessionEnded {
+                        user: user.to_owned(),
+                        entry: entry.id.clone(),
+                    },
+                    auth.client(),
+                );
+            }
         }
         Ok(removed.len())
     }
@@ -284,8 +288,13 @@ impl<S: UserStore> Backend<S> {
             forget_cookie();
             return Ok(None);
         };
-        let presented = validator_hash(&self.config.key, selector, validator);
         let now = self.config.clock.now();
+        // The store drops expired tokens by its own clock; the layer's decides.
+        if token.expires_at <= now {
+            forget_cookie();
+            return Ok(None);
+        }
+        let presented = validator_hash(&self.config.key, selector, validator);
         let current = constant_time_eq(&presented, &token.validator_hash);
         let recent_previous = token
             .previous_hash
@@ -376,7 +385,7 @@ impl<S: UserStore> Backend<S> {
                 .await
                 .map_err(AuthError::Registry)?;
         }
-        self.end_entries(auth, user, Which::All).await?;
+        self.end_entries(auth, user, Which::All, true).await?;
         self.config.emit(
             AuthEvent::RememberTheft {
                 user: user.to_owned(),

@@ -74,7 +74,7 @@ impl<S: UserStore> AuthSession<S> {
         }
         let ended = self
             .backend
-            .end_entries(&self.auth, &user, Which::One(id))
+            .end_entries(&self.auth, &user, Which::One(id), true)
             .await?;
         Ok(ended > 0)
     }
@@ -92,7 +92,10 @@ impl<S: UserStore> AuthSession<S> {
             Some(current) => Which::AllBut(current),
             None => Which::All,
         };
-        let ended = self.backend.end_entries(&self.auth, &user, which).await?;
+        let ended = self
+            .backend
+            .end_entries(&self.auth, &user, which, true)
+            .await?;
         self.revoke_remembered_tokens(&user).await?;
         Ok(ended)
     }
@@ -111,7 +114,7 @@ impl<S: UserStore> AuthSession<S> {
             .is_some_and(|current| current.id().to_string() == user);
         let ended = self
             .backend
-            .end_entries(&self.auth, &user, Which::All)
+            .end_entries(&self.auth, &user, Which::All, true)
             .await?;
         self.revoke_remembered_tokens(&user).await?;
         if own {

@@ -18,10 +18,19 @@ pub(crate) struct RequestOrigin {
 }
 
 impl RequestOrigin {
-    pub(crate) fn of(method: &Method, headers: &HeaderMap) -> Self {
+    /// `keep_cookies` keeps the cookies of a safe request too, for a layer that logs a visitor
+    /// in from a remember-me cookie on any request.
+    pub(crate) fn of(method: &Method, headers: &HeaderMap, keep_cookies: bool) -> Self {
         let unsafe_method = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !unsafe_method {
-            return Self::default();
+            return Self {
+                cookies: if keep_cookies {
+                    headers.get_all(header::COOKIE).iter().cloned().collect()
+                } else {
+                    Vec::new()
+                },
+                ..Self::default()
+            };
         }
         Self {
             unsafe_method,
@@ -192,7 +201,7 @@ mod tests {
         for (name, value) in headers {
             map.insert(*name, HeaderValue::from_static(value));
         }
-        RequestOrigin::of(&method, &map)
+        RequestOrigin::of(&method, &map, false)
     }
 
     #[test]
