@@ -275,6 +275,11 @@ fn print_targets(rows: &[Row]) {
             1.3,
         ),
         (
+            "guarded, session registry and remember-me on vs off",
+            ratio("4r", "4"),
+            0.95,
+        ),
+        (
             "guarded, user cache, vs axum-login's login_required!",
             ratio("5", "3"),
             2.0,
@@ -335,9 +340,10 @@ fn main() -> Result<(), Error> {
     };
     let pool = server_rt.block_on(db::open())?;
     let (upstream_app, upstream_calls) = upstream::app(pool.clone());
-    let (ours_app, ours_calls) = ours::app(pool.clone(), None, true);
-    let (cached_app, cached_calls) = ours::app(pool.clone(), Some(ours::cache()), true);
-    let (single_app, single_calls) = ours::app(pool.clone(), None, false);
+    let (ours_app, ours_calls) = ours::app(pool.clone(), None, true, false);
+    let (cached_app, cached_calls) = ours::app(pool.clone(), Some(ours::cache()), true, false);
+    let (single_app, single_calls) = ours::app(pool.clone(), None, false, false);
+    let (accounts_app, accounts_calls) = ours::app(pool.clone(), None, true, true);
     let mut throttle_arms = vec![
         throttle::Arm::new(
             "argon2, default throttle",
@@ -367,6 +373,7 @@ fn main() -> Result<(), Error> {
         (serve(ours_app)?, Some(ours_calls), true),
         (serve(cached_app)?, Some(cached_calls), true),
         (serve(single_app)?, Some(single_calls), true),
+        (serve(accounts_app)?, Some(accounts_calls), true),
     ];
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
@@ -391,6 +398,12 @@ fn main() -> Result<(), Error> {
             Row::new(
                 "4a ours, #[require_login], no cache, batching off",
                 5,
+                "/guarded",
+                Some("3"),
+            ),
+            Row::new(
+                "4r ours, #[require_login], no cache, session registry + remember-me",
+                6,
                 "/guarded",
                 Some("3"),
             ),

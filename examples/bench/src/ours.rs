@@ -12,7 +12,10 @@ use axum::{
 use axum_login::session::MemoryStore;
 use axum_login::{
     AuthLayer, AuthSession, AuthUser, SessionKey, Throttle, UserCache, UserStore,
-    authz::PermissionRef, require_login, session_layer,
+    authz::PermissionRef,
+    registry::{MemorySessionRegistry, RegistryConfig},
+    remember::{MemoryRememberStore, RememberMe},
+    require_login, session_layer,
 };
 use sqlx::SqlitePool;
 
@@ -143,7 +146,11 @@ impl UserStore for Store {
 async fn login(mut auth: AuthSession<Store>, Form(credentials): Form<Credentials>) -> Response {
     match auth.authenticate(credentials).await {
         Ok(Some(user)) => match auth.login(&user).await {
-            Ok(()) => "logged in".into_response(),
+            // A remembered login, where the layer offers remember-me; nothing otherwise.
+            Ok(()) => match auth.remember_me().await {
+                Ok(_) => "logged in".into_response(),
+                Err(error) => error.into_response(),
+            },
             Err(error) => error.into_response(),
         },
         Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
@@ -161,9 +168,15 @@ async fn three_permissions() -> &'static str {
     crate::BODY
 }
 
-/// The app, with the user cache when `cache` is given, and batched user loads (the default for
-/// this store) unless `batch` is false.
-pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>, batch: bool) -> (Router, Calls) {
+/// The app, with the user cache when `cache` is given, batched user loads (the default for
+/// this store) unless `batch` is false, and a session registry and remember-me (in memory)
+/// when `accounts`.
+pub(crate) fn app(
+    pool: SqlitePool,
+    cache: Option<UserCache>,
+    batch: bool,
+    accounts: bool,
+) -> (Router, Calls) {
     let calls = Calls::default();
     let store = Store {
         pool,
@@ -180,6 +193,11 @@ pub(crate) fn app(pool: SqlitePool, cache: Option<UserCache>, batch: bool) -> (R
     }
     if !batch {
         layer = layer.batch_user_loads(false);
+    }
+    if accounts {
+        layer = layer
+            .session_registry(RegistryConfig::new(MemorySessionRegistry::default()))
+            .remember_me(RememberMe::new(MemoryRememberStore::default()));
     }
     let router = Router::new()
         .route("/login", post(login))
