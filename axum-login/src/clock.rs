@@ -97,3 +97,16 @@ pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
 pub(crate) fn from_unix_seconds(seconds: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds)
 }
+
+/// Milliseconds since the Unix epoch, as the shared stores keep times.
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+pub(crate) fn to_millis(time: SystemTime) -> i64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The time `millis` after the Unix epoch.
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+pub(crate) fn from_millis(millis: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+}

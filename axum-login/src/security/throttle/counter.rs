@@ -2,7 +2,6 @@
 //! SQL): what a reservation answers and what an outcome changes.
 
 #[cfg(any(feature = "sqlx", feature = "redis"))]
-use std::time::UNIX_EPOCH;
 use std::time::{Duration, SystemTime};
 
 use super::store::{Outcome, Rule, Verdict};
@@ -111,18 +110,4 @@ impl Counter {
     pub(super) fn expires(&self, window: Duration) -> SystemTime {
         (self.window_start + window).max(self.lease_until)
     }
-}
-
-/// Milliseconds since the Unix epoch, as stores keep times.
-#[cfg(any(feature = "sqlx", feature = "redis"))]
-pub(super) fn to_millis(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
-        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-    })
-}
-
-/// The time `millis` after the Unix epoch.
-#[cfg(any(feature = "sqlx", feature = "redis"))]
-pub(super) fn from_millis(millis: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
 }

@@ -8,10 +8,12 @@ use std::{
 use fred::interfaces::{KeysInterface, LuaInterface};
 
 use super::{
-    counter::{from_millis, to_millis},
     store::{BoxFuture, Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
 };
-use crate::error::BoxError;
+use crate::{
+    clock::{from_millis, to_millis},
+    error::BoxError,
+};
 
 /// One reservation, atomic on the server: the same arithmetic as the in-memory counter (see
 /// [`Rule`]), on a hash of the counter's fields that expires with its window.

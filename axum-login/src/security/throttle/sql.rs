@@ -14,10 +14,11 @@ use std::{
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 
 use super::{
-    counter::{Counter, from_millis, to_millis},
+    counter::Counter,
     store::{BoxFuture, Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
 };
 use crate::{
+    clock::{from_millis, to_millis},
     error::BoxError,
     sqlx::sql::{Dialect, Statement},
 };
