@@ -21,6 +21,8 @@
 //! [last-seen](SessionEntry::last_seen) update instead.
 
 mod memory;
+#[cfg(feature = "sqlx")]
+mod sql;
 
 use std::{
     fmt,
@@ -31,6 +33,8 @@ use std::{
 };
 
 pub use self::memory::MemorySessionRegistry;
+#[cfg(feature = "sqlx")]
+pub use self::sql::SqlxSessionRegistry;
 use crate::error::BoxError;
 
 /// A boxed future, as the registry's methods answer.

@@ -1,0 +1,448 @@
+//! [`SqlxSessionRegistry`]: the session registry in a table of SQLite, PostgreSQL or
+//! MySQL/MariaDB, shared by every instance on the database.
+
+use std::{
+    fmt,
+    marker::PhantomData,
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::SystemTime,
+};
+
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
+
+use super::{BoxFuture, SessionEntry, SessionRegistry, Which};
+use crate::{
+    clock::{from_millis, to_millis},
+    error::BoxError,
+    sqlx::sql::{Dialect, Statement},
+};
+
+/// Expired entries of every user are deleted on one [`add`](SessionRegistry::add) in this
+/// many, as in the in-memory registry.
+const SWEEP_EVERY: u32 = 1024;
+
+/// The session registry in a sqlx database (feature `sqlx`): `sqlx::Sqlite`, `sqlx::Postgres`
+/// or `sqlx::MySql`, so that every instance sharing the database sees, and can end, every
+/// session of a user.
+///
+/// One row per entry in the table `axum_login_session_registry`, keyed by user and entry id;
+/// [`migrate`](Self::migrate) creates it. [`bind`](SessionRegistry::bind) and
+/// [`touch`](SessionRegistry::touch) are each one `UPDATE` whose matched rows say whether the
+/// entry was still there, so a session id is never recorded on an entry that
+/// [`remove`](SessionRegistry::remove) took away. Removing is one `DELETE ... RETURNING` on
+/// PostgreSQL and SQLite, and a locking `SELECT ... FOR UPDATE` then a `DELETE` in one
+/// transaction on MySQL, which has no `RETURNING`.
+///
+/// An expired entry is never listed, bound or touched. Expired rows of a user are deleted
+/// when the user logs in again, and those of every user on one login in 1024; or call
+/// [`delete_expired`](Self::delete_expired). Times are kept as milliseconds since the epoch.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+/// use axum_login::registry::{RegistryConfig, SqlxSessionRegistry};
+///
+/// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
+/// let registry = SqlxSessionRegistry::new(pool);
+/// registry.migrate().await?;
+/// let config = RegistryConfig::new(registry);
+/// # let _ = config; Ok(()) }
+/// ```
+pub struct SqlxSessionRegistry<DB: Database> {
+    pool: Pool<DB>,
+    sql: Arc<Queries>,
+    adds: Arc<AtomicU32>,
+    database: PhantomData<fn() -> DB>,
+}
+
+impl<DB: Database> Clone for SqlxSessionRegistry<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            sql: self.sql.clone(),
+            adds: self.adds.clone(),
+            database: PhantomData,
+        }
+    }
+}
+
+impl<DB: Database> fmt::Debug for SqlxSessionRegistry<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlxSessionRegistry")
+            .field("database", &DB::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The statements that remove the entries one [`Which`] names.
+#[derive(Debug)]
+struct Removal {
+    /// PostgreSQL and SQLite: `DELETE ... RETURNING` the entries. MySQL: the `DELETE` alone.
+    delete: Statement,
+    /// MySQL only: the entries, locked until the transaction's `DELETE`.
+    lock: Option<Statement>,
+}
+
+/// Every statement, rendered for one database.
+#[derive(Debug)]
+struct Queries {
+    dialect: Dialect,
+    schema: String,
+    insert: Statement,
+    delete_expired_of_user: Statement,
+    list: Statement,
+    bind: Statement,
+    touch: Statement,
+    remove_one: Removal,
+    remove_all_but: Removal,
+    remove_all: Removal,
+    delete_expired: Statement,
+}
+
+/// The columns an entry is read from, in [`entry`]'s order.
+const COLUMNS: &str =
+    "id, session_id, created_at, last_seen, address, user_agent, expires_at, remember";
+
+impl Queries {
+    fn new(dialect: Dialect) -> Self {
+        let t = dialect.quote("axum_login_session_registry");
+        let (key, text, int) = match dialect {
+            Dialect::Postgres => ("TEXT", "TEXT", "BIGINT"),
+            // Bytes, compared as bytes: ids that differ only in case, accents or trailing
+            // spaces (which MySQL's text collations all ignore) are different users.
+            Dialect::MySql => ("VARBINARY(255)", "BLOB", "BIGINT"),
+            Dialect::Sqlite => ("TEXT", "TEXT", "INTEGER"),
+        };
+        let columns = format!(
+            "user_id {key} NOT NULL, id {key} NOT NULL, session_id {text}, created_at {int} NOT NULL, last_seen {int} NOT NULL, address {text}, user_agent {text}, expires_at {int} NOT NULL, remember {text}, PRIMARY KEY (user_id, id)"
+        );
+        let schema = match dialect {
+            // MySQL has no `CREATE INDEX IF NOT EXISTS`: the index goes with the table.
+            Dialect::MySql => format!(
+                "CREATE TABLE IF NOT EXISTS {t} ({columns}, INDEX axum_login_session_registry_expires (expires_at))"
+            ),
+            _ => format!(
+                "CREATE TABLE IF NOT EXISTS {t} ({columns}); CREATE INDEX IF NOT EXISTS axum_login_session_registry_expires ON {t} (expires_at)"
+            ),
+        };
+        // sqlx has no database-independent count of affected rows: PostgreSQL and SQLite
+        // return a row per updated row, MySQL is asked for `ROW_COUNT()` (which counts matched
+        // rows, not changed ones, as sqlx connects with `CLIENT_FOUND_ROWS`).
+        let returning = if dialect == Dialect::MySql {
+            ""
+        } else {
+            " RETURNING 1"
+        };
+        let greatest = if dialect == Dialect::Sqlite {
+            "MAX"
+        } else {
+            "GREATEST"
+        };
+        let render = |sql: String| dialect.render(&sql);
+        let removal = |filter: &str| {
+            let delete = format!("DELETE FROM {t} WHERE user_id = $1{filter}");
+            if dialect == Dialect::MySql {
+                Removal {
+                    delete: render(delete),
+                    lock: Some(render(format!(
+                        "SELECT {COLUMNS} FROM {t} WHERE user_id = $1{filter} FOR UPDATE"
+                    ))),
+                }
+            } else {
+                Removal {
+                    delete: render(format!("{delete} RETURNING {COLUMNS}")),
+                    lock: None,
+                }
+            }
+        };
+        Self {
+            dialect,
+            schema,
+            insert: render(format!(
+                "INSERT INTO {t} (user_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            )),
+            delete_expired_of_user: render(format!(
+                "DELETE FROM {t} WHERE user_id = $1 AND expires_at <= $2"
+            )),
+            list: render(format!(
+                "SELECT {COLUMNS} FROM {t} WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, id"
+            )),
+            bind: render(format!(
+                "UPDATE {t} SET session_id = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}"
+            )),
+            touch: render(format!(
+                "UPDATE {t} SET last_seen = {greatest}(last_seen, $3) WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}"
+            )),
+            remove_one: removal(" AND id = $2"),
+            remove_all_but: removal(" AND id <> $2"),
+            remove_all: removal(""),
+            delete_expired: render(format!("DELETE FROM {t} WHERE expires_at <= $1")),
+        }
+    }
+}
+
+/// One value of a statement's parameters.
+enum Param<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+}
+
+impl<DB> SqlxSessionRegistry<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// A registry on `pool`.
+    pub fn new(pool: Pool<DB>) -> Self {
+        Self {
+            pool,
+            sql: Arc::new(Queries::new(Dialect::of::<DB>())),
+            adds: Arc::default(),
+            database: PhantomData,
+        }
+    }
+
+    /// Creates the table and its index, unless they exist.
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(&self.sql.schema).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// Deletes the entries that expired by `now`. Logins do it now and then on their own.
+    pub async fn delete_expired(&self, now: SystemTime) -> Result<(), sqlx::Error> {
+        Self::query(&self.sql.delete_expired, &[Param::Int(to_millis(now))])
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn query<'q>(
+        statement: &'q Statement,
+        params: &[Param<'q>],
+    ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
+        let mut query = sqlx::query::<DB>(&statement.sql);
+        for index in &statement.params {
+            query = match params[index - 1] {
+                Param::Text(text) => query.bind(text),
+                Param::OptText(text) => query.bind(text),
+                Param::Int(int) => query.bind(int),
+            };
+        }
+        query
+    }
+
+    /// Whether a conditional `UPDATE` matched a row.
+    async fn updated(&self, statement: &Statement, params: &[Param<'_>]) -> Result<bool, BoxError> {
+        if self.sql.dialect != Dialect::MySql {
+            let rows = Self::query(statement, params)
+                .fetch_all(&self.pool)
+                .await?;
+            return Ok(!rows.is_empty());
+        }
+        let mut conn = self.pool.acquire().await?;
+        Self::query(statement, params)
+            .execute(&mut *conn)
+            .await?;
+        let row = sqlx::query::<DB>("SELECT ROW_COUNT()")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    /// The text in column `index`: MySQL keeps it as bytes, which sqlx will not read as text.
+    fn text(&self, row: &DB::Row, index: usize) -> Result<Option<String>, BoxError> {
+        if self.sql.dialect == Dialect::MySql {
+            let bytes: Option<Vec<u8>> = row.try_get(index)?;
+            return Ok(bytes.map(String::from_utf8).transpose()?);
+        }
+        Ok(row.try_get(index)?)
+    }
+
+    /// The entry of `user` in a row of [`COLUMNS`].
+    fn entry(&self, user: &str, row: &DB::Row) -> Result<SessionEntry, BoxError> {
+        let address = self
+            .text(row, 4)?
+            .map(|address| address.parse::<IpAddr>())
+            .transpose()?;
+        Ok(SessionEntry {
+            id: self.text(row, 0)?.unwrap_or_default(),
+            user: user.to_owned(),
+            session_id: self.text(row, 1)?,
+            created_at: from_millis(row.try_get(2)?),
+            last_seen: from_millis(row.try_get(3)?),
+            address,
+            user_agent: self.text(row, 5)?,
+            expires_at: from_millis(row.try_get(6)?),
+            remember: self.text(row, 7)?,
+        })
+    }
+
+    async fn add_entry(&self, entry: &SessionEntry) -> Result<(), BoxError> {
+        let now = SystemTime::now();
+        if self
+            .adds
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
+            self.delete_expired(now).await?;
+        } else {
+            let params = [Param::Text(&entry.user), Param::Int(to_millis(now))];
+            Self::query(&self.sql.delete_expired_of_user, &params)
+                .execute(&self.pool)
+                .await?;
+        }
+        let address = entry.address.map(|address| address.to_string());
+        let params = [
+            Param::Text(&entry.user),
+            Param::Text(&entry.id),
+            Param::OptText(entry.session_id.as_deref()),
+            Param::Int(to_millis(entry.created_at)),
+            Param::Int(to_millis(entry.last_seen)),
+            Param::OptText(address.as_deref()),
+            Param::OptText(entry.user_agent.as_deref()),
+            Param::Int(to_millis(entry.expires_at)),
+            Param::OptText(entry.remember.as_deref()),
+        ];
+        Self::query(&self.sql.insert, &params)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn remove_entries(
+        &self,
+        user: &str,
+        which: Which<'_>,
+    ) -> Result<Vec<SessionEntry>, BoxError> {
+        let (removal, params) = match which {
+            Which::One(id) => (&self.sql.remove_one, vec![Param::Text(user), Param::Text(id)]),
+            Which::AllBut(id) => (
+                &self.sql.remove_all_but,
+                vec![Param::Text(user), Param::Text(id)],
+            ),
+            Which::All => (&self.sql.remove_all, vec![Param::Text(user)]),
+        };
+        let rows = match &removal.lock {
+            None => {
+                Self::query(&removal.delete, &params)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Some(lock) => {
+                let mut tx = self.pool.begin().await?;
+                let rows = Self::query(lock, &params).fetch_all(&mut *tx).await?;
+                Self::query(&removal.delete, &params)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows
+            }
+        };
+        rows.iter().map(|row| self.entry(user, row)).collect()
+    }
+}
+
+impl<DB> SessionRegistry for SqlxSessionRegistry<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    fn add<'a>(&'a self, entry: &'a SessionEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.add_entry(entry))
+    }
+
+    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
+        Box::pin(async move {
+            let params = [Param::Text(user), Param::Int(to_millis(SystemTime::now()))];
+            let rows = Self::query(&self.sql.list, &params)
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(|row| self.entry(user, row)).collect()
+        })
+    }
+
+    fn bind<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        Box::pin(async move {
+            let params = [
+                Param::Text(user),
+                Param::Text(id),
+                Param::Text(session_id),
+                Param::Int(to_millis(SystemTime::now())),
+            ];
+            self.updated(&self.sql.bind, &params).await
+        })
+    }
+
+    fn touch<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        at: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        Box::pin(async move {
+            let params = [
+                Param::Text(user),
+                Param::Text(id),
+                Param::Int(to_millis(at)),
+                Param::Int(to_millis(SystemTime::now())),
+            ];
+            self.updated(&self.sql.touch, &params).await
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        user: &'a str,
+        which: Which<'a>,
+    ) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
+        Box::pin(self.remove_entries(user, which))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removals_lock_then_delete_on_mysql_and_return_rows_elsewhere() {
+        let mysql = Queries::new(Dialect::MySql);
+        let lock = mysql.remove_all_but.lock.as_ref().expect("a locking select");
+        assert!(lock.sql.ends_with("AND id <> ? FOR UPDATE"));
+        assert!(!mysql.remove_all_but.delete.sql.contains("RETURNING"));
+        assert!(mysql.touch.sql.contains("GREATEST(last_seen, ?)"));
+        assert_eq!(mysql.touch.params, [3, 1, 2, 4]);
+        let sqlite = Queries::new(Dialect::Sqlite);
+        assert!(sqlite.remove_one.lock.is_none());
+        assert!(sqlite.remove_one.delete.sql.contains("RETURNING id, session_id"));
+        assert!(sqlite.touch.sql.contains("MAX(last_seen, ?)"));
+        assert!(sqlite.bind.sql.ends_with("RETURNING 1"));
+    }
+}
