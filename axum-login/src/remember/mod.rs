@@ -13,10 +13,14 @@
 //! Logout, a password change and ending all sessions revoke the user's tokens.
 
 mod memory;
+#[cfg(feature = "sqlx")]
+mod sql;
 
 use std::{fmt, sync::Arc, time::Duration, time::SystemTime};
 
 pub use self::memory::MemoryRememberStore;
+#[cfg(feature = "sqlx")]
+pub use self::sql::SqlxRememberStore;
 use crate::error::BoxError;
 pub use crate::registry::BoxFuture;
 

@@ -1,0 +1,366 @@
+//! [`SqlxRememberStore`]: remember-me tokens in a table of SQLite, PostgreSQL or
+//! MySQL/MariaDB, shared by every instance on the database.
+
+use std::{
+    fmt,
+    marker::PhantomData,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::SystemTime,
+};
+
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
+
+use super::{BoxFuture, RememberStore, RememberToken};
+use crate::{
+    clock::{from_millis, to_millis},
+    error::BoxError,
+    sqlx::sql::{Dialect, Statement},
+};
+
+/// Expired tokens are deleted on one insert in this many, as in the in-memory store.
+const SWEEP_EVERY: u32 = 1024;
+
+/// Remember-me tokens in a sqlx database (feature `sqlx`): `sqlx::Sqlite`, `sqlx::Postgres`
+/// or `sqlx::MySql`, so that a cookie rotated by one instance is checked by every other.
+///
+/// One row per token in the table `axum_login_remember`, keyed by selector and indexed by
+/// user; [`migrate`](Self::migrate) creates it. A rotation is a compare-and-swap in one
+/// statement, `UPDATE ... WHERE selector = ? AND validator_hash = ?`, whose matched rows say
+/// whether it won: of two requests rotating one token at once, exactly one does.
+///
+/// Expired tokens are never answered; they are deleted on one insert in 1024, or call
+/// [`delete_expired`](Self::delete_expired). Times are kept as milliseconds since the epoch.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+/// use axum_login::remember::{RememberMe, SqlxRememberStore};
+///
+/// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
+/// let store = SqlxRememberStore::new(pool);
+/// store.migrate().await?;
+/// let remember = RememberMe::new(store);
+/// # let _ = remember; Ok(()) }
+/// ```
+pub struct SqlxRememberStore<DB: Database> {
+    pool: Pool<DB>,
+    sql: Arc<Queries>,
+    inserts: Arc<AtomicU32>,
+    database: PhantomData<fn() -> DB>,
+}
+
+impl<DB: Database> Clone for SqlxRememberStore<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            sql: self.sql.clone(),
+            inserts: self.inserts.clone(),
+            database: PhantomData,
+        }
+    }
+}
+
+impl<DB: Database> fmt::Debug for SqlxRememberStore<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlxRememberStore")
+            .field("database", &DB::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every statement, rendered for one database.
+#[derive(Debug)]
+struct Queries {
+    dialect: Dialect,
+    schema: String,
+    upsert: Statement,
+    get: Statement,
+    rotate: Statement,
+    remove: Statement,
+    remove_user: Statement,
+    delete_expired: Statement,
+}
+
+impl Queries {
+    fn new(dialect: Dialect) -> Self {
+        let t = dialect.quote("axum_login_remember");
+        let (key, int) = match dialect {
+            Dialect::Postgres => ("TEXT", "BIGINT"),
+            // Bytes, compared as bytes: MySQL's text collations ignore case and trailing
+            // spaces, and selectors and hashes are case-sensitive base64.
+            Dialect::MySql => ("VARBINARY(255)", "BIGINT"),
+            Dialect::Sqlite => ("TEXT", "INTEGER"),
+        };
+        let columns = format!(
+            "selector {key} NOT NULL PRIMARY KEY, user_id {key} NOT NULL, validator_hash {key} NOT NULL, previous_hash {key}, rotated_at {int} NOT NULL, expires_at {int} NOT NULL"
+        );
+        let schema = match dialect {
+            // MySQL has no `CREATE INDEX IF NOT EXISTS`: the indexes go with the table.
+            Dialect::MySql => format!(
+                "CREATE TABLE IF NOT EXISTS {t} ({columns}, INDEX axum_login_remember_user (user_id), INDEX axum_login_remember_expires (expires_at))"
+            ),
+            _ => format!(
+                "CREATE TABLE IF NOT EXISTS {t} ({columns}); CREATE INDEX IF NOT EXISTS axum_login_remember_user ON {t} (user_id); CREATE INDEX IF NOT EXISTS axum_login_remember_expires ON {t} (expires_at)"
+            ),
+        };
+        // An insert replaces a token under the same selector, as the in-memory store does.
+        let upsert = match dialect {
+            Dialect::MySql => format!(
+                "INSERT INTO {t} (selector, user_id, validator_hash, previous_hash, rotated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), validator_hash = VALUES(validator_hash), previous_hash = VALUES(previous_hash), rotated_at = VALUES(rotated_at), expires_at = VALUES(expires_at)"
+            ),
+            _ => format!(
+                "INSERT INTO {t} (selector, user_id, validator_hash, previous_hash, rotated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (selector) DO UPDATE SET user_id = excluded.user_id, validator_hash = excluded.validator_hash, previous_hash = excluded.previous_hash, rotated_at = excluded.rotated_at, expires_at = excluded.expires_at"
+            ),
+        };
+        // sqlx has no database-independent count of affected rows: PostgreSQL and SQLite
+        // return a row per updated row, MySQL is asked for `ROW_COUNT()`.
+        let returning = if dialect == Dialect::MySql {
+            ""
+        } else {
+            " RETURNING 1"
+        };
+        let render = |sql: String| dialect.render(&sql);
+        Self {
+            dialect,
+            schema,
+            upsert: render(upsert),
+            get: render(format!(
+                "SELECT user_id, validator_hash, previous_hash, rotated_at, expires_at FROM {t} WHERE selector = $1 AND expires_at > $2"
+            )),
+            // MySQL assigns left to right, the others from the old row: either way the
+            // previous hash is the one being replaced.
+            rotate: render(format!(
+                "UPDATE {t} SET previous_hash = validator_hash, validator_hash = $3, rotated_at = $4 WHERE selector = $1 AND validator_hash = $2{returning}"
+            )),
+            remove: render(format!("DELETE FROM {t} WHERE selector = $1")),
+            remove_user: render(format!("DELETE FROM {t} WHERE user_id = $1")),
+            delete_expired: render(format!("DELETE FROM {t} WHERE expires_at <= $1")),
+        }
+    }
+}
+
+/// One value of a statement's parameters.
+enum Param<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+}
+
+impl<DB> SqlxRememberStore<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// A store on `pool`.
+    pub fn new(pool: Pool<DB>) -> Self {
+        Self {
+            pool,
+            sql: Arc::new(Queries::new(Dialect::of::<DB>())),
+            inserts: Arc::default(),
+            database: PhantomData,
+        }
+    }
+
+    /// Creates the table and its indexes, unless they exist.
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(&self.sql.schema).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// Deletes the tokens that expired by `now`. Inserts do it now and then on their own.
+    pub async fn delete_expired(&self, now: SystemTime) -> Result<(), sqlx::Error> {
+        Self::query(&self.sql.delete_expired, &[Param::Int(to_millis(now))])
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn query<'q>(
+        statement: &'q Statement,
+        params: &[Param<'q>],
+    ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
+        let mut query = sqlx::query::<DB>(&statement.sql);
+        for index in &statement.params {
+            query = match params[index - 1] {
+                Param::Text(text) => query.bind(text),
+                Param::OptText(text) => query.bind(text),
+                Param::Int(int) => query.bind(int),
+            };
+        }
+        query
+    }
+
+    /// The text in column `index`: MySQL keeps it as bytes, which sqlx will not read as text.
+    fn text(&self, row: &DB::Row, index: usize) -> Result<Option<String>, BoxError> {
+        if self.sql.dialect == Dialect::MySql {
+            let bytes: Option<Vec<u8>> = row.try_get(index)?;
+            return Ok(bytes.map(String::from_utf8).transpose()?);
+        }
+        Ok(row.try_get(index)?)
+    }
+
+    async fn insert_token(&self, token: &RememberToken) -> Result<(), BoxError> {
+        if self
+            .inserts
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
+            self.delete_expired(SystemTime::now()).await?;
+        }
+        let params = [
+            Param::Text(&token.selector),
+            Param::Text(&token.user),
+            Param::Text(&token.validator_hash),
+            Param::OptText(token.previous_hash.as_deref()),
+            Param::Int(to_millis(token.rotated_at)),
+            Param::Int(to_millis(token.expires_at)),
+        ];
+        Self::query(&self.sql.upsert, &params)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_token(&self, selector: &str) -> Result<Option<RememberToken>, BoxError> {
+        let params = [
+            Param::Text(selector),
+            Param::Int(to_millis(SystemTime::now())),
+        ];
+        let Some(row) = Self::query(&self.sql.get, &params)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(RememberToken {
+            selector: selector.to_owned(),
+            user: self.text(&row, 0)?.unwrap_or_default(),
+            validator_hash: self.text(&row, 1)?.unwrap_or_default(),
+            previous_hash: self.text(&row, 2)?,
+            rotated_at: from_millis(row.try_get(3)?),
+            expires_at: from_millis(row.try_get(4)?),
+        }))
+    }
+
+    async fn rotate_token(
+        &self,
+        selector: &str,
+        current_hash: &str,
+        new_hash: &str,
+        at: SystemTime,
+    ) -> Result<bool, BoxError> {
+        let params = [
+            Param::Text(selector),
+            Param::Text(current_hash),
+            Param::Text(new_hash),
+            Param::Int(to_millis(at)),
+        ];
+        if self.sql.dialect != Dialect::MySql {
+            let rows = Self::query(&self.sql.rotate, &params)
+                .fetch_all(&self.pool)
+                .await?;
+            return Ok(!rows.is_empty());
+        }
+        let mut conn = self.pool.acquire().await?;
+        Self::query(&self.sql.rotate, &params)
+            .execute(&mut *conn)
+            .await?;
+        let row = sqlx::query::<DB>("SELECT ROW_COUNT()")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    async fn execute(&self, statement: &Statement, key: &str) -> Result<(), BoxError> {
+        Self::query(statement, &[Param::Text(key)])
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+impl<DB> RememberStore for SqlxRememberStore<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    fn insert<'a>(&'a self, token: &'a RememberToken) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.insert_token(token))
+    }
+
+    fn get<'a>(
+        &'a self,
+        selector: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RememberToken>, BoxError>> {
+        Box::pin(self.get_token(selector))
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        selector: &'a str,
+        current_hash: &'a str,
+        new_hash: &'a str,
+        at: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        Box::pin(self.rotate_token(selector, current_hash, new_hash, at))
+    }
+
+    fn remove<'a>(&'a self, selector: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.execute(&self.sql.remove, selector))
+    }
+
+    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.execute(&self.sql.remove_user, user))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotation_compares_the_current_hash_and_keeps_it_as_the_previous() {
+        for dialect in [Dialect::MySql, Dialect::Postgres, Dialect::Sqlite] {
+            let rotate = Queries::new(dialect).rotate;
+            assert!(
+                rotate
+                    .sql
+                    .contains("SET previous_hash = validator_hash, validator_hash ="),
+                "{dialect:?}"
+            );
+            let order: &[usize] = if dialect == Dialect::Postgres {
+                &[1, 2, 3, 4]
+            } else {
+                &[3, 4, 1, 2]
+            };
+            assert_eq!(rotate.params, order, "{dialect:?}");
+        }
+        assert!(
+            Queries::new(Dialect::MySql)
+                .rotate
+                .sql
+                .ends_with("WHERE selector = ? AND validator_hash = ?")
+        );
+    }
+}
