@@ -19,8 +19,15 @@
 //! [`session_layer`](crate::session_layer), which can delete any session by id; under an app's
 //! own tower-sessions layer an ended entry ends its session at the session's next
 //! [last-seen](SessionEntry::last_seen) update instead.
+//!
+//! [`MemorySessionRegistry`] keeps the entries in one process. Instances of an app behind a
+//! load balancer share a `SqlxSessionRegistry` (feature `sqlx`: SQLite, PostgreSQL or
+//! MySQL/MariaDB) or a `RedisSessionRegistry` (feature `redis`), so that ending a session on
+//! one instance ends it on all of them.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "sqlx")]
 mod sql;
 
@@ -33,6 +40,8 @@ use std::{
 };
 
 pub use self::memory::MemorySessionRegistry;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisSessionRegistry;
 #[cfg(feature = "sqlx")]
 pub use self::sql::SqlxSessionRegistry;
 use crate::error::BoxError;

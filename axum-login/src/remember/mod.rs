@@ -13,12 +13,16 @@
 //! Logout, a password change and ending all sessions revoke the user's tokens.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "sqlx")]
 mod sql;
 
 use std::{fmt, sync::Arc, time::Duration, time::SystemTime};
 
 pub use self::memory::MemoryRememberStore;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisRememberStore;
 #[cfg(feature = "sqlx")]
 pub use self::sql::SqlxRememberStore;
 use crate::error::BoxError;
