@@ -102,7 +102,9 @@ pub(crate) fn from_unix_seconds(seconds: u64) -> SystemTime {
 #[cfg(any(feature = "sqlx", feature = "redis"))]
 pub(crate) fn to_millis(time: SystemTime) -> i64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 /// The time `millis` after the Unix epoch.

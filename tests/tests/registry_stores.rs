@@ -105,9 +105,24 @@ async fn registry_contract(registry: impl SessionRegistry) {
     assert_eq!(list(&registry, &bob).await, [bobs.clone()]);
 
     // Binding records the session id of an entry that exists, of its own user only.
-    assert!(registry.bind(&alice, "entry-2", "session-2").await.expect("bind"));
-    assert!(!registry.bind(&alice, "entry-9", "session-9").await.expect("bind"));
-    assert!(!registry.bind(&bob, "entry-3", "session-x").await.expect("bind"));
+    assert!(
+        registry
+            .bind(&alice, "entry-2", "session-2")
+            .await
+            .expect("bind")
+    );
+    assert!(
+        !registry
+            .bind(&alice, "entry-9", "session-9")
+            .await
+            .expect("bind")
+    );
+    assert!(
+        !registry
+            .bind(&bob, "entry-3", "session-x")
+            .await
+            .expect("bind")
+    );
     let second = SessionEntry {
         session_id: Some("session-2".to_owned()),
         ..second
@@ -117,9 +132,24 @@ async fn registry_contract(registry: impl SessionRegistry) {
 
     // Touching moves last seen forward, never back.
     let later = start + Duration::from_secs(30);
-    assert!(registry.touch(&alice, "entry-1", later).await.expect("touch"));
-    assert!(registry.touch(&alice, "entry-1", start).await.expect("touch"));
-    assert!(!registry.touch(&alice, "entry-9", later).await.expect("touch"));
+    assert!(
+        registry
+            .touch(&alice, "entry-1", later)
+            .await
+            .expect("touch")
+    );
+    assert!(
+        registry
+            .touch(&alice, "entry-1", start)
+            .await
+            .expect("touch")
+    );
+    assert!(
+        !registry
+            .touch(&alice, "entry-9", later)
+            .await
+            .expect("touch")
+    );
     let first = SessionEntry {
         last_seen: later,
         ..first
@@ -137,8 +167,18 @@ async fn registry_contract(registry: impl SessionRegistry) {
         list(&registry, &alice).await,
         [first.clone(), third.clone()]
     );
-    assert!(!registry.bind(&alice, "entry-2", "session-2b").await.expect("bind"));
-    assert!(!registry.touch(&alice, "entry-2", later).await.expect("touch"));
+    assert!(
+        !registry
+            .bind(&alice, "entry-2", "session-2b")
+            .await
+            .expect("bind")
+    );
+    assert!(
+        !registry
+            .touch(&alice, "entry-2", later)
+            .await
+            .expect("touch")
+    );
 
     // All but one, then all.
     registry
@@ -147,7 +187,10 @@ async fn registry_contract(registry: impl SessionRegistry) {
         .expect("add");
     assert_eq!(
         remove(&registry, &alice, Which::AllBut("entry-3")).await,
-        [first, entry(&alice, "entry-4", start + Duration::from_secs(3))]
+        [
+            first,
+            entry(&alice, "entry-4", start + Duration::from_secs(3))
+        ]
     );
     assert_eq!(list(&registry, &alice).await, [third.clone()]);
     assert_eq!(remove(&registry, &alice, Which::All).await, [third]);
@@ -165,8 +208,18 @@ async fn registry_contract(registry: impl SessionRegistry) {
     };
     registry.add(&expired).await.expect("add");
     assert_eq!(list(&registry, &carol).await, []);
-    assert!(!registry.bind(&carol, "entry-old", "session").await.expect("bind"));
-    assert!(!registry.touch(&carol, "entry-old", later).await.expect("touch"));
+    assert!(
+        !registry
+            .bind(&carol, "entry-old", "session")
+            .await
+            .expect("bind")
+    );
+    assert!(
+        !registry
+            .touch(&carol, "entry-old", later)
+            .await
+            .expect("touch")
+    );
     let live = entry(&carol, "entry-new", start + Duration::from_secs(5));
     registry.add(&live).await.expect("add");
     assert_eq!(list(&registry, &carol).await, [live]);
@@ -265,7 +318,12 @@ async fn remember_contract<S: RememberStore + Clone>(store: S) {
     // An expired token is never answered.
     let stale = unique("stale");
     store
-        .insert(&token(&stale, &user, "hash", now() - Duration::from_secs(1)))
+        .insert(&token(
+            &stale,
+            &user,
+            "hash",
+            now() - Duration::from_secs(1),
+        ))
         .await
         .expect("insert");
     assert_eq!(get(&store, &stale).await, None);
@@ -313,14 +371,22 @@ async fn registries_share(a: impl SessionRegistry, b: impl SessionRegistry) {
     let added = entry(&user, "entry-1", now());
     a.add(&added).await.expect("add on a");
     assert_eq!(list(&b, &user).await, [added.clone()]);
-    assert!(b.bind(&user, "entry-1", "session-b").await.expect("bind on b"));
+    assert!(
+        b.bind(&user, "entry-1", "session-b")
+            .await
+            .expect("bind on b")
+    );
     assert_eq!(
         list(&a, &user).await[0].session_id.as_deref(),
         Some("session-b")
     );
     assert_eq!(remove(&b, &user, Which::All).await.len(), 1);
     assert_eq!(list(&a, &user).await, []);
-    assert!(!a.bind(&user, "entry-1", "session-a").await.expect("bind on a"));
+    assert!(
+        !a.bind(&user, "entry-1", "session-a")
+            .await
+            .expect("bind on a")
+    );
 }
 
 async fn remember_stores_share(a: impl RememberStore, b: impl RememberStore) {

@@ -250,15 +250,11 @@ where
     /// Whether a conditional `UPDATE` matched a row.
     async fn updated(&self, statement: &Statement, params: &[Param<'_>]) -> Result<bool, BoxError> {
         if self.sql.dialect != Dialect::MySql {
-            let rows = Self::query(statement, params)
-                .fetch_all(&self.pool)
-                .await?;
+            let rows = Self::query(statement, params).fetch_all(&self.pool).await?;
             return Ok(!rows.is_empty());
         }
         let mut conn = self.pool.acquire().await?;
-        Self::query(statement, params)
-            .execute(&mut *conn)
-            .await?;
+        Self::query(statement, params).execute(&mut *conn).await?;
         let row = sqlx::query::<DB>("SELECT ROW_COUNT()")
             .fetch_one(&mut *conn)
             .await?;
@@ -331,7 +327,10 @@ where
         which: Which<'_>,
     ) -> Result<Vec<SessionEntry>, BoxError> {
         let (removal, params) = match which {
-            Which::One(id) => (&self.sql.remove_one, vec![Param::Text(user), Param::Text(id)]),
+            Which::One(id) => (
+                &self.sql.remove_one,
+                vec![Param::Text(user), Param::Text(id)],
+            ),
             Which::AllBut(id) => (
                 &self.sql.remove_all_but,
                 vec![Param::Text(user), Param::Text(id)],
@@ -434,14 +433,24 @@ mod tests {
     #[test]
     fn removals_lock_then_delete_on_mysql_and_return_rows_elsewhere() {
         let mysql = Queries::new(Dialect::MySql);
-        let lock = mysql.remove_all_but.lock.as_ref().expect("a locking select");
+        let lock = mysql
+            .remove_all_but
+            .lock
+            .as_ref()
+            .expect("a locking select");
         assert!(lock.sql.ends_with("AND id <> ? FOR UPDATE"));
         assert!(!mysql.remove_all_but.delete.sql.contains("RETURNING"));
         assert!(mysql.touch.sql.contains("GREATEST(last_seen, ?)"));
         assert_eq!(mysql.touch.params, [3, 1, 2, 4]);
         let sqlite = Queries::new(Dialect::Sqlite);
         assert!(sqlite.remove_one.lock.is_none());
-        assert!(sqlite.remove_one.delete.sql.contains("RETURNING id, session_id"));
+        assert!(
+            sqlite
+                .remove_one
+                .delete
+                .sql
+                .contains("RETURNING id, session_id")
+        );
         assert!(sqlite.touch.sql.contains("MAX(last_seen, ?)"));
         assert!(sqlite.bind.sql.ends_with("RETURNING 1"));
     }

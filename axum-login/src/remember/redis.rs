@@ -138,10 +138,7 @@ fn millis_text(time: SystemTime) -> String {
 }
 
 /// The token with `selector` in the fields of its hash.
-fn decode(
-    selector: &str,
-    mut fields: HashMap<String, String>,
-) -> Result<RememberToken, BoxError> {
+fn decode(selector: &str, mut fields: HashMap<String, String>) -> Result<RememberToken, BoxError> {
     let mut field = |name: &str| {
         fields
             .remove(name)
@@ -201,7 +198,11 @@ where
         at: SystemTime,
     ) -> BoxFuture<'a, Result<bool, BoxError>> {
         Box::pin(async move {
-            let args = vec![current_hash.to_owned(), new_hash.to_owned(), millis_text(at)];
+            let args = vec![
+                current_hash.to_owned(),
+                new_hash.to_owned(),
+                millis_text(at),
+            ];
             let rotated: i64 = self
                 .client
                 .eval(ROTATE, vec![self.token(selector)], args)

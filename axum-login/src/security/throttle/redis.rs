@@ -7,9 +7,7 @@ use std::{
 
 use fred::interfaces::{KeysInterface, LuaInterface};
 
-use super::{
-    store::{BoxFuture, Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
-};
+use super::store::{BoxFuture, Outcome, Rule, ThrottleKey, ThrottleStore, Verdict};
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
