@@ -51,7 +51,11 @@ impl SessionRegistry for MemorySessionRegistry {
         let now = SystemTime::now();
         {
             let mut users = self.lock();
-            if self.adds.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+            if self
+                .adds
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(SWEEP_EVERY)
+            {
                 users.retain(|_, entries| {
                     live(entries, now);
                     !entries.is_empty()

@@ -43,7 +43,11 @@ impl RememberStore for MemoryRememberStore {
     fn insert<'a>(&'a self, token: &'a RememberToken) -> BoxFuture<'a, Result<(), BoxError>> {
         {
             let mut tokens = self.lock();
-            if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+            if self
+                .inserts
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(SWEEP_EVERY)
+            {
                 let now = SystemTime::now();
                 tokens.retain(|_, token| token.expires_at > now);
             }
