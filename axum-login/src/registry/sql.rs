@@ -102,7 +102,7 @@ struct Queries {
     delete_expired: Statement,
 }
 
-/// The columns an entry is read from, in [`entry`]'s order.
+/// The columns an entry is read from, in the order `entry` reads them.
 const COLUMNS: &str =
     "id, session_id, created_at, last_seen, address, user_agent, expires_at, remember";
 
