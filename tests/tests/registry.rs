@@ -1,6 +1,7 @@
 //! The session registry, remember-me, auth events, the logout that keeps the session's data,
-//! the two-step login and `LoginAs`, over HTTP against an app on the in-memory stores. The
-//! same traits on SQL and Redis are held to one contract in `registry_stores.rs`.
+//! the two-step login and `LoginAs`, over HTTP against an app on the in-memory stores; then
+//! two instances sharing the registry and remember-me store on SQLite, PostgreSQL, MariaDB and
+//! Redis. The stores themselves are held to one contract in `registry_stores.rs`.
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -22,14 +23,20 @@ use axum_login::{
     clock::ManualClock,
     events::{AuthEvent, EventRecord, LoginFailure, LoginMethod},
     layer::AuthLayerBuilder,
-    registry::{MemorySessionRegistry, OnLimit, RegistryConfig},
-    remember::{MemoryRememberStore, RememberMe},
+    registry::{
+        MemorySessionRegistry, OnLimit, RedisSessionRegistry, RegistryConfig, SessionRegistry,
+        SqlxSessionRegistry,
+    },
+    remember::{
+        MemoryRememberStore, RedisRememberStore, RememberMe, RememberStore, SqlxRememberStore,
+    },
     require_login,
     session::{GuardedStore, MemoryStore},
     session_layer,
     tower_sessions::{SessionStore as _, service::PlaintextCookie, session::Id},
 };
 use axum_login_tests::{
+    db,
     directory::{Credentials, TestStore, TestUser},
     http::serve_with_addr,
 };
@@ -732,7 +739,7 @@ async fn a_remembered_browser_is_logged_in_again_on_a_new_session_and_not_withou
     // No validator is kept in the store, only its hash.
     let validator = second_token.split('.').nth(1).unwrap();
     let selector = second_token.split('.').next().unwrap();
-    let token = axum_login::remember::RememberStore::get(&app.remembered, selector)
+    let token = RememberStore::get(&app.remembered, selector)
         .await
         .unwrap()
         .unwrap();
@@ -1233,4 +1240,191 @@ async fn login_as_makes_a_request_as_the_user_without_a_password() {
             "{path}: no session is made"
         );
     }
+}
+
+/// Two instances of the app behind one load balancer: one session store, one key and realm,
+/// and each its own connection to the shared registry and remember-me store.
+async fn two_instances(
+    registries: (impl SessionRegistry, impl SessionRegistry),
+    remembers: (impl RememberStore, impl RememberStore),
+) -> (String, String, ManualClock, Arc<Mutex<Vec<EventRecord>>>) {
+    let store = TestStore::with_users(&[(1, "alice", "pw-alice"), (2, "bob", "pw-bob")]);
+    let sessions = MemoryStore::default();
+    let clock = ManualClock::new();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let instance = |registry: RegistryConfig, remember: RememberMe| {
+        let sink = events.clone();
+        AuthLayer::builder(store.clone(), session_layer(sessions.clone()))
+            .session_key(SessionKey::from_bytes(&[5; 64]).expect("a key"))
+            .realm("app")
+            .clock(clock.clone())
+            .session_registry(registry)
+            .remember_me(remember)
+            .events(move |record: &EventRecord| sink.lock().unwrap().push(record.clone()))
+            .build()
+    };
+    let a = instance(
+        RegistryConfig::new(registries.0),
+        RememberMe::new(remembers.0),
+    );
+    let b = instance(
+        RegistryConfig::new(registries.1),
+        RememberMe::new(remembers.1),
+    );
+    let a = serve_with_addr(routes(Shared::default()).layer(a)).await;
+    let b = serve_with_addr(routes(Shared::default()).layer(b)).await;
+    (format!("http://{a}"), format!("http://{b}"), clock, events)
+}
+
+impl Browser {
+    /// The same browser (the same cookies), talking to another instance.
+    fn at(&self, base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            ..self.clone()
+        }
+    }
+}
+
+/// What each shared store must do across instances, over HTTP: a list made on one instance
+/// shows sessions begun on the other, ending one on either takes effect on the other at its
+/// next request, a remember-me cookie issued by one logs in on the other, and a stolen copy is
+/// caught whichever instance sees it.
+async fn sessions_and_remember_me_span_instances(
+    registries: (impl SessionRegistry, impl SessionRegistry),
+    remembers: (impl RememberStore, impl RememberStore),
+) {
+    let (a, b, clock, events) = two_instances(registries, remembers).await;
+    let laptop = Browser::new(&a).with_agent("Laptop/1.0");
+    let phone = Browser::new(&b).with_agent("Phone/1.0");
+    assert_eq!(laptop.login("alice", "pw-alice", false).await.status(), 303);
+    assert_eq!(phone.login("alice", "pw-alice", true).await.status(), 303);
+
+    let listed = laptop.at(&b).sessions().await;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|session| (session.user_agent.as_deref(), session.current))
+            .collect::<Vec<_>>(),
+        [(Some("Laptop/1.0"), true), (Some("Phone/1.0"), false)]
+    );
+    let response = laptop.at(&b).post(&format!("/sessions/{}/end", listed[1].id), "").await;
+    assert_eq!(response.text().await.unwrap(), "true");
+    assert_eq!(phone.at(&a).whoami().await, "anonymous");
+    phone.restart();
+    assert_eq!(
+        phone.at(&a).whoami().await,
+        "anonymous",
+        "the ended session's remember-me token went with it"
+    );
+    assert_eq!(laptop.at(&a).sessions().await.len(), 1);
+
+    // Remembered on one instance, logged in again on the other, after the browser restarts.
+    let owner = Browser::new(&a);
+    owner.login("bob", "pw-bob", true).await;
+    owner.restart();
+    let thief = owner.copy();
+    assert_eq!(owner.at(&b).whoami().await, "bob");
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(thief.at(&a).whoami().await, "anonymous");
+    assert_eq!(owner.at(&b).whoami().await, "anonymous", "every session of bob ended");
+    assert!(events.lock().unwrap().iter().any(|record| record.event
+        == AuthEvent::RememberTheft {
+            user: "2".to_owned()
+        }));
+    owner.restart();
+    assert_eq!(owner.at(&a).whoami().await, "anonymous", "bob's tokens are gone");
+    assert_eq!(laptop.at(&b).whoami().await, "alice", "alice is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_sessions_and_remember_me_span_instances() {
+    let path = std::env::temp_dir().join(format!(
+        "axl_registry_http_{:016x}.db",
+        rand::random::<u64>()
+    ));
+    let pool = || async {
+        sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true),
+            )
+            .await
+            .expect("SQLite file in the temp dir")
+    };
+    let (first, second) = (pool().await, pool().await);
+    let registry = SqlxSessionRegistry::new(first.clone());
+    registry.migrate().await.expect("migrate");
+    let remember = SqlxRememberStore::new(first.clone());
+    remember.migrate().await.expect("migrate");
+    sessions_and_remember_me_span_instances(
+        (registry, SqlxSessionRegistry::new(second.clone())),
+        (remember, SqlxRememberStore::new(second.clone())),
+    )
+    .await;
+    first.close().await;
+    second.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_sessions_and_remember_me_span_instances() {
+    let Some(db) = db::postgres().await else {
+        return;
+    };
+    let other = db.pool_through(db.server()).await;
+    let registry = SqlxSessionRegistry::new(db.pool.clone());
+    registry.migrate().await.expect("migrate");
+    let remember = SqlxRememberStore::new(db.pool.clone());
+    remember.migrate().await.expect("migrate");
+    sessions_and_remember_me_span_instances(
+        (registry, SqlxSessionRegistry::new(other.clone())),
+        (remember, SqlxRememberStore::new(other.clone())),
+    )
+    .await;
+    other.close().await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_mysql_sessions_and_remember_me_span_instances() {
+    let Some(db) = db::mysql().await else { return };
+    let other = db.pool_through(db.server()).await;
+    let registry = SqlxSessionRegistry::new(db.pool.clone());
+    registry.migrate().await.expect("migrate");
+    let remember = SqlxRememberStore::new(db.pool.clone());
+    remember.migrate().await.expect("migrate");
+    sessions_and_remember_me_span_instances(
+        (registry, SqlxSessionRegistry::new(other.clone())),
+        (remember, SqlxRememberStore::new(other.clone())),
+    )
+    .await;
+    other.close().await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_sessions_and_remember_me_span_instances() {
+    let test = "on_redis_sessions_and_remember_me_span_instances";
+    let (Some(a), Some(b)) = (db::redis(test).await, db::redis(test).await) else {
+        return;
+    };
+    let prefix = format!("axl_test_{:016x}:", rand::random::<u64>());
+    sessions_and_remember_me_span_instances(
+        (
+            RedisSessionRegistry::new(a.clone()).with_prefix(&prefix),
+            RedisSessionRegistry::new(b.clone()).with_prefix(&prefix),
+        ),
+        (
+            RedisRememberStore::new(a).with_prefix(&prefix),
+            RedisRememberStore::new(b).with_prefix(prefix),
+        ),
+    )
+    .await;
 }
