@@ -139,6 +139,7 @@ async fn serve_demo(dir: &TempDir) -> (SocketAddr, Demo) {
     let demo = Demo::new(Config {
         database: dir.path().join("demo.db"),
         session_key: None,
+        mfa_key: None,
     })
     .await
     .expect("the demo starts");

@@ -31,6 +31,7 @@ impl Server {
         let demo = Demo::new(Config {
             database: dir.path().join("demo.db"),
             session_key: None,
+            mfa_key: None,
         })
         .await
         .expect("the demo starts on a fresh database");
@@ -778,6 +779,7 @@ async fn restart_on_the_same_database_keeps_users_and_does_not_reseed() {
     let config = Config {
         database: dir.path().join("demo.db"),
         session_key: None,
+        mfa_key: None,
     };
     let first = Demo::new(config.clone()).await.expect("first start");
     let ferris = first

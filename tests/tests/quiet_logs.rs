@@ -60,6 +60,7 @@ async fn fifty_thousand_garbage_cookies_write_almost_no_logs() {
     let demo = Demo::new(Config {
         database: dir.path().join("demo.db"),
         session_key: None,
+        mfa_key: None,
     })
     .await
     .expect("the demo starts");

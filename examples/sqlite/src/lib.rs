@@ -1,4 +1,5 @@
-//! The axum-login demo app: login, logout and guarded pages over an embedded SQLite database.
+//! The axum-login demo app: login, logout, guarded pages and account pages (sessions,
+//! remember-me, a TOTP second factor) over an embedded SQLite database.
 //!
 //! [`Demo::new`] creates and migrates the database, seeds the two demo users and builds the
 //! router; `src/main.rs` serves it. Tests build it the same way and serve it on an ephemeral
@@ -9,15 +10,24 @@
 //! | `ferris` | `hunter42` | `user` |
 //! | `admin` | `correct-horse-battery` | `admin` |
 
+mod account;
 mod routes;
 mod templates;
 mod user;
 
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use axum::Router;
-use axum_login::session::SqlxSessionStore;
-use axum_login::{AuthLayer, SessionKey, SqlxStore, session_layer, sqlx::SqlxStoreError};
+use axum_login::{
+    AuthLayer, SessionKey, SqlxStore,
+    events::EventRecord,
+    mfa::{EncryptionKey, Mfa, SqlxSecondFactorStore, Totp},
+    registry::{MemorySessionRegistry, RegistryConfig},
+    remember::{MemoryRememberStore, RememberMe},
+    session::SqlxSessionStore,
+    session_layer,
+    sqlx::SqlxStoreError,
+};
 use secrecy::SecretString;
 use sqlx::{
     Sqlite, SqlitePool,
@@ -45,6 +55,12 @@ pub const SEED_USERS: &[(&str, &str, Access)] = &[
     ("admin", "correct-horse-battery", Access::Admin),
 ];
 
+/// The second factors: TOTP secrets and recovery-code hashes in the demo's database.
+pub type SecondFactors = Mfa<SqlxSecondFactorStore<Sqlite>>;
+
+/// The issuer an authenticator app shows next to the demo's codes.
+const TOTP_ISSUER: &str = "axum-login demo";
+
 /// How often expired sessions are deleted from the database.
 const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(60);
 
@@ -55,6 +71,10 @@ pub struct Config {
     pub database: PathBuf,
     /// The key for the session digests. `None`: a random one, so logins end on restart.
     pub session_key: Option<SessionKey>,
+    /// The key that encrypts TOTP secrets in the database. `None`: they are stored in the
+    /// clear, which the demo logs; a random key instead would lock every enrolled user out of
+    /// their second factor at the next restart.
+    pub mfa_key: Option<EncryptionKey>,
 }
 
 impl Config {
@@ -67,6 +87,7 @@ impl Default for Config {
         Self {
             database: PathBuf::from(Self::DEFAULT_DATABASE),
             session_key: None,
+            mfa_key: None,
         }
     }
 }
@@ -100,6 +121,15 @@ pub enum DemoError {
         /// What went wrong.
         #[source]
         source: SqlxStoreError,
+    },
+    /// The second-factor tables could not be created.
+    #[error("creating the second-factor tables in {path}: {source}")]
+    SecondFactors {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: sqlx::Error,
     },
     /// A template does not compile.
     #[error("loading the templates: {0}")]
@@ -148,6 +178,25 @@ impl Demo {
         let store = Store::new(pool.clone());
         seed(&store).await?;
 
+        let second_factors = SqlxSecondFactorStore::<Sqlite>::new(pool.clone());
+        second_factors
+            .migrate()
+            .await
+            .map_err(|source| DemoError::SecondFactors {
+                path: path.clone(),
+                source,
+            })?;
+        let mfa = Mfa::new(second_factors, Totp::new(TOTP_ISSUER));
+        let mfa = match config.mfa_key {
+            Some(key) => mfa.with_encryption_key(key),
+            None => {
+                tracing::info!(
+                    "MFA_KEY is not set: TOTP secrets are stored in the database in the clear"
+                );
+                mfa
+            }
+        };
+
         let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(pool);
         sessions.migrate().await.map_err(db_error)?;
         let cleanup = tokio::spawn({
@@ -176,11 +225,20 @@ impl Demo {
             );
             SessionKey::generate()
         });
+        let (registry, remember) = account_stores();
         let auth = AuthLayer::builder(store.clone(), sessions)
             .login_url("/login")
+            .second_factor_url(routes::SECOND_FACTOR_URL)
             .session_key(key)
+            .session_registry(registry)
+            .remember_me(remember)
+            .events(audit)
             .build();
-        let router = routes::router(templates::Templates::load()?).layer(auth);
+        let state = routes::AppState {
+            templates: templates::Templates::load()?,
+            mfa: Arc::new(mfa),
+        };
+        let router = routes::router(state).layer(auth);
         Ok(Self {
             router,
             store,
@@ -208,6 +266,25 @@ impl Drop for Demo {
     fn drop(&mut self) {
         self.cleanup.abort();
     }
+}
+
+/// Where the session registry and the remember-me tokens are kept: this process's memory, so a
+/// restart forgets every listed session and remembered login (the sessions themselves are in the
+/// database and go on, unlisted). Several instances, or remembered logins that outlive a
+/// restart, need shared stores in their place here.
+fn account_stores() -> (RegistryConfig, RememberMe) {
+    (
+        RegistryConfig::new(MemorySessionRegistry::default()),
+        RememberMe::new(MemoryRememberStore::default()),
+    )
+}
+
+/// The audit log: every login, failure, logout, ended session and second-factor change, as one
+/// log line under the target `audit`, so a filter can send them somewhere of their own. Events
+/// carry no password, code or token.
+fn audit(record: &EventRecord) {
+    let address = record.address.map(|address| address.to_string());
+    tracing::info!(target: "audit", address = address.as_deref().unwrap_or("-"), "{}", record.event);
 }
 
 /// Creates each of [`SEED_USERS`] that does not exist yet; an existing user keeps its password.

@@ -1,11 +1,12 @@
 //! `cargo run -p example-sqlite [-- --addr 127.0.0.1:3000] [--database ./example-sqlite.db]`
 //!
-//! Environment: `ADDR`, `DATABASE_PATH`, `SESSION_KEY` (base64, at least 32 bytes),
-//! `RUST_LOG`. Flags win over the environment.
+//! Environment: `ADDR`, `DATABASE_PATH`, `SESSION_KEY` (base64, at least 32 bytes), `MFA_KEY`
+//! (base64, 32 bytes: encrypts TOTP secrets at rest), `RUST_LOG`. Flags win over the
+//! environment.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
-use axum_login::SessionKey;
+use axum_login::{SessionKey, mfa::EncryptionKey};
 use example_sqlite::{Config, Demo, LOG_FILTER, SEED_USERS};
 use tracing_subscriber::EnvFilter;
 
@@ -47,9 +48,16 @@ async fn run() -> Result<(), String> {
         }
         Err(_) => None,
     };
+    let mfa_key = match std::env::var("MFA_KEY") {
+        Ok(text) => {
+            Some(EncryptionKey::from_base64(&text).map_err(|error| format!("MFA_KEY: {error}"))?)
+        }
+        Err(_) => None,
+    };
     let demo = Demo::new(Config {
         database: database.clone(),
         session_key,
+        mfa_key,
     })
     .await
     .map_err(|error| error.to_string())?;

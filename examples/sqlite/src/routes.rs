@@ -1,41 +1,82 @@
-//! The pages and form handlers.
+//! The pages and form handlers: login (with remember-me and the second step), logout, the
+//! guarded pages and the password change. The account pages are in [`crate::account`].
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use axum::{
     Form, Router,
-    extract::{Query, State},
+    extract::{FromRef, Query, State},
     http::StatusCode,
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
 };
 use axum_login::{
     AuthError, AuthSession, CurrentUser, LoginForm, PasswordCredentials, Role as _,
-    credentials::MAX_PASSWORD_LEN, require_login, safe_next, sqlx::SqlxStoreError,
+    clock::SystemClock,
+    credentials::MAX_PASSWORD_LEN,
+    events::{AuthEvent, SecondFactorChange},
+    login::SecondFactorDue,
+    mfa::MfaError,
+    require_login, safe_next,
+    sqlx::SqlxStoreError,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Access, Store, User, templates::Templates};
+use crate::{Access, SecondFactors, Store, User, account, templates::Templates};
 
-type Auth = AuthSession<Store>;
+pub(crate) type Auth = AuthSession<Store>;
+
+/// Where the second step of a login, and a guard that asks for a second factor, send the
+/// browser.
+pub(crate) const SECOND_FACTOR_URL: &str = "/login/code";
+
+/// What the handlers share.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) templates: Templates,
+    pub(crate) mfa: Arc<SecondFactors>,
+}
+
+impl FromRef<AppState> for Templates {
+    fn from_ref(state: &AppState) -> Self {
+        state.templates.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<SecondFactors> {
+    fn from_ref(state: &AppState) -> Self {
+        state.mfa.clone()
+    }
+}
 
 /// The one message for every failed login: it must not tell an unknown user from a wrong
 /// password.
 const LOGIN_FAILED: &str = "Wrong username or password.";
 
-/// Where the password page keeps its one-time message between the POST and the redirect.
-const FLASH_KEY: &str = "demo.flash";
+/// The one message for a wrong second-step code: it does not say whether it was no code, an old
+/// one or a used recovery code.
+const CODE_FAILED: &str = "That code is not right.";
+
+/// Where a page keeps its one-time message between the POST and the redirect.
+pub(crate) const FLASH_KEY: &str = "demo.flash";
 
 /// The shortest new password the form accepts.
 const MIN_PASSWORD_LEN: usize = 8;
 
-pub(crate) fn router(templates: Templates) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
+        .route(SECOND_FACTOR_URL, get(code_page).post(submit_code))
         .route("/logout", post(logout))
         .route("/protected", get(protected))
         .route("/admin", get(admin))
         .route("/password", get(password_page).post(change_password))
-        .with_state(templates)
+        .merge(account::router())
+        .with_state(state)
 }
 
 /// Anything that makes a page fail. The framework's errors answer as the framework says: `403`
@@ -49,6 +90,8 @@ pub(crate) enum PageError {
     Store(#[from] SqlxStoreError),
     #[error(transparent)]
     Session(#[from] tower_sessions::session::Error),
+    #[error(transparent)]
+    SecondFactor(#[from] MfaError),
     #[error("rendering a template: {0}")]
     Template(#[from] minijinja::Error),
 }
@@ -67,11 +110,11 @@ impl IntoResponse for PageError {
     }
 }
 
-type PageResult = Result<Response, PageError>;
+pub(crate) type PageResult = Result<Response, PageError>;
 
 /// The logged-in user as the templates see it: never the password hash.
 #[derive(Serialize)]
-struct Who<'a> {
+pub(crate) struct Who<'a> {
     username: &'a str,
     role: &'static str,
 }
@@ -86,15 +129,15 @@ impl<'a> From<&'a User> for Who<'a> {
 }
 
 #[derive(Serialize)]
-struct Page<'a> {
-    user: Option<Who<'a>>,
-    flash: Option<&'a str>,
-    notice: Option<&'a str>,
-    next: &'a str,
+pub(crate) struct Page<'a> {
+    pub(crate) user: Option<Who<'a>>,
+    pub(crate) flash: Option<&'a str>,
+    pub(crate) notice: Option<&'a str>,
+    pub(crate) next: &'a str,
 }
 
 impl<'a> Page<'a> {
-    fn new(user: Option<&'a User>) -> Self {
+    pub(crate) fn new(user: Option<&'a User>) -> Self {
         Self {
             user: user.map(Who::from),
             flash: None,
@@ -104,7 +147,7 @@ impl<'a> Page<'a> {
     }
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     (status, Html(body)).into_response()
 }
 
@@ -115,7 +158,7 @@ async fn home(State(templates): State<Templates>, user: Option<CurrentUser<User>
 }
 
 #[derive(Deserialize)]
-struct NextQuery {
+pub(crate) struct NextQuery {
     #[serde(default)]
     next: String,
 }
@@ -133,18 +176,47 @@ async fn login_page(
     Ok(html(StatusCode::OK, templates.render("login.html", page)?))
 }
 
+/// The login form: the framework's fields, and the "remember me" checkbox, which a browser
+/// sends only when it is ticked.
+#[derive(Deserialize)]
+struct LoginFields {
+    #[serde(flatten)]
+    login: LoginForm,
+    #[serde(default)]
+    remember: Option<String>,
+}
+
 /// `LoginForm` takes a form with a field missing as empty credentials, so it fails like wrong
 /// ones, with the same status and page; its `next` is the validated one.
+///
+/// A user with TOTP is not logged in by the password alone: the session waits for the code,
+/// and the answer is the form that asks for it.
 async fn login(
-    State(templates): State<Templates>,
+    State(state): State<AppState>,
     mut auth: Auth,
-    Form(form): Form<LoginForm>,
+    Form(LoginFields {
+        login: form,
+        remember,
+    }): Form<LoginFields>,
 ) -> PageResult {
+    let templates = &state.templates;
+    let remember = remember.is_some();
     let (next, next_field) = (form.next().to_owned(), form.next_field().to_owned());
     // Unknown users, wrong passwords, over-long input and throttled attempts are all `None`.
     match auth.authenticate(form.into_credentials()).await? {
+        Some(user) if state.mfa.totp_enabled(&user.id).await? => {
+            auth.begin_second_factor(&user, remember).await?;
+            let page = Page {
+                next: &next_field,
+                ..Page::new(None)
+            };
+            Ok(html(StatusCode::OK, templates.render("code.html", page)?))
+        }
         Some(user) => {
             auth.login(&user).await?;
+            if remember {
+                auth.remember_me().await?;
+            }
             Ok(Redirect::to(&next).into_response())
         }
         None => {
@@ -160,6 +232,92 @@ async fn login(
             ))
         }
     }
+}
+
+/// The second step: the code form, for a login waiting for its second factor or a logged-in
+/// user whom a guard asked for one. Anyone else has nothing to enter a code for.
+async fn code_page(
+    State(templates): State<Templates>,
+    auth: Auth,
+    Query(query): Query<NextQuery>,
+) -> PageResult {
+    let Some(due) = auth.second_factor_due().await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let user = match &due {
+        SecondFactorDue::Login(_) => None,
+        SecondFactorDue::StepUp(user) => Some(user),
+    };
+    let page = Page {
+        next: safe_next(&query.next).unwrap_or_default(),
+        ..Page::new(user)
+    };
+    Ok(html(StatusCode::OK, templates.render("code.html", page)?))
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Checks a TOTP code, or else a recovery code, through the framework, which counts wrong ones
+/// with the login throttle and completes the login (or the step-up) on a right one.
+async fn submit_code(
+    State(state): State<AppState>,
+    mut auth: Auth,
+    Form(form): Form<CodeForm>,
+) -> PageResult {
+    let mfa = &state.mfa;
+    let code = form.code.trim();
+    let recovery_used = AtomicBool::new(false);
+    let passed = auth
+        .complete_second_factor(|user| {
+            let recovery_used = &recovery_used;
+            async move {
+                if mfa
+                    .verify_totp(&user.id, code, &SystemClock)
+                    .await?
+                    .is_accepted()
+                {
+                    return Ok::<_, MfaError>(true);
+                }
+                let used = mfa.use_recovery_code(&user.id, code).await?;
+                recovery_used.store(used, Ordering::Relaxed);
+                Ok(used)
+            }
+        })
+        .await?;
+    if passed {
+        if recovery_used.load(Ordering::Relaxed)
+            && let Some(user) = auth.user().await?
+        {
+            auth.record_event(AuthEvent::SecondFactorChanged {
+                user: user.id.to_string(),
+                change: SecondFactorChange::RecoveryCodeUsed,
+            });
+        }
+        return Ok(Redirect::to(safe_next(&form.next).unwrap_or("/")).into_response());
+    }
+    let Some(due) = auth.second_factor_due().await? else {
+        // The wait for the code timed out: the password is due again.
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let user = match &due {
+        SecondFactorDue::Login(_) => None,
+        SecondFactorDue::StepUp(user) => Some(user),
+    };
+    let page = Page {
+        flash: Some(CODE_FAILED),
+        next: safe_next(&form.next).unwrap_or_default(),
+        ..Page::new(user)
+    };
+    Ok(html(
+        StatusCode::UNAUTHORIZED,
+        state.templates.render("code.html", page)?,
+    ))
 }
 
 async fn logout(mut auth: Auth) -> Result<Redirect, PageError> {

@@ -22,6 +22,13 @@ impl Templates {
             ),
             ("admin.html", include_str!("../templates/admin.html")),
             ("password.html", include_str!("../templates/password.html")),
+            ("code.html", include_str!("../templates/code.html")),
+            ("sessions.html", include_str!("../templates/sessions.html")),
+            (
+                "two_factor.html",
+                include_str!("../templates/two_factor.html"),
+            ),
+            ("secure.html", include_str!("../templates/secure.html")),
         ] {
             env.add_template(name, source)?;
         }
