@@ -1,9 +1,12 @@
 //! The demo app (`examples/sqlite`) against its contract in PRODUCT.md, over HTTP: each route,
 //! each kind of caller, with a real client and cookie jar, on a fresh SQLite database per test.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::SystemTime};
 
-use axum_login::{PasswordCredentials, UserStore};
+use axum_login::{
+    PasswordCredentials, UserStore,
+    mfa::{Totp, TotpSecret},
+};
 use axum_login_tests::http::serve_with_addr;
 use example_sqlite::{Config, Demo};
 use reqwest::{
@@ -17,6 +20,16 @@ use reqwest::{
 use tempfile::TempDir;
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+/// The user agent the test browsers send, which the sessions page shows.
+const USER_AGENT: &str = "demo-test-browser/1.0";
+
+/// The session cookie's name: the demo serves plain HTTP, so it is not `Secure` and has no
+/// `__Host-` prefix.
+const SESSION_COOKIE: &str = "id";
+
+/// The remember-me cookie's name on plain HTTP.
+const REMEMBER_COOKIE: &str = "axum_login_remember";
 
 /// The demo served on an ephemeral loopback port, on a database in its own temporary directory.
 struct Server {
@@ -50,13 +63,24 @@ impl Server {
 
     /// A browser: its own cookie jar, redirects not followed so each answer can be checked.
     fn browser(&self) -> Browser {
+        self.browser_with_cookies(&[])
+    }
+
+    /// A browser whose jar starts with `cookies` (`name=value`): one restarted with only its
+    /// long-lived cookies, or another machine holding a copy of them.
+    fn browser_with_cookies(&self, cookies: &[String]) -> Browser {
         let jar = Arc::new(Jar::default());
+        let url = self.url("/").parse().expect("server URL parses");
+        for cookie in cookies {
+            jar.add_cookie_str(&format!("{cookie}; Path=/"), &url);
+        }
         let mut headers = HeaderMap::new();
         // What a browser sends for a page; the framework tells browsers from API clients by it.
         headers.insert(ACCEPT, HeaderValue::from_static(BROWSER_ACCEPT));
         let client = reqwest::Client::builder()
             .default_headers(headers)
             .cookie_provider(jar.clone())
+            .user_agent(USER_AGENT)
             .redirect(Policy::none())
             .build()
             .expect("client builds");
@@ -120,6 +144,28 @@ impl Browser {
         .await
     }
 
+    /// Logs in with "remember me" ticked and checks that it worked; answers the remember-me
+    /// cookie (`name=value`).
+    async fn logged_in_remembered(&self, username: &str, password: &str) -> String {
+        let response = self
+            .post(
+                "/login",
+                &[
+                    ("username", username),
+                    ("password", password),
+                    ("remember", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "login of {username}"
+        );
+        let value = cookie_set(&response, REMEMBER_COOKIE).expect("a remember-me cookie");
+        format!("{REMEMBER_COOKIE}={value}")
+    }
+
     /// Logs in and checks that it worked.
     async fn logged_in_as(&self, username: &str, password: &str) {
         let response = self.login(username, password, "").await;
@@ -140,6 +186,21 @@ impl Browser {
             .expect("cookie header is ASCII")
             .to_owned()
     }
+}
+
+/// The value the response sets for cookie `name`, unless it removes it.
+fn cookie_set(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|header| {
+            let pair = header.split(';').next()?;
+            let (key, value) = pair.split_once('=')?;
+            (key.trim() == name && !value.trim().is_empty()).then(|| value.trim().to_owned())
+        })
+        .next()
 }
 
 async fn text(response: reqwest::Response) -> String {
@@ -163,9 +224,12 @@ fn hidden_next(body: &str) -> String {
     let rest = &body[start..];
     let value_start = rest.find("value=\"").expect("a value") + "value=\"".len();
     let value = &rest[value_start..];
-    let value = &value[..value.find('"').expect("the value's closing quote")];
-    value
-        .replace("&#x2f;", "/")
+    unescape(&value[..value.find('"').expect("the value's closing quote")])
+}
+
+/// HTML text with the entities the templates write decoded.
+fn unescape(text: &str) -> String {
+    text.replace("&#x2f;", "/")
         .replace("&#x27;", "'")
         .replace("&quot;", "\"")
         .replace("&lt;", "<")
@@ -847,4 +911,508 @@ async fn anonymous_pages_store_no_session() {
         .await
         .expect("the sessions table");
     assert_eq!(sessions, 0);
+}
+
+/// The sessions listed on `/account/sessions`: each row's registry id, and whether it is the
+/// one marked as this browser's.
+async fn listed_sessions(browser: &Browser) -> Vec<(String, bool)> {
+    let response = browser.get("/account/sessions").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = text(response).await;
+    body.split("<tr class=\"session")
+        .skip(1)
+        .map(|row| {
+            let current = row.starts_with(" current\"");
+            let id = row
+                .split_once("data-session=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .expect("a row names its session")
+                .0
+                .to_owned();
+            (id, current)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sessions_page_lists_each_session_with_the_current_one_marked() {
+    let server = Server::start().await;
+    let response = server.browser().get("/account/sessions").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login?next=%2Faccount%2Fsessions");
+
+    let here = server.browser();
+    let elsewhere = server.browser();
+    here.logged_in_as("ferris", "hunter42").await;
+    elsewhere.logged_in_as("ferris", "hunter42").await;
+    server
+        .browser()
+        .logged_in_as("admin", "correct-horse-battery")
+        .await;
+
+    let response = here.get("/account/sessions").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_html(&response);
+    let body = unescape(&text(response).await);
+    assert!(body.contains("127.0.0.1"), "the client address: {body}");
+    assert!(body.contains(USER_AGENT), "the user agent: {body}");
+    assert!(body.contains(" UTC</td>"), "when: {body}");
+    assert!(body.contains("This session"), "{body}");
+
+    let seen_here = listed_sessions(&here).await;
+    let seen_elsewhere = listed_sessions(&elsewhere).await;
+    assert_eq!(seen_here.len(), 2, "ferris's two sessions, not admin's");
+    assert_eq!(seen_here.iter().filter(|(_, current)| *current).count(), 1);
+    assert_eq!(seen_elsewhere.len(), 2);
+    let current = |seen: &[(String, bool)]| {
+        seen.iter()
+            .find(|(_, current)| *current)
+            .map(|(id, _)| id.clone())
+    };
+    assert_ne!(
+        current(&seen_here),
+        current(&seen_elsewhere),
+        "each browser sees its own session marked"
+    );
+}
+
+#[tokio::test]
+async fn ending_another_session_makes_that_browser_anonymous_at_its_next_request() {
+    let server = Server::start().await;
+    let here = server.browser();
+    let elsewhere = server.browser();
+    here.logged_in_as("ferris", "hunter42").await;
+    elsewhere.logged_in_as("ferris", "hunter42").await;
+    assert_eq!(elsewhere.get("/protected").await.status(), StatusCode::OK);
+
+    let (other, _) = listed_sessions(&here)
+        .await
+        .into_iter()
+        .find(|(_, current)| !current)
+        .expect("the other session is listed");
+    let response = here
+        .post(&format!("/account/sessions/{other}/end"), &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/account/sessions");
+
+    let response = elsewhere.get("/protected").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login?next=%2Fprotected");
+    let body = text(elsewhere.get("/").await).await;
+    assert!(body.contains("Nobody is logged in."), "{body}");
+
+    assert_eq!(here.get("/protected").await.status(), StatusCode::OK);
+    let body = text(here.get("/account/sessions").await).await;
+    assert!(body.contains("The session has been logged out."), "{body}");
+    assert_eq!(listed_sessions(&here).await.len(), 1);
+
+    // Another user's session cannot be ended by its id.
+    let admin = server.browser();
+    admin.logged_in_as("admin", "correct-horse-battery").await;
+    let (admins, _) = listed_sessions(&admin).await.remove(0);
+    let response = here
+        .post(&format!("/account/sessions/{admins}/end"), &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(admin.get("/admin").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ending_this_session_from_the_list_logs_out() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    browser.logged_in_as("ferris", "hunter42").await;
+    let (this, _) = listed_sessions(&browser)
+        .await
+        .into_iter()
+        .find(|(_, current)| *current)
+        .expect("this session is listed");
+    let response = browser
+        .post(&format!("/account/sessions/{this}/end"), &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login");
+    assert_eq!(
+        browser.get("/protected").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn end_others_ends_every_other_session_and_their_remember_me() {
+    let server = Server::start().await;
+    let remembered = server.browser();
+    let cookie = remembered.logged_in_remembered("ferris", "hunter42").await;
+    let plain = server.browser();
+    plain.logged_in_as("ferris", "hunter42").await;
+    let here = server.browser();
+    here.logged_in_as("ferris", "hunter42").await;
+    let admin = server.browser();
+    admin.logged_in_as("admin", "correct-horse-battery").await;
+    assert_eq!(listed_sessions(&here).await.len(), 3);
+
+    let response = here.post("/account/sessions/end-others", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/account/sessions");
+    let body = text(here.get("/account/sessions").await).await;
+    assert!(body.contains("Logged out 2 other sessions."), "{body}");
+    assert_eq!(listed_sessions(&here).await.len(), 1);
+
+    for (what, browser) in [("remembered", &remembered), ("plain", &plain)] {
+        let response = browser.get("/protected").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{what}");
+        assert_eq!(location(&response), "/login?next=%2Fprotected", "{what}");
+    }
+    // The remember-me cookie was revoked too: a browser holding only it is anonymous.
+    let restarted = server.browser_with_cookies(&[cookie]);
+    let response = restarted.get("/protected").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    assert_eq!(here.get("/protected").await.status(), StatusCode::OK);
+    assert_eq!(
+        admin.get("/admin").await.status(),
+        StatusCode::OK,
+        "other users go on"
+    );
+}
+
+#[tokio::test]
+async fn remember_me_logs_a_restarted_browser_back_in_with_a_new_session_id() {
+    let server = Server::start().await;
+    let login = server.browser();
+    let response = login
+        .post(
+            "/login",
+            &[
+                ("username", "ferris"),
+                ("password", "hunter42"),
+                ("remember", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let session = cookie_set(&response, SESSION_COOKIE).expect("a session cookie");
+    let remember = cookie_set(&response, REMEMBER_COOKIE).expect("a remember-me cookie");
+    let set_cookies: Vec<_> = response.headers().get_all(SET_COOKIE).iter().collect();
+    let remember_header = set_cookies
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|header| header.starts_with(REMEMBER_COOKIE))
+        .expect("the remember-me Set-Cookie");
+    assert!(remember_header.contains("HttpOnly"), "{remember_header}");
+    assert!(
+        remember_header.contains("Max-Age="),
+        "outlives the browser: {remember_header}"
+    );
+
+    // The browser restarts: the session cookie is gone, the remember-me cookie stays.
+    let restarted = server.browser_with_cookies(&[format!("{REMEMBER_COOKIE}={remember}")]);
+    let response = restarted.get("/protected").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let new_session = cookie_set(&response, SESSION_COOKIE).expect("a new session cookie");
+    assert_ne!(new_session, session, "a new session id");
+    assert!(text(response).await.contains("Hello, ferris."));
+    assert_eq!(restarted.get("/protected").await.status(), StatusCode::OK);
+    let sessions = listed_sessions(&restarted).await;
+    assert_eq!(
+        sessions.len(),
+        2,
+        "the remembered login is a session of its own"
+    );
+
+    // Without "remember me", the login ends with the session cookie.
+    let forgetful = server.browser();
+    let response = forgetful
+        .post(
+            "/login",
+            &[("username", "ferris"), ("password", "hunter42")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(cookie_set(&response, REMEMBER_COOKIE), None);
+    let restarted = server.browser_with_cookies(&[]);
+    assert_eq!(
+        restarted.get("/protected").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn remembered_login_must_enter_the_password_again_to_enrol_a_second_factor() {
+    let server = Server::start().await;
+    let cookie = server
+        .browser()
+        .logged_in_remembered("ferris", "hunter42")
+        .await;
+    let restarted = server.browser_with_cookies(&[cookie]);
+    assert_eq!(restarted.get("/protected").await.status(), StatusCode::OK);
+    let response = restarted.get("/account/2fa").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login?next=%2Faccount%2F2fa");
+}
+
+/// The TOTP code for `secret` at the time step `offset` steps from now.
+fn totp_code(secret: &TotpSecret, offset: i64) -> String {
+    let totp = Totp::new("axum-login demo");
+    let now = totp.step_at(SystemTime::now());
+    totp.code_at_step(secret, now.saturating_add_signed(offset))
+}
+
+/// Text between `start` and the next `<` in `body`.
+fn element_text<'a>(body: &'a str, start: &str) -> &'a str {
+    let (_, rest) = body
+        .split_once(start)
+        .unwrap_or_else(|| panic!("{start:?} in {body}"));
+    &rest[..rest.find('<').expect("the element ends")]
+}
+
+/// Enrols TOTP for the browser's user through `/account/2fa` with a code for the current time
+/// step; answers the secret and the recovery codes.
+async fn enrol(browser: &Browser) -> (TotpSecret, Vec<String>) {
+    let response = browser.get("/account/2fa").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get(CACHE_CONTROL)
+            .and_then(|value| value.to_str().ok()),
+        Some("no-store"),
+        "a page with a secret is not cached"
+    );
+    let body = text(response).await;
+    assert!(body.contains("<div id=\"qr\"><svg"), "the QR code: {body}");
+    let uri = unescape(element_text(&body, "<code id=\"otpauth-uri\">"));
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    let secret = element_text(&body, "<code id=\"secret\">");
+    assert!(
+        uri.contains(&format!("secret={secret}&")),
+        "{uri} holds {secret}"
+    );
+    let secret = TotpSecret::from_base32(secret).expect("the secret is base32");
+
+    let response = browser.post("/account/2fa", &[("code", "000000")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(response).await.contains("That code is not right."));
+
+    let response = browser
+        .post("/account/2fa", &[("code", &totp_code(&secret, 0))])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = text(response).await;
+    let codes: Vec<String> = body
+        .split("<code class=\"recovery-code\">")
+        .skip(1)
+        .map(|rest| rest[..rest.find('<').expect("code ends")].to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10, "ten recovery codes: {body}");
+
+    // Shown once: the page does not show them again.
+    let body = text(browser.get("/account/2fa").await).await;
+    assert!(!body.contains(&codes[0]), "{body}");
+    assert!(body.contains("10 recovery codes left"), "{body}");
+    (secret, codes)
+}
+
+/// Logs `browser` in as ferris as far as the password: the answer must be the code form.
+async fn password_step(browser: &Browser, next: &str) {
+    let response = browser.login("ferris", "hunter42", next).await;
+    assert_eq!(response.status(), StatusCode::OK, "the second step");
+    let body = text(response).await;
+    assert!(
+        body.contains(r#"<form method="post" action="/login/code""#),
+        "{body}"
+    );
+    assert!(body.contains(r#"name="code""#), "{body}");
+    // Not logged in yet.
+    assert_eq!(
+        browser.get("/protected").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn totp_enrolment_then_login_asks_for_the_code_and_refuses_a_wrong_one() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    browser.logged_in_as("ferris", "hunter42").await;
+    let (secret, _) = enrol(&browser).await;
+    assert_eq!(
+        browser.post("/logout", &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    password_step(&browser, "/protected").await;
+    let response = browser.post("/login/code", &[("code", "123456")]).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(text(response).await.contains("That code is not right."));
+    assert_eq!(
+        browser.get("/protected").await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // One step ahead: the enrolment used up the current one.
+    let response = browser
+        .post(
+            "/login/code",
+            &[("code", &totp_code(&secret, 1)), ("next", "/protected")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/protected");
+    let response = browser.get("/protected").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(text(response).await.contains("Hello, ferris."));
+
+    // Users without TOTP log in with the password alone, as before.
+    let admin = server.browser();
+    admin.logged_in_as("admin", "correct-horse-battery").await;
+}
+
+#[tokio::test]
+async fn a_recovery_code_logs_in_once() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    browser.logged_in_as("ferris", "hunter42").await;
+    let (_, codes) = enrol(&browser).await;
+    browser.post("/logout", &[]).await;
+
+    password_step(&browser, "").await;
+    let response = browser.post("/login/code", &[("code", &codes[0])]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/");
+    assert_eq!(browser.get("/protected").await.status(), StatusCode::OK);
+    let body = text(browser.get("/account/2fa").await).await;
+    assert!(body.contains("9 recovery codes left"), "{body}");
+    browser.post("/logout", &[]).await;
+
+    password_step(&browser, "").await;
+    let response = browser.post("/login/code", &[("code", &codes[0])]).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "used up");
+    assert_eq!(
+        browser.get("/protected").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let response = browser.post("/login/code", &[("code", &codes[1])]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(browser.get("/protected").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn secure_page_sends_to_the_second_step_until_a_second_factor_this_session() {
+    let server = Server::start().await;
+    let response = server.browser().get("/account/secure").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login?next=%2Faccount%2Fsecure");
+
+    let browser = server.browser();
+    browser.logged_in_as("ferris", "hunter42").await;
+    let response = browser.get("/account/secure").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login/code?next=%2Faccount%2Fsecure");
+
+    // Enrolling does not complete a second factor for this session.
+    let (secret, codes) = enrol(&browser).await;
+    let response = browser.get("/account/secure").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = browser.get("/login/code?next=%2Faccount%2Fsecure").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = text(response).await;
+    assert_eq!(hidden_next(&body), "/account/secure");
+
+    let response = browser
+        .post(
+            "/login/code",
+            &[
+                ("code", &totp_code(&secret, 1)),
+                ("next", "/account/secure"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/account/secure");
+    let response = browser.get("/account/secure").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(text(response).await.contains("Hello, ferris."));
+
+    // A login completed by its second factor is admitted at once.
+    let other = server.browser();
+    password_step(&other, "/account/secure").await;
+    let response = other
+        .post(
+            "/login/code",
+            &[("code", &codes[0]), ("next", "/account/secure")],
+        )
+        .await;
+    assert_eq!(location(&response), "/account/secure");
+    assert_eq!(other.get("/account/secure").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cross_site_posts_to_the_account_pages_are_403_and_change_nothing() {
+    let server = Server::start().await;
+    let here = server.browser();
+    let elsewhere = server.browser();
+    here.logged_in_as("ferris", "hunter42").await;
+    elsewhere.logged_in_as("ferris", "hunter42").await;
+    let (other, _) = listed_sessions(&here)
+        .await
+        .into_iter()
+        .find(|(_, current)| !current)
+        .expect("the other session");
+    let admin = server.browser();
+    admin.logged_in_as("admin", "correct-horse-battery").await;
+    let (secret, _) = enrol(&admin).await;
+    let pending = server.browser();
+    let response = pending.login("admin", "correct-horse-battery", "").await;
+    assert_eq!(response.status(), StatusCode::OK, "waits for the code");
+
+    for giveaway in CROSS_SITE {
+        let end = format!("/account/sessions/{other}/end");
+        for (path, form) in [
+            (end.as_str(), vec![]),
+            ("/account/sessions/end-others", vec![]),
+            ("/account/2fa", vec![("code", "123456")]),
+        ] {
+            let response = here.post_cross_site(path, &form, giveaway).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{path} {giveaway:?}"
+            );
+        }
+        let code = totp_code(&secret, 1);
+        let response = pending
+            .post_cross_site("/login/code", &[("code", &code)], giveaway)
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{giveaway:?}");
+    }
+    assert_eq!(elsewhere.get("/protected").await.status(), StatusCode::OK);
+    assert_eq!(listed_sessions(&here).await.len(), 2);
+    let body = text(here.get("/account/2fa").await).await;
+    assert!(body.contains("Two-factor authentication is off."), "{body}");
+    assert_eq!(pending.get("/admin").await.status(), StatusCode::SEE_OTHER);
+
+    // The same forms from this site pass: the code was not used up by the refused posts.
+    let response = pending
+        .post("/login/code", &[("code", &totp_code(&secret, 1))])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(pending.get("/admin").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn second_step_without_a_password_sends_to_login() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    let response = browser.get("/login/code").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login");
+    let response = browser.post("/login/code", &[("code", "123456")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login");
+    assert_eq!(
+        browser.get("/protected").await.status(),
+        StatusCode::SEE_OTHER
+    );
 }
