@@ -71,6 +71,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
         .route(SECOND_FACTOR_URL, get(code_page).post(submit_code))
+        .route("/login/cancel", post(cancel_code))
         .route("/logout", post(logout))
         .route("/protected", get(protected))
         .route("/admin", get(admin))
@@ -234,25 +235,43 @@ async fn login(
     }
 }
 
+/// Said on the code form to a logged-in user who has no second factor to give.
+const ENROL_FIRST: &str = "This page needs a second factor, and you have none yet: turn on two-factor authentication first.";
+
 /// The second step: the code form, for a login waiting for its second factor or a logged-in
 /// user whom a guard asked for one. Anyone else has nothing to enter a code for.
 async fn code_page(
-    State(templates): State<Templates>,
+    State(state): State<AppState>,
     auth: Auth,
     Query(query): Query<NextQuery>,
 ) -> PageResult {
     let Some(due) = auth.second_factor_due().await? else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let user = match &due {
-        SecondFactorDue::Login(_) => None,
-        SecondFactorDue::StepUp(user) => Some(user),
+    let (user, notice) = match &due {
+        SecondFactorDue::Login(_) => (None, None),
+        SecondFactorDue::StepUp(user) => {
+            let enrolled = state.mfa.totp_enabled(&user.id).await?;
+            (Some(user), (!enrolled).then_some(ENROL_FIRST))
+        }
     };
     let page = Page {
+        notice,
         next: safe_next(&query.next).unwrap_or_default(),
         ..Page::new(user)
     };
-    Ok(html(StatusCode::OK, templates.render("code.html", page)?))
+    Ok(html(
+        StatusCode::OK,
+        state.templates.render("code.html", page)?,
+    ))
+}
+
+/// "Cancel" on the code form: the login waiting for its code is dropped, so the next visitor of
+/// this browser starts from the password.
+async fn cancel_code(mut auth: Auth) -> Result<Redirect, PageError> {
+    auth.check_same_site()?;
+    auth.abandon_second_factor().await?;
+    Ok(Redirect::to("/login"))
 }
 
 #[derive(Deserialize)]
