@@ -1286,7 +1286,19 @@ async fn a_recovery_code_logs_in_once() {
     assert!(body.contains("9 recovery codes left"), "{body}");
     browser.post("/logout", &[]).await;
 
-    password_step(&browser, "").await;
+    // This time with "remember me", which the second step carries through.
+    let response = browser
+        .post(
+            "/login",
+            &[
+                ("username", "ferris"),
+                ("password", "hunter42"),
+                ("remember", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "the second step");
+    assert_eq!(cookie_set(&response, REMEMBER_COOKIE), None, "not yet");
     let response = browser.post("/login/code", &[("code", &codes[0])]).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "used up");
     assert_eq!(
@@ -1295,7 +1307,31 @@ async fn a_recovery_code_logs_in_once() {
     );
     let response = browser.post("/login/code", &[("code", &codes[1])]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let remember = cookie_set(&response, REMEMBER_COOKIE).expect("remembered after the code");
     assert_eq!(browser.get("/protected").await.status(), StatusCode::OK);
+    let restarted = server.browser_with_cookies(&[format!("{REMEMBER_COOKIE}={remember}")]);
+    assert_eq!(restarted.get("/protected").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cancelling_the_second_step_drops_the_waiting_login() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    browser.logged_in_as("ferris", "hunter42").await;
+    let (_, codes) = enrol(&browser).await;
+    browser.post("/logout", &[]).await;
+
+    password_step(&browser, "").await;
+    let response = browser.post("/login/cancel", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login");
+    let response = browser.post("/login/code", &[("code", &codes[0])]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login", "nothing waits for a code");
+    assert_eq!(
+        browser.get("/protected").await.status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -1310,6 +1346,11 @@ async fn secure_page_sends_to_the_second_step_until_a_second_factor_this_session
     let response = browser.get("/account/secure").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/login/code?next=%2Faccount%2Fsecure");
+    let body = text(browser.get("/login/code?next=%2Faccount%2Fsecure").await).await;
+    assert!(
+        body.contains("turn on two-factor authentication first"),
+        "{body}"
+    );
 
     // Enrolling does not complete a second factor for this session.
     let (secret, codes) = enrol(&browser).await;
@@ -1386,6 +1427,10 @@ async fn cross_site_posts_to_the_account_pages_are_403_and_change_nothing() {
             .post_cross_site("/login/code", &[("code", &code)], giveaway)
             .await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{giveaway:?}");
+        let response = pending
+            .post_cross_site("/login/cancel", &[], giveaway)
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{giveaway:?}");
     }
     assert_eq!(elsewhere.get("/protected").await.status(), StatusCode::OK);
     assert_eq!(listed_sessions(&here).await.len(), 2);
@@ -1393,7 +1438,8 @@ async fn cross_site_posts_to_the_account_pages_are_403_and_change_nothing() {
     assert!(body.contains("Two-factor authentication is off."), "{body}");
     assert_eq!(pending.get("/admin").await.status(), StatusCode::SEE_OTHER);
 
-    // The same forms from this site pass: the code was not used up by the refused posts.
+    // The same forms from this site pass: the code was not used up by the refused posts, and
+    // the login still waits for it.
     let response = pending
         .post("/login/code", &[("code", &totp_code(&secret, 1))])
         .await;
