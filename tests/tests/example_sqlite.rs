@@ -1462,3 +1462,45 @@ async fn second_step_without_a_password_sends_to_login() {
         StatusCode::SEE_OTHER
     );
 }
+
+#[tokio::test]
+async fn auth_events_are_written_to_the_audit_log() {
+    axum_login_tests::logs::capture_logs();
+    let server = Server::start().await;
+    let browser = server.browser();
+    let other = server.browser();
+    let response = browser.login("admin", "wrong-password", "").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    browser.logged_in_as("admin", "correct-horse-battery").await;
+    other.logged_in_as("admin", "correct-horse-battery").await;
+    let response = browser.post("/account/sessions/end-others", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    enrol(&browser).await;
+    browser.post("/logout", &[]).await;
+
+    // Tests run at once in this process, so each line is looked for, not counted.
+    let logs = axum_login_tests::logs::logs();
+    let audit: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains(" audit: "))
+        .collect();
+    for expected in [
+        "login failed (WrongCredentials)",
+        "user 2 logged in (Password)",
+        "of user 2 was ended",
+        "second factor of user 2: TotpEnrolled",
+        "user 2 logged out",
+    ] {
+        assert!(
+            audit.iter().any(|line| line.contains(expected)),
+            "{expected:?} in the audit log:\n{}",
+            audit.join("\n")
+        );
+    }
+    assert!(
+        audit
+            .iter()
+            .all(|line| !line.contains("correct-horse-battery")),
+        "no password in the audit log"
+    );
+}
