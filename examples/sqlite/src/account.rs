@@ -1,5 +1,6 @@
-//! The account pages: the user's sessions, which they can end, and TOTP enrolment. Every page
-//! needs a login; every `POST` refuses a cross-site request with `403`.
+//! The account pages: the user's sessions, which they can end, TOTP enrolment, and a page that
+//! needs a second factor. Every page needs a login; every `POST` refuses a cross-site request
+//! with `403`.
 
 use std::time::SystemTime;
 

@@ -46,12 +46,6 @@ impl FromRef<AppState> for Templates {
     }
 }
 
-impl FromRef<AppState> for Arc<SecondFactors> {
-    fn from_ref(state: &AppState) -> Self {
-        state.mfa.clone()
-    }
-}
-
 /// The one message for every failed login: it must not tell an unknown user from a wrong
 /// password.
 const LOGIN_FAILED: &str = "Wrong username or password.";
@@ -81,7 +75,8 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 /// Anything that makes a page fail. The framework's errors answer as the framework says: `403`
-/// for a cross-site login, logout or password change, a generic `500` otherwise. The rest is
+/// for a cross-site `POST` (a login, a logout, a password change, an ended session, a code), a
+/// generic `500` otherwise. The rest is
 /// logged with its cause and answered with a generic `500` page.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PageError {
