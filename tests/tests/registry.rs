@@ -1308,7 +1308,10 @@ async fn sessions_and_remember_me_span_instances(
             .collect::<Vec<_>>(),
         [(Some("Laptop/1.0"), true), (Some("Phone/1.0"), false)]
     );
-    let response = laptop.at(&b).post(&format!("/sessions/{}/end", listed[1].id), "").await;
+    let response = laptop
+        .at(&b)
+        .post(&format!("/sessions/{}/end", listed[1].id), "")
+        .await;
     assert_eq!(response.text().await.unwrap(), "true");
     assert_eq!(phone.at(&a).whoami().await, "anonymous");
     phone.restart();
@@ -1327,13 +1330,21 @@ async fn sessions_and_remember_me_span_instances(
     assert_eq!(owner.at(&b).whoami().await, "bob");
     clock.advance(Duration::from_secs(60));
     assert_eq!(thief.at(&a).whoami().await, "anonymous");
-    assert_eq!(owner.at(&b).whoami().await, "anonymous", "every session of bob ended");
+    assert_eq!(
+        owner.at(&b).whoami().await,
+        "anonymous",
+        "every session of bob ended"
+    );
     assert!(events.lock().unwrap().iter().any(|record| record.event
         == AuthEvent::RememberTheft {
             user: "2".to_owned()
         }));
     owner.restart();
-    assert_eq!(owner.at(&a).whoami().await, "anonymous", "bob's tokens are gone");
+    assert_eq!(
+        owner.at(&a).whoami().await,
+        "anonymous",
+        "bob's tokens are gone"
+    );
     assert_eq!(laptop.at(&b).whoami().await, "alice", "alice is untouched");
 }
 

@@ -22,8 +22,8 @@ use axum_login::{
     AuthLayer, SessionKey, SqlxStore,
     events::EventRecord,
     mfa::{EncryptionKey, Mfa, SqlxSecondFactorStore, Totp},
-    registry::{MemorySessionRegistry, RegistryConfig},
-    remember::{MemoryRememberStore, RememberMe},
+    registry::{RegistryConfig, SqlxSessionRegistry},
+    remember::{RememberMe, SqlxRememberStore},
     session::SqlxSessionStore,
     session_layer,
     sqlx::SqlxStoreError,
@@ -197,6 +197,7 @@ impl Demo {
             }
         };
 
+        let (registry, remember) = account_stores(&pool).await.map_err(db_error)?;
         let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(pool);
         sessions.migrate().await.map_err(db_error)?;
         let cleanup = tokio::spawn({
@@ -225,7 +226,6 @@ impl Demo {
             );
             SessionKey::generate()
         });
-        let (registry, remember) = account_stores();
         let auth = AuthLayer::builder(store.clone(), sessions)
             .login_url("/login")
             .second_factor_url(routes::SECOND_FACTOR_URL)
@@ -268,15 +268,15 @@ impl Drop for Demo {
     }
 }
 
-/// Where the session registry and the remember-me tokens are kept: this process's memory, so a
-/// restart forgets every listed session and remembered login (the sessions themselves are in the
-/// database and go on, unlisted). Several instances, or remembered logins that outlive a
-/// restart, need shared stores in their place here.
-fn account_stores() -> (RegistryConfig, RememberMe) {
-    (
-        RegistryConfig::new(MemorySessionRegistry::default()),
-        RememberMe::new(MemoryRememberStore::default()),
-    )
+/// The session registry and the remember-me tokens, in tables of the demo's database next to
+/// the sessions: a restart keeps every listed session and remembered login (a remembered login
+/// survives it only with a fixed `SESSION_KEY`, which the tokens' hashes are keyed with).
+async fn account_stores(pool: &SqlitePool) -> Result<(RegistryConfig, RememberMe), sqlx::Error> {
+    let registry = SqlxSessionRegistry::new(pool.clone());
+    registry.migrate().await?;
+    let remember = SqlxRememberStore::new(pool.clone());
+    remember.migrate().await?;
+    Ok((RegistryConfig::new(registry), RememberMe::new(remember)))
 }
 
 /// The audit log: every login, failure, logout, ended session and second-factor change, as one
