@@ -131,6 +131,32 @@ async fn registry_contract(registry: impl SessionRegistry) {
     assert_eq!(list(&registry, &alice).await[1], second);
     assert_eq!(list(&registry, &bob).await, slice::from_ref(&bobs));
 
+    // A remember-me token given after login is recorded on its entry, of its own user only.
+    assert!(
+        registry
+            .set_remember(&alice, "entry-2", "selector-2")
+            .await
+            .expect("set_remember")
+    );
+    assert!(
+        !registry
+            .set_remember(&alice, "entry-9", "selector-9")
+            .await
+            .expect("set_remember")
+    );
+    assert!(
+        !registry
+            .set_remember(&bob, "entry-2", "selector-x")
+            .await
+            .expect("set_remember")
+    );
+    let second = SessionEntry {
+        remember: Some("selector-2".to_owned()),
+        ..second
+    };
+    assert_eq!(list(&registry, &alice).await[1], second);
+    assert_eq!(list(&registry, &bob).await, slice::from_ref(&bobs));
+
     // Touching moves last seen forward, never back.
     let later = start + Duration::from_secs(30);
     assert!(

@@ -196,6 +196,20 @@ impl<S: UserStore> Backend<S> {
             .insert(&token)
             .await
             .map_err(AuthError::Registry)?;
+        // The session's registry entry learns the token, so ending the entry revokes it.
+        let entry = match auth.session().get_value(SESSION_KEY).await? {
+            Some(value) => LoginRecord::<<S::User as AuthUser>::Id>::from_value(value)
+                .ok()
+                .and_then(|record| record.entry),
+            None => None,
+        };
+        if let (Some(registry), Some(entry)) = (&self.config.registry, entry) {
+            registry
+                .registry
+                .set_remember(&token.user, &entry, &selector)
+                .await
+                .map_err(AuthError::Registry)?;
+        }
         auth.add_cookie(self.remember_cookie(
             auth,
             &remember::cookie_value(&selector, &validator),

@@ -95,6 +95,21 @@ impl SessionRegistry for MemorySessionRegistry {
         Box::pin(async move { Ok(bound) })
     }
 
+    fn set_remember<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        selector: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        let found = self
+            .lock()
+            .get_mut(user)
+            .and_then(|entries| entries.iter_mut().find(|entry| entry.id == id))
+            .map(|entry| entry.remember = Some(selector.to_owned()))
+            .is_some();
+        Box::pin(async move { Ok(found) })
+    }
+
     fn touch<'a>(
         &'a self,
         user: &'a str,

@@ -124,6 +124,16 @@ pub trait SessionRegistry: Send + Sync + 'static {
         session_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, BoxError>>;
 
+    /// Records that a remember-me token with `selector` now belongs to the session of entry
+    /// `id` (the user asked to be remembered after logging in), so ending the entry revokes
+    /// it. `false` when the entry is gone.
+    fn set_remember<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        selector: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>>;
+
     /// Records that the session of entry `id` was used at `at`. `false` when the entry is gone:
     /// the caller then ends the session.
     fn touch<'a>(

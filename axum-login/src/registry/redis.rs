@@ -39,6 +39,8 @@ local entry = cjson.decode(stored)
 if tonumber(entry.expires_at) <= tonumber(ARGV[4]) then return 0 end
 if ARGV[2] == 'session_id' then
   entry.session_id = ARGV[3]
+elseif ARGV[2] == 'remember' then
+  entry.remember = ARGV[3]
 elseif tonumber(ARGV[3]) > tonumber(entry.last_seen) then
   entry.last_seen = ARGV[3]
 else
@@ -242,6 +244,15 @@ where
         session_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, BoxError>> {
         Box::pin(self.update(user, id, "session_id", session_id.to_owned()))
+    }
+
+    fn set_remember<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        selector: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        Box::pin(self.update(user, id, "remember", selector.to_owned()))
     }
 
     fn touch<'a>(

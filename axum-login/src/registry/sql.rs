@@ -95,6 +95,7 @@ struct Queries {
     delete_expired_of_user: Statement,
     list: Statement,
     bind: Statement,
+    set_remember: Statement,
     touch: Statement,
     remove_one: Removal,
     remove_all_but: Removal,
@@ -172,6 +173,9 @@ impl Queries {
             )),
             bind: render(format!(
                 "UPDATE {t} SET session_id = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}"
+            )),
+            set_remember: render(format!(
+                "UPDATE {t} SET remember = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}"
             )),
             touch: render(format!(
                 "UPDATE {t} SET last_seen = {greatest}(last_seen, $3) WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}"
@@ -397,6 +401,23 @@ where
                 Param::Int(to_millis(SystemTime::now())),
             ];
             self.updated(&self.sql.bind, &params).await
+        })
+    }
+
+    fn set_remember<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        selector: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        Box::pin(async move {
+            let params = [
+                Param::Text(user),
+                Param::Text(id),
+                Param::Text(selector),
+                Param::Int(to_millis(SystemTime::now())),
+            ];
+            self.updated(&self.sql.set_remember, &params).await
         })
     }
 
