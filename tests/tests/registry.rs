@@ -1298,6 +1298,8 @@ async fn sessions_and_remember_me_span_instances(
     let laptop = Browser::new(&a).with_agent("Laptop/1.0");
     let phone = Browser::new(&b).with_agent("Phone/1.0");
     assert_eq!(laptop.login("alice", "pw-alice", false).await.status(), 303);
+    // The list is oldest first; logins in the same second may come in either order.
+    clock.advance(Duration::from_secs(1));
     assert_eq!(phone.login("alice", "pw-alice", true).await.status(), 303);
 
     let listed = laptop.at(&b).sessions().await;
