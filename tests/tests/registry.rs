@@ -86,7 +86,12 @@ async fn login(
         return Ok(StatusCode::UNAUTHORIZED.into_response());
     };
     let remember = form.remember.as_deref() == Some("on");
-    if shared.second_factor.lock().unwrap().contains(&user.id) {
+    if shared
+        .second_factor
+        .lock()
+        .expect("lock")
+        .contains(&user.id)
+    {
         auth.begin_second_factor(&user, remember).await?;
         return Ok((StatusCode::OK, "code please").into_response());
     }
@@ -192,7 +197,7 @@ async fn change_password(
 ) -> Result<StatusCode, AuthError> {
     let user = auth.store().set_password(user.id, &password);
     auth.update_session_auth_hash(&user).await?;
-    let gate = shared.hold_password_change.lock().unwrap().clone();
+    let gate = shared.hold_password_change.lock().expect("lock").clone();
     if let Some(gate) = gate {
         shared.reached_gate.notify_one();
         gate.notified().await;
@@ -259,7 +264,7 @@ impl App {
     fn events(&self) -> Vec<AuthEvent> {
         self.events
             .lock()
-            .unwrap()
+            .expect("lock")
             .iter()
             .map(|record| record.event.clone())
             .collect()
@@ -285,7 +290,7 @@ async fn app(configure: impl FnOnce(Builder) -> Builder) -> App {
             .clock(clock.clone())
             .session_registry(RegistryConfig::new(registry.clone()))
             .remember_me(RememberMe::new(remembered.clone()))
-            .events(move |record: &EventRecord| sink.lock().unwrap().push(record.clone())),
+            .events(move |record: &EventRecord| sink.lock().expect("lock").push(record.clone())),
     )
     .build();
     let addr: SocketAddr = serve_with_addr(routes(shared.clone()).layer(layer)).await;
@@ -317,7 +322,7 @@ impl Browser {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .unwrap(),
+                .expect("client builds"),
             base: base.to_owned(),
             jar: Arc::default(),
             agent: "TestBrowser/1.0".to_owned(),
@@ -332,25 +337,25 @@ impl Browser {
     /// A second browser holding copies of this one's cookies now (a thief's).
     fn copy(&self) -> Self {
         let copy = Self::new(&self.base).with_agent(&self.agent);
-        *copy.jar.lock().unwrap() = self.jar.lock().unwrap().clone();
+        *copy.jar.lock().expect("lock") = self.jar.lock().expect("lock").clone();
         copy
     }
 
     fn cookie(&self, name: &str) -> Option<String> {
-        self.jar.lock().unwrap().get(name).cloned()
+        self.jar.lock().expect("lock").get(name).cloned()
     }
 
     /// The browser restarts: session cookies (no `Max-Age`) are gone, the remember-me cookie
     /// stays.
     fn restart(&self) {
-        self.jar.lock().unwrap().remove(SESSION_COOKIE);
+        self.jar.lock().expect("lock").remove(SESSION_COOKIE);
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Response {
         let cookies = self
             .jar
             .lock()
-            .unwrap()
+            .expect("lock")
             .iter()
             .map(|(name, value)| format!("{name}={value}"))
             .collect::<Vec<_>>()
@@ -363,11 +368,11 @@ impl Browser {
         };
         let response = request.send().await.expect("answered");
         for header in response.headers().get_all(SET_COOKIE) {
-            let header = header.to_str().unwrap();
-            let pair = header.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
+            let header = header.to_str().expect("an ASCII Set-Cookie");
+            let pair = header.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').expect("name=value");
             let removed = value.is_empty() || header.contains("Max-Age=0");
-            let mut jar = self.jar.lock().unwrap();
+            let mut jar = self.jar.lock().expect("lock");
             if removed {
                 jar.remove(name.trim());
             } else {
@@ -417,13 +422,13 @@ impl Browser {
     async fn whoami(&self) -> String {
         let response = self.get("/me").await;
         assert_eq!(response.status(), StatusCode::OK);
-        response.text().await.unwrap()
+        response.text().await.expect("body")
     }
 
     async fn sessions(&self) -> Vec<Listed> {
         let response = self.get("/sessions").await;
         assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
+        response.json().await.expect("a JSON body")
     }
 }
 
@@ -489,13 +494,13 @@ async fn an_ended_session_is_anonymous_at_its_next_request_and_others_stay() {
         .await
         .into_iter()
         .find(|session| session.current)
-        .unwrap()
+        .expect("a current session")
         .id;
 
     let response = laptop
         .post(&format!("/sessions/{phone_entry}/end"), "")
         .await;
-    assert_eq!(response.text().await.unwrap(), "true");
+    assert_eq!(response.text().await.expect("body"), "true");
     assert_eq!(phone.whoami().await, "anonymous");
     assert_eq!(laptop.whoami().await, "alice");
     assert_eq!(tablet.whoami().await, "alice");
@@ -509,7 +514,7 @@ async fn an_ended_session_is_anonymous_at_its_next_request_and_others_stay() {
     let response = laptop
         .post(&format!("/sessions/{phone_entry}/end"), "")
         .await;
-    assert_eq!(response.text().await.unwrap(), "false");
+    assert_eq!(response.text().await.expect("body"), "false");
     let bob = app.browser();
     bob.login("bob", "pw-bob", false).await;
     let tablet_entry = tablet
@@ -517,17 +522,17 @@ async fn an_ended_session_is_anonymous_at_its_next_request_and_others_stay() {
         .await
         .into_iter()
         .find(|session| session.current)
-        .unwrap()
+        .expect("a current session")
         .id;
     let response = bob.post(&format!("/sessions/{tablet_entry}/end"), "").await;
-    assert_eq!(response.text().await.unwrap(), "false");
+    assert_eq!(response.text().await.expect("body"), "false");
     assert_eq!(tablet.whoami().await, "alice");
 
     // Ending one's own entry is a logout.
     let response = tablet
         .post(&format!("/sessions/{tablet_entry}/end"), "")
         .await;
-    assert_eq!(response.text().await.unwrap(), "true");
+    assert_eq!(response.text().await.expect("body"), "true");
     assert_eq!(tablet.whoami().await, "anonymous");
 }
 
@@ -563,7 +568,7 @@ async fn log_out_everywhere_else_keeps_only_this_session_and_revokes_remembered_
     assert!(old_tablet.cookie(REMEMBER_COOKIE).is_some());
 
     let response = laptop.post("/sessions/end-others", "").await;
-    assert_eq!(response.text().await.unwrap(), "2");
+    assert_eq!(response.text().await.expect("body"), "2");
     assert_eq!(laptop.whoami().await, "alice");
     assert_eq!(phone.whoami().await, "anonymous");
     assert_eq!(old_tablet.whoami().await, "anonymous");
@@ -588,14 +593,14 @@ async fn ending_all_of_a_users_sessions_ends_them_everywhere_including_here() {
     alice_phone.login("alice", "pw-alice", false).await;
 
     let response = admin.post("/users/1/end-all", "").await;
-    assert_eq!(response.text().await.unwrap(), "2");
+    assert_eq!(response.text().await.expect("body"), "2");
     assert_eq!(admin.whoami().await, "bob");
     alice.restart();
     assert_eq!(alice.whoami().await, "anonymous");
     assert_eq!(alice_phone.whoami().await, "anonymous");
 
     let response = admin.post("/users/2/end-all", "").await;
-    assert_eq!(response.text().await.unwrap(), "1");
+    assert_eq!(response.text().await.expect("body"), "1");
     assert_eq!(admin.whoami().await, "anonymous");
     assert!(app.registry.is_empty());
 }
@@ -655,18 +660,18 @@ async fn a_session_ended_while_its_id_changes_stays_ended() {
         .await
         .into_iter()
         .find(|session| session.current)
-        .unwrap()
+        .expect("a current session")
         .id;
 
-    let old_id = laptop.cookie(SESSION_COOKIE).unwrap();
+    let old_id = laptop.cookie(SESSION_COOKIE).expect("a session cookie");
     let gate = Arc::new(Notify::new());
-    *app.shared.hold_password_change.lock().unwrap() = Some(gate.clone());
+    *app.shared.hold_password_change.lock().expect("lock") = Some(gate.clone());
     let in_flight = {
         let laptop = laptop.clone();
         tokio::spawn(async move { laptop.post("/password", "pw-new").await.status() })
     };
     app.shared.reached_gate.notified().await;
-    *app.shared.hold_password_change.lock().unwrap() = None;
+    *app.shared.hold_password_change.lock().expect("lock") = None;
     // The phone's own session ended with the password change; it logs in again and ends the
     // laptop's session while the laptop's request is held.
     assert_eq!(phone.whoami().await, "anonymous");
@@ -674,9 +679,12 @@ async fn a_session_ended_while_its_id_changes_stays_ended() {
     let response = phone
         .post(&format!("/sessions/{laptop_entry}/end"), "")
         .await;
-    assert_eq!(response.text().await.unwrap(), "true");
+    assert_eq!(response.text().await.expect("body"), "true");
     gate.notify_one();
-    assert_eq!(in_flight.await.unwrap(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        in_flight.await.expect("the held request finishes"),
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(
         laptop.cookie(SESSION_COOKIE),
         None,
@@ -684,9 +692,9 @@ async fn a_session_ended_while_its_id_changes_stays_ended() {
     );
     let held = app
         .sessions
-        .load(&old_id.parse::<Id>().unwrap())
+        .load(&old_id.parse::<Id>().expect("a session id"))
         .await
-        .unwrap();
+        .expect("the store loads");
     assert!(held.is_none(), "nor is the old id kept");
 
     assert_eq!(laptop.whoami().await, "anonymous");
@@ -706,16 +714,20 @@ async fn a_remembered_browser_is_logged_in_again_on_a_new_session_and_not_withou
     remembered.login("alice", "pw-alice", true).await;
     forgotten.login("alice", "pw-alice", false).await;
     assert!(forgotten.cookie(REMEMBER_COOKIE).is_none());
-    let first_session = remembered.cookie(SESSION_COOKIE).unwrap();
-    let first_token = remembered.cookie(REMEMBER_COOKIE).unwrap();
+    let first_session = remembered.cookie(SESSION_COOKIE).expect("a session cookie");
+    let first_token = remembered
+        .cookie(REMEMBER_COOKIE)
+        .expect("a remember-me cookie");
 
     remembered.restart();
     forgotten.restart();
     assert_eq!(forgotten.whoami().await, "anonymous");
     assert_eq!(remembered.whoami().await, "alice");
-    let second_session = remembered.cookie(SESSION_COOKIE).unwrap();
+    let second_session = remembered.cookie(SESSION_COOKIE).expect("a session cookie");
     assert_ne!(second_session, first_session, "a new session id");
-    let second_token = remembered.cookie(REMEMBER_COOKIE).unwrap();
+    let second_token = remembered
+        .cookie(REMEMBER_COOKIE)
+        .expect("a remember-me cookie");
     assert_ne!(second_token, first_token, "the validator rotated");
     assert_eq!(
         first_token.split('.').next(),
@@ -737,12 +749,12 @@ async fn a_remembered_browser_is_logged_in_again_on_a_new_session_and_not_withou
         "{listed:?}"
     );
     // No validator is kept in the store, only its hash.
-    let validator = second_token.split('.').nth(1).unwrap();
-    let selector = second_token.split('.').next().unwrap();
+    let validator = second_token.split('.').nth(1).expect("a validator");
+    let selector = second_token.split('.').next().expect("a selector");
     let token = RememberStore::get(&app.remembered, selector)
         .await
-        .unwrap()
-        .unwrap();
+        .expect("the store answers")
+        .expect("the token is kept");
     assert!(!token.validator_hash.contains(validator));
     assert_ne!(token.validator_hash, validator);
 
@@ -879,9 +891,12 @@ async fn events_report_logins_failures_and_logouts_with_address_and_time_and_no_
             },
         ]
     );
-    let records = app.events.lock().unwrap().clone();
+    let records = app.events.lock().expect("lock").clone();
     for record in &records {
-        assert_eq!(record.address, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            record.address,
+            Some("127.0.0.1".parse().expect("an address"))
+        );
         assert_eq!(record.at, axum_login::clock::Clock::now(&app.clock));
         let shown = format!("{:?} {}", record, record.event);
         assert!(
@@ -906,7 +921,7 @@ async fn logout_keeping_data_keeps_the_cart_under_a_new_id_and_nothing_of_the_lo
         )
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let before = browser.cookie(SESSION_COOKIE).unwrap();
+    let before = browser.cookie(SESSION_COOKIE).expect("a session cookie");
     let stolen = browser.copy();
 
     assert_eq!(browser.post("/logout-keeping-data", "").await.status(), 303);
@@ -914,7 +929,7 @@ async fn logout_keeping_data_keeps_the_cart_under_a_new_id_and_nothing_of_the_lo
     assert_ne!(after, before, "under a new id");
     assert_eq!(browser.whoami().await, "anonymous");
     assert_eq!(
-        browser.get("/cart").await.text().await.unwrap(),
+        browser.get("/cart").await.text().await.expect("body"),
         "two apples"
     );
     assert!(browser.cookie(REMEMBER_COOKIE).is_none());
@@ -924,9 +939,9 @@ async fn logout_keeping_data_keeps_the_cart_under_a_new_id_and_nothing_of_the_lo
     assert_eq!(stolen.whoami().await, "anonymous");
     let record = app
         .sessions
-        .load(&after.parse::<Id>().unwrap())
+        .load(&after.parse::<Id>().expect("a session id"))
         .await
-        .unwrap()
+        .expect("the store loads")
         .expect("kept");
     let keys: Vec<&String> = record.data.keys().collect();
     assert_eq!(keys, ["cart"], "only the app's data is left");
@@ -938,11 +953,11 @@ async fn logout_keeping_data_keeps_the_cart_under_a_new_id_and_nothing_of_the_lo
 #[tokio::test]
 async fn a_login_waiting_for_its_second_factor_is_nobody_until_the_code() {
     let app = app_default().await;
-    app.shared.second_factor.lock().unwrap().insert(1);
+    app.shared.second_factor.lock().expect("lock").insert(1);
     let browser = app.browser();
     let response = browser.login("alice", "pw-alice", false).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.text().await.unwrap(), "code please");
+    assert_eq!(response.text().await.expect("body"), "code please");
     assert_eq!(browser.whoami().await, "anonymous");
     for path in ["/fresh", "/secure", "/recent-mfa", "/sessions"] {
         let response = browser
@@ -959,16 +974,16 @@ async fn a_login_waiting_for_its_second_factor_is_nobody_until_the_code() {
             response.status()
         );
         if path == "/sessions" {
-            assert_eq!(response.text().await.unwrap(), "[]");
+            assert_eq!(response.text().await.expect("body"), "[]");
         } else {
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
         }
     }
     assert_eq!(
-        browser.get("/login/due").await.text().await.unwrap(),
+        browser.get("/login/due").await.text().await.expect("body"),
         "login alice"
     );
-    let waiting = browser.cookie(SESSION_COOKIE).unwrap();
+    let waiting = browser.cookie(SESSION_COOKIE).expect("a session cookie");
     let loads = app.store.loads();
 
     assert_eq!(
@@ -987,7 +1002,7 @@ async fn a_login_waiting_for_its_second_factor_is_nobody_until_the_code() {
         303
     );
     assert_ne!(
-        browser.cookie(SESSION_COOKIE).unwrap(),
+        browser.cookie(SESSION_COOKIE).expect("a session cookie"),
         waiting,
         "id cycled"
     );
@@ -1019,7 +1034,7 @@ async fn a_login_waiting_for_its_second_factor_is_nobody_until_the_code() {
 #[tokio::test]
 async fn a_waiting_login_expires_and_ends_when_the_password_changes() {
     let app = app_default().await;
-    app.shared.second_factor.lock().unwrap().insert(1);
+    app.shared.second_factor.lock().expect("lock").insert(1);
     let browser = app.browser();
     browser.login("alice", "pw-alice", false).await;
     app.clock.advance(Duration::from_secs(5 * 60 + 1));
@@ -1049,13 +1064,17 @@ async fn a_waiting_login_expires_and_ends_when_the_password_changes() {
 #[tokio::test]
 async fn a_waiting_login_for_one_user_never_completes_as_another() {
     let app = app_default().await;
-    app.shared.second_factor.lock().unwrap().extend([1, 2]);
+    app.shared
+        .second_factor
+        .lock()
+        .expect("lock")
+        .extend([1, 2]);
     let browser = app.browser();
     browser.login("alice", "pw-alice", false).await;
     let alice_waiting = browser.copy();
     browser.login("bob", "pw-bob", false).await;
     assert_eq!(
-        browser.get("/login/due").await.text().await.unwrap(),
+        browser.get("/login/due").await.text().await.expect("body"),
         "login bob"
     );
     // Alice's copy of the waiting session is gone: the second login started a new session.
@@ -1080,7 +1099,7 @@ async fn a_waiting_login_for_one_user_never_completes_as_another() {
 #[tokio::test]
 async fn wrong_codes_are_throttled_like_passwords() {
     let app = app_default().await;
-    app.shared.second_factor.lock().unwrap().insert(1);
+    app.shared.second_factor.lock().expect("lock").insert(1);
     let browser = app.browser();
     browser.login("alice", "pw-alice", false).await;
     for _ in 0..12 {
@@ -1112,7 +1131,9 @@ async fn the_mfa_guard_sends_a_password_only_login_to_the_second_step_and_counts
     let response = browser.page("/secure").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        response.headers()["location"].to_str().unwrap(),
+        response.headers()["location"]
+            .to_str()
+            .expect("an ASCII location"),
         "/login/code?next=%2Fsecure"
     );
     let response = browser
@@ -1128,16 +1149,16 @@ async fn the_mfa_guard_sends_a_password_only_login_to_the_second_step_and_counts
         response
             .text()
             .await
-            .unwrap()
+            .expect("body")
             .contains("second_factor_required")
     );
 
     // A step-up on the logged-in session.
     assert_eq!(
-        browser.get("/login/due").await.text().await.unwrap(),
+        browser.get("/login/due").await.text().await.expect("body"),
         "step-up alice"
     );
-    let before = browser.cookie(SESSION_COOKIE).unwrap();
+    let before = browser.cookie(SESSION_COOKIE).expect("a session cookie");
     assert_eq!(
         browser
             .post_form("/login/code", &[("code", CODE)])
@@ -1145,7 +1166,10 @@ async fn the_mfa_guard_sends_a_password_only_login_to_the_second_step_and_counts
             .status(),
         303
     );
-    assert_ne!(browser.cookie(SESSION_COOKIE).unwrap(), before);
+    assert_ne!(
+        browser.cookie(SESSION_COOKIE).expect("a session cookie"),
+        before
+    );
     assert_eq!(browser.get("/secure").await.status(), 200);
     assert_eq!(browser.get("/recent-mfa").await.status(), 200);
     assert!(app.events().contains(&AuthEvent::SecondFactorCompleted {
@@ -1161,7 +1185,7 @@ async fn the_mfa_guard_sends_a_password_only_login_to_the_second_step_and_counts
 #[tokio::test]
 async fn a_remembered_login_after_a_second_factor_still_asks_for_one() {
     let app = app_default().await;
-    app.shared.second_factor.lock().unwrap().insert(1);
+    app.shared.second_factor.lock().expect("lock").insert(1);
     let browser = app.browser();
     browser.login("alice", "pw-alice", true).await;
     assert!(
@@ -1201,26 +1225,26 @@ async fn login_as_makes_a_request_as_the_user_without_a_password() {
         if let Some(login) = login {
             request = request.extension(login);
         }
-        request.body(Body::empty()).unwrap()
+        request.body(Body::empty()).expect("a request")
     };
     let body = |response: http::Response<Body>| async move {
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
             .await
-            .unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
+            .expect("a body");
+        String::from_utf8(bytes.to_vec()).expect("UTF-8")
     };
 
     let response = app
         .call(send("/me", Some(LoginAs::user(&1_u64))))
         .await
-        .unwrap();
+        .expect("answered");
     assert_eq!(body(response).await, "alice");
-    let response = app.call(send("/me", None)).await.unwrap();
+    let response = app.call(send("/me", None)).await.expect("answered");
     assert_eq!(body(response).await, "anonymous");
     let response = app
         .call(send("/me", Some(LoginAs::user(&9_u64))))
         .await
-        .unwrap();
+        .expect("answered");
     assert_eq!(body(response).await, "anonymous", "no such user");
 
     for (path, login, status) in [
@@ -1233,7 +1257,7 @@ async fn login_as_makes_a_request_as_the_user_without_a_password() {
         ),
         ("/recent-mfa", LoginAs::user(&1_u64), 200),
     ] {
-        let response = app.call(send(path, Some(login))).await.unwrap();
+        let response = app.call(send(path, Some(login))).await.expect("answered");
         assert_eq!(response.status(), status, "{path}");
         assert!(
             response.headers().get(SET_COOKIE.as_str()).is_none(),
@@ -1260,7 +1284,7 @@ async fn two_instances(
             .clock(clock.clone())
             .session_registry(registry)
             .remember_me(remember)
-            .events(move |record: &EventRecord| sink.lock().unwrap().push(record.clone()))
+            .events(move |record: &EventRecord| sink.lock().expect("lock").push(record.clone()))
             .build()
     };
     let a = instance(
@@ -1314,7 +1338,7 @@ async fn sessions_and_remember_me_span_instances(
         .at(&b)
         .post(&format!("/sessions/{}/end", listed[1].id), "")
         .await;
-    assert_eq!(response.text().await.unwrap(), "true");
+    assert_eq!(response.text().await.expect("body"), "true");
     assert_eq!(phone.at(&a).whoami().await, "anonymous");
     phone.restart();
     assert_eq!(
@@ -1337,10 +1361,16 @@ async fn sessions_and_remember_me_span_instances(
         "anonymous",
         "every session of bob ended"
     );
-    assert!(events.lock().unwrap().iter().any(|record| record.event
-        == AuthEvent::RememberTheft {
-            user: "2".to_owned()
-        }));
+    assert!(
+        events
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|record| record.event
+                == AuthEvent::RememberTheft {
+                    user: "2".to_owned()
+                })
+    );
     owner.restart();
     assert_eq!(
         owner.at(&a).whoami().await,

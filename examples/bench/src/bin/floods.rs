@@ -131,6 +131,7 @@ async fn run(flood: &str, requests: usize) -> Result<(u64, u64, f64), Error> {
         let started = example_sqlite::Demo::new(example_sqlite::Config {
             database: dir.path().join("demo.db"),
             session_key: None,
+            mfa_key: None,
         })
         .await?;
         demo.insert(started).router()
