@@ -283,3 +283,229 @@ async fn browser_logs_in_is_refused_admin_and_logs_out() {
     drop(driver);
     outcome.expect("the browser flow finishes within 120 s");
 }
+
+/// Fills the demo's login form on the page the browser shows and submits it.
+async fn submit_login(browser: &Client, username: &str, password: &str, remember: bool) {
+    for (field, value) in [("username", username), ("password", password)] {
+        browser
+            .find(Locator::Css(&format!("input[name={field}]")))
+            .await
+            .expect("a login field")
+            .send_keys(value)
+            .await
+            .expect("type into the login form");
+    }
+    if remember {
+        browser
+            .find(Locator::Css("input[name=remember]"))
+            .await
+            .expect("the remember-me box")
+            .click()
+            .await
+            .expect("tick remember me");
+    }
+    browser
+        .find(Locator::Css("#login"))
+        .await
+        .expect("the login button")
+        .click()
+        .await
+        .expect("submit the login form");
+}
+
+/// A browser restart, as far as cookies go: the session cookie (no `Max-Age`) is gone, the
+/// persistent ones stay.
+async fn drop_session_cookie(browser: &Client) {
+    browser
+        .delete_cookie("id")
+        .await
+        .expect("delete the session cookie");
+    let cookies = browser.get_all_cookies().await.expect("the cookies");
+    assert!(cookies.iter().all(|cookie| cookie.name() != "id"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_stays_logged_in_after_a_restart_only_when_remembered() {
+    if !chromedriver_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (addr, _demo) = serve_demo(&dir).await;
+    let driver = Chromedriver::start();
+    let browser = driver.browser().await;
+    let base = format!("http://{addr}");
+
+    let outcome = tokio::time::timeout(Duration::from_secs(120), async {
+        for remember in [false, true] {
+            browser
+                .goto(&format!("{base}/login"))
+                .await
+                .expect("open /login");
+            wait_for_page(&browser, "/login", None).await;
+            submit_login(&browser, "ferris", "hunter42", remember).await;
+            let page = wait_for_page(&browser, "/", None).await;
+            assert!(
+                page.contains("Logged in as <strong>ferris</strong>"),
+                "{page}"
+            );
+            let cookies = browser.get_all_cookies().await.expect("the cookies");
+            let remembered = cookies
+                .iter()
+                .find(|cookie| cookie.name() == "axum_login_remember");
+            assert_eq!(remembered.is_some(), remember, "{cookies:?}");
+            if let Some(cookie) = remembered {
+                assert_eq!(cookie.http_only(), Some(true), "HttpOnly");
+            }
+            let session_before = cookies
+                .iter()
+                .find(|cookie| cookie.name() == "id")
+                .map(|cookie| cookie.value().to_owned());
+
+            drop_session_cookie(&browser).await;
+            browser
+                .goto(&format!("{base}/protected"))
+                .await
+                .expect("open /protected");
+            if remember {
+                let page = wait_for_page(&browser, "/protected", None).await;
+                assert!(page.contains("Hello, ferris."), "{page}");
+                let cookies = browser.get_all_cookies().await.expect("the cookies");
+                let session_after = cookies
+                    .iter()
+                    .find(|cookie| cookie.name() == "id")
+                    .map(|cookie| cookie.value().to_owned());
+                assert!(session_after.is_some(), "a new session");
+                assert_ne!(session_after, session_before, "under a new id");
+            } else {
+                wait_for_page(&browser, "/login", Some("next=%2Fprotected")).await;
+            }
+        }
+    })
+    .await;
+
+    let _ = browser.close().await;
+    drop(driver);
+    outcome.expect("the browser flow finishes within 120 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_enrols_totp_logs_out_and_logs_in_with_a_code() {
+    use axum_login::mfa::{Totp, TotpSecret};
+
+    if !chromedriver_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (addr, _demo) = serve_demo(&dir).await;
+    let driver = Chromedriver::start();
+    let browser = driver.browser().await;
+    let base = format!("http://{addr}");
+    let code = |secret: &TotpSecret, offset: u64| {
+        let totp = Totp::new("axum-login demo");
+        totp.code_at_step(secret, totp.step_at(std::time::SystemTime::now()) + offset)
+    };
+    let type_code = |code: String| {
+        let browser = browser.clone();
+        async move {
+            browser
+                .find(Locator::Css("input[name=code]"))
+                .await
+                .expect("the code field")
+                .send_keys(&code)
+                .await
+                .expect("type the code");
+        }
+    };
+
+    let outcome = tokio::time::timeout(Duration::from_secs(120), async {
+        browser
+            .goto(&format!("{base}/login"))
+            .await
+            .expect("open /login");
+        wait_for_page(&browser, "/login", None).await;
+        submit_login(&browser, "ferris", "hunter42", false).await;
+        wait_for_page(&browser, "/", None).await;
+
+        // Enrol: the page shows the QR code and the key; a first code turns TOTP on and shows
+        // the recovery codes.
+        browser
+            .goto(&format!("{base}/account/2fa"))
+            .await
+            .expect("open /account/2fa");
+        let page = wait_for_page(&browser, "/account/2fa", None).await;
+        assert!(page.contains("<svg"), "the QR code: {page}");
+        let secret = browser
+            .find(Locator::Css("#secret"))
+            .await
+            .expect("the key")
+            .text()
+            .await
+            .expect("its text");
+        let secret = TotpSecret::from_base32(&secret).expect("a base32 key");
+        type_code(code(&secret, 0)).await;
+        browser
+            .find(Locator::Css("#confirm"))
+            .await
+            .expect("the confirm button")
+            .click()
+            .await
+            .expect("confirm");
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        let codes = loop {
+            let codes = browser
+                .find_all(Locator::Css("#recovery-codes .recovery-code"))
+                .await
+                .expect("the recovery codes");
+            if !codes.is_empty() || Instant::now() > deadline {
+                break codes;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(codes.len(), 10, "ten recovery codes");
+
+        // Log out, and log in again: the password leads to the code form, not in.
+        browser.goto(&format!("{base}/")).await.expect("open /");
+        wait_for_page(&browser, "/", None).await;
+        browser
+            .find(Locator::Css("#logout"))
+            .await
+            .expect("the logout button")
+            .click()
+            .await
+            .expect("log out");
+        wait_for_page(&browser, "/login", None).await;
+        submit_login(&browser, "ferris", "hunter42", false).await;
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        while browser.find(Locator::Css("#code-form")).await.is_err() {
+            assert!(Instant::now() < deadline, "the code form is shown");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(page_status(&browser).await, 200);
+        // The code used to enrol is spent; the next step's is within the window.
+        type_code(code(&secret, 1)).await;
+        browser
+            .find(Locator::Css("#verify"))
+            .await
+            .expect("the verify button")
+            .click()
+            .await
+            .expect("submit the code");
+        let page = wait_for_page(&browser, "/", None).await;
+        assert!(
+            page.contains("Logged in as <strong>ferris</strong>"),
+            "{page}"
+        );
+
+        browser
+            .goto(&format!("{base}/account/secure"))
+            .await
+            .expect("open /account/secure");
+        wait_for_page(&browser, "/account/secure", None).await;
+        assert_eq!(page_status(&browser).await, 200);
+    })
+    .await;
+
+    let _ = browser.close().await;
+    drop(driver);
+    outcome.expect("the browser flow finishes within 120 s");
+}
