@@ -1414,6 +1414,7 @@ async fn cross_site_posts_to_the_account_pages_are_403_and_change_nothing() {
             (end.as_str(), vec![]),
             ("/account/sessions/end-others", vec![]),
             ("/account/2fa", vec![("code", "123456")]),
+            ("/account/2fa/disable", vec![]),
         ] {
             let response = here.post_cross_site(path, &form, giveaway).await;
             assert_eq!(
@@ -1503,4 +1504,53 @@ async fn auth_events_are_written_to_the_audit_log() {
             .all(|line| !line.contains("correct-horse-battery")),
         "no password in the audit log"
     );
+}
+
+#[tokio::test]
+async fn turning_totp_off_needs_a_fresh_login_and_the_password_alone_logs_in_again() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    browser.logged_in_as("ferris", "hunter42").await;
+    enrol(&browser).await;
+    let admin = server.browser();
+    admin.logged_in_as("admin", "correct-horse-battery").await;
+    let (admin_secret, _) = enrol(&admin).await;
+
+    // A session that is not fresh (here: one made by remember-me) is sent to the password.
+    let remembered = server.browser();
+    let response = remembered
+        .post(
+            "/login",
+            &[
+                ("username", "admin"),
+                ("password", "correct-horse-battery"),
+                ("remember", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "the second step");
+    let response = remembered
+        .post("/login/code", &[("code", &totp_code(&admin_secret, 1))])
+        .await;
+    let remember = cookie_set(&response, REMEMBER_COOKIE).expect("remembered");
+    let restarted = server.browser_with_cookies(&[format!("{REMEMBER_COOKIE}={remember}")]);
+    let response = restarted.post("/account/2fa/disable", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&response).starts_with("/login"),
+        "{}",
+        location(&response)
+    );
+    let body = text(admin.get("/account/2fa").await).await;
+    assert!(body.contains("Two-factor authentication is on"), "{body}");
+
+    let response = browser.post("/account/2fa/disable", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/account/2fa");
+    let body = text(browser.get("/account/2fa").await).await;
+    assert!(body.contains("Two-factor authentication is off."), "{body}");
+    browser.post("/logout", &[]).await;
+    let response = browser.login("ferris", "hunter42", "").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "no code asked");
+    assert_eq!(browser.get("/protected").await.status(), StatusCode::OK);
 }

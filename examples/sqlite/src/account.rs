@@ -8,7 +8,7 @@ use axum::{
     Form, Router,
     extract::{Path, State},
     http::{HeaderValue, StatusCode, header::CACHE_CONTROL},
-    response::{Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
 use axum_login::{
@@ -34,6 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/sessions/{id}/end", post(end_session))
         .route("/account/sessions/end-others", post(end_other_sessions))
         .route("/account/2fa", get(enrolment_page).post(confirm_enrolment))
+        .route("/account/2fa/disable", post(disable))
         .route("/account/secure", get(secure))
 }
 
@@ -244,6 +245,25 @@ async fn confirm_enrolment(
     };
     let body = state.templates.render("two_factor.html", page)?;
     Ok(no_store(html(StatusCode::OK, body)))
+}
+
+/// Turns TOTP off and drops the recovery codes. Like enrolling, it needs a fresh login: a
+/// session left open on a shared computer must not be able to remove the owner's second
+/// factor.
+#[require_login(fresh = "10m")]
+async fn disable(
+    State(state): State<AppState>,
+    auth: Auth,
+    CurrentUser(user): CurrentUser<User>,
+) -> PageResult {
+    auth.check_same_site()?;
+    if state.mfa.disable(&user.id).await? {
+        auth.record_event(AuthEvent::SecondFactorChanged {
+            user: user.id.to_string(),
+            change: SecondFactorChange::Removed,
+        });
+    }
+    Ok(Redirect::to("/account/2fa").into_response())
 }
 
 /// Open only with a second factor completed in this session; the guard sends anyone else to
