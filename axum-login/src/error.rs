@@ -75,7 +75,9 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub(crate) fn store(error: impl StdError + Send + Sync + 'static) -> Self {
+    /// A failure of the user store, for a handler that calls the store itself (a password
+    /// change): answered as a `500` with a generic body, the cause logged, like the layer's own.
+    pub fn store(error: impl StdError + Send + Sync + 'static) -> Self {
         Self::Store(Box::new(error))
     }
 

@@ -330,6 +330,67 @@ pub use axum_login_macros::Role;
 #[doc(inline)]
 pub use axum_login_macros::Permission;
 
+/// Derives [`SqlxUser`](crate::sqlx::SqlxUser) (feature `sqlx`) for a user struct, so that
+/// [`SqlxStore`] loads it from SQLite, PostgreSQL or MySQL/MariaDB: derive `AuthUser` too, from
+/// the same `#[auth(...)]` attributes.
+///
+/// ```
+/// use axum_login::{AuthUser, Role, UserStore};
+/// use secrecy::SecretString;
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
+/// enum Access {
+///     Admin,
+///     User,
+/// }
+///
+/// #[derive(Clone, Debug, AuthUser, UserStore)]
+/// #[user_store(table = "users", authenticate_query = "SELECT * FROM users WHERE lower(email) = lower($1)")]
+/// struct User {
+///     #[auth(id)]
+///     id: i64,
+///     #[auth(username, column = "email")]
+///     email: String,
+///     #[auth(password_hash)]
+///     password_hash: SecretString,
+///     #[auth(role)]
+///     role: Access,
+///     #[user_store(skip)]
+///     avatar: Option<Vec<u8>>,
+/// }
+///
+/// type Store = axum_login::SqlxStore<User, sqlx::Sqlite>;
+/// ```
+///
+/// On the struct, `#[user_store(...)]` takes:
+///
+/// | key | meaning |
+/// | --- | --- |
+/// | `table = "users"` | the users table (required) |
+/// | `roles_table = "user_roles"` | fills the `#[auth(roles)]` collection from `(user_id, role)` rows |
+/// | `permissions_table = "user_permissions"` | fills `#[auth(permissions)]` from `(user_id, permission)` rows |
+/// | `user_id_column = "..."` | the user id column of those tables (default `user_id`) |
+/// | `role_column`, `permission_column` | their name columns (defaults `role`, `permission`) |
+/// | `load_query = "..."` | the query that loads a user by id, written with `$1` |
+/// | `authenticate_query = "..."` | the query that finds a user by username, written with `$1` |
+///
+/// Every field is a column of the users table, named like the field unless
+/// `#[auth(column = "...")]` says otherwise, except the collections filled from a roles or
+/// permissions table and fields marked `#[user_store(skip)]` (both start from `Default`). An
+/// `#[auth(role)]` field is read from its column through the role's sqlx impl (its name as
+/// text). The password hash field may be `SecretString`, a `String` marked
+/// `#[auth(password_hash, allow_plain_string)]`, or an `Option` of one; a `NULL` hash never
+/// verifies. Table and column names must be identifiers (a table may be `schema.table`): anything
+/// else is a compile error on the string. Custom queries must return the columns the struct reads; their one
+/// parameter is written `$1` on every database and sent as `?` to SQLite and MySQL.
+///
+///
+/// On a field, `#[user_store(skip)]` leaves it out of every query (it starts from `Default`).
+/// A mistake in any of these is a compile error on the mistake.
+#[cfg(feature = "sqlx")]
+#[doc(inline)]
+pub use axum_login_macros::UserStore;
+#[cfg(not(feature = "sqlx"))]
 pub use axum_login_macros::UserStore;
 
 #[doc = include_str!("../docs/require_login.md")]
@@ -345,3 +406,9 @@ pub use tower_sessions;
 
 #[doc(hidden)]
 pub mod __private;
+
+/// The README's Rust blocks that are not marked `ignore` (the Quick start), compiled with the
+/// crate's doctests so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -39,27 +39,7 @@ use crate::{AuthUser, error::BoxError};
 /// type Store = axum_login::SqlxStore<User, sqlx::Sqlite>;
 /// ```
 ///
-/// On the struct, `#[user_store(...)]` takes:
-///
-/// | key | meaning |
-/// | --- | --- |
-/// | `table = "users"` | the users table (required) |
-/// | `roles_table = "user_roles"` | fills the `#[auth(roles)]` collection from `(user_id, role)` rows |
-/// | `permissions_table = "user_permissions"` | fills `#[auth(permissions)]` from `(user_id, permission)` rows |
-/// | `user_id_column = "..."` | the user id column of those tables (default `user_id`) |
-/// | `role_column`, `permission_column` | their name columns (defaults `role`, `permission`) |
-/// | `load_query = "..."` | the query that loads a user by id, written with `$1` |
-/// | `authenticate_query = "..."` | the query that finds a user by username, written with `$1` |
-///
-/// Every field is a column of the users table, named like the field unless
-/// `#[auth(column = "...")]` says otherwise, except the collections filled from a roles or
-/// permissions table and fields marked `#[user_store(skip)]` (both start from `Default`). An
-/// `#[auth(role)]` field is read from its column through the role's sqlx impl (its name as
-/// text). The password hash field may be `SecretString`, a `String` marked
-/// `#[auth(password_hash, allow_plain_string)]`, or an `Option` of one; a `NULL` hash never
-/// verifies. Table and column names must be identifiers (a table may be `schema.table`): anything
-/// else is a compile error on the string. Custom queries must return the columns the struct reads; their one
-/// parameter is written `$1` on every database and sent as `?` to SQLite and MySQL.
+/// Its keys and what they mean: [`UserStore`](derive@crate::UserStore).
 ///
 /// Roles and permissions from tables cost one query per table when a user is loaded.
 ///
