@@ -1,4 +1,4 @@
-//! The security suite (issue 7): what the framework does when someone attacks it, each point
+//! The security suite: what the framework does when someone attacks it, each point
 //! proved over HTTP against a real server on an ephemeral loopback port. Items that need the
 //! password hash live in `security_input.rs`, faults in `security_faults.rs`, property tests in
 //! `security_fuzz.rs`.
