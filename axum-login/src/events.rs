@@ -106,6 +106,9 @@ pub enum LoginMethod {
     SecondFactor,
     /// A remember-me cookie.
     RememberMe,
+    /// A passkey, without a password
+    /// ([`AuthSession::login_with_passkey`](crate::AuthSession::login_with_passkey)).
+    Passkey,
 }
 
 /// A change to a user's second factors.

@@ -2,10 +2,13 @@
 //! server-side session and the passkeys in SQLite; a real HTTP client with a cookie jar plays the
 //! browser, and webauthn-authenticator-rs's software passkey plays the authenticator.
 //!
-//! `/login/{user}` stands in for the password step, which is not what these tests are about.
+//! The app is behind the `AuthLayer`: the password step is a directory store whose users all
+//! have the password `pw`; a passkey is a step-up on a logged-in session, the second step of a
+//! login waiting after its password (`complete_second_factor`), or a login of its own
+//! (`login_with_passkey`).
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+use std::{convert::Infallible, sync::Arc};
 
 use axum::{
     Json, Router,
@@ -14,78 +17,126 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use axum_login::mfa::{
-    Passkeys, SqlxPasskeyStore,
-    passkey::{
-        AuthenticationState, PasswordlessState, PublicKeyCredential, RegisterPublicKeyCredential,
-        RegistrationState, Url,
+use axum_login::{
+    AuthLayer, AuthSession, SessionKey, UserStore,
+    events::{AuthEvent, EventRecord, LoginMethod},
+    mfa::{
+        Passkeys, SqlxPasskeyStore,
+        passkey::{
+            AuthenticationState, PasswordlessState, PublicKeyCredential,
+            RegisterPublicKeyCredential, RegistrationState, Url,
+        },
     },
+    require_login,
+    session::MemoryStore,
+    session_layer,
 };
-use axum_login_tests::{db, http::browser, soft_passkey::SoftAuthenticator};
+use axum_login_tests::{
+    db,
+    directory::{Credentials, TestStore},
+    http::browser,
+    soft_passkey::SoftAuthenticator,
+};
 use serde::de::DeserializeOwned;
-use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
+use std::sync::Mutex;
 
 type App = Arc<Passkeys<SqlxPasskeyStore<sqlx::Sqlite>>>;
+type Auth = AuthSession<TestStore>;
 
-const USER: &str = "user";
-const MFA: &str = "mfa";
 const REGISTRATION: &str = "passkey.registration";
 const AUTHENTICATION: &str = "passkey.authentication";
 const PASSWORDLESS: &str = "passkey.passwordless";
+const PASSWORD: &str = "pw";
 
-async fn login(session: Session, Path(user): Path<String>) -> StatusCode {
-    session.insert(USER, user).await.unwrap();
-    session.remove::<bool>(MFA).await.unwrap();
+async fn check_password(
+    auth: &mut Auth,
+    user: &str,
+) -> Option<axum_login_tests::directory::TestUser> {
+    let credentials = Credentials {
+        username: user.to_owned(),
+        password: PASSWORD.to_owned(),
+    };
+    auth.authenticate(credentials).await.unwrap()
+}
+
+/// The password step, as a logged-in session (a passkey then is a step-up).
+async fn login(mut auth: Auth, Path(user): Path<String>) -> StatusCode {
+    let Some(user) = check_password(&mut auth, &user).await else {
+        return StatusCode::UNAUTHORIZED;
+    };
+    auth.login(&user).await.unwrap();
     StatusCode::NO_CONTENT
 }
 
-async fn me(session: Session) -> Json<serde_json::Value> {
-    let user: Option<String> = session.get(USER).await.unwrap();
-    let mfa: Option<bool> = session.get(MFA).await.unwrap();
-    Json(serde_json::json!({ "user": user, "mfa": mfa.unwrap_or(false) }))
+/// The password step of a two-step login: nobody is logged in until the passkey.
+async fn login_waiting(mut auth: Auth, Path(user): Path<String>) -> StatusCode {
+    let Some(user) = check_password(&mut auth, &user).await else {
+        return StatusCode::UNAUTHORIZED;
+    };
+    auth.begin_second_factor(&user, false).await.unwrap();
+    StatusCode::ACCEPTED
+}
+
+async fn me(auth: Auth) -> Json<serde_json::Value> {
+    let user = auth.user().await.unwrap().map(|user| user.name);
+    let mfa = auth.has_second_factor().await.unwrap();
+    Json(serde_json::json!({ "user": user, "mfa": mfa }))
+}
+
+#[require_login(mfa)]
+async fn secure() -> &'static str {
+    "secure"
 }
 
 /// Takes a ceremony's state out of the session, so no answer can be checked against it twice.
-async fn take<T: DeserializeOwned>(session: &Session, key: &str) -> Option<T> {
-    session.remove::<T>(key).await.unwrap()
+async fn take<T: DeserializeOwned>(auth: &Auth, key: &str) -> Option<T> {
+    auth.session().remove::<T>(key).await.unwrap()
 }
 
-async fn register_start(State(passkeys): State<App>, session: Session) -> Response {
-    let Some(user) = session.get::<String>(USER).await.unwrap() else {
+async fn register_start(State(passkeys): State<App>, auth: Auth) -> Response {
+    let Some(user) = auth.user().await.unwrap() else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let (options, state) = passkeys
-        .start_registration(&user, &user, &user)
+        .start_registration(&user.id.to_string(), &user.name, &user.name)
         .await
         .unwrap();
-    session.insert(REGISTRATION, state).await.unwrap();
+    auth.session().insert(REGISTRATION, state).await.unwrap();
     Json(options).into_response()
 }
 
 async fn register_finish(
     State(passkeys): State<App>,
-    session: Session,
+    auth: Auth,
     Json(response): Json<RegisterPublicKeyCredential>,
 ) -> StatusCode {
-    let Some(user) = session.get::<String>(USER).await.unwrap() else {
+    let Some(user) = auth.user().await.unwrap() else {
         return StatusCode::UNAUTHORIZED;
     };
-    let Some(state) = take::<RegistrationState>(&session, REGISTRATION).await else {
+    let Some(state) = take::<RegistrationState>(&auth, REGISTRATION).await else {
         return StatusCode::BAD_REQUEST;
     };
-    match passkeys.finish_registration(&user, &response, state).await {
+    match passkeys
+        .finish_registration(&user.id.to_string(), &response, state)
+        .await
+    {
         Ok(_) => StatusCode::CREATED,
         Err(_) => StatusCode::BAD_REQUEST,
     }
 }
 
-async fn second_factor_start(State(passkeys): State<App>, session: Session) -> Response {
-    let Some(user) = session.get::<String>(USER).await.unwrap() else {
+/// A ceremony for whoever's second factor is due: a waiting login, or the logged-in user.
+async fn second_factor_start(State(passkeys): State<App>, auth: Auth) -> Response {
+    let Some(due) = auth.second_factor_due().await.unwrap() else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    match passkeys.start_authentication(&user).await.unwrap() {
+    match passkeys
+        .start_authentication(&due.user().id.to_string())
+        .await
+        .unwrap()
+    {
         Some((options, state)) => {
-            session.insert(AUTHENTICATION, state).await.unwrap();
+            auth.session().insert(AUTHENTICATION, state).await.unwrap();
             Json(options).into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
@@ -94,58 +145,63 @@ async fn second_factor_start(State(passkeys): State<App>, session: Session) -> R
 
 async fn second_factor_finish(
     State(passkeys): State<App>,
-    session: Session,
+    mut auth: Auth,
     Json(response): Json<PublicKeyCredential>,
 ) -> StatusCode {
-    let Some(user) = session.get::<String>(USER).await.unwrap() else {
-        return StatusCode::UNAUTHORIZED;
-    };
-    let Some(state) = take::<AuthenticationState>(&session, AUTHENTICATION).await else {
+    let Some(state) = take::<AuthenticationState>(&auth, AUTHENTICATION).await else {
         return StatusCode::BAD_REQUEST;
     };
-    match passkeys
-        .finish_authentication(&user, &response, state)
+    let passed = auth
+        .complete_second_factor(|user| async move {
+            let result = passkeys
+                .finish_authentication(&user.id.to_string(), &response, state)
+                .await;
+            Ok::<_, Infallible>(result.is_ok_and(|result| result.user_verified()))
+        })
         .await
-    {
-        Ok(result) => {
-            assert!(result.user_verified());
-            session.insert(MFA, true).await.unwrap();
-            StatusCode::NO_CONTENT
-        }
-        Err(_) => StatusCode::UNAUTHORIZED,
+        .unwrap();
+    if passed {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::UNAUTHORIZED
     }
 }
 
-async fn passwordless_start(State(passkeys): State<App>, session: Session) -> Response {
+async fn passwordless_start(State(passkeys): State<App>, auth: Auth) -> Response {
     let (options, state) = passkeys.start_passwordless().unwrap();
-    session.insert(PASSWORDLESS, state).await.unwrap();
+    auth.session().insert(PASSWORDLESS, state).await.unwrap();
     Json(options).into_response()
 }
 
 async fn passwordless_finish(
     State(passkeys): State<App>,
-    session: Session,
+    mut auth: Auth,
     Json(response): Json<PublicKeyCredential>,
 ) -> Response {
-    let Some(state) = take::<PasswordlessState>(&session, PASSWORDLESS).await else {
+    let Some(state) = take::<PasswordlessState>(&auth, PASSWORDLESS).await else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    match passkeys.finish_passwordless(&response, state).await {
-        Ok(login) => {
-            // A real app rotates the session id here (`AuthSession::login` does).
-            session.cycle_id().await.unwrap();
-            session.insert(USER, &login.user).await.unwrap();
-            session.insert(MFA, true).await.unwrap();
-            login.user.into_response()
-        }
-        Err(_) => StatusCode::UNAUTHORIZED.into_response(),
+    let Ok(login) = passkeys.finish_passwordless(&response, state).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    if !login.result.user_verified() {
+        return StatusCode::UNAUTHORIZED.into_response();
     }
+    let Ok(id) = login.user.parse::<u64>() else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Some(user) = auth.store().load_user(&id).await.unwrap() else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    auth.login_with_passkey(&user).await.unwrap();
+    user.name.into_response()
 }
 
 struct Site {
     base: String,
     origin: Url,
     db: db::TestDb<sqlx::Sqlite>,
+    events: Arc<Mutex<Vec<AuthEvent>>>,
 }
 
 /// The app on a loopback port. Its WebAuthn origin is `http://localhost:PORT`: WebAuthn needs a
@@ -161,9 +217,23 @@ async fn site() -> Site {
     let origin = Url::parse(&format!("http://localhost:{port}")).unwrap();
     let passkeys: App =
         Arc::new(Passkeys::new(store, "localhost", &origin, "Passkey test").unwrap());
+    let users =
+        TestStore::with_users(&[(7, "7", PASSWORD), (8, "8", PASSWORD), (9, "9", PASSWORD)]);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    // Plain HTTP on loopback: the cookie is not `Secure`, so the test client sends it back.
+    let layer = AuthLayer::builder(
+        users,
+        session_layer(MemoryStore::default()).with_secure(false),
+    )
+    .session_key(SessionKey::generate())
+    .events(move |record: &EventRecord| sink.lock().unwrap().push(record.event.clone()))
+    .build();
     let app = Router::new()
         .route("/login/{user}", post(login))
+        .route("/login-waiting/{user}", post(login_waiting))
         .route("/me", get(me))
+        .route("/secure", get(secure))
         .route("/passkeys/register/start", post(register_start))
         .route("/passkeys/register/finish", post(register_finish))
         .route("/2fa/passkey/start", post(second_factor_start))
@@ -171,12 +241,13 @@ async fn site() -> Site {
         .route("/login/passkey/start", post(passwordless_start))
         .route("/login/passkey/finish", post(passwordless_finish))
         .with_state(passkeys)
-        .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false));
+        .layer(layer);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Site {
         base: format!("http://{addr}"),
         origin,
         db,
+        events,
     }
 }
 
@@ -198,6 +269,15 @@ impl Site {
         client
             .post(format!("{}{path}", self.base))
             .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client
+            .get(format!("{}{path}", self.base))
+            .header("accept", "application/json")
             .send()
             .await
             .unwrap()
@@ -353,11 +433,20 @@ async fn a_ceremony_started_for_one_user_does_not_finish_for_another() {
         wrong_key.is_err(),
         "7's authenticator holds none of 8's credentials"
     );
-    // A ceremony state started for 7 is refused once the session is 8's.
+    // A ceremony started for 7 does not survive the session becoming 8's: logging in as
+    // another user starts the session over, the ceremony's state with it.
     site.post(&client, "/login/7").await;
     let options = site.second_factor_options(&client).await;
     let assertion = authenticator.authenticate(options);
     site.post(&client, "/login/8").await;
+    assert_eq!(
+        site.post_json(&client, "/2fa/passkey/finish", &assertion)
+            .await
+            .status(),
+        400
+    );
+    // And 7's answer to a ceremony for 8 fails the check.
+    site.second_factor_options(&client).await;
     assert_eq!(
         site.post_json(&client, "/2fa/passkey/finish", &assertion)
             .await
@@ -405,6 +494,11 @@ async fn a_passkey_logs_in_without_a_password() {
         site.me(&client).await,
         serde_json::json!({ "user": "7", "mfa": true })
     );
+    assert_eq!(site.get(&client, "/secure").await.status(), 200);
+    assert!(site.events.lock().unwrap().contains(&AuthEvent::LoggedIn {
+        user: "7".to_owned(),
+        method: LoginMethod::Passkey,
+    }));
 
     // An assertion whose user handle names nobody logs nobody in.
     let options = site
@@ -421,5 +515,41 @@ async fn a_passkey_logs_in_without_a_password() {
             .status(),
         401
     );
+    site.db.finish().await;
+}
+
+/// The two-step login with a passkey as the second factor: after the password nobody is
+/// logged in and `mfa` routes are closed; the passkey completes the login under a new session
+/// id, and opens them.
+#[tokio::test]
+async fn a_passkey_completes_a_login_waiting_after_the_password() {
+    let site = site().await;
+    let mut authenticator = SoftAuthenticator::new(site.origin.clone());
+    site.register(&browser(), &mut authenticator, "7").await;
+
+    let client = browser();
+    assert_eq!(site.post(&client, "/login-waiting/7").await.status(), 202);
+    assert_eq!(
+        site.me(&client).await,
+        serde_json::json!({ "user": null, "mfa": false })
+    );
+    assert_eq!(site.get(&client, "/secure").await.status(), 401);
+    let options = site.second_factor_options(&client).await;
+    let assertion = authenticator.authenticate(options);
+    assert_eq!(
+        site.post_json(&client, "/2fa/passkey/finish", &assertion)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        site.me(&client).await,
+        serde_json::json!({ "user": "7", "mfa": true })
+    );
+    assert_eq!(site.get(&client, "/secure").await.status(), 200);
+    assert!(site.events.lock().unwrap().contains(&AuthEvent::LoggedIn {
+        user: "7".to_owned(),
+        method: LoginMethod::SecondFactor,
+    }));
     site.db.finish().await;
 }

@@ -271,6 +271,24 @@ impl<S: UserStore> AuthSession<S> {
         Ok(())
     }
 
+    /// Logs in `user`, whom a passkey assertion with user verification identified (a
+    /// passwordless login): as [`login`](Self::login), and the login counts as having
+    /// completed a second factor, since the assertion proves both the device and the person
+    /// (its PIN or biometric), so `#[require_login(mfa)]` passes. Check the assertion's
+    /// `user_verified()` (`PasskeyLogin::result`) before calling it; an assertion without user
+    /// verification is one factor and belongs in
+    /// [`complete_second_factor`](Self::complete_second_factor) after a password.
+    pub async fn login_with_passkey(&mut self, user: &S::User) -> Result<(), AuthError> {
+        self.auth.check_same_site()?;
+        let now = crate::clock::unix_seconds(self.auth.config().clock.now());
+        self.start_session(user, Some(now)).await?;
+        self.emit(AuthEvent::LoggedIn {
+            user: user.id().to_string(),
+            method: LoginMethod::Passkey,
+        });
+        Ok(())
+    }
+
     /// Logs `user` in on a new session id, registered, with `second_factor_at` set when a
     /// second factor completed this login.
     pub(super) async fn start_session(
