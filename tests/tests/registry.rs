@@ -228,8 +228,15 @@ async fn step_up_state(auth: AuthSession<TestStore>) -> Result<String, AuthError
     })
 }
 
+/// Logs a line from inside the handler, after the extractor loaded the user.
+async fn logged(CurrentUser(user): CurrentUser<TestUser>) -> &'static str {
+    tracing::info!("handler of {} ran", user.name);
+    "logged"
+}
+
 fn routes(shared: Shared) -> Router {
     Router::new()
+        .route("/logged", get(logged))
         .route("/login", post(login))
         .route("/login/code", post(code))
         .route("/login/due", get(step_up_state))
@@ -1470,4 +1477,21 @@ async fn on_redis_sessions_and_remember_me_span_instances() {
         ),
     )
     .await;
+}
+
+/// Every log line of an authenticated request carries the user's id on the layer's `auth` span,
+/// the handler's own lines included; an anonymous request's span has none.
+#[tokio::test]
+async fn the_request_span_carries_the_user_id() {
+    axum_login_tests::logs::capture_logs();
+    let app = app_default().await;
+    let browser = app.browser();
+    browser.login("bob", "pw-bob", false).await;
+    assert_eq!(browser.get("/logged").await.status(), StatusCode::OK);
+    let logs = axum_login_tests::logs::logs();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("handler of bob ran"))
+        .unwrap_or_else(|| panic!("the handler's line is logged: {logs}"));
+    assert!(line.contains("auth{user_id=2}"), "{line}");
 }
