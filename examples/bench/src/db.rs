@@ -1,4 +1,6 @@
-//! The one SQLite user table every server reads, with direct and group permissions.
+//! The user tables every server reads, with direct and group permissions: in SQLite for the
+//! one-process shape, in PostgreSQL (a schema of the run's own, dropped at the end) for the
+//! deployment shape, with the same rows in both.
 
 use std::sync::{
     Arc,
@@ -6,9 +8,181 @@ use std::sync::{
 };
 
 use sqlx::{
-    SqlitePool,
+    PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
+
+/// Connections in each user pool, SQLite or PostgreSQL, for every server alike.
+const POOL_SIZE: u32 = 4;
+
+/// A user row with its permission lists, comma-separated: direct ones and those through
+/// groups.
+pub(crate) type LoadRow = (i64, String, Option<String>, Option<String>);
+
+/// The user database of one shape. Both stores (ours and axum-login 0.18's backend) go
+/// through these queries, each spelled in the database's own dialect, so that what differs
+/// between the rows is the framework, not the SQL.
+#[derive(Clone)]
+pub(crate) enum Users {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The user with every permission in one round trip: direct ones and those through groups,
+/// each list from its index, no `UNION` (its temporary table made the query several times
+/// dearer for SQLite).
+const LOAD_SQLITE: &str = "SELECT u.id, u.password_hash,
+        (SELECT group_concat(name) FROM user_permissions WHERE user_id = u.id),
+        (SELECT group_concat(gp.name) FROM user_groups g
+            JOIN group_permissions gp ON gp.group_name = g.group_name
+            WHERE g.user_id = u.id)
+     FROM users u WHERE ";
+const LOAD_POSTGRES: &str = "SELECT u.id, u.password_hash,
+        (SELECT string_agg(name, ',') FROM user_permissions WHERE user_id = u.id),
+        (SELECT string_agg(gp.name, ',') FROM user_groups g
+            JOIN group_permissions gp ON gp.group_name = g.group_name
+            WHERE g.user_id = u.id)
+     FROM users u WHERE ";
+
+impl Users {
+    /// The user named so, with their permissions (ours).
+    pub(crate) async fn load_by_name(&self, name: &str) -> Result<Option<LoadRow>, sqlx::Error> {
+        match self {
+            Self::Sqlite(pool) => {
+                sqlx::query_as(&format!("{LOAD_SQLITE}u.username = ?"))
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as(&format!("{LOAD_POSTGRES}u.username = $1"))
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await
+            }
+        }
+    }
+
+    /// The user with this id, with their permissions (ours).
+    pub(crate) async fn load_by_id(&self, id: i64) -> Result<Option<LoadRow>, sqlx::Error> {
+        match self {
+            Self::Sqlite(pool) => {
+                sqlx::query_as(&format!("{LOAD_SQLITE}u.id = ?"))
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as(&format!("{LOAD_POSTGRES}u.id = $1"))
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+            }
+        }
+    }
+
+    /// The users with these ids, with their permissions, in one query (ours, batched).
+    pub(crate) async fn load_by_ids(&self, ids: &[i64]) -> Result<Vec<LoadRow>, sqlx::Error> {
+        match self {
+            Self::Sqlite(pool) => {
+                let placeholders = vec!["?"; ids.len()].join(", ");
+                let sql = format!("{LOAD_SQLITE}u.id IN ({placeholders})");
+                let mut query = sqlx::query_as::<_, LoadRow>(&sql);
+                for id in ids {
+                    query = query.bind(id);
+                }
+                query.fetch_all(pool).await
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as(&format!("{LOAD_POSTGRES}u.id = ANY($1)"))
+                    .bind(ids)
+                    .fetch_all(pool)
+                    .await
+            }
+        }
+    }
+
+    /// Id and password hash of the user named so (axum-login 0.18's backend).
+    pub(crate) async fn user_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<(i64, String)>, sqlx::Error> {
+        match self {
+            Self::Sqlite(pool) => {
+                sqlx::query_as("SELECT id, password_hash FROM users WHERE username = ?")
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await
+            }
+        }
+    }
+
+    /// Id and password hash of the user with this id (axum-login 0.18's backend).
+    pub(crate) async fn user_by_id(&self, id: i64) -> Result<Option<(i64, String)>, sqlx::Error> {
+        match self {
+            Self::Sqlite(pool) => {
+                sqlx::query_as("SELECT id, password_hash FROM users WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as("SELECT id, password_hash FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+            }
+        }
+    }
+
+    /// The user's direct permissions (axum-login 0.18's backend).
+    pub(crate) async fn user_permissions(&self, id: i64) -> Result<Vec<String>, sqlx::Error> {
+        let rows: Vec<(String,)> = match self {
+            Self::Sqlite(pool) => {
+                sqlx::query_as("SELECT name FROM user_permissions WHERE user_id = ?")
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as("SELECT name FROM user_permissions WHERE user_id = $1")
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        Ok(rows.into_iter().map(|(name,)| name).collect())
+    }
+
+    /// The user's permissions through groups (axum-login 0.18's backend).
+    pub(crate) async fn group_permissions(&self, id: i64) -> Result<Vec<String>, sqlx::Error> {
+        const SQL: &str = "SELECT gp.name FROM group_permissions gp
+                JOIN user_groups g ON g.group_name = gp.group_name
+                WHERE g.user_id = ";
+        let rows: Vec<(String,)> = match self {
+            Self::Sqlite(pool) => {
+                sqlx::query_as(&format!("{SQL}?"))
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as(&format!("{SQL}$1"))
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        Ok(rows.into_iter().map(|(name,)| name).collect())
+    }
+}
 
 /// How many users the benchmark logs in: one per connection.
 pub(crate) const USERS: usize = 64;
@@ -42,8 +216,8 @@ pub(crate) async fn open() -> Result<SqlitePool, sqlx::Error> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal);
     let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .min_connections(4)
+        .max_connections(POOL_SIZE)
+        .min_connections(POOL_SIZE)
         .connect_with(options)
         .await?;
     sqlx::raw_sql(
@@ -81,6 +255,72 @@ pub(crate) async fn open() -> Result<SqlitePool, sqlx::Error> {
             .await?;
     }
     Ok(pool)
+}
+
+/// The same users in PostgreSQL at `url`, in a schema named after this process
+/// (`axum_login_bench_<pid>`), so the run touches no table of anyone else's; [`drop_postgres`]
+/// removes it.
+pub(crate) async fn open_postgres(url: &str) -> Result<(PgPool, String), sqlx::Error> {
+    let schema = format!("axum_login_bench_{}", std::process::id());
+    let options: PgConnectOptions = url.parse()?;
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await?;
+    sqlx::raw_sql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
+    ))
+    .execute(&admin)
+    .await?;
+    admin.close().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .min_connections(POOL_SIZE)
+        .connect_with(options.options([("search_path", schema.as_str())]))
+        .await?;
+    sqlx::raw_sql(
+        "CREATE TABLE users (id BIGINT PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL);
+         CREATE TABLE user_permissions (user_id BIGINT NOT NULL, name TEXT NOT NULL);
+         CREATE TABLE user_groups (user_id BIGINT NOT NULL, group_name TEXT NOT NULL);
+         CREATE TABLE group_permissions (group_name TEXT NOT NULL, name TEXT NOT NULL);
+         CREATE INDEX user_permissions_user ON user_permissions (user_id);
+         CREATE INDEX user_groups_user ON user_groups (user_id);
+         CREATE INDEX group_permissions_group ON group_permissions (group_name);
+         INSERT INTO group_permissions VALUES ('staff', 'c');",
+    )
+    .execute(&pool)
+    .await?;
+    let hash = tokio::task::spawn_blocking(|| password_auth::generate_hash(PASSWORD))
+        .await
+        .expect("hashing does not panic");
+    for i in 0..USERS {
+        let id = i as i64 + 1;
+        sqlx::query("INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(username(i))
+            .bind(&hash)
+            .execute(&pool)
+            .await?;
+        sqlx::query("INSERT INTO user_permissions VALUES ($1, 'a'), ($1, 'b')")
+            .bind(id)
+            .execute(&pool)
+            .await?;
+        sqlx::query("INSERT INTO user_groups VALUES ($1, 'staff')")
+            .bind(id)
+            .execute(&pool)
+            .await?;
+    }
+    // Fresh statistics, so the planner uses the indexes as it would on a table in service.
+    sqlx::raw_sql("ANALYZE").execute(&pool).await?;
+    Ok((pool, schema))
+}
+
+/// Drops the run's schema and everything in it.
+pub(crate) async fn drop_postgres(pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Whether password checks go through the library's `verify_password` (its password threads:

@@ -3,6 +3,16 @@
 //! in-process on its own loopback port over the same SQLite users and the same kind of session store, driven by keep-alive HTTP/1.1
 //! connections that each logged in once before measuring.
 //!
+//! With `DATABASE_URL_POSTGRES` and `REDIS_URL` both set, the same run also measures the
+//! deployment shape, in the same interleaved rounds and printed as a second table: users in
+//! PostgreSQL (the same rows, in a schema of the run's own, dropped at the end) and sessions
+//! in Redis, for bare axum, tower-sessions alone, axum-login 0.18 and ours (default, user
+//! cache, three permissions). Every row of that shape uses the same session store,
+//! `tower-sessions-redis-store`'s `RedisStore` over one `fred` pool of
+//! [`REDIS_POOL`] clients, and the same PostgreSQL pool size as the SQLite one; ours takes it
+//! wrapped in `CheckThenSave`, which its session layer needs for a store it has no atomic
+//! backend for. Without both variables only the one-process shape runs, and the run says so.
+//!
 //! `cargo run --release -p bench`; knobs: `BENCH_CONNS` (connections per row, default 16),
 //! `BENCH_ROUNDS` (interleaved rounds, default 8), `BENCH_SECS` (seconds per row per round,
 //! default 0.5), `BENCH_LOGINS` (logins in flight for the login check, default 32),
@@ -27,7 +37,11 @@ use std::{
 use axum::{Form, Router, http::StatusCode, routing::get};
 use client::{Conn, Samples, drive};
 use db::Calls;
-use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
+use tower_sessions::{MemoryStore, Session, SessionManagerLayer, SessionStore};
+use tower_sessions_redis_store::RedisStore;
+
+/// Clients in the deployment shape's Redis pool, shared by every server of that shape.
+const REDIS_POOL: usize = 4;
 
 pub(crate) const BODY: &str = "hello";
 
@@ -50,8 +64,8 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// tower-sessions alone: the handler reads one value from the session.
-fn sessions_only() -> Router {
+/// tower-sessions alone over `store`: the handler reads one value from the session.
+fn sessions_only<S: SessionStore + Clone>(store: S) -> Router {
     async fn read(session: Session) -> Result<&'static str, StatusCode> {
         let user: Option<i64> = session
             .get("user_id")
@@ -72,7 +86,7 @@ fn sessions_only() -> Router {
     Router::new()
         .route("/public", get(read))
         .route("/login", axum::routing::post(login))
-        .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
+        .layer(SessionManagerLayer::new(store).with_secure(false))
 }
 
 struct Server {
@@ -248,7 +262,8 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
 
-/// Issue 8's targets, computed from this run's rows (those measured).
+/// The one-process shape's performance targets, computed from this run's rows (those
+/// measured).
 fn print_targets(rows: &[Row]) {
     let rate = |id: &str| {
         rows.iter()
@@ -262,7 +277,7 @@ fn print_targets(rows: &[Row]) {
     };
     let ratio = |a: &str, b: &str| Some(rate(a)? / rate(b)?);
     println!();
-    println!("Targets (issue 8), from this run:");
+    println!("Performance targets (one process: SQLite users, in-memory sessions), from this run:");
     let checks = [
         (
             "public route behind our layer vs bare axum",
@@ -316,6 +331,114 @@ fn print_targets(rows: &[Row]) {
     }
 }
 
+/// The deployment shape's performance targets (PostgreSQL users, Redis sessions), computed
+/// from this run's rows (those measured).
+fn print_deploy_targets(rows: &[Row]) {
+    let rate = |id: &str| {
+        rows.iter()
+            .find(|row| row.label.split(' ').next() == Some(id))
+            .map(Row::rate)
+    };
+    let ratio = |a: &str, b: &str| Some(rate(a)? / rate(b)?);
+    println!();
+    println!("Performance targets (deployment: PostgreSQL users, Redis sessions), from this run:");
+    let checks = [
+        (
+            "guarded, no cache, vs axum-login's login_required!",
+            ratio("D4", "D3"),
+            1.5,
+        ),
+        (
+            "guarded, user cache, vs tower-sessions + Redis alone",
+            ratio("D5", "D2"),
+            0.9,
+        ),
+        (
+            "three permissions, no cache, vs axum-login's permission_required!",
+            ratio("D7b", "D7a"),
+            5.0,
+        ),
+        (
+            "three permissions, user cache, vs axum-login's permission_required!",
+            ratio("D7c", "D7a"),
+            5.0,
+        ),
+        (
+            "public route behind our layer vs bare axum",
+            ratio("D6b", "D1"),
+            0.95,
+        ),
+    ];
+    for (what, measured, at_least) in checks {
+        if let Some(measured) = measured {
+            println!(
+                "- {what}: {measured:.2}x (target at least {at_least}x): {}",
+                verdict(measured >= at_least)
+            );
+        }
+    }
+}
+
+/// One table: `rows`, with `floor` the rate the last column divides by.
+fn print_table(rows: &mut [Row], servers: &[Server], floor: f64) {
+    println!(
+        "| row | requests/s | p50 µs | p99 µs | store calls/request | vs axum-login 0.18 | vs floor |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for i in 0..rows.len() {
+        rows[i].latencies.sort_unstable();
+        let row = &rows[i];
+        let calls = if servers[row.server].calls.is_some() {
+            format!("{:.2}", row.calls as f64 / row.all_requests as f64)
+        } else {
+            "-".to_owned()
+        };
+        let versus = row
+            .versus
+            .and_then(|id| {
+                rows.iter()
+                    .find(|other| other.label.split(' ').next() == Some(id))
+            })
+            .map_or("-".to_owned(), |other| {
+                format!("{:.2}x", row.rate() / other.rate())
+            });
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {calls} | {versus} | {:.2}x |",
+            row.label,
+            row.rate(),
+            percentile(&row.latencies, 50),
+            percentile(&row.latencies, 99),
+            row.rate() / floor,
+        );
+    }
+}
+
+/// The deployment shape's services, when both URLs are set.
+struct Deploy {
+    users: sqlx::PgPool,
+    schema: String,
+    sessions: RedisStore<fred::clients::Pool>,
+}
+
+async fn open_deploy() -> Result<Option<Deploy>, Error> {
+    use fred::prelude::{ClientLike, Config};
+    let (Ok(postgres), Ok(redis)) = (
+        std::env::var("DATABASE_URL_POSTGRES"),
+        std::env::var("REDIS_URL"),
+    ) else {
+        return Ok(None);
+    };
+    let (users, schema) = db::open_postgres(&postgres).await?;
+    let pool =
+        fred::prelude::Builder::from_config(Config::from_url(&redis)?).build_pool(REDIS_POOL)?;
+    pool.init().await?;
+    Ok(Some(Deploy {
+        users,
+        schema,
+        sessions: RedisStore::new(pool),
+    }))
+}
+
 fn main() -> Result<(), Error> {
     let conns: usize = env("BENCH_CONNS", 16);
     let rounds: usize = env("BENCH_ROUNDS", 8);
@@ -338,12 +461,14 @@ fn main() -> Result<(), Error> {
         server_rt.spawn(async move { axum::serve(listener, router).await });
         Ok(addr)
     };
-    let pool = server_rt.block_on(db::open())?;
-    let (upstream_app, upstream_calls) = upstream::app(pool.clone());
-    let (ours_app, ours_calls) = ours::app(pool.clone(), None, true, false);
-    let (cached_app, cached_calls) = ours::app(pool.clone(), Some(ours::cache()), true, false);
-    let (single_app, single_calls) = ours::app(pool.clone(), None, false, false);
-    let (accounts_app, accounts_calls) = ours::app(pool.clone(), None, true, true);
+    let pool = db::Users::Sqlite(server_rt.block_on(db::open())?);
+    let memory = axum_login::session::MemoryStore::default;
+    let (upstream_app, upstream_calls) = upstream::app(pool.clone(), MemoryStore::default());
+    let (ours_app, ours_calls) = ours::app(pool.clone(), memory(), None, true, false);
+    let (cached_app, cached_calls) =
+        ours::app(pool.clone(), memory(), Some(ours::cache()), true, false);
+    let (single_app, single_calls) = ours::app(pool.clone(), memory(), None, false, false);
+    let (accounts_app, accounts_calls) = ours::app(pool.clone(), memory(), None, true, true);
     let mut throttle_arms = vec![
         throttle::Arm::new(
             "argon2, default throttle",
@@ -362,26 +487,51 @@ fn main() -> Result<(), Error> {
             serve(ours::login_app(pool.clone(), false, true))?,
         ),
     ];
-    let targets = [
+    let mut targets = vec![
         (
             serve(Router::new().route("/public", get(hello)))?,
             None,
             false,
         ),
-        (serve(sessions_only())?, None, true),
+        (serve(sessions_only(MemoryStore::default()))?, None, true),
         (serve(upstream_app)?, Some(upstream_calls), true),
         (serve(ours_app)?, Some(ours_calls), true),
         (serve(cached_app)?, Some(cached_calls), true),
         (serve(single_app)?, Some(single_calls), true),
         (serve(accounts_app)?, Some(accounts_calls), true),
     ];
+    let deploy = server_rt.block_on(open_deploy())?;
+    if let Some(deploy) = &deploy {
+        let users = db::Users::Postgres(deploy.users.clone());
+        let redis = || deploy.sessions.clone();
+        let ours_redis = || axum_login::session::CheckThenSave::new(redis());
+        let (upstream_app, upstream_calls) = upstream::app(users.clone(), redis());
+        let (ours_app, ours_calls) = ours::app(users.clone(), ours_redis(), None, true, false);
+        let (cached_app, cached_calls) = ours::app(
+            users.clone(),
+            ours_redis(),
+            Some(ours::cache()),
+            true,
+            false,
+        );
+        targets.extend([
+            (serve(sessions_only(redis()))?, None, true),
+            (serve(upstream_app)?, Some(upstream_calls), true),
+            (serve(ours_app)?, Some(ours_calls), true),
+            (serve(cached_app)?, Some(cached_calls), true),
+        ]);
+    } else {
+        println!(
+            "Deployment shape (PostgreSQL users, Redis sessions) not measured: set DATABASE_URL_POSTGRES and REDIS_URL to add it to this run."
+        );
+    }
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("client")
         .enable_all()
         .build()?;
-    client_rt.block_on(async {
+    let result = client_rt.block_on(async {
         let mut servers = Vec::new();
         for (addr, calls, login) in targets {
             servers.push(Server {
@@ -414,6 +564,20 @@ fn main() -> Result<(), Error> {
             Row::new("7b ours, 3 permissions, no cache", 3, "/three", Some("7a")),
             Row::new("7c ours, 3 permissions, user cache", 4, "/three", Some("7a")),
         ];
+        if deploy.is_some() {
+            rows.extend([
+                Row::new("D1 bare axum (floor)", 0, "/public", None),
+                Row::new("D2 tower-sessions + Redis alone, reads a value", 7, "/public", None),
+                Row::new("D3 axum-login 0.18, login_required!", 8, "/guarded", None),
+                Row::new("D4 ours, #[require_login], no cache", 9, "/guarded", Some("D3")),
+                Row::new("D5 ours, #[require_login], user cache", 10, "/guarded", Some("D3")),
+                Row::new("D6a axum-login 0.18, public route", 8, "/public", None),
+                Row::new("D6b ours, public route", 9, "/public", Some("D6a")),
+                Row::new("D7a axum-login 0.18, permission_required! x3", 8, "/three", None),
+                Row::new("D7b ours, 3 permissions, no cache", 9, "/three", Some("D7a")),
+                Row::new("D7c ours, 3 permissions, user cache", 10, "/three", Some("D7a")),
+            ]);
+        }
         // For profiling: `BENCH_ONLY=5,2` measures only the rows whose labels start so (and the
         // floor); `L` in the list runs the login check too.
         let only: Vec<String> = std::env::var("BENCH_ONLY")
@@ -438,39 +602,31 @@ fn main() -> Result<(), Error> {
             }
         }
 
-        let floor = rows[0].rate();
+        let deploy_rows = rows.iter().position(|row| row.label.starts_with('D'));
+        let split = deploy_rows.unwrap_or(rows.len());
+        let (one_process, deployed) = rows.split_at_mut(split);
         println!();
         println!(
             "{conns} keep-alive connections per row, {rounds} interleaved rounds of {secs} s per row (requests/s: the median round), {cores} cores"
         );
         println!();
-        println!(
-            "| row | requests/s | p50 µs | p99 µs | store calls/request | vs axum-login 0.18 | vs floor |"
-        );
-        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-        for i in 0..rows.len() {
-            rows[i].latencies.sort_unstable();
-            let row = &rows[i];
-            let calls = if servers[row.server].calls.is_some() {
-                format!("{:.2}", row.calls as f64 / row.all_requests as f64)
-            } else {
-                "-".to_owned()
-            };
-            let versus = row
-                .versus
-                .and_then(|id| rows.iter().find(|other| other.label.split(' ').next() == Some(id)))
-                .map_or("-".to_owned(), |other| format!("{:.2}x", row.rate() / other.rate()));
+        println!("One process: users in SQLite, sessions in memory");
+        println!();
+        let floor = one_process[0].rate();
+        print_table(one_process, &servers, floor);
+        if let Some(floor) = deployed.first().map(Row::rate) {
+            println!();
             println!(
-                "| {} | {:.0} | {:.0} | {:.0} | {calls} | {versus} | {:.2}x |",
-                row.label,
-                row.rate(),
-                percentile(&row.latencies, 50),
-                percentile(&row.latencies, 99),
-                row.rate() / floor,
+                "Deployment: users in PostgreSQL, sessions in Redis (tower-sessions-redis-store, {REDIS_POOL} clients), every row"
             );
+            println!();
+            print_table(deployed, &servers, floor);
         }
 
         print_targets(&rows);
+        if deploy_rows.is_some() {
+            print_deploy_targets(&rows);
+        }
 
         if only.is_empty() || only.iter().any(|o| o == "T ") {
             throttle::check(&mut throttle_arms, conns, rounds, duration * 2).await?;
@@ -513,7 +669,11 @@ fn main() -> Result<(), Error> {
             verdict(library_p99 <= 3.0)
         );
         Ok::<(), Error>(())
-    })?;
+    });
+    if let Some(deploy) = &deploy {
+        server_rt.block_on(db::drop_postgres(&deploy.users, &deploy.schema))?;
+    }
+    result?;
     server_rt.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }

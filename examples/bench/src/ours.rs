@@ -1,27 +1,25 @@
-//! This crate's side: a hand-written `UserStore` over the SQLite table (one query loads the
+//! This crate's side: a hand-written `UserStore` over the user tables (one query loads the
 //! user with every permission, direct and through groups), and its server.
 
 use std::{collections::HashMap, time::Duration};
 
+use crate::{
+    Credentials,
+    db::{Calls, LoadRow, Users, verify},
+};
 use axum::{
     Form, Router,
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use axum_login::session::MemoryStore;
+use axum_login::session::{MemoryStore, SessionBackend};
 use axum_login::{
     AuthLayer, AuthSession, AuthUser, SessionKey, Throttle, UserCache, UserStore,
     authz::PermissionRef,
     registry::{MemorySessionRegistry, RegistryConfig},
     remember::{MemoryRememberStore, RememberMe},
     require_login, session_layer,
-};
-use sqlx::SqlitePool;
-
-use crate::{
-    Credentials,
-    db::{Calls, verify},
 };
 
 #[derive(Clone, Debug)]
@@ -49,24 +47,12 @@ impl AuthUser for User {
 
 #[derive(Clone)]
 pub(crate) struct Store {
-    pool: SqlitePool,
+    pool: Users,
     pub(crate) calls: Calls,
     /// Compare the password with [`PASSWORD`](crate::db::PASSWORD) instead of its argon2
     /// hash, so that what the login throttle costs is not lost in the hash's cost.
     plain_passwords: bool,
 }
-
-/// The user with every permission in one round trip: direct ones and those through groups,
-/// each list from its index, no `UNION` (its temporary table made the query several times
-/// dearer for SQLite).
-const LOAD: &str = "SELECT u.id, u.password_hash,
-        (SELECT group_concat(name) FROM user_permissions WHERE user_id = u.id),
-        (SELECT group_concat(gp.name) FROM user_groups g
-            JOIN group_permissions gp ON gp.group_name = g.group_name
-            WHERE g.user_id = u.id)
-     FROM users u WHERE ";
-
-type LoadRow = (i64, String, Option<String>, Option<String>);
 
 fn user_from((id, password_hash, direct, via_groups): LoadRow) -> User {
     let names = |list: Option<String>| {
@@ -94,10 +80,7 @@ impl UserStore for Store {
     const BATCHED_LOADS: bool = true;
 
     async fn authenticate(&self, credentials: Credentials) -> Result<Option<User>, sqlx::Error> {
-        let row: Option<LoadRow> = sqlx::query_as(&format!("{LOAD}u.username = ?"))
-            .bind(&credentials.username)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = self.pool.load_by_name(&credentials.username).await?;
         let Some(user) = row.map(user_from) else {
             return Ok(None);
         };
@@ -116,24 +99,15 @@ impl UserStore for Store {
 
     async fn load_user(&self, id: &i64) -> Result<Option<User>, sqlx::Error> {
         self.calls.bump();
-        let row: Option<LoadRow> = sqlx::query_as(&format!("{LOAD}u.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(user_from))
+        Ok(self.pool.load_by_id(*id).await?.map(user_from))
     }
 
     /// The users of concurrent requests in one query.
     async fn load_users(&self, ids: &[i64]) -> Result<Vec<Option<User>>, sqlx::Error> {
         self.calls.bump();
-        let placeholders = vec!["?"; ids.len()].join(", ");
-        let sql = format!("{LOAD}u.id IN ({placeholders})");
-        let mut query = sqlx::query_as::<_, LoadRow>(&sql);
-        for id in ids {
-            query = query.bind(id);
-        }
-        let found: HashMap<i64, User> = query
-            .fetch_all(&self.pool)
+        let found: HashMap<i64, User> = self
+            .pool
+            .load_by_ids(ids)
             .await?
             .into_iter()
             .map(user_from)
@@ -168,15 +142,19 @@ async fn three_permissions() -> &'static str {
     crate::BODY
 }
 
-/// The app, with the user cache when `cache` is given, batched user loads (the default for
-/// this store) unless `batch` is false, and a session registry and remember-me (in memory)
-/// when `accounts`.
-pub(crate) fn app(
-    pool: SqlitePool,
+/// The app over `sessions`, with the user cache when `cache` is given, batched user loads
+/// (the default for this store) unless `batch` is false, and a session registry and
+/// remember-me (in memory) when `accounts`.
+pub(crate) fn app<S>(
+    pool: Users,
+    sessions: S,
     cache: Option<UserCache>,
     batch: bool,
     accounts: bool,
-) -> (Router, Calls) {
+) -> (Router, Calls)
+where
+    S: SessionBackend + Clone,
+{
     let calls = Calls::default();
     let store = Store {
         pool,
@@ -184,7 +162,7 @@ pub(crate) fn app(
         plain_passwords: false,
     };
     // The recommended session layer; plain HTTP on loopback, so not `Secure`.
-    let sessions = session_layer(MemoryStore::default()).with_secure(false);
+    let sessions = session_layer(sessions).with_secure(false);
     let mut layer = AuthLayer::builder(store, sessions)
         .session_key(SessionKey::generate())
         .no_login_redirect();
@@ -210,7 +188,7 @@ pub(crate) fn app(
 
 /// The app for the throttle's cost: its login route, with the default throttle or none, and
 /// argon2 or a plain comparison for the password.
-pub(crate) fn login_app(pool: SqlitePool, throttled: bool, plain_passwords: bool) -> Router {
+pub(crate) fn login_app(pool: Users, throttled: bool, plain_passwords: bool) -> Router {
     let store = Store {
         pool,
         calls: Calls::default(),

@@ -1,4 +1,4 @@
-//! axum-login 0.18's side: an `AuthnBackend` + `AuthzBackend` over the same SQLite tables, as its
+//! axum-login 0.18's side: an `AuthnBackend` + `AuthzBackend` over the same user tables, as its
 //! own examples write one (user permissions and group permissions, one query each), and its
 //! server with `login_required!` and `permission_required!`.
 
@@ -14,12 +14,11 @@ use axum_login_upstream::{
     AuthManagerLayerBuilder, AuthSession, AuthUser, AuthnBackend, AuthzBackend, login_required,
     permission_required,
 };
-use sqlx::SqlitePool;
-use tower_sessions::{MemoryStore, SessionManagerLayer};
+use tower_sessions::{SessionManagerLayer, SessionStore};
 
 use crate::{
     Credentials,
-    db::{Calls, verify},
+    db::{Calls, Users, verify},
 };
 
 #[derive(Clone, Debug)]
@@ -42,7 +41,7 @@ impl AuthUser for User {
 
 #[derive(Clone)]
 pub(crate) struct Backend {
-    pool: SqlitePool,
+    pool: Users,
     calls: Calls,
 }
 
@@ -52,11 +51,7 @@ impl AuthnBackend for Backend {
     type Error = sqlx::Error;
 
     async fn authenticate(&self, credentials: Credentials) -> Result<Option<User>, sqlx::Error> {
-        let row: Option<(i64, String)> =
-            sqlx::query_as("SELECT id, password_hash FROM users WHERE username = ?")
-                .bind(&credentials.username)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = self.pool.user_by_name(&credentials.username).await?;
         let Some((id, password_hash)) = row else {
             return Ok(None);
         };
@@ -67,11 +62,7 @@ impl AuthnBackend for Backend {
 
     async fn get_user(&self, id: &i64) -> Result<Option<User>, sqlx::Error> {
         self.calls.bump();
-        let row: Option<(i64, String)> =
-            sqlx::query_as("SELECT id, password_hash FROM users WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = self.pool.user_by_id(*id).await?;
         Ok(row.map(|(id, password_hash)| User { id, password_hash }))
     }
 }
@@ -81,25 +72,22 @@ impl AuthzBackend for Backend {
 
     async fn get_user_permissions(&self, user: &User) -> Result<HashSet<String>, sqlx::Error> {
         self.calls.bump();
-        let names: Vec<(String,)> =
-            sqlx::query_as("SELECT name FROM user_permissions WHERE user_id = ?")
-                .bind(user.id)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(names.into_iter().map(|(name,)| name).collect())
+        Ok(self
+            .pool
+            .user_permissions(user.id)
+            .await?
+            .into_iter()
+            .collect())
     }
 
     async fn get_group_permissions(&self, user: &User) -> Result<HashSet<String>, sqlx::Error> {
         self.calls.bump();
-        let names: Vec<(String,)> = sqlx::query_as(
-            "SELECT gp.name FROM group_permissions gp
-                JOIN user_groups g ON g.group_name = gp.group_name
-                WHERE g.user_id = ?",
-        )
-        .bind(user.id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(names.into_iter().map(|(name,)| name).collect())
+        Ok(self
+            .pool
+            .group_permissions(user.id)
+            .await?
+            .into_iter()
+            .collect())
     }
 }
 
@@ -114,13 +102,17 @@ async fn login(mut auth: AuthSession<Backend>, Form(credentials): Form<Credentia
     }
 }
 
-pub(crate) fn app(pool: SqlitePool) -> (Router, Calls) {
+/// The app over `sessions`.
+pub(crate) fn app<S>(pool: Users, sessions: S) -> (Router, Calls)
+where
+    S: SessionStore + Clone,
+{
     let calls = Calls::default();
     let backend = Backend {
         pool,
         calls: calls.clone(),
     };
-    let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
+    let sessions = SessionManagerLayer::new(sessions).with_secure(false);
     let guarded = Router::new()
         .route("/guarded", get(crate::hello))
         .route_layer(login_required!(Backend));
