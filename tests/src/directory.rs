@@ -106,6 +106,17 @@ impl TestStore {
         user
     }
 
+    /// Changes the user's name (and login name) but not their stamp: a change to the user's
+    /// record, such as their roles, that leaves their sessions valid.
+    pub fn rename(&self, id: u64, name: &str) {
+        let mut directory = self.directory.lock().expect("directory lock");
+        let user = directory.users.get_mut(&id).expect("user exists");
+        let old = std::mem::replace(&mut user.name, name.to_owned());
+        if let Some(password) = directory.passwords.remove(&old) {
+            directory.passwords.insert(name.to_owned(), password);
+        }
+    }
+
     pub fn loads(&self) -> usize {
         self.load_calls.load(Ordering::SeqCst)
     }

@@ -45,6 +45,8 @@ pub(super) fn cache_key<I: std::fmt::Display + ?Sized>(id: &I) -> String {
 pub(super) use self::imp::Entry;
 #[cfg(feature = "cache")]
 pub use self::imp::UserCache;
+#[cfg(feature = "cache-redis")]
+pub(super) use self::imp::WeakUserCache;
 
 #[cfg(feature = "cache")]
 mod imp {
@@ -96,6 +98,10 @@ mod imp {
     /// // After changing user 42 in the database:
     /// cache.invalidate(&42);
     /// ```
+    ///
+    /// With several instances, each has its own cache, and a change made through one reaches
+    /// the others only when their entries expire, unless the caches are connected through Redis
+    /// with [`connect_redis`](Self::connect_redis) (feature `cache-redis`).
     #[derive(Clone)]
     pub struct UserCache {
         users: Arc<quick_cache::sync::Cache<String, Arc<dyn Any + Send + Sync>>>,
@@ -103,6 +109,34 @@ mod imp {
         epoch: Arc<AtomicU64>,
         max_capacity: u64,
         ttl: Duration,
+        /// The Redis channel that carries invalidations to and from other instances, once
+        /// connected.
+        #[cfg(feature = "cache-redis")]
+        pub(crate) remote: Arc<std::sync::OnceLock<crate::login::cache_redis::Remote>>,
+    }
+
+    /// A [`UserCache`] that does not keep it alive: what the task following the Redis channel
+    /// holds, so that it ends with the last clone of the cache.
+    #[cfg(feature = "cache-redis")]
+    pub(crate) struct WeakUserCache {
+        users: std::sync::Weak<quick_cache::sync::Cache<String, Arc<dyn Any + Send + Sync>>>,
+        epoch: std::sync::Weak<AtomicU64>,
+        max_capacity: u64,
+        ttl: Duration,
+        remote: std::sync::Weak<std::sync::OnceLock<crate::login::cache_redis::Remote>>,
+    }
+
+    #[cfg(feature = "cache-redis")]
+    impl WeakUserCache {
+        pub(crate) fn upgrade(&self) -> Option<UserCache> {
+            Some(UserCache {
+                users: self.users.upgrade()?,
+                epoch: self.epoch.upgrade()?,
+                max_capacity: self.max_capacity,
+                ttl: self.ttl,
+                remote: self.remote.upgrade()?,
+            })
+        }
     }
 
     impl fmt::Debug for UserCache {
@@ -125,6 +159,19 @@ mod imp {
                 epoch: Arc::new(AtomicU64::new(0)),
                 max_capacity,
                 ttl,
+                #[cfg(feature = "cache-redis")]
+                remote: Arc::default(),
+            }
+        }
+
+        #[cfg(feature = "cache-redis")]
+        pub(crate) fn downgrade(&self) -> WeakUserCache {
+            WeakUserCache {
+                users: Arc::downgrade(&self.users),
+                epoch: Arc::downgrade(&self.epoch),
+                max_capacity: self.max_capacity,
+                ttl: self.ttl,
+                remote: Arc::downgrade(&self.remote),
             }
         }
 
@@ -135,14 +182,34 @@ mod imp {
 
         /// Forgets the user with this id: the next request of theirs loads them from the store.
         ///
-        /// Call it after changing or deleting a user. A session whose digest no longer matches
-        /// the reloaded user ends on its next request; a deleted user's sessions end too.
+        /// Call it after changing or deleting a user: their password, roles, permissions or
+        /// active flag. A session whose digest no longer matches the reloaded user ends on its
+        /// next request; a deleted user's sessions end too.
+        ///
+        /// When the cache is [connected through Redis](Self::connect_redis), the id is also
+        /// published, and every other connected instance forgets the user too, within a
+        /// round trip to Redis.
         pub fn invalidate<I: fmt::Display + ?Sized>(&self, id: &I) {
-            self.invalidate_key(&cache_key(id));
+            let key = cache_key(id);
+            self.invalidate_key(&key);
+            #[cfg(feature = "cache-redis")]
+            if let Some(remote) = self.remote.get() {
+                remote.publish_key(key);
+            }
         }
 
-        /// Forgets every user.
+        /// Forgets every user; on every connected instance too, when the cache is
+        /// [connected through Redis](Self::connect_redis).
         pub fn invalidate_all(&self) {
+            self.clear_local();
+            #[cfg(feature = "cache-redis")]
+            if let Some(remote) = self.remote.get() {
+                remote.publish_all();
+            }
+        }
+
+        /// Forgets every user here only.
+        pub(crate) fn clear_local(&self) {
             self.epoch.fetch_add(1, Ordering::SeqCst);
             self.users.clear();
         }
@@ -153,14 +220,29 @@ mod imp {
             self.users.len() as u64
         }
 
+        /// Forgets the user under `key` here only.
         pub(crate) fn invalidate_key(&self, key: &str) {
             self.epoch.fetch_add(1, Ordering::SeqCst);
             self.users.remove(key);
         }
 
+        /// Whether entries may be served and stored: always, unless the cache is connected
+        /// through Redis and the subscription is down, when an invalidation could be missed.
+        #[inline]
+        fn serving(&self) -> bool {
+            #[cfg(feature = "cache-redis")]
+            if let Some(remote) = self.remote.get() {
+                return remote.serving();
+            }
+            true
+        }
+
         /// The entry for `key`, unless it is older than the TTL. An expired entry is left for
         /// the load that follows to replace.
         pub(crate) fn get<U: Send + Sync + 'static>(&self, key: &str) -> Option<Arc<Entry<U>>> {
+            if !self.serving() {
+                return None;
+            }
             let entry = self.users.get(key)?.downcast::<Entry<U>>().ok()?;
             (entry.loaded.elapsed() < self.ttl).then_some(entry)
         }
@@ -177,7 +259,7 @@ mod imp {
             entry: Entry<U>,
             epoch: u64,
         ) {
-            if self.epoch() != epoch {
+            if self.epoch() != epoch || !self.serving() {
                 return;
             }
             self.users.insert(key.clone(), Arc::new(entry));

@@ -11,6 +11,8 @@ mod auth_session;
 mod backend;
 mod batch;
 mod cache;
+#[cfg(feature = "cache-redis")]
+mod cache_redis;
 mod current_user;
 mod flow;
 mod loader;
