@@ -390,6 +390,12 @@ async fn lost_subscription_serves_from_the_store_and_caches_again_after_reconnec
     )
     .await;
 
+    assert_eq!(
+        b.guarded(&client).await.1,
+        "changed while cut off",
+        "the copy cached before the outage, which missed an invalidation, was dropped on reconnecting"
+    );
+
     // And it hears invalidations again.
     store.rename(1, "ferris after the outage");
     a.cache.invalidate(&1);
