@@ -1,7 +1,6 @@
 //! One counter's arithmetic, shared by the stores that keep counters as plain values (memory,
 //! SQL): what a reservation answers and what an outcome changes.
 
-#[cfg(any(feature = "sqlx", feature = "redis"))]
 use std::time::{Duration, SystemTime};
 
 use super::store::{Outcome, Rule, Verdict};
