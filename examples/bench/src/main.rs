@@ -204,11 +204,20 @@ struct LoginCheck {
     logins_per_second: f64,
 }
 
-/// p50 and p99 of `/guarded` on `server` idle, then with `logins` connections logging in
-/// back to back.
+/// What runs beside the guarded route in the busy half of a [`login_check`].
+#[derive(Clone, Copy)]
+enum Beside {
+    /// This many connections logging in back to back.
+    Logins(usize),
+    /// No logins: one thread in a busy loop at the password threads' priority (nice 19), the
+    /// control that shows what any background work at that priority costs on this machine.
+    BusyLoop,
+}
+
+/// p50 and p99 of `/guarded` on `server` idle, then with `beside` running.
 async fn login_check(
     server: &mut Server,
-    logins: usize,
+    beside: Beside,
     warmup: Duration,
     duration: Duration,
 ) -> Result<LoginCheck, Error> {
@@ -221,6 +230,21 @@ async fn login_check(
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let mut loggers = tokio::task::JoinSet::new();
+    let logins = match beside {
+        Beside::Logins(logins) => logins,
+        Beside::BusyLoop => 0,
+    };
+    let busy_loop = matches!(beside, Beside::BusyLoop).then(|| {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let _ =
+                thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
+            let mut spins = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                spins = std::hint::black_box(spins.wrapping_add(1));
+            }
+        })
+    });
     for i in 0..logins {
         let (stop, done, addr) = (stop.clone(), done.clone(), server.addr);
         loggers.spawn(async move {
@@ -250,6 +274,9 @@ async fn login_check(
     stop.store(true, Ordering::Relaxed);
     while let Some(result) = loggers.join_next().await {
         result??;
+    }
+    if let Some(busy_loop) = busy_loop {
+        busy_loop.join().map_err(|_| "the busy loop panicked")?;
     }
     Ok(LoginCheck {
         idle: summarize(idle),
@@ -645,28 +672,41 @@ fn main() -> Result<(), Error> {
         println!("| password checks on | load | p50 µs | p99 µs | p99 / idle p99 |");
         println!("| --- | --- | ---: | ---: | ---: |");
         let mut library_p99 = 0.0;
-        for (label, library) in [
-            ("tokio's blocking pool, unbounded", false),
-            ("axum_login::password::verify_password", true),
+        let mut busy_loop_p99 = 0.0;
+        for (label, library, beside) in [
+            ("tokio's blocking pool, unbounded", false, Beside::Logins(logins)),
+            ("axum_login::password::verify_password", true, Beside::Logins(logins)),
+            ("no logins (control)", true, Beside::BusyLoop),
         ] {
             db::use_library_hashing(library);
-            let check = login_check(&mut servers[3], logins, warmup, duration * 4).await?;
-            if library {
-                library_p99 = check.busy.1 / check.idle.1;
+            let check = login_check(&mut servers[3], beside, warmup, duration * 4).await?;
+            let ratio = check.busy.1 / check.idle.1;
+            let load = match beside {
+                Beside::Logins(logins) => format!(
+                    "{logins} logins in flight ({:.1} logins/s)",
+                    check.logins_per_second
+                ),
+                Beside::BusyLoop => {
+                    busy_loop_p99 = ratio;
+                    "one thread in a busy loop at nice 19".to_owned()
+                }
+            };
+            if library && matches!(beside, Beside::Logins(_)) {
+                library_p99 = ratio;
             }
             println!("| {label} | idle | {:.0} | {:.0} | 1.00x |", check.idle.0, check.idle.1);
             println!(
-                "| {label} | {logins} logins in flight ({:.1} logins/s) | {:.0} | {:.0} | {:.2}x |",
-                check.logins_per_second,
-                check.busy.0,
-                check.busy.1,
-                check.busy.1 / check.idle.1
+                "| {label} | {load} | {:.0} | {:.0} | {ratio:.2}x |",
+                check.busy.0, check.busy.1,
             );
         }
         println!();
         println!(
             "- logins: the guarded route's p99 with {logins} logins in flight is {library_p99:.2}x its idle p99 (target at most 2x): {}",
             verdict(library_p99 <= 2.0)
+        );
+        println!(
+            "  (control: one busy loop at the password threads' priority, no logins: {busy_loop_p99:.2}x)"
         );
         Ok::<(), Error>(())
     });
