@@ -108,7 +108,10 @@ struct Hashers {
 /// also run at the lowest scheduling priority (nice 19 on Linux, which any process may set for
 /// its own threads): when the machine is saturated, the kernel serves the runtime's threads
 /// first and logins slow down, instead of every request slowing down. When the machine has CPU
-/// to spare, logins run at full speed.
+/// to spare, logins run at full speed. A hash in progress still occupies a core, so a request
+/// that waits on another thread (a SQLite connection's, a database server's) may be woken up to
+/// a scheduler slice later while it runs, as with any busy thread at that priority: the
+/// benchmark's login check measures both side by side.
 ///
 /// A higher limit lets more logins finish per second on a busy server, at the cost of the
 /// latency of every other request while they run.
