@@ -69,7 +69,7 @@ where
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|info| info.0.ip()),
             user_agent: req.headers().get(header::USER_AGENT).cloned(),
-            after_save: req.extensions().get::<AfterSave>().cloned(),
+            own_sessions: self.backend.config().session_deleter.is_some(),
             span: span.clone(),
             #[cfg(feature = "test-util")]
             test_user: req.extensions().get::<crate::test_util::LoginAs>().cloned(),
@@ -133,6 +133,9 @@ where
                     let _entered = span.enter();
                     ready!(future.poll(cx))?
                 };
+                if let Some(work) = auth.take_after_save() {
+                    response.extensions_mut().insert(AfterSave::new(work));
+                }
                 if auth.was_consulted() {
                     mark_private(&mut response);
                     for cookie in auth.take_cookies() {

@@ -80,11 +80,11 @@ impl<S: UserStore> Backend<S> {
     /// Has the session layer tell the registry the id this request's session is saved under,
     /// and delete the session instead if its entry was ended meanwhile.
     pub(crate) fn follow_session_id(&self, auth: &RequestAuth, user: String, entry: String) {
-        let (Some(registry), Some(after_save)) = (&self.config.registry, auth.after_save()) else {
+        let Some(registry) = &self.config.registry else {
             return;
         };
         let registry = registry.registry.clone();
-        after_save.set(Box::new(move |session_id| {
+        auth.set_after_save(Box::new(move |session_id| {
             Box::pin(async move {
                 match registry.bind(&user, &entry, &session_id).await {
                     Ok(bound) => bound,

@@ -14,7 +14,7 @@ use crate::{
     AuthError,
     layer::Config,
     security::{RequestOrigin, Scheme, ThrottleKey},
-    session::AfterSave,
+    session::AfterSaveFn,
 };
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -45,8 +45,11 @@ struct RequestInner {
     account: std::sync::Mutex<Option<ThrottleKey>>,
     /// The request's `User-Agent`, for the session registry.
     user_agent: Option<axum::http::HeaderValue>,
-    /// Where the crate's session layer takes work for after the session is saved.
-    after_save: Option<AfterSave>,
+    /// Whether the session layer is the crate's own, which runs work after the session is
+    /// saved.
+    own_sessions: bool,
+    /// That work, set by a login, handed to the session layer with the response.
+    after_save: std::sync::Mutex<Option<AfterSaveFn>>,
     /// The request's span, which gets the user's id once it is known.
     span: tracing::Span,
     /// The user a test made this request as (feature `test-util`).
@@ -59,7 +62,7 @@ pub(crate) struct RequestInfo {
     pub(crate) origin: RequestOrigin,
     pub(crate) client: Option<std::net::IpAddr>,
     pub(crate) user_agent: Option<axum::http::HeaderValue>,
-    pub(crate) after_save: Option<AfterSave>,
+    pub(crate) own_sessions: bool,
     pub(crate) span: tracing::Span,
     #[cfg(feature = "test-util")]
     pub(crate) test_user: Option<crate::test_util::LoginAs>,
@@ -81,7 +84,8 @@ impl RequestAuth {
             cookies: std::sync::Mutex::default(),
             account: std::sync::Mutex::default(),
             user_agent: info.user_agent,
-            after_save: info.after_save,
+            own_sessions: info.own_sessions,
+            after_save: std::sync::Mutex::default(),
             span: info.span,
             #[cfg(feature = "test-util")]
             test_user: info.test_user,
@@ -96,10 +100,18 @@ impl RequestAuth {
             .and_then(|value| value.to_str().ok())
     }
 
-    /// The crate's session layer's slot for work after the session is saved, when the
-    /// session layer is the crate's own.
-    pub(crate) fn after_save(&self) -> Option<&AfterSave> {
-        self.0.after_save.as_ref()
+    /// Sets the work for after the session is saved, replacing any set before (the last login
+    /// of a request is the one that counts); dropped when the session layer is not the crate's
+    /// own, which would not run it.
+    pub(crate) fn set_after_save(&self, work: AfterSaveFn) {
+        if self.0.own_sessions {
+            *lock(&self.0.after_save) = Some(work);
+        }
+    }
+
+    /// Takes the work for after the session is saved, if a login set it.
+    pub(crate) fn take_after_save(&self) -> Option<AfterSaveFn> {
+        lock(&self.0.after_save).take()
     }
 
     /// The value of the request's cookie `name`, if it has exactly one.

@@ -40,9 +40,10 @@ impl<SS: SessionStore> SessionDeleter for StoreDeleter<SS> {
 /// session may stay (`false` deletes it at once and removes its cookie).
 pub(crate) type AfterSaveFn = Box<dyn FnOnce(String) -> BoxFuture<'static, bool> + Send>;
 
-/// A slot for [`AfterSaveFn`], put in the request's extensions by the crate's session layer
-/// and filled by the auth layer when a login changed the session's id.
-#[derive(Clone, Default)]
+/// The [`AfterSaveFn`] of a request that logged in, handed by the auth layer to the crate's
+/// session layer in the response's extensions: only a login pays for it, where a slot in
+/// every request's extensions cost every request an allocation and an insert.
+#[derive(Clone)]
 pub(crate) struct AfterSave(Arc<Mutex<Option<AfterSaveFn>>>);
 
 impl fmt::Debug for AfterSave {
@@ -52,13 +53,11 @@ impl fmt::Debug for AfterSave {
 }
 
 impl AfterSave {
-    /// Sets the work, replacing any set before (the last login of a request is the one that
-    /// counts).
-    pub(crate) fn set(&self, work: AfterSaveFn) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(work);
+    pub(crate) fn new(work: AfterSaveFn) -> Self {
+        Self(Arc::new(Mutex::new(Some(work))))
     }
 
-    /// Takes the work, if any was set.
+    /// Takes the work (once).
     pub(crate) fn take(&self) -> Option<AfterSaveFn> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }

@@ -19,7 +19,7 @@ use tower_sessions::{
 
 use self::cookie::CookieConfig;
 pub(crate) use self::guarded::SaveContext;
-pub(crate) use self::hooks::{AfterSave, SessionDeleter};
+pub(crate) use self::hooks::{AfterSave, AfterSaveFn, SessionDeleter};
 #[cfg(feature = "redis")]
 pub use self::store::RedisSessionStore;
 #[cfg(feature = "sqlx")]

@@ -219,8 +219,6 @@ where
         };
         let session = Session::new(id, store.clone(), config.expiry);
         request.extensions_mut().insert(session.clone());
-        let after_save = AfterSave::default();
-        request.extensions_mut().insert(after_save.clone());
         // `inner` was polled ready and its future does not borrow it, so it takes the request
         // now: no clone of the service, no boxed future around it.
         SessionFuture::Own {
@@ -231,7 +229,6 @@ where
                         session,
                         config: config.clone(),
                         had_cookie,
-                        after_save,
                     }),
                 },
             },
@@ -244,7 +241,6 @@ struct After {
     session: Session,
     config: Arc<CookieConfig>,
     had_cookie: bool,
-    after_save: AfterSave,
 }
 
 impl After {
@@ -319,6 +315,11 @@ where
 /// as tower-sessions' `SessionManager` does.
 async fn finish<B: Default>(after: &After, response: &mut Response<B>) {
     let (session, config, had_cookie) = (&after.session, &*after.config, after.had_cookie);
+    // The auth layer's work for after the save, when this request logged in.
+    let after_save = response
+        .extensions_mut()
+        .remove::<AfterSave>()
+        .and_then(|slot| slot.take());
     let modified = session.is_modified();
     // A session with an id is never empty (tower-sessions' `is_empty` asks for no id first), so
     // the usual request, which kept its session, skips the lock `is_empty` takes.
@@ -343,7 +344,7 @@ async fn finish<B: Default>(after: &After, response: &mut Response<B>) {
             *response = failure();
             return;
         };
-        if let Some(work) = after.after_save.take()
+        if let Some(work) = after_save
             && !work(id.to_string()).await
         {
             // The session was ended (from the session registry) while this request ran: it
