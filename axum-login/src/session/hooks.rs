@@ -41,8 +41,9 @@ impl<SS: SessionStore> SessionDeleter for StoreDeleter<SS> {
 pub(crate) type AfterSaveFn = Box<dyn FnOnce(String) -> BoxFuture<'static, bool> + Send>;
 
 /// The [`AfterSaveFn`] of a request that logged in, handed by the auth layer to the crate's
-/// session layer in the response's extensions: only a login pays for it, where a slot in
-/// every request's extensions cost every request an allocation and an insert.
+/// session layer in the response's extensions, so that only a login pays for it and a request
+/// that logs nobody in carries nothing. Behind an `Arc<Mutex<..>>` because extensions must be
+/// `Clone + Sync`; the session layer takes the work once.
 #[derive(Clone)]
 pub(crate) struct AfterSave(Arc<Mutex<Option<AfterSaveFn>>>);
 
