@@ -70,3 +70,11 @@ impl LoginAs {
         self
     }
 }
+
+/// How many times, in this process, a SQL store of the crate ran a statement again after the
+/// database rolled it back to break a lock conflict (a deadlock, a lock-wait timeout, a busy
+/// SQLite). A test that forces such a conflict waits on this to know the conflict happened.
+#[cfg(feature = "sqlx")]
+pub fn sql_conflicts_retried() -> u64 {
+    crate::sqlx::retry::RETRIES.load(std::sync::atomic::Ordering::Relaxed)
+}

@@ -9,7 +9,10 @@ use std::{fmt, marker::PhantomData, sync::Arc};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 
 use super::MfaError;
-use crate::sqlx::sql::{Dialect, Statement};
+use crate::sqlx::{
+    retry::retry,
+    sql::{Dialect, Statement},
+};
 
 /// One value of a statement's parameters.
 enum Param<'a> {
@@ -73,23 +76,16 @@ where
         conn: &mut DB::Connection,
         statement: &Statement,
         params: &[Param<'_>],
-    ) -> Result<u64, MfaError> {
+    ) -> Result<u64, sqlx::Error> {
         if self.dialect != Dialect::MySql {
-            let rows = Self::query(statement, params)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(MfaError::store)?;
+            let rows = Self::query(statement, params).fetch_all(&mut *conn).await?;
             return Ok(rows.len() as u64);
         }
-        Self::query(statement, params)
-            .execute(&mut *conn)
-            .await
-            .map_err(MfaError::store)?;
-        let row = sqlx::query::<DB>("SELECT ROW_COUNT()")
+        Self::query(statement, params).execute(&mut *conn).await?;
+        let count: i64 = sqlx::query::<DB>("SELECT ROW_COUNT()")
             .fetch_one(&mut *conn)
-            .await
-            .map_err(MfaError::store)?;
-        let count: i64 = row.try_get(0).map_err(MfaError::store)?;
+            .await?
+            .try_get(0)?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
@@ -98,13 +94,17 @@ where
         statement: &Statement,
         params: &[Param<'_>],
     ) -> Result<bool, MfaError> {
-        let mut conn = self.pool.acquire().await.map_err(MfaError::store)?;
-        Ok(self.changed(&mut conn, statement, params).await? > 0)
+        let changed = retry(|| async {
+            let mut conn = self.pool.acquire().await?;
+            self.changed(&mut conn, statement, params).await
+        })
+        .await
+        .map_err(MfaError::store)?;
+        Ok(changed > 0)
     }
 
     async fn execute(&self, statement: &Statement, params: &[Param<'_>]) -> Result<(), MfaError> {
-        Self::query(statement, params)
-            .execute(&self.pool)
+        retry(|| Self::query(statement, params).execute(&self.pool))
             .await
             .map_err(MfaError::store)?;
         Ok(())
@@ -324,8 +324,8 @@ mod totp {
         usize: ColumnIndex<DB::Row>,
     {
         async fn totp(&self, user: &str) -> Result<Option<StoredTotp>, MfaError> {
-            let row = Db::query(&self.sql.load, &[Param::Text(user)])
-                .fetch_optional(&self.db.pool)
+            let params = [Param::Text(user)];
+            let row = retry(|| Db::query(&self.sql.load, &params).fetch_optional(&self.db.pool))
                 .await
                 .map_err(MfaError::store)?;
             let Some(row) = row else {
@@ -394,16 +394,20 @@ mod totp {
         }
 
         async fn remove_second_factors(&self, user: &str) -> Result<bool, MfaError> {
-            let mut tx = self.db.pool.begin().await.map_err(MfaError::store)?;
-            Db::query(&self.sql.remove_codes, &[Param::Text(user)])
-                .execute(&mut *tx)
-                .await
-                .map_err(MfaError::store)?;
-            let removed = self
-                .db
-                .changed(&mut tx, &self.sql.remove_totp, &[Param::Text(user)])
-                .await?;
-            tx.commit().await.map_err(MfaError::store)?;
+            let removed = retry(|| async {
+                let mut tx = self.db.pool.begin().await?;
+                Db::query(&self.sql.remove_codes, &[Param::Text(user)])
+                    .execute(&mut *tx)
+                    .await?;
+                let removed = self
+                    .db
+                    .changed(&mut tx, &self.sql.remove_totp, &[Param::Text(user)])
+                    .await?;
+                tx.commit().await?;
+                Ok(removed)
+            })
+            .await
+            .map_err(MfaError::store)?;
             Ok(removed > 0)
         }
 
@@ -412,21 +416,23 @@ mod totp {
             user: &str,
             hashes: &[RecoveryCodeHash],
         ) -> Result<(), MfaError> {
-            let mut tx = self.db.pool.begin().await.map_err(MfaError::store)?;
-            Db::query(&self.sql.remove_codes, &[Param::Text(user)])
-                .execute(&mut *tx)
-                .await
-                .map_err(MfaError::store)?;
-            for hash in hashes {
-                Db::query(
-                    &self.sql.insert_code,
-                    &[Param::Text(user), Param::Bytes(hash.as_bytes())],
-                )
-                .execute(&mut *tx)
-                .await
-                .map_err(MfaError::store)?;
-            }
-            tx.commit().await.map_err(MfaError::store)
+            retry(|| async {
+                let mut tx = self.db.pool.begin().await?;
+                Db::query(&self.sql.remove_codes, &[Param::Text(user)])
+                    .execute(&mut *tx)
+                    .await?;
+                for hash in hashes {
+                    Db::query(
+                        &self.sql.insert_code,
+                        &[Param::Text(user), Param::Bytes(hash.as_bytes())],
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await
+            })
+            .await
+            .map_err(MfaError::store)
         }
 
         async fn use_recovery_code(
@@ -443,8 +449,8 @@ mod totp {
         }
 
         async fn recovery_codes_left(&self, user: &str) -> Result<usize, MfaError> {
-            let row = Db::query(&self.sql.count_codes, &[Param::Text(user)])
-                .fetch_one(&self.db.pool)
+            let params = [Param::Text(user)];
+            let row = retry(|| Db::query(&self.sql.count_codes, &params).fetch_one(&self.db.pool))
                 .await
                 .map_err(MfaError::store)?;
             let count: i64 = row.try_get(0).map_err(MfaError::store)?;
@@ -649,8 +655,8 @@ mod passkeys {
                     &[Param::Text(user), Param::Text(&fresh)],
                 )
                 .await?;
-            let row = Db::query(&self.sql.handle, &[Param::Text(user)])
-                .fetch_one(&self.db.pool)
+            let params = [Param::Text(user)];
+            let row = retry(|| Db::query(&self.sql.handle, &params).fetch_one(&self.db.pool))
                 .await
                 .map_err(MfaError::store)?;
             let handle = text::<DB>(self.db.dialect, &row, 0)?;
@@ -659,17 +665,19 @@ mod passkeys {
 
         async fn user_by_handle(&self, handle: Uuid) -> Result<Option<String>, MfaError> {
             let handle = handle.hyphenated().to_string();
-            let row = Db::query(&self.sql.user_by_handle, &[Param::Text(&handle)])
-                .fetch_optional(&self.db.pool)
-                .await
-                .map_err(MfaError::store)?;
+            let params = [Param::Text(&handle)];
+            let row = retry(|| {
+                Db::query(&self.sql.user_by_handle, &params).fetch_optional(&self.db.pool)
+            })
+            .await
+            .map_err(MfaError::store)?;
             row.map(|row| text::<DB>(self.db.dialect, &row, 0))
                 .transpose()
         }
 
         async fn passkeys(&self, user: &str) -> Result<Vec<Passkey>, MfaError> {
-            let rows = Db::query(&self.sql.passkeys, &[Param::Text(user)])
-                .fetch_all(&self.db.pool)
+            let params = [Param::Text(user)];
+            let rows = retry(|| Db::query(&self.sql.passkeys, &params).fetch_all(&self.db.pool))
                 .await
                 .map_err(MfaError::store)?;
             rows.iter()
@@ -682,16 +690,13 @@ mod passkeys {
 
         async fn add_passkey(&self, user: &str, passkey: &Passkey) -> Result<bool, MfaError> {
             let json = to_json(passkey)?;
-            let inserted = Db::query(
-                &self.sql.insert,
-                &[
-                    Param::Bytes(passkey.cred_id().as_slice()),
-                    Param::Text(user),
-                    Param::Bytes(&json),
-                ],
-            )
-            .execute(&self.db.pool)
-            .await;
+            let params = [
+                Param::Bytes(passkey.cred_id().as_slice()),
+                Param::Text(user),
+                Param::Bytes(&json),
+            ];
+            let inserted =
+                retry(|| Db::query(&self.sql.insert, &params).execute(&self.db.pool)).await;
             match inserted {
                 Ok(_) => Ok(true),
                 Err(error) if is_unique_violation(&error) => Ok(false),

@@ -18,7 +18,10 @@ use super::{BoxFuture, SessionEntry, SessionRegistry, Which};
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
-    sqlx::sql::{Dialect, Statement},
+    sqlx::{
+        retry::retry,
+        sql::{Dialect, Statement},
+    },
 };
 
 /// Expired entries of every user are deleted on one [`add`](SessionRegistry::add) in this
@@ -230,9 +233,8 @@ where
 
     /// Deletes the entries that expired by `now`. Logins do it now and then on their own.
     pub async fn delete_expired(&self, now: SystemTime) -> Result<(), sqlx::Error> {
-        Self::query(&self.sql.delete_expired, &[Param::Int(to_millis(now))])
-            .execute(&self.pool)
-            .await?;
+        let params = [Param::Int(to_millis(now))];
+        retry(|| Self::query(&self.sql.delete_expired, &params).execute(&self.pool)).await?;
         Ok(())
     }
 
@@ -254,15 +256,19 @@ where
     /// Whether a conditional `UPDATE` matched a row.
     async fn updated(&self, statement: &Statement, params: &[Param<'_>]) -> Result<bool, BoxError> {
         if self.sql.dialect != Dialect::MySql {
-            let rows = Self::query(statement, params).fetch_all(&self.pool).await?;
+            let rows = retry(|| Self::query(statement, params).fetch_all(&self.pool)).await?;
             return Ok(!rows.is_empty());
         }
-        let mut conn = self.pool.acquire().await?;
-        Self::query(statement, params).execute(&mut *conn).await?;
-        let row = sqlx::query::<DB>("SELECT ROW_COUNT()")
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(row.try_get::<i64, _>(0)? > 0)
+        let count: i64 = retry(|| async {
+            let mut conn = self.pool.acquire().await?;
+            Self::query(statement, params).execute(&mut *conn).await?;
+            sqlx::query::<DB>("SELECT ROW_COUNT()")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)
+        })
+        .await?;
+        Ok(count > 0)
     }
 
     /// The text in column `index`: MySQL keeps it as bytes, which sqlx will not read as text.
@@ -303,8 +309,7 @@ where
             self.delete_expired(now).await?;
         } else {
             let params = [Param::Text(&entry.user), Param::Int(to_millis(now))];
-            Self::query(&self.sql.delete_expired_of_user, &params)
-                .execute(&self.pool)
+            retry(|| Self::query(&self.sql.delete_expired_of_user, &params).execute(&self.pool))
                 .await?;
         }
         let address = entry.address.map(|address| address.to_string());
@@ -319,9 +324,7 @@ where
             Param::Int(to_millis(entry.expires_at)),
             Param::OptText(entry.remember.as_deref()),
         ];
-        Self::query(&self.sql.insert, &params)
-            .execute(&self.pool)
-            .await?;
+        retry(|| Self::query(&self.sql.insert, &params).execute(&self.pool)).await?;
         Ok(())
     }
 
@@ -342,19 +345,18 @@ where
             Which::All => (&self.sql.remove_all, vec![Param::Text(user)]),
         };
         let rows = match &removal.lock {
-            None => {
-                Self::query(&removal.delete, &params)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
+            None => retry(|| Self::query(&removal.delete, &params).fetch_all(&self.pool)).await?,
             Some(lock) => {
-                let mut tx = self.pool.begin().await?;
-                let rows = Self::query(lock, &params).fetch_all(&mut *tx).await?;
-                Self::query(&removal.delete, &params)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                rows
+                retry(|| async {
+                    let mut tx = self.pool.begin().await?;
+                    let rows = Self::query(lock, &params).fetch_all(&mut *tx).await?;
+                    Self::query(&removal.delete, &params)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(rows)
+                })
+                .await?
             }
         };
         rows.iter().map(|row| self.entry(user, row)).collect()
@@ -380,9 +382,7 @@ where
     fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
         Box::pin(async move {
             let params = [Param::Text(user), Param::Int(to_millis(SystemTime::now()))];
-            let rows = Self::query(&self.sql.list, &params)
-                .fetch_all(&self.pool)
-                .await?;
+            let rows = retry(|| Self::query(&self.sql.list, &params).fetch_all(&self.pool)).await?;
             rows.iter().map(|row| self.entry(user, row)).collect()
         })
     }

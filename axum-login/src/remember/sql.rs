@@ -17,7 +17,10 @@ use super::{BoxFuture, RememberStore, RememberToken};
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
-    sqlx::sql::{Dialect, Statement},
+    sqlx::{
+        retry::retry,
+        sql::{Dialect, Statement},
+    },
 };
 
 /// Expired tokens are deleted on one insert in this many, as in the in-memory store.
@@ -183,9 +186,8 @@ where
 
     /// Deletes the tokens that expired by `now`. Inserts do it now and then on their own.
     pub async fn delete_expired(&self, now: SystemTime) -> Result<(), sqlx::Error> {
-        Self::query(&self.sql.delete_expired, &[Param::Int(to_millis(now))])
-            .execute(&self.pool)
-            .await?;
+        let params = [Param::Int(to_millis(now))];
+        retry(|| Self::query(&self.sql.delete_expired, &params).execute(&self.pool)).await?;
         Ok(())
     }
 
@@ -229,9 +231,7 @@ where
             Param::Int(to_millis(token.rotated_at)),
             Param::Int(to_millis(token.expires_at)),
         ];
-        Self::query(&self.sql.upsert, &params)
-            .execute(&self.pool)
-            .await?;
+        retry(|| Self::query(&self.sql.upsert, &params).execute(&self.pool)).await?;
         Ok(())
     }
 
@@ -240,9 +240,8 @@ where
             Param::Text(selector),
             Param::Int(to_millis(SystemTime::now())),
         ];
-        let Some(row) = Self::query(&self.sql.get, &params)
-            .fetch_optional(&self.pool)
-            .await?
+        let Some(row) =
+            retry(|| Self::query(&self.sql.get, &params).fetch_optional(&self.pool)).await?
         else {
             return Ok(None);
         };
@@ -270,25 +269,27 @@ where
             Param::Int(to_millis(at)),
         ];
         if self.sql.dialect != Dialect::MySql {
-            let rows = Self::query(&self.sql.rotate, &params)
-                .fetch_all(&self.pool)
-                .await?;
+            let rows =
+                retry(|| Self::query(&self.sql.rotate, &params).fetch_all(&self.pool)).await?;
             return Ok(!rows.is_empty());
         }
-        let mut conn = self.pool.acquire().await?;
-        Self::query(&self.sql.rotate, &params)
-            .execute(&mut *conn)
-            .await?;
-        let row = sqlx::query::<DB>("SELECT ROW_COUNT()")
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(row.try_get::<i64, _>(0)? > 0)
+        let count: i64 = retry(|| async {
+            let mut conn = self.pool.acquire().await?;
+            Self::query(&self.sql.rotate, &params)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query::<DB>("SELECT ROW_COUNT()")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)
+        })
+        .await?;
+        Ok(count > 0)
     }
 
     async fn execute(&self, statement: &Statement, key: &str) -> Result<(), BoxError> {
-        Self::query(statement, &[Param::Text(key)])
-            .execute(&self.pool)
-            .await?;
+        let params = [Param::Text(key)];
+        retry(|| Self::query(statement, &params).execute(&self.pool)).await?;
         Ok(())
     }
 }

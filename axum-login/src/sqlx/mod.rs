@@ -4,6 +4,7 @@
 //! from [`SqlxUser`], which `#[derive(UserStore)]` implements (or the app, by hand).
 
 mod error;
+pub(crate) mod retry;
 pub(crate) mod sql;
 mod table;
 mod user;
@@ -20,6 +21,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use self::{
     error::Counters,
+    retry::retry,
     sql::{Dialect, Grant, JoinSql, Statement, Statements, bind_ids, placeholders},
 };
 pub use self::{
@@ -186,15 +188,18 @@ where
         password: SecretString,
     ) -> Result<U, SqlxStoreError> {
         let hash = password::hash_password(password).await?;
-        let mut query = sqlx::query::<DB>(&self.sql.insert.sql);
-        for param in &self.sql.insert.params {
-            query = match param {
-                1 => query.bind(username.to_owned()),
-                _ => query.bind(hash.clone()),
-            };
-        }
         self.count_query();
-        query.execute(&self.pool).await?;
+        retry(|| {
+            let mut query = sqlx::query::<DB>(&self.sql.insert.sql);
+            for param in &self.sql.insert.params {
+                query = match param {
+                    1 => query.bind(username.to_owned()),
+                    _ => query.bind(hash.clone()),
+                };
+            }
+            query.execute(&self.pool)
+        })
+        .await?;
         self.find(username)
             .await?
             .ok_or(SqlxStoreError::Database(sqlx::Error::RowNotFound))
@@ -217,15 +222,18 @@ where
     }
 
     async fn save_hash(&self, id: &U::Id, hash: String) -> Result<(), SqlxStoreError> {
-        let mut query = sqlx::query::<DB>(&self.sql.update_hash.sql);
-        for param in &self.sql.update_hash.params {
-            query = match param {
-                1 => query.bind(hash.clone()),
-                _ => query.bind(id.clone()),
-            };
-        }
         self.count_query();
-        query.execute(&self.pool).await?;
+        retry(|| {
+            let mut query = sqlx::query::<DB>(&self.sql.update_hash.sql);
+            for param in &self.sql.update_hash.params {
+                query = match param {
+                    1 => query.bind(hash.clone()),
+                    _ => query.bind(id.clone()),
+                };
+            }
+            query.execute(&self.pool)
+        })
+        .await?;
         Ok(())
     }
 

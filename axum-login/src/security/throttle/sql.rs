@@ -20,7 +20,10 @@ use super::{
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
-    sqlx::sql::{Dialect, Statement},
+    sqlx::{
+        retry::retry,
+        sql::{Dialect, Statement},
+    },
 };
 
 /// Expired rows are deleted on one reservation in this many.
@@ -203,11 +206,8 @@ where
     /// then on their own.
     pub async fn delete_expired(&self, now: SystemTime) -> Result<(), sqlx::Error> {
         let now = [Param::Int(to_millis(now))];
-        Self::query(&self.sql.delete_expired, &now)
-            .execute(&self.pool)
-            .await?;
-        Self::query(&self.sql.delete_expired_revocations, &now)
-            .execute(&self.pool)
+        retry(|| Self::query(&self.sql.delete_expired, &now).execute(&self.pool)).await?;
+        retry(|| Self::query(&self.sql.delete_expired_revocations, &now).execute(&self.pool))
             .await?;
         Ok(())
     }
@@ -284,19 +284,23 @@ where
         now: SystemTime,
     ) -> Result<Verdict, sqlx::Error> {
         let bytes = key.as_bytes().to_vec();
-        let mut tx = self.pool.begin().await?;
-        Self::query(
-            &self.sql.lock_or_create,
-            &[Param::Key(bytes.clone()), Param::Int(to_millis(now))],
-        )
-        .execute(&mut *tx)
+        let verdict = retry(|| async {
+            let mut tx = self.pool.begin().await?;
+            Self::query(
+                &self.sql.lock_or_create,
+                &[Param::Key(bytes.clone()), Param::Int(to_millis(now))],
+            )
+            .execute(&mut *tx)
+            .await?;
+            let mut counter = Self::load(&mut tx, &self.sql, &bytes)
+                .await?
+                .unwrap_or_else(|| Counter::new(now));
+            let verdict = counter.reserve(rule, window, lease, now);
+            Self::save(&mut tx, &self.sql, &bytes, &counter, window).await?;
+            tx.commit().await?;
+            Ok(verdict)
+        })
         .await?;
-        let mut counter = Self::load(&mut tx, &self.sql, &bytes)
-            .await?
-            .unwrap_or_else(|| Counter::new(now));
-        let verdict = counter.reserve(rule, window, lease, now);
-        Self::save(&mut tx, &self.sql, &bytes, &counter, window).await?;
-        tx.commit().await?;
         if self
             .reservations
             .fetch_add(1, Ordering::Relaxed)
@@ -315,22 +319,25 @@ where
         now: SystemTime,
     ) -> Result<(), sqlx::Error> {
         let bytes = key.as_bytes().to_vec();
-        let mut tx = self.pool.begin().await?;
-        Self::query(&self.sql.lock, &[Param::Key(bytes.clone())])
-            .execute(&mut *tx)
-            .await?;
-        let Some(mut counter) = Self::load(&mut tx, &self.sql, &bytes).await? else {
-            return Ok(());
-        };
-        counter.finish(outcome, window, now);
-        if counter.is_idle() {
-            Self::query(&self.sql.delete, &[Param::Key(bytes)])
+        retry(|| async {
+            let mut tx = self.pool.begin().await?;
+            Self::query(&self.sql.lock, &[Param::Key(bytes.clone())])
                 .execute(&mut *tx)
                 .await?;
-        } else {
-            Self::save(&mut tx, &self.sql, &bytes, &counter, window).await?;
-        }
-        tx.commit().await
+            let Some(mut counter) = Self::load(&mut tx, &self.sql, &bytes).await? else {
+                return Ok(());
+            };
+            counter.finish(outcome, window, now);
+            if counter.is_idle() {
+                Self::query(&self.sql.delete, &[Param::Key(bytes.clone())])
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                Self::save(&mut tx, &self.sql, &bytes, &counter, window).await?;
+            }
+            tx.commit().await
+        })
+        .await
     }
 }
 
@@ -377,9 +384,7 @@ where
                 Param::Int(to_millis(at)),
                 Param::Int(to_millis(at).saturating_add(millis(keep))),
             ];
-            Self::query(&self.sql.revoke, &params)
-                .execute(&self.pool)
-                .await?;
+            retry(|| Self::query(&self.sql.revoke, &params).execute(&self.pool)).await?;
             Ok(())
         })
     }
@@ -393,9 +398,9 @@ where
                 Param::Key(account.as_bytes().to_vec()),
                 Param::Int(to_millis(SystemTime::now())),
             ];
-            let row = Self::query(&self.sql.revoked_at, &params)
-                .fetch_optional(&self.pool)
-                .await?;
+            let row =
+                retry(|| Self::query(&self.sql.revoked_at, &params).fetch_optional(&self.pool))
+                    .await?;
             Ok(match row {
                 Some(row) => Some(from_millis(row.try_get(0)?)),
                 None => None,

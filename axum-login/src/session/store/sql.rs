@@ -11,7 +11,10 @@ use tower_sessions::{
 };
 
 use super::{SessionBackend, Update, decode_data, encode_data};
-use crate::sqlx::sql::{Dialect, Statement};
+use crate::sqlx::{
+    retry::retry,
+    sql::{Dialect, Statement},
+};
 
 /// Sessions in a table of a sqlx database: `sqlx::Sqlite`, `sqlx::Postgres` or `sqlx::MySql`
 /// (feature `sqlx`).
@@ -19,6 +22,10 @@ use crate::sqlx::sql::{Dialect, Statement};
 /// Every write is one statement: `save` and [`update`](SessionBackend::update) are an
 /// `UPDATE ... WHERE id = ? AND expiry_date > now` (with `AND data <> ?` to skip a write that
 /// changes nothing), so a session deleted by a logout on any instance is never written back.
+/// Rows are locked by primary key on every database, and a statement the database rolls back
+/// to break a lock conflict (a deadlock, a lock-wait timeout, a busy SQLite) is run again after
+/// a short random wait, up to six times in all, so concurrent requests of one session never
+/// see the conflict.
 /// The table is `axum_login_sessions` unless [`with_table_name`](Self::with_table_name) says
 /// otherwise; [`migrate`](Self::migrate) creates it. Expired rows are never loaded; delete them
 /// now and then with [`continuously_delete_expired`](Self::continuously_delete_expired).
@@ -109,6 +116,15 @@ impl Queries {
         } else {
             " RETURNING 1"
         };
+        // An `UPDATE` locks rows in the order of the index it reads. Left to choose, MySQL may
+        // read the expiry index (the `expiry_date > now` condition) and lock its entry before
+        // the row, the opposite of a `DELETE` by id: two requests of one session then deadlock.
+        // Reading by primary key, both lock the row first.
+        let by_id = if dialect == Dialect::MySql {
+            " FORCE INDEX (PRIMARY)"
+        } else {
+            ""
+        };
         let render = |sql: String| dialect.render(&sql);
         Self {
             dialect,
@@ -121,10 +137,10 @@ impl Queries {
                 "SELECT data FROM {t} WHERE id = $1 AND expiry_date > $2"
             )),
             update: render(format!(
-                "UPDATE {t} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4{returning}"
+                "UPDATE {t}{by_id} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4{returning}"
             )),
             update_changed: render(format!(
-                "UPDATE {t} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4 AND data <> $1{returning}"
+                "UPDATE {t}{by_id} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4 AND data <> $1{returning}"
             )),
             exists: render(format!(
                 "SELECT 1 FROM {t} WHERE id = $1 AND expiry_date > $2"
@@ -229,8 +245,7 @@ where
     }
 
     async fn execute(&self, statement: &Statement, params: &[Param]) -> session_store::Result<()> {
-        Self::query(statement, params)
-            .execute(&self.pool)
+        retry(|| Self::query(statement, params).execute(&self.pool))
             .await
             .map_err(store_error)?;
         Ok(())
@@ -239,22 +254,21 @@ where
     /// How many rows an `UPDATE` from [`Queries`] changed.
     async fn updated(&self, statement: &Statement, params: &[Param]) -> session_store::Result<u64> {
         if self.sql.dialect != Dialect::MySql {
-            let rows = Self::query(statement, params)
-                .fetch_all(&self.pool)
+            let rows = retry(|| Self::query(statement, params).fetch_all(&self.pool))
                 .await
                 .map_err(store_error)?;
             return Ok(rows.len() as u64);
         }
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        Self::query(statement, params)
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        let row = sqlx::query::<DB>("SELECT ROW_COUNT()")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        let count: i64 = row.try_get(0).map_err(store_error)?;
+        let count: i64 = retry(|| async {
+            let mut conn = self.pool.acquire().await?;
+            Self::query(statement, params).execute(&mut *conn).await?;
+            sqlx::query::<DB>("SELECT ROW_COUNT()")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)
+        })
+        .await
+        .map_err(store_error)?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 }
@@ -283,10 +297,7 @@ where
                 Param::Bytes(data.clone()),
                 Param::Int(record.expiry_date.unix_timestamp()),
             ];
-            match Self::query(&self.sql.insert, &params)
-                .execute(&self.pool)
-                .await
-            {
+            match retry(|| Self::query(&self.sql.insert, &params).execute(&self.pool)).await {
                 Ok(_) => return Ok(()),
                 Err(error) if is_unique_violation(&error) => record.id = Id::default(),
                 Err(error) => return Err(store_error(error)),
@@ -300,8 +311,7 @@ where
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let params = [Param::Text(id.to_string()), Param::Int(now())];
-        let row = Self::query(&self.sql.load, &params)
-            .fetch_optional(&self.pool)
+        let row = retry(|| Self::query(&self.sql.load, &params).fetch_optional(&self.pool))
             .await
             .map_err(store_error)?;
         let Some(row) = row else {
@@ -355,8 +365,8 @@ where
             return Ok(Update::Missing);
         }
         // Nothing written: say whether for want of a session or of a change.
-        let exists = Self::query(&self.sql.exists, &[Param::Text(id), Param::Int(now())])
-            .fetch_optional(&self.pool)
+        let params = [Param::Text(id), Param::Int(now())];
+        let exists = retry(|| Self::query(&self.sql.exists, &params).fetch_optional(&self.pool))
             .await
             .map_err(store_error)?
             .is_some();
@@ -394,7 +404,7 @@ mod tests {
         let mysql = Queries::new(Dialect::MySql, "sessions");
         assert_eq!(
             mysql.update_changed.sql,
-            "UPDATE `sessions` SET data = ?, expiry_date = ? WHERE id = ? AND expiry_date > ? AND data <> ?"
+            "UPDATE `sessions` FORCE INDEX (PRIMARY) SET data = ?, expiry_date = ? WHERE id = ? AND expiry_date > ? AND data <> ?"
         );
         assert_eq!(mysql.update_changed.params, [1, 2, 3, 4, 1]);
         assert!(mysql.schema.contains("ascii_bin"), "{}", mysql.schema);
