@@ -11,7 +11,11 @@ use axum::{
 };
 use axum_login::{
     AuthError, AuthLayer, AuthSession, CurrentUser, PasswordCredentials, SessionKey, SqlxStore,
-    UserStore, layer::AuthLayerBuilder, require_login, session::SessionBackend, session_layer,
+    UserStore,
+    layer::AuthLayerBuilder,
+    require_login,
+    session::{SessionBackend, SessionLayer},
+    session_layer,
     tower_sessions::service::PlaintextCookie,
 };
 use sqlx::{Sqlite, sqlite::SqlitePoolOptions};
@@ -200,13 +204,23 @@ pub async fn mem_app_with<SS>(
 where
     SS: SessionBackend + Clone,
 {
+    mem_app_on(sessions.clone(), session_layer(sessions), configure).await
+}
+
+/// The hand-written-store app under `layer`, a session layer over `sessions` set up by the
+/// test, configured by `configure`.
+pub async fn mem_app_on<SS>(
+    sessions: SS,
+    layer: SessionLayer<SS>,
+    configure: impl FnOnce(MemBuilder<SS>) -> MemBuilder<SS>,
+) -> MemApp<SS>
+where
+    SS: SessionBackend + Clone,
+{
     let store = mem_store();
     let gate = Arc::new(Gate::default());
-    let layer = configure(
-        AuthLayer::builder(store.clone(), session_layer(sessions.clone()))
-            .session_key(session_key()),
-    )
-    .build();
+    let layer =
+        configure(AuthLayer::builder(store.clone(), layer).session_key(session_key())).build();
     let addr = serve_with_addr(mem_routes(gate.clone()).layer(layer)).await;
     MemApp {
         base: format!("http://{addr}"),

@@ -8,7 +8,7 @@ use sqlx::{
     ConnectOptions, Connection, Database, Pool,
     mysql::{MySqlConnectOptions, MySqlPoolOptions},
     postgres::{PgConnectOptions, PgPoolOptions},
-    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
 
 use crate::env::{in_ci, mysql_url, postgres_url};
@@ -147,7 +147,10 @@ pub async fn sqlite_file() -> Option<TestDb<sqlx::Sqlite>> {
         .connect_with(
             SqliteConnectOptions::new()
                 .filename(&path)
-                .create_if_missing(true),
+                .create_if_missing(true)
+                // As an app with concurrent requests configures it: readers never wait on a
+                // writer, and writers queue on one lock without a journal swap between them.
+                .journal_mode(SqliteJournalMode::Wal),
         )
         .await
         .expect("SQLite file in the temp dir");
