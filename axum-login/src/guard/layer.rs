@@ -16,6 +16,11 @@ use super::{Policy, enforce};
 /// A layer that guards every route of a router with policy `P`; built by
 /// [`require!`](crate::require). Use it with `Router::route_layer`, so unmatched paths still
 /// answer `404`.
+///
+/// `.route_layer(require!(..))` guards only the routes added to the router **before** it: a
+/// route added after it and the router's fallback are not guarded (axum's rule for
+/// `route_layer`). Add it last, after every route it must guard, or give a router that must be
+/// closed whole its own `Router` with the guard as `.layer(require!(..))`, nested under a prefix.
 pub struct GuardLayer<P>(PhantomData<fn() -> P>);
 
 impl<P> GuardLayer<P> {
