@@ -1,4 +1,4 @@
-//! The demo app (`examples/sqlite`) against its contract in PRODUCT.md, over HTTP: each route,
+//! The demo app (`examples/sqlite`) against the contract its README states, over HTTP: each route,
 //! each kind of caller, with a real client and cookie jar, on a fresh SQLite database per test.
 
 use std::{net::SocketAddr, sync::Arc, time::SystemTime};
