@@ -35,6 +35,7 @@ use axum_login::{
     session_layer,
     tower_sessions::{SessionStore as _, service::PlaintextCookie, session::Id},
 };
+use axum_login::{error::BoxError, registry::BoxFuture};
 use axum_login_tests::{
     db,
     directory::{Credentials, TestStore, TestUser},
@@ -755,10 +756,26 @@ async fn a_remembered_browser_is_logged_in_again_on_a_new_session_and_not_withou
             .any(|session| session.current && session.remembered),
         "{listed:?}"
     );
-    // No validator is kept in the store, only its hash.
+    // Neither the validator nor the selector is kept in the store, only keyed hashes: the
+    // token is found by the one the session's registry entry names.
     let validator = second_token.split('.').nth(1).expect("a validator");
     let selector = second_token.split('.').next().expect("a selector");
-    let token = RememberStore::get(&app.remembered, selector)
+    assert_eq!(
+        RememberStore::get(&app.remembered, selector)
+            .await
+            .expect("the store answers"),
+        None
+    );
+    let stored = app
+        .registry
+        .list("1")
+        .await
+        .expect("the registry lists")
+        .into_iter()
+        .find_map(|entry| entry.remember)
+        .expect("the remembered session's entry names its token");
+    assert!(!stored.contains(selector));
+    let token = RememberStore::get(&app.remembered, &stored)
         .await
         .expect("the store answers")
         .expect("the token is kept");
@@ -1273,6 +1290,131 @@ async fn login_as_makes_a_request_as_the_user_without_a_password() {
     }
 }
 
+/// A remember-me store that records which of its methods were called, in order.
+#[derive(Clone, Default)]
+struct Recording {
+    inner: MemoryRememberStore,
+    calls: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl Recording {
+    fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.calls.lock().expect("lock"))
+    }
+
+    fn record(&self, call: &'static str) {
+        self.calls.lock().expect("lock").push(call);
+    }
+}
+
+impl RememberStore for Recording {
+    fn insert<'a>(
+        &'a self,
+        token: &'a axum_login::remember::RememberToken,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.record("insert");
+        self.inner.insert(token)
+    }
+
+    fn get<'a>(
+        &'a self,
+        selector: &'a str,
+    ) -> BoxFuture<'a, Result<Option<axum_login::remember::RememberToken>, BoxError>> {
+        self.record("get");
+        self.inner.get(selector)
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        selector: &'a str,
+        current_hash: &'a str,
+        new_hash: &'a str,
+        at: std::time::SystemTime,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        self.record("rotate");
+        self.inner.rotate(selector, current_hash, new_hash, at)
+    }
+
+    fn remove<'a>(&'a self, selector: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.record("remove");
+        self.inner.remove(selector)
+    }
+
+    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.record("remove_user");
+        self.inner.remove_user(user)
+    }
+}
+
+/// A browser whose jar holds only a remember-me cookie of `value`.
+fn with_remember_cookie(app: &App, value: &str) -> Browser {
+    let browser = app.browser();
+    browser
+        .jar
+        .lock()
+        .expect("lock")
+        .insert(REMEMBER_COOKIE.to_owned(), value.to_owned());
+    browser
+}
+
+/// Whoever learnt a token's selector can put any validator next to it; that proves nothing,
+/// so it must end nothing: the made-up cookie is dropped, with the same store work as a
+/// selector nobody has, and the owner's sessions and token live on. The stores never see the
+/// selector itself.
+#[tokio::test]
+async fn a_made_up_validator_for_a_real_selector_ends_nothing() {
+    let remembered = Recording::default();
+    let app = app(|builder| builder.remember_me(RememberMe::new(remembered.clone()))).await;
+    let owner = app.browser();
+    let bystander = app.browser();
+    owner.login("alice", "pw-alice", true).await;
+    bystander.login("alice", "pw-alice", false).await;
+    let cookie = owner.cookie(REMEMBER_COOKIE).expect("a remember-me cookie");
+    let (selector, validator) = cookie.split_once('.').expect("selector.validator");
+    assert_eq!(remembered.inner.len(), 1);
+    assert_eq!(
+        remembered.inner.get(selector).await.expect("get"),
+        None,
+        "the store does not know the token by the cookie's selector"
+    );
+
+    let made_up = if validator.starts_with('A') { "B" } else { "A" }.repeat(43);
+    let unknown = format!("{}.{made_up}", "C".repeat(22));
+    remembered.take();
+    let forger = with_remember_cookie(&app, &format!("{selector}.{made_up}"));
+    assert_eq!(forger.whoami().await, "anonymous");
+    assert_eq!(
+        forger.cookie(REMEMBER_COOKIE),
+        None,
+        "the cookie is removed"
+    );
+    let forged_calls = remembered.take();
+    let stranger = with_remember_cookie(&app, &unknown);
+    assert_eq!(stranger.whoami().await, "anonymous");
+    assert_eq!(
+        stranger.cookie(REMEMBER_COOKIE),
+        None,
+        "the cookie is removed"
+    );
+    assert_eq!(
+        forged_calls,
+        remembered.take(),
+        "a wrong validator costs what an unknown selector costs"
+    );
+    assert_eq!(forged_calls, ["get"]);
+
+    assert!(
+        !app.events()
+            .iter()
+            .any(|event| matches!(event, AuthEvent::RememberTheft { .. })),
+        "no theft is concluded"
+    );
+    assert_eq!(owner.whoami().await, "alice");
+    assert_eq!(bystander.whoami().await, "alice");
+    owner.restart();
+    assert_eq!(owner.whoami().await, "alice", "the token still logs in");
+}
+
 /// Two instances of the app behind one load balancer: one session store, one key and realm,
 /// and each its own connection to the shared registry and remember-me store.
 async fn two_instances(
@@ -1319,12 +1461,14 @@ impl Browser {
 
 /// What each shared store must do across instances, over HTTP: a list made on one instance
 /// shows sessions begun on the other, ending one on either takes effect on the other at its
-/// next request, a remember-me cookie issued by one logs in on the other, and a stolen copy is
-/// caught whichever instance sees it.
+/// next request, a remember-me cookie issued by one logs in on the other, a validator made up
+/// for its selector ends nothing, the store never holds the selector itself, and a stolen copy
+/// is caught whichever instance sees it.
 async fn sessions_and_remember_me_span_instances(
     registries: (impl SessionRegistry, impl SessionRegistry),
-    remembers: (impl RememberStore, impl RememberStore),
+    remembers: (impl RememberStore + Clone, impl RememberStore),
 ) {
+    let probe = remembers.0.clone();
     let (a, b, clock, events) = two_instances(registries, remembers).await;
     let laptop = Browser::new(&a).with_agent("Laptop/1.0");
     let phone = Browser::new(&b).with_agent("Phone/1.0");
@@ -1360,6 +1504,37 @@ async fn sessions_and_remember_me_span_instances(
     owner.login("bob", "pw-bob", true).await;
     owner.restart();
     let thief = owner.copy();
+
+    // A validator made up for the real selector is no theft: it loses its cookie, and bob's
+    // token and sessions stay.
+    let cookie = owner.cookie(REMEMBER_COOKIE).expect("a remember-me cookie");
+    let (selector, validator) = cookie.split_once('.').expect("selector.validator");
+    assert_eq!(
+        probe.get(selector).await.expect("the store answers"),
+        None,
+        "the store does not know the token by the cookie's selector"
+    );
+    let made_up = if validator.starts_with('A') { "B" } else { "A" }.repeat(43);
+    let forger = Browser::new(&b);
+    forger
+        .jar
+        .lock()
+        .expect("lock")
+        .insert(REMEMBER_COOKIE.to_owned(), format!("{selector}.{made_up}"));
+    assert_eq!(forger.whoami().await, "anonymous");
+    assert_eq!(
+        forger.cookie(REMEMBER_COOKIE),
+        None,
+        "the cookie is removed"
+    );
+    assert!(
+        !events
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|record| matches!(record.event, AuthEvent::RememberTheft { .. })),
+        "a made-up validator is no theft"
+    );
     assert_eq!(owner.at(&b).whoami().await, "bob");
     clock.advance(Duration::from_secs(60));
     assert_eq!(thief.at(&a).whoami().await, "anonymous");

@@ -172,7 +172,8 @@ impl<S: UserStore> Backend<S> {
         Ok(removed.len())
     }
 
-    /// Gives the browser a remember-me token for `user`; answers its selector.
+    /// Gives the browser a remember-me token for `user`; answers the token's selector as the
+    /// stores keep it.
     pub(crate) async fn issue_remember_token(
         &self,
         auth: &RequestAuth,
@@ -182,9 +183,10 @@ impl<S: UserStore> Backend<S> {
             return Ok(None);
         };
         let (selector, validator) = remember::new_secrets();
+        let stored = stored_selector(&self.config.key, &selector);
         let now = self.config.clock.now();
         let token = RememberToken {
-            selector: selector.clone(),
+            selector: stored.clone(),
             user: user.id().to_string(),
             validator_hash: validator_hash(&self.config.key, &selector, &validator),
             previous_hash: None,
@@ -206,7 +208,7 @@ impl<S: UserStore> Backend<S> {
         if let (Some(registry), Some(entry)) = (&self.config.registry, entry) {
             registry
                 .registry
-                .set_remember(&token.user, &entry, &selector)
+                .set_remember(&token.user, &entry, &stored)
                 .await
                 .map_err(AuthError::Registry)?;
         }
@@ -215,7 +217,7 @@ impl<S: UserStore> Backend<S> {
             &remember::cookie_value(&selector, &validator),
             remember.lifetime,
         ));
-        Ok(Some(selector))
+        Ok(Some(stored))
     }
 
     /// The `Set-Cookie` value of the remember-me cookie; a `max_age` of zero removes it.
@@ -266,7 +268,7 @@ impl<S: UserStore> Backend<S> {
             if let Some((selector, _)) = remember::parse_cookie(value) {
                 remember
                     .store
-                    .remove(selector)
+                    .remove(&stored_selector(&self.config.key, selector))
                     .await
                     .map_err(AuthError::Registry)?;
             }
@@ -276,8 +278,10 @@ impl<S: UserStore> Backend<S> {
     }
 
     /// A visitor without a login who carries a remember-me cookie: checks and rotates it, and
-    /// logs them in on a new session. A replaced validator coming back is a stolen cookie: all
-    /// of the user's remember-me tokens and sessions end.
+    /// logs them in on a new session. The validator that the last rotation replaced coming
+    /// back after the grace is a stolen cookie: all of the user's remember-me tokens and
+    /// sessions end. Any other validator proves nothing (anyone who learnt a selector can
+    /// make one up), so it only loses its cookie, as an unknown selector does.
     pub(crate) async fn remembered_login(
         &self,
         auth: &RequestAuth,
@@ -293,9 +297,13 @@ impl<S: UserStore> Backend<S> {
             forget_cookie();
             return Ok(None);
         };
+        // Both digests before the lookup: an unknown selector and a wrong validator do the
+        // same work (two keyed hashes, one read) and answer alike.
+        let stored = stored_selector(&self.config.key, selector);
+        let presented = validator_hash(&self.config.key, selector, validator);
         let Some(token) = remember
             .store
-            .get(selector)
+            .get(&stored)
             .await
             .map_err(AuthError::Registry)?
         else {
@@ -308,30 +316,35 @@ impl<S: UserStore> Backend<S> {
             forget_cookie();
             return Ok(None);
         }
-        let presented = validator_hash(&self.config.key, selector, validator);
         let current = constant_time_eq(&presented, &token.validator_hash);
-        let recent_previous = token
+        let previous = token
             .previous_hash
             .as_deref()
-            .is_some_and(|previous| constant_time_eq(&presented, previous))
-            && now
-                .duration_since(token.rotated_at)
-                .is_ok_and(|since| since <= remember.grace);
+            .is_some_and(|previous| constant_time_eq(&presented, previous));
+        let within_grace = now
+            .duration_since(token.rotated_at)
+            .is_ok_and(|since| since <= remember.grace);
         let rotated_validator = if current {
             let (_, new_validator) = remember::new_secrets();
             let new_hash = validator_hash(&self.config.key, selector, &new_validator);
             let rotated = remember
                 .store
-                .rotate(selector, &presented, &new_hash, now)
+                .rotate(&stored, &presented, &new_hash, now)
                 .await
                 .map_err(AuthError::Registry)?;
             // Lost a race with another request of this browser rotating it: that one's new
             // cookie stands, and this visit logs in on the old one within the grace.
             rotated.then_some(new_validator)
-        } else if recent_previous {
+        } else if previous && within_grace {
             None
-        } else {
+        } else if previous {
+            // Only the holder of a copy of the cookie from before the rotation can present
+            // this validator, and the browser that rotated it holds the new one: two
+            // browsers share the token.
             self.remember_theft(auth, &token.user).await?;
+            forget_cookie();
+            return Ok(None);
+        } else {
             forget_cookie();
             return Ok(None);
         };
@@ -365,9 +378,7 @@ impl<S: UserStore> Backend<S> {
         }
         let mut record = self.record_for(&user);
         record.remembered = true;
-        record.entry = self
-            .register(auth, &user, Some(selector.to_owned()))
-            .await?;
+        record.entry = self.register(auth, &user, Some(stored)).await?;
         if let Some(entry) = &record.entry {
             self.follow_session_id(auth, user.id().to_string(), entry.clone());
         }
@@ -426,6 +437,14 @@ impl<S: UserStore> Backend<S> {
         record.second_factor_at = login.second_factor.then_some(record.login_at);
         Ok(Some(Login::of(Arc::new(user), &record)))
     }
+}
+
+/// The form a remember-me store keeps a selector in, and finds the token by: a keyed hash, so
+/// that whoever reads the store (or the registry, which keeps the selector of a remembered
+/// session) learns no selector to put into a cookie.
+fn stored_selector(key: &SessionKey, selector: &str) -> String {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    URL_SAFE_NO_PAD.encode(key.tag("axum-login remember-me selector", &[selector.as_bytes()]))
 }
 
 /// The keyed hash a remember-me store keeps of a validator.
