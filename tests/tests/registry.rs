@@ -70,6 +70,9 @@ struct CodeForm {
 #[derive(Clone, Default)]
 struct Shared {
     second_factor: Arc<Mutex<HashSet<u64>>>,
+    /// When set, re-authentications wait here once their user is loaded, until as many as
+    /// it counts have arrived.
+    reauth_barrier: Arc<Mutex<Option<Arc<tokio::sync::Barrier>>>>,
     hold_password_change: Arc<Mutex<Option<Arc<Notify>>>>,
     reached_gate: Arc<Notify>,
 }
@@ -206,6 +209,33 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+struct PasswordForm {
+    password: String,
+}
+
+/// Asks the logged-in user for their password again (the session gets a new id).
+async fn reauthenticate(
+    mut auth: AuthSession<TestStore>,
+    Extension(shared): Extension<Shared>,
+    CurrentUser(user): CurrentUser<TestUser>,
+    Form(form): Form<PasswordForm>,
+) -> Result<StatusCode, AuthError> {
+    let barrier = shared.reauth_barrier.lock().expect("lock").clone();
+    if let Some(barrier) = barrier {
+        barrier.wait().await;
+    }
+    let credentials = Credentials {
+        username: user.name,
+        password: form.password,
+    };
+    Ok(if auth.reauthenticate(credentials).await? {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::UNAUTHORIZED
+    })
+}
+
 #[require_login(fresh = "5m")]
 async fn fresh() -> &'static str {
     "fresh"
@@ -250,6 +280,7 @@ fn routes(shared: Shared) -> Router {
         .route("/logout-keeping-data", post(logout_keeping_data))
         .route("/cart", get(get_cart).put(put_cart))
         .route("/password", post(change_password))
+        .route("/reauth", post(reauthenticate))
         .route("/fresh", get(fresh))
         .route("/secure", get(secure))
         .route("/recent-mfa", get(recent_mfa))
@@ -1286,6 +1317,250 @@ async fn login_as_makes_a_request_as_the_user_without_a_password() {
         assert!(
             response.headers().get(SET_COOKIE.as_str()).is_none(),
             "{path}: no session is made"
+        );
+    }
+}
+
+/// A registry that, once armed, holds the calls of one kind at a barrier until as many as the
+/// barrier counts have reached it, so the racing requests of a test all get there before any
+/// goes on: [`Gate::Count`], the calls a login counts the user's sessions with (`list`, held
+/// once it has read, and `add_within`, which counts and adds in one step), or [`Gate::Bind`],
+/// the call that records a session's new id.
+#[derive(Clone)]
+struct Gated<R> {
+    inner: R,
+    barrier: Arc<Mutex<Armed>>,
+}
+
+/// Which calls wait, and at which barrier, if any do.
+type Armed = Option<(Gate, Arc<tokio::sync::Barrier>)>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Count,
+    Bind,
+}
+
+impl<R> Gated<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            barrier: Arc::default(),
+        }
+    }
+
+    /// The next `calls` calls of the `gate` kind wait for each other.
+    fn arm(&self, gate: Gate, calls: usize) {
+        *self.barrier.lock().expect("lock") =
+            Some((gate, Arc::new(tokio::sync::Barrier::new(calls))));
+    }
+
+    fn disarm(&self) {
+        *self.barrier.lock().expect("lock") = None;
+    }
+
+    async fn wait(barrier: Option<Arc<tokio::sync::Barrier>>) {
+        if let Some(barrier) = barrier {
+            barrier.wait().await;
+        }
+    }
+
+    fn barrier(&self, kind: Gate) -> Option<Arc<tokio::sync::Barrier>> {
+        match &*self.barrier.lock().expect("lock") {
+            Some((gate, barrier)) if *gate == kind => Some(barrier.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<R: SessionRegistry> SessionRegistry for Gated<R> {
+    fn add<'a>(
+        &'a self,
+        entry: &'a axum_login::registry::SessionEntry,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.inner.add(entry)
+    }
+
+    fn add_within<'a>(
+        &'a self,
+        entry: &'a axum_login::registry::SessionEntry,
+        max: usize,
+        on_limit: OnLimit,
+    ) -> BoxFuture<'a, Result<axum_login::registry::Admission, BoxError>> {
+        let barrier = self.barrier(Gate::Count);
+        Box::pin(async move {
+            Self::wait(barrier).await;
+            self.inner.add_within(entry, max, on_limit).await
+        })
+    }
+
+    fn list<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<axum_login::registry::SessionEntry>, BoxError>> {
+        // Held after reading: every racing login has its count before any adds.
+        let barrier = self.barrier(Gate::Count);
+        Box::pin(async move {
+            let listed = self.inner.list(user).await;
+            Self::wait(barrier).await;
+            listed
+        })
+    }
+
+    fn bind<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        previous: Option<&'a str>,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        let barrier = self.barrier(Gate::Bind);
+        Box::pin(async move {
+            Self::wait(barrier).await;
+            self.inner.bind(user, id, previous, session_id).await
+        })
+    }
+
+    fn set_remember<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        selector: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        self.inner.set_remember(user, id, selector)
+    }
+
+    fn touch<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        at: std::time::SystemTime,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        self.inner.touch(user, id, at)
+    }
+
+    fn remove<'a>(
+        &'a self,
+        user: &'a str,
+        which: axum_login::registry::Which<'a>,
+    ) -> BoxFuture<'a, Result<Vec<axum_login::registry::SessionEntry>, BoxError>> {
+        self.inner.remove(user, which)
+    }
+}
+
+/// Six requests on one session re-authenticate at once: all six have loaded the session (the
+/// handler holds each until all are there) before any gives it a new id, and the registry
+/// holds them again until all six have saved the session under their new ids, then lets them
+/// record those ids together. Whatever they recorded, ending the login's entry
+/// must end every session the six left: none may live on where the registry cannot see it.
+#[tokio::test]
+async fn concurrent_reauthentications_never_fork_a_session_the_registry_cannot_end() {
+    const REQUESTS: usize = 6;
+    let registry = Gated::new(MemorySessionRegistry::default());
+    let app = app(|builder| builder.session_registry(RegistryConfig::new(registry.clone()))).await;
+    let browser = app.browser();
+    let other = app.browser();
+    browser.login("alice", "pw-alice", false).await;
+    other.login("alice", "pw-alice", false).await;
+
+    let copies: Vec<Browser> = (0..REQUESTS).map(|_| browser.copy()).collect();
+    *app.shared.reauth_barrier.lock().expect("lock") =
+        Some(Arc::new(tokio::sync::Barrier::new(REQUESTS)));
+    registry.arm(Gate::Bind, REQUESTS);
+    let requests: Vec<_> = copies
+        .iter()
+        .map(|copy| {
+            let copy = copy.clone();
+            tokio::spawn(async move {
+                copy.post_form("/reauth", &[("password", "pw-alice")])
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(
+            request.await.expect("a request"),
+            StatusCode::NO_CONTENT,
+            "each re-authentication succeeds"
+        );
+    }
+    registry.disarm();
+    *app.shared.reauth_barrier.lock().expect("lock") = None;
+    let mut logged_in = 0;
+    for copy in &copies {
+        if copy.whoami().await == "alice" {
+            logged_in += 1;
+        }
+    }
+    assert_eq!(
+        logged_in, 1,
+        "one request's new id is the session's; the others' sessions are deleted"
+    );
+
+    // The other browser ends every session of alice but its own.
+    let response = other.post("/sessions/end-others", "").await;
+    assert_eq!(response.text().await.expect("body"), "1");
+    for copy in &copies {
+        assert_eq!(copy.whoami().await, "anonymous");
+    }
+    assert_eq!(
+        app.sessions.len(),
+        1,
+        "only the other browser's session is left in the store"
+    );
+}
+
+/// Logins racing against a session limit: the registry holds each login where it counts the
+/// user's sessions until all of them are there, so each sees the same count. The limit holds
+/// anyway, refusing the extra logins or ending the oldest.
+#[tokio::test]
+async fn concurrent_logins_never_exceed_the_session_limit() {
+    const LOGINS: usize = 8;
+    const LIMIT: usize = 3;
+    for on_limit in [OnLimit::RefuseNew, OnLimit::EndOldest] {
+        let registry = Gated::new(MemorySessionRegistry::default());
+        let app = app(|builder| {
+            builder.session_registry(
+                RegistryConfig::new(registry.clone()).max_sessions(LIMIT, on_limit),
+            )
+        })
+        .await;
+        let browsers: Vec<Browser> = (0..LOGINS).map(|_| app.browser()).collect();
+        registry.arm(Gate::Count, LOGINS);
+        let logins: Vec<_> = browsers
+            .iter()
+            .map(|browser| {
+                let browser = browser.clone();
+                tokio::spawn(
+                    async move { browser.login("alice", "pw-alice", false).await.status() },
+                )
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for login in logins {
+            statuses.push(login.await.expect("a login"));
+        }
+        registry.disarm();
+        let refused = statuses
+            .iter()
+            .filter(|status| **status == StatusCode::CONFLICT)
+            .count();
+        match on_limit {
+            OnLimit::RefuseNew => assert_eq!(refused, LOGINS - LIMIT, "{statuses:?}"),
+            OnLimit::EndOldest => assert_eq!(refused, 0, "{statuses:?}"),
+        }
+        let mut logged_in = 0;
+        for browser in &browsers {
+            if browser.whoami().await == "alice" {
+                logged_in += 1;
+            }
+        }
+        assert_eq!(logged_in, LIMIT, "{on_limit:?}: sessions alive");
+        assert_eq!(
+            registry.inner.list("1").await.expect("list").len(),
+            LIMIT,
+            "{on_limit:?}: entries"
         );
     }
 }

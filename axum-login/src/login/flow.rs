@@ -14,7 +14,7 @@ use super::{
 use crate::{
     AuthError, AuthUser, UserStore,
     events::{AuthEvent, LoginMethod},
-    registry::{OnLimit, SessionEntry, Which, new_entry_id, short_user_agent},
+    registry::{Admission, SessionEntry, Which, new_entry_id, short_user_agent},
     remember::{self, RememberToken},
     security::SessionKey,
 };
@@ -35,24 +35,6 @@ impl<S: UserStore> Backend<S> {
             return Ok(None);
         };
         let user_key = user.id().to_string();
-        if let Some((max, on_limit)) = registry.max_sessions {
-            let existing = registry
-                .registry
-                .list(&user_key)
-                .await
-                .map_err(AuthError::Registry)?;
-            if existing.len() >= max {
-                match on_limit {
-                    OnLimit::RefuseNew => return Err(AuthError::SessionLimit),
-                    OnLimit::EndOldest => {
-                        for oldest in &existing[..=existing.len() - max] {
-                            self.end_entries(auth, &user_key, Which::One(&oldest.id), true)
-                                .await?;
-                        }
-                    }
-                }
-            }
-        }
         let now = self.config.clock.now();
         let lifetime = self
             .config
@@ -69,24 +51,46 @@ impl<S: UserStore> Backend<S> {
             expires_at: now + lifetime,
             remember,
         };
-        registry
+        // Counting the user's sessions and adding this one is one step of the registry's:
+        // logins racing each other cannot all find room.
+        let Some((max, on_limit)) = registry.max_sessions else {
+            registry
+                .registry
+                .add(&entry)
+                .await
+                .map_err(AuthError::Registry)?;
+            return Ok(Some(entry.id));
+        };
+        match registry
             .registry
-            .add(&entry)
+            .add_within(&entry, max, on_limit)
             .await
-            .map_err(AuthError::Registry)?;
-        Ok(Some(entry.id))
+            .map_err(AuthError::Registry)?
+        {
+            Admission::Refused => Err(AuthError::SessionLimit),
+            Admission::Added(ended) => {
+                self.end_removed(auth, &entry.user, &ended, true).await?;
+                Ok(Some(entry.id))
+            }
+        }
     }
 
     /// Has the session layer tell the registry the id this request's session is saved under,
-    /// and delete the session instead if its entry was ended meanwhile.
+    /// and delete the session instead if its entry was ended meanwhile, or if another request
+    /// on the same session recorded its own new id first (the entry would not know this one,
+    /// and ending the entry would leave it alive).
     pub(crate) fn follow_session_id(&self, auth: &RequestAuth, user: String, entry: String) {
         let Some(registry) = &self.config.registry else {
             return;
         };
         let registry = registry.registry.clone();
+        let previous = auth.incoming_session_id().map(|id| id.to_string());
         auth.set_after_save(Box::new(move |session_id| {
             Box::pin(async move {
-                match registry.bind(&user, &entry, &session_id).await {
+                match registry
+                    .bind(&user, &entry, previous.as_deref(), &session_id)
+                    .await
+                {
                     Ok(bound) => bound,
                     Err(error) => {
                         // The login stands; the registry will not be able to end it by id
@@ -143,7 +147,20 @@ impl<S: UserStore> Backend<S> {
             .remove(user, which)
             .await
             .map_err(AuthError::Registry)?;
-        for entry in &removed {
+        self.end_removed(auth, user, &removed, report).await?;
+        Ok(removed.len())
+    }
+
+    /// Deletes the sessions and remember-me tokens of entries already taken out of the
+    /// registry, reporting each as ended when `report`.
+    async fn end_removed(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        removed: &[SessionEntry],
+        report: bool,
+    ) -> Result<(), AuthError> {
+        for entry in removed {
             if let (Some(session_id), Some(deleter)) =
                 (&entry.session_id, &self.config.session_deleter)
             {
@@ -169,7 +186,7 @@ impl<S: UserStore> Backend<S> {
                 );
             }
         }
-        Ok(removed.len())
+        Ok(())
     }
 
     /// Gives the browser a remember-me token for `user`; answers the token's selector as the
