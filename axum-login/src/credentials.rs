@@ -117,7 +117,8 @@ impl LoginForm {
     }
 
     /// The form's `next` if it is safe, else the empty string: for the hidden field of a login
-    /// page shown again.
+    /// page shown again. It holds no `"`, `<` or `>` (see [`safe_next`]), but it is not
+    /// HTML-escaped: write it into the page through your template's escaping, as any value.
     pub fn next_field(&self) -> &str {
         safe_next(&self.next).unwrap_or_default()
     }

@@ -35,6 +35,7 @@ use axum_login::{
     session_layer,
     tower_sessions::{SessionStore as _, service::PlaintextCookie, session::Id},
 };
+use axum_login::{error::BoxError, registry::BoxFuture};
 use axum_login_tests::{
     db,
     directory::{Credentials, TestStore, TestUser},
@@ -69,6 +70,9 @@ struct CodeForm {
 #[derive(Clone, Default)]
 struct Shared {
     second_factor: Arc<Mutex<HashSet<u64>>>,
+    /// When set, re-authentications wait here once their user is loaded, until as many as
+    /// it counts have arrived.
+    reauth_barrier: Arc<Mutex<Option<Arc<tokio::sync::Barrier>>>>,
     hold_password_change: Arc<Mutex<Option<Arc<Notify>>>>,
     reached_gate: Arc<Notify>,
 }
@@ -205,6 +209,33 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+struct PasswordForm {
+    password: String,
+}
+
+/// Asks the logged-in user for their password again (the session gets a new id).
+async fn reauthenticate(
+    mut auth: AuthSession<TestStore>,
+    Extension(shared): Extension<Shared>,
+    CurrentUser(user): CurrentUser<TestUser>,
+    Form(form): Form<PasswordForm>,
+) -> Result<StatusCode, AuthError> {
+    let barrier = shared.reauth_barrier.lock().expect("lock").clone();
+    if let Some(barrier) = barrier {
+        barrier.wait().await;
+    }
+    let credentials = Credentials {
+        username: user.name,
+        password: form.password,
+    };
+    Ok(if auth.reauthenticate(credentials).await? {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::UNAUTHORIZED
+    })
+}
+
 #[require_login(fresh = "5m")]
 async fn fresh() -> &'static str {
     "fresh"
@@ -249,6 +280,7 @@ fn routes(shared: Shared) -> Router {
         .route("/logout-keeping-data", post(logout_keeping_data))
         .route("/cart", get(get_cart).put(put_cart))
         .route("/password", post(change_password))
+        .route("/reauth", post(reauthenticate))
         .route("/fresh", get(fresh))
         .route("/secure", get(secure))
         .route("/recent-mfa", get(recent_mfa))
@@ -755,10 +787,26 @@ async fn a_remembered_browser_is_logged_in_again_on_a_new_session_and_not_withou
             .any(|session| session.current && session.remembered),
         "{listed:?}"
     );
-    // No validator is kept in the store, only its hash.
+    // Neither the validator nor the selector is kept in the store, only keyed hashes: the
+    // token is found by the one the session's registry entry names.
     let validator = second_token.split('.').nth(1).expect("a validator");
     let selector = second_token.split('.').next().expect("a selector");
-    let token = RememberStore::get(&app.remembered, selector)
+    assert_eq!(
+        RememberStore::get(&app.remembered, selector)
+            .await
+            .expect("the store answers"),
+        None
+    );
+    let stored = app
+        .registry
+        .list("1")
+        .await
+        .expect("the registry lists")
+        .into_iter()
+        .find_map(|entry| entry.remember)
+        .expect("the remembered session's entry names its token");
+    assert!(!stored.contains(selector));
+    let token = RememberStore::get(&app.remembered, &stored)
         .await
         .expect("the store answers")
         .expect("the token is kept");
@@ -1273,6 +1321,375 @@ async fn login_as_makes_a_request_as_the_user_without_a_password() {
     }
 }
 
+/// A registry that, once armed, holds the calls of one kind at a barrier until as many as the
+/// barrier counts have reached it, so the racing requests of a test all get there before any
+/// goes on: [`Gate::Count`], the calls a login counts the user's sessions with (`list`, held
+/// once it has read, and `add_within`, which counts and adds in one step), or [`Gate::Bind`],
+/// the call that records a session's new id.
+#[derive(Clone)]
+struct Gated<R> {
+    inner: R,
+    barrier: Arc<Mutex<Armed>>,
+}
+
+/// Which calls wait, and at which barrier, if any do.
+type Armed = Option<(Gate, Arc<tokio::sync::Barrier>)>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Count,
+    Bind,
+}
+
+impl<R> Gated<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            barrier: Arc::default(),
+        }
+    }
+
+    /// The next `calls` calls of the `gate` kind wait for each other.
+    fn arm(&self, gate: Gate, calls: usize) {
+        *self.barrier.lock().expect("lock") =
+            Some((gate, Arc::new(tokio::sync::Barrier::new(calls))));
+    }
+
+    fn disarm(&self) {
+        *self.barrier.lock().expect("lock") = None;
+    }
+
+    async fn wait(barrier: Option<Arc<tokio::sync::Barrier>>) {
+        if let Some(barrier) = barrier {
+            barrier.wait().await;
+        }
+    }
+
+    fn barrier(&self, kind: Gate) -> Option<Arc<tokio::sync::Barrier>> {
+        match &*self.barrier.lock().expect("lock") {
+            Some((gate, barrier)) if *gate == kind => Some(barrier.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<R: SessionRegistry> SessionRegistry for Gated<R> {
+    fn add<'a>(
+        &'a self,
+        entry: &'a axum_login::registry::SessionEntry,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.inner.add(entry)
+    }
+
+    fn add_within<'a>(
+        &'a self,
+        entry: &'a axum_login::registry::SessionEntry,
+        max: usize,
+        on_limit: OnLimit,
+    ) -> BoxFuture<'a, Result<axum_login::registry::Admission, BoxError>> {
+        let barrier = self.barrier(Gate::Count);
+        Box::pin(async move {
+            Self::wait(barrier).await;
+            self.inner.add_within(entry, max, on_limit).await
+        })
+    }
+
+    fn list<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<axum_login::registry::SessionEntry>, BoxError>> {
+        // Held after reading: every racing login has its count before any adds.
+        let barrier = self.barrier(Gate::Count);
+        Box::pin(async move {
+            let listed = self.inner.list(user).await;
+            Self::wait(barrier).await;
+            listed
+        })
+    }
+
+    fn bind<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        previous: Option<&'a str>,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        let barrier = self.barrier(Gate::Bind);
+        Box::pin(async move {
+            Self::wait(barrier).await;
+            self.inner.bind(user, id, previous, session_id).await
+        })
+    }
+
+    fn set_remember<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        selector: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        self.inner.set_remember(user, id, selector)
+    }
+
+    fn touch<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        at: std::time::SystemTime,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        self.inner.touch(user, id, at)
+    }
+
+    fn remove<'a>(
+        &'a self,
+        user: &'a str,
+        which: axum_login::registry::Which<'a>,
+    ) -> BoxFuture<'a, Result<Vec<axum_login::registry::SessionEntry>, BoxError>> {
+        self.inner.remove(user, which)
+    }
+}
+
+/// Six requests on one session re-authenticate at once: all six have loaded the session (the
+/// handler holds each until all are there) before any gives it a new id, and the registry
+/// holds them again until all six have saved the session under their new ids, then lets them
+/// record those ids together. Whatever they recorded, ending the login's entry
+/// must end every session the six left: none may live on where the registry cannot see it.
+#[tokio::test]
+async fn concurrent_reauthentications_never_fork_a_session_the_registry_cannot_end() {
+    const REQUESTS: usize = 6;
+    let registry = Gated::new(MemorySessionRegistry::default());
+    let app = app(|builder| builder.session_registry(RegistryConfig::new(registry.clone()))).await;
+    let browser = app.browser();
+    let other = app.browser();
+    browser.login("alice", "pw-alice", false).await;
+    other.login("alice", "pw-alice", false).await;
+
+    let copies: Vec<Browser> = (0..REQUESTS).map(|_| browser.copy()).collect();
+    *app.shared.reauth_barrier.lock().expect("lock") =
+        Some(Arc::new(tokio::sync::Barrier::new(REQUESTS)));
+    registry.arm(Gate::Bind, REQUESTS);
+    let requests: Vec<_> = copies
+        .iter()
+        .map(|copy| {
+            let copy = copy.clone();
+            tokio::spawn(async move {
+                copy.post_form("/reauth", &[("password", "pw-alice")])
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(
+            request.await.expect("a request"),
+            StatusCode::NO_CONTENT,
+            "each re-authentication succeeds"
+        );
+    }
+    registry.disarm();
+    *app.shared.reauth_barrier.lock().expect("lock") = None;
+    let mut logged_in = 0;
+    for copy in &copies {
+        if copy.whoami().await == "alice" {
+            logged_in += 1;
+        }
+    }
+    assert_eq!(
+        logged_in, 1,
+        "one request's new id is the session's; the others' sessions are deleted"
+    );
+
+    // The other browser ends every session of alice but its own.
+    let response = other.post("/sessions/end-others", "").await;
+    assert_eq!(response.text().await.expect("body"), "1");
+    for copy in &copies {
+        assert_eq!(copy.whoami().await, "anonymous");
+    }
+    assert_eq!(
+        app.sessions.len(),
+        1,
+        "only the other browser's session is left in the store"
+    );
+}
+
+/// Logins racing against a session limit: the registry holds each login where it counts the
+/// user's sessions until all of them are there, so each sees the same count. The limit holds
+/// anyway, refusing the extra logins or ending the oldest.
+#[tokio::test]
+async fn concurrent_logins_never_exceed_the_session_limit() {
+    const LOGINS: usize = 8;
+    const LIMIT: usize = 3;
+    for on_limit in [OnLimit::RefuseNew, OnLimit::EndOldest] {
+        let registry = Gated::new(MemorySessionRegistry::default());
+        let app = app(|builder| {
+            builder.session_registry(
+                RegistryConfig::new(registry.clone()).max_sessions(LIMIT, on_limit),
+            )
+        })
+        .await;
+        let browsers: Vec<Browser> = (0..LOGINS).map(|_| app.browser()).collect();
+        registry.arm(Gate::Count, LOGINS);
+        let logins: Vec<_> = browsers
+            .iter()
+            .map(|browser| {
+                let browser = browser.clone();
+                tokio::spawn(
+                    async move { browser.login("alice", "pw-alice", false).await.status() },
+                )
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for login in logins {
+            statuses.push(login.await.expect("a login"));
+        }
+        registry.disarm();
+        let refused = statuses
+            .iter()
+            .filter(|status| **status == StatusCode::CONFLICT)
+            .count();
+        match on_limit {
+            OnLimit::RefuseNew => assert_eq!(refused, LOGINS - LIMIT, "{statuses:?}"),
+            OnLimit::EndOldest => assert_eq!(refused, 0, "{statuses:?}"),
+        }
+        let mut logged_in = 0;
+        for browser in &browsers {
+            if browser.whoami().await == "alice" {
+                logged_in += 1;
+            }
+        }
+        assert_eq!(logged_in, LIMIT, "{on_limit:?}: sessions alive");
+        assert_eq!(
+            registry.inner.list("1").await.expect("list").len(),
+            LIMIT,
+            "{on_limit:?}: entries"
+        );
+    }
+}
+
+/// A remember-me store that records which of its methods were called, in order.
+#[derive(Clone, Default)]
+struct Recording {
+    inner: MemoryRememberStore,
+    calls: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl Recording {
+    fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.calls.lock().expect("lock"))
+    }
+
+    fn record(&self, call: &'static str) {
+        self.calls.lock().expect("lock").push(call);
+    }
+}
+
+impl RememberStore for Recording {
+    fn insert<'a>(
+        &'a self,
+        token: &'a axum_login::remember::RememberToken,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.record("insert");
+        self.inner.insert(token)
+    }
+
+    fn get<'a>(
+        &'a self,
+        selector: &'a str,
+    ) -> BoxFuture<'a, Result<Option<axum_login::remember::RememberToken>, BoxError>> {
+        self.record("get");
+        self.inner.get(selector)
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        selector: &'a str,
+        current_hash: &'a str,
+        new_hash: &'a str,
+        at: std::time::SystemTime,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        self.record("rotate");
+        self.inner.rotate(selector, current_hash, new_hash, at)
+    }
+
+    fn remove<'a>(&'a self, selector: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.record("remove");
+        self.inner.remove(selector)
+    }
+
+    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.record("remove_user");
+        self.inner.remove_user(user)
+    }
+}
+
+/// A browser whose jar holds only a remember-me cookie of `value`.
+fn with_remember_cookie(app: &App, value: &str) -> Browser {
+    let browser = app.browser();
+    browser
+        .jar
+        .lock()
+        .expect("lock")
+        .insert(REMEMBER_COOKIE.to_owned(), value.to_owned());
+    browser
+}
+
+/// Whoever learnt a token's selector can put any validator next to it; that proves nothing,
+/// so it must end nothing: the made-up cookie is dropped, with the same store work as a
+/// selector nobody has, and the owner's sessions and token live on. The stores never see the
+/// selector itself.
+#[tokio::test]
+async fn a_made_up_validator_for_a_real_selector_ends_nothing() {
+    let remembered = Recording::default();
+    let app = app(|builder| builder.remember_me(RememberMe::new(remembered.clone()))).await;
+    let owner = app.browser();
+    let bystander = app.browser();
+    owner.login("alice", "pw-alice", true).await;
+    bystander.login("alice", "pw-alice", false).await;
+    let cookie = owner.cookie(REMEMBER_COOKIE).expect("a remember-me cookie");
+    let (selector, validator) = cookie.split_once('.').expect("selector.validator");
+    assert_eq!(remembered.inner.len(), 1);
+    assert_eq!(
+        remembered.inner.get(selector).await.expect("get"),
+        None,
+        "the store does not know the token by the cookie's selector"
+    );
+
+    let made_up = if validator.starts_with('A') { "B" } else { "A" }.repeat(43);
+    let unknown = format!("{}.{made_up}", "C".repeat(22));
+    remembered.take();
+    let forger = with_remember_cookie(&app, &format!("{selector}.{made_up}"));
+    assert_eq!(forger.whoami().await, "anonymous");
+    assert_eq!(
+        forger.cookie(REMEMBER_COOKIE),
+        None,
+        "the cookie is removed"
+    );
+    let forged_calls = remembered.take();
+    let stranger = with_remember_cookie(&app, &unknown);
+    assert_eq!(stranger.whoami().await, "anonymous");
+    assert_eq!(
+        stranger.cookie(REMEMBER_COOKIE),
+        None,
+        "the cookie is removed"
+    );
+    assert_eq!(
+        forged_calls,
+        remembered.take(),
+        "a wrong validator costs what an unknown selector costs"
+    );
+    assert_eq!(forged_calls, ["get"]);
+
+    assert!(
+        !app.events()
+            .iter()
+            .any(|event| matches!(event, AuthEvent::RememberTheft { .. })),
+        "no theft is concluded"
+    );
+    assert_eq!(owner.whoami().await, "alice");
+    assert_eq!(bystander.whoami().await, "alice");
+    owner.restart();
+    assert_eq!(owner.whoami().await, "alice", "the token still logs in");
+}
+
 /// Two instances of the app behind one load balancer: one session store, one key and realm,
 /// and each its own connection to the shared registry and remember-me store.
 async fn two_instances(
@@ -1319,12 +1736,14 @@ impl Browser {
 
 /// What each shared store must do across instances, over HTTP: a list made on one instance
 /// shows sessions begun on the other, ending one on either takes effect on the other at its
-/// next request, a remember-me cookie issued by one logs in on the other, and a stolen copy is
-/// caught whichever instance sees it.
+/// next request, a remember-me cookie issued by one logs in on the other, a validator made up
+/// for its selector ends nothing, the store never holds the selector itself, and a stolen copy
+/// is caught whichever instance sees it.
 async fn sessions_and_remember_me_span_instances(
     registries: (impl SessionRegistry, impl SessionRegistry),
-    remembers: (impl RememberStore, impl RememberStore),
+    remembers: (impl RememberStore + Clone, impl RememberStore),
 ) {
+    let probe = remembers.0.clone();
     let (a, b, clock, events) = two_instances(registries, remembers).await;
     let laptop = Browser::new(&a).with_agent("Laptop/1.0");
     let phone = Browser::new(&b).with_agent("Phone/1.0");
@@ -1360,6 +1779,37 @@ async fn sessions_and_remember_me_span_instances(
     owner.login("bob", "pw-bob", true).await;
     owner.restart();
     let thief = owner.copy();
+
+    // A validator made up for the real selector is no theft: it loses its cookie, and bob's
+    // token and sessions stay.
+    let cookie = owner.cookie(REMEMBER_COOKIE).expect("a remember-me cookie");
+    let (selector, validator) = cookie.split_once('.').expect("selector.validator");
+    assert_eq!(
+        probe.get(selector).await.expect("the store answers"),
+        None,
+        "the store does not know the token by the cookie's selector"
+    );
+    let made_up = if validator.starts_with('A') { "B" } else { "A" }.repeat(43);
+    let forger = Browser::new(&b);
+    forger
+        .jar
+        .lock()
+        .expect("lock")
+        .insert(REMEMBER_COOKIE.to_owned(), format!("{selector}.{made_up}"));
+    assert_eq!(forger.whoami().await, "anonymous");
+    assert_eq!(
+        forger.cookie(REMEMBER_COOKIE),
+        None,
+        "the cookie is removed"
+    );
+    assert!(
+        !events
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|record| matches!(record.event, AuthEvent::RememberTheft { .. })),
+        "a made-up validator is no theft"
+    );
     assert_eq!(owner.at(&b).whoami().await, "bob");
     clock.advance(Duration::from_secs(60));
     assert_eq!(thief.at(&a).whoami().await, "anonymous");

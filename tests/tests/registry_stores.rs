@@ -15,8 +15,8 @@ use std::{
 
 use axum_login::{
     registry::{
-        MemorySessionRegistry, RedisSessionRegistry, SessionEntry, SessionRegistry,
-        SqlxSessionRegistry, Which,
+        Admission, MemorySessionRegistry, OnLimit, RedisSessionRegistry, SessionEntry,
+        SessionRegistry, SqlxSessionRegistry, Which,
     },
     remember::{
         MemoryRememberStore, RedisRememberStore, RememberStore, RememberToken, SqlxRememberStore,
@@ -108,19 +108,19 @@ async fn registry_contract(registry: impl SessionRegistry) {
     // Binding records the session id of an entry that exists, of its own user only.
     assert!(
         registry
-            .bind(&alice, "entry-2", "session-2")
+            .bind(&alice, "entry-2", Some("session-anonymous"), "session-2")
             .await
             .expect("bind")
     );
     assert!(
         !registry
-            .bind(&alice, "entry-9", "session-9")
+            .bind(&alice, "entry-9", None, "session-9")
             .await
             .expect("bind")
     );
     assert!(
         !registry
-            .bind(&bob, "entry-3", "session-x")
+            .bind(&bob, "entry-3", None, "session-x")
             .await
             .expect("bind")
     );
@@ -130,6 +130,37 @@ async fn registry_contract(registry: impl SessionRegistry) {
     };
     assert_eq!(list(&registry, &alice).await[1], second);
     assert_eq!(list(&registry, &bob).await, slice::from_ref(&bobs));
+
+    // Once bound, the entry follows its session only from the id it has: a request that
+    // started from another id (or from none) records nothing.
+    for previous in [None, Some("session-other")] {
+        assert!(
+            !registry
+                .bind(&alice, "entry-2", previous, "session-fork")
+                .await
+                .expect("bind")
+        );
+    }
+    assert_eq!(list(&registry, &alice).await[1], second);
+    assert!(
+        registry
+            .bind(&alice, "entry-2", Some("session-2"), "session-2b")
+            .await
+            .expect("bind")
+    );
+    assert!(
+        !registry
+            .bind(&alice, "entry-2", Some("session-2"), "session-2c")
+            .await
+            .expect("bind")
+    );
+    assert!(
+        registry
+            .bind(&alice, "entry-2", Some("session-2b"), "session-2")
+            .await
+            .expect("bind")
+    );
+    assert_eq!(list(&registry, &alice).await[1], second);
 
     // A remember-me token given after login is recorded on its entry, of its own user only.
     assert!(
@@ -196,7 +227,7 @@ async fn registry_contract(registry: impl SessionRegistry) {
     );
     assert!(
         !registry
-            .bind(&alice, "entry-2", "session-2b")
+            .bind(&alice, "entry-2", Some("session-2"), "session-2b")
             .await
             .expect("bind")
     );
@@ -237,7 +268,7 @@ async fn registry_contract(registry: impl SessionRegistry) {
     assert_eq!(list(&registry, &carol).await, []);
     assert!(
         !registry
-            .bind(&carol, "entry-old", "session")
+            .bind(&carol, "entry-old", None, "session")
             .await
             .expect("bind")
     );
@@ -251,6 +282,137 @@ async fn registry_contract(registry: impl SessionRegistry) {
     registry.add(&live).await.expect("add");
     assert_eq!(list(&registry, &carol).await, [live]);
     registry.remove(&carol, Which::All).await.expect("remove");
+}
+
+/// How many logins of one user race each other against a limit.
+const LOGINS: usize = 12;
+
+/// The session limit the racing logins are held to.
+const LIMIT: usize = 3;
+
+/// `LOGINS` logins of one user, each adding its entry within `LIMIT` at the same moment (a
+/// barrier lets them go together), over `existing` entries: what each got.
+async fn race_logins<R: SessionRegistry + Clone>(
+    registry: &R,
+    user: &str,
+    on_limit: OnLimit,
+) -> Vec<Admission> {
+    let barrier = Arc::new(Barrier::new(LOGINS));
+    let logins: Vec<_> = (0..LOGINS)
+        .map(|n| {
+            let (registry, barrier) = (registry.clone(), barrier.clone());
+            let entry = entry(user, &format!("login-{n:02}"), now());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                registry
+                    .add_within(&entry, LIMIT, on_limit)
+                    .await
+                    .expect("the registry adds within the limit")
+            })
+        })
+        .collect();
+    let mut admissions = Vec::new();
+    for login in logins {
+        admissions.push(login.await.expect("a login"));
+    }
+    admissions
+}
+
+/// A user is held to the limit however many logins race: refused past it, or each login
+/// ending the oldest, never more than the limit, and every entry a login ended answered to
+/// exactly one login.
+async fn limit_contract<R: SessionRegistry + Clone>(registry: R) {
+    // One at a time: the oldest goes first, by creation time then id.
+    let user = unique("limited");
+    let start = now() - Duration::from_secs(60);
+    for n in 0..LIMIT {
+        let admission = registry
+            .add_within(
+                &entry(
+                    &user,
+                    &format!("e{n}"),
+                    start + Duration::from_secs(n as u64),
+                ),
+                LIMIT,
+                OnLimit::EndOldest,
+            )
+            .await
+            .expect("add_within");
+        assert_eq!(admission, Admission::Added(Vec::new()));
+    }
+    let newest = entry(&user, "e9", start + Duration::from_secs(10));
+    let admission = registry
+        .add_within(&newest, LIMIT, OnLimit::EndOldest)
+        .await
+        .expect("add_within");
+    assert_eq!(admission, Admission::Added(vec![entry(&user, "e0", start)]));
+    let refused = entry(&user, "e10", start + Duration::from_secs(11));
+    assert_eq!(
+        registry
+            .add_within(&refused, LIMIT, OnLimit::RefuseNew)
+            .await
+            .expect("add_within"),
+        Admission::Refused
+    );
+    assert_eq!(
+        list(&registry, &user)
+            .await
+            .iter()
+            .map(|entry| entry.id.as_str())
+            .collect::<Vec<_>>(),
+        ["e1", "e2", "e9"]
+    );
+    // An expired entry does not count.
+    let gone = unique("expired");
+    registry
+        .add(&SessionEntry {
+            expires_at: now() - Duration::from_secs(1),
+            ..entry(&gone, "old", start)
+        })
+        .await
+        .expect("add");
+    assert_eq!(
+        registry
+            .add_within(&entry(&gone, "new", now()), 1, OnLimit::RefuseNew)
+            .await
+            .expect("add_within"),
+        Admission::Added(Vec::new())
+    );
+
+    // Refused past the limit, however many come at once.
+    let user = unique("racing-refused");
+    let admissions = race_logins(&registry, &user, OnLimit::RefuseNew).await;
+    let added = admissions
+        .iter()
+        .filter(|admission| matches!(admission, Admission::Added(_)))
+        .count();
+    assert_eq!(added, LIMIT, "{admissions:?}");
+    assert_eq!(list(&registry, &user).await.len(), LIMIT);
+
+    // Ending the oldest, however many come at once: the limit holds, and each login that
+    // was ended was ended by one login only.
+    let user = unique("racing-oldest");
+    let admissions = race_logins(&registry, &user, OnLimit::EndOldest).await;
+    let listed = list(&registry, &user).await;
+    assert_eq!(listed.len(), LIMIT, "{listed:?}");
+    let mut ended: Vec<String> = admissions
+        .into_iter()
+        .flat_map(|admission| match admission {
+            Admission::Added(ended) => ended,
+            Admission::Refused => panic!("ending the oldest never refuses"),
+        })
+        .map(|entry| entry.id)
+        .collect();
+    ended.sort();
+    let count = ended.len();
+    ended.dedup();
+    assert_eq!(ended.len(), count, "an entry was ended twice: {ended:?}");
+    assert_eq!(count, LOGINS - LIMIT);
+    assert!(
+        listed.iter().all(|entry| !ended.contains(&entry.id)),
+        "a listed entry was reported ended"
+    );
+    remove(&registry, &user, Which::All).await;
 }
 
 fn token(selector: &str, user: &str, hash: &str, expires_at: SystemTime) -> RememberToken {
@@ -399,7 +561,7 @@ async fn registries_share(a: impl SessionRegistry, b: impl SessionRegistry) {
     a.add(&added).await.expect("add on a");
     assert_eq!(list(&b, &user).await, slice::from_ref(&added));
     assert!(
-        b.bind(&user, "entry-1", "session-b")
+        b.bind(&user, "entry-1", None, "session-b")
             .await
             .expect("bind on b")
     );
@@ -410,7 +572,7 @@ async fn registries_share(a: impl SessionRegistry, b: impl SessionRegistry) {
     assert_eq!(remove(&b, &user, Which::All).await.len(), 1);
     assert_eq!(list(&a, &user).await, []);
     assert!(
-        !a.bind(&user, "entry-1", "session-a")
+        !a.bind(&user, "entry-1", Some("session-b"), "session-a")
             .await
             .expect("bind on a")
     );
@@ -434,6 +596,7 @@ async fn remember_stores_share(a: impl RememberStore, b: impl RememberStore) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_stores_keep_the_contract() {
     registry_contract(MemorySessionRegistry::default()).await;
+    limit_contract(MemorySessionRegistry::default()).await;
     remember_contract(MemoryRememberStore::default()).await;
 }
 
@@ -445,7 +608,8 @@ async fn sqlite_stores_keep_the_contract() {
     let registry = SqlxSessionRegistry::new(db.pool.clone());
     registry.migrate().await.expect("migrate");
     registry.migrate().await.expect("migrate again");
-    registry_contract(registry).await;
+    registry_contract(registry.clone()).await;
+    limit_contract(registry).await;
     let store = SqlxRememberStore::new(db.pool.clone());
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrate again");
@@ -461,7 +625,8 @@ async fn postgres_stores_keep_the_contract() {
     let registry = SqlxSessionRegistry::new(db.pool.clone());
     registry.migrate().await.expect("migrate");
     registry.migrate().await.expect("migrate again");
-    registry_contract(registry).await;
+    registry_contract(registry.clone()).await;
+    limit_contract(registry).await;
     let store = SqlxRememberStore::new(db.pool.clone());
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrate again");
@@ -475,7 +640,8 @@ async fn mysql_stores_keep_the_contract() {
     let registry = SqlxSessionRegistry::new(db.pool.clone());
     registry.migrate().await.expect("migrate");
     registry.migrate().await.expect("migrate again");
-    registry_contract(registry).await;
+    registry_contract(registry.clone()).await;
+    limit_contract(registry).await;
     let store = SqlxRememberStore::new(db.pool.clone());
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrate again");
@@ -490,6 +656,7 @@ async fn redis_stores_keep_the_contract() {
     };
     let prefix = format!("axl_test_{:016x}:", rand::random::<u64>());
     registry_contract(RedisSessionRegistry::new(pool.clone()).with_prefix(&prefix)).await;
+    limit_contract(RedisSessionRegistry::new(pool.clone()).with_prefix(&prefix)).await;
     remember_contract(RedisRememberStore::new(pool).with_prefix(prefix)).await;
 }
 

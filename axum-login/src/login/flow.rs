@@ -14,7 +14,7 @@ use super::{
 use crate::{
     AuthError, AuthUser, UserStore,
     events::{AuthEvent, LoginMethod},
-    registry::{OnLimit, SessionEntry, Which, new_entry_id, short_user_agent},
+    registry::{Admission, SessionEntry, Which, new_entry_id, short_user_agent},
     remember::{self, RememberToken},
     security::SessionKey,
 };
@@ -35,24 +35,6 @@ impl<S: UserStore> Backend<S> {
             return Ok(None);
         };
         let user_key = user.id().to_string();
-        if let Some((max, on_limit)) = registry.max_sessions {
-            let existing = registry
-                .registry
-                .list(&user_key)
-                .await
-                .map_err(AuthError::Registry)?;
-            if existing.len() >= max {
-                match on_limit {
-                    OnLimit::RefuseNew => return Err(AuthError::SessionLimit),
-                    OnLimit::EndOldest => {
-                        for oldest in &existing[..=existing.len() - max] {
-                            self.end_entries(auth, &user_key, Which::One(&oldest.id), true)
-                                .await?;
-                        }
-                    }
-                }
-            }
-        }
         let now = self.config.clock.now();
         let lifetime = self
             .config
@@ -69,24 +51,46 @@ impl<S: UserStore> Backend<S> {
             expires_at: now + lifetime,
             remember,
         };
-        registry
+        // Counting the user's sessions and adding this one is one step of the registry's:
+        // logins racing each other cannot all find room.
+        let Some((max, on_limit)) = registry.max_sessions else {
+            registry
+                .registry
+                .add(&entry)
+                .await
+                .map_err(AuthError::Registry)?;
+            return Ok(Some(entry.id));
+        };
+        match registry
             .registry
-            .add(&entry)
+            .add_within(&entry, max, on_limit)
             .await
-            .map_err(AuthError::Registry)?;
-        Ok(Some(entry.id))
+            .map_err(AuthError::Registry)?
+        {
+            Admission::Refused => Err(AuthError::SessionLimit),
+            Admission::Added(ended) => {
+                self.end_removed(auth, &entry.user, &ended, true).await?;
+                Ok(Some(entry.id))
+            }
+        }
     }
 
     /// Has the session layer tell the registry the id this request's session is saved under,
-    /// and delete the session instead if its entry was ended meanwhile.
+    /// and delete the session instead if its entry was ended meanwhile, or if another request
+    /// on the same session recorded its own new id first (the entry would not know this one,
+    /// and ending the entry would leave it alive).
     pub(crate) fn follow_session_id(&self, auth: &RequestAuth, user: String, entry: String) {
         let Some(registry) = &self.config.registry else {
             return;
         };
         let registry = registry.registry.clone();
+        let previous = auth.incoming_session_id().map(|id| id.to_string());
         auth.set_after_save(Box::new(move |session_id| {
             Box::pin(async move {
-                match registry.bind(&user, &entry, &session_id).await {
+                match registry
+                    .bind(&user, &entry, previous.as_deref(), &session_id)
+                    .await
+                {
                     Ok(bound) => bound,
                     Err(error) => {
                         // The login stands; the registry will not be able to end it by id
@@ -143,7 +147,20 @@ impl<S: UserStore> Backend<S> {
             .remove(user, which)
             .await
             .map_err(AuthError::Registry)?;
-        for entry in &removed {
+        self.end_removed(auth, user, &removed, report).await?;
+        Ok(removed.len())
+    }
+
+    /// Deletes the sessions and remember-me tokens of entries already taken out of the
+    /// registry, reporting each as ended when `report`.
+    async fn end_removed(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        removed: &[SessionEntry],
+        report: bool,
+    ) -> Result<(), AuthError> {
+        for entry in removed {
             if let (Some(session_id), Some(deleter)) =
                 (&entry.session_id, &self.config.session_deleter)
             {
@@ -169,10 +186,11 @@ impl<S: UserStore> Backend<S> {
                 );
             }
         }
-        Ok(removed.len())
+        Ok(())
     }
 
-    /// Gives the browser a remember-me token for `user`; answers its selector.
+    /// Gives the browser a remember-me token for `user`; answers the token's selector as the
+    /// stores keep it.
     pub(crate) async fn issue_remember_token(
         &self,
         auth: &RequestAuth,
@@ -182,9 +200,10 @@ impl<S: UserStore> Backend<S> {
             return Ok(None);
         };
         let (selector, validator) = remember::new_secrets();
+        let stored = stored_selector(&self.config.key, &selector);
         let now = self.config.clock.now();
         let token = RememberToken {
-            selector: selector.clone(),
+            selector: stored.clone(),
             user: user.id().to_string(),
             validator_hash: validator_hash(&self.config.key, &selector, &validator),
             previous_hash: None,
@@ -206,7 +225,7 @@ impl<S: UserStore> Backend<S> {
         if let (Some(registry), Some(entry)) = (&self.config.registry, entry) {
             registry
                 .registry
-                .set_remember(&token.user, &entry, &selector)
+                .set_remember(&token.user, &entry, &stored)
                 .await
                 .map_err(AuthError::Registry)?;
         }
@@ -215,7 +234,7 @@ impl<S: UserStore> Backend<S> {
             &remember::cookie_value(&selector, &validator),
             remember.lifetime,
         ));
-        Ok(Some(selector))
+        Ok(Some(stored))
     }
 
     /// The `Set-Cookie` value of the remember-me cookie; a `max_age` of zero removes it.
@@ -266,7 +285,7 @@ impl<S: UserStore> Backend<S> {
             if let Some((selector, _)) = remember::parse_cookie(value) {
                 remember
                     .store
-                    .remove(selector)
+                    .remove(&stored_selector(&self.config.key, selector))
                     .await
                     .map_err(AuthError::Registry)?;
             }
@@ -276,8 +295,10 @@ impl<S: UserStore> Backend<S> {
     }
 
     /// A visitor without a login who carries a remember-me cookie: checks and rotates it, and
-    /// logs them in on a new session. A replaced validator coming back is a stolen cookie: all
-    /// of the user's remember-me tokens and sessions end.
+    /// logs them in on a new session. The validator that the last rotation replaced coming
+    /// back after the grace is a stolen cookie: all of the user's remember-me tokens and
+    /// sessions end. Any other validator proves nothing (anyone who learnt a selector can
+    /// make one up), so it only loses its cookie, as an unknown selector does.
     pub(crate) async fn remembered_login(
         &self,
         auth: &RequestAuth,
@@ -293,9 +314,13 @@ impl<S: UserStore> Backend<S> {
             forget_cookie();
             return Ok(None);
         };
+        // Both digests before the lookup: an unknown selector and a wrong validator do the
+        // same work (two keyed hashes, one read) and answer alike.
+        let stored = stored_selector(&self.config.key, selector);
+        let presented = validator_hash(&self.config.key, selector, validator);
         let Some(token) = remember
             .store
-            .get(selector)
+            .get(&stored)
             .await
             .map_err(AuthError::Registry)?
         else {
@@ -308,30 +333,35 @@ impl<S: UserStore> Backend<S> {
             forget_cookie();
             return Ok(None);
         }
-        let presented = validator_hash(&self.config.key, selector, validator);
         let current = constant_time_eq(&presented, &token.validator_hash);
-        let recent_previous = token
+        let previous = token
             .previous_hash
             .as_deref()
-            .is_some_and(|previous| constant_time_eq(&presented, previous))
-            && now
-                .duration_since(token.rotated_at)
-                .is_ok_and(|since| since <= remember.grace);
+            .is_some_and(|previous| constant_time_eq(&presented, previous));
+        let within_grace = now
+            .duration_since(token.rotated_at)
+            .is_ok_and(|since| since <= remember.grace);
         let rotated_validator = if current {
             let (_, new_validator) = remember::new_secrets();
             let new_hash = validator_hash(&self.config.key, selector, &new_validator);
             let rotated = remember
                 .store
-                .rotate(selector, &presented, &new_hash, now)
+                .rotate(&stored, &presented, &new_hash, now)
                 .await
                 .map_err(AuthError::Registry)?;
             // Lost a race with another request of this browser rotating it: that one's new
             // cookie stands, and this visit logs in on the old one within the grace.
             rotated.then_some(new_validator)
-        } else if recent_previous {
+        } else if previous && within_grace {
             None
-        } else {
+        } else if previous {
+            // Only the holder of a copy of the cookie from before the rotation can present
+            // this validator, and the browser that rotated it holds the new one: two
+            // browsers share the token.
             self.remember_theft(auth, &token.user).await?;
+            forget_cookie();
+            return Ok(None);
+        } else {
             forget_cookie();
             return Ok(None);
         };
@@ -365,9 +395,7 @@ impl<S: UserStore> Backend<S> {
         }
         let mut record = self.record_for(&user);
         record.remembered = true;
-        record.entry = self
-            .register(auth, &user, Some(selector.to_owned()))
-            .await?;
+        record.entry = self.register(auth, &user, Some(stored)).await?;
         if let Some(entry) = &record.entry {
             self.follow_session_id(auth, user.id().to_string(), entry.clone());
         }
@@ -426,6 +454,14 @@ impl<S: UserStore> Backend<S> {
         record.second_factor_at = login.second_factor.then_some(record.login_at);
         Ok(Some(Login::of(Arc::new(user), &record)))
     }
+}
+
+/// The form a remember-me store keeps a selector in, and finds the token by: a keyed hash, so
+/// that whoever reads the store (or the registry, which keeps the selector of a remembered
+/// session) learns no selector to put into a cookie.
+fn stored_selector(key: &SessionKey, selector: &str) -> String {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    URL_SAFE_NO_PAD.encode(key.tag("axum-login remember-me selector", &[selector.as_bytes()]))
 }
 
 /// The keyed hash a remember-me store keeps of a validator.

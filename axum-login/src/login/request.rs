@@ -34,6 +34,10 @@ pub(crate) struct RequestAuth(Arc<RequestInner>);
 
 struct RequestInner {
     session: Session,
+    /// The id the session had when the request came in (its cookie's), before a login or a
+    /// password change gave it a new one: what the session registry is told the new id
+    /// replaces.
+    incoming_session_id: Option<tower_sessions::session::Id>,
     origin: RequestOrigin,
     client: Option<std::net::IpAddr>,
     backend: Arc<dyn ErasedBackend>,
@@ -75,6 +79,7 @@ impl RequestAuth {
         info: RequestInfo,
     ) -> Self {
         Self(Arc::new(RequestInner {
+            incoming_session_id: session.id(),
             session,
             origin: info.origin,
             client: info.client,
@@ -127,6 +132,11 @@ impl RequestAuth {
 
     pub(crate) fn session(&self) -> &Session {
         &self.0.session
+    }
+
+    /// The session id the request came in with, whatever the request did to it since.
+    pub(crate) fn incoming_session_id(&self) -> Option<tower_sessions::session::Id> {
+        self.0.incoming_session_id
     }
 
     /// `Err` when this is a cross-site request that must not log anyone in or out.

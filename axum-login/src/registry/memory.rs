@@ -9,7 +9,7 @@ use std::{
     time::SystemTime,
 };
 
-use super::{BoxFuture, SessionEntry, SessionRegistry, Which};
+use super::{Admission, BoxFuture, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
 use crate::error::BoxError;
 
 /// Expired entries of every user are swept on one [`add`](SessionRegistry::add) in this many.
@@ -68,6 +68,28 @@ impl SessionRegistry for MemorySessionRegistry {
         Box::pin(async { Ok(()) })
     }
 
+    fn add_within<'a>(
+        &'a self,
+        entry: &'a SessionEntry,
+        max: usize,
+        on_limit: OnLimit,
+    ) -> BoxFuture<'a, Result<Admission, BoxError>> {
+        let admission = {
+            let mut users = self.lock();
+            let entries = users.entry(entry.user.clone()).or_default();
+            live(entries, SystemTime::now());
+            let ended = to_make_room(entries.clone(), max);
+            if !ended.is_empty() && on_limit == OnLimit::RefuseNew {
+                Admission::Refused
+            } else {
+                entries.retain(|kept| !ended.iter().any(|gone| gone.id == kept.id));
+                entries.push(entry.clone());
+                Admission::Added(ended)
+            }
+        };
+        Box::pin(async move { Ok(admission) })
+    }
+
     fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
         let mut entries = {
             let mut users = self.lock();
@@ -84,12 +106,14 @@ impl SessionRegistry for MemorySessionRegistry {
         &'a self,
         user: &'a str,
         id: &'a str,
+        previous: Option<&'a str>,
         session_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, BoxError>> {
         let bound = self
             .lock()
             .get_mut(user)
             .and_then(|entries| entries.iter_mut().find(|entry| entry.id == id))
+            .filter(|entry| entry.session_id.is_none() || entry.session_id.as_deref() == previous)
             .map(|entry| entry.session_id = Some(session_id.to_owned()))
             .is_some();
         Box::pin(async move { Ok(bound) })

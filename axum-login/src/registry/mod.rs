@@ -106,21 +106,45 @@ impl Which<'_> {
 /// several instances.
 ///
 /// Each method is one atomic step per entry: in particular [`bind`](Self::bind) must not
-/// record a session id for an entry that [`remove`](Self::remove) took away, whatever the
-/// interleaving, and must answer `false` then.
+/// record a session id for an entry that [`remove`](Self::remove) took away, nor replace a
+/// session id other than the one it was told the session had, whatever the interleaving, and
+/// must answer `false` then.
 pub trait SessionRegistry: Send + Sync + 'static {
     /// Adds `entry`, a new login.
     fn add<'a>(&'a self, entry: &'a SessionEntry) -> BoxFuture<'a, Result<(), BoxError>>;
 
+    /// Adds `entry`, a new login, holding its user to `max` live entries, in one atomic step
+    /// per user: when the user has `max` already, [`OnLimit::RefuseNew`] adds nothing and
+    /// answers [`Admission::Refused`], and [`OnLimit::EndOldest`] removes the oldest entries
+    /// (by `created_at`, ties in the order [`list`](Self::list) gives them) to make room and
+    /// answers them, for the caller to end
+    /// their sessions. However many logins of one user run at once, the user never has more
+    /// than `max` entries.
+    fn add_within<'a>(
+        &'a self,
+        entry: &'a SessionEntry,
+        max: usize,
+        on_limit: OnLimit,
+    ) -> BoxFuture<'a, Result<Admission, BoxError>>;
+
     /// The entries of `user` that have not expired, oldest first.
     fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>>;
 
-    /// Records that the session of entry `id` is saved under `session_id` now. `false` when
-    /// the entry is gone (it was ended): the caller then deletes that session.
+    /// Records that the session of entry `id`, which was saved under `previous` (or under no
+    /// id, or one the entry never had, for a new login), is saved under `session_id` now: if
+    /// the entry has no session id yet, or has `previous`, in one atomic step. `false` when
+    /// the entry is gone (it was ended), or already follows another id: the caller then
+    /// deletes that session.
+    ///
+    /// The comparison is what keeps one login from forking: of several requests that change
+    /// the id of one session at once, each starting from `previous`, one records its new id
+    /// and the others' sessions are deleted, so the entry always names every live session of
+    /// its login and ending it ends them all.
     fn bind<'a>(
         &'a self,
         user: &'a str,
         id: &'a str,
+        previous: Option<&'a str>,
         session_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, BoxError>>;
 
@@ -150,6 +174,25 @@ pub trait SessionRegistry: Send + Sync + 'static {
         user: &'a str,
         which: Which<'a>,
     ) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>>;
+}
+
+/// What [`SessionRegistry::add_within`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The entry was added, after removing these (oldest first) to make room.
+    Added(Vec<SessionEntry>),
+    /// The user was at the limit and it refuses new logins: nothing changed.
+    Refused,
+}
+
+/// The entries of one user that must go for one more to fit within `max`, oldest first:
+/// `live` is every live entry of the user in the store's order, which breaks ties of
+/// `created_at` (the SQL stores by id, the memory store by the order of adding).
+pub(crate) fn to_make_room(mut live: Vec<SessionEntry>, max: usize) -> Vec<SessionEntry> {
+    live.sort_by_key(|entry| entry.created_at);
+    let excess = (live.len() + 1).saturating_sub(max.max(1));
+    live.truncate(excess);
+    live
 }
 
 /// What a login does when the user already has [`max_sessions`](RegistryConfig::max_sessions).

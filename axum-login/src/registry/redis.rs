@@ -5,7 +5,7 @@ use std::{collections::HashMap, fmt, net::IpAddr, time::SystemTime};
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface};
 use serde::{Deserialize, Serialize};
 
-use super::{BoxFuture, SessionEntry, SessionRegistry, Which};
+use super::{Admission, BoxFuture, OnLimit, SessionEntry, SessionRegistry, Which};
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
@@ -30,14 +30,52 @@ redis.call('PEXPIREAT', KEYS[1], latest)
 return 1
 ";
 
-/// Sets one field of a live entry: `session_id` to `ARGV[3]`, or `last_seen` to `ARGV[3]`
-/// if that is later. Answers 1 if the entry is there, 0 if not.
+/// `ADD` within a limit: with `ARGV[5]` (`max`) live entries or more, refuses (`ARGV[6]` is
+/// `refuse`: answers `{'refused'}`) or removes the oldest (by `created_at`, then id) to make
+/// room. Answers `{'added', id, entry, id, entry, ...}` with the removed entries.
+const ADD_WITHIN: &str = r"
+local now = tonumber(ARGV[1])
+local latest = tonumber(ARGV[4])
+local max = tonumber(ARGV[5])
+local all = redis.call('HGETALL', KEYS[1])
+local live = {}
+for i = 1, #all, 2 do
+  local expires = tonumber(cjson.decode(all[i + 1]).expires_at)
+  if expires <= now then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    if expires > latest then latest = expires end
+    live[#live + 1] = {all[i], all[i + 1], tonumber(cjson.decode(all[i + 1]).created_at)}
+  end
+end
+local answer = {'added'}
+if #live >= max then
+  if ARGV[6] == 'refuse' then return {'refused'} end
+  table.sort(live, function(a, b)
+    if a[3] ~= b[3] then return a[3] < b[3] end
+    return a[1] < b[1]
+  end)
+  for i = 1, #live - max + 1 do
+    redis.call('HDEL', KEYS[1], live[i][1])
+    answer[#answer + 1] = live[i][1]
+    answer[#answer + 1] = live[i][2]
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], latest)
+return answer
+";
+
+/// Sets one field of a live entry: `session_id` to `ARGV[3]` if it has none or has
+/// `ARGV[5]`, `remember` to `ARGV[3]`, or `last_seen` to `ARGV[3]` if that is later. Answers
+/// 1 if the entry is there (and, for `session_id`, was set), 0 if not.
 const UPDATE: &str = r"
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
 if not stored then return 0 end
 local entry = cjson.decode(stored)
 if tonumber(entry.expires_at) <= tonumber(ARGV[4]) then return 0 end
 if ARGV[2] == 'session_id' then
+  if type(entry.session_id) == 'string' and entry.session_id ~= ARGV[5] then return 0 end
   entry.session_id = ARGV[3]
 elseif ARGV[2] == 'remember' then
   entry.remember = ARGV[3]
@@ -182,18 +220,22 @@ impl<C> RedisSessionRegistry<C>
 where
     C: HashesInterface + KeysInterface + LuaInterface + Clone + Send + Sync + 'static,
 {
+    /// Runs `UPDATE`; `previous` is the session id a `session_id` update replaces (empty:
+    /// none, which no session id is).
     async fn update(
         &self,
         user: &str,
         id: &str,
         field: &str,
         value: String,
+        previous: &str,
     ) -> Result<bool, BoxError> {
         let args = vec![
             id.to_owned(),
             field.to_owned(),
             value,
             millis_text(SystemTime::now()),
+            previous.to_owned(),
         ];
         let found: i64 = self.client.eval(UPDATE, vec![self.key(user)], args).await?;
         Ok(found == 1)
@@ -221,6 +263,43 @@ where
         })
     }
 
+    fn add_within<'a>(
+        &'a self,
+        entry: &'a SessionEntry,
+        max: usize,
+        on_limit: OnLimit,
+    ) -> BoxFuture<'a, Result<Admission, BoxError>> {
+        Box::pin(async move {
+            let stored = Stored::new(entry);
+            let on_limit = match on_limit {
+                OnLimit::RefuseNew => "refuse",
+                OnLimit::EndOldest => "end-oldest",
+            };
+            let args = vec![
+                millis_text(SystemTime::now()),
+                entry.id.clone(),
+                serde_json::to_string(&stored)?,
+                stored.expires_at,
+                max.max(1).to_string(),
+                on_limit.to_owned(),
+            ];
+            // A status, then the removed entries as (id, entry) pairs.
+            let answer: Vec<String> = self
+                .client
+                .eval(ADD_WITHIN, vec![self.key(&entry.user)], args)
+                .await?;
+            let mut answer = answer.into_iter();
+            if answer.next().as_deref() != Some("added") {
+                return Ok(Admission::Refused);
+            }
+            let mut ended = Vec::new();
+            while let (Some(id), Some(json)) = (answer.next(), answer.next()) {
+                ended.push(decode(&entry.user, id, &json)?);
+            }
+            Ok(Admission::Added(ended))
+        })
+    }
+
     fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
         Box::pin(async move {
             let all: HashMap<String, String> = self.client.hgetall(self.key(user)).await?;
@@ -241,9 +320,16 @@ where
         &'a self,
         user: &'a str,
         id: &'a str,
+        previous: Option<&'a str>,
         session_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(self.update(user, id, "session_id", session_id.to_owned()))
+        Box::pin(self.update(
+            user,
+            id,
+            "session_id",
+            session_id.to_owned(),
+            previous.unwrap_or_default(),
+        ))
     }
 
     fn set_remember<'a>(
@@ -252,7 +338,7 @@ where
         id: &'a str,
         selector: &'a str,
     ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(self.update(user, id, "remember", selector.to_owned()))
+        Box::pin(self.update(user, id, "remember", selector.to_owned(), ""))
     }
 
     fn touch<'a>(
@@ -261,7 +347,7 @@ where
         id: &'a str,
         at: SystemTime,
     ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(self.update(user, id, "last_seen", millis_text(at)))
+        Box::pin(self.update(user, id, "last_seen", millis_text(at), ""))
     }
 
     fn remove<'a>(

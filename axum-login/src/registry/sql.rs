@@ -14,7 +14,7 @@ use std::{
 
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 
-use super::{BoxFuture, SessionEntry, SessionRegistry, Which};
+use super::{Admission, BoxFuture, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
@@ -95,6 +95,13 @@ struct Queries {
     dialect: Dialect,
     schema: String,
     insert: Statement,
+    /// Serialises the logins of one user within their limit, until the transaction ends:
+    /// an advisory lock on PostgreSQL, the user's rows (and the gap they would go in) on
+    /// MySQL. SQLite needs none: the transaction's first statement is a write, which takes
+    /// the database's one write lock.
+    lock_user: Option<Statement>,
+    /// One entry, by user and id, for making room within a limit.
+    delete_one: Statement,
     delete_expired_of_user: Statement,
     list: Statement,
     bind: Statement,
@@ -168,6 +175,17 @@ impl Queries {
             insert: render(format!(
                 "INSERT INTO {t} (user_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             )),
+            lock_user: match dialect {
+                Dialect::Postgres => Some(render(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('axum_login_session_registry ' || $1, 0))"
+                        .to_owned(),
+                )),
+                Dialect::MySql => Some(render(format!(
+                    "SELECT id FROM {t} WHERE user_id = $1 FOR UPDATE"
+                ))),
+                Dialect::Sqlite => None,
+            },
+            delete_one: render(format!("DELETE FROM {t} WHERE user_id = $1 AND id = $2")),
             delete_expired_of_user: render(format!(
                 "DELETE FROM {t} WHERE user_id = $1 AND expires_at <= $2"
             )),
@@ -175,7 +193,7 @@ impl Queries {
                 "SELECT {COLUMNS} FROM {t} WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, id"
             )),
             bind: render(format!(
-                "UPDATE {t} SET session_id = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}"
+                "UPDATE {t} SET session_id = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4 AND (session_id IS NULL OR session_id = $5){returning}"
             )),
             set_remember: render(format!(
                 "UPDATE {t} SET remember = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}"
@@ -328,6 +346,104 @@ where
         Ok(())
     }
 
+    /// [`SessionRegistry::add_within`]: in one transaction that holds the user's lock, the
+    /// user's expired entries go, the live ones are counted, room is made or the login
+    /// refused, and the entry is added. Two transactions that still meet in a deadlock (two
+    /// first logins of a user on MySQL, whose gap locks do not exclude each other) are
+    /// retried: the one the database rolled back starts again and counts the other's entry.
+    async fn add_entry_within(
+        &self,
+        entry: &SessionEntry,
+        max: usize,
+        on_limit: OnLimit,
+    ) -> Result<Admission, BoxError> {
+        const ATTEMPTS: usize = 5;
+        let now = SystemTime::now();
+        if self
+            .adds
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
+            self.delete_expired(now).await?;
+        }
+        let mut attempt = 1;
+        loop {
+            match self.try_add_within(entry, max, on_limit, now).await {
+                Err(sqlx::Error::Database(error))
+                    if attempt < ATTEMPTS
+                        && matches!(error.code().as_deref(), Some("40001" | "40P01")) =>
+                {
+                    attempt += 1;
+                }
+                Err(error) => return Err(error.into()),
+                Ok(admission) => return admission,
+            }
+        }
+    }
+
+    /// One attempt of [`add_entry_within`](Self::add_entry_within); the outer error is the
+    /// database's, which may call for another attempt.
+    async fn try_add_within(
+        &self,
+        entry: &SessionEntry,
+        max: usize,
+        on_limit: OnLimit,
+        now: SystemTime,
+    ) -> Result<Result<Admission, BoxError>, sqlx::Error> {
+        let user = Param::Text(&entry.user);
+        let mut tx = self.pool.begin().await?;
+        if let Some(lock) = &self.sql.lock_user {
+            Self::query(lock, &[Param::Text(&entry.user)])
+                .execute(&mut *tx)
+                .await?;
+        }
+        let params = [Param::Text(&entry.user), Param::Int(to_millis(now))];
+        Self::query(&self.sql.delete_expired_of_user, &params)
+            .execute(&mut *tx)
+            .await?;
+        let rows = Self::query(&self.sql.list, &params)
+            .fetch_all(&mut *tx)
+            .await?;
+        let live: Result<Vec<SessionEntry>, BoxError> = rows
+            .iter()
+            .map(|row| self.entry(&entry.user, row))
+            .collect();
+        let live = match live {
+            Ok(live) => live,
+            Err(error) => return Ok(Err(error)),
+        };
+        let ended = to_make_room(live, max);
+        if !ended.is_empty() && on_limit == OnLimit::RefuseNew {
+            tx.rollback().await?;
+            return Ok(Ok(Admission::Refused));
+        }
+        for gone in &ended {
+            Self::query(
+                &self.sql.delete_one,
+                &[Param::Text(&entry.user), Param::Text(&gone.id)],
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        let address = entry.address.map(|address| address.to_string());
+        let params = [
+            user,
+            Param::Text(&entry.id),
+            Param::OptText(entry.session_id.as_deref()),
+            Param::Int(to_millis(entry.created_at)),
+            Param::Int(to_millis(entry.last_seen)),
+            Param::OptText(address.as_deref()),
+            Param::OptText(entry.user_agent.as_deref()),
+            Param::Int(to_millis(entry.expires_at)),
+            Param::OptText(entry.remember.as_deref()),
+        ];
+        Self::query(&self.sql.insert, &params)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(Admission::Added(ended)))
+    }
+
     async fn remove_entries(
         &self,
         user: &str,
@@ -379,6 +495,15 @@ where
         Box::pin(self.add_entry(entry))
     }
 
+    fn add_within<'a>(
+        &'a self,
+        entry: &'a SessionEntry,
+        max: usize,
+        on_limit: OnLimit,
+    ) -> BoxFuture<'a, Result<Admission, BoxError>> {
+        Box::pin(self.add_entry_within(entry, max, on_limit))
+    }
+
     fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
         Box::pin(async move {
             let params = [Param::Text(user), Param::Int(to_millis(SystemTime::now()))];
@@ -391,6 +516,7 @@ where
         &'a self,
         user: &'a str,
         id: &'a str,
+        previous: Option<&'a str>,
         session_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, BoxError>> {
         Box::pin(async move {
@@ -399,6 +525,7 @@ where
                 Param::Text(id),
                 Param::Text(session_id),
                 Param::Int(to_millis(SystemTime::now())),
+                Param::OptText(previous),
             ];
             self.updated(&self.sql.bind, &params).await
         })

@@ -1,13 +1,17 @@
 //! Remember-me: a login that outlives its session cookie, opted into per login.
 //!
 //! A remembered login gives the browser a long-lived cookie holding a *selector*, which finds
-//! the token in a [`RememberStore`], and a *validator*, of which the store keeps only a keyed
-//! hash: a copy of the store does not let anyone log in. When a visitor without a login
-//! presents the cookie, the validator is checked and replaced (the cookie rotates on every
-//! use), and the visitor is logged in on a new session. A validator that was replaced a while
-//! ago coming back means two browsers hold copies of one cookie: the token was stolen, so every
-//! remember-me token and every session of that user ends and the layer reports
-//! [`AuthEvent::RememberTheft`](crate::events::AuthEvent::RememberTheft).
+//! the token in a [`RememberStore`], and a *validator*. The store keeps a keyed hash of each,
+//! never the value: a copy of the store (or of the session registry, which names the token
+//! of a remembered session) neither logs anyone in nor yields a selector to forge a cookie
+//! around. When a visitor without a login presents the cookie, the validator is checked and
+//! replaced (the cookie rotates on every use), and the visitor is logged in on a new session.
+//! The validator that the last rotation replaced coming back after a short grace means two
+//! browsers hold copies of one cookie: the token was stolen, so every remember-me token and
+//! every session of that user ends and the layer reports
+//! [`AuthEvent::RememberTheft`](crate::events::AuthEvent::RememberTheft). Only a validator that
+//! was once valid is evidence of that; any other one (made up around a selector someone
+//! learnt) loses its cookie and nothing more, in the same work as an unknown selector.
 //!
 //! A remembered login is never *fresh*: guards with `fresh = "..."` ask for the password again.
 //! Logout, a password change and ending all sessions revoke the user's tokens.
@@ -31,7 +35,8 @@ pub use crate::registry::BoxFuture;
 /// One remember-me token, as a [`RememberStore`] keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RememberToken {
-    /// Finds the token: random, not secret.
+    /// Finds the token: the layer hands stores a keyed hash of the cookie's selector, never
+    /// the selector itself.
     pub selector: String,
     /// The user's id, as text (its `Display` form).
     pub user: String,

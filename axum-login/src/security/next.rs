@@ -8,12 +8,19 @@ pub const MAX_NEXT_LEN: usize = 2048;
 /// Returns `next` if it is a path on this site, and `None` for anything that could send the
 /// browser elsewhere.
 ///
-/// Accepted: an absolute path (`/a/b?c=d#e`) made of printable ASCII, at most
-/// [`MAX_NEXT_LEN`] bytes. Refused: absolute URLs (`https://evil.example`), scheme-relative
-/// URLs (`//evil.example`), backslash forms that browsers read as slashes (`/\evil.example`),
-/// other schemes (`javascript:alert(1)`), relative paths, whitespace and control characters
-/// (browsers strip tabs and newlines, turning `/\t/evil.example` into `//evil.example`),
-/// non-ASCII characters, and percent-encoded forms of all of these.
+/// Accepted: an absolute path (`/a/b?c=d#e`) made of the characters RFC 3986 allows unencoded
+/// in a URL, at most [`MAX_NEXT_LEN`] bytes. Refused: absolute URLs (`https://evil.example`),
+/// scheme-relative URLs (`//evil.example`), backslash forms that browsers read as slashes
+/// (`/\evil.example`), other schemes (`javascript:alert(1)`), relative paths, whitespace and
+/// control characters (browsers strip tabs and newlines, turning `/\t/evil.example` into
+/// `//evil.example`), non-ASCII characters, the ASCII characters a URL must percent-encode
+/// (`"`, `<`, `>`, `` ` ``, `{`, `}`, `|`, `^`, `\`, and a `%` that does not start a `%XX`
+/// escape), and percent-encoded forms of the redirects above.
+///
+/// So an accepted `next` cannot end a double-quoted HTML attribute or open a tag, and can be
+/// put into `value="..."` or `href="..."` as it is. It is not HTML-escaped in general: it may
+/// hold `'` and `&`, so a page that writes it anywhere else (a single-quoted attribute, text,
+/// a script) escapes it as it escapes any other text, and every page should escape it anyway.
 ///
 /// ```
 /// use axum_login::safe_next;
@@ -23,6 +30,8 @@ pub const MAX_NEXT_LEN: usize = 2048;
 /// assert_eq!(safe_next("/\\evil.example"), None);
 /// assert_eq!(safe_next("https://evil.example/"), None);
 /// assert_eq!(safe_next("/%2F%2Fevil.example"), None);
+/// assert_eq!(safe_next("/\"><script>alert(1)</script>"), None);
+/// assert_eq!(safe_next("/search?q=%22quoted%22"), Some("/search?q=%22quoted%22"));
 /// ```
 pub fn safe_next(next: &str) -> Option<&str> {
     if next.len() > MAX_NEXT_LEN || !is_local_path(next.as_bytes()) || leads_elsewhere(next) {
@@ -81,13 +90,40 @@ fn leads_elsewhere(text: &str) -> bool {
     resolved.len() > 1 && resolved[0].is_empty()
 }
 
-/// The raw form: an absolute path of printable ASCII, not starting with `//` or `/\`.
+/// The raw form: an absolute path of the characters RFC 3986 allows unencoded, not starting
+/// with `//`.
 fn is_local_path(bytes: &[u8]) -> bool {
     match bytes {
-        [b'/', b'/' | b'\\', ..] => false,
-        [b'/', rest @ ..] => rest.iter().all(|&b| b.is_ascii_graphic() && b != b'\\'),
+        [b'/', b'/', ..] => false,
+        [b'/', rest @ ..] => is_url_text(rest),
         _ => false,
     }
+}
+
+/// Whether `bytes` are all characters RFC 3986 allows in a URL as they are (unreserved,
+/// reserved, and `%` followed by two hex digits). What it leaves out (`"`, `<`, `>`, the
+/// backtick, `\`, `{`, `}`, `|`, `^`, space, controls, non-ASCII) takes in what could end an
+/// HTML attribute or start a tag.
+fn is_url_text(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let [first, tail @ ..] = rest {
+        match first {
+            b'%' => match tail {
+                [high, low, after @ ..] if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                    rest = after;
+                    continue;
+                }
+                _ => return false,
+            },
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => {}
+            b'-' | b'.' | b'_' | b'~' => {}
+            b':' | b'/' | b'?' | b'#' | b'[' | b']' | b'@' => {}
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' => {}
+            _ => return false,
+        }
+        rest = tail;
+    }
+    true
 }
 
 /// A decoded layer: non-ASCII text and spaces are fine there (`%20` in a query is common);
@@ -210,6 +246,70 @@ mod tests {
         ];
         for payload in payloads {
             assert_eq!(safe_next(payload), None, "accepted {payload:?}");
+        }
+    }
+
+    #[test]
+    fn characters_a_url_must_encode_are_refused() {
+        for payload in [
+            "/\"><script>alert(1)</script>",
+            "/a\"onmouseover=alert(1)",
+            "/<img src=x onerror=alert(1)>",
+            "/a>b",
+            "/a`b",
+            "/a{b}",
+            "/a|b",
+            "/a^b",
+            "/a b",
+            "/100%",
+            "/a%2",
+            "/a%zz",
+            "/a?x=%",
+        ] {
+            assert_eq!(safe_next(payload), None, "accepted {payload:?}");
+        }
+        // Their encoded forms are ordinary URL text, and so are the characters RFC 3986
+        // reserves.
+        for path in [
+            "/a%22b%3Cc%3E",
+            "/a?b=%60",
+            "/a!$&'()*+,;=:@b",
+            "/a?x=[1]",
+            "/~user/a_b-c.d",
+        ] {
+            assert_eq!(safe_next(path), Some(path), "{path}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// Whatever it is given, what `safe_next` accepts can go between the quotes of a
+        /// double-quoted attribute without ending it or opening a tag.
+        #[test]
+        fn nothing_accepted_can_leave_a_double_quoted_attribute(
+            next in "/[ -~\\t\\n\\x00\\u{80}-\\u{10FFFF}]{0,40}",
+        ) {
+            if let Some(accepted) = safe_next(&next) {
+                proptest::prop_assert!(
+                    !accepted.contains(['"', '<', '>', '`']),
+                    "accepted {accepted:?}"
+                );
+            }
+        }
+
+        /// The same over text made only of the characters that matter most, so that
+        /// acceptable paths around them are common.
+        #[test]
+        fn nothing_accepted_holds_quotes_or_angle_brackets(
+            next in "/[a-z/%2e\"<>'`=?&]{0,20}",
+        ) {
+            if let Some(accepted) = safe_next(&next) {
+                proptest::prop_assert!(
+                    !accepted.contains(['"', '<', '>', '`']),
+                    "accepted {accepted:?}"
+                );
+            }
         }
     }
 
