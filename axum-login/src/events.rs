@@ -86,6 +86,13 @@ pub enum AuthEvent {
         /// The user's id.
         user: String,
     },
+    /// Too many wrong second factors: the user's second factor is locked until the login
+    /// throttle's window ends (every check refused, a right one too), whatever password is
+    /// entered before it. Reported once per lock.
+    SecondFactorLocked {
+        /// The user's id.
+        user: String,
+    },
     /// The app reports a change to a user's second factors (enrolled, removed, a recovery code
     /// used) with [`AuthSession::record_event`](crate::AuthSession::record_event).
     SecondFactorChanged {
@@ -183,6 +190,10 @@ impl fmt::Display for AuthEvent {
             Self::SecondFactorCompleted { user } => {
                 write!(f, "user {user} completed a second factor")
             }
+            Self::SecondFactorLocked { user } => write!(
+                f,
+                "too many wrong second factors of user {user}: their second factor is locked"
+            ),
             Self::SecondFactorChanged { user, change } => {
                 write!(f, "second factor of user {user}: {change:?}")
             }

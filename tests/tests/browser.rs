@@ -426,13 +426,25 @@ async fn browser_enrols_totp_logs_out_and_logs_in_with_a_code() {
         submit_login(&browser, "ferris", "hunter42", false).await;
         wait_for_page(&browser, "/", None).await;
 
-        // Enrol: the page shows the QR code and the key; a first code turns TOTP on and shows
-        // the recovery codes.
+        // Enrol: the page's button (a POST: loading the page starts nothing) shows the QR code
+        // and the key; a first code turns TOTP on and shows the recovery codes.
         browser
             .goto(&format!("{base}/account/2fa"))
             .await
             .expect("open /account/2fa");
         let page = wait_for_page(&browser, "/account/2fa", None).await;
+        assert!(
+            !page.contains("<svg"),
+            "no QR code before the button: {page}"
+        );
+        browser
+            .find(Locator::Css("#start"))
+            .await
+            .expect("the start button")
+            .click()
+            .await
+            .expect("start the enrolment");
+        let page = wait_for_page(&browser, "/account/2fa/start", None).await;
         assert!(page.contains("<svg"), "the QR code: {page}");
         let secret = browser
             .find(Locator::Css("#secret"))

@@ -1172,24 +1172,14 @@ fn element_text<'a>(body: &'a str, start: &str) -> &'a str {
 async fn enrol(browser: &Browser) -> (TotpSecret, Vec<String>) {
     let response = browser.get("/account/2fa").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response
-            .headers()
-            .get(CACHE_CONTROL)
-            .and_then(|value| value.to_str().ok()),
-        Some("no-store"),
-        "a page with a secret is not cached"
-    );
     let body = text(response).await;
-    assert!(body.contains("<div id=\"qr\"><svg"), "the QR code: {body}");
-    let uri = unescape(element_text(&body, "<code id=\"otpauth-uri\">"));
-    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
-    let secret = element_text(&body, "<code id=\"secret\">");
     assert!(
-        uri.contains(&format!("secret={secret}&")),
-        "{uri} holds {secret}"
+        body.contains(r#"<form method="post" action="/account/2fa/start""#),
+        "the page offers to start, a GET starts nothing: {body}"
     );
-    let secret = TotpSecret::from_base32(secret).expect("the secret is base32");
+    assert!(!body.contains("<div id=\"qr\">"), "{body}");
+    let (secret, body) = start_enrolment(browser).await;
+    assert!(body.contains("<div id=\"qr\"><svg"), "the QR code: {body}");
 
     let response = browser.post("/account/2fa", &[("code", "000000")]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -1212,6 +1202,30 @@ async fn enrol(browser: &Browser) -> (TotpSecret, Vec<String>) {
     assert!(!body.contains(&codes[0]), "{body}");
     assert!(body.contains("10 recovery codes left"), "{body}");
     (secret, codes)
+}
+
+/// Starts an enrolment (`POST /account/2fa/start`); answers the new secret and the page.
+async fn start_enrolment(browser: &Browser) -> (TotpSecret, String) {
+    let response = browser.post("/account/2fa/start", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get(CACHE_CONTROL)
+            .and_then(|value| value.to_str().ok()),
+        Some("no-store"),
+        "a page with a secret is not cached"
+    );
+    let body = text(response).await;
+    let uri = unescape(element_text(&body, "<code id=\"otpauth-uri\">"));
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    let secret = element_text(&body, "<code id=\"secret\">");
+    assert!(
+        uri.contains(&format!("secret={secret}&")),
+        "{uri} holds {secret}"
+    );
+    let secret = TotpSecret::from_base32(secret).expect("the secret is base32");
+    (secret, body)
 }
 
 /// Logs `browser` in as ferris as far as the password: the answer must be the code form.
@@ -1414,6 +1428,8 @@ async fn cross_site_posts_to_the_account_pages_are_403_and_change_nothing() {
             (end.as_str(), vec![]),
             ("/account/sessions/end-others", vec![]),
             ("/account/2fa", vec![("code", "123456")]),
+            ("/account/2fa/start", vec![]),
+            ("/account/2fa/recovery-codes", vec![]),
             ("/account/2fa/disable", vec![]),
         ] {
             let response = here.post_cross_site(path, &form, giveaway).await;
@@ -1511,7 +1527,7 @@ async fn turning_totp_off_needs_a_fresh_login_and_the_password_alone_logs_in_aga
     let server = Server::start().await;
     let browser = server.browser();
     browser.logged_in_as("ferris", "hunter42").await;
-    enrol(&browser).await;
+    let (_, codes) = enrol(&browser).await;
     let admin = server.browser();
     admin.logged_in_as("admin", "correct-horse-battery").await;
     let (admin_secret, _) = enrol(&admin).await;
@@ -1544,6 +1560,17 @@ async fn turning_totp_off_needs_a_fresh_login_and_the_password_alone_logs_in_aga
     let body = text(admin.get("/account/2fa").await).await;
     assert!(body.contains("Two-factor authentication is on"), "{body}");
 
+    // The password alone, however fresh, does not turn it off: the second factor itself does.
+    let response = browser.post("/account/2fa/disable", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        "/login/code?next=%2Faccount%2F2fa%2Fdisable"
+    );
+    let body = text(browser.get("/account/2fa").await).await;
+    assert!(body.contains("Two-factor authentication is on"), "{body}");
+    let response = browser.post("/login/code", &[("code", &codes[0])]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let response = browser.post("/account/2fa/disable", &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/account/2fa");
@@ -1553,4 +1580,269 @@ async fn turning_totp_off_needs_a_fresh_login_and_the_password_alone_logs_in_aga
     let response = browser.login("ferris", "hunter42", "").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "no code asked");
     assert_eq!(browser.get("/protected").await.status(), StatusCode::OK);
+}
+
+/// Six-digit codes that are not right for `secret` now (nor a step either side).
+fn wrong_codes(secret: &TotpSecret, count: usize) -> Vec<String> {
+    let right: Vec<String> = (-1..=1).map(|offset| totp_code(secret, offset)).collect();
+    (0..)
+        .map(|n: u32| format!("{:06}", n * 7919 % 1_000_000))
+        .filter(|code| !right.contains(code))
+        .take(count)
+        .collect()
+}
+
+/// The attack from the hostile review, on the demo: whoever knows the password repeats, in
+/// each of four browsers at once, the right password then four wrong codes. The password
+/// steps never give a device cookie, and once the second factor is locked the right code is
+/// refused too: the owner's phone no longer opens the account until the lock ends, and
+/// neither would a guess.
+#[tokio::test]
+async fn guessing_codes_between_right_passwords_locks_the_second_factor() {
+    let server = Server::start().await;
+    let owner = server.browser();
+    owner.logged_in_as("ferris", "hunter42").await;
+    let (secret, _) = enrol(&owner).await;
+    owner.post("/logout", &[]).await;
+
+    let guesses = Arc::new(wrong_codes(&secret, 48));
+    let attacks: Vec<_> = (0..4)
+        .map(|attacker| {
+            let browser = server.browser();
+            let guesses = guesses.clone();
+            async move {
+                for cycle in 0..3 {
+                    let response = browser.login("ferris", "hunter42", "").await;
+                    assert_eq!(response.status(), StatusCode::OK, "the code form");
+                    assert_eq!(
+                        cookie_set(&response, "axum_login_device"),
+                        None,
+                        "no device cookie for the password alone"
+                    );
+                    for guess in 0..4 {
+                        let code = &guesses[attacker * 12 + cycle * 4 + guess];
+                        let response = browser.post("/login/code", &[("code", code)]).await;
+                        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+                    }
+                }
+                assert_eq!(
+                    browser.get("/protected").await.status(),
+                    StatusCode::SEE_OTHER
+                );
+            }
+        })
+        .collect();
+    futures_join_all(attacks).await;
+
+    password_step(&owner, "/protected").await;
+    let response = owner
+        .post("/login/code", &[("code", &totp_code(&secret, 1))])
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "the right code is refused while the second factor is locked"
+    );
+    assert_eq!(
+        owner.get("/protected").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+/// Runs the futures at once on this task, as four browsers would.
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: Vec<F>) {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        futures.retain_mut(|future| future.as_mut().poll(cx).is_pending());
+        if futures.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
+/// The hostile review's finding: a remembered session that never passed the second factor
+/// entered the password again (`POST /password`) and then turned the second factor off. Now
+/// the password, fresh as it is, does not open the removal: the second factor itself does.
+#[tokio::test]
+async fn a_remembered_session_cannot_remove_the_second_factor_with_the_password_alone() {
+    let server = Server::start().await;
+    let owner = server.browser();
+    owner.logged_in_as("ferris", "hunter42").await;
+    let (secret, codes) = enrol(&owner).await;
+
+    let login = server.browser();
+    let response = login
+        .post(
+            "/login",
+            &[
+                ("username", "ferris"),
+                ("password", "hunter42"),
+                ("remember", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "the second step");
+    let response = login
+        .post("/login/code", &[("code", &totp_code(&secret, 1))])
+        .await;
+    let remember = cookie_set(&response, REMEMBER_COOKIE).expect("remembered");
+    let restarted = server.browser_with_cookies(&[format!("{REMEMBER_COOKIE}={remember}")]);
+    assert_eq!(restarted.get("/protected").await.status(), StatusCode::OK);
+
+    let response = restarted
+        .post(
+            "/password",
+            &[
+                ("current_password", "hunter42"),
+                ("new_password", "hunter43-new"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "password changed");
+    for path in [
+        "/account/2fa/disable",
+        "/account/2fa/recovery-codes",
+        "/account/2fa/start",
+    ] {
+        let response = restarted.post(path, &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(
+            location(&response).starts_with("/login/code?next="),
+            "{path}: {}",
+            location(&response)
+        );
+    }
+    let check = server.browser();
+    let response = check.login("ferris", "hunter43-new", "").await;
+    assert_eq!(response.status(), StatusCode::OK, "TOTP is still on");
+
+    // With a recovery code, this session may turn it off.
+    let response = restarted.post("/login/code", &[("code", &codes[0])]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = restarted.post("/account/2fa/disable", &[]).await;
+    assert_eq!(location(&response), "/account/2fa");
+    let response = check.login("ferris", "hunter43-new", "").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "TOTP is off");
+}
+
+/// Enrolling, new recovery codes and turning TOTP off each end every remember-me cookie of
+/// the user, issued before the change; a cookie issued after the second factor logs in.
+#[tokio::test]
+async fn changes_to_the_second_factor_end_every_remember_me_cookie() {
+    let server = Server::start().await;
+    let before = server
+        .browser()
+        .logged_in_remembered("ferris", "hunter42")
+        .await;
+    let owner = server.browser();
+    owner.logged_in_as("ferris", "hunter42").await;
+    let (secret, codes) = enrol(&owner).await;
+    let restarted = server.browser_with_cookies(std::slice::from_ref(&before));
+    let response = restarted.get("/protected").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "enrolment ended it"
+    );
+    assert_eq!(location(&response), "/login?next=%2Fprotected");
+
+    // Remembered after the code: it logs a restarted browser in, until the codes change.
+    let remembered = |code: String| {
+        let browser = server.browser();
+        async move {
+            let response = browser
+                .post(
+                    "/login",
+                    &[
+                        ("username", "ferris"),
+                        ("password", "hunter42"),
+                        ("remember", "on"),
+                    ],
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK, "the second step");
+            let response = browser.post("/login/code", &[("code", &code)]).await;
+            assert_eq!(response.status(), StatusCode::SEE_OTHER);
+            let value = cookie_set(&response, REMEMBER_COOKIE).expect("remembered");
+            format!("{REMEMBER_COOKIE}={value}")
+        }
+    };
+    let after = remembered(totp_code(&secret, 1)).await;
+    let restarted = server.browser_with_cookies(std::slice::from_ref(&after));
+    assert_eq!(restarted.get("/protected").await.status(), StatusCode::OK);
+    // The owner proves the second factor, then asks for new recovery codes.
+    owner.post("/login/code", &[("code", &codes[0])]).await;
+    let response = owner.post("/account/2fa/recovery-codes", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = text(response).await;
+    let new_codes: Vec<String> = body
+        .split("<code class=\"recovery-code\">")
+        .skip(1)
+        .map(|rest| rest[..rest.find('<').expect("code ends")].to_owned())
+        .collect();
+    assert_eq!(new_codes.len(), 10, "{body}");
+    let restarted = server.browser_with_cookies(&[after]);
+    assert_eq!(
+        restarted.get("/protected").await.status(),
+        StatusCode::SEE_OTHER,
+        "new recovery codes ended it"
+    );
+
+    let after = remembered(new_codes[0].clone()).await;
+    let response = owner.post("/account/2fa/disable", &[]).await;
+    assert_eq!(location(&response), "/account/2fa");
+    let restarted = server.browser_with_cookies(&[after]);
+    assert_eq!(
+        restarted.get("/protected").await.status(),
+        StatusCode::SEE_OTHER,
+        "turning TOTP off ended it"
+    );
+}
+
+/// A page of another site can make the browser `GET /account/2fa`: that must not replace the
+/// secret the user is scanning. The secret is made by the `POST` that starts the enrolment
+/// (refused cross-site), and the first one is still the one a code confirms.
+#[tokio::test]
+async fn loading_the_two_factor_page_never_replaces_a_pending_enrolment() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    browser.logged_in_as("ferris", "hunter42").await;
+    let (secret, _) = start_enrolment(&browser).await;
+    for _ in 0..2 {
+        let response = browser
+            .client
+            .get(format!("{}/account/2fa", browser.base))
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .expect("GET is answered");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = text(response).await;
+        assert!(
+            !body.contains("id=\"secret\""),
+            "no secret on a GET: {body}"
+        );
+    }
+    for giveaway in CROSS_SITE {
+        let response = browser
+            .post_cross_site("/account/2fa/start", &[], giveaway)
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{giveaway:?}");
+    }
+    let response = browser
+        .post("/account/2fa", &[("code", &totp_code(&secret, 0))])
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the first secret is still pending"
+    );
+    assert!(
+        text(response)
+            .await
+            .contains("Two-factor authentication is on.")
+    );
 }

@@ -8,7 +8,7 @@ use syn::{
 use crate::internals::{Ctxt, key_of, parse_crate_path, skip_value, unknown_key};
 
 const CONDITIONS: &[&str] = &["role", "permission", "any", "all", "not", "check"];
-const OPTIONS: &[&str] = &["fresh", "mfa", "redirect", "redirect_field"];
+const OPTIONS: &[&str] = &["fresh", "mfa", "fresh_mfa", "redirect", "redirect_field"];
 
 /// A condition on the logged-in user; each leaf keeps the key it was written with, for errors.
 pub(crate) enum Cond {
@@ -40,6 +40,9 @@ pub(crate) struct Args {
     /// A second factor is required: `Some(None)` at any time since login, `Some(Some(s))`
     /// within `s` seconds.
     pub(crate) mfa: Option<Option<u64>>,
+    /// `fresh_mfa = "10m"`: a login at most this many seconds old and, for a user who has a
+    /// second factor, one completed within as long.
+    pub(crate) fresh_mfa: Option<u64>,
     /// `crate = "..."`: the runtime crate under another name.
     pub(crate) krate: Option<syn::Path>,
 }
@@ -57,6 +60,7 @@ impl Args {
             || self.redirect_field.is_some()
             || self.fresh.is_some()
             || self.mfa.is_some()
+            || self.fresh_mfa.is_some()
     }
 }
 
@@ -292,6 +296,7 @@ fn parse_option(
     let example = match key {
         "fresh" => "fresh = \"15m\"",
         "mfa" => "mfa = \"10m\"",
+        "fresh_mfa" => "fresh_mfa = \"10m\"",
         "redirect" => "redirect = \"/login\"",
         _ => "redirect_field = \"next\"",
     };
@@ -320,6 +325,15 @@ fn parse_option(
             }),
         ) => match parse_duration(&lit.value(), "mfa") {
             Ok(seconds) => out.mfa = Some(Some(seconds)),
+            Err(message) => cx.error_spanned_by(lit, message),
+        },
+        (
+            "fresh_mfa",
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }),
+        ) => match parse_duration(&lit.value(), "fresh_mfa") {
+            Ok(seconds) => out.fresh_mfa = Some(seconds),
             Err(message) => cx.error_spanned_by(lit, message),
         },
         (

@@ -42,6 +42,12 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
             quote!(#krate::__private::core::option::Option::Some(#krate::__private::core::time::Duration::from_secs(#seconds)))
         }
     };
+    let fresh_second_factor = match args.fresh_mfa {
+        None => quote!(#krate::__private::core::option::Option::None),
+        Some(seconds) => {
+            quote!(#krate::__private::core::option::Option::Some(#krate::__private::core::time::Duration::from_secs(#seconds)))
+        }
+    };
     quote! {
         #[automatically_derived]
         impl<__S> #krate::__private::Policy<__S> for #name
@@ -53,6 +59,7 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
                 redirect_field: #redirect_field,
                 fresh: #fresh,
                 second_factor: #second_factor,
+                fresh_second_factor: #fresh_second_factor,
             };
 
             #[allow(

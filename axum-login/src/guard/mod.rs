@@ -32,7 +32,7 @@ pub use self::{
     rejection::{AuthRejection, Denial, DenialReason, DenialResponder},
     setup::PolicyError,
 };
-use crate::{layer::LoginRedirect, login::RequestAuth};
+use crate::{AuthError, layer::LoginRedirect, login::RequestAuth};
 
 /// The extractor `#[require_login]` adds as a handler's first argument: it lets the request
 /// through only if someone is logged in and policy `P` allows them.
@@ -93,6 +93,26 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
         let age = now.duration_since(login.login_at).unwrap_or_default();
         if login.remembered || age > max_age {
             return Err(denied(DenialReason::Stale, parts));
+        }
+    }
+    if let Some(max_age) = P::OPTIONS.fresh_second_factor {
+        let age = now.duration_since(login.login_at).unwrap_or_default();
+        if login.remembered || age > max_age {
+            return Err(denied(DenialReason::Stale, parts));
+        }
+        let Some(lookup) = &auth.config().second_factors else {
+            return Err(AuthError::from(PolicyError::NoSecondFactorLookup).into_response());
+        };
+        let user = crate::login::UserId(&*login.user).to_string();
+        let enrolled = lookup
+            .has_second_factor(&user)
+            .await
+            .map_err(|error| AuthError::Store(error).into_response())?;
+        let recent = login
+            .second_factor_at
+            .is_some_and(|at| now.duration_since(at).unwrap_or_default() <= max_age);
+        if enrolled && !recent {
+            return Err(denied(DenialReason::SecondFactor, parts));
         }
     }
     if let Some(max_age) = P::OPTIONS.second_factor {

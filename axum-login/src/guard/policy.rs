@@ -37,6 +37,12 @@ pub struct GuardOptions {
     /// Whether a second factor must have been completed on the session, and how recently:
     /// [`Duration::MAX`] for at any time since login.
     pub second_factor: Option<Duration>,
+    /// For changes to the second factors themselves (`fresh_mfa`): a login at most this old,
+    /// not remembered, and, when the user has a second factor (the layer's
+    /// [`second_factors`](crate::layer::AuthLayerBuilder::second_factors) says), a second
+    /// factor completed at most this long ago. A password alone never passes it for a user
+    /// who has a second factor.
+    pub fresh_second_factor: Option<Duration>,
 }
 
 impl GuardOptions {
@@ -46,6 +52,7 @@ impl GuardOptions {
         redirect_field: None,
         fresh: None,
         second_factor: None,
+        fresh_second_factor: None,
     };
 }
 

@@ -15,6 +15,12 @@ use crate::authz::{AuthzKinds, Held, HeldEnum, PermissionRef, RoleRef};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
+    /// A `fresh_mfa` guard on a layer that cannot tell whether a user has a second factor.
+    #[error(
+        "the guard has `fresh_mfa`, which must know whether the user has a second factor, but the layer was given no lookup; call `AuthLayerBuilder::second_factors` (with the app's `Mfa`, say)"
+    )]
+    NoSecondFactorLookup,
+
     /// A role of another type than the user type's roles.
     #[error(
         "the guard asks for role `{role}` of type `{role_type}`, but users of type `{user_type}` hold roles of type `{held_type}`, so it can never be held; write a variant of `{held_type}`"

@@ -42,7 +42,7 @@ use crate::{
     events::AuthEvents,
     guard::DenialResponder,
     layer::LoginRedirect,
-    login::{Backend, CacheSlot, Loader},
+    login::{Backend, CacheSlot, Loader, SecondFactorLookup},
     registry::RegistryConfig,
     remember::RememberMe,
     security::Scheme,
@@ -79,6 +79,7 @@ impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
             remember: None,
             events: None,
             second_factor_timeout: DEFAULT_SECOND_FACTOR_TIMEOUT,
+            second_factors: None,
         }
     }
 }
@@ -106,6 +107,7 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     remember: Option<RememberMe>,
     events: Option<Arc<dyn AuthEvents>>,
     second_factor_timeout: Duration,
+    second_factors: Option<Arc<dyn SecondFactorLookup>>,
 }
 
 impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
@@ -296,6 +298,19 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
+    /// Where the layer learns whether a user has a second factor: an
+    /// [`Mfa`](crate::mfa::Mfa) (feature `totp`), or the app's own [`SecondFactorLookup`].
+    /// Default: none, and the layer takes every user to have none.
+    ///
+    /// With it, a remembered login of a user who has a second factor, from a remember-me
+    /// token not issued after a completed second factor, is only the first factor: the
+    /// visit waits for the second (see [`remember`](crate::remember)); and a guard with
+    /// `fresh_mfa` asks such a user for the second factor itself.
+    pub fn second_factors(mut self, lookup: impl SecondFactorLookup) -> Self {
+        self.second_factors = Some(Arc::new(lookup));
+        self
+    }
+
     /// The clock for login times and timeouts. Default: [`SystemClock`]. Tests use
     /// [`ManualClock`](crate::clock::ManualClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -333,6 +348,7 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
                 remember: self.remember,
                 events: self.events,
                 second_factor_timeout: self.second_factor_timeout,
+                second_factors: self.second_factors,
                 session_deleter: self.sessions.deleter(),
                 key,
             },

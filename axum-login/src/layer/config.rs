@@ -48,6 +48,8 @@ pub(crate) struct Config {
     pub(crate) events: Option<Arc<dyn AuthEvents>>,
     /// How long a login waits for its second factor.
     pub(crate) second_factor_timeout: Duration,
+    /// Whether a user has a second factor, when the app says.
+    pub(crate) second_factors: Option<Arc<dyn crate::login::SecondFactorLookup>>,
     /// Deletes any session by id, when the session layer can (the crate's own).
     pub(crate) session_deleter: Option<Arc<dyn SessionDeleter>>,
 }

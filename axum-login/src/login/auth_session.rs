@@ -136,7 +136,6 @@ impl<S: UserStore> AuthSession<S> {
         let checked = self
             .through_gate(
                 account.as_deref(),
-                None,
                 async { store.authenticate(credentials).await },
                 |user: &Option<S::User>| user.as_ref().is_some_and(AuthUser::is_active),
             )
@@ -161,11 +160,10 @@ impl<S: UserStore> AuthSession<S> {
 
     /// Runs `check` behind the login throttle: refused without running it when a counter is
     /// over its rule, counted by `succeeded` afterwards. On success the request remembers the
-    /// account's counter key and the browser gets its device cookie.
+    /// account's counter key, for the device cookie that the completed login gives.
     pub(super) async fn through_gate<T, E>(
         &self,
         account_name: Option<&str>,
-        account_key: Option<ThrottleKey>,
         check: impl std::future::Future<Output = Result<T, E>>,
         succeeded: impl FnOnce(&T) -> bool,
     ) -> Result<Checked<T>, AuthError>
@@ -176,7 +174,6 @@ impl<S: UserStore> AuthSession<S> {
         let throttle = &config.throttle;
         let input = AttemptInput {
             account_name,
-            account_key,
             device_cookie: self.auth.device_cookie(),
             address: self.auth.client(),
             clock: &*config.clock,
@@ -195,16 +192,14 @@ impl<S: UserStore> AuthSession<S> {
         };
         let success = succeeded(&outcome);
         let account = attempt.account();
-        let device_cookie = attempt
+        attempt
             .finish(success, config.clock.now())
             .await
             .map_err(AuthError::Throttle)?;
         if success {
+            // The device cookie waits for the login to complete (see `install`): a second
+            // factor may still be due.
             self.auth.set_account(account);
-            if let Some(value) = device_cookie {
-                self.auth
-                    .add_cookie(throttle.device_cookie_header(&value, self.auth.secure()));
-            }
         }
         Ok(Checked::Done(outcome))
     }
@@ -263,7 +258,7 @@ impl<S: UserStore> AuthSession<S> {
     /// [`max_sessions`](crate::registry::RegistryConfig::max_sessions) says.
     pub async fn login(&mut self, user: &S::User) -> Result<(), AuthError> {
         self.auth.check_same_site()?;
-        self.start_session(user, None).await?;
+        self.start_session(user, None, false).await?;
         self.emit(AuthEvent::LoggedIn {
             user: user.id().to_string(),
             method: LoginMethod::Password,
@@ -281,7 +276,7 @@ impl<S: UserStore> AuthSession<S> {
     pub async fn login_with_passkey(&mut self, user: &S::User) -> Result<(), AuthError> {
         self.auth.check_same_site()?;
         let now = crate::clock::unix_seconds(self.auth.config().clock.now());
-        self.start_session(user, Some(now)).await?;
+        self.start_session(user, Some(now), false).await?;
         self.emit(AuthEvent::LoggedIn {
             user: user.id().to_string(),
             method: LoginMethod::Passkey,
@@ -290,11 +285,13 @@ impl<S: UserStore> AuthSession<S> {
     }
 
     /// Logs `user` in on a new session id, registered, with `second_factor_at` set when a
-    /// second factor completed this login.
+    /// second factor completed this login, and `remembered` when its first factor was a
+    /// remember-me cookie (never fresh).
     pub(super) async fn start_session(
         &mut self,
         user: &S::User,
         second_factor_at: Option<u64>,
+        remembered: bool,
     ) -> Result<(), AuthError> {
         let session = self.auth.session();
         let previous = session.get_value(SESSION_KEY).await?;
@@ -314,6 +311,7 @@ impl<S: UserStore> AuthSession<S> {
         let mut record = self.backend.record_for(user);
         record.second_factor_at = second_factor_at;
         record.entry = entry;
+        record.remembered = remembered;
         self.install(user, record).await
     }
 
@@ -453,13 +451,28 @@ impl<S: UserStore> AuthSession<S> {
         let login = Login::of(Arc::new(user.clone()), &record);
         self.auth.session().insert(SESSION_KEY, record).await?;
         // The throttle's key of the account, when this request authenticated it: what a
-        // password change later revokes the device cookies of, and what a second factor counts
-        // against.
+        // password change later revokes the device cookies of, and what the browser's device
+        // cookie names, given only now that the login is complete (a browser that got it with
+        // the password alone would have its guesses at the second factor counted as a
+        // trusted device's).
         if let Some(account) = self.auth.account() {
             self.auth
                 .session()
                 .insert(ACCOUNT_KEY, account.to_string())
                 .await?;
+            let config = self.auth.config();
+            if let Some(value) = config.throttle.device_cookie_for(
+                account,
+                self.auth.device_cookie(),
+                &config.key,
+                config.clock.now(),
+            ) {
+                self.auth.add_cookie(
+                    config
+                        .throttle
+                        .device_cookie_header(&value, self.auth.secure()),
+                );
+            }
         }
         self.auth.set_login(Some(login)).await;
         Ok(())
@@ -478,13 +491,19 @@ impl<S: UserStore> AuthSession<S> {
     /// [`login`](Self::login) when the user asked to be remembered. `false` when the layer
     /// has no [`remember_me`](crate::layer::AuthLayerBuilder::remember_me) or nobody is logged
     /// in.
+    ///
+    /// The token records whether this session completed a second factor: one that did not is
+    /// only the first factor for a user who has a second factor (see
+    /// [`remember`](crate::remember)). A login that waits for a second factor
+    /// ([`begin_second_factor`](Self::begin_second_factor)) carries the choice through instead.
     pub async fn remember_me(&mut self) -> Result<bool, AuthError> {
         let Some(user) = self.user().await? else {
             return Ok(false);
         };
+        let after_second_factor = self.has_second_factor().await?;
         Ok(self
             .backend
-            .issue_remember_token(&self.auth, &user)
+            .issue_remember_token(&self.auth, &user, after_second_factor)
             .await?
             .is_some())
     }

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 use super::{
     backend::{Backend, Login},
-    record::{LoginRecord, SESSION_KEY},
+    record::{LoginRecord, PENDING_KEY, PendingRecord, SESSION_KEY},
     request::RequestAuth,
 };
 use crate::{
@@ -189,17 +189,18 @@ impl<S: UserStore> Backend<S> {
         Ok(())
     }
 
-    /// Gives the browser a remember-me token for `user`; answers the token's selector as the
-    /// stores keep it.
+    /// Gives the browser a remember-me token for `user`, recording whether the login completed
+    /// a second factor; answers the token's selector as the stores keep it.
     pub(crate) async fn issue_remember_token(
         &self,
         auth: &RequestAuth,
         user: &S::User,
+        after_second_factor: bool,
     ) -> Result<Option<String>, AuthError> {
         let Some(remember) = &self.config.remember else {
             return Ok(None);
         };
-        let (selector, validator) = remember::new_secrets();
+        let (selector, validator) = remember::new_secrets(after_second_factor);
         let stored = stored_selector(&self.config.key, &selector);
         let now = self.config.clock.now();
         let token = RememberToken {
@@ -341,8 +342,10 @@ impl<S: UserStore> Backend<S> {
         let within_grace = now
             .duration_since(token.rotated_at)
             .is_ok_and(|since| since <= remember.grace);
+        // Read only once the validator is known to be the token's: the flag is in it.
+        let after_second_factor = remember::after_second_factor(validator);
         let rotated_validator = if current {
-            let (_, new_validator) = remember::new_secrets();
+            let (_, new_validator) = remember::new_secrets(after_second_factor);
             let new_hash = validator_hash(&self.config.key, selector, &new_validator);
             let rotated = remember
                 .store
@@ -374,6 +377,11 @@ impl<S: UserStore> Backend<S> {
             return Ok(None);
         };
         if !user.is_active() {
+            forget_cookie();
+            return Ok(None);
+        }
+        if !after_second_factor && self.has_second_factor(&token.user).await? {
+            self.remembered_first_factor(auth, &user, &stored).await?;
             forget_cookie();
             return Ok(None);
         }
@@ -415,6 +423,49 @@ impl<S: UserStore> Backend<S> {
             auth.client(),
         );
         Ok(Some(login))
+    }
+
+    /// Whether the app says `user` has a second factor; `false` when it does not say.
+    pub(crate) async fn has_second_factor(&self, user: &str) -> Result<bool, AuthError> {
+        match &self.config.second_factors {
+            Some(lookup) => lookup
+                .has_second_factor(user)
+                .await
+                .map_err(AuthError::Store),
+            None => Ok(false),
+        }
+    }
+
+    /// A remembered visit of a user with a second factor, from a token that was not issued
+    /// after one: the token is used up and the visit is left where a right password leaves
+    /// it, waiting for the second factor, whose completion gives a new token.
+    async fn remembered_first_factor(
+        &self,
+        auth: &RequestAuth,
+        user: &S::User,
+        stored_selector: &str,
+    ) -> Result<(), AuthError> {
+        if let Some(remember) = &self.config.remember {
+            remember
+                .store
+                .remove(stored_selector)
+                .await
+                .map_err(AuthError::Registry)?;
+        }
+        let session = auth.session();
+        if session.id().is_some() {
+            session.cycle_id().await?;
+        }
+        let pending = PendingRecord {
+            user_id: user.id(),
+            digest: self.config.key.user_digest(&self.config.realm, user),
+            at: crate::clock::unix_seconds(self.config.clock.now()),
+            account: None,
+            remember: true,
+            remembered: true,
+        };
+        session.insert(PENDING_KEY, pending).await?;
+        Ok(())
     }
 
     /// A stolen remember-me cookie came back: every token and session of `user` ends.

@@ -24,12 +24,14 @@ mod sessions;
 #[cfg(feature = "cache")]
 pub use self::cache::UserCache;
 pub use self::{
-    auth_session::AuthSession, current_user::CurrentUser, second_factor::SecondFactorDue,
+    auth_session::AuthSession,
+    current_user::CurrentUser,
+    second_factor::{SecondFactorDue, SecondFactorLookup},
     sessions::SessionInfo,
 };
 pub(crate) use self::{
     backend::{Backend, ErasedBackend, ErasedUser},
     cache::CacheSlot,
     loader::Loader,
-    request::{RequestAuth, RequestInfo},
+    request::{RequestAuth, RequestInfo, UserId},
 };

@@ -115,10 +115,11 @@ impl<Id: serde::de::DeserializeOwned> LoginRecord<Id> {
     }
 }
 
-/// A login whose password was right and whose second factor is due: kept under
+/// A login whose first factor was right (a password, or a remember-me cookie) and whose second
+/// factor is due: kept under
 /// [`PENDING_KEY`], never under [`SESSION_KEY`], so nothing treats it as logged in.
 ///
-/// `[id, digest, at, account, remember]`.
+/// Its fields: id, digest, at, account, remember, remembered.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PendingRecord<Id> {
     pub(crate) user_id: Id,
@@ -130,6 +131,10 @@ pub(crate) struct PendingRecord<Id> {
     pub(crate) account: Option<String>,
     /// Whether the login asked to be remembered.
     pub(crate) remember: bool,
+    /// Whether the first factor was a remember-me cookie, not a password: the login it
+    /// completes is not fresh.
+    #[serde(default)]
+    pub(crate) remembered: bool,
 }
 
 #[cfg(test)]

@@ -241,8 +241,8 @@ impl RequestAuth {
     }
 }
 
-/// A user's id for a log line.
-struct UserId<'a>(&'a dyn super::backend::ErasedUser);
+/// A user's id as text, for a log line or a lookup by id.
+pub(crate) struct UserId<'a>(pub(crate) &'a dyn super::backend::ErasedUser);
 
 impl std::fmt::Display for UserId<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -6,19 +6,55 @@
 //! [`CurrentUser`](crate::CurrentUser) and no user load treats it as logged in, and it ends
 //! after [`second_factor_timeout`](crate::layer::AuthLayerBuilder::second_factor_timeout).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use super::{
     AuthSession,
-    auth_session::{ACCOUNT_KEY, Checked},
     record::{PENDING_KEY, PendingRecord},
 };
 use crate::{
     AuthError, AuthUser, UserStore,
     clock::unix_seconds,
     events::{AuthEvent, LoginFailure, LoginMethod},
-    security::ThrottleKey,
+    security::{SecondFactorGate, ThrottleKey},
 };
+
+/// Whether a user has a second factor, for the layer
+/// ([`AuthLayerBuilder::second_factors`](crate::layer::AuthLayerBuilder::second_factors)):
+/// it decides what a remembered login is worth and what a `fresh_mfa` guard asks for.
+/// [`Mfa`](crate::mfa::Mfa) implements it (feature `totp`); an app with other second factors
+/// too (passkeys) implements it on a type of its own.
+///
+/// ```
+/// use axum_login::{error::BoxError, login::SecondFactorLookup, registry::BoxFuture};
+///
+/// /// Users whose id is even have TOTP, in this example.
+/// struct EvenUsers;
+///
+/// impl SecondFactorLookup for EvenUsers {
+///     fn has_second_factor<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<bool, BoxError>> {
+///         Box::pin(async move { Ok(user.parse::<u64>().is_ok_and(|id| id % 2 == 0)) })
+///     }
+/// }
+/// # let _ = EvenUsers;
+/// ```
+pub trait SecondFactorLookup: Send + Sync + 'static {
+    /// Whether the user whose id has this text has a second factor enrolled. An error fails
+    /// the request (a `500`): the layer never guesses "no".
+    fn has_second_factor<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> crate::registry::BoxFuture<'a, Result<bool, crate::error::BoxError>>;
+}
+
+impl<T: SecondFactorLookup + ?Sized> SecondFactorLookup for Arc<T> {
+    fn has_second_factor<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> crate::registry::BoxFuture<'a, Result<bool, crate::error::BoxError>> {
+        (**self).has_second_factor(user)
+    }
+}
 
 /// Whose second factor is due on a session.
 #[derive(Debug, Clone)]
@@ -77,6 +113,7 @@ impl<S: UserStore> AuthSession<S> {
             at: unix_seconds(config.clock.now()),
             account: self.auth.account().map(|account| account.to_string()),
             remember,
+            remembered: false,
         };
         session.insert(PENDING_KEY, pending).await?;
         self.auth.set_login(None).await;
@@ -128,14 +165,22 @@ impl<S: UserStore> AuthSession<S> {
     }
 
     /// Checks the second factor of whoever [`second_factor_due`](Self::second_factor_due)
-    /// names with `check` (a TOTP code, a recovery code, a passkey assertion), counted by the
-    /// login throttle against their account like a password; `true` when it passed.
+    /// names with `check` (a TOTP code, a recovery code, a passkey assertion); `true` when it
+    /// passed.
+    ///
+    /// Checks are counted by the login throttle per user, in a counter that only a right
+    /// second factor resets (entering the right password again does not): after
+    /// [`max_second_factor_failures`](crate::Throttle::max_second_factor_failures) wrong ones
+    /// (5 by default) the user's second factor is locked until the throttle's window ends,
+    /// every check is refused without running, a right one too, and the layer reports
+    /// [`AuthEvent::SecondFactorLocked`] once.
     ///
     /// On success a waiting login is completed: the user is logged in under a new session id
-    /// (registered, remembered if the login asked), with the second factor recorded; a
-    /// logged-in session records the second factor and gets a new id. On failure, or when
-    /// nothing is due or the throttle refuses, it answers `false` and nothing changes. A
-    /// cross-site request is refused with [`AuthError::CrossSiteRequest`].
+    /// (registered, remembered if the login asked), with the second factor recorded, and the
+    /// browser gets its device cookie for the account; a logged-in session records the second
+    /// factor and gets a new id. On failure, or when nothing is due or the throttle refuses,
+    /// it answers `false` and nothing changes. A cross-site request is refused with
+    /// [`AuthError::CrossSiteRequest`].
     ///
     /// ```ignore
     /// let passed = auth
@@ -155,54 +200,71 @@ impl<S: UserStore> AuthSession<S> {
             return Ok(false);
         };
         let session = self.auth.session();
-        let account = match &due {
-            SecondFactorDue::Login(_) => session
-                .get_value(PENDING_KEY)
-                .await?
-                .and_then(|value| {
-                    serde_json::from_value::<PendingRecord<serde_json::Value>>(value).ok()
-                })
-                .and_then(|pending| pending.account),
-            SecondFactorDue::StepUp(_) => session.get::<String>(ACCOUNT_KEY).await?,
+        let pending = match &due {
+            SecondFactorDue::Login(_) => session.get_value(PENDING_KEY).await?.and_then(|value| {
+                serde_json::from_value::<PendingRecord<serde_json::Value>>(value).ok()
+            }),
+            SecondFactorDue::StepUp(_) => None,
         };
-        let account = account.as_deref().and_then(ThrottleKey::parse);
         let user = due.user().clone();
         let user_key = user.id().to_string();
-        // Without the account's counter key (a login before any throttled attempt), the
-        // attempt still counts per device and address, and per the user's id.
-        let fallback = format!("second factor of {user_key}");
-        let checked = self
-            .through_gate(
-                account.is_none().then_some(fallback.as_str()),
-                account,
-                check(user.clone()),
-                |passed: &bool| *passed,
-            )
-            .await?;
-        if !matches!(checked, Checked::Done(true)) {
+        let config = self.auth.config();
+        let gate = config
+            .throttle
+            .gate_second_factor(&user_key, &*config.clock, &config.key)
+            .await
+            .map_err(AuthError::Throttle)?;
+        let attempt = match gate {
+            SecondFactorGate::Pass(attempt) => attempt,
+            SecondFactorGate::Locked { first } => {
+                if first {
+                    self.emit(AuthEvent::SecondFactorLocked {
+                        user: user_key.clone(),
+                    });
+                }
+                self.emit(AuthEvent::LoginFailed {
+                    reason: LoginFailure::Throttled,
+                    user: Some(user_key),
+                });
+                return Ok(false);
+            }
+        };
+        let passed = match check(user.clone()).await {
+            Ok(passed) => passed,
+            Err(error) => {
+                attempt.abandon(config.clock.now()).await;
+                return Err(AuthError::store(error));
+            }
+        };
+        attempt
+            .finish(passed, config.clock.now())
+            .await
+            .map_err(AuthError::Throttle)?;
+        if !passed {
             self.emit(AuthEvent::LoginFailed {
-                reason: if matches!(checked, Checked::Refused) {
-                    LoginFailure::Throttled
-                } else {
-                    LoginFailure::SecondFactor
-                },
+                reason: LoginFailure::SecondFactor,
                 user: Some(user_key),
             });
             return Ok(false);
         }
-        let now = unix_seconds(self.auth.config().clock.now());
+        let now = unix_seconds(config.clock.now());
         match due {
             SecondFactorDue::Login(user) => {
-                let remember = session
-                    .get_value(PENDING_KEY)
-                    .await?
-                    .and_then(|value| {
-                        serde_json::from_value::<PendingRecord<serde_json::Value>>(value).ok()
-                    })
-                    .is_some_and(|pending| pending.remember);
-                self.start_session(&user, Some(now)).await?;
+                let (account, remember, remembered) =
+                    pending.map_or((None, false, false), |pending| {
+                        (
+                            pending.account.as_deref().and_then(ThrottleKey::parse),
+                            pending.remember,
+                            pending.remembered,
+                        )
+                    });
+                // The password step's account: the completed login gives its device cookie.
+                self.auth.set_account(account);
+                self.start_session(&user, Some(now), remembered).await?;
                 if remember {
-                    self.backend.issue_remember_token(&self.auth, &user).await?;
+                    self.backend
+                        .issue_remember_token(&self.auth, &user, true)
+                        .await?;
                 }
                 self.emit(AuthEvent::LoggedIn {
                     user: user_key,
@@ -220,6 +282,31 @@ impl<S: UserStore> AuthSession<S> {
             }
         }
         Ok(true)
+    }
+
+    /// Call after enrolling, replacing or removing a second factor of the logged-in user, or
+    /// giving them new recovery codes: every remember-me token of the user is revoked (this
+    /// browser's cookie too), since a token issued under the old factors must not log in
+    /// under the new ones, and the layer reports [`AuthEvent::SecondFactorChanged`] with
+    /// `change`. Does nothing when nobody is logged in. A cross-site request is refused with
+    /// [`AuthError::CrossSiteRequest`].
+    ///
+    /// Guard the handler that makes the change with `#[require_login(fresh_mfa = "10m")]`, so
+    /// that a user who has a second factor proves it before changing it.
+    pub async fn second_factors_changed(
+        &mut self,
+        change: crate::events::SecondFactorChange,
+    ) -> Result<(), AuthError> {
+        self.auth.check_same_site()?;
+        let Some(user) = self.user().await? else {
+            return Ok(());
+        };
+        let user = user.id().to_string();
+        self.backend
+            .forget_remembered(&self.auth, &user, true)
+            .await?;
+        self.emit(AuthEvent::SecondFactorChanged { user, change });
+        Ok(())
     }
 
     /// Drops a login waiting for its second factor ("cancel" on the code form).

@@ -98,6 +98,21 @@ impl fmt::Debug for TotpEnrollment {
     }
 }
 
+/// The layer asks whether a user has confirmed TOTP
+/// ([`AuthLayerBuilder::second_factors`](crate::layer::AuthLayerBuilder::second_factors)).
+impl<S: SecondFactorStore> crate::login::SecondFactorLookup for Mfa<S> {
+    fn has_second_factor<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> crate::registry::BoxFuture<'a, Result<bool, crate::error::BoxError>> {
+        Box::pin(async move {
+            self.totp_enabled(user)
+                .await
+                .map_err(|error| Box::new(error) as crate::error::BoxError)
+        })
+    }
+}
+
 /// TOTP and recovery codes for an app: the [`Totp`] parameters, a [`SecondFactorStore`] and
 /// optionally the [`EncryptionKey`] for the secrets at rest. Cheap to share behind an `Arc`.
 ///
@@ -167,8 +182,12 @@ impl<S: SecondFactorStore> Mfa<S> {
     /// name their authenticator app shows (their login name). A confirmed secret stays in force
     /// until the new one is confirmed; a second call replaces the pending secret of the first.
     ///
-    /// Ask for a fresh login before this: whoever holds a session could otherwise move the
-    /// second factor to their own phone.
+    /// Call it on a `POST` that this site's form sends (checked with
+    /// [`AuthSession::check_same_site`](crate::AuthSession::check_same_site)), never on a
+    /// `GET`: a page of another site can make the browser send a `GET`, which would replace
+    /// the secret the user is scanning. Guard it with `#[require_login(fresh_mfa = "10m")]`:
+    /// whoever holds a session, or knows the password alone, could otherwise move the second
+    /// factor to their own phone.
     pub async fn start_totp_enrollment(
         &self,
         user: &(impl Display + ?Sized),
@@ -269,6 +288,11 @@ impl<S: SecondFactorStore> Mfa<S> {
     }
 
     /// Replaces `user`'s recovery codes with ten new ones, to show once.
+    ///
+    /// Like [`disable`](Self::disable), a change to the second factor: guard the handler with
+    /// `#[require_login(fresh_mfa = "10m")]` and call
+    /// [`AuthSession::second_factors_changed`](crate::AuthSession::second_factors_changed)
+    /// after it.
     pub async fn regenerate_recovery_codes(
         &self,
         user: &(impl Display + ?Sized),
@@ -291,6 +315,11 @@ impl<S: SecondFactorStore> Mfa<S> {
 
     /// Turns TOTP off for `user`: removes the secret (confirmed or pending) and the recovery
     /// codes. Answers whether there was a secret.
+    ///
+    /// Guard the handler with `#[require_login(fresh_mfa = "10m")]`, so that the second factor
+    /// itself, not the password alone, is needed to remove it, and call
+    /// [`AuthSession::second_factors_changed`](crate::AuthSession::second_factors_changed)
+    /// after it: the user's remember-me tokens end.
     pub async fn disable(&self, user: &(impl Display + ?Sized)) -> Result<bool, MfaError> {
         self.store.remove_second_factors(&user.to_string()).await
     }

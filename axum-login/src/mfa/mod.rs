@@ -30,7 +30,8 @@
 //!     .with_encryption_key(EncryptionKey::generate()); // from the app's secret store in real life
 //! let user_id = 42;
 //!
-//! // 1. Enrolment (`GET /account/2fa`): a new secret, pending until confirmed; show it.
+//! // 1. Enrolment (a `POST` from the app's own form): a new secret, pending until confirmed;
+//! //    show it.
 //! let enrolment = mfa.start_totp_enrollment(&user_id, "ferris@example.com").await?;
 //! let svg: String = enrolment.qr_svg()?; // or the URI / the base32 secret as text
 //! assert!(enrolment.uri().expose_secret().starts_with("otpauth://totp/Example:ferris%40example.com?secret="));

@@ -14,7 +14,22 @@
 //! learnt) loses its cookie and nothing more, in the same work as an unknown selector.
 //!
 //! A remembered login is never *fresh*: guards with `fresh = "..."` ask for the password again.
-//! Logout, a password change and ending all sessions revoke the user's tokens.
+//! Logout, a password change and ending all sessions revoke the user's tokens, and so does a
+//! change to the user's second factors
+//! ([`AuthSession::second_factors_changed`](crate::AuthSession::second_factors_changed)).
+//!
+//! # Remember-me and second factors
+//!
+//! A token records whether the login that asked for it completed a second factor (the flag
+//! is the first byte of the validator, so it is covered by the keyed hash: neither the
+//! browser nor a copy of the store can change it). A remembered login from a token issued
+//! after a completed second factor is a login, though not one that passed a second factor
+//! in this session (`#[require_login(mfa)]` still asks for one). A token issued otherwise,
+//! for a user who has a second factor now (the layer asks its
+//! [`second_factors`](crate::layer::AuthLayerBuilder::second_factors)), is only the first
+//! factor: it is used up, and the visit waits for the second factor as after a right password
+//! ([`AuthSession::second_factor_due`](crate::AuthSession::second_factor_due)); completing it
+//! logs in and gives a new token that counts as both.
 
 mod memory;
 #[cfg(feature = "redis")]
@@ -131,13 +146,32 @@ pub(crate) const COOKIE_SECURE: &str = "__Host-axum_login_remember";
 /// The remember-me cookie's name on plain HTTP (development on loopback).
 pub(crate) const COOKIE_PLAIN: &str = "axum_login_remember";
 
-/// A selector and a validator, fresh from the random number generator.
-pub(crate) fn new_secrets() -> (String, String) {
+/// The validator's first byte when the token was issued after a completed second factor.
+const AFTER_SECOND_FACTOR: u8 = 1;
+
+/// A selector and a validator, fresh from the random number generator; the validator's first
+/// byte says whether the login completed a second factor, the other 31 are random.
+pub(crate) fn new_secrets(after_second_factor: bool) -> (String, String) {
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut validator = rand::random::<[u8; 32]>();
+    validator[0] = if after_second_factor {
+        AFTER_SECOND_FACTOR
+    } else {
+        0
+    };
     (
         URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
-        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
+        URL_SAFE_NO_PAD.encode(validator),
     )
+}
+
+/// Whether a validator, already checked against its token's hash, was issued after a
+/// completed second factor.
+pub(crate) fn after_second_factor(validator: &str) -> bool {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    URL_SAFE_NO_PAD
+        .decode(validator)
+        .is_ok_and(|bytes| bytes.first() == Some(&AFTER_SECOND_FACTOR))
 }
 
 /// The cookie value of a selector and validator.
@@ -162,8 +196,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn validators_say_whether_a_second_factor_was_completed() {
+        for after in [true, false] {
+            let (_, validator) = new_secrets(after);
+            assert_eq!(validator.len(), 43);
+            assert_eq!(after_second_factor(&validator), after);
+        }
+        assert!(!after_second_factor("not base64 at all!"));
+    }
+
+    #[test]
     fn cookies_parse_back_and_junk_does_not() {
-        let (selector, validator) = new_secrets();
+        let (selector, validator) = new_secrets(false);
         let value = cookie_value(&selector, &validator);
         assert_eq!(
             parse_cookie(&value),

@@ -11,7 +11,7 @@ mod throttle;
 pub use self::throttle::RedisThrottleStore;
 #[cfg(feature = "sqlx")]
 pub use self::throttle::SqlxThrottleStore;
-pub(crate) use self::throttle::{AttemptInput, Gate, printable, revoke_devices};
+pub(crate) use self::throttle::{AttemptInput, Gate, SecondFactorGate, printable, revoke_devices};
 pub use self::{
     key::{MIN_KEY_LEN, SessionKey, SessionKeyError},
     next::{MAX_NEXT_LEN, safe_next},

@@ -1,5 +1,5 @@
-//! The account pages: the user's sessions, which they can end, TOTP enrolment, and a page that
-//! needs a second factor. Every page needs a login; every `POST` refuses a cross-site request
+//! The account pages: the user's sessions, which they can end, TOTP enrolment and removal, new
+//! recovery codes, and a page that needs a second factor. Every page needs a login; every `POST` refuses a cross-site request
 //! with `403`.
 
 use std::time::SystemTime;
@@ -12,11 +12,8 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    CurrentUser,
-    clock::SystemClock,
-    events::{AuthEvent, SecondFactorChange},
-    login::SessionInfo,
-    require_login,
+    CurrentUser, clock::SystemClock, events::SecondFactorChange, login::SessionInfo,
+    mfa::RecoveryCodes, require_login,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -34,6 +31,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/sessions/{id}/end", post(end_session))
         .route("/account/sessions/end-others", post(end_other_sessions))
         .route("/account/2fa", get(enrolment_page).post(confirm_enrolment))
+        .route("/account/2fa/start", post(start_enrolment))
+        .route(
+            "/account/2fa/recovery-codes",
+            post(regenerate_recovery_codes),
+        )
         .route("/account/2fa/disable", post(disable))
         .route("/account/secure", get(secure))
 }
@@ -160,16 +162,43 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// Starts an enrolment: a new secret, pending until a code confirms it (a confirmed one stays in
-/// force until then), shown as a QR code, its `otpauth://` URI and the secret to type in.
+/// The TOTP page: whether it is on, how many recovery codes are left, and the forms that
+/// change it. A `GET` changes nothing and shows no secret (a page of another site can make the
+/// browser load it), so a fresh password is enough to see it (a remembered login never is).
 ///
-/// Only within ten minutes of entering the password (a remembered login never counts): whoever
-/// finds a session left open could otherwise move the second factor to their own phone.
+/// The forms post to handlers guarded by `fresh_mfa = "10m"`: a password entered within ten
+/// minutes and, for a user who has a second factor, a second factor completed within as long.
+/// Whoever finds a session left open, or knows the password alone, must not move the second
+/// factor to their own phone, print new recovery codes, or turn it off.
 #[require_login(fresh = "10m")]
 async fn enrolment_page(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser<User>,
 ) -> PageResult {
+    let mfa = &state.mfa;
+    let page = EnrolmentPage {
+        page: Page::new(Some(&user)),
+        enabled: mfa.totp_enabled(&user.id).await?,
+        qr_svg: None,
+        uri: None,
+        secret: None,
+        recovery_codes: Vec::new(),
+        codes_left: mfa.recovery_codes_left(&user.id).await?,
+    };
+    let body = state.templates.render("two_factor.html", page)?;
+    Ok(no_store(html(StatusCode::OK, body)))
+}
+
+/// Starts an enrolment: a new secret, pending until a code confirms it (a confirmed one stays
+/// in force until then), shown as a QR code, its `otpauth://` URI and the secret to type in.
+/// A `POST` from this site's form, so no other site can replace a pending secret.
+#[require_login(fresh_mfa = "10m")]
+async fn start_enrolment(
+    State(state): State<AppState>,
+    auth: Auth,
+    CurrentUser(user): CurrentUser<User>,
+) -> PageResult {
+    auth.check_same_site()?;
     let mfa = &state.mfa;
     let enabled = mfa.totp_enabled(&user.id).await?;
     let enrolment = mfa.start_totp_enrollment(&user.id, &user.username).await?;
@@ -197,11 +226,11 @@ struct ConfirmForm {
 }
 
 /// Confirms the pending secret with a first code: TOTP is on, and the ten recovery codes are
-/// shown, this once (only their hashes are kept).
-#[require_login(fresh = "10m")]
+/// shown, this once (only their hashes are kept). Every remember-me cookie of the user ends.
+#[require_login(fresh_mfa = "10m")]
 async fn confirm_enrolment(
     State(state): State<AppState>,
-    auth: Auth,
+    mut auth: Auth,
     CurrentUser(user): CurrentUser<User>,
     Form(form): Form<ConfirmForm>,
 ) -> PageResult {
@@ -227,14 +256,45 @@ async fn confirm_enrolment(
         let body = state.templates.render("two_factor.html", page)?;
         return Ok(no_store(html(StatusCode::UNPROCESSABLE_ENTITY, body)));
     };
-    auth.record_event(AuthEvent::SecondFactorChanged {
-        user: user.id.to_string(),
-        change: SecondFactorChange::TotpEnrolled,
-    });
+    auth.second_factors_changed(SecondFactorChange::TotpEnrolled)
+        .await?;
+    recovery_codes_page(&state, &user, &codes, "Two-factor authentication is on.")
+}
+
+/// Replaces the recovery codes with ten new ones, shown once. Every remember-me cookie of the
+/// user ends.
+#[require_login(fresh_mfa = "10m")]
+async fn regenerate_recovery_codes(
+    State(state): State<AppState>,
+    mut auth: Auth,
+    CurrentUser(user): CurrentUser<User>,
+) -> PageResult {
+    auth.check_same_site()?;
+    if !state.mfa.totp_enabled(&user.id).await? {
+        return Ok(Redirect::to("/account/2fa").into_response());
+    }
+    let codes = state.mfa.regenerate_recovery_codes(&user.id).await?;
+    auth.second_factors_changed(SecondFactorChange::RecoveryCodesRegenerated)
+        .await?;
+    recovery_codes_page(
+        &state,
+        &user,
+        &codes,
+        "New recovery codes; the old ones no longer work.",
+    )
+}
+
+/// The page that shows recovery codes, this once.
+fn recovery_codes_page(
+    state: &AppState,
+    user: &User,
+    codes: &RecoveryCodes,
+    notice: &str,
+) -> Result<Response, PageError> {
     let page = EnrolmentPage {
         page: Page {
-            notice: Some("Two-factor authentication is on."),
-            ..Page::new(Some(&user))
+            notice: Some(notice),
+            ..Page::new(Some(user))
         },
         enabled: true,
         qr_svg: None,
@@ -247,21 +307,20 @@ async fn confirm_enrolment(
     Ok(no_store(html(StatusCode::OK, body)))
 }
 
-/// Turns TOTP off and drops the recovery codes. Like enrolling, it needs a fresh login: a
-/// session left open on a shared computer must not be able to remove the owner's second
-/// factor.
-#[require_login(fresh = "10m")]
+/// Turns TOTP off and drops the recovery codes. It needs the second factor itself, completed
+/// within ten minutes, not only the password: a session left open, or a password that leaked,
+/// must not be able to remove the owner's second factor. Every remember-me cookie of the user
+/// ends.
+#[require_login(fresh_mfa = "10m")]
 async fn disable(
     State(state): State<AppState>,
-    auth: Auth,
+    mut auth: Auth,
     CurrentUser(user): CurrentUser<User>,
 ) -> PageResult {
     auth.check_same_site()?;
     if state.mfa.disable(&user.id).await? {
-        auth.record_event(AuthEvent::SecondFactorChanged {
-            user: user.id.to_string(),
-            change: SecondFactorChange::Removed,
-        });
+        auth.second_factors_changed(SecondFactorChange::Removed)
+            .await?;
     }
     Ok(Redirect::to("/account/2fa").into_response())
 }

@@ -197,6 +197,7 @@ impl Demo {
             }
         };
 
+        let mfa = Arc::new(mfa);
         let (registry, remember) = account_stores(&pool).await.map_err(db_error)?;
         let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(pool);
         sessions.migrate().await.map_err(db_error)?;
@@ -232,11 +233,15 @@ impl Demo {
             .session_key(key)
             .session_registry(registry)
             .remember_me(remember)
+            // Whether a user has TOTP: a remembered login of one is only the first factor
+            // unless its cookie was given after a second factor, and `fresh_mfa` guards ask
+            // them for the second factor itself.
+            .second_factors(mfa.clone())
             .events(audit)
             .build();
         let state = routes::AppState {
             templates: templates::Templates::load()?,
-            mfa: Arc::new(mfa),
+            mfa,
         };
         let router = routes::router(state).layer(auth);
         Ok(Self {

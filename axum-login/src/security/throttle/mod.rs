@@ -11,6 +11,11 @@
 //! on that account are counted per device, not against the account's shared lock, so a
 //! stranger who locks the account by guessing does not lock its owner out (OWASP's device
 //! cookies). A password change revokes the account's device cookies.
+//!
+//! Second factors are counted apart, per user, in a counter of their own that only a right
+//! second factor resets: a right password must not, or whoever knows the password could try
+//! codes for ever by entering it again between guesses. For the same reason the device cookie
+//! is given only when the whole login is done, second factor included.
 
 mod address;
 mod counter;
@@ -48,6 +53,8 @@ use crate::{clock::Clock, error::BoxError, security::SessionKey};
 const DEVICE_COOKIE_SECURE: &str = "__Host-axum_login_device";
 /// The device cookie's name on plain HTTP (development on loopback).
 const DEVICE_COOKIE_PLAIN: &str = "axum_login_device";
+/// Wrong second factors of one user that lock it: few, since a code is six digits.
+const DEFAULT_SECOND_FACTOR_FAILURES: u32 = 5;
 
 /// How login attempts are throttled; give it to
 /// [`AuthLayerBuilder::throttle`](crate::layer::AuthLayerBuilder::throttle).
@@ -60,12 +67,17 @@ const DEVICE_COOKIE_PLAIN: &str = "axum_login_device";
 /// | account | attempts without a device cookie for the account (the account's key comes from [`UserStore::account_key`](crate::UserStore::account_key)) | 10 | 5 failures free, then a wait of 1 s after the last failure, doubled with each failure (1, 2, 4, 8, 16 s), then refused until the window ends |
 /// | device | attempts carrying this browser's device cookie for the account | 10 | the same |
 /// | address | attempts without a device cookie, from one client address (IPv6 by its /64) | 50 | refused until the window ends |
+/// | second factor | second-factor checks of one user (TOTP and recovery codes, passkeys), from any browser, whatever password was entered before them | 5 | refused until the window ends: the user's second factor is locked, a right code included, and the layer reports [`AuthEvent::SecondFactorLocked`](crate::events::AuthEvent::SecondFactorLocked) |
 ///
 /// A refused attempt gets `Ok(None)` from [`AuthSession::authenticate`], exactly like wrong
 /// credentials, without asking the store. Unknown usernames are counted like real ones, so
 /// the answer never tells whether an account exists.
 ///
-/// After a successful login the browser gets a device cookie for the account, `HttpOnly`,
+/// Only a right second factor resets the second-factor counter; a lock ends with its window
+/// (15 minutes by default), which is the owner's way out: the password alone never opens it.
+///
+/// After a successful login (with its second factor, when the user has one) the browser gets a
+/// device cookie for the account, `HttpOnly`,
 /// signed with the layer's [`SessionKey`], for 90 days; a password change through
 /// [`AuthSession::update_session_auth_hash`] revokes the account's device cookies issued
 /// before it (the browser that changed it gets a new one).
@@ -98,6 +110,7 @@ pub struct Throttle {
     account: Rule,
     device: Rule,
     address: Rule,
+    second_factor: Rule,
     window: Duration,
     device_lifetime: Duration,
     trusted_proxies: Vec<IpAddr>,
@@ -122,6 +135,11 @@ impl Throttle {
             address: Rule {
                 limit: 50,
                 free: 50,
+                delay: Duration::ZERO,
+            },
+            second_factor: Rule {
+                limit: DEFAULT_SECOND_FACTOR_FAILURES,
+                free: DEFAULT_SECOND_FACTOR_FAILURES,
                 delay: Duration::ZERO,
             },
             window: Duration::from_secs(15 * 60),
@@ -158,6 +176,15 @@ impl Throttle {
     pub fn max_failures_per_address(mut self, failures: u32) -> Self {
         self.address.limit = failures.max(1);
         self.address.free = self.address.limit;
+        self
+    }
+
+    /// Wrong second factors of one user at which their second factor is locked (every check
+    /// refused, a right one too) until the window ends. Default: 5. Up to this many checks
+    /// may run at once, so simultaneous guesses cannot get past it either.
+    pub fn max_second_factor_failures(mut self, failures: u32) -> Self {
+        self.second_factor.limit = failures.max(1);
+        self.second_factor.free = self.second_factor.limit;
         self
     }
 
@@ -238,15 +265,13 @@ impl Throttle {
         };
         let AttemptInput {
             account_name,
-            account_key,
             device_cookie,
             address,
             clock,
             key,
         } = attempt;
         let mut now = clock.now();
-        let account = account_key
-            .or_else(|| account_name.map(|name| key_of(key, "account", name.as_bytes())));
+        let account = account_name.map(|name| key_of(key, "account", name.as_bytes()));
         let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key));
         let mut trusted = account.and_then(|account| {
             devices
@@ -323,10 +348,7 @@ impl Throttle {
                     store: Some(store.clone()),
                     reserved: granted,
                     account,
-                    trusted,
-                    devices,
                     window: self.window,
-                    key: Some(key.clone()),
                 }));
             };
             abandon(store, &granted, self.window, now).await;
@@ -341,6 +363,88 @@ impl Throttle {
             now = clock.now();
         }
     }
+}
+
+impl Throttle {
+    /// Counts a second-factor check of `user` (the text of their id) before it runs, in the
+    /// user's own counter, which neither a right password nor a device cookie touches.
+    pub(crate) async fn gate_second_factor(
+        &self,
+        user: &str,
+        clock: &dyn Clock,
+        key: &SessionKey,
+    ) -> Result<SecondFactorGate, BoxError> {
+        let Some(store) = &self.store else {
+            return Ok(SecondFactorGate::Pass(Attempt::unthrottled()));
+        };
+        let throttle_key = key_of(key, "second factor", user.as_bytes());
+        let rule = self.second_factor;
+        let deadline = tokio::time::Instant::now() + self.max_wait;
+        loop {
+            let now = clock.now();
+            match store
+                .reserve(&throttle_key, &rule, self.window, self.lease, now)
+                .await?
+            {
+                Verdict::Granted => {
+                    return Ok(SecondFactorGate::Pass(Attempt {
+                        store: Some(store.clone()),
+                        reserved: vec![(throttle_key, Kind::SecondFactor, rule)],
+                        account: None,
+                        window: self.window,
+                    }));
+                }
+                Verdict::Refused { until, first } => {
+                    if first {
+                        log_refusal(Kind::SecondFactor, Some(user), None, until, now);
+                    }
+                    return Ok(SecondFactorGate::Locked { first });
+                }
+                Verdict::Busy => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Ok(SecondFactorGate::Locked { first: false });
+                    }
+                    store.released(&throttle_key).await;
+                }
+            }
+        }
+    }
+
+    /// The device cookie value that tells `account` this browser completed a login on it,
+    /// given once the whole login (its second factor included) is done; `None` without
+    /// throttling.
+    pub(crate) fn device_cookie_for(
+        &self,
+        account: ThrottleKey,
+        device_cookie: Option<&str>,
+        key: &SessionKey,
+        now: SystemTime,
+    ) -> Option<String> {
+        self.store.as_ref()?;
+        let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key));
+        let id = devices
+            .iter()
+            .find(|known| known.account == account)
+            .map_or_else(device::new_id, |known| known.id);
+        let renewed = Device {
+            account,
+            id,
+            issued: now,
+        };
+        Some(device::write(&device::with(devices, renewed), key))
+    }
+}
+
+/// What [`Throttle::gate_second_factor`] decided.
+pub(crate) enum SecondFactorGate {
+    /// The check may run; report its outcome with [`Attempt::finish`].
+    Pass(Attempt),
+    /// The user's second factor is locked: fail without checking. `first` for the first
+    /// refusal of the lock, to report it once.
+    Locked {
+        /// Whether this is the first refusal in the lock.
+        first: bool,
+    },
 }
 
 /// Gives back the reservations of an attempt that will not run its check.
@@ -386,6 +490,11 @@ fn log_refusal(
             for_seconds,
             "login attempts from one device on this account are throttled"
         ),
+        Kind::SecondFactor => tracing::warn!(
+            user_id = %account_name.map_or_else(String::new, printable),
+            for_seconds,
+            "too many wrong second factors: the user's second factor is locked"
+        ),
     }
 }
 
@@ -417,6 +526,7 @@ impl fmt::Debug for Throttle {
             .field("account", &self.account)
             .field("device", &self.device)
             .field("address", &self.address)
+            .field("second_factor", &self.second_factor)
             .field("window", &self.window)
             .field("device_lifetime", &self.device_lifetime)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -430,15 +540,13 @@ enum Kind {
     Account,
     Device,
     Address,
+    SecondFactor,
 }
 
 /// What the throttle needs to know about one login attempt.
 pub(crate) struct AttemptInput<'a> {
     /// The account's key from the store, e.g. the normalised username.
     pub(crate) account_name: Option<&'a str>,
-    /// The account's counter key itself, when an earlier attempt found it (a second factor
-    /// counts against the account its password logged in to).
-    pub(crate) account_key: Option<ThrottleKey>,
     /// The value of the request's device cookie.
     pub(crate) device_cookie: Option<&'a str>,
     /// The client's address.
@@ -461,10 +569,7 @@ pub(crate) struct Attempt {
     store: Option<Arc<dyn ThrottleStore>>,
     reserved: Vec<(ThrottleKey, Kind, Rule)>,
     account: Option<ThrottleKey>,
-    trusted: Option<Device>,
-    devices: Vec<Device>,
     window: Duration,
-    key: Option<SessionKey>,
 }
 
 impl Attempt {
@@ -473,10 +578,7 @@ impl Attempt {
             store: None,
             reserved: Vec::new(),
             account: None,
-            trusted: None,
-            devices: Vec::new(),
             window: Duration::ZERO,
-            key: None,
         }
     }
 
@@ -485,38 +587,26 @@ impl Attempt {
         self.account
     }
 
-    /// Counts the outcome. On success the account's (or device's) failures are forgotten, and
-    /// the answer is the device cookie value to give the browser.
-    pub(crate) async fn finish(
-        self,
-        succeeded: bool,
-        now: SystemTime,
-    ) -> Result<Option<String>, BoxError> {
+    /// Counts the outcome. On success the account's (or device's) failures are forgotten; the
+    /// device cookie is not given here but when the login is complete
+    /// ([`Throttle::device_cookie_for`]), which may be a second factor later.
+    pub(crate) async fn finish(self, succeeded: bool, now: SystemTime) -> Result<(), BoxError> {
         let Some(store) = &self.store else {
-            return Ok(None);
+            return Ok(());
         };
         for (throttle_key, kind, rule) in &self.reserved {
             let outcome = match (succeeded, kind) {
                 (false, _) => Outcome::Failed,
                 (true, Kind::Address) => Outcome::Succeeded { reset: false },
-                (true, Kind::Account | Kind::Device) => Outcome::Succeeded { reset: true },
+                (true, Kind::Account | Kind::Device | Kind::SecondFactor) => {
+                    Outcome::Succeeded { reset: true }
+                }
             };
             store
                 .finish(throttle_key, rule, outcome, self.window, now)
                 .await?;
         }
-        let (true, Some(account), Some(key)) = (succeeded, self.account, &self.key) else {
-            return Ok(None);
-        };
-        let renewed = Device {
-            account,
-            id: self.trusted.map_or_else(device::new_id, |device| device.id),
-            issued: now,
-        };
-        Ok(Some(device::write(
-            &device::with(self.devices, renewed),
-            key,
-        )))
+        Ok(())
     }
 
     /// Gives the reservations back: the check did not happen.
