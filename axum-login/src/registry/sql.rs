@@ -350,14 +350,14 @@ where
     /// user's expired entries go, the live ones are counted, room is made or the login
     /// refused, and the entry is added. Two transactions that still meet in a deadlock (two
     /// first logins of a user on MySQL, whose gap locks do not exclude each other) are
-    /// retried: the one the database rolled back starts again and counts the other's entry.
+    /// retried whole: the one the database rolled back starts again and counts the other's
+    /// entry.
     async fn add_entry_within(
         &self,
         entry: &SessionEntry,
         max: usize,
         on_limit: OnLimit,
     ) -> Result<Admission, BoxError> {
-        const ATTEMPTS: usize = 5;
         let now = SystemTime::now();
         if self
             .adds
@@ -366,19 +366,7 @@ where
         {
             self.delete_expired(now).await?;
         }
-        let mut attempt = 1;
-        loop {
-            match self.try_add_within(entry, max, on_limit, now).await {
-                Err(sqlx::Error::Database(error))
-                    if attempt < ATTEMPTS
-                        && matches!(error.code().as_deref(), Some("40001" | "40P01")) =>
-                {
-                    attempt += 1;
-                }
-                Err(error) => return Err(error.into()),
-                Ok(admission) => return admission,
-            }
-        }
+        retry(|| self.try_add_within(entry, max, on_limit, now)).await?
     }
 
     /// One attempt of [`add_entry_within`](Self::add_entry_within); the outer error is the
