@@ -17,6 +17,7 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
     let krate = &args.krate();
     let mut leaves = Leaves::default();
     let check = all(&args.conds, krate, &mut leaves);
+    let names = leaves.names;
     let leaves = leaves.statements;
     let redirect = match &args.redirect {
         None => quote!(#krate::__private::RedirectOverride::Inherit),
@@ -75,13 +76,17 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
                 #krate::__private::core::result::Result::Ok(#check)
             }
         }
+
+        #(#names)*
     }
 }
 
-/// The `let` statements that answer the role and permission leaves, in the order written.
+/// The `let` statements that answer the role and permission leaves, in the order written, and
+/// the registrations of the leaves given as strings.
 #[derive(Default)]
 struct Leaves {
     statements: Vec<TokenStream>,
+    names: Vec<TokenStream>,
 }
 
 impl Leaves {
@@ -117,6 +122,7 @@ fn cond(condition: &Cond, krate: &syn::Path, leaves: &mut Leaves) -> TokenStream
         // there. A path goes through the key wrappers (see `axum_login::guard`'s `key` module),
         // so that a permission given to `role` says so; a string is a name.
         Cond::Role(Expr::Lit(lit)) => {
+            leaves.names.push(register_name(krate, quote!(Role), lit));
             leaves.answer(quote_spanned!(lit.span()=> __cx.role_leaf(#lit)))
         }
         Cond::Role(role) => {
@@ -125,6 +131,9 @@ fn cond(condition: &Cond, krate: &syn::Path, leaves: &mut Leaves) -> TokenStream
             leaves.answer(quote_spanned!(role.span()=> __cx.role_leaf(#key #call)))
         }
         Cond::Permission(Expr::Lit(lit)) => {
+            leaves
+                .names
+                .push(register_name(krate, quote!(Permission), lit));
             leaves.answer(quote_spanned!(lit.span()=> __cx.permission_leaf(#lit)))
         }
         Cond::Permission(permission) => {
@@ -145,6 +154,29 @@ fn cond(condition: &Cond, krate: &syn::Path, leaves: &mut Leaves) -> TokenStream
         Cond::Not(inner) => {
             let inner = cond(inner, krate, leaves);
             quote!((!#inner))
+        }
+    }
+}
+
+/// Registers a name given as a string, with where it is written, for `AuthLayerBuilder::build`
+/// to check against the program's user types (see `axum_login::guard`'s `names` module).
+fn register_name(krate: &syn::Path, kind: TokenStream, lit: &syn::ExprLit) -> TokenStream {
+    // The literal's own line where the compiler tells it (an attribute may span lines), else the
+    // attribute's.
+    let line = if proc_macro::is_available() {
+        let line = lit.span().unwrap().line() as u32;
+        quote!(#line)
+    } else {
+        quote!(#krate::__private::core::line!())
+    };
+    quote! {
+        #krate::__private::inventory::submit! {
+            #krate::__private::GuardName {
+                kind: #krate::__private::NameKind::#kind,
+                name: #lit,
+                file: #krate::__private::core::file!(),
+                line: #line,
+            }
         }
     }
 }
