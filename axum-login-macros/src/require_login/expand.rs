@@ -2,7 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::{Expr, FnArg, ItemFn, spanned::Spanned};
+use syn::{Expr, FnArg, ItemFn, ext::IdentExt, spanned::Spanned};
 
 use super::attr::{Args, Cond, Redirect};
 use crate::internals::RenameRule;
@@ -226,7 +226,8 @@ pub(crate) fn handler(mut function: ItemFn, args: &Args) -> TokenStream {
     } else {
         // A name that says what it is, for the error messages that show the handler's
         // signature (axum's "the trait `Handler` is not implemented").
-        let pascal = RenameRule::Pascal.apply(&function.sig.ident.to_string());
+        // `unraw`: a handler named `r#match` gets `RequireLoginMatch`, not an invalid `R#match`.
+        let pascal = RenameRule::Pascal.apply(&function.sig.ident.unraw().to_string());
         let name = format_ident!("RequireLogin{}", pascal, span = Span::mixed_site());
         let vis = &function.vis;
         let policy = policy_impl(&name, args);
@@ -319,6 +320,22 @@ mod tests {
         assert_eq!(
             inputs[1],
             "(_,Path(id)):(::axum_login::__private::Guard<RequireLoginH>,Path<i64>)"
+        );
+    }
+
+    #[test]
+    fn a_raw_identifier_names_the_policy_without_its_prefix() {
+        let function = guarded(
+            quote!(role = Access::Admin),
+            quote!(
+                async fn r#match(Path(id): Path<i64>) {}
+            ),
+        );
+        assert_eq!(function.sig.ident, "r#match");
+        let inputs = inputs(&function);
+        assert_eq!(
+            inputs[0],
+            "(_,Path(id)):(::axum_login::__private::Guard<RequireLoginMatch>,Path<i64>)"
         );
     }
 
