@@ -131,7 +131,9 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
             #krate::__private::inventory::submit! {
                 #krate::__private::DerivedUserType {
                     type_name: #krate::__private::core::any::type_name::<#ident>,
-                    kinds: <#ident as #krate::__private::AuthUser>::authz_kinds,
+                    // Through a function bounded on `AuthUser`, not its method, which would
+                    // ask for the supertraits again: a missing `Clone` stays one error.
+                    kinds: #krate::__private::AuthzKinds::of::<#ident>,
                 }
             }
         }
