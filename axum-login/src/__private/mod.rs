@@ -12,7 +12,7 @@ pub use ::axum::response::{IntoResponse, Response};
 pub use ::inventory;
 
 #[cfg(feature = "sqlx")]
-pub use crate::sqlx::{JoinTable, SqlxUser, UserTable};
+pub use crate::sqlx::{DecodeColumn, JoinTable, SqlxUser, UserTable};
 #[cfg(feature = "sqlx")]
 pub use crate::user::StoredPasswordHash;
 pub use crate::{
