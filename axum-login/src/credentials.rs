@@ -16,6 +16,41 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 /// password.
 pub const MAX_USERNAME_LEN: usize = 256;
 
+/// Why a new password is refused before it is hashed: a mistake in the request, which an app
+/// answers with the form again (`AuthError::InvalidPassword` is a `422` as a response), never a
+/// server error.
+///
+/// ```
+/// use axum_login::credentials::{InvalidPassword, MAX_PASSWORD_LEN, check_new_password};
+///
+/// assert_eq!(check_new_password(""), Err(InvalidPassword::Empty));
+/// assert_eq!(check_new_password(&"x".repeat(MAX_PASSWORD_LEN + 1)), Err(InvalidPassword::TooLong));
+/// assert_eq!(check_new_password("correct-horse-battery"), Ok(()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidPassword {
+    /// The password is empty.
+    #[error("the password is empty")]
+    Empty,
+    /// The password is longer than [`MAX_PASSWORD_LEN`] bytes.
+    #[error("the password is longer than {MAX_PASSWORD_LEN} bytes")]
+    TooLong,
+}
+
+/// Whether `password` may become a password: not empty, and at most [`MAX_PASSWORD_LEN`] bytes.
+/// [`hash_password`](crate::hash_password) checks this before hashing; an app with rules of its
+/// own (a minimum length) checks those too.
+pub fn check_new_password(password: &str) -> Result<(), InvalidPassword> {
+    if password.is_empty() {
+        Err(InvalidPassword::Empty)
+    } else if password.len() > MAX_PASSWORD_LEN {
+        Err(InvalidPassword::TooLong)
+    } else {
+        Ok(())
+    }
+}
+
 /// A username and a password, as a login form or a JSON body sends them.
 ///
 /// Both fields are required: a body without one fails to deserialize, which axum's `Form` and

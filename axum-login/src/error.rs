@@ -7,13 +7,16 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use crate::credentials::InvalidPassword;
+
 /// A boxed error from a user store.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// Something went wrong while finding out who the user is, or logging them in or out.
 ///
-/// As a response it is a `500 Internal Server Error` with a generic body; the cause is logged
-/// with `tracing` at error level. Nobody is ever treated as logged in because of an error.
+/// As a response it is a `500 Internal Server Error` with a generic body (a refused new password
+/// is a `422`, a cross-site request a `403`, a session limit a `409`); the cause is logged with
+/// `tracing` at error level, never sent. Nobody is ever treated as logged in because of an error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -72,13 +75,28 @@ pub enum AuthError {
     /// request that reaches the guard.
     #[error(transparent)]
     Policy(#[from] crate::guard::PolicyError),
+
+    /// A new password was refused before it was hashed: empty, or longer than
+    /// [`MAX_PASSWORD_LEN`](crate::credentials::MAX_PASSWORD_LEN). The request's mistake, not
+    /// the server's: a `422 Unprocessable Entity` as a response, which an app that shows its
+    /// form again matches on to say what is wrong.
+    #[error(transparent)]
+    InvalidPassword(#[from] InvalidPassword),
 }
 
 impl AuthError {
     /// A failure of the user store, for a handler that calls the store itself (a password
     /// change): answered as a `500` with a generic body, the cause logged, like the layer's own.
+    ///
+    /// Except a new password that the store refused before hashing it (empty, or over
+    /// [`MAX_PASSWORD_LEN`](crate::credentials::MAX_PASSWORD_LEN) bytes): that is the request's
+    /// mistake, [`AuthError::InvalidPassword`], a `422`.
     pub fn store(error: impl StdError + Send + Sync + 'static) -> Self {
-        Self::Store(Box::new(error))
+        let error: BoxError = Box::new(error);
+        match invalid_password(&*error) {
+            Some(invalid) => Self::InvalidPassword(invalid),
+            None => Self::Store(error),
+        }
     }
 
     /// Whether this error is a mistake in how the app is put together (a missing layer, a wrong
@@ -91,8 +109,56 @@ impl AuthError {
     }
 }
 
+/// The refused new password that `error` is, or is caused by: the crate's own errors say it
+/// in their type, whatever store wraps them.
+fn invalid_password(error: &(dyn StdError + 'static)) -> Option<InvalidPassword> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(invalid) = error.downcast_ref::<InvalidPassword>() {
+            return Some(*invalid);
+        }
+        #[cfg(feature = "password")]
+        if let Some(crate::password::PasswordError::Invalid(invalid)) = error.downcast_ref() {
+            return Some(*invalid);
+        }
+        #[cfg(feature = "sqlx")]
+        if let Some(crate::sqlx::SqlxStoreError::Password(
+            crate::password::PasswordError::Invalid(invalid),
+        )) = error.downcast_ref()
+        {
+            return Some(*invalid);
+        }
+        next = error.source();
+    }
+    None
+}
+
+#[cfg(feature = "password")]
+impl From<crate::password::PasswordError> for AuthError {
+    fn from(error: crate::password::PasswordError) -> Self {
+        Self::store(error)
+    }
+}
+
+#[cfg(feature = "sqlx")]
+impl From<crate::sqlx::SqlxStoreError> for AuthError {
+    fn from(error: crate::sqlx::SqlxStoreError) -> Self {
+        Self::store(error)
+    }
+}
+
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
+        if let Self::InvalidPassword(invalid) = &self {
+            tracing::info!(error = %self, "refused a new password");
+            // The rule, in the words of `InvalidPassword`: the request's own input, no internals.
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                [(header::CACHE_CONTROL, "no-store")],
+                format!("Unprocessable Entity: {invalid}"),
+            )
+                .into_response();
+        }
         if matches!(self, Self::SessionLimit) {
             tracing::info!(error = %self, "refused a login");
             return (
@@ -111,13 +177,14 @@ impl IntoResponse for AuthError {
             )
                 .into_response();
         }
+        // The body never carries the error itself: it names the app's types and the crate's,
+        // which are nobody's business outside the server. The log says what to fix.
         let body = if self.is_setup_error() {
-            // A wiring mistake, found on the developer's first request: say what to fix.
             tracing::error!(error = %self, "axum-login is not set up right for this route");
-            format!("Internal Server Error: {self}")
+            "Internal Server Error: axum-login is not set up right for this route; the server's log says what to fix (at error level)"
         } else {
             tracing::error!(error = %self, cause = ?StdError::source(&self), "authentication failed with an error");
-            "Internal Server Error".to_owned()
+            "Internal Server Error"
         };
         (
             StatusCode::INTERNAL_SERVER_ERROR,

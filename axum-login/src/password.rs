@@ -8,15 +8,16 @@ use std::{
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::credentials::MAX_PASSWORD_LEN;
+use crate::credentials::{InvalidPassword, MAX_PASSWORD_LEN, check_new_password};
 
 /// Why a password could not be hashed or checked.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PasswordError {
-    /// The password is longer than [`MAX_PASSWORD_LEN`] bytes.
-    #[error("the password is longer than {MAX_PASSWORD_LEN} bytes")]
-    TooLong,
+    /// The new password is empty or longer than [`MAX_PASSWORD_LEN`] bytes: the request's
+    /// mistake, which [`AuthError`](crate::AuthError) answers with a `422`, not a server error.
+    #[error(transparent)]
+    Invalid(#[from] InvalidPassword),
     /// The work panicked on the thread that hashes passwords (the cause is logged).
     #[error("the password hashing thread failed")]
     Worker,
@@ -27,7 +28,8 @@ pub enum PasswordError {
 /// serving other requests meanwhile.
 ///
 /// The result is a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) to store in the password
-/// hash column.
+/// hash column. An empty password, or one over [`MAX_PASSWORD_LEN`] bytes, is refused unhashed
+/// with [`PasswordError::Invalid`].
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -40,9 +42,7 @@ pub enum PasswordError {
 /// # }
 /// ```
 pub async fn hash_password(password: SecretString) -> Result<String, PasswordError> {
-    if password.expose_secret().len() > MAX_PASSWORD_LEN {
-        return Err(PasswordError::TooLong);
-    }
+    check_new_password(password.expose_secret())?;
     off_runtime(move || password_auth::generate_hash(password.expose_secret().as_bytes())).await
 }
 
@@ -310,11 +310,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_over_long_password_is_not_hashed() {
+    async fn an_over_long_or_empty_password_is_not_hashed() {
         let long = SecretString::from("x".repeat(MAX_PASSWORD_LEN + 1));
-        assert!(matches!(
+        assert_eq!(
             hash_password(long).await,
-            Err(PasswordError::TooLong)
-        ));
+            Err(PasswordError::Invalid(InvalidPassword::TooLong))
+        );
+        assert_eq!(
+            hash_password(SecretString::from("")).await,
+            Err(PasswordError::Invalid(InvalidPassword::Empty))
+        );
     }
 }

@@ -562,6 +562,7 @@ async fn responses_that_depend_on_the_user_are_not_cached() {
 
 #[tokio::test]
 async fn extractors_without_the_layer_name_it() {
+    axum_login_tests::logs::capture_logs();
     let router = Router::new()
         .route("/me", get(me))
         .route("/current", get(current));
@@ -574,6 +575,11 @@ async fn extractors_without_the_layer_name_it() {
             .expect("request");
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = response.text().await.expect("body");
-        assert!(body.contains("AuthLayer"), "{path}: {body}");
+        // The log says what to fix; the body names no type.
+        assert!(!body.contains("AuthLayer"), "{path}: {body}");
     }
+    assert!(
+        axum_login_tests::logs::logs().contains("was used on a route without `AuthLayer`"),
+        "logged"
+    );
 }

@@ -859,11 +859,6 @@ async fn implied_role_by_name() -> &'static str {
     "editor by name"
 }
 
-#[require_login(all(role = "viewer", not(role = "admn")))]
-async fn not_a_misspelt_role_name() -> &'static str {
-    "never"
-}
-
 #[require_login(permission = Perm::PostsWrite)]
 async fn permission_variant() -> &'static str {
     "write"
@@ -1009,7 +1004,6 @@ async fn staff_app() -> StaffApp {
         .route("/any-other-role", get(any_with_a_role_of_another_enum))
         .route("/role-by-name", get(role_by_name))
         .route("/implied-role-by-name", get(implied_role_by_name))
-        .route("/not-misspelt-role", get(not_a_misspelt_role_name))
         .route("/permission-variant", get(permission_variant))
         .route("/permission-by-name", get(permission_by_name))
         .route("/not-misspelt-permission", get(not_a_misspelt_permission))
@@ -1030,6 +1024,8 @@ async fn staff_app() -> StaffApp {
                 store,
                 SessionManagerLayer::new(MemoryStore::default()).with_secure(false),
             )
+            // The permission names of the `Member` layers' guards, in this same program.
+            .other_user_type::<Member>()
             .build(),
         );
     StaffApp {
@@ -1052,13 +1048,19 @@ async fn a_role_of_another_enum_is_a_setup_error_naming_both_types() {
         let client = app.client(name).await;
         let (status, body) = answer(&client, app.url("/other-role")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name}: {body}");
-        assert!(body.contains("Muting`"), "{body}");
-        assert!(body.contains("Access`"), "{body}");
-        assert!(body.contains("Staff`"), "{body}");
+        // What to fix is in the log, never in the body: no type of the app's or the crate's.
+        assert!(
+            !body.contains("Muting") && !body.contains("Staff") && !body.contains("::"),
+            "{body}"
+        );
     }
+    let logs = axum_login_tests::logs::logs();
     assert!(
-        axum_login_tests::logs::logs().contains("the guard asks for role `muted` of type"),
-        "logged at error level"
+        logs.contains("the guard asks for role `muted` of type")
+            && logs.contains("Muting`")
+            && logs.contains("Access`")
+            && logs.contains("Staff`"),
+        "logged at error level, naming the types"
     );
 }
 
@@ -1070,7 +1072,7 @@ async fn not_a_role_of_another_enum_never_lets_anyone_in() {
         for path in ["/not-other-role", "/muted-area"] {
             let (status, body) = answer(&client, app.url(path)).await;
             assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name} {path}");
-            assert!(body.contains("Muting`"), "{body}");
+            assert!(!body.contains("Muting"), "{body}");
         }
     }
 }
@@ -1111,19 +1113,6 @@ async fn a_role_given_by_name_is_compared_by_the_derived_name_with_the_hierarchy
 }
 
 #[tokio::test]
-async fn a_role_name_no_role_has_is_a_setup_error_listing_the_names() {
-    let app = staff_app().await;
-    let viewer = app.client("viewer").await;
-    let (status, body) = answer(&viewer, app.url("/not-misspelt-role")).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(body.contains("\"admn\""), "{body}");
-    assert!(
-        body.contains("expected one of: `admin`, `editor`, `viewer`, `banned`"),
-        "{body}"
-    );
-}
-
-#[tokio::test]
 async fn permissions_by_variant_and_by_name() {
     let app = staff_app().await;
     let editor = app.client("editor").await;
@@ -1148,25 +1137,29 @@ async fn permissions_by_variant_and_by_name() {
 
 #[tokio::test]
 async fn a_permission_the_user_type_cannot_hold_inside_not_is_a_setup_error() {
+    axum_login_tests::logs::capture_logs();
     let app = staff_app().await;
     for name in ["admin", "editor", "viewer"] {
         let client = app.client(name).await;
         let (status, body) = answer(&client, app.url("/not-misspelt-permission")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name}");
-        assert!(body.contains("\"posts.wirte\""), "{body}");
-        assert!(
-            body.contains("expected one of: `posts.write`, `posts.publish`"),
-            "{body}"
-        );
+        assert!(!body.contains("wirte") && !body.contains("Perm"), "{body}");
         let (status, body) = answer(&client, app.url("/not-other-permission")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{name}");
-        assert!(body.contains("OtherPerm`"), "{body}");
-        assert!(body.contains("Perm`"), "{body}");
+        assert!(!body.contains("Perm"), "{body}");
     }
+    let logs = axum_login_tests::logs::logs();
+    assert!(
+        logs.contains("\"posts.wirte\"")
+            && logs.contains("expected one of: `posts.write`, `posts.publish`"),
+        "the log lists the names that exist"
+    );
+    assert!(logs.contains("OtherPerm`"), "the log names both types");
 }
 
 #[tokio::test]
 async fn a_user_type_without_roles_or_permissions_cannot_be_asked_for_them() {
+    axum_login_tests::logs::capture_logs();
     #[require_login(role = Access::Viewer)]
     async fn viewer_only() -> &'static str {
         "never"
@@ -1209,6 +1202,8 @@ async fn a_user_type_without_roles_or_permissions_cannot_be_asked_for_them() {
                 PlainStore,
                 SessionManagerLayer::new(MemoryStore::default()).with_secure(false),
             )
+            // The permission names of the `Member` layers' guards, in this same program.
+            .other_user_type::<Member>()
             .build(),
         );
     let base = format!("http://{}", serve(router).await);
@@ -1221,14 +1216,18 @@ async fn a_user_type_without_roles_or_permissions_cannot_be_asked_for_them() {
     assert_eq!(response.status(), StatusCode::OK);
     let (status, body) = answer(&client, format!("{base}/viewer")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(body.contains("hold no roles"), "{body}");
+    assert!(!body.contains("Plain"), "{body}");
     let (status, body) = answer(&client, format!("{base}/not-banned")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(body.contains("hold no permissions"), "{body}");
+    assert!(!body.contains("Plain"), "{body}");
+    let logs = axum_login_tests::logs::logs();
+    assert!(logs.contains("hold no roles"), "logged");
+    assert!(logs.contains("hold no permissions"), "logged");
 }
 
 #[tokio::test]
 async fn a_check_error_that_says_ok_never_answers_ok() {
+    axum_login_tests::logs::capture_logs();
     let app = staff_app().await;
     let viewer = app.client("viewer").await;
     let (status, body) = answer(&viewer, app.url("/check-ok")).await;
@@ -1237,7 +1236,11 @@ async fn a_check_error_that_says_ok_never_answers_ok() {
         !body.contains("looks served") && !body.contains("secret"),
         "{body}"
     );
-    assert!(body.contains("refuses_with_ok"), "{body}");
+    assert!(!body.contains("refuses_with_ok"), "{body}");
+    assert!(
+        axum_login_tests::logs::logs().contains("refuses_with_ok"),
+        "the log names the check"
+    );
     let response = viewer
         .get(app.url("/check-redirect"))
         .send()

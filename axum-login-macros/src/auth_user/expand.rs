@@ -124,8 +124,24 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
         }
     });
 
+    // What the type can hold, for `AuthLayerBuilder::build`'s check of the names guards give
+    // as strings; a generic type has no one set of roles to tell.
+    let register = (!generic).then(|| {
+        quote! {
+            #krate::__private::inventory::submit! {
+                #krate::__private::DerivedUserType {
+                    type_name: #krate::__private::core::any::type_name::<#ident>,
+                    // Through a function bounded on `AuthUser`, not its method, which would
+                    // ask for the supertraits again: a missing `Clone` stays one error.
+                    kinds: #krate::__private::AuthzKinds::of::<#ident>,
+                }
+            }
+        }
+    });
     let where_clause = where_clause(&bounds);
     quote! {
+        #register
+
         #[automatically_derived]
         impl #impl_generics #krate::__private::AuthUser for #ident #ty_generics #where_clause {
             type Id = #id_ty;

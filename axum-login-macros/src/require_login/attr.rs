@@ -93,9 +93,9 @@ pub(crate) fn parse(args: TokenStream, macro_name: &str, cx: &Ctxt) -> Args {
                 return skip_value(&meta);
             }
             seen_options.push(key.clone());
-            return parse_option(&meta, &key, &mut out, macro_name, cx);
+            return parse_option(&meta, &key, &mut out, &attr, cx);
         }
-        if let Some(cond) = parse_cond(&meta, &key, &attr, cx)? {
+        if let Some(cond) = parse_cond(&meta, &key, &attr, None, cx)? {
             out.conds.push(cond);
         }
         Ok(())
@@ -135,10 +135,13 @@ fn value_expr(
     Ok(None)
 }
 
+/// `group` is the `any`, `all` or `not` that the condition is written in, the nearest `any` or
+/// `not` when there is one (what an option there would change the meaning of).
 fn parse_cond(
     meta: &ParseNestedMeta<'_>,
     key: &str,
     attr: &str,
+    group: Option<&str>,
     cx: &Ctxt,
 ) -> syn::Result<Option<Cond>> {
     match key {
@@ -210,7 +213,28 @@ fn parse_cond(
                 Ok(None)
             }
         }
-        "any" | "all" | "not" => parse_group(meta, key, attr, cx),
+        "any" | "all" | "not" => parse_group(meta, key, attr, group, cx),
+        // Moved to the top level, these would be asked of every request: an "and" where
+        // `any` said "or", or the opposite of what `not` said.
+        "mfa" | "fresh" if matches!(group, Some("any" | "not")) => {
+            let what = if key == "mfa" {
+                "a second factor"
+            } else {
+                "a recent login"
+            };
+            let message = if group == Some("any") {
+                format!(
+                    "`{key}` cannot be one option of `any(...)`: it applies to the whole guard, so written at the top level it would be asked of every request (an \"and\", not an \"or\"); to accept {what} as one option, write that option as a check: `check = path::to::async_fn`"
+                )
+            } else {
+                format!(
+                    "`{key}` cannot be negated with `not(...)`: it applies to the whole guard and only asks for {what}; to refuse requests by how the user logged in, write a check: `check = path::to::async_fn`"
+                )
+            };
+            cx.error_spanned_by(&meta.path, message);
+            skip_value(meta)?;
+            Ok(None)
+        }
         _ if OPTIONS.contains(&key) || key == "crate" => {
             cx.error_spanned_by(
                 &meta.path,
@@ -230,8 +254,18 @@ fn parse_group(
     meta: &ParseNestedMeta<'_>,
     key: &str,
     attr: &str,
+    group: Option<&str>,
     cx: &Ctxt,
 ) -> syn::Result<Option<Cond>> {
+    // An `any` or `not` outside this group still decides what an option inside would mean.
+    let inner_group = match (key, group) {
+        ("all", Some(outer)) => Some(outer),
+        _ => Some(match key {
+            "not" => "not",
+            "any" => "any",
+            _ => "all",
+        }),
+    };
     let example = match key {
         "not" => "not(role = Role::Viewer)",
         "all" => "all(role = Role::Editor, permission = \"posts.write\")",
@@ -253,7 +287,7 @@ fn parse_group(
     if !tokens.is_empty() {
         let parser = syn::meta::parser(|nested| {
             let nested_key = key_of(&nested);
-            match parse_cond(&nested, &nested_key, attr, cx)? {
+            match parse_cond(&nested, &nested_key, attr, inner_group, cx)? {
                 Some(cond) => inner.push(cond),
                 None => mistakes = true,
             }
@@ -286,11 +320,12 @@ fn parse_group(
     }
 }
 
+/// `attr` is the macro as the user wrote it, `#[require_login(...)]` or `require!(...)`.
 fn parse_option(
     meta: &ParseNestedMeta<'_>,
     key: &str,
     out: &mut Args,
-    macro_name: &str,
+    attr: &str,
     cx: &Ctxt,
 ) -> syn::Result<()> {
     let example = match key {
@@ -300,10 +335,27 @@ fn parse_option(
         "redirect" => "redirect = \"/login\"",
         _ => "redirect_field = \"next\"",
     };
+    if meta.input.peek(syn::token::Paren) {
+        let message = if key == "mfa" {
+            "`mfa` takes no list: write `mfa` alone to require a second factor, or `mfa = \"10m\"` for one completed within the last 10 minutes".to_owned()
+        } else {
+            format!("`{key}` takes a value, not a list: `{example}`")
+        };
+        cx.error_spanned_by(&meta.path, message);
+        return skip_value(meta);
+    }
     // A bare `mfa`: a second factor at any time since login.
-    if key == "mfa" && !meta.input.peek(Token![=]) && !meta.input.peek(syn::token::Paren) {
+    if key == "mfa" && !meta.input.peek(Token![=]) {
         out.mfa = Some(None);
         return Ok(());
+    }
+    // Unlike `mfa`, a bare `fresh` would ask nothing: every login is fresh at some age.
+    if key == "fresh" && !meta.input.peek(Token![=]) {
+        cx.error_spanned_by(
+            &meta.path,
+            "`fresh` needs the longest age a login may have: `fresh = \"15m\"`; unlike `mfa`, which alone asks for a second factor at any time since login, `fresh` alone would ask nothing, since every login is fresh at some age",
+        );
+        return skip_value(meta);
     }
     let Some(value) = value_expr(meta, key, example, cx)? else {
         return Ok(());
@@ -406,10 +458,7 @@ fn parse_option(
                 );
             }
         }
-        _ => cx.error_spanned_by(
-            &value,
-            format!("expected `{example}` in #[{macro_name}(...)]"),
-        ),
+        _ => cx.error_spanned_by(&value, format!("expected `{example}` in {attr}")),
     }
     Ok(())
 }

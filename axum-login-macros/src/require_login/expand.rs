@@ -2,7 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::{Expr, FnArg, ItemFn, spanned::Spanned};
+use syn::{Expr, FnArg, ItemFn, ext::IdentExt, spanned::Spanned};
 
 use super::attr::{Args, Cond, Redirect};
 use crate::internals::RenameRule;
@@ -17,6 +17,7 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
     let krate = &args.krate();
     let mut leaves = Leaves::default();
     let check = all(&args.conds, krate, &mut leaves);
+    let names = leaves.names;
     let leaves = leaves.statements;
     let redirect = match &args.redirect {
         None => quote!(#krate::__private::RedirectOverride::Inherit),
@@ -82,13 +83,17 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
                 #krate::__private::core::result::Result::Ok(#check)
             }
         }
+
+        #(#names)*
     }
 }
 
-/// The `let` statements that answer the role and permission leaves, in the order written.
+/// The `let` statements that answer the role and permission leaves, in the order written, and
+/// the registrations of the leaves given as strings.
 #[derive(Default)]
 struct Leaves {
     statements: Vec<TokenStream>,
+    names: Vec<TokenStream>,
 }
 
 impl Leaves {
@@ -124,6 +129,7 @@ fn cond(condition: &Cond, krate: &syn::Path, leaves: &mut Leaves) -> TokenStream
         // there. A path goes through the key wrappers (see `axum_login::guard`'s `key` module),
         // so that a permission given to `role` says so; a string is a name.
         Cond::Role(Expr::Lit(lit)) => {
+            leaves.names.push(register_name(krate, quote!(Role), lit));
             leaves.answer(quote_spanned!(lit.span()=> __cx.role_leaf(#lit)))
         }
         Cond::Role(role) => {
@@ -132,6 +138,9 @@ fn cond(condition: &Cond, krate: &syn::Path, leaves: &mut Leaves) -> TokenStream
             leaves.answer(quote_spanned!(role.span()=> __cx.role_leaf(#key #call)))
         }
         Cond::Permission(Expr::Lit(lit)) => {
+            leaves
+                .names
+                .push(register_name(krate, quote!(Permission), lit));
             leaves.answer(quote_spanned!(lit.span()=> __cx.permission_leaf(#lit)))
         }
         Cond::Permission(permission) => {
@@ -152,6 +161,29 @@ fn cond(condition: &Cond, krate: &syn::Path, leaves: &mut Leaves) -> TokenStream
         Cond::Not(inner) => {
             let inner = cond(inner, krate, leaves);
             quote!((!#inner))
+        }
+    }
+}
+
+/// Registers a name given as a string, with where it is written, for `AuthLayerBuilder::build`
+/// to check against the program's user types (see `axum_login::guard`'s `names` module).
+fn register_name(krate: &syn::Path, kind: TokenStream, lit: &syn::ExprLit) -> TokenStream {
+    // The literal's own line where the compiler tells it (an attribute may span lines), else the
+    // attribute's.
+    let line = if proc_macro::is_available() {
+        let line = lit.span().unwrap().line() as u32;
+        quote!(#line)
+    } else {
+        quote!(#krate::__private::core::line!())
+    };
+    quote! {
+        #krate::__private::inventory::submit! {
+            #krate::__private::GuardName {
+                kind: #krate::__private::NameKind::#kind,
+                name: #lit,
+                file: #krate::__private::core::file!(),
+                line: #line,
+            }
         }
     }
 }
@@ -201,7 +233,8 @@ pub(crate) fn handler(mut function: ItemFn, args: &Args) -> TokenStream {
     } else {
         // A name that says what it is, for the error messages that show the handler's
         // signature (axum's "the trait `Handler` is not implemented").
-        let pascal = RenameRule::Pascal.apply(&function.sig.ident.to_string());
+        // `unraw`: a handler named `r#match` gets `RequireLoginMatch`, not an invalid `R#match`.
+        let pascal = RenameRule::Pascal.apply(&function.sig.ident.unraw().to_string());
         let name = format_ident!("RequireLogin{}", pascal, span = Span::mixed_site());
         let vis = &function.vis;
         let policy = policy_impl(&name, args);
@@ -294,6 +327,22 @@ mod tests {
         assert_eq!(
             inputs[1],
             "(_,Path(id)):(::axum_login::__private::Guard<RequireLoginH>,Path<i64>)"
+        );
+    }
+
+    #[test]
+    fn a_raw_identifier_names_the_policy_without_its_prefix() {
+        let function = guarded(
+            quote!(role = Access::Admin),
+            quote!(
+                async fn r#match(Path(id): Path<i64>) {}
+            ),
+        );
+        assert_eq!(function.sig.ident, "r#match");
+        let inputs = inputs(&function);
+        assert_eq!(
+            inputs[0],
+            "(_,Path(id)):(::axum_login::__private::Guard<RequireLoginMatch>,Path<i64>)"
         );
     }
 

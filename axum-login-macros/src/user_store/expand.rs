@@ -36,8 +36,10 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
         let (name, ty) = (field.ident, field.ty);
         let init = match source {
             Source::Column(column) => {
+                // One bound with its own message, on the field's type: a type sqlx cannot
+                // decode is reported there, saying what to implement or how to skip it.
                 bounds.push(syn::parse_quote_spanned! {ty.span()=>
-                    #ty: for<'__r> #sqlx::Decode<'__r, #db> + #sqlx::Type<#db>
+                    #ty: #krate::__private::DecodeColumn<#db>
                 });
                 quote_spanned! {ty.span()=>
                     #sqlx::Row::try_get::<#ty, _>(row, #column)?
@@ -223,7 +225,9 @@ pub(crate) fn assert_auth_user(input: &syn::DeriveInput, krate: &syn::Path) -> T
     if !input.generics.params.is_empty() {
         return TokenStream::new();
     }
-    let ident = syn::Ident::new(&input.ident.to_string(), Span::call_site());
+    // Re-spanned, not rebuilt from its text, which would panic on a raw identifier (`r#type`).
+    let mut ident = input.ident.clone();
+    ident.set_span(Span::call_site());
     quote_spanned! {Span::call_site()=>
         const _: () = {
             // A bound on a function, not a call of `AuthUser`'s methods, which would ask for its

@@ -9,9 +9,10 @@ pub use ::serde;
 pub use ::std;
 
 pub use ::axum::response::{IntoResponse, Response};
+pub use ::inventory;
 
 #[cfg(feature = "sqlx")]
-pub use crate::sqlx::{JoinTable, SqlxUser, UserTable};
+pub use crate::sqlx::{DecodeColumn, JoinTable, SqlxUser, UserTable};
 #[cfg(feature = "sqlx")]
 pub use crate::user::StoredPasswordHash;
 pub use crate::{
@@ -22,9 +23,10 @@ pub use crate::{
     },
     error::BoxError,
     guard::{
-        Guard, GuardLayer, GuardOptions, LoggedIn, PermissionKey, PermissionKeyIsOther,
-        PermissionKeyIsPermission, PermissionKeyIsRole, Policy, PolicyContext, RedirectOverride,
-        RoleKey, RoleKeyIsOther, RoleKeyIsPermission, RoleKeyIsRole,
+        DerivedUserType, Guard, GuardLayer, GuardName, GuardOptions, LoggedIn, NameKind,
+        PermissionKey, PermissionKeyIsOther, PermissionKeyIsPermission, PermissionKeyIsRole,
+        Policy, PolicyContext, RedirectOverride, RoleKey, RoleKeyIsOther, RoleKeyIsPermission,
+        RoleKeyIsRole,
     },
     user::{AsSecretBytes, SecurityStamp},
 };

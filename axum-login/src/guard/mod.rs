@@ -4,6 +4,7 @@
 
 mod key;
 mod layer;
+mod names;
 mod policy;
 mod rejection;
 mod setup;
@@ -23,6 +24,9 @@ pub use self::key::{
     RoleKey, RoleKeyIsOther, RoleKeyIsPermission, RoleKeyIsRole, RoleLeaf, WrittenAsPermission,
     WrittenAsRole,
 };
+#[doc(hidden)]
+pub use self::names::{DerivedUserType, GuardName, NameKind};
+pub(crate) use self::names::{UserKinds, check_guard_names};
 pub use self::{
     layer::{GuardLayer, GuardService},
     policy::{

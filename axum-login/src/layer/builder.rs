@@ -40,7 +40,7 @@ use crate::{
     SessionKey, Throttle, UserStore,
     clock::{Clock, SystemClock},
     events::AuthEvents,
-    guard::DenialResponder,
+    guard::{DenialResponder, UserKinds, check_guard_names},
     layer::LoginRedirect,
     login::{Backend, CacheSlot, Loader, SecondFactorLookup},
     registry::RegistryConfig,
@@ -80,6 +80,7 @@ impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
             events: None,
             second_factor_timeout: DEFAULT_SECOND_FACTOR_TIMEOUT,
             second_factors: None,
+            other_user_types: Vec::new(),
         }
     }
 }
@@ -108,6 +109,7 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     events: Option<Arc<dyn AuthEvents>>,
     second_factor_timeout: Duration,
     second_factors: Option<Arc<dyn SecondFactorLookup>>,
+    other_user_types: Vec<UserKinds>,
 }
 
 impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
@@ -318,8 +320,29 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
+    /// Another user type whose guards share this program, for a program with several layers
+    /// over different user types where that type implements [`AuthUser`](crate::AuthUser) by
+    /// hand: the role and permission names its guards give as strings are then not refused by
+    /// [`build`](Self::build). A type that derives `AuthUser` is known without it.
+    pub fn other_user_type<U: crate::AuthUser>(mut self) -> Self {
+        self.other_user_types.push(UserKinds::of::<U>());
+        self
+    }
+
     /// Builds the layer.
+    ///
+    /// # Panics
+    ///
+    /// If a guard of the program (`#[require_login]`, `require!`) asks for a role or permission
+    /// by a name (`role = "admin"`) that the layer's user type can never hold, nor any other
+    /// user type the program knows of (see [`other_user_type`](Self::other_user_type)): the
+    /// message lists each such name with its file and line, and the names that exist. Found
+    /// here, at start-up, rather than as a `500` on every request that reaches the guard.
     pub fn build(self) -> AuthLayer<SS, C> {
+        if let Err(message) = check_guard_names(UserKinds::of::<S::User>(), &self.other_user_types)
+        {
+            panic!("{message}");
+        }
         let key = self.key.unwrap_or_else(|| {
             tracing::warn!(
                 "AuthLayer: no session key given, using a random one; logins will not survive a restart or be shared between instances (see `AuthLayerBuilder::session_key`)"

@@ -38,11 +38,11 @@ impl<I> fmt::Debug for AuthService<I> {
 impl<I, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<I>
 where
     I: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Default,
+    ResBody: Default + Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = I::Error;
-    type Future = AuthFuture<I::Future>;
+    type Future = AuthFuture<I::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -84,28 +84,34 @@ where
     }
 }
 
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
 pin_project_lite::pin_project! {
     /// The response future of [`AuthService`].
-    pub struct AuthFuture<F> {
+    pub struct AuthFuture<F, B> {
         #[pin]
-        state: FutureState<F>,
+        state: FutureState<F, B>,
     }
 }
 
 pin_project_lite::pin_project! {
     #[project = FutureStateProj]
-    enum FutureState<F> {
+    enum FutureState<F, B> {
         Running {
             #[pin]
             future: F,
             auth: RequestAuth,
             span: tracing::Span,
         },
+        /// The session's id changes now that the response is known (a re-authentication).
+        CyclingId {
+            future: BoxFuture<Response<B>>,
+        },
         Failed,
     }
 }
 
-impl<F> AuthFuture<F> {
+impl<F, B> AuthFuture<F, B> {
     fn running(future: F, auth: RequestAuth, span: tracing::Span) -> Self {
         Self {
             state: FutureState::Running { future, auth, span },
@@ -119,15 +125,15 @@ impl<F> AuthFuture<F> {
     }
 }
 
-impl<F, ResBody, E> Future for AuthFuture<F>
+impl<F, ResBody, E> Future for AuthFuture<F, ResBody>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
-    ResBody: Default,
+    ResBody: Default + Send + 'static,
 {
     type Output = Result<Response<ResBody>, E>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (response, session) = match self.as_mut().project().state.project() {
             FutureStateProj::Running { future, auth, span } => {
                 let mut response = {
                     let _entered = span.enter();
@@ -147,15 +153,42 @@ where
                         }
                     }
                 }
-                Poll::Ready(Ok(response))
+                // A session without an id was already given a new one, or ended, on this
+                // request; and a server error saves nothing, so the old session stands.
+                let cycle = auth.take_cycle_with_response()
+                    && !response.status().is_server_error()
+                    && auth.session().id().is_some();
+                if !cycle {
+                    return Poll::Ready(Ok(response));
+                }
+                (response, auth.session().clone())
             }
-            FutureStateProj::Failed => {
-                let mut response = Response::new(ResBody::default());
-                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                Poll::Ready(Ok(response))
+            FutureStateProj::CyclingId { future } => return future.as_mut().poll(cx).map(Ok),
+            FutureStateProj::Failed => return Poll::Ready(Ok(server_error())),
+        };
+        let future = Box::pin(async move {
+            match session.cycle_id().await {
+                Ok(()) => response,
+                Err(error) => {
+                    // The old id may still name a session: the new one must not be saved
+                    // beside it, so the request fails and the session stays as it was.
+                    tracing::error!(%error, "could not give the session a new id");
+                    server_error()
+                }
             }
-        }
+        });
+        self.as_mut()
+            .project()
+            .state
+            .set(FutureState::CyclingId { future });
+        self.poll(cx)
     }
+}
+
+fn server_error<B: Default>() -> Response<B> {
+    let mut response = Response::new(B::default());
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
 }
 
 /// A response that depends on who is logged in must not be cached and served to someone else.

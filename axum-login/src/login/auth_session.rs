@@ -213,7 +213,9 @@ impl<S: UserStore> AuthSession<S> {
     /// [`Throttle`](crate::Throttle), so a stolen session cannot be used to guess the password.
     /// On success the login starts over as a fresh one (guards with `fresh` pass again, a
     /// remembered login becomes a password login) under a new session id; a second factor
-    /// completed on the session still counts.
+    /// completed on the session still counts. The new id is given when the response goes out:
+    /// if the request ends in a server error (the password change that follows fails), the
+    /// session stays as it was, logged in under its old id, and nothing of it is saved.
     pub async fn reauthenticate(&mut self, credentials: S::Credentials) -> Result<bool, AuthError> {
         let Some(current) = self.user().await? else {
             return Ok(false);
@@ -238,7 +240,9 @@ impl<S: UserStore> AuthSession<S> {
             record.second_factor_at = previous.second_factor_at;
             record.entry = previous.entry;
         }
-        self.auth.session().cycle_id().await?;
+        // The new id is given with the response, and only if it is not a server error: a
+        // password change that fails after this check must not log the user out.
+        self.auth.cycle_id_with_response();
         self.install(&user, record).await?;
         self.emit(AuthEvent::Reauthenticated { user: current_id });
         Ok(true)

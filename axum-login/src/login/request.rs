@@ -54,6 +54,9 @@ struct RequestInner {
     own_sessions: bool,
     /// That work, set by a login, handed to the session layer with the response.
     after_save: std::sync::Mutex<Option<AfterSaveFn>>,
+    /// Whether the session's id is to change once the response is known (see
+    /// [`RequestAuth::cycle_id_with_response`]).
+    cycle_with_response: AtomicBool,
     /// The request's span, which gets the user's id once it is known.
     span: tracing::Span,
     /// The user a test made this request as (feature `test-util`).
@@ -91,6 +94,7 @@ impl RequestAuth {
             user_agent: info.user_agent,
             own_sessions: info.own_sessions,
             after_save: std::sync::Mutex::default(),
+            cycle_with_response: AtomicBool::new(false),
             span: info.span,
             #[cfg(feature = "test-util")]
             test_user: info.test_user,
@@ -117,6 +121,21 @@ impl RequestAuth {
     /// Takes the work for after the session is saved, if a login set it.
     pub(crate) fn take_after_save(&self) -> Option<AfterSaveFn> {
         lock(&self.0.after_save).take()
+    }
+
+    /// Has the session's id change when the response is not a server error, instead of now.
+    ///
+    /// Changing the id deletes the session under the old one at once, and the session layers
+    /// save nothing on a `5xx`: a request that failed after an id change would leave the
+    /// browser's cookie naming a session that no longer exists, logged out. Deferred, a failed
+    /// request leaves the stored session as it was.
+    pub(crate) fn cycle_id_with_response(&self) {
+        self.0.cycle_with_response.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`cycle_id_with_response`](Self::cycle_id_with_response) was asked for; taken.
+    pub(crate) fn take_cycle_with_response(&self) -> bool {
+        self.0.cycle_with_response.swap(false, Ordering::Relaxed)
     }
 
     /// The value of the request's cookie `name`, if it has exactly one.

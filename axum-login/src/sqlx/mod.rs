@@ -27,7 +27,7 @@ use self::{
 pub use self::{
     error::{SqlxStoreError, SqlxStoreStats},
     table::{JoinTable, UserTable},
-    user::SqlxUser,
+    user::{DecodeColumn, SqlxUser},
 };
 use crate::{
     UserStore,

@@ -121,3 +121,23 @@ pub trait SqlxUser<DB: Database>: AuthUser + Unpin {
         Ok(())
     }
 }
+
+/// A field type that `#[derive(UserStore)]` can read from a column of a `DB` database: any type
+/// sqlx decodes there. The derive asks for it on each loaded field, so that a type sqlx cannot
+/// decode is reported on that field, saying how to fix it.
+#[diagnostic::on_unimplemented(
+    message = "the field type `{Self}` cannot be read from a `{DB}` column",
+    label = "a field of this type is loaded by `#[derive(UserStore)]`",
+    note = "implement `sqlx::Type<{DB}>` and `sqlx::Decode<'_, {DB}>` for it (`#[derive(sqlx::Type)]` does, for a newtype or an enum stored as text), or leave it out of the query with `#[user_store(skip)]`, which gives it `Default::default()`"
+)]
+pub trait DecodeColumn<DB: Database>: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB> {}
+
+// Not recommended: a type that is not decodable is then reported as not `DecodeColumn`, with
+// the message above, rather than as two bare sqlx bounds.
+#[diagnostic::do_not_recommend]
+impl<T, DB> DecodeColumn<DB> for T
+where
+    DB: Database,
+    T: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+{
+}
