@@ -15,7 +15,9 @@
 //!
 //! Either way the test releases its rows only after the crate's retry counter shows the store's
 //! statement failed and is being run again, so the conflict certainly happened. The tests run
-//! one at a time, as that counter is shared by the process.
+//! one at a time, as that counter is shared by the process. They watch MariaDB's locks through
+//! `information_schema.INNODB_LOCK_WAITS`, which MySQL 8 moved to `performance_schema`: on
+//! MySQL they would wait in vain and fail (the stores themselves work the same there).
 
 use std::{
     future::Future,
