@@ -130,7 +130,7 @@ fn cond(condition: &Cond, krate: &syn::Path, leaves: &mut Leaves) -> TokenStream
         // so that a permission given to `role` says so; a string is a name.
         Cond::Role(Expr::Lit(lit)) => {
             leaves.names.push(register_name(krate, quote!(Role), lit));
-            leaves.answer(quote_spanned!(lit.span()=> __cx.role_leaf(#lit)))
+            leaves.answer(quote_spanned!(lit.span()=> __cx.role_name_leaf(#lit)))
         }
         Cond::Role(role) => {
             let key = quote_spanned!(role.span()=> (&&&#krate::__private::RoleKey(&#role)));
@@ -141,7 +141,7 @@ fn cond(condition: &Cond, krate: &syn::Path, leaves: &mut Leaves) -> TokenStream
             leaves
                 .names
                 .push(register_name(krate, quote!(Permission), lit));
-            leaves.answer(quote_spanned!(lit.span()=> __cx.permission_leaf(#lit)))
+            leaves.answer(quote_spanned!(lit.span()=> __cx.permission_name_leaf(#lit)))
         }
         Cond::Permission(permission) => {
             let key = quote_spanned! {permission.span()=>

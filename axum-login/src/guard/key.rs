@@ -8,8 +8,6 @@
 //! This is the "autoref specialization" technique: the impls sit on `&&Key`, `&Key` and `Key`,
 //! and the receiver `&&&Key` meets them in that order.
 
-use std::marker::PhantomData;
-
 use super::policy::IntoPermissionRef;
 use crate::{
     Permission, Role,
@@ -27,110 +25,98 @@ pub struct PermissionKey<'a, T: ?Sized>(pub &'a T);
 /// A role key holding a role: first choice.
 #[doc(hidden)]
 pub trait RoleKeyIsRole<'a, T: ?Sized> {
-    fn role_key(&self) -> RoleArg<'a, T>;
+    fn role_key(&self) -> RoleRef<'a>;
 }
 
 impl<'a, T: Role> RoleKeyIsRole<'a, T> for &&RoleKey<'a, T> {
-    fn role_key(&self) -> RoleArg<'a, T> {
-        RoleArg(self.0)
+    fn role_key(&self) -> RoleRef<'a> {
+        RoleRef::new(self.0)
     }
 }
 
-/// A role key holding a permission: second choice, a mistake.
+/// A role key holding a permission: second choice, a mistake. The bound sits on the method, not
+/// the impl, so that method resolution still picks this impl and the failing bound is the one
+/// whose message says what happened.
 #[doc(hidden)]
-pub trait RoleKeyIsPermission<T: ?Sized> {
-    fn role_key(&self) -> PermissionGivenAsRole<T>;
+pub trait RoleKeyIsPermission<'a, T: ?Sized> {
+    fn role_key(&self) -> RoleRef<'a>
+    where
+        T: WrittenAsRole;
 }
 
-impl<T: Permission> RoleKeyIsPermission<T> for &RoleKey<'_, T> {
-    fn role_key(&self) -> PermissionGivenAsRole<T> {
-        PermissionGivenAsRole(PhantomData)
+impl<'a, T: Permission> RoleKeyIsPermission<'a, T> for &RoleKey<'a, T> {
+    fn role_key(&self) -> RoleRef<'a>
+    where
+        T: WrittenAsRole,
+    {
+        // Only an app's own `WrittenAsRole` impl gets here: an empty name, which no role has.
+        RoleRef::from_name("")
     }
 }
 
-/// A role key holding anything else: the last choice, which the "is not a role" error reports.
+/// A role key holding anything else: the last choice, which reports "is not a role" through the
+/// method's bound.
 #[doc(hidden)]
 pub trait RoleKeyIsOther<'a, T: ?Sized> {
-    fn role_key(&self) -> RoleArg<'a, T>;
+    fn role_key(&self) -> RoleRef<'a>
+    where
+        T: Role;
 }
 
 impl<'a, T: ?Sized> RoleKeyIsOther<'a, T> for RoleKey<'a, T> {
-    fn role_key(&self) -> RoleArg<'a, T> {
-        RoleArg(self.0)
+    fn role_key(&self) -> RoleRef<'a>
+    where
+        T: Role,
+    {
+        RoleRef::new(self.0)
     }
 }
 
 /// A permission key holding a permission (or a name): first choice.
 #[doc(hidden)]
 pub trait PermissionKeyIsPermission<'a, T: ?Sized> {
-    fn permission_key(&self) -> PermissionArg<'a, T>;
+    fn permission_key(&self) -> PermissionRef<'a>;
 }
 
 impl<'a, T: IntoPermissionRef + ?Sized> PermissionKeyIsPermission<'a, T>
     for &&PermissionKey<'a, T>
 {
-    fn permission_key(&self) -> PermissionArg<'a, T> {
-        PermissionArg(self.0)
+    fn permission_key(&self) -> PermissionRef<'a> {
+        self.0.as_permission_ref()
     }
 }
 
 /// A permission key holding a role: second choice, a mistake.
 #[doc(hidden)]
-pub trait PermissionKeyIsRole<T: ?Sized> {
-    fn permission_key(&self) -> RoleGivenAsPermission<T>;
+pub trait PermissionKeyIsRole<'a, T: ?Sized> {
+    fn permission_key(&self) -> PermissionRef<'a>
+    where
+        T: WrittenAsPermission;
 }
 
-impl<T: Role> PermissionKeyIsRole<T> for &PermissionKey<'_, T> {
-    fn permission_key(&self) -> RoleGivenAsPermission<T> {
-        RoleGivenAsPermission(PhantomData)
+impl<'a, T: Role> PermissionKeyIsRole<'a, T> for &PermissionKey<'a, T> {
+    fn permission_key(&self) -> PermissionRef<'a>
+    where
+        T: WrittenAsPermission,
+    {
+        PermissionRef::from_name("")
     }
 }
 
 /// A permission key holding anything else: the last choice.
 #[doc(hidden)]
 pub trait PermissionKeyIsOther<'a, T: ?Sized> {
-    fn permission_key(&self) -> PermissionArg<'a, T>;
+    fn permission_key(&self) -> PermissionRef<'a>
+    where
+        T: IntoPermissionRef;
 }
 
 impl<'a, T: ?Sized> PermissionKeyIsOther<'a, T> for PermissionKey<'a, T> {
-    fn permission_key(&self) -> PermissionArg<'a, T> {
-        PermissionArg(self.0)
-    }
-}
-
-/// The value of a `role = ...` key, on its way to [`RoleLeaf`]: valid when it is a role. One
-/// wrapper type per outcome, each with one impl, so that rustc reports the failing bound of that
-/// impl (`Role`, `WrittenAsRole`) with its own message.
-#[doc(hidden)]
-pub struct RoleArg<'a, T: ?Sized>(&'a T);
-
-/// The value of a `permission = ...` key, on its way to [`PermissionLeaf`].
-#[doc(hidden)]
-pub struct PermissionArg<'a, T: ?Sized>(&'a T);
-
-/// A permission where a role was expected; never a valid [`RoleLeaf`].
-#[doc(hidden)]
-pub struct PermissionGivenAsRole<T: ?Sized>(PhantomData<fn() -> Box<T>>);
-
-/// A role where a permission was expected; never a valid [`PermissionLeaf`].
-#[doc(hidden)]
-pub struct RoleGivenAsPermission<T: ?Sized>(PhantomData<fn() -> Box<T>>);
-
-/// What a `role = ...` key may hold: a variant of a `Role` enum, or a role's name.
-#[doc(hidden)]
-pub trait RoleLeaf {
-    fn role_ref(&self) -> RoleRef<'_>;
-}
-
-impl<R: Role> RoleLeaf for RoleArg<'_, R> {
-    fn role_ref(&self) -> RoleRef<'_> {
-        RoleRef::new(self.0)
-    }
-}
-
-impl RoleLeaf for &str {
-    fn role_ref(&self) -> RoleRef<'_> {
-        RoleRef::from_name(self)
+    fn permission_key(&self) -> PermissionRef<'a>
+    where
+        T: IntoPermissionRef,
+    {
+        self.0.as_permission_ref()
     }
 }
 
@@ -142,31 +128,6 @@ impl RoleLeaf for &str {
 )]
 pub trait WrittenAsRole {}
 
-impl<T: WrittenAsRole + ?Sized> RoleLeaf for PermissionGivenAsRole<T> {
-    fn role_ref(&self) -> RoleRef<'_> {
-        // Only an app's own `WrittenAsRole` impl gets here: an empty name, which no role has.
-        RoleRef::from_name("")
-    }
-}
-
-/// What a `permission = ...` key may hold: a variant of a `Permission` enum, or a name.
-#[doc(hidden)]
-pub trait PermissionLeaf {
-    fn permission_ref(&self) -> PermissionRef<'_>;
-}
-
-impl<P: IntoPermissionRef + ?Sized> PermissionLeaf for PermissionArg<'_, P> {
-    fn permission_ref(&self) -> PermissionRef<'_> {
-        self.0.as_permission_ref()
-    }
-}
-
-impl PermissionLeaf for &str {
-    fn permission_ref(&self) -> PermissionRef<'_> {
-        PermissionRef::from_name(self)
-    }
-}
-
 /// Implemented by nothing: the error of a role given to `permission =`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is a role, not a permission",
@@ -174,9 +135,3 @@ impl PermissionLeaf for &str {
     note = "a guard asks for a role with `role = Role::Admin` and for a permission with `permission = Perm::PostsWrite`"
 )]
 pub trait WrittenAsPermission {}
-
-impl<T: WrittenAsPermission + ?Sized> PermissionLeaf for RoleGivenAsPermission<T> {
-    fn permission_ref(&self) -> PermissionRef<'_> {
-        PermissionRef::from_name("")
-    }
-}

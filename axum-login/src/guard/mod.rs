@@ -19,10 +19,8 @@ use axum::{
 
 #[doc(hidden)]
 pub use self::key::{
-    PermissionArg, PermissionGivenAsRole, PermissionKey, PermissionKeyIsOther,
-    PermissionKeyIsPermission, PermissionKeyIsRole, PermissionLeaf, RoleArg, RoleGivenAsPermission,
-    RoleKey, RoleKeyIsOther, RoleKeyIsPermission, RoleKeyIsRole, RoleLeaf, WrittenAsPermission,
-    WrittenAsRole,
+    PermissionKey, PermissionKeyIsOther, PermissionKeyIsPermission, PermissionKeyIsRole, RoleKey,
+    RoleKeyIsOther, RoleKeyIsPermission, RoleKeyIsRole, WrittenAsPermission, WrittenAsRole,
 };
 #[doc(hidden)]
 pub use self::names::{DerivedUserType, GuardName, NameKind};

@@ -15,10 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{
-    key::{PermissionLeaf, RoleLeaf},
-    setup,
-};
+use super::setup;
 use crate::{
     AuthError, Permission, Role,
     authz::{PermissionRef, RoleRef},
@@ -134,19 +131,32 @@ impl<S: Send + Sync> PolicyContext<'_, S> {
     }
 
     /// A `role = ...` of `#[require_login]`: the macro's way into [`has_role`](Self::has_role)
-    /// and [`has_role_named`](Self::has_role_named).
+    /// and [`has_role_named`](Self::has_role_named). Not generic, so that a value of the wrong
+    /// kind is reported by the key's own bound (see the `key` module), never through a trait of
+    /// this method's.
     #[doc(hidden)]
-    pub fn role_leaf<K: RoleLeaf>(&self, role: K) -> Result<bool, Response> {
-        self.role(role.role_ref())
-            .map_err(IntoResponse::into_response)
+    pub fn role_leaf(&self, role: RoleRef<'_>) -> Result<bool, Response> {
+        self.role(role).map_err(IntoResponse::into_response)
+    }
+
+    /// A `role = "name"` of `#[require_login]`.
+    #[doc(hidden)]
+    pub fn role_name_leaf(&self, name: &str) -> Result<bool, Response> {
+        self.role_leaf(RoleRef::from_name(name))
     }
 
     /// A `permission = ...` of `#[require_login]`: the macro's way into
     /// [`has_permission`](Self::has_permission).
     #[doc(hidden)]
-    pub fn permission_leaf<K: PermissionLeaf>(&self, permission: K) -> Result<bool, Response> {
-        self.permission(permission.permission_ref())
+    pub fn permission_leaf(&self, permission: PermissionRef<'_>) -> Result<bool, Response> {
+        self.permission(permission)
             .map_err(IntoResponse::into_response)
+    }
+
+    /// A `permission = "name"` of `#[require_login]`.
+    #[doc(hidden)]
+    pub fn permission_name_leaf(&self, name: &str) -> Result<bool, Response> {
+        self.permission_leaf(PermissionRef::from_name(name))
     }
 
     /// The request's parts.
