@@ -4,6 +4,7 @@
 
 use std::{
     fmt,
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicU8, AtomicU64, Ordering},
@@ -64,38 +65,106 @@ impl SaveContext {
 /// session ids counted, with one log line a minute instead of one per request.
 pub struct GuardedStore<S> {
     inner: S,
+    calls: BackendCalls<S>,
     timeout: Duration,
     unknown: Arc<UnknownIds>,
 }
+
+type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = session_store::Result<T>> + Send + 'a>>;
+
+/// The store's [`SessionBackend`] operations, taken from its impl when the store is wrapped.
+/// So [`session_layer`](crate::session_layer) is the one place that asks for `SessionBackend`:
+/// a store that is not one (a plain tower-sessions store) is reported once, there, and not
+/// again by everything the session layer is given to (the auth layer's builder, `build`).
+struct BackendCalls<S> {
+    create: for<'a> fn(&'a S, &'a mut Record) -> StoreFuture<'a, ()>,
+    update: for<'a> fn(&'a S, &'a Record, bool) -> StoreFuture<'a, Update>,
+    load: for<'a> fn(&'a S, &'a Id) -> StoreFuture<'a, Option<Record>>,
+    delete: for<'a> fn(&'a S, &'a Id) -> StoreFuture<'a, ()>,
+    debug: fn(&S, &mut fmt::Formatter<'_>) -> fmt::Result,
+}
+
+impl<S: SessionBackend> BackendCalls<S> {
+    fn of() -> Self {
+        fn create<'a, S: SessionBackend>(
+            store: &'a S,
+            record: &'a mut Record,
+        ) -> StoreFuture<'a, ()> {
+            store.create(record)
+        }
+        fn update<'a, S: SessionBackend>(
+            store: &'a S,
+            record: &'a Record,
+            skip_unchanged: bool,
+        ) -> StoreFuture<'a, Update> {
+            store.update(record, skip_unchanged)
+        }
+        fn load<'a, S: SessionBackend>(
+            store: &'a S,
+            id: &'a Id,
+        ) -> StoreFuture<'a, Option<Record>> {
+            store.load(id)
+        }
+        fn delete<'a, S: SessionBackend>(store: &'a S, id: &'a Id) -> StoreFuture<'a, ()> {
+            store.delete(id)
+        }
+        Self {
+            create: create::<S>,
+            update: update::<S>,
+            load: load::<S>,
+            delete: delete::<S>,
+            debug: <S as fmt::Debug>::fmt,
+        }
+    }
+}
+
+// By hand: a derive would ask `S: Clone`, which function pointers do not need.
+impl<S> Clone for BackendCalls<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for BackendCalls<S> {}
 
 impl<S: Clone> Clone for GuardedStore<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
+            calls: self.calls,
             timeout: self.timeout,
             unknown: self.unknown.clone(),
         }
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for GuardedStore<S> {
+impl<S> fmt::Debug for GuardedStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Inner<'a, S>(&'a S, fn(&S, &mut fmt::Formatter<'_>) -> fmt::Result);
+        impl<S> fmt::Debug for Inner<'_, S> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                (self.1)(self.0, f)
+            }
+        }
         f.debug_struct("GuardedStore")
-            .field("inner", &self.inner)
+            .field("inner", &Inner(&self.inner, self.calls.debug))
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
-impl<S> GuardedStore<S> {
+impl<S: SessionBackend> GuardedStore<S> {
     pub(crate) fn new(inner: S) -> Self {
         Self {
             inner,
+            calls: BackendCalls::of(),
             timeout: DEFAULT_STORE_TIMEOUT,
             unknown: Arc::default(),
         }
     }
+}
 
+impl<S> GuardedStore<S> {
     pub(crate) fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
     }
@@ -155,9 +224,11 @@ impl UnknownIds {
 }
 
 #[async_trait::async_trait]
-impl<S: SessionBackend> SessionStore for GuardedStore<S> {
+impl<S: Send + Sync + 'static> SessionStore for GuardedStore<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let created = self.bounded("create", self.inner.create(record)).await;
+        let created = self
+            .bounded("create", (self.calls.create)(&self.inner, record))
+            .await;
         let _ = SAVE.try_with(|context| context.outcome.store(1, Ordering::Release));
         created
     }
@@ -167,7 +238,10 @@ impl<S: SessionBackend> SessionStore for GuardedStore<S> {
             .try_with(|context| context.skip_unchanged)
             .unwrap_or(false);
         let update = self
-            .bounded("save", self.inner.update(record, skip_unchanged))
+            .bounded(
+                "save",
+                (self.calls.update)(&self.inner, record, skip_unchanged),
+            )
             .await?;
         let code = match update {
             Update::Written => 1,
@@ -184,7 +258,9 @@ impl<S: SessionBackend> SessionStore for GuardedStore<S> {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let record = self.bounded("load", self.inner.load(id)).await?;
+        let record = self
+            .bounded("load", (self.calls.load)(&self.inner, id))
+            .await?;
         if record.is_none() {
             self.unknown.record();
         }
@@ -192,6 +268,7 @@ impl<S: SessionBackend> SessionStore for GuardedStore<S> {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.bounded("delete", self.inner.delete(id)).await
+        self.bounded("delete", (self.calls.delete)(&self.inner, id))
+            .await
     }
 }

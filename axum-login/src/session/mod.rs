@@ -80,7 +80,7 @@ pub struct SessionLayer<S> {
     config: CookieConfig,
 }
 
-impl<S: SessionBackend> SessionLayer<S> {
+impl<S> SessionLayer<S> {
     /// The cookie's name. Default: `id`, sent as `__Host-id` while the cookie is `Secure` (see
     /// [`session_layer`]).
     pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
@@ -144,7 +144,9 @@ impl<S: SessionBackend> SessionLayer<S> {
         self.config.always_save = always_save;
         self
     }
+}
 
+impl<S: Send + Sync + 'static> SessionLayer<S> {
     /// The same settings as a tower-sessions layer, for use without [`AuthLayer`](crate::AuthLayer).
     pub fn into_inner(self) -> SessionManagerLayer<GuardedStore<S>> {
         let CookieConfig {
@@ -189,7 +191,11 @@ impl<S: SessionStore, C: CookieController> IntoSessionManager<S, C> for SessionM
     }
 }
 
-impl<S: SessionBackend> IntoSessionManager<GuardedStore<S>, PlaintextCookie> for SessionLayer<S> {
+// Without `S: SessionBackend`: `session_layer` asked already, and asking again would repeat its
+// error wherever the layer goes.
+impl<S: Clone + Send + Sync + 'static> IntoSessionManager<GuardedStore<S>, PlaintextCookie>
+    for SessionLayer<S>
+{
     fn into_session_manager(self) -> Sessions<GuardedStore<S>, PlaintextCookie> {
         Sessions::own(self.store, self.config)
     }
