@@ -1,6 +1,6 @@
 //! The `SqlxUser` impl, generic over the database so one struct works on every sqlx database.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::{WherePredicate, spanned::Spanned};
 
@@ -10,7 +10,7 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
     let krate = &model.krate;
     let ident = &model.input.ident;
     let sqlx = quote!(#krate::__private::sqlx);
-    let db = quote!(__AxumLoginDb);
+    let db = db_param(model.input);
 
     let mut generics = model.input.generics.clone();
     generics.params.push(syn::parse_quote!(#db));
@@ -38,9 +38,10 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
             Source::Column(column) => {
                 // One bound with its own message, on the field's type: a type sqlx cannot
                 // decode is reported there, saying what to implement or how to skip it.
-                bounds.push(syn::parse_quote_spanned! {ty.span()=>
-                    #ty: #krate::__private::DecodeColumn<#db>
-                });
+                // Every token on the field's type: rustc takes the bound's place from its
+                // first and last tokens, and would point at the derive if they differed.
+                let bound = respanned(quote!(#ty: #krate::__private::DecodeColumn<#db>), ty.span());
+                bounds.push(syn::parse2(bound).expect("a where predicate"));
                 quote_spanned! {ty.span()=>
                     #sqlx::Row::try_get::<#ty, _>(row, #column)?
                 }
@@ -120,13 +121,20 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
     let set_roles = setter(model.roles.as_ref(), quote!(set_roles));
     let set_permissions = setter(model.permissions.as_ref(), quote!(set_permissions));
 
+    // The impl's head is spanned on the struct's name and not marked `#[automatically_derived]`:
+    // rustc then explains an impl that does not apply by pointing at the bound that failed, the
+    // field's own (see `DecodeColumn` above), instead of at the derive with advice to implement
+    // the trait by hand.
+    let head = respanned(
+        quote!(impl #impl_generics #krate::__private::SqlxUser<#db> for #ident #ty_generics),
+        ident.span(),
+    );
     quote! {
         const _: () = {
             #krate::__private::sqlx_user! {
                 {
-                    #[automatically_derived]
                     #[allow(unused_lifetimes, single_use_lifetimes)]
-                    impl #impl_generics #krate::__private::SqlxUser<#db> for #ident #ty_generics
+                    #head
                     where
                         #(#bounds,)*
                     {
@@ -158,6 +166,42 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
     }
 }
 
+/// The impl's database parameter: `DB`, as rustc's notes then show it ("`SqlxUser<DB>` is
+/// implemented for `User`"), unless the struct names something `DB` (a parameter, or an alias
+/// in a field's type), which the parameter would capture.
+fn db_param(input: &syn::DeriveInput) -> syn::Ident {
+    fn mentions(tokens: TokenStream, name: &str) -> bool {
+        tokens.into_iter().any(|token| match token {
+            TokenTree::Ident(ident) => ident == name,
+            TokenTree::Group(group) => mentions(group.stream(), name),
+            _ => false,
+        })
+    }
+    let name = if mentions(quote!(#input), "DB") {
+        "__AxumLoginDb"
+    } else {
+        "DB"
+    };
+    syn::Ident::new(name, Span::call_site())
+}
+
+/// `tokens` with every span set to `span`.
+fn respanned(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respanned(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}
+
 /// `for<'a> User: AuthUser`: the impl applies only where the user type is a user, and without
 /// one says nothing, so that a missing `#[derive(AuthUser)]` is reported once, by
 /// [`assert_auth_user`] (for a generic struct, which that cannot name, the real impl leaves the
@@ -174,7 +218,7 @@ fn auth_user_bound(input: &syn::DeriveInput, krate: &syn::Path) -> WherePredicat
 pub(crate) fn stub(input: &syn::DeriveInput, krate: &syn::Path) -> TokenStream {
     let ident = &input.ident;
     let sqlx = quote!(#krate::__private::sqlx);
-    let db = quote!(__AxumLoginDb);
+    let db = db_param(input);
     let mut generics = input.generics.clone();
     generics.params.push(syn::parse_quote!(#db));
     let (_, ty_generics, _) = input.generics.split_for_impl();

@@ -12,13 +12,13 @@ mod user;
 use std::{
     collections::HashMap,
     fmt,
-    marker::PhantomData,
     sync::{Arc, atomic::Ordering},
 };
 
 use secrecy::SecretString;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 
+use self::user::UserOps;
 use self::{
     error::Counters,
     retry::retry,
@@ -30,7 +30,7 @@ pub use self::{
     user::{DecodeColumn, SqlxUser},
 };
 use crate::{
-    UserStore,
+    AuthUser, UserStore,
     credentials::{MAX_USERNAME_LEN, PasswordCredentials},
     password,
 };
@@ -77,7 +77,7 @@ pub struct SqlxStore<U, DB: Database> {
     sql: Arc<Statements>,
     counters: Arc<Counters>,
     dialect: Dialect,
-    user: PhantomData<fn() -> U>,
+    user: UserOps<U, DB>,
 }
 
 impl<U, DB: Database> Clone for SqlxStore<U, DB> {
@@ -87,7 +87,7 @@ impl<U, DB: Database> Clone for SqlxStore<U, DB> {
             sql: self.sql.clone(),
             counters: self.counters.clone(),
             dialect: self.dialect,
-            user: PhantomData,
+            user: self.user,
         }
     }
 }
@@ -105,19 +105,23 @@ const SCHEMA_SQLITE: &str = include_str!("../../migrations/sqlite/0001_users.sql
 const SCHEMA_POSTGRES: &str = include_str!("../../migrations/postgres/0001_users.sql");
 const SCHEMA_MYSQL: &str = include_str!("../../migrations/mysql/0001_users.sql");
 
-impl<U: SqlxUser<DB>, DB: Database> SqlxStore<U, DB> {
+impl<U, DB: Database> SqlxStore<U, DB> {
     /// A store on `pool`, with the SQL rendered for `DB`.
-    pub fn new(pool: Pool<DB>) -> Self {
+    // The bound on the function, not the impl: a user type that is not `SqlxUser<DB>` is then
+    // reported with that trait's message, even through a type alias (`Store::new`).
+    pub fn new(pool: Pool<DB>) -> Self
+    where
+        U: SqlxUser<DB>,
+    {
         let dialect = Dialect::of::<DB>();
         Self {
             pool,
             sql: Arc::new(Statements::new(dialect, &U::TABLE)),
             counters: Arc::default(),
             dialect,
-            user: PhantomData,
+            user: UserOps::of(),
         }
     }
-
     /// The pool, for the app's own queries.
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
@@ -169,7 +173,7 @@ impl<U: SqlxUser<DB>, DB: Database> SqlxStore<U, DB> {
 impl<U, DB> SqlxStore<U, DB>
 where
     DB: Database,
-    U: SqlxUser<DB>,
+    U: AuthUser,
     U::Id: for<'q> Encode<'q, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -248,7 +252,7 @@ where
         let Some(row) = query.fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
-        let column = U::TABLE.username_column();
+        let column = self.user.username_column;
         Ok(Some(row.try_get::<String, &str>(column)?))
     }
 
@@ -259,7 +263,7 @@ where
         }
         self.count_query();
         let row = query.fetch_optional(&self.pool).await?;
-        row.map(|row| U::from_row(&row))
+        row.map(|row| (self.user.from_row)(&row))
             .transpose()
             .map_err(Into::into)
     }
@@ -267,14 +271,15 @@ where
     /// Gives `user` the `names` read from `join`; a name the user type does not know is an
     /// error naming the column.
     fn set_grant(
+        &self,
         grant: Grant,
         user: &mut U,
         join: &JoinSql,
         names: Vec<String>,
     ) -> Result<(), SqlxStoreError> {
         let set = match grant {
-            Grant::Roles => user.set_roles(names),
-            Grant::Permissions => user.set_permissions(names),
+            Grant::Roles => (self.user.set_roles)(user, names),
+            Grant::Permissions => (self.user.set_permissions)(user, names),
         };
         set.map_err(|source| SqlxStoreError::Decode {
             column: join.column.clone(),
@@ -293,7 +298,7 @@ where
         let Some(row) = query.fetch_optional(&mut *conn).await? else {
             return Ok(None);
         };
-        let mut user = U::from_row(&row)?;
+        let mut user = (self.user.from_row)(&row)?;
         self.load_grants(&mut conn, &mut user).await?;
         Ok(Some(user))
     }
@@ -319,7 +324,7 @@ where
         self.count_query();
         let mut users: Vec<Option<U>> = std::iter::repeat_with(|| None).take(ids.len()).collect();
         for row in bind_ids(&statement, ids).fetch_all(&mut *conn).await? {
-            let user = U::from_row(&row)?;
+            let user = (self.user.from_row)(&row)?;
             if let Some(&slot) = slots.get(&user.id().to_string()) {
                 users[slot] = Some(user);
             }
@@ -340,7 +345,7 @@ where
             }
             for (user, names) in users.iter_mut().zip(names) {
                 if let Some(user) = user {
-                    Self::set_grant(grant, user, join, names)?;
+                    self.set_grant(grant, user, join, names)?;
                 }
             }
         }
@@ -355,7 +360,7 @@ where
     ) -> Result<(), SqlxStoreError> {
         for (join, grant) in self.sql.joins() {
             let names = self.names(conn, &join.one, &user.id()).await?;
-            Self::set_grant(grant, user, join, names)?;
+            self.set_grant(grant, user, join, names)?;
         }
         Ok(())
     }
@@ -395,7 +400,7 @@ where
             return Ok(None);
         };
         self.count_verification();
-        let hash = user.password_hash().to_owned();
+        let hash = (self.user.password_hash)(&user).to_owned();
         let (valid, obsolete, password) = password::off_runtime(move || {
             let valid = password::verify_blocking(&password, &hash);
             (valid, valid && password::needs_rehash(&hash), password)
@@ -407,7 +412,7 @@ where
         if obsolete {
             let hash = password::hash_password(password).await?;
             self.save_hash(&user.id(), hash.clone()).await?;
-            user.set_password_hash(hash);
+            (self.user.set_password_hash)(&mut user, hash);
         }
         if self.sql.roles.is_some() || self.sql.permissions.is_some() {
             let mut conn = self.pool.acquire().await?;
@@ -420,7 +425,7 @@ where
 impl<U, DB> UserStore for SqlxStore<U, DB>
 where
     DB: Database,
-    U: SqlxUser<DB>,
+    U: AuthUser,
     U::Id: for<'q> Encode<'q, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,

@@ -6,6 +6,41 @@ use sqlx::Database;
 use super::UserTable;
 use crate::{AuthUser, error::BoxError};
 
+/// What [`SqlxStore`](super::SqlxStore) calls on its user type, taken from the type's
+/// [`SqlxUser`] impl when the store is made. So `SqlxStore::new` is the one place that asks for
+/// `SqlxUser<DB>`: a user type whose derived impl does not apply (a field sqlx cannot decode) is
+/// reported once, there, and not again at every use of the store (the layer, each handler).
+pub(crate) struct UserOps<U, DB: Database> {
+    pub(crate) from_row: fn(&DB::Row) -> Result<U, sqlx::Error>,
+    pub(crate) password_hash: fn(&U) -> &str,
+    pub(crate) set_password_hash: fn(&mut U, String),
+    pub(crate) set_roles: fn(&mut U, Vec<String>) -> Result<(), BoxError>,
+    pub(crate) set_permissions: fn(&mut U, Vec<String>) -> Result<(), BoxError>,
+    pub(crate) username_column: &'static str,
+}
+
+impl<U: SqlxUser<DB>, DB: Database> UserOps<U, DB> {
+    pub(crate) fn of() -> Self {
+        Self {
+            from_row: U::from_row,
+            password_hash: U::password_hash,
+            set_password_hash: U::set_password_hash,
+            set_roles: U::set_roles,
+            set_permissions: U::set_permissions,
+            username_column: U::TABLE.username_column(),
+        }
+    }
+}
+
+// By hand: a derive would ask `U: Clone` and `DB: Clone`, which function pointers do not need.
+impl<U, DB: Database> Clone for UserOps<U, DB> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<U, DB: Database> Copy for UserOps<U, DB> {}
+
 /// A user type that [`SqlxStore`](super::SqlxStore) can load from database `DB`.
 ///
 /// # `#[derive(UserStore)]`
@@ -127,7 +162,7 @@ pub trait SqlxUser<DB: Database>: AuthUser + Unpin {
 /// decode is reported on that field, saying how to fix it.
 #[diagnostic::on_unimplemented(
     message = "the field type `{Self}` cannot be read from a `{DB}` column",
-    label = "a field of this type is loaded by `#[derive(UserStore)]`",
+    label = "`SqlxStore` loads a field of type `{Self}` from a `{DB}` column",
     note = "implement `sqlx::Type<{DB}>` and `sqlx::Decode<'_, {DB}>` for it (`#[derive(sqlx::Type)]` does, for a newtype or an enum stored as text), or leave it out of the query with `#[user_store(skip)]`, which gives it `Default::default()`"
 )]
 pub trait DecodeColumn<DB: Database>: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB> {}
