@@ -212,7 +212,7 @@ where
     /// Sets the password of the user with `id`, and answers the user as it is now (`None` when
     /// there is no such user).
     ///
-    /// The new hash changes [`AuthUser::session_auth_hash`](crate::AuthUser::session_auth_hash), so every session of this user ends
+    /// The new hash changes [`AuthUser::session_auth_hash`], so every session of this user ends
     /// on its next request; to keep the current one, pass the user answered here to
     /// [`AuthSession::update_session_auth_hash`](crate::AuthSession::update_session_auth_hash).
     pub async fn set_password(
