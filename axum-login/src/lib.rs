@@ -35,6 +35,7 @@
 //! [axum]: https://docs.rs/axum
 
 pub mod authz;
+pub mod cache;
 pub mod clock;
 pub mod credentials;
 pub mod error;
@@ -59,10 +60,10 @@ pub mod store;
 pub mod test_util;
 pub mod user;
 
+#[cfg(feature = "cache")]
+pub use crate::cache::UserCache;
 #[cfg(feature = "ldap")]
 pub use crate::ldap::{LdapConfig, LdapStore};
-#[cfg(feature = "cache")]
-pub use crate::login::UserCache;
 #[cfg(feature = "password")]
 pub use crate::password::hash_password;
 #[cfg(feature = "sqlx")]

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use super::{batch::Batcher, cache::CacheSlot};
+use super::{CacheSlot, batch::Batcher};
 use crate::{AuthError, UserStore, security::SessionKey, store::UserId};
 
 /// The layer's way to its users: the store, the batcher and the cache.
@@ -72,7 +72,7 @@ impl<S: UserStore> Loader<S> {
     ) -> Result<Option<(Arc<S::User>, bool)>, AuthError> {
         #[cfg(feature = "cache")]
         if let Some(cache) = &self.cache {
-            use super::cache::{Entry, cache_key, digests_match};
+            use super::{Entry, cache_key, digests_match};
 
             let cache_key = cache_key(id);
             if let Some(hit) = cache.get::<S::User>(&cache_key) {
@@ -114,7 +114,7 @@ impl<S: UserStore> Loader<S> {
             cache.invalidate(id);
         }
         #[cfg(not(feature = "cache"))]
-        let (super::cache::NoCache, _) = (self.cache, id);
+        let (super::NoCache, _) = (self.cache, id);
     }
 }
 

@@ -1,10 +1,18 @@
-//! [`UserCache`]: an optional in-memory cache of loaded users, so a guarded request on a warm
-//! cache makes no user-store call.
+//! How the layer gets a session's user: the loader asks the optional [`UserCache`] first
+//! (in memory, invalidated across instances through Redis with the feature `cache-redis`), and
+//! otherwise the store, in a batch with other requests' loads when batching is on.
 //!
 //! The session's digest is still checked on every request, against the cached user's
 //! [`session_auth_hash`](crate::AuthUser::session_auth_hash). What the cache can delay is only
 //! noticing a change made where this process cannot see it: see
 //! [`AuthLayerBuilder::user_cache`](crate::layer::AuthLayerBuilder::user_cache) for the bound.
+
+mod batch;
+mod loader;
+#[cfg(feature = "cache-redis")]
+mod redis;
+
+pub(crate) use self::loader::Loader;
 
 /// The layer's cache slot: a `UserCache` when the `cache` feature is on, nothing otherwise, so
 /// the rest of the crate needs no `cfg` for it.
@@ -112,7 +120,7 @@ mod imp {
         /// The Redis channel that carries invalidations to and from other instances, once
         /// connected.
         #[cfg(feature = "cache-redis")]
-        pub(crate) remote: Arc<std::sync::OnceLock<crate::login::cache_redis::Remote>>,
+        pub(crate) remote: Arc<std::sync::OnceLock<crate::cache::redis::Remote>>,
     }
 
     /// A [`UserCache`] that does not keep it alive: what the task following the Redis channel
@@ -123,7 +131,7 @@ mod imp {
         epoch: std::sync::Weak<AtomicU64>,
         max_capacity: u64,
         ttl: Duration,
-        remote: std::sync::Weak<std::sync::OnceLock<crate::login::cache_redis::Remote>>,
+        remote: std::sync::Weak<std::sync::OnceLock<crate::cache::redis::Remote>>,
     }
 
     #[cfg(feature = "cache-redis")]

@@ -21,7 +21,7 @@ use fred::{
 };
 use tokio::sync::{broadcast::error::RecvError, oneshot};
 
-use super::cache::{UserCache, WeakUserCache};
+use super::{UserCache, WeakUserCache};
 
 /// How long a (re)subscription may take before it is tried again.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -38,11 +38,12 @@ fn default_realm<S>() -> String {
 }
 use crate::{
     SessionKey, Throttle, UserStore,
+    cache::{CacheSlot, Loader},
     clock::{Clock, SystemClock},
     events::AuthEvents,
     guard::{DenialResponder, UserKinds, check_guard_names},
     layer::LoginRedirect,
-    login::{Backend, CacheSlot, Loader, SecondFactorLookup},
+    login::{Backend, SecondFactorLookup},
     registry::RegistryConfig,
     remember::RememberMe,
     security::Scheme,

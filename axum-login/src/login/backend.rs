@@ -16,13 +16,13 @@ use std::{
 use tower_sessions::Session;
 
 use super::{
-    loader::Loader,
     record::{LoginRecord, SESSION_KEY},
     request::RequestAuth,
 };
 use crate::{
     AuthError, AuthUser, UserStore,
     authz::{AuthzKinds, PermissionRef, RoleRef},
+    cache::Loader,
     clock::{from_unix_seconds, unix_seconds},
     layer::Config,
 };

@@ -9,20 +9,13 @@
 
 mod auth_session;
 mod backend;
-mod batch;
-mod cache;
-#[cfg(feature = "cache-redis")]
-mod cache_redis;
 mod current_user;
 mod flow;
-mod loader;
 mod record;
 mod request;
 mod second_factor;
 mod sessions;
 
-#[cfg(feature = "cache")]
-pub use self::cache::UserCache;
 pub use self::{
     auth_session::AuthSession,
     current_user::CurrentUser,
@@ -31,7 +24,5 @@ pub use self::{
 };
 pub(crate) use self::{
     backend::{Backend, ErasedBackend, ErasedUser},
-    cache::CacheSlot,
-    loader::Loader,
     request::{RequestAuth, RequestInfo, UserId},
 };
