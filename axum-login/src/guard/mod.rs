@@ -6,7 +6,6 @@ mod key;
 mod layer;
 mod names;
 mod policy;
-mod rejection;
 mod setup;
 
 use std::{fmt, marker::PhantomData};
@@ -31,10 +30,13 @@ pub use self::{
         Check, CheckOutcome, GuardOptions, IntoPermissionRef, LoggedIn, Policy, PolicyContext,
         RedirectOverride,
     },
-    rejection::{AuthRejection, Denial, DenialReason, DenialResponder},
     setup::PolicyError,
 };
-use crate::{AuthError, layer::LoginRedirect, login::RequestAuth};
+pub use crate::login::{AuthRejection, Denial, DenialReason, DenialResponder};
+use crate::{
+    AuthError,
+    login::{LoginRedirect, RequestAuth},
+};
 
 /// The extractor `#[require_login]` adds as a handler's first argument: it lets the request
 /// through only if someone is logged in and policy `P` allows them.

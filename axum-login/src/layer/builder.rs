@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use tower_sessions::{SessionStore, service::CookieController};
 
-use super::{AuthLayer, DEFAULT_ABSOLUTE_TIMEOUT, config::Config};
+use super::AuthLayer;
 
 /// The default [`AuthLayerBuilder::store_timeout`].
 const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -41,9 +41,11 @@ use crate::{
     cache::{CacheSlot, Loader},
     clock::{Clock, SystemClock},
     events::AuthEvents,
-    guard::{DenialResponder, UserKinds, check_guard_names},
-    layer::LoginRedirect,
-    login::{Backend, SecondFactorLookup},
+    guard::{UserKinds, check_guard_names},
+    login::{
+        Backend, Config, DEFAULT_ABSOLUTE_TIMEOUT, DenialResponder, LoginRedirect,
+        SecondFactorLookup,
+    },
     registry::RegistryConfig,
     remember::RememberMe,
     security::Scheme,

@@ -1,8 +1,6 @@
-//! [`AuthLayer`]: the tower layer that puts authentication on a router, its builder, the
-//! options every request through it shares, and its service.
+//! [`AuthLayer`]: the tower layer that puts authentication on a router, its builder and its service.
 
 mod builder;
-mod config;
 mod service;
 
 use std::{fmt, sync::Arc};
@@ -13,12 +11,11 @@ use tower_sessions::{
     service::{CookieController, PlaintextCookie},
 };
 
-pub(crate) use self::config::{Config, LoginRedirect};
 pub use self::{
     builder::AuthLayerBuilder,
-    config::DEFAULT_ABSOLUTE_TIMEOUT,
     service::{AuthFuture, AuthService},
 };
+pub use crate::login::DEFAULT_ABSOLUTE_TIMEOUT;
 use crate::{
     login::ErasedBackend,
     session::{SessionService, Sessions},

@@ -16,6 +16,7 @@ use std::{
 use tower_sessions::Session;
 
 use super::{
+    Config,
     record::{LoginRecord, SESSION_KEY},
     request::RequestAuth,
 };
@@ -24,7 +25,6 @@ use crate::{
     authz::{AuthzKinds, PermissionRef, RoleRef},
     cache::Loader,
     clock::{from_unix_seconds, unix_seconds},
-    layer::Config,
 };
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

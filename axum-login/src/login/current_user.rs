@@ -7,11 +7,8 @@ use axum::{
     http::request::Parts,
 };
 
-use super::{backend::Login, request::RequestAuth};
-use crate::{
-    AuthError, AuthUser,
-    guard::{AuthRejection, DenialReason},
-};
+use super::{AuthRejection, DenialReason, backend::Login, request::RequestAuth};
+use crate::{AuthError, AuthUser};
 
 /// The logged-in user.
 ///

@@ -9,13 +9,18 @@
 
 mod auth_session;
 mod backend;
+mod config;
 mod current_user;
 mod flow;
 mod record;
+mod rejection;
 mod request;
 mod second_factor;
 mod sessions;
 
+pub use self::config::DEFAULT_ABSOLUTE_TIMEOUT;
+pub(crate) use self::config::{Config, LoginRedirect};
+pub use self::rejection::{AuthRejection, Denial, DenialReason, DenialResponder};
 pub use self::{
     auth_session::AuthSession,
     current_user::CurrentUser,

@@ -9,10 +9,12 @@ use std::sync::{
 use tokio::sync::Mutex;
 use tower_sessions::Session;
 
-use super::backend::{ErasedBackend, Login};
+use super::{
+    Config,
+    backend::{ErasedBackend, Login},
+};
 use crate::{
     AuthError,
-    layer::Config,
     security::{RequestOrigin, Scheme, ThrottleKey},
     session::AfterSaveFn,
 };

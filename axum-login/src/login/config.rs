@@ -1,19 +1,19 @@
-//! The options every request through one [`AuthLayer`](super::AuthLayer) shares.
+//! The options every request through one [`AuthLayer`](crate::AuthLayer) shares.
 
 use std::{sync::Arc, time::Duration};
 
+use super::DenialResponder;
 use crate::{
     SessionKey, Throttle,
     clock::Clock,
     events::{AuthEvents, EventRecord},
-    guard::DenialResponder,
     registry::RegistryConfig,
     remember::RememberMe,
     security::Scheme,
     session::SessionDeleter,
 };
 
-/// The default [`AuthLayerBuilder::absolute_timeout`](super::AuthLayerBuilder::absolute_timeout):
+/// The default [`AuthLayerBuilder::absolute_timeout`](crate::layer::AuthLayerBuilder::absolute_timeout):
 /// 30 days.
 pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
@@ -49,7 +49,7 @@ pub(crate) struct Config {
     /// How long a login waits for its second factor.
     pub(crate) second_factor_timeout: Duration,
     /// Whether a user has a second factor, when the app says.
-    pub(crate) second_factors: Option<Arc<dyn crate::login::SecondFactorLookup>>,
+    pub(crate) second_factors: Option<Arc<dyn super::SecondFactorLookup>>,
     /// Deletes any session by id, when the session layer can (the crate's own).
     pub(crate) session_deleter: Option<Arc<dyn SessionDeleter>>,
 }

@@ -8,7 +8,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{AuthError, layer::LoginRedirect, security::login_location};
+use super::LoginRedirect;
+use crate::{AuthError, security::login_location};
 
 /// Why a request was turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
