@@ -30,12 +30,14 @@ pub use self::{
         Check, CheckOutcome, GuardOptions, IntoPermissionRef, LoggedIn, Policy, PolicyContext,
         RedirectOverride,
     },
-    setup::PolicyError,
 };
-pub use crate::login::{AuthRejection, Denial, DenialReason, DenialResponder};
 use crate::{
     AuthError,
     login::{LoginRedirect, RequestAuth},
+};
+pub use crate::{
+    error::PolicyError,
+    login::{AuthRejection, Denial, DenialReason, DenialResponder},
 };
 
 /// The extractor `#[require_login]` adds as a handler's first argument: it lets the request

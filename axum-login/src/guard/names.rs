@@ -12,7 +12,8 @@
 
 use std::{any::type_name, collections::BTreeSet};
 
-use super::setup::{PolicyError, check_permission, check_role};
+use super::setup::{check_permission, check_role};
+use crate::error::PolicyError;
 use crate::{
     AuthUser,
     authz::{AuthzKinds, PermissionRef, RoleRef},

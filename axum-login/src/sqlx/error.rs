@@ -2,7 +2,7 @@
 
 use std::sync::atomic::AtomicU64;
 
-use crate::{error::BoxError, password::PasswordError};
+use crate::{AuthError, error::BoxError, password::PasswordError};
 
 /// The error of a [`SqlxStore`](super::SqlxStore).
 #[derive(Debug, thiserror::Error)]
@@ -22,9 +22,14 @@ pub enum SqlxStoreError {
         source: BoxError,
     },
 
-    /// A password could not be hashed.
-    #[error(transparent)]
-    Password(#[from] PasswordError),
+    /// A password could not be hashed. Its source is the [`PasswordError`], so that
+    /// [`AuthError::store`](crate::AuthError::store) finds a refused new password through it.
+    #[error("{0}")]
+    Password(
+        #[from]
+        #[source]
+        PasswordError,
+    ),
 }
 
 impl From<sqlx::Error> for SqlxStoreError {
@@ -36,6 +41,12 @@ impl From<sqlx::Error> for SqlxStoreError {
             },
             other => Self::Database(other),
         }
+    }
+}
+
+impl From<SqlxStoreError> for AuthError {
+    fn from(error: SqlxStoreError) -> Self {
+        Self::store(error)
     }
 }
 

@@ -7,6 +7,9 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+mod policy;
+
+pub use self::policy::PolicyError;
 use crate::credentials::InvalidPassword;
 
 /// A boxed error from a user store.
@@ -74,7 +77,7 @@ pub enum AuthError {
     /// refused with a response that is not a refusal: a mistake in the app, found on the first
     /// request that reaches the guard.
     #[error(transparent)]
-    Policy(#[from] crate::guard::PolicyError),
+    Policy(#[from] PolicyError),
 
     /// A new password was refused before it was hashed: empty, or longer than
     /// [`MAX_PASSWORD_LEN`](crate::credentials::MAX_PASSWORD_LEN). The request's mistake, not
@@ -121,13 +124,6 @@ fn invalid_password(error: &(dyn StdError + 'static)) -> Option<InvalidPassword>
         if let Some(crate::password::PasswordError::Invalid(invalid)) = error.downcast_ref() {
             return Some(*invalid);
         }
-        #[cfg(feature = "sqlx")]
-        if let Some(crate::sqlx::SqlxStoreError::Password(
-            crate::password::PasswordError::Invalid(invalid),
-        )) = error.downcast_ref()
-        {
-            return Some(*invalid);
-        }
         next = error.source();
     }
     None
@@ -136,13 +132,6 @@ fn invalid_password(error: &(dyn StdError + 'static)) -> Option<InvalidPassword>
 #[cfg(feature = "password")]
 impl From<crate::password::PasswordError> for AuthError {
     fn from(error: crate::password::PasswordError) -> Self {
-        Self::store(error)
-    }
-}
-
-#[cfg(feature = "sqlx")]
-impl From<crate::sqlx::SqlxStoreError> for AuthError {
-    fn from(error: crate::sqlx::SqlxStoreError) -> Self {
         Self::store(error)
     }
 }
