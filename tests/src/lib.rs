@@ -13,6 +13,7 @@ pub mod directory;
 pub mod env;
 pub mod http;
 pub mod lifecycle_app;
+pub mod login;
 pub mod login_surface;
 pub mod logs;
 pub mod proxy;
