@@ -25,6 +25,7 @@ use crate::{
     db::SQLITE_SCHEMA,
     directory::{Credentials, TestStore, TestUser},
     http::serve_with_addr,
+    login::log_in,
     session_stores::InspectableStore,
     users::{Access, SqlUser, password_hash},
 };
@@ -53,11 +54,8 @@ async fn login_outcome<S: UserStore>(
     mut auth: AuthSession<S>,
     credentials: S::Credentials,
 ) -> Result<Response, AuthError> {
-    Ok(match auth.authenticate(credentials).await? {
-        Some(user) => {
-            auth.login(&user).await?;
-            Redirect::to("/").into_response()
-        }
+    Ok(match log_in(&mut auth, credentials).await? {
+        Some(_) => Redirect::to("/").into_response(),
         None => login_failed(),
     })
 }

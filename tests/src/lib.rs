@@ -1,7 +1,7 @@
 //! The helpers every integration suite in `tests/tests` uses: the environment and services, a
 //! hand-written store, session stores to inspect or break, databases per test, shared user and
 //! role fixtures, HTTP clients that behave like browsers, log capture, a TCP proxy that cuts a
-//! service off, and the security suite's apps.
+//! service off, the security suite's apps, and the app the login lifecycle's suites share.
 
 // A helper library of an unpublished test package: each item says what it is for where that is
 // not plain from its name, not field by field.
@@ -12,6 +12,8 @@ pub mod db;
 pub mod directory;
 pub mod env;
 pub mod http;
+pub mod lifecycle_app;
+pub mod login;
 pub mod login_surface;
 pub mod logs;
 pub mod proxy;

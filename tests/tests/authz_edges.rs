@@ -6,13 +6,12 @@
 use std::time::Duration;
 
 use axum::{
-    Form, Router,
+    Router,
     http::StatusCode,
-    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use axum_login::{
-    AuthLayer, AuthSession, CurrentUser, SessionKey, UserCache,
+    AuthLayer, CurrentUser, SessionKey, UserCache,
     clock::ManualClock,
     layer::AuthLayerBuilder,
     require,
@@ -21,23 +20,13 @@ use axum_login::{
     tower_sessions::service::PlaintextCookie,
 };
 use axum_login_tests::{
-    directory::{Credentials, TestStore, TestUser},
+    directory::{TestStore, TestUser},
     http::{Visitor, serve_with_addr},
+    login::{SeeOther, login},
 };
 use reqwest::header::ACCEPT;
 
 type Builder = AuthLayerBuilder<TestStore, GuardedStore<MemoryStore>, PlaintextCookie>;
-
-async fn login(mut auth: AuthSession<TestStore>, Form(credentials): Form<Credentials>) -> Response {
-    match auth.authenticate(credentials).await {
-        Ok(Some(user)) => match auth.login(&user).await {
-            Ok(()) => StatusCode::SEE_OTHER.into_response(),
-            Err(error) => error.into_response(),
-        },
-        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
-        Err(error) => error.into_response(),
-    }
-}
 
 async fn me(user: Option<CurrentUser<TestUser>>) -> String {
     user.map_or_else(|| "anonymous".to_owned(), |CurrentUser(user)| user.name)
@@ -50,7 +39,7 @@ async fn sensitive() -> &'static str {
 
 fn routes() -> Router {
     Router::new()
-        .route("/login", post(login))
+        .route("/login", post(login::<TestStore, SeeOther>))
         .route("/me", get(me))
         .route("/sensitive", get(sensitive))
 }

@@ -8,16 +8,20 @@ use std::{
 };
 
 use axum::{
-    Form, Router,
+    Router,
     http::StatusCode,
-    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use axum_login::session::MemoryStore;
-use axum_login::{AuthLayer, AuthSession, CurrentUser, UserStore, session_layer};
+use axum_login::{AuthLayer, CurrentUser, UserStore, session_layer};
 use axum_login_tests::{
-    directory::Credentials, directory::DirectoryError, directory::TestStore, directory::TestUser,
-    http::browser, http::serve,
+    directory::Credentials,
+    directory::DirectoryError,
+    directory::TestStore,
+    directory::TestUser,
+    http::browser,
+    http::serve,
+    login::{Ok200, login},
 };
 
 /// How a [`BatchStore`] answers `load_users`.
@@ -110,20 +114,6 @@ fn same_stamp(user: TestUser) -> TestUser {
     }
 }
 
-async fn login(
-    mut auth: AuthSession<BatchStore>,
-    Form(credentials): Form<Credentials>,
-) -> Response {
-    match auth.authenticate(credentials).await {
-        Ok(Some(user)) => match auth.login(&user).await {
-            Ok(()) => "in".into_response(),
-            Err(error) => error.into_response(),
-        },
-        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
-        Err(error) => error.into_response(),
-    }
-}
-
 async fn me(CurrentUser(user): CurrentUser<TestUser>) -> String {
     user.name
 }
@@ -152,7 +142,7 @@ async fn logged_in_batching(batch: Option<bool>) -> (BatchStore, String, Vec<req
         layer = layer.batch_user_loads(on);
     }
     let app = Router::new()
-        .route("/login", post(login))
+        .route("/login", post(login::<BatchStore, Ok200>))
         .route("/me", get(me))
         .layer(layer.build());
     let base = format!("http://{}", serve(app).await);

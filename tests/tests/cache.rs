@@ -8,32 +8,22 @@ use axum::{
     Form, Router,
     extract::Path,
     http::StatusCode,
-    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use axum_login::{
     AuthError, AuthLayer, AuthSession, CurrentUser, SessionKey, UserCache, require_login,
 };
 use axum_login_tests::{
-    directory::Credentials, directory::TestStore, directory::TestUser, http::browser, http::serve,
+    directory::TestStore,
+    directory::TestUser,
+    http::browser,
+    http::serve,
+    login::{Ok200, login},
     session_stores::FlakySessionStore,
 };
 use tower_sessions::SessionManagerLayer;
 
 type Auth = AuthSession<TestStore>;
-
-async fn login(
-    mut auth: Auth,
-    Form(credentials): Form<Credentials>,
-) -> Result<Response, AuthError> {
-    Ok(match auth.authenticate(credentials).await? {
-        Some(user) => {
-            auth.login(&user).await?;
-            (StatusCode::OK, user.name).into_response()
-        }
-        None => (StatusCode::UNAUTHORIZED, "invalid credentials").into_response(),
-    })
-}
 
 #[require_login]
 async fn guarded(CurrentUser(user): CurrentUser<TestUser>) -> String {
@@ -107,7 +97,7 @@ fn router(
     let session_layer = SessionManagerLayer::new(sessions.clone()).with_secure(false);
     Router::new()
         .route("/public", get(|| async { "public" }))
-        .route("/login", post(login))
+        .route("/login", post(login::<TestStore, Ok200>))
         .route("/guarded", get(guarded))
         .route("/password", post(change_password))
         .route("/users/{id}/delete", post(delete_user))

@@ -11,15 +11,15 @@ use axum::{
     Form, Router,
     extract::Path,
     http::StatusCode,
-    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use axum_login::{
     AuthError, AuthLayer, AuthSession, CurrentUser, SessionKey, UserCache, require_login,
 };
 use axum_login_tests::{
-    directory::{Credentials, TestStore, TestUser},
+    directory::{TestStore, TestUser},
     http::{browser, serve},
+    login::{Ok200, login},
     proxy::Proxy,
 };
 use fred::prelude::*;
@@ -30,19 +30,6 @@ type Auth = AuthSession<TestStore>;
 /// How soon another instance must see a published change.
 const PROPAGATION: Duration = Duration::from_millis(100);
 const LONG_TTL: Duration = Duration::from_secs(600);
-
-async fn login(
-    mut auth: Auth,
-    Form(credentials): Form<Credentials>,
-) -> Result<Response, AuthError> {
-    Ok(match auth.authenticate(credentials).await? {
-        Some(user) => {
-            auth.login(&user).await?;
-            (StatusCode::OK, user.name).into_response()
-        }
-        None => (StatusCode::UNAUTHORIZED, "invalid credentials").into_response(),
-    })
-}
 
 #[require_login]
 async fn guarded(CurrentUser(user): CurrentUser<TestUser>) -> String {
@@ -103,7 +90,7 @@ impl Instance {
             .expect("connect the cache to Redis");
         let session_layer = SessionManagerLayer::new(sessions.clone()).with_secure(false);
         let router = Router::new()
-            .route("/login", post(login))
+            .route("/login", post(login::<TestStore, Ok200>))
             .route("/guarded", get(guarded))
             .route("/password", post(change_password))
             .route("/users/{id}/record", post(change_record))

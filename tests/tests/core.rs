@@ -12,8 +12,14 @@ use axum::{
 };
 use axum_login::{AuthError, AuthLayer, AuthSession, CurrentUser, SessionKey};
 use axum_login_tests::{
-    directory::Credentials, directory::TestStore, directory::TestUser, http::bare_client,
-    http::browser, http::serve, http::set_cookie_headers, http::set_cookie_value,
+    directory::TestStore,
+    directory::TestUser,
+    http::bare_client,
+    http::browser,
+    http::serve,
+    http::set_cookie_headers,
+    http::set_cookie_value,
+    login::{Answers, login},
     session_stores::FlakySessionStore,
 };
 use reqwest::header::{ACCEPT, COOKIE};
@@ -21,17 +27,17 @@ use tower_sessions::SessionManagerLayer;
 
 type Auth = AuthSession<TestStore>;
 
-async fn login(
-    mut auth: Auth,
-    Form(credentials): Form<Credentials>,
-) -> Result<Response, AuthError> {
-    Ok(match auth.authenticate(credentials).await? {
-        Some(user) => {
-            auth.login(&user).await?;
-            (StatusCode::OK, format!("logged in as {}", user.name)).into_response()
-        }
-        None => (StatusCode::UNAUTHORIZED, "invalid credentials").into_response(),
-    })
+/// The login's answers here name the user, so that a test can tell whose login it was.
+struct LoggedInAs;
+
+impl Answers<TestUser> for LoggedInAs {
+    fn logged_in(user: &TestUser) -> Response {
+        (StatusCode::OK, format!("logged in as {}", user.name)).into_response()
+    }
+
+    fn refused() -> Response {
+        (StatusCode::UNAUTHORIZED, "invalid credentials").into_response()
+    }
 }
 
 async fn logout(mut auth: Auth) -> Result<&'static str, AuthError> {
@@ -106,7 +112,7 @@ async fn app() -> App {
     let session_layer = SessionManagerLayer::new(sessions.clone()).with_secure(false);
     let router = Router::new()
         .route("/public", get(|| async { "public" }))
-        .route("/login", post(login))
+        .route("/login", post(login::<TestStore, LoggedInAs>))
         .route("/logout", post(logout))
         .route("/me", get(me))
         .route("/me/current", get(current))

@@ -23,7 +23,7 @@ use axum_login::{
     clock::ManualClock,
     require, require_login,
 };
-use axum_login_tests::{http::bare_client, http::browser, http::serve};
+use axum_login_tests::{http::bare_client, http::browser, http::serve, login::log_in};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use tower_sessions::{MemoryStore, SessionManagerLayer};
 
@@ -125,14 +125,18 @@ struct LoginForm {
     name: String,
 }
 
-async fn login(mut auth: Auth, Form(form): Form<LoginForm>) -> Result<StatusCode, AuthError> {
-    match auth.authenticate(form.name).await? {
-        Some(user) => {
-            auth.login(&user).await?;
-            Ok(StatusCode::OK)
-        }
-        None => Ok(StatusCode::UNAUTHORIZED),
-    }
+/// Logs in by name, for both stores here whose credentials are the name alone.
+async fn login<S>(
+    mut auth: AuthSession<S>,
+    Form(form): Form<LoginForm>,
+) -> Result<StatusCode, AuthError>
+where
+    S: UserStore<Credentials = String>,
+{
+    Ok(match log_in(&mut auth, form.name).await? {
+        Some(_) => StatusCode::OK,
+        None => StatusCode::UNAUTHORIZED,
+    })
 }
 
 #[require_login]
@@ -280,7 +284,7 @@ async fn app() -> App {
         .route_layer(require!(fresh = "1m", redirect = "/reauth"));
 
     let router = Router::new()
-        .route("/login", post(login))
+        .route("/login", post(login::<Members>))
         .route("/logged-in", get(logged_in))
         .route("/editor", get(editor_only))
         .route("/admin", get(admin_only))
@@ -720,7 +724,7 @@ async fn a_custom_denial_responder_answers_for_the_layer() {
     let members = Members::default();
     members.add(3, "viewer", &[Access::Viewer], &[]);
     let router = Router::new()
-        .route("/login", post(login))
+        .route("/login", post(login::<Members>))
         .route("/editor", get(editor_only))
         .layer(
             AuthLayer::builder(
@@ -818,19 +822,6 @@ impl UserStore for StaffStore {
 
     async fn load_user(&self, id: &i64) -> Result<Option<Staff>, Infallible> {
         Ok(self.0.lock().expect("lock").get(id).cloned())
-    }
-}
-
-async fn staff_login(
-    mut auth: AuthSession<StaffStore>,
-    Form(form): Form<LoginForm>,
-) -> Result<StatusCode, AuthError> {
-    match auth.authenticate(form.name).await? {
-        Some(user) => {
-            auth.login(&user).await?;
-            Ok(StatusCode::OK)
-        }
-        None => Ok(StatusCode::UNAUTHORIZED),
     }
 }
 
@@ -998,7 +989,7 @@ async fn staff_app() -> StaffApp {
         .route("/", get(|| async { "never" }))
         .route_layer(require!(not(role = Muting::Muted)));
     let router = Router::new()
-        .route("/login", post(staff_login))
+        .route("/login", post(login::<StaffStore>))
         .route("/other-role", get(role_of_another_enum))
         .route("/not-other-role", get(not_a_role_of_another_enum))
         .route("/any-other-role", get(any_with_a_role_of_another_enum))
@@ -1188,8 +1179,7 @@ async fn a_user_type_without_roles_or_permissions_cannot_be_asked_for_them() {
     }
 
     async fn plain_login(mut auth: AuthSession<PlainStore>) -> Result<StatusCode, AuthError> {
-        let user = auth.authenticate(1).await?.expect("any id");
-        auth.login(&user).await?;
+        log_in(&mut auth, 1).await?.expect("any id");
         Ok(StatusCode::OK)
     }
 

@@ -17,20 +17,21 @@ use std::{
 };
 
 use axum::{
-    Form, Router,
+    Router,
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
 use axum_login::session::MemoryStore;
 use axum_login::{
-    AuthLayer, AuthSession, CurrentUser, PasswordCredentials, Role, Throttle, UserStore,
+    AuthLayer, CurrentUser, PasswordCredentials, Role, Throttle, UserStore,
     ldap::{LdapConfig, LdapConfigBuilder, LdapStore, LdapStoreStats, LdapUser},
     require_login, session_layer,
 };
 use axum_login_tests::{
     env::{env_or, skipped},
     http::{browser, serve},
+    login::{Answers, login},
 };
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, exop::PasswordModify};
 use reqwest::header::ACCEPT;
@@ -242,17 +243,17 @@ fn fresh_uid(test: &str) -> String {
     format!("t-{test}-{:08x}", rand::random::<u32>())
 }
 
-async fn login(
-    mut auth: AuthSession<Store>,
-    Form(credentials): Form<PasswordCredentials>,
-) -> Response {
-    match auth.authenticate(credentials).await {
-        Ok(Some(user)) => match auth.login(&user).await {
-            Ok(()) => Redirect::to("/me").into_response(),
-            Err(error) => error.into_response(),
-        },
-        Ok(None) => (StatusCode::UNPROCESSABLE_ENTITY, LOGIN_FAILED).into_response(),
-        Err(error) => error.into_response(),
+/// The answers the LDAP tests check: `/me` once logged in, `422` with [`LOGIN_FAILED`] when
+/// refused.
+struct ToMe;
+
+impl Answers<User> for ToMe {
+    fn logged_in(_: &User) -> Response {
+        Redirect::to("/me").into_response()
+    }
+
+    fn refused() -> Response {
+        (StatusCode::UNPROCESSABLE_ENTITY, LOGIN_FAILED).into_response()
     }
 }
 
@@ -293,7 +294,7 @@ impl App {
             .throttle(Throttle::disabled())
             .build();
         let router = Router::new()
-            .route("/login", post(login))
+            .route("/login", post(login::<Store, ToMe>))
             .route("/me", get(me))
             .route("/admin", get(admin))
             .route("/staff", get(staff))

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use axum::{Router, routing::get, routing::post};
 use axum_login::{
-    AuthLayer, AuthSession, CurrentUser, LoginForm, PasswordCredentials, SqlxStore, UserStore,
-    require_login,
+    AuthLayer, CurrentUser, PasswordCredentials, SqlxStore, UserStore, require_login,
     session::{MemoryStore, RedisSessionStore, SessionBackend, SqlxSessionStore},
     session_layer,
 };
 use axum_login_tests::{
     db::{self, TestDb},
     http::{Visitor, serve_with_addr},
+    login::{SeeOther, login},
     proxy::{Mode, Proxy},
     users::User,
 };
@@ -29,21 +29,6 @@ use reqwest::{StatusCode, header::ACCEPT};
 /// the request's own work) before the test calls it a hang.
 const BOUND: Duration = Duration::from_millis(500);
 const SLACK: Duration = Duration::from_millis(1500);
-
-async fn login<S>(mut auth: AuthSession<S>, form: axum::Form<LoginForm>) -> axum::response::Response
-where
-    S: UserStore<Credentials = PasswordCredentials, User = User>,
-{
-    use axum::response::IntoResponse;
-    match auth.authenticate(form.0.into_credentials()).await {
-        Ok(Some(user)) => match auth.login(&user).await {
-            Ok(()) => StatusCode::SEE_OTHER.into_response(),
-            Err(error) => error.into_response(),
-        },
-        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
-        Err(error) => error.into_response(),
-    }
-}
 
 #[require_login]
 async fn protected(CurrentUser(user): CurrentUser<User>) -> String {
@@ -59,7 +44,7 @@ where
     S: UserStore<Credentials = PasswordCredentials, User = User>,
 {
     Router::new()
-        .route("/login", post(login::<S>))
+        .route("/login", post(login::<S, SeeOther>))
         .route("/protected", get(protected))
         .route("/me", get(me))
 }

@@ -35,6 +35,7 @@ use axum_login_tests::{
     db,
     directory::{Credentials, TestStore},
     http::browser,
+    login::log_in,
     soft_passkey::SoftAuthenticator,
 };
 use serde::de::DeserializeOwned;
@@ -48,29 +49,25 @@ const AUTHENTICATION: &str = "passkey.authentication";
 const PASSWORDLESS: &str = "passkey.passwordless";
 const PASSWORD: &str = "pw";
 
-async fn check_password(
-    auth: &mut Auth,
-    user: &str,
-) -> Option<axum_login_tests::directory::TestUser> {
-    let credentials = Credentials {
+/// The test users' credentials: every user has [`PASSWORD`].
+fn credentials(user: &str) -> Credentials {
+    Credentials {
         username: user.to_owned(),
         password: PASSWORD.to_owned(),
-    };
-    auth.authenticate(credentials).await.unwrap()
+    }
 }
 
 /// The password step, as a logged-in session (a passkey then is a step-up).
 async fn login(mut auth: Auth, Path(user): Path<String>) -> StatusCode {
-    let Some(user) = check_password(&mut auth, &user).await else {
-        return StatusCode::UNAUTHORIZED;
-    };
-    auth.login(&user).await.unwrap();
-    StatusCode::NO_CONTENT
+    match log_in(&mut auth, credentials(&user)).await.unwrap() {
+        Some(_) => StatusCode::NO_CONTENT,
+        None => StatusCode::UNAUTHORIZED,
+    }
 }
 
 /// The password step of a two-step login: nobody is logged in until the passkey.
 async fn login_waiting(mut auth: Auth, Path(user): Path<String>) -> StatusCode {
-    let Some(user) = check_password(&mut auth, &user).await else {
+    let Some(user) = auth.authenticate(credentials(&user)).await.unwrap() else {
         return StatusCode::UNAUTHORIZED;
     };
     auth.begin_second_factor(&user, false).await.unwrap();

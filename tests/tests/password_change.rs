@@ -13,7 +13,10 @@ use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, PasswordCredentials, Role, SqlxStore,
     UserStore, credentials::MAX_PASSWORD_LEN, require_login, session::MemoryStore, session_layer,
 };
-use axum_login_tests::http::{browser, serve};
+use axum_login_tests::{
+    http::{browser, serve},
+    login::{Ok200, login},
+};
 use secrecy::SecretString;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Role)]
@@ -41,19 +44,6 @@ type Store = SqlxStore<User, sqlx::Sqlite>;
 #[require_login]
 async fn dashboard(CurrentUser(user): CurrentUser<User>) -> String {
     format!("hello {}", user.username)
-}
-
-async fn login(
-    mut auth: AuthSession<Store>,
-    Form(credentials): Form<PasswordCredentials>,
-) -> Result<Response, AuthError> {
-    Ok(match auth.authenticate(credentials).await? {
-        Some(user) => {
-            auth.login(&user).await?;
-            "logged in".into_response()
-        }
-        None => StatusCode::UNAUTHORIZED.into_response(),
-    })
 }
 
 #[derive(serde::Deserialize)]
@@ -185,7 +175,7 @@ async fn app() -> App {
     .build();
     let router = Router::new()
         .route("/", get(dashboard))
-        .route("/login", post(login))
+        .route("/login", post(login::<Store, Ok200>))
         .route("/password", post(change_password))
         .route("/password-q", post(change_password_with_question_mark))
         .layer(layer);

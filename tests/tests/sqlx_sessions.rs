@@ -13,7 +13,7 @@ use axum::{
 use axum_login::{AuthLayer, AuthSession, CurrentUser, PasswordCredentials, SessionKey, SqlxStore};
 use tower_sessions::{MemoryStore, SessionManagerLayer};
 
-use axum_login_tests::users::User;
+use axum_login_tests::{login::log_in, users::User};
 
 type Store = SqlxStore<User, sqlx::Sqlite>;
 
@@ -21,15 +21,9 @@ async fn login(
     mut auth: AuthSession<Store>,
     Path((username, password)): Path<(String, String)>,
 ) -> Response {
-    match auth
-        .authenticate(PasswordCredentials::new(username, password))
-        .await
-        .unwrap()
-    {
-        Some(user) => {
-            auth.login(&user).await.unwrap();
-            "logged in".into_response()
-        }
+    let credentials = PasswordCredentials::new(username, password);
+    match log_in(&mut auth, credentials).await.unwrap() {
+        Some(_) => "logged in".into_response(),
         None => StatusCode::UNAUTHORIZED.into_response(),
     }
 }

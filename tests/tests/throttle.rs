@@ -7,19 +7,16 @@
 
 use std::time::Duration;
 
-use axum::{
-    Form, Router,
-    response::{IntoResponse, Response},
-    routing::post,
-};
+use axum::{Router, routing::post};
 use axum_login::{
-    AuthLayer, AuthSession, SessionKey, Throttle, clock::ManualClock,
-    security::MemoryThrottleStore, session::MemoryStore, session_layer,
+    AuthLayer, SessionKey, Throttle, clock::ManualClock, security::MemoryThrottleStore,
+    session::MemoryStore, session_layer,
 };
 use axum_login_tests::{
     apps::{SqlApp, sql_app_on_plain_http},
-    directory::{Credentials, TestStore},
+    directory::TestStore,
     http::{browser, serve, serve_with_addr},
+    login::{SeeOther, login as login_route},
     logs::{capture_logs, logs},
     users::PASSWORD,
 };
@@ -269,19 +266,6 @@ async fn every_spelling_of_an_account_shares_its_counter() {
 
 /// An app on the hand-written store (no hashing), whose account key is the username as typed.
 fn directory_app(throttle: Throttle) -> Router {
-    async fn keyed_login(
-        mut auth: AuthSession<TestStore>,
-        Form(credentials): Form<Credentials>,
-    ) -> Response {
-        match auth.authenticate(credentials).await {
-            Ok(Some(user)) => match auth.login(&user).await {
-                Ok(()) => axum::http::StatusCode::SEE_OTHER.into_response(),
-                Err(error) => error.into_response(),
-            },
-            Ok(None) => axum::http::StatusCode::UNAUTHORIZED.into_response(),
-            Err(error) => error.into_response(),
-        }
-    }
     let store = TestStore::with_users(&[(1, "ferris", "pw-ferris")]);
     let layer = AuthLayer::builder(
         store,
@@ -291,7 +275,7 @@ fn directory_app(throttle: Throttle) -> Router {
     .throttle(throttle)
     .build();
     Router::new()
-        .route("/login", post(keyed_login))
+        .route("/login", post(login_route::<TestStore, SeeOther>))
         .layer(layer)
 }
 

@@ -4,12 +4,17 @@
 //! letters and a NUL. At the store, each spelling that logs in as `admin` gets `admin`'s
 //! account key; over HTTP, five wrong guesses under five spellings lock `admin`.
 
-use axum::{Form, Router, response::IntoResponse, response::Response, routing::post};
+use axum::{Router, routing::post};
 use axum_login::{
-    AuthLayer, AuthSession, LoginForm, PasswordCredentials, SessionKey, SqlxStore, Throttle,
-    UserStore, security::MemoryThrottleStore, session::MemoryStore, session_layer,
+    AuthLayer, PasswordCredentials, SessionKey, SqlxStore, Throttle, UserStore,
+    security::MemoryThrottleStore, session::MemoryStore, session_layer,
 };
-use axum_login_tests::{db, http::serve_with_addr, users::User};
+use axum_login_tests::{
+    db,
+    http::serve_with_addr,
+    login::{SeeOther, login},
+    users::User,
+};
 use reqwest::StatusCode;
 
 const PASSWORD: &str = "pw-admin";
@@ -84,20 +89,6 @@ where
     reaching
 }
 
-async fn login<S>(mut auth: AuthSession<S>, Form(form): Form<LoginForm>) -> Response
-where
-    S: UserStore<User = User, Credentials = PasswordCredentials>,
-{
-    match auth.authenticate(form.into_credentials()).await {
-        Ok(Some(user)) => match auth.login(&user).await {
-            Ok(()) => StatusCode::SEE_OTHER.into_response(),
-            Err(error) => error.into_response(),
-        },
-        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
-        Err(error) => error.into_response(),
-    }
-}
-
 /// Five wrong guesses, one per spelling, from five browsers; then the right password under the
 /// plain name is refused.
 async fn five_spellings_lock_the_account<S>(store: S, spellings: &[&str])
@@ -115,7 +106,9 @@ where
             .max_failures_per_address(u32::MAX),
     )
     .build();
-    let app = Router::new().route("/login", post(login::<S>)).layer(layer);
+    let app = Router::new()
+        .route("/login", post(login::<S, SeeOther>))
+        .layer(layer);
     let base = format!("http://{}", serve_with_addr(app).await);
     let attempt = |username: String, password: &'static str| {
         let base = base.clone();

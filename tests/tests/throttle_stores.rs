@@ -9,13 +9,9 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use axum::{
-    Form, Router,
-    response::{IntoResponse, Response},
-    routing::post,
-};
+use axum::{Router, routing::post};
 use axum_login::{
-    AuthLayer, AuthSession, SessionKey, Throttle,
+    AuthLayer, SessionKey, Throttle,
     security::{
         MemoryThrottleStore, Outcome, RedisThrottleStore, Rule, SqlxThrottleStore, ThrottleKey,
         ThrottleStore, Verdict,
@@ -25,8 +21,9 @@ use axum_login::{
 };
 use axum_login_tests::{
     db,
-    directory::{Credentials, TestStore},
+    directory::TestStore,
     http::serve_with_addr,
+    login::{SeeOther, login},
 };
 use reqwest::StatusCode;
 
@@ -285,17 +282,6 @@ async fn sql_counters_with_nothing_in_them_leave_no_row() {
     db.finish().await;
 }
 
-async fn login(mut auth: AuthSession<TestStore>, Form(credentials): Form<Credentials>) -> Response {
-    match auth.authenticate(credentials).await {
-        Ok(Some(user)) => match auth.login(&user).await {
-            Ok(()) => StatusCode::SEE_OTHER.into_response(),
-            Err(error) => error.into_response(),
-        },
-        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
-        Err(error) => error.into_response(),
-    }
-}
-
 /// One instance of an app: its own process memory (sessions, user store handle), the shared
 /// throttle store.
 async fn instance(users: TestStore, throttle: impl ThrottleStore + Clone) -> String {
@@ -310,7 +296,9 @@ async fn instance(users: TestStore, throttle: impl ThrottleStore + Clone) -> Str
             .max_failures_per_address(u32::MAX),
     )
     .build();
-    let app = Router::new().route("/login", post(login)).layer(layer);
+    let app = Router::new()
+        .route("/login", post(login::<TestStore, SeeOther>))
+        .layer(layer);
     format!("http://{}", serve_with_addr(app).await)
 }
 

@@ -16,7 +16,6 @@
 //!
 //! [rusqlite]: https://docs.rs/rusqlite
 
-mod routes;
 mod store;
 
 use std::{path::PathBuf, time::Duration};
@@ -166,7 +165,7 @@ impl App {
             .session_key(key)
             .build();
         Ok(Self {
-            router: routes::router().layer(auth),
+            router: example_login_pages::router::<RusqliteStore>().layer(auth),
             store,
             cleanup,
         })
@@ -210,4 +209,15 @@ async fn seed(store: &RusqliteStore) -> Result<(), AppError> {
         }
     }
     Ok(())
+}
+
+/// What the shared login pages show of a user.
+impl example_login_pages::PageUser for User {
+    fn username(&self) -> &str {
+        &self.username
+    }
+
+    fn role_name(&self) -> &'static str {
+        axum_login::Role::as_str(&self.role)
+    }
 }

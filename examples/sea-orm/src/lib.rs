@@ -21,7 +21,6 @@
 //! [Sea-ORM]: https://www.sea-ql.org/SeaORM/
 
 pub mod entity;
-mod routes;
 mod store;
 
 use std::{fmt, str::FromStr, time::Duration};
@@ -322,7 +321,7 @@ where
         .login_url("/login")
         .session_key(key)
         .build();
-    (routes::router::<S>().layer(auth), cleanup)
+    (example_login_pages::router::<S>().layer(auth), cleanup)
 }
 
 /// Creates `seaorm_users` from the entity, unless it exists: Sea-ORM writes the DDL for the
@@ -386,4 +385,15 @@ async fn seed(db: &DatabaseConnection) -> Result<(), AppError> {
         }
     }
     Ok(())
+}
+
+/// What the shared login pages show of a user.
+impl example_login_pages::PageUser for User {
+    fn username(&self) -> &str {
+        &self.username
+    }
+
+    fn role_name(&self) -> &'static str {
+        axum_login::Role::as_str(&self.role)
+    }
 }

@@ -15,7 +15,6 @@
 //!
 //! [sled]: https://docs.rs/sled
 
-mod routes;
 mod sessions;
 mod store;
 
@@ -140,7 +139,7 @@ impl App {
             .session_key(key)
             .build();
         Ok(Self {
-            router: routes::router().layer(auth),
+            router: example_login_pages::router::<SledStore>().layer(auth),
             store,
             cleanup,
         })
@@ -183,4 +182,15 @@ async fn seed(store: &SledStore) -> Result<(), AppError> {
         }
     }
     Ok(())
+}
+
+/// What the shared login pages show of a user.
+impl example_login_pages::PageUser for User {
+    fn username(&self) -> &str {
+        &self.username
+    }
+
+    fn role_name(&self) -> &'static str {
+        axum_login::Role::as_str(&self.role)
+    }
 }

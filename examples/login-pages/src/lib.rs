@@ -1,4 +1,23 @@
-//! The pages and form handlers: the demo app's login surface, on either store.
+//! The login surface the store examples serve, written once for any store: a home page that
+//! says who is logged in, the login form and its handler, logout, a page for any logged-in user
+//! and one for admins.
+//!
+//! The examples that use it differ in how they keep users, not in their pages: each implements
+//! [`PageUser`] for its user type and mounts [`router`] under its `AuthLayer`.
+//!
+//! ```
+//! use axum_login::{PasswordCredentials, UserStore};
+//! use example_login_pages::PageUser;
+//!
+//! // The pages for any store whose users they can show; the app puts its `AuthLayer` over them.
+//! fn pages<S>() -> axum::Router
+//! where
+//!     S: UserStore<Credentials = PasswordCredentials>,
+//!     S::User: PageUser,
+//! {
+//!     example_login_pages::router::<S>()
+//! }
+//! ```
 
 use axum::{
     Form, Router,
@@ -8,30 +27,39 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthSession, CurrentUser, PasswordCredentials, Role as _, UserStore, require_login,
+    AuthError, AuthSession, AuthUser, CurrentUser, PasswordCredentials, UserStore, require_login,
     safe_next,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::{Access, User};
+/// What the pages show of a user.
+pub trait PageUser: AuthUser {
+    /// The name the user logs in with.
+    fn username(&self) -> &str;
+    /// The name of the user's role, as the role's `#[derive(Role)]` spells it.
+    fn role_name(&self) -> &'static str;
+}
 
 /// The one message for every failed login: it must not tell an unknown user from a wrong
 /// password.
 const LOGIN_FAILED: &str = "Wrong username or password.";
 
-/// The routes, for an app whose layer runs on store `S`: only logging in and out name the store;
-/// the other pages ask for the user, whichever store loaded it.
-pub(crate) fn router<S>() -> Router
+/// The routes, for an app whose layer runs on store `S`.
+///
+/// Serve them with `into_make_service_with_connect_info::<SocketAddr>()`, so that failed
+/// logins are also throttled per client address.
+pub fn router<S>() -> Router
 where
-    S: UserStore<User = User, Credentials = PasswordCredentials>,
+    S: UserStore<Credentials = PasswordCredentials>,
+    S::User: PageUser,
 {
     Router::new()
-        .route("/", get(home))
+        .route("/", get(home::<S::User>))
         .route("/login", get(login_page).post(login::<S>))
         .route("/logout", post(logout::<S>))
-        .route("/protected", get(protected))
-        .route("/admin", get(admin))
+        .route("/protected", get(protected::<S::User>))
+        .route("/admin", get(admin::<S::User>))
 }
 
 /// `text` with the characters that mean something in HTML replaced by entities.
@@ -50,19 +78,20 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// A whole page: navigation (with the logout form when someone is logged in) and `content`.
-fn page(status: StatusCode, title: &str, user: Option<&User>, content: &str) -> Response {
+/// A whole page: navigation (with the logout form when `user`, a username, is logged in) and
+/// `content`.
+fn page(status: StatusCode, title: &str, user: Option<&str>, content: &str) -> Response {
     let account = match user {
         Some(user) => format!(
             r#"<form method="post" action="/logout"><span id="who">{}</span> <button type="submit">Log out</button></form>"#,
-            escape(&user.username)
+            escape(user)
         ),
         None => r#"<a href="/login">Log in</a>"#.to_owned(),
     };
     let body = format!(
         r#"<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>{title} - axum-login on Sea-ORM</title></head>
+<head><meta charset="utf-8"><title>{title} - axum-login</title></head>
 <body>
 <nav><a href="/">Home</a> <a href="/protected">Protected</a> <a href="/admin">Admin</a> {account}</nav>
 <main>
@@ -75,21 +104,26 @@ fn page(status: StatusCode, title: &str, user: Option<&User>, content: &str) -> 
     (status, Html(body)).into_response()
 }
 
-fn who(user: &User) -> String {
+fn who<U: PageUser>(user: &U) -> String {
     format!(
         "Logged in as <strong>{}</strong> (role: {}).",
-        escape(&user.username),
-        user.role.as_str()
+        escape(user.username()),
+        user.role_name()
     )
 }
 
-async fn home(user: Option<CurrentUser<User>>) -> Response {
+async fn home<U: PageUser>(user: Option<CurrentUser<U>>) -> Response {
     let user = user.map(|CurrentUser(user)| user);
     let content = match &user {
         Some(user) => format!("<h1>Home</h1>\n<p>{}</p>", who(user)),
         None => "<h1>Home</h1>\n<p>Nobody is logged in.</p>".to_owned(),
     };
-    page(StatusCode::OK, "Home", user.as_ref(), &content)
+    page(
+        StatusCode::OK,
+        "Home",
+        user.as_ref().map(PageUser::username),
+        &content,
+    )
 }
 
 /// The login form; `next` is put into the hidden field only when it is safe to redirect to.
@@ -140,7 +174,7 @@ async fn login<S>(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AuthError>
 where
-    S: UserStore<User = User, Credentials = PasswordCredentials>,
+    S: UserStore<Credentials = PasswordCredentials>,
 {
     let credentials = PasswordCredentials {
         username: form.username,
@@ -167,19 +201,20 @@ async fn logout<S: UserStore>(mut auth: AuthSession<S>) -> Result<Redirect, Auth
 }
 
 #[require_login]
-async fn protected(CurrentUser(user): CurrentUser<User>) -> Response {
+async fn protected<U: PageUser>(CurrentUser(user): CurrentUser<U>) -> Response {
     let content = format!(
         "<h1>Protected</h1>\n<p>Any logged-in user sees this page. {}</p>",
         who(&user)
     );
-    page(StatusCode::OK, "Protected", Some(&user), &content)
+    page(StatusCode::OK, "Protected", Some(user.username()), &content)
 }
 
-#[require_login(role = Access::Admin)]
-async fn admin(CurrentUser(user): CurrentUser<User>) -> Response {
+// By name: the pages serve user types of several crates, each with a role enum of its own.
+#[require_login(role = "admin")]
+async fn admin<U: PageUser>(CurrentUser(user): CurrentUser<U>) -> Response {
     let content = format!(
         "<h1>Admin</h1>\n<p>Only admins see this page. {}</p>",
         who(&user)
     );
-    page(StatusCode::OK, "Admin", Some(&user), &content)
+    page(StatusCode::OK, "Admin", Some(user.username()), &content)
 }
