@@ -398,11 +398,6 @@ impl AuthzKinds {
         roles: Held::Unknown,
         permissions: Held::Unknown,
     };
-
-    /// The kinds of user type `U`: what a guard may ask users of that type about.
-    pub fn of<U: crate::AuthUser>() -> Self {
-        U::authz_kinds()
-    }
 }
 
 /// What a user can hold as a role: a variant of a [`Role`] enum, or a name (`String`, `&str`,

@@ -70,10 +70,10 @@ pub use crate::password::hash_password;
 pub use crate::sqlx::SqlxStore;
 pub use crate::{
     authz::{Permission, Role},
-    credentials::{LoginForm, PasswordCredentials},
+    credentials::PasswordCredentials,
     error::AuthError,
     layer::AuthLayer,
-    login::{AuthSession, CurrentUser, SecondFactorDue, SessionInfo},
+    login::{AuthSession, CurrentUser, LoginForm, SecondFactorDue, SessionInfo},
     security::{SessionKey, Throttle, safe_next},
     session::session_layer,
     store::UserStore,

@@ -145,6 +145,15 @@ pub trait AuthUser: Clone + Send + Sync + 'static {
     }
 }
 
+// Here rather than in `authz`, next to the trait it reads, so that `authz` does not depend on
+// `user` (which depends on `authz`).
+impl AuthzKinds {
+    /// The kinds of user type `U`: what a guard may ask users of that type about.
+    pub fn of<U: AuthUser>() -> Self {
+        U::authz_kinds()
+    }
+}
+
 /// The type of an `#[auth(password_hash)]` field: its bytes are what
 /// [`AuthUser::session_auth_hash`] returns.
 ///

@@ -12,6 +12,7 @@ mod backend;
 mod config;
 mod current_user;
 mod flow;
+mod form;
 mod record;
 mod rejection;
 mod request;
@@ -24,6 +25,7 @@ pub use self::rejection::{AuthRejection, Denial, DenialReason, DenialResponder};
 pub use self::{
     auth_session::AuthSession,
     current_user::CurrentUser,
+    form::LoginForm,
     second_factor::{SecondFactorDue, SecondFactorLookup},
     sessions::SessionInfo,
 };
