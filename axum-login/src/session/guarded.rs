@@ -36,7 +36,7 @@ tokio::task_local! {
 #[derive(Clone)]
 pub(crate) struct SaveContext {
     skip_unchanged: bool,
-    /// The [`Update`] of the store, `0` until it answers.
+    /// What the store did, [`SaveOutcome::Pending`] until it answers.
     outcome: Arc<AtomicU8>,
 }
 
@@ -56,7 +56,37 @@ impl SaveContext {
     /// Whether the store wrote the session (or created it): `false` when the session was gone
     /// or the write would have changed nothing.
     pub(crate) fn wrote(&self) -> bool {
-        !matches!(self.outcome.load(Ordering::Acquire), 2 | 3)
+        !matches!(
+            SaveOutcome::from_u8(self.outcome.load(Ordering::Acquire)),
+            SaveOutcome::Unchanged | SaveOutcome::Missing
+        )
+    }
+
+    /// Tells the layer what the store did, when the store runs inside a layer's save.
+    fn report(outcome: SaveOutcome) {
+        let _ = SAVE.try_with(|context| context.outcome.store(outcome as u8, Ordering::Release));
+    }
+}
+
+/// What the store did with the layer's save. Held as its `u8` in an atomic, which the store
+/// (inside tower-sessions' `save`, the only way in) writes and the layer reads after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum SaveOutcome {
+    Pending = 0,
+    Written = 1,
+    Unchanged = 2,
+    Missing = 3,
+}
+
+impl SaveOutcome {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::Written,
+            2 => Self::Unchanged,
+            3 => Self::Missing,
+            _ => Self::Pending,
+        }
     }
 }
 
@@ -229,7 +259,7 @@ impl<S: Send + Sync + 'static> SessionStore for GuardedStore<S> {
         let created = self
             .bounded("create", (self.calls.create)(&self.inner, record))
             .await;
-        let _ = SAVE.try_with(|context| context.outcome.store(1, Ordering::Release));
+        SaveContext::report(SaveOutcome::Written);
         created
     }
 
@@ -243,17 +273,17 @@ impl<S: Send + Sync + 'static> SessionStore for GuardedStore<S> {
                 (self.calls.update)(&self.inner, record, skip_unchanged),
             )
             .await?;
-        let code = match update {
-            Update::Written => 1,
-            Update::Unchanged => 2,
+        let outcome = match update {
+            Update::Written => SaveOutcome::Written,
+            Update::Unchanged => SaveOutcome::Unchanged,
             Update::Missing => {
                 tracing::info!(
                     "not writing back a session that ended while a request held it (after a logout or id change)"
                 );
-                3
+                SaveOutcome::Missing
             }
         };
-        let _ = SAVE.try_with(|context| context.outcome.store(code, Ordering::Release));
+        SaveContext::report(outcome);
         Ok(())
     }
 
