@@ -296,9 +296,11 @@ async fn post_login(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_new_usernames_cannot_unlock_an_account() {
-    // The default store (100,000 counters), overfilled twice: the flood must push out its own
-    // counters, never the locked account's.
-    let throttle = Throttle::new(MemoryThrottleStore::default())
+    const CAPACITY: usize = 4_000;
+    // A store of 4,000 counters, overfilled twice: the flood must push out its own counters,
+    // never the locked account's. Eviction does not depend on the capacity; a small one keeps
+    // the flood to 8,000 requests (the default's 100,000 took minutes under load).
+    let throttle = Throttle::new(MemoryThrottleStore::new(CAPACITY))
         .max_failures_per_account(3)
         .max_failures_per_address(u32::MAX);
     let base = format!("http://{}", serve_with_addr(directory_app(throttle)).await);
@@ -313,7 +315,7 @@ async fn a_flood_of_new_usernames_cannot_unlock_an_account() {
         .map(|worker| {
             let (client, base) = (client.clone(), base.clone());
             tokio::spawn(async move {
-                for n in (worker..200_000).step_by(4) {
+                for n in (worker..2 * CAPACITY).step_by(4) {
                     post_login(&client, &base, &format!("flood-{n}"), "x").await;
                 }
             })
