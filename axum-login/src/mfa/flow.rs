@@ -553,6 +553,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn disabling_removes_the_secret_and_the_recovery_codes() {
+        let clock = ManualClock::new();
+        let mfa = mfa();
+        assert!(
+            !mfa.disable("u1").await.expect("disable"),
+            "nothing to remove"
+        );
+        enrolled(&mfa, &clock).await;
+        assert!(mfa.totp_enabled("u1").await.expect("read"));
+        assert_eq!(mfa.recovery_codes_left("u1").await.expect("count"), 10);
+        assert!(mfa.disable("u1").await.expect("disable"));
+        assert!(!mfa.totp_enabled("u1").await.expect("read"));
+        assert_eq!(mfa.recovery_codes_left("u1").await.expect("count"), 0);
+        assert!(
+            !mfa.disable("u1").await.expect("disable"),
+            "already removed"
+        );
+    }
+
+    #[test]
+    fn the_debug_form_says_whether_secrets_are_encrypted() {
+        let encrypted = format!("{:?}", mfa());
+        assert!(encrypted.contains("encrypted: true"), "{encrypted}");
+        let clear = format!(
+            "{:?}",
+            Mfa::new(MemorySecondFactorStore::default(), Totp::new("Test"))
+        );
+        assert!(clear.contains("encrypted: false"), "{clear}");
+    }
+
+    #[tokio::test]
     async fn the_qr_code_is_an_svg() {
         let mfa = mfa();
         let enrolment = mfa
