@@ -584,6 +584,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_enrolment_uri_holds_the_new_secret_for_the_account() {
+        let mfa = mfa();
+        let enrolment = mfa
+            .start_totp_enrollment("u1", "ferris")
+            .await
+            .expect("enrol");
+        let uri = enrolment.uri().expose_secret();
+        let secret = enrolment.secret().to_base32();
+        assert!(uri.starts_with("otpauth://totp/Test:ferris?"), "{uri}");
+        assert!(
+            uri.contains(&format!("secret={}&", secret.expose_secret())),
+            "{uri}"
+        );
+    }
+
+    #[tokio::test]
     async fn the_qr_code_is_an_svg() {
         let mfa = mfa();
         let enrolment = mfa
