@@ -689,6 +689,27 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn the_second_factor_locks_at_the_configured_number_of_failures() {
+        let throttle = Throttle::default().max_second_factor_failures(2);
+        let (clock, key) = (crate::clock::ManualClock::new(), SessionKey::generate());
+        for _ in 0..2 {
+            let gate = throttle
+                .gate_second_factor("u1", &clock, &key)
+                .await
+                .expect("gate");
+            let SecondFactorGate::Pass(attempt) = gate else {
+                panic!("locked before the limit");
+            };
+            attempt.finish(false, clock.now()).await.expect("finish");
+        }
+        let gate = throttle
+            .gate_second_factor("u1", &clock, &key)
+            .await
+            .expect("gate");
+        assert!(matches!(gate, SecondFactorGate::Locked { first: true }));
+    }
+
     #[test]
     fn counter_keys_are_fixed_size_and_keyed() {
         let key = SessionKey::generate();
