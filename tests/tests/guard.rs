@@ -15,12 +15,14 @@ use axum::{
     Form, Json, Router,
     extract::{Path, Query, State},
     http::StatusCode,
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, Role, UserStore,
     authz::{AuthzKinds, Held, PermissionRef, RoleRef},
     clock::ManualClock,
+    guard::{Guard, Policy, PolicyContext},
     require, require_login,
 };
 use axum_login_tests::{http::bare_client, http::browser, http::serve, login::log_in};
@@ -1306,4 +1308,80 @@ async fn an_associated_function_can_be_guarded() {
         answer(&viewer, app.url("/associated")).await,
         (StatusCode::OK, "hello viewer".to_owned())
     );
+}
+
+/// Policies written by hand, for rules the attribute grammar cannot say: each asks the user
+/// one question through `PolicyContext`.
+struct HandWrittenRole;
+struct HandWrittenRoleNamed;
+struct HandWrittenPermission;
+
+impl<S: Send + Sync> Policy<S> for HandWrittenRole {
+    async fn check(cx: &mut PolicyContext<'_, S>) -> Result<bool, Response> {
+        cx.has_role(&Access::Editor)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+impl<S: Send + Sync> Policy<S> for HandWrittenRoleNamed {
+    async fn check(cx: &mut PolicyContext<'_, S>) -> Result<bool, Response> {
+        cx.has_role_named("editor")
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+impl<S: Send + Sync> Policy<S> for HandWrittenPermission {
+    async fn check(cx: &mut PolicyContext<'_, S>) -> Result<bool, Response> {
+        cx.has_permission("posts.write")
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+#[tokio::test]
+async fn hand_written_policies_see_the_users_roles_and_permissions() {
+    let members = Members::default();
+    // An admin is an editor through the hierarchy; a writer holds a permission and no role.
+    members.add(1, "admin", &[Access::Admin], &[]);
+    members.add(2, "writer", &[Access::Viewer], &["posts.write"]);
+    let router = Router::new()
+        .route("/login", post(login))
+        .route("/role", get(|_: Guard<HandWrittenRole>| async { "role" }))
+        .route(
+            "/role-named",
+            get(|_: Guard<HandWrittenRoleNamed>| async { "role named" }),
+        )
+        .route(
+            "/permission",
+            get(|_: Guard<HandWrittenPermission>| async { "permission" }),
+        )
+        .layer(
+            AuthLayer::builder(
+                members.clone(),
+                SessionManagerLayer::new(MemoryStore::default()).with_secure(false),
+            )
+            .build(),
+        );
+    let base = format!("http://{}", serve(router).await);
+    let admin = browser();
+    let writer = browser();
+    for (client, name) in [(&admin, "admin"), (&writer, "writer")] {
+        let response = client
+            .post(format!("{base}/login"))
+            .form(&[("name", name)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::OK, "login as {name}");
+    }
+    for (client, name, path, expected) in [
+        (&admin, "admin", "/role", StatusCode::OK),
+        (&writer, "writer", "/role", StatusCode::FORBIDDEN),
+        (&admin, "admin", "/role-named", StatusCode::OK),
+        (&writer, "writer", "/role-named", StatusCode::FORBIDDEN),
+        (&admin, "admin", "/permission", StatusCode::FORBIDDEN),
+        (&writer, "writer", "/permission", StatusCode::OK),
+    ] {
+        let (status, _) = answer(client, format!("{base}{path}")).await;
+        assert_eq!(status, expected, "{name} on {path}");
+    }
 }

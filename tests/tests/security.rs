@@ -173,6 +173,29 @@ async fn every_login_yields_a_new_session_id() {
     }
 }
 
+#[tokio::test]
+async fn an_ordinary_request_keeps_the_session_id() {
+    // Only a login or a re-authentication changes the id: one that changed on every request
+    // would log a user out of every tab whose request raced another.
+    let app = mem_app().await;
+    let visitor = Visitor::new(&app.base);
+    assert_eq!(
+        visitor.login("ferris", "pw-ferris").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let id = visitor.cookie().expect("the login sets the session cookie");
+    for _ in 0..3 {
+        let response = visitor.get("/me").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            session_set_cookie(&response).is_none_or(|cookie| cookie.value == id),
+            "the id changed on GET /me"
+        );
+    }
+    assert_eq!(visitor.cookie(), Some(id.clone()));
+    assert!(app.sessions.holds(&id).await, "the session lives on");
+}
+
 // ---- 7. no resurrection --------------------------------------------------------------------
 
 /// Starts `GET /slow` with `visitor`'s cookie and waits until it has loaded and written the

@@ -553,6 +553,53 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn disabling_removes_the_secret_and_the_recovery_codes() {
+        let clock = ManualClock::new();
+        let mfa = mfa();
+        assert!(
+            !mfa.disable("u1").await.expect("disable"),
+            "nothing to remove"
+        );
+        enrolled(&mfa, &clock).await;
+        assert!(mfa.totp_enabled("u1").await.expect("read"));
+        assert_eq!(mfa.recovery_codes_left("u1").await.expect("count"), 10);
+        assert!(mfa.disable("u1").await.expect("disable"));
+        assert!(!mfa.totp_enabled("u1").await.expect("read"));
+        assert_eq!(mfa.recovery_codes_left("u1").await.expect("count"), 0);
+        assert!(
+            !mfa.disable("u1").await.expect("disable"),
+            "already removed"
+        );
+    }
+
+    #[test]
+    fn the_debug_form_says_whether_secrets_are_encrypted() {
+        let encrypted = format!("{:?}", mfa());
+        assert!(encrypted.contains("encrypted: true"), "{encrypted}");
+        let clear = format!(
+            "{:?}",
+            Mfa::new(MemorySecondFactorStore::default(), Totp::new("Test"))
+        );
+        assert!(clear.contains("encrypted: false"), "{clear}");
+    }
+
+    #[tokio::test]
+    async fn the_enrolment_uri_holds_the_new_secret_for_the_account() {
+        let mfa = mfa();
+        let enrolment = mfa
+            .start_totp_enrollment("u1", "ferris")
+            .await
+            .expect("enrol");
+        let uri = enrolment.uri().expose_secret();
+        let secret = enrolment.secret().to_base32();
+        assert!(uri.starts_with("otpauth://totp/Test:ferris?"), "{uri}");
+        assert!(
+            uri.contains(&format!("secret={}&", secret.expose_secret())),
+            "{uri}"
+        );
+    }
+
+    #[tokio::test]
     async fn the_qr_code_is_an_svg() {
         let mfa = mfa();
         let enrolment = mfa

@@ -223,4 +223,39 @@ mod tests {
             assert_eq!(parse_cookie(junk), None, "{junk:?}");
         }
     }
+
+    #[test]
+    fn cookies_hold_only_url_safe_base64() {
+        let selector = format!("{}-_", "a".repeat(20));
+        let validator = format!("{}_-", "B".repeat(41));
+        assert_eq!(
+            parse_cookie(&format!("{selector}.{validator}")),
+            Some((selector.as_str(), validator.as_str()))
+        );
+        for bad in ["!", "+", "/", "=", " "] {
+            let selector = format!("{}{bad}", "a".repeat(21));
+            assert_eq!(
+                parse_cookie(&format!("{selector}.{validator}")),
+                None,
+                "{bad:?}"
+            );
+            let validator = format!("{}{bad}", "B".repeat(42));
+            assert_eq!(
+                parse_cookie(&format!("{}.{validator}", "a".repeat(22))),
+                None,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_debug_form_shows_the_settings_and_not_the_store() {
+        let remember = RememberMe::new(MemoryRememberStore::default())
+            .lifetime(Duration::from_secs(60))
+            .grace(Duration::from_secs(5));
+        assert_eq!(
+            format!("{remember:?}"),
+            "RememberMe { lifetime: 60s, grace: 5s, .. }"
+        );
+    }
 }

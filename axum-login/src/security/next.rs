@@ -314,6 +314,31 @@ mod tests {
     }
 
     #[test]
+    fn only_dot_segments_are_resolved_away() {
+        // Segments as long as `..` or its encoded forms, but not dots: they stay, so what
+        // follows them is not a host.
+        for path in ["/ab//c", "/a%2e//c", "/abcdef//c"] {
+            assert_eq!(safe_next(path), Some(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn scheme_relative_urls_whose_path_resolves_away_are_refused() {
+        // `//..` is the host `..`; its path resolving to `/` must not make it local, raw or
+        // once decoded.
+        for payload in ["//..", "//%2e%2e", "/%2F..", "/%2f%2e%2e"] {
+            assert_eq!(safe_next(payload), None, "accepted {payload:?}");
+        }
+    }
+
+    #[test]
+    fn a_percent_needs_two_hex_digits() {
+        for payload in ["/a%2z", "/a%z2", "/a?b=%g0"] {
+            assert_eq!(safe_next(payload), None, "accepted {payload:?}");
+        }
+    }
+
+    #[test]
     fn overlong_next_is_refused() {
         let long = format!("/{}", "a".repeat(MAX_NEXT_LEN));
         assert_eq!(safe_next(&long), None);

@@ -287,6 +287,65 @@ mod tests {
     }
 
     #[test]
+    fn a_cookie_is_read_only_when_the_request_has_exactly_one_of_its_name() {
+        let post = request(
+            Method::POST,
+            &[("cookie", "a=1; device = signed ; b=2; twice=x; twice=y")],
+        );
+        assert_eq!(post.cookie("device"), Some("signed"));
+        assert_eq!(post.cookie("b"), Some("2"));
+        assert_eq!(post.cookie("missing"), None);
+        // Two cookies of one name: one was planted, and which is unknown.
+        assert_eq!(post.cookie("twice"), None);
+    }
+
+    #[test]
+    fn a_safe_request_keeps_its_cookies_only_when_asked() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("remember=token"));
+        let kept = RequestOrigin::of(&Method::GET, &headers, true);
+        assert_eq!(kept.cookie("remember"), Some("token"));
+        let dropped = RequestOrigin::of(&Method::GET, &headers, false);
+        assert_eq!(dropped.cookie("remember"), None);
+    }
+
+    #[test]
+    fn forwarded_headers_are_kept_for_a_login_attempt() {
+        let post = request(
+            Method::POST,
+            &[
+                ("forwarded", "for=192.0.2.60"),
+                ("x-forwarded-for", "198.51.100.7"),
+            ],
+        );
+        assert_eq!(post.forwarded(), Some("for=192.0.2.60"));
+        assert_eq!(post.forwarded_for(), Some("198.51.100.7"));
+        let bare = request(Method::POST, &[]);
+        assert_eq!(bare.forwarded(), None);
+        assert_eq!(bare.forwarded_for(), None);
+    }
+
+    #[test]
+    fn hosts_split_from_their_ports() {
+        assert_eq!(split_port("app.example"), Some(("app.example", None)));
+        assert_eq!(
+            split_port("app.example:8080"),
+            Some(("app.example", Some(8080)))
+        );
+        assert_eq!(split_port("[::1]"), Some(("[::1]", None)));
+        assert_eq!(split_port("[::1]:3000"), Some(("[::1]", Some(3000))));
+        for not_a_host in [
+            ":80",
+            "",
+            "app.example/x",
+            "user@app.example",
+            "app.example:x",
+        ] {
+            assert_eq!(split_port(not_a_host), None, "{not_a_host:?}");
+        }
+    }
+
+    #[test]
     fn trusted_origins_pass() {
         let trusted = vec!["https://front.example".to_owned()];
         assert!(

@@ -213,6 +213,60 @@ mod tests {
     }
 
     #[test]
+    fn a_removal_keeps_its_own_expiry_and_no_other_attribute_of_the_set_cookie() {
+        let attributes = CookieAttributes::default();
+        let mut set = response(&[
+            "id=abc; Max-Age=3600; Expires=Wed, 01 Jan 2031 00:00:00 GMT; Domain=app.example; Secure",
+        ]);
+        attributes.fix(&mut set);
+        let mut removal = response(&["id=; Path=/; Max-Age=0"]);
+        attributes.fix(&mut removal);
+        assert_eq!(cookies(&removal), ["id=; Path=/; Max-Age=0; Secure"]);
+    }
+
+    #[test]
+    fn only_an_empty_cookie_that_expires_now_is_a_removal() {
+        let attributes = CookieAttributes::default();
+        let mut set = response(&["id=abc; HttpOnly; Secure"]);
+        attributes.fix(&mut set);
+        // A value with `Max-Age=0` is a cookie the app set, not a removal to complete.
+        let mut expired = response(&["id=old; Max-Age=0"]);
+        attributes.fix(&mut expired);
+        assert_eq!(cookies(&expired), ["id=old; Max-Age=0"]);
+        // And an empty value without it is a cookie set empty, whose attributes count.
+        let mut empty = response(&["flag=; SameSite=Strict"]);
+        attributes.fix(&mut empty);
+        let mut removal = response(&["flag=; Max-Age=0"]);
+        attributes.fix(&mut removal);
+        assert_eq!(cookies(&removal), ["flag=; Max-Age=0; SameSite=Strict"]);
+    }
+
+    /// A service that is never ready, to see readiness passed through.
+    struct NeverReady;
+
+    impl Service<()> for NeverReady {
+        type Response = Response<()>;
+        type Error = ();
+        type Future = std::future::Ready<Result<Response<()>, ()>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Pending
+        }
+
+        fn call(&mut self, (): ()) -> Self::Future {
+            std::future::ready(Ok(Response::new(())))
+        }
+    }
+
+    #[test]
+    fn the_wrapper_is_ready_only_when_the_session_layer_is() {
+        let mut service = CookieRemoval::new(NeverReady, CookieAttributes::default());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(service.poll_ready(&mut cx).is_pending());
+        assert_eq!(format!("{service:?}"), "CookieRemoval { .. }");
+    }
+
+    #[test]
     fn unknown_cookies_are_left_alone() {
         let attributes = CookieAttributes::default();
         let mut removal = response(&["other=; Path=/; Max-Age=0", "id=x; Path=/"]);

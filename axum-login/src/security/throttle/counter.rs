@@ -110,3 +110,122 @@ impl Counter {
         (self.window_start + window).max(self.lease_until)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: Duration = Duration::from_secs(900);
+    const LEASE: Duration = Duration::from_secs(30);
+
+    fn rule(limit: u32, free: u32) -> Rule {
+        Rule {
+            limit,
+            free,
+            delay: Duration::from_secs(1),
+        }
+    }
+
+    fn failed(counter: &mut Counter, rule: &Rule, now: SystemTime) {
+        assert_eq!(counter.reserve(rule, WINDOW, LEASE, now), Verdict::Granted);
+        counter.finish(Outcome::Failed, WINDOW, now);
+    }
+
+    #[test]
+    fn a_refused_key_is_refused_until_its_window_ends() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let rule = rule(2, 2);
+        let mut counter = Counter::new(start);
+        failed(&mut counter, &rule, start);
+        let later = start + Duration::from_secs(60);
+        failed(&mut counter, &rule, later);
+        assert!(counter.is_refusing(&rule));
+        assert_eq!(
+            counter.reserve(&rule, WINDOW, LEASE, later),
+            Verdict::Refused {
+                until: start + WINDOW,
+                first: true
+            }
+        );
+        assert!(counter.is_refusing(&rule));
+        assert_eq!(
+            counter.reserve(&rule, WINDOW, LEASE, start + WINDOW),
+            Verdict::Granted
+        );
+        assert!(!counter.is_refusing(&rule));
+    }
+
+    #[test]
+    fn without_free_failures_the_first_attempt_does_not_wait() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let rule = rule(3, 0);
+        let mut counter = Counter::new(now);
+        assert_eq!(counter.reserve(&rule, WINDOW, LEASE, now), Verdict::Granted);
+        counter.finish(Outcome::Failed, WINDOW, now);
+        assert_eq!(
+            counter.reserve(&rule, WINDOW, LEASE, now),
+            Verdict::Refused {
+                until: now + Duration::from_secs(2),
+                first: false
+            }
+        );
+    }
+
+    #[test]
+    fn checks_in_flight_stop_at_the_free_failures_and_at_the_limit() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // Two at once while the free failures last.
+        let mut counter = Counter::new(now);
+        let free_two = rule(10, 2);
+        for _ in 0..2 {
+            assert_eq!(
+                counter.reserve(&free_two, WINDOW, LEASE, now),
+                Verdict::Granted
+            );
+        }
+        assert_eq!(
+            counter.reserve(&free_two, WINDOW, LEASE, now),
+            Verdict::Busy
+        );
+        // A rule whose free failures exceed its limit still never has more checks in flight
+        // than the limit allows.
+        let mut counter = Counter::new(now);
+        let capped = rule(2, 5);
+        for _ in 0..2 {
+            assert_eq!(
+                counter.reserve(&capped, WINDOW, LEASE, now),
+                Verdict::Granted
+            );
+        }
+        assert_eq!(counter.reserve(&capped, WINDOW, LEASE, now), Verdict::Busy);
+    }
+
+    #[test]
+    fn a_counter_is_idle_only_without_failures_and_reservations() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let rule = rule(5, 5);
+        let mut counter = Counter::new(now);
+        assert!(counter.is_idle());
+        assert_eq!(counter.reserve(&rule, WINDOW, LEASE, now), Verdict::Granted);
+        assert!(!counter.is_idle(), "a check in flight");
+        counter.finish(Outcome::Failed, WINDOW, now);
+        assert!(!counter.is_idle(), "a failure");
+        assert_eq!(counter.reserve(&rule, WINDOW, LEASE, now), Verdict::Granted);
+        counter.finish(Outcome::Succeeded { reset: true }, WINDOW, now);
+        assert!(counter.is_idle());
+    }
+
+    #[cfg(feature = "sqlx")]
+    #[test]
+    fn a_counter_expires_when_its_window_and_its_lease_are_over() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let mut counter = Counter::new(now);
+        assert_eq!(counter.expires(WINDOW), now + WINDOW);
+        let late = now + WINDOW - Duration::from_secs(1);
+        assert_eq!(
+            counter.reserve(&rule(5, 5), WINDOW, LEASE, late),
+            Verdict::Granted
+        );
+        assert_eq!(counter.expires(WINDOW), late + LEASE);
+    }
+}

@@ -124,6 +124,12 @@ mod tests {
     }
 
     #[test]
+    fn each_browser_gets_its_own_device_id() {
+        // Attempts are counted per device id: two browsers sharing one would share a lock.
+        assert_ne!(new_id(), new_id());
+    }
+
+    #[test]
     fn a_cookie_keeps_the_latest_entry_per_account_and_a_few_accounts() {
         let mut devices = Vec::new();
         for n in 0..8 {

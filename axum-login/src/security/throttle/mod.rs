@@ -661,6 +661,55 @@ mod tests {
         assert_eq!(printable(&"x".repeat(1000)).len(), 64);
     }
 
+    #[tokio::test]
+    async fn a_disabled_throttle_lets_every_attempt_through_and_gives_no_device_cookie() {
+        let throttle = Throttle::disabled();
+        let (clock, key) = (crate::clock::ManualClock::new(), SessionKey::generate());
+        // Far more failures than any limit of an enabled throttle.
+        for _ in 0..25 {
+            let gate = throttle
+                .gate(AttemptInput {
+                    account_name: Some("ferris"),
+                    device_cookie: None,
+                    address: Some(IpAddr::from([192, 0, 2, 1])),
+                    clock: &clock,
+                    key: &key,
+                })
+                .await
+                .expect("gate");
+            let Gate::Pass(attempt) = gate else {
+                panic!("a disabled throttle refused an attempt");
+            };
+            attempt.finish(false, clock.now()).await.expect("finish");
+        }
+        let account = key_of(&key, "account", b"ferris");
+        assert_eq!(
+            throttle.device_cookie_for(account, None, &key, clock.now()),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn the_second_factor_locks_at_the_configured_number_of_failures() {
+        let throttle = Throttle::default().max_second_factor_failures(2);
+        let (clock, key) = (crate::clock::ManualClock::new(), SessionKey::generate());
+        for _ in 0..2 {
+            let gate = throttle
+                .gate_second_factor("u1", &clock, &key)
+                .await
+                .expect("gate");
+            let SecondFactorGate::Pass(attempt) = gate else {
+                panic!("locked before the limit");
+            };
+            attempt.finish(false, clock.now()).await.expect("finish");
+        }
+        let gate = throttle
+            .gate_second_factor("u1", &clock, &key)
+            .await
+            .expect("gate");
+        assert!(matches!(gate, SecondFactorGate::Locked { first: true }));
+    }
+
     #[test]
     fn counter_keys_are_fixed_size_and_keyed() {
         let key = SessionKey::generate();

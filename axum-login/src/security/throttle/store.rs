@@ -175,3 +175,52 @@ pub trait ThrottleStore: Send + Sync + 'static {
         Box::pin(tokio::time::sleep(Duration::from_millis(20)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_reads_back_from_its_text_and_its_bytes() {
+        let bytes: [u8; 16] = std::array::from_fn(|n| (n as u8) * 17);
+        let key = ThrottleKey::from_bytes(bytes);
+        assert_eq!(key.as_bytes(), &bytes);
+        let text = key.to_string();
+        assert_eq!(text, "00112233445566778899aabbccddeeff");
+        assert_eq!(format!("{key:?}"), format!("ThrottleKey({text})"));
+        assert_eq!(ThrottleKey::parse(&text), Some(key));
+        for not_a_key in [
+            "",
+            "00112233445566778899aabbccddeef",
+            "00112233445566778899aabbccddeeff0",
+            "00112233445566778899aabbccddeefg",
+            "é0112233445566778899aabbccddeef",
+        ] {
+            assert_eq!(ThrottleKey::parse(not_a_key), None, "{not_a_key:?}");
+        }
+    }
+
+    #[test]
+    fn the_wait_doubles_with_each_failure_past_the_free_ones() {
+        let rule = Rule {
+            limit: 40,
+            free: 3,
+            delay: Duration::from_secs(1),
+        };
+        let waits: Vec<u64> = (0..7).map(|n| rule.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [0, 0, 0, 1, 2, 4, 8]);
+        // Capped, so a long run of failures cannot overflow the wait.
+        assert_eq!(rule.backoff(39), Duration::from_secs(1 << 20));
+    }
+
+    #[test]
+    fn checks_at_once_are_what_the_free_failures_leave_and_at_least_one() {
+        let rule = Rule {
+            limit: 10,
+            free: 3,
+            delay: Duration::from_secs(1),
+        };
+        let at_once: Vec<u32> = (0..6).map(|n| rule.concurrency(n)).collect();
+        assert_eq!(at_once, [3, 2, 1, 1, 1, 1]);
+    }
+}
