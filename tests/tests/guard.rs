@@ -1344,7 +1344,7 @@ async fn hand_written_policies_see_the_users_roles_and_permissions() {
     members.add(1, "admin", &[Access::Admin], &[]);
     members.add(2, "writer", &[Access::Viewer], &["posts.write"]);
     let router = Router::new()
-        .route("/login", post(login))
+        .route("/login", post(login::<Members>))
         .route("/role", get(|_: Guard<HandWrittenRole>| async { "role" }))
         .route(
             "/role-named",

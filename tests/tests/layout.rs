@@ -18,14 +18,15 @@ type Graph = BTreeMap<String, BTreeSet<String>>;
 #[test]
 fn top_level_modules_depend_on_each_other_one_way() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../axum-login/src");
-    let root_names = root_reexports(&fs::read_to_string(src.join("lib.rs")).unwrap());
+    let root_names =
+        root_reexports(&fs::read_to_string(src.join("lib.rs")).expect("axum-login/src/lib.rs"));
     let mut graph = Graph::new();
     for file in rust_files(&src) {
-        let relative = file.strip_prefix(&src).unwrap();
+        let relative = file.strip_prefix(&src).expect("a file under src");
         let module = relative
             .components()
             .next()
-            .unwrap()
+            .expect("a path under src")
             .as_os_str()
             .to_string_lossy()
             .trim_end_matches(".rs")
@@ -33,7 +34,7 @@ fn top_level_modules_depend_on_each_other_one_way() {
         if module == "lib" || module == "__private" {
             continue;
         }
-        let code = without_comments(&fs::read_to_string(&file).unwrap());
+        let code = without_comments(&fs::read_to_string(&file).expect("a source file"));
         let uses = graph.entry(module.clone()).or_default();
         for name in crate_paths(&code) {
             let target = root_names.get(&name).cloned().unwrap_or(name);
@@ -64,7 +65,7 @@ fn path_back(graph: &Graph, start: &str) -> Option<Vec<String>> {
     let mut stack = vec![vec![start.to_owned()]];
     let mut seen = BTreeSet::new();
     while let Some(path) = stack.pop() {
-        let last = path.last().unwrap();
+        let last = path.last().expect("a path is never empty");
         for next in graph.get(last).into_iter().flatten() {
             if next == start {
                 let mut cycle = path.clone();
@@ -83,8 +84,8 @@ fn path_back(graph: &Graph, start: &str) -> Option<Vec<String>> {
 
 fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+    for entry in fs::read_dir(dir).expect("a source folder") {
+        let path = entry.expect("a folder entry").path();
         if path.is_dir() {
             files.extend(rust_files(&path));
         } else if path.extension().is_some_and(|ext| ext == "rs") {
