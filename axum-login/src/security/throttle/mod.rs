@@ -720,4 +720,203 @@ mod tests {
         assert_ne!(short, key_of(&key, "device", b"a"));
         assert_ne!(short, key_of(&SessionKey::generate(), "account", b"a"));
     }
+
+    /// One login attempt on `account` through `throttle`'s gate, with the clock's time.
+    async fn attempt_on(
+        throttle: &Throttle,
+        clock: &crate::clock::ManualClock,
+        key: &SessionKey,
+        account: &str,
+        device_cookie: Option<&str>,
+        address: Option<IpAddr>,
+    ) -> Option<Attempt> {
+        let gate = throttle
+            .gate(AttemptInput {
+                account_name: Some(account),
+                device_cookie,
+                address,
+                clock,
+                key,
+            })
+            .await
+            .expect("gate");
+        match gate {
+            Gate::Pass(attempt) => Some(attempt),
+            Gate::Refused => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_device_cookie_passes_a_lock_for_its_own_account_until_its_lifetime_ends() {
+        // Shorter than the window (15 minutes), so the locks below outlast the cookie.
+        let lifetime = Duration::from_secs(60);
+        let throttle = Throttle::default()
+            .max_failures_per_account(1)
+            .device_cookie_lifetime(lifetime);
+        let (clock, key) = (crate::clock::ManualClock::new(), SessionKey::generate());
+        // Both accounts locked by one wrong password from a browser without a device cookie.
+        for account in ["ferris", "other"] {
+            let attempt = attempt_on(&throttle, &clock, &key, account, None, None).await;
+            let attempt = attempt.expect("the first attempt passes");
+            attempt.finish(false, clock.now()).await.expect("finish");
+            assert!(
+                attempt_on(&throttle, &clock, &key, account, None, None)
+                    .await
+                    .is_none()
+            );
+        }
+        let ferris = key_of(&key, "account", b"ferris");
+        let cookie = throttle
+            .device_cookie_for(ferris, None, &key, clock.now())
+            .expect("a device cookie");
+        let issued = device::read(&cookie, &key)[0].issued;
+
+        // A millisecond before the cookie's lifetime ends it passes its account's lock, never
+        // another account's.
+        let before_end = issued + lifetime - Duration::from_millis(1);
+        clock.advance(before_end.duration_since(clock.now()).expect("later"));
+        let trusted = attempt_on(&throttle, &clock, &key, "ferris", Some(&cookie), None).await;
+        trusted
+            .expect("the owner's browser passes the lock")
+            .abandon(clock.now())
+            .await;
+        assert!(
+            attempt_on(&throttle, &clock, &key, "other", Some(&cookie), None)
+                .await
+                .is_none(),
+            "a device cookie for one account passed another account's lock"
+        );
+        // At the end of its lifetime it is a browser like any other.
+        clock.advance(Duration::from_millis(1));
+        assert!(
+            attempt_on(&throttle, &clock, &key, "ferris", Some(&cookie), None)
+                .await
+                .is_none(),
+            "a device cookie passed the lock at the end of its lifetime"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_browser_has_a_device_counter_of_its_own_for_each_account() {
+        let throttle = Throttle::default().max_failures_per_account(1);
+        let (clock, key) = (crate::clock::ManualClock::new(), SessionKey::generate());
+        let (ferris, other) = (
+            key_of(&key, "account", b"ferris"),
+            key_of(&key, "account", b"other"),
+        );
+        // The browser logs in to ferris, then to other, and gets one cookie for both: once
+        // when the login to other completes, once when it changes other's password.
+        let first = throttle
+            .device_cookie_for(ferris, None, &key, clock.now())
+            .expect("a device cookie");
+        for password_change in [false, true] {
+            let cookie = if password_change {
+                revoke_devices(&throttle, other, Some(&first), &key, clock.now())
+                    .await
+                    .expect("revoke")
+            } else {
+                throttle.device_cookie_for(other, Some(&first), &key, clock.now())
+            };
+            let cookie = cookie.expect("a device cookie");
+            // A wrong password for ferris from this browser locks its device on ferris...
+            let attempt = attempt_on(&throttle, &clock, &key, "ferris", Some(&cookie), None).await;
+            let attempt = attempt.expect("the device's first attempt passes");
+            attempt.finish(false, clock.now()).await.expect("finish");
+            assert!(
+                attempt_on(&throttle, &clock, &key, "ferris", Some(&cookie), None)
+                    .await
+                    .is_none()
+            );
+            // ...and not on other.
+            let attempt = attempt_on(&throttle, &clock, &key, "other", Some(&cookie), None).await;
+            attempt
+                .expect("the device's counter on another account is its own")
+                .abandon(clock.now())
+                .await;
+            // The window ends, and with it the device's lock on ferris.
+            clock.advance(Duration::from_secs(15 * 60));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_attempt_gives_its_place_back() {
+        let throttle = Throttle::default()
+            .max_failures_per_account(1)
+            .max_wait(Duration::ZERO);
+        let (clock, key) = (crate::clock::ManualClock::new(), SessionKey::generate());
+        for _ in 0..3 {
+            let attempt = attempt_on(&throttle, &clock, &key, "ferris", None, None).await;
+            // One check at a time: a place not given back would refuse the next attempt.
+            attempt
+                .expect("an account with no check in flight")
+                .abandon(clock.now())
+                .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_attempt_waits_for_the_check_in_flight_up_to_max_wait() {
+        let (clock, key) = (crate::clock::ManualClock::new(), SessionKey::generate());
+        // One check at a time on the account; the second attempt finds it busy.
+        let waiting = Throttle::default().max_failures_per_account(1);
+        let held = attempt_on(&waiting, &clock, &key, "ferris", None, None)
+            .await
+            .expect("the first attempt passes");
+        let (second, ()) = tokio::join!(
+            attempt_on(&waiting, &clock, &key, "ferris", None, None),
+            async { held.finish(true, clock.now()).await.expect("finish") },
+        );
+        second
+            .expect("an attempt that found the account busy was refused instead of waiting")
+            .abandon(clock.now())
+            .await;
+
+        // With no wait at all, it is refused before the check in flight ends.
+        let impatient = Throttle::default()
+            .max_failures_per_account(1)
+            .max_wait(Duration::ZERO);
+        let held = attempt_on(&impatient, &clock, &key, "ferris", None, None)
+            .await
+            .expect("the first attempt passes");
+        let (second, ()) = tokio::join!(
+            attempt_on(&impatient, &clock, &key, "ferris", None, None),
+            async { held.finish(true, clock.now()).await.expect("finish") },
+        );
+        assert!(
+            second.is_none(),
+            "max_wait(0) waited for the check in flight"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_factor_check_waits_for_the_one_in_flight() {
+        let throttle = Throttle::default().max_second_factor_failures(1);
+        let (clock, key) = (crate::clock::ManualClock::new(), SessionKey::generate());
+        let SecondFactorGate::Pass(held) = throttle
+            .gate_second_factor("u1", &clock, &key)
+            .await
+            .expect("gate")
+        else {
+            panic!("the first check was refused");
+        };
+        let (second, ()) = tokio::join!(throttle.gate_second_factor("u1", &clock, &key), async {
+            held.finish(true, clock.now()).await.expect("finish")
+        },);
+        assert!(
+            matches!(second.expect("gate"), SecondFactorGate::Pass(_)),
+            "a second-factor check that found one in flight was refused instead of waiting"
+        );
+    }
+
+    #[test]
+    fn the_debug_form_shows_the_rules() {
+        let throttle = Throttle::default()
+            .max_failures_per_account(3)
+            .window(Duration::from_secs(60));
+        let text = format!("{throttle:?}");
+        assert!(text.starts_with("Throttle { enabled: true"), "{text}");
+        assert!(text.contains("limit: 3"), "{text}");
+        assert!(text.contains("window: 60s"), "{text}");
+        assert!(format!("{:?}", Throttle::disabled()).contains("enabled: false"));
+    }
 }
