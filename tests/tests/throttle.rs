@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use axum::{Router, routing::post};
 use axum_login::{
-    AuthLayer, SessionKey, Throttle, clock::ManualClock, security::MemoryThrottleStore,
+    AuthLayer, SessionKey, Throttle, UserStore, clock::ManualClock, security::MemoryThrottleStore,
     session::MemoryStore, session_layer,
 };
 use axum_login_tests::{
     apps::{SqlApp, sql_app_on_plain_http},
-    directory::TestStore,
+    directory::{Credentials, DirectoryError, TestStore, TestUser},
     http::{browser, serve, serve_with_addr},
     login::{SeeOther, login as login_route},
     logs::{capture_logs, logs},
@@ -438,4 +438,86 @@ async fn log_lines_escape_usernames_and_name_a_lock_once_per_window() {
         .filter(|line| line.contains("not counted per client address"))
         .count();
     assert_eq!(unaddressed, 1, "{logs}");
+}
+
+/// The directory, with an account lookup (`account_key`) that answers no account, or fails.
+#[derive(Clone)]
+struct NoAccountKey {
+    directory: TestStore,
+    lookup_down: bool,
+}
+
+impl UserStore for NoAccountKey {
+    type User = TestUser;
+    type Credentials = Credentials;
+    type Error = DirectoryError;
+
+    async fn authenticate(
+        &self,
+        credentials: Credentials,
+    ) -> Result<Option<TestUser>, DirectoryError> {
+        self.directory.authenticate(credentials).await
+    }
+
+    async fn load_user(&self, id: &u64) -> Result<Option<TestUser>, DirectoryError> {
+        self.directory.load_user(id).await
+    }
+
+    async fn account_key(&self, _: &Credentials) -> Result<Option<String>, DirectoryError> {
+        if self.lookup_down {
+            return Err(DirectoryError("the account lookup is down".into()));
+        }
+        Ok(None)
+    }
+}
+
+async fn no_account_key_app(lookup_down: bool, throttle: Throttle) -> String {
+    let store = NoAccountKey {
+        directory: TestStore::with_users(&[(1, "ferris", "pw-ferris")]),
+        lookup_down,
+    };
+    let layer = AuthLayer::builder(
+        store,
+        session_layer(MemoryStore::default()).with_secure(false),
+    )
+    .session_key(SessionKey::generate())
+    .throttle(throttle)
+    .build();
+    let app = Router::new()
+        .route("/login", post(login_route::<NoAccountKey, SeeOther>))
+        .layer(layer);
+    format!("http://{}", serve_with_addr(app).await)
+}
+
+#[tokio::test]
+async fn a_disabled_throttle_never_asks_the_store_for_the_account() {
+    let base = no_account_key_app(true, Throttle::disabled()).await;
+    assert_eq!(
+        post_login(&reqwest::Client::new(), &base, "ferris", "pw-ferris").await,
+        StatusCode::SEE_OTHER,
+        "a login without throttling depended on the account lookup"
+    );
+}
+
+#[tokio::test]
+async fn a_store_without_account_keys_is_named_once_in_the_log() {
+    capture_logs();
+    let client = reqwest::Client::new();
+    // An app whose store names the account: nothing to say.
+    let base = format!(
+        "http://{}",
+        serve_with_addr(directory_app(Throttle::default())).await
+    );
+    post_login(&client, &base, "ferris", "nope").await;
+    // One whose store does not: said once, however many attempts.
+    let base = no_account_key_app(false, Throttle::default()).await;
+    for _ in 0..3 {
+        post_login(&client, &base, "ferris", "nope").await;
+    }
+    let logs = logs();
+    let unkeyed = logs
+        .lines()
+        .filter(|line| line.contains("not counted per account"))
+        .count();
+    assert_eq!(unkeyed, 1, "{logs}");
 }
