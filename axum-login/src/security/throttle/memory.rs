@@ -441,4 +441,99 @@ mod tests {
             Verdict::Refused { .. }
         ));
     }
+
+    /// A key in shard 0, told apart by `n`.
+    fn in_first_shard(n: u8) -> ThrottleKey {
+        let mut bytes = [0; 16];
+        bytes[1] = n;
+        ThrottleKey(bytes)
+    }
+
+    #[tokio::test]
+    async fn the_store_counts_the_counters_it_keeps() {
+        let store = MemoryThrottleStore::new(1_000);
+        let (rule, now) = (rule(5, 5), SystemTime::now());
+        assert!(store.is_empty());
+        assert_eq!(store.len(), 0);
+        fail(&store, &key(1), &rule, now).await;
+        assert!(!store.is_empty());
+        assert_eq!(store.len(), 1);
+        fail(&store, &key(2), &rule, now).await;
+        assert_eq!(store.len(), 2);
+        assert_eq!(
+            format!("{store:?}"),
+            "MemoryThrottleStore { keys: 2, max_keys: 1000 }"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_counter_that_came_back_is_not_taken_for_its_earlier_self() {
+        // Two counters per shard.
+        let store = MemoryThrottleStore::new(SHARDS * 2);
+        let (rule, now) = (rule(2, 2), SystemTime::now());
+        let (again, older, newest) = (in_first_shard(1), in_first_shard(2), in_first_shard(3));
+        // `again` gets a counter and loses it (a success leaves nothing to keep)...
+        assert_eq!(
+            store
+                .reserve(&again, &rule, WINDOW, LEASE, now)
+                .await
+                .expect("reserve"),
+            Verdict::Granted
+        );
+        store
+            .finish(
+                &again,
+                &rule,
+                Outcome::Succeeded { reset: true },
+                WINDOW,
+                now,
+            )
+            .await
+            .expect("finish");
+        assert!(store.is_empty());
+        // ...then gets a new one after `older`'s: `older` is now the oldest counter.
+        fail(&store, &older, &rule, now).await;
+        fail(&store, &again, &rule, now).await;
+        // The shard is full; a new key takes the oldest counter's place, `older`'s.
+        fail(&store, &newest, &rule, now).await;
+        assert_eq!(store.len(), 2);
+        // `again` kept its failure: one more reaches the limit.
+        fail(&store, &again, &rule, now).await;
+        assert!(
+            matches!(
+                store
+                    .reserve(&again, &rule, WINDOW, LEASE, now)
+                    .await
+                    .expect("reserve"),
+                Verdict::Refused { .. }
+            ),
+            "the newer counter of a key was dropped in place of the oldest"
+        );
+    }
+
+    #[tokio::test]
+    async fn revocations_move_forward_and_each_account_keeps_its_own() {
+        let store = MemoryThrottleStore::default();
+        let keep = Duration::from_secs(3600);
+        let start = SystemTime::now();
+        let later = start + Duration::from_secs(60);
+        // Two accounts in one shard.
+        let (first, second) = (in_first_shard(1), in_first_shard(2));
+        for (account, at) in [(first, start), (second, start), (first, later)] {
+            store
+                .revoke_devices(&account, at, keep)
+                .await
+                .expect("revoke");
+        }
+        assert_eq!(
+            store.devices_revoked_at(&first).await.expect("read"),
+            Some(later),
+            "a later revocation did not replace an earlier one"
+        );
+        assert_eq!(
+            store.devices_revoked_at(&second).await.expect("read"),
+            Some(start),
+            "one account's revocation dropped another's"
+        );
+    }
 }
