@@ -430,4 +430,13 @@ mod tests {
         let postgres = Queries::new(Dialect::Postgres);
         assert!(postgres.lock_or_create.sql.contains("$2, 0, $2"));
     }
+
+    #[tokio::test]
+    async fn the_debug_form_names_the_database() {
+        let pool = sqlx::SqlitePool::connect_lazy("sqlite::memory:").expect("a lazy pool");
+        assert_eq!(
+            format!("{:?}", SqlxThrottleStore::new(pool)),
+            "SqlxThrottleStore { database: \"SQLite\", .. }"
+        );
+    }
 }
