@@ -1,8 +1,8 @@
 //! Every throttle store we ship keeps the same contract, on its real backend: simultaneous
 //! reservations on a key never grant more checks than the rule leaves, failures past the free
 //! ones wait longer each time, a success frees its place, a lease that runs out gives its
-//! place back, a window's end lifts a lock, and revocations only move forward. Then two
-//! instances of an app sharing a store share its locks.
+//! place back, a window's end lifts a lock, and revocations only move forward and are kept
+//! for as long as asked. Then two instances of an app sharing a store share its locks.
 
 use std::{
     sync::atomic::Ordering,
@@ -207,6 +207,16 @@ async fn contract<S: ThrottleStore + Clone>(store: S) {
         Some(later)
     );
     assert_eq!(store.devices_revoked_at(&other).await.expect("read"), None);
+    // A revocation is remembered for `keep` after it was made, not only until then.
+    let (account, earlier) = (fresh_key(), start - Duration::from_secs(60));
+    store
+        .revoke_devices(&account, earlier, Duration::from_secs(3600))
+        .await
+        .expect("revoke");
+    assert_eq!(
+        store.devices_revoked_at(&account).await.expect("read"),
+        Some(earlier)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
