@@ -251,3 +251,17 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_debug_form_shows_the_prefix_and_no_client() {
+        let store = RedisThrottleStore::new(()).with_prefix("app:throttle:");
+        assert_eq!(
+            format!("{store:?}"),
+            "RedisThrottleStore { prefix: \"app:throttle:\", .. }"
+        );
+    }
+}
