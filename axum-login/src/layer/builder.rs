@@ -340,6 +340,11 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
             SessionKey::generate()
         });
         let batch = self.batch_loads.unwrap_or(S::BATCHED_LOADS);
+        let mut features = self.features;
+        if self.throttle.is_enabled() {
+            features.insert(0, Arc::new(crate::devices::DeviceCookies));
+        }
+        let features = Features::new(features);
         let backend = Backend {
             loader: Loader::new(self.store, batch, self.cache, self.store_timeout),
             config: Config {
@@ -357,7 +362,8 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
                 throttle: self.throttle,
                 absolute_timeout: self.absolute_timeout,
                 idle_timeout: self.idle_timeout,
-                features: Features::new(self.features),
+                visit_every: Config::visit_every(self.idle_timeout, &features),
+                features,
                 second_factor_timeout: self.second_factor_timeout,
                 second_factors: self.second_factors,
                 session_deleter: self.sessions.deleter(),

@@ -14,12 +14,9 @@ use super::{
 use crate::{
     AuthError, AuthUser, UserStore,
     events::{AuthEvent, LoginFailure, LoginMethod},
-    security::{AttemptInput, Gate, ThrottleKey, revoke_devices},
+    security::{AttemptInput, Gate},
     store::UserId,
 };
-
-/// The session key under which the throttle's key of the logged-in account is kept.
-pub(super) const ACCOUNT_KEY: &str = "axum_login.account";
 
 /// What a check behind the login throttle came to.
 pub(super) enum Checked<T> {
@@ -345,12 +342,13 @@ impl<S: UserStore> AuthSession<S> {
 
     /// Logs out but keeps the rest of the session (a cart, preferences) under a new id: only
     /// what the framework keeps is removed, the login, a login waiting for its second factor,
-    /// and the throttle's account key. Otherwise as [`logout`](Self::logout).
+    /// and what features keep of the login (the throttle's account key). Otherwise as
+    /// [`logout`](Self::logout).
     pub async fn logout_keeping_data(&mut self) -> Result<(), AuthError> {
         self.auth.check_same_site()?;
         self.end_login().await?;
         let session = self.auth.session();
-        for key in [SESSION_KEY, PENDING_KEY, ACCOUNT_KEY] {
+        for key in [SESSION_KEY, PENDING_KEY] {
             session.remove_value(key).await?;
         }
         if session.id().is_some() {
@@ -407,7 +405,8 @@ impl<S: UserStore> AuthSession<S> {
         session.cycle_id().await?;
         self.install(user, record).await?;
         let user_key = user.id().to_string();
-        // The other sessions end (the registry), and the user's remember-me tokens.
+        // The other sessions end (the registry), the user's remember-me tokens, and the device
+        // cookies of other browsers.
         let change = Change::Password {
             keep: entry.as_deref(),
         };
@@ -417,76 +416,24 @@ impl<S: UserStore> AuthSession<S> {
             .changed(&self.auth, &user_key, change)
             .await?;
         self.emit(AuthEvent::PasswordChanged { user: user_key });
-        self.revoke_devices().await
-    }
-
-    /// Revokes the device cookies of the account logged in on this session (a browser that
-    /// knew the old password is no longer trusted with the new one), and gives this browser a
-    /// new one.
-    async fn revoke_devices(&self) -> Result<(), AuthError> {
-        let config = self.auth.config();
-        let account: Option<String> = self.auth.session().get(ACCOUNT_KEY).await?;
-        let Some(account) = account.as_deref().and_then(ThrottleKey::parse) else {
-            return Ok(());
-        };
-        let renewed = revoke_devices(
-            &config.throttle,
-            account,
-            self.auth.device_cookie(),
-            &config.key,
-            config.clock.now(),
-        )
-        .await
-        .map_err(AuthError::Throttle)?;
-        if let Some(value) = renewed {
-            self.auth.add_cookie(
-                config
-                    .throttle
-                    .device_cookie_header(&value, self.auth.secure()),
-            );
-        }
         Ok(())
     }
 
     /// Writes `record` to the session and makes `user` this request's logged-in user; the
-    /// session registry learns the id the session is saved under.
+    /// features hear of it (the session registry learns the id the session is saved under).
     pub(super) async fn install(
         &self,
         user: &S::User,
         record: LoginRecord<UserId<S>>,
     ) -> Result<(), AuthError> {
-        if let Some(entry) = &record.entry {
-            self.auth
-                .config()
-                .features
-                .installed(&self.auth, &user.id().to_string(), entry);
-        }
         let login = Login::of(Arc::new(user.clone()), &record);
+        let entry = record.entry.clone();
         self.auth.session().insert(SESSION_KEY, record).await?;
-        // The throttle's key of the account, when this request authenticated it: what a
-        // password change later revokes the device cookies of, and what the browser's device
-        // cookie names, given only now that the login is complete (a browser that got it with
-        // the password alone would have its guesses at the second factor counted as a
-        // trusted device's).
-        if let Some(account) = self.auth.account() {
-            self.auth
-                .session()
-                .insert(ACCOUNT_KEY, account.to_string())
-                .await?;
-            let config = self.auth.config();
-            if let Some(value) = config.throttle.device_cookie_for(
-                account,
-                self.auth.device_cookie(),
-                &config.key,
-                config.clock.now(),
-            ) {
-                self.auth.add_cookie(
-                    config
-                        .throttle
-                        .device_cookie_header(&value, self.auth.secure()),
-                );
-            }
-        }
+        self.auth
+            .config()
+            .features
+            .installed(&self.auth, &user.id().to_string(), entry.as_deref())
+            .await?;
         self.auth.set_login(Some(login)).await;
         Ok(())
     }

@@ -182,16 +182,9 @@ impl<S: UserStore> Backend<S> {
             return self.end_recorded(session, &record).await;
         }
         let login = Login::of(user, &record);
-        // Record activity for the idle timeout and the session registry, but write the session
-        // at most every tenth of the one and every interval of the other.
-        let every = [
-            self.config.idle_timeout.map(|idle| idle / 10),
-            self.config.features.visit_interval(),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        if let Some(every) = every
+        // Record activity for the idle timeout and the features (the session registry), but
+        // write the session at most every `visit_every`.
+        if let Some(every) = self.config.visit_every
             && age(last_seen) >= every
         {
             let visited = self
@@ -282,13 +275,14 @@ impl<S: UserStore> Backend<S> {
             entry: None,
         };
         record.entry = self.config.features.register(auth, &login).await?;
-        if let Some(entry) = &record.entry {
-            self.config.features.installed(auth, &restored.user, entry);
-        }
         let entry = record.entry.clone();
         login.entry = entry.as_deref();
         let loaded = Login::of(Arc::new(user), &record);
         session.insert(SESSION_KEY, record).await?;
+        self.config
+            .features
+            .installed(auth, &restored.user, login.entry)
+            .await?;
         if let Some(event) = restored.event.clone() {
             self.config.emit(event, auth.client());
         }

@@ -44,9 +44,26 @@ pub(crate) struct Config {
     /// The features that take part in a login's life (see [`Feature`](super::Feature)): the
     /// session registry, remember-me, the app's event handler, ...
     pub(crate) features: Features,
+    /// How often, at most, a logged-in session records a visit (and its features hear of
+    /// it): a tenth of the idle timeout, or the most frequent of the features' intervals.
+    pub(crate) visit_every: Option<Duration>,
 }
 
 impl Config {
+    /// How often a logged-in session records a visit, for an idle timeout and `features`.
+    pub(crate) fn visit_every(
+        idle_timeout: Option<Duration>,
+        features: &Features,
+    ) -> Option<Duration> {
+        [
+            idle_timeout.map(|idle| idle / 10),
+            features.visit_interval(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
     /// Reports `event` to the features (the app's event handler among them).
     pub(crate) fn emit(&self, event: crate::events::AuthEvent, address: Option<std::net::IpAddr>) {
         self.features.event(&EventRecord {

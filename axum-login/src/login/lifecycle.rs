@@ -2,7 +2,8 @@
 //!
 //! The core (this folder) knows how a session holds a login, checks it on every request,
 //! and writes it at login, logout and a password change. Everything else a login may involve
-//! (the session registry, remember-me, the app's event handler) is a [`Feature`]: it lives
+//! (the session registry, remember-me, the login throttle's device cookies, the app's event
+//! handler) is a [`Feature`]: it lives
 //! in its own folder, is registered by the builder method of that folder, and hears the
 //! moments below through [`Features`], the list the layer's [`Config`](super::Config)
 //! keeps. The core never names a feature, and a feature reaches another only through a
@@ -15,12 +16,12 @@
 //! | [`restore`](Feature::restore), [`settle`](Feature::settle) | a request whose session holds no login | remember-me |
 //! | [`visit`](Feature::visit) | a logged-in request, at most every [`visit_interval`](Feature::visit_interval) | session registry |
 //! | [`register`](Feature::register) | a login is about to be written | session registry |
-//! | [`installed`](Feature::installed) | a login was written to the session (its id will change) | session registry |
+//! | [`installed`](Feature::installed) | a login was written to the session (its id will change) | session registry, device cookies |
 //! | [`linked`](Feature::linked) | a token was linked to a registered login | session registry |
 //! | [`logged_in`](Feature::logged_in) | a login is complete | remember-me |
-//! | [`logged_out`](Feature::logged_out) | a logout | session registry, remember-me |
+//! | [`logged_out`](Feature::logged_out) | a logout | session registry, remember-me, device cookies |
 //! | [`login_ended`](Feature::login_ended) | the core ended a login (timeout, stale digest) | session registry |
-//! | [`changed`](Feature::changed) | the user's credentials changed, or a token was stolen | session registry, remember-me |
+//! | [`changed`](Feature::changed) | the user's credentials changed, or a token was stolen | session registry, remember-me, device cookies |
 //! | [`session_ended`](Feature::session_ended) | a feature ended a session of the user | remember-me |
 //! | [`event`](Feature::event) | an [`AuthEvent`] happened | the app's event handler |
 //!
@@ -179,10 +180,17 @@ pub(crate) trait Feature: Send + Sync + 'static {
         ready(Ok(None))
     }
 
-    /// A login of `user` with registry entry `entry` was written to the session, whose id
-    /// will change when the response goes out.
-    fn installed(&self, auth: &RequestAuth, user: &str, entry: &str) {
+    /// A login of `user`, with registry entry `entry` if it has one, was written to the
+    /// session (a login, a re-authentication, a password change, a step-up), whose id will
+    /// change when the response goes out.
+    fn installed<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        user: &'a str,
+        entry: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
         let _ = (auth, user, entry);
+        ready(Ok(()))
     }
 
     /// The login of `user` with registry entry `entry` got a link after it was registered
@@ -336,10 +344,16 @@ impl Features {
         Ok(entry)
     }
 
-    pub(crate) fn installed(&self, auth: &RequestAuth, user: &str, entry: &str) {
+    pub(crate) async fn installed(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        entry: Option<&str>,
+    ) -> Result<(), AuthError> {
         for feature in self.0.iter() {
-            feature.installed(auth, user, entry);
+            feature.installed(auth, user, entry).await?;
         }
+        Ok(())
     }
 
     pub(crate) async fn linked(

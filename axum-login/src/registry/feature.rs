@@ -166,30 +166,17 @@ impl Feature for RegistryConfig {
         })
     }
 
-    /// Has the session layer tell the registry the id this request's session is saved under,
-    /// and delete the session instead if its entry was ended meanwhile, or if another request
-    /// on the same session recorded its own new id first (the entry would not know this one,
-    /// and ending the entry would leave it alive).
-    fn installed(&self, auth: &RequestAuth, user: &str, entry: &str) {
-        let registry = self.registry.clone();
-        let previous = auth.incoming_session_id().map(|id| id.to_string());
-        let (user, entry) = (user.to_owned(), entry.to_owned());
-        auth.set_after_save(Box::new(move |session_id| {
-            Box::pin(async move {
-                match registry
-                    .bind(&user, &entry, previous.as_deref(), &session_id)
-                    .await
-                {
-                    Ok(bound) => bound,
-                    Err(error) => {
-                        // The login stands; the registry will not be able to end it by id
-                        // until its next login.
-                        tracing::error!(%error, "the session registry could not record a session id");
-                        true
-                    }
-                }
-            })
-        }));
+    /// The registry follows the session across the id change the login makes.
+    fn installed<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        user: &'a str,
+        entry: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        if let Some(entry) = entry {
+            self.follow(auth, user, entry);
+        }
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn linked<'a>(
@@ -253,6 +240,34 @@ impl Feature for RegistryConfig {
             }
             Ok(())
         })
+    }
+}
+
+impl RegistryConfig {
+    /// Has the session layer tell the registry the id this request's session is saved under,
+    /// and delete the session instead if its entry was ended meanwhile, or if another request
+    /// on the same session recorded its own new id first (the entry would not know this one,
+    /// and ending the entry would leave it alive).
+    fn follow(&self, auth: &RequestAuth, user: &str, entry: &str) {
+        let registry = self.registry.clone();
+        let previous = auth.incoming_session_id().map(|id| id.to_string());
+        let (user, entry) = (user.to_owned(), entry.to_owned());
+        auth.set_after_save(Box::new(move |session_id| {
+            Box::pin(async move {
+                match registry
+                    .bind(&user, &entry, previous.as_deref(), &session_id)
+                    .await
+                {
+                    Ok(bound) => bound,
+                    Err(error) => {
+                        // The login stands; the registry will not be able to end it by id
+                        // until its next login.
+                        tracing::error!(%error, "the session registry could not record a session id");
+                        true
+                    }
+                }
+            })
+        }));
     }
 }
 
