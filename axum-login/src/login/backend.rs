@@ -197,7 +197,7 @@ impl<S: UserStore> Backend<S> {
                 )
                 .await;
             if !visited {
-                tracing::info!(user_id = %record.user_id, "the session was ended from the session registry; ending it");
+                tracing::info!(user_id = %record.user_id, "a feature (the session registry) ended the session; ending it here");
                 return end_session(session).await;
             }
             let seen = LoginRecord {
