@@ -38,6 +38,7 @@ pub mod authz;
 pub mod cache;
 pub mod clock;
 pub mod credentials;
+mod devices;
 pub mod error;
 pub mod events;
 pub mod guard;
@@ -73,7 +74,8 @@ pub use crate::{
     credentials::PasswordCredentials,
     error::AuthError,
     layer::AuthLayer,
-    login::{AuthSession, CurrentUser, LoginForm, SecondFactorDue, SessionInfo},
+    login::{AuthSession, CurrentUser, LoginForm, SecondFactorDue},
+    registry::SessionInfo,
     security::{SessionKey, Throttle, safe_next},
     session::session_layer,
     store::UserStore,

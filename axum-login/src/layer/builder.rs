@@ -43,11 +43,9 @@ use crate::{
     events::AuthEvents,
     guard::{UserKinds, check_guard_names},
     login::{
-        Backend, Config, DEFAULT_ABSOLUTE_TIMEOUT, DenialResponder, LoginRedirect,
-        SecondFactorLookup,
+        Backend, Config, DEFAULT_ABSOLUTE_TIMEOUT, DenialResponder, Events, Feature, Features,
+        LoginRedirect, SecondFactorLookup,
     },
-    registry::RegistryConfig,
-    remember::RememberMe,
     security::Scheme,
     session::{IntoSessionManager, Sessions},
 };
@@ -78,9 +76,7 @@ impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
             store_timeout: DEFAULT_STORE_TIMEOUT,
             realm: None,
             clock_skew: DEFAULT_CLOCK_SKEW,
-            registry: None,
-            remember: None,
-            events: None,
+            features: Vec::new(),
             second_factor_timeout: DEFAULT_SECOND_FACTOR_TIMEOUT,
             second_factors: None,
             other_user_types: Vec::new(),
@@ -107,9 +103,8 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     store_timeout: Duration,
     realm: Option<String>,
     clock_skew: Duration,
-    registry: Option<RegistryConfig>,
-    remember: Option<RememberMe>,
-    events: Option<Arc<dyn AuthEvents>>,
+    /// The features that take part in a login's life, in the order registered.
+    features: Vec<Arc<dyn Feature>>,
     second_factor_timeout: Duration,
     second_factors: Option<Arc<dyn SecondFactorLookup>>,
     other_user_types: Vec<UserKinds>,
@@ -255,26 +250,18 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
-    /// Keeps a registry of each user's sessions, so they can be listed and ended (see
-    /// [`registry`](crate::registry)). Default: none.
-    pub fn session_registry(mut self, registry: RegistryConfig) -> Self {
-        self.registry = Some(registry);
-        self
-    }
-
-    /// Offers remember-me: a login asked to be remembered
-    /// ([`AuthSession::remember_me`](crate::AuthSession::remember_me)) outlives its session
-    /// cookie (see [`remember`](crate::remember)). Default: off.
-    pub fn remember_me(mut self, remember: RememberMe) -> Self {
-        self.remember = Some(remember);
+    /// Registers a feature that takes part in the life of each login (see
+    /// [`Feature`](crate::login::Feature)); one of each type, a later one replacing an
+    /// earlier one. Each feature's folder offers its own builder method that calls this.
+    pub(crate) fn feature(mut self, feature: impl Feature) -> Self {
+        self.features.push(Arc::new(feature));
         self
     }
 
     /// Sends auth events (logins, failures, logouts, ended sessions, password changes,
     /// remember-me) to `events` (see [`events`](crate::events)). Default: none.
-    pub fn events(mut self, events: impl AuthEvents) -> Self {
-        self.events = Some(Arc::new(events));
-        self
+    pub fn events(self, events: impl AuthEvents) -> Self {
+        self.feature(Events(Arc::new(events)))
     }
 
     /// Where a browser is sent when a guard asks for a second factor this session has not
@@ -353,6 +340,11 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
             SessionKey::generate()
         });
         let batch = self.batch_loads.unwrap_or(S::BATCHED_LOADS);
+        let mut features = self.features;
+        if self.throttle.is_enabled() {
+            features.insert(0, Arc::new(crate::devices::DeviceCookies));
+        }
+        let features = Features::new(features);
         let backend = Backend {
             loader: Loader::new(self.store, batch, self.cache, self.store_timeout),
             config: Config {
@@ -370,9 +362,8 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
                 throttle: self.throttle,
                 absolute_timeout: self.absolute_timeout,
                 idle_timeout: self.idle_timeout,
-                registry: self.registry,
-                remember: self.remember,
-                events: self.events,
+                visit_every: Config::visit_every(self.idle_timeout, &features),
+                features,
                 second_factor_timeout: self.second_factor_timeout,
                 second_factors: self.second_factors,
                 session_deleter: self.sessions.deleter(),

@@ -1,4 +1,33 @@
 //! [`AuthLayer`]: the tower layer that puts authentication on a router, its builder and its service.
+//!
+//! # One guarded request, file by file
+//!
+//! What a `GET` to a `#[require_login]` handler reads, for a logged-in visitor whose user is
+//! not cached, over `session_layer(MemoryStore)`; a step back into a file already read is
+//! marked ↩. The features (`registry/`, `remember/`, `devices.rs`, through
+//! `login/lifecycle.rs`) are not on this path: a visit reaches them only every
+//! `visit_every`, and a session without a login only when a feature may restore it.
+//!
+//! 1. `session/service.rs`: `SessionService::call` finds the one session cookie
+//!    (`session/cookie.rs`) ↩ and puts a `Session` in the request, loaded only if asked.
+//! 2. `layer/service.rs`: `AuthService::call` reads the request's `Origin`, `Sec-Fetch-Site`
+//!    and cookies for unsafe methods (`security/origin.rs`) ↩ and puts a `RequestAuth`
+//!    (`login/request.rs`) ↩ in the request; the router calls the handler.
+//! 3. `guard/mod.rs`: the `Guard<P>` extractor asks `RequestAuth::login`
+//!    (`login/request.rs`), which loads the login once for the whole request:
+//! 4. `login/backend.rs`: `Backend::load_typed` reads the login record from the session (the
+//!    session loads from `session/guarded.rs`, bounded in time, over `session/store/memory.rs`)
+//!    ↩, decodes it (`login/record.rs`) ↩, checks its times against the clock (`clock.rs`) ↩,
+//!    loads the user (`cache/loader.rs`: the cache, then the store's `load_user`) ↩, checks the
+//!    digest (`security/key.rs`) ↩ and that the user is active; back in `login/request.rs` ↩.
+//! 5. `guard/mod.rs` ↩: the policy's options (fresh, second factor), then `P::check`
+//!    (`guard/policy.rs`: `LoggedIn` passes) ↩, and the handler runs.
+//! 6. `layer/service.rs` ↩: `AuthFuture` marks the response private (it depended on the
+//!    user) and adds the cookies features set; `session/service.rs` ↩ saves nothing, since the
+//!    session did not change.
+//!
+//! Fourteen files of this crate and thirteen returns, not counting tower-sessions' `Session`
+//! and the app's store.
 
 mod builder;
 mod service;

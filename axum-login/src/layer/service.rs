@@ -62,7 +62,7 @@ where
             origin: RequestOrigin::of(
                 req.method(),
                 req.headers(),
-                self.backend.config().remember.is_some(),
+                self.backend.config().features.reads_cookies(),
             ),
             client: req
                 .extensions()

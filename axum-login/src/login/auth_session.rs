@@ -6,6 +6,7 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use tower_sessions::Session;
 
 use super::{
+    Change, NewLogin,
     backend::{Backend, Login},
     record::{LoginRecord, PENDING_KEY, SESSION_KEY},
     request::RequestAuth,
@@ -13,13 +14,9 @@ use super::{
 use crate::{
     AuthError, AuthUser, UserStore,
     events::{AuthEvent, LoginFailure, LoginMethod},
-    registry::Which,
-    security::{AttemptInput, Gate, ThrottleKey, revoke_devices},
+    security::{AttemptInput, Gate},
     store::UserId,
 };
-
-/// The session key under which the throttle's key of the logged-in account is kept.
-pub(super) const ACCOUNT_KEY: &str = "axum_login.account";
 
 /// What a check behind the login throttle came to.
 pub(super) enum Checked<T> {
@@ -68,8 +65,8 @@ pub(super) enum Checked<T> {
 /// }
 /// ```
 pub struct AuthSession<S: UserStore> {
-    pub(super) auth: RequestAuth,
-    pub(super) backend: Arc<Backend<S>>,
+    pub(crate) auth: RequestAuth,
+    pub(crate) backend: Arc<Backend<S>>,
 }
 
 impl<S: UserStore> Clone for AuthSession<S> {
@@ -262,12 +259,8 @@ impl<S: UserStore> AuthSession<S> {
     /// [`max_sessions`](crate::registry::RegistryConfig::max_sessions) says.
     pub async fn login(&mut self, user: &S::User) -> Result<(), AuthError> {
         self.auth.check_same_site()?;
-        self.start_session(user, None, false).await?;
-        self.emit(AuthEvent::LoggedIn {
-            user: user.id().to_string(),
-            method: LoginMethod::Password,
-        });
-        Ok(())
+        self.complete_login(user, LoginMethod::Password, None, false, false)
+            .await
     }
 
     /// Logs in `user`, whom a passkey assertion with user verification identified (a
@@ -280,30 +273,39 @@ impl<S: UserStore> AuthSession<S> {
     pub async fn login_with_passkey(&mut self, user: &S::User) -> Result<(), AuthError> {
         self.auth.check_same_site()?;
         let now = crate::clock::unix_seconds(self.auth.config().clock.now());
-        self.start_session(user, Some(now), false).await?;
-        self.emit(AuthEvent::LoggedIn {
-            user: user.id().to_string(),
-            method: LoginMethod::Passkey,
-        });
-        Ok(())
+        self.complete_login(user, LoginMethod::Passkey, Some(now), false, false)
+            .await
     }
 
-    /// Logs `user` in on a new session id, registered, with `second_factor_at` set when a
-    /// second factor completed this login, and `remembered` when its first factor was a
-    /// remember-me cookie (never fresh).
-    pub(super) async fn start_session(
+    /// Logs `user` in by `method` on a new session id, registered, with `second_factor_at`
+    /// set when a second factor completed this login, and `remembered` when its first factor
+    /// was a remember-me cookie (never fresh); reports the login, and tells the features,
+    /// with `remember` when the visitor asked to be remembered.
+    pub(super) async fn complete_login(
         &mut self,
         user: &S::User,
+        method: LoginMethod,
         second_factor_at: Option<u64>,
         remembered: bool,
+        remember: bool,
     ) -> Result<(), AuthError> {
+        let user_key = user.id().to_string();
+        let mut login = NewLogin {
+            user: &user_key,
+            method,
+            remember,
+            second_factor: second_factor_at.is_some(),
+            link: None,
+            entry: None,
+        };
         let session = self.auth.session();
         let previous = session.get_value(SESSION_KEY).await?;
         let same_user = match previous {
             None => true,
             Some(previous) => login_of(previous, user)?.is_some(),
         };
-        let entry = self.backend.register(&self.auth, user, None).await?;
+        let config = self.auth.config();
+        let entry = config.features.register(&self.auth, &login).await?;
         if !same_user {
             // `flush` alone would let the next save reuse the old id: cycle it too.
             session.flush().await?;
@@ -314,9 +316,15 @@ impl<S: UserStore> AuthSession<S> {
         session.remove_value(PENDING_KEY).await?;
         let mut record = self.backend.record_for(user);
         record.second_factor_at = second_factor_at;
-        record.entry = entry;
+        record.entry = entry.clone();
         record.remembered = remembered;
-        self.install(user, record).await
+        self.install(user, record).await?;
+        self.emit(AuthEvent::LoggedIn {
+            user: user_key.clone(),
+            method: login.method,
+        });
+        login.entry = entry.as_deref();
+        config.features.logged_in(&self.auth, &login).await
     }
 
     /// Logs out: the session ends on the server and the response removes its cookie. A
@@ -334,12 +342,13 @@ impl<S: UserStore> AuthSession<S> {
 
     /// Logs out but keeps the rest of the session (a cart, preferences) under a new id: only
     /// what the framework keeps is removed, the login, a login waiting for its second factor,
-    /// and the throttle's account key. Otherwise as [`logout`](Self::logout).
+    /// and what features keep of the login (the throttle's account key). Otherwise as
+    /// [`logout`](Self::logout).
     pub async fn logout_keeping_data(&mut self) -> Result<(), AuthError> {
         self.auth.check_same_site()?;
         self.end_login().await?;
         let session = self.auth.session();
-        for key in [SESSION_KEY, PENDING_KEY, ACCOUNT_KEY] {
+        for key in [SESSION_KEY, PENDING_KEY] {
             session.remove_value(key).await?;
         }
         if session.id().is_some() {
@@ -349,20 +358,17 @@ impl<S: UserStore> AuthSession<S> {
         Ok(())
     }
 
-    /// What both logouts do besides the session: the registry entry, this browser's
-    /// remember-me token, the event.
+    /// What both logouts do besides the session: tell the features (the registry entry,
+    /// this browser's remember-me token), report the event.
     async fn end_login(&mut self) -> Result<(), AuthError> {
         let Some(record) = self.current_record().await? else {
             return Ok(());
         };
         let user = record.user_id.to_string();
-        if let Some(entry) = &record.entry {
-            self.backend
-                .end_entries(&self.auth, &user, Which::One(entry), false)
-                .await?;
-        }
-        self.backend
-            .forget_remembered(&self.auth, &user, false)
+        self.auth
+            .config()
+            .features
+            .logged_out(&self.auth, &user, record.entry.as_deref())
             .await?;
         self.emit(AuthEvent::LoggedOut { user });
         Ok(())
@@ -399,117 +405,45 @@ impl<S: UserStore> AuthSession<S> {
         session.cycle_id().await?;
         self.install(user, record).await?;
         let user_key = user.id().to_string();
-        // The other sessions would end at their next request anyway (their digest is stale);
-        // ending them now also takes them off the user's list of sessions.
-        if let Some(entry) = &entry {
-            self.backend
-                .end_entries(&self.auth, &user_key, Which::AllBut(entry), false)
-                .await?;
-        }
-        self.backend
-            .forget_remembered(&self.auth, &user_key, true)
+        // The other sessions end (the registry), the user's remember-me tokens, and the device
+        // cookies of other browsers.
+        let change = Change::Password {
+            keep: entry.as_deref(),
+        };
+        self.auth
+            .config()
+            .features
+            .changed(&self.auth, &user_key, change)
             .await?;
         self.emit(AuthEvent::PasswordChanged { user: user_key });
-        self.revoke_devices().await
-    }
-
-    /// Revokes the device cookies of the account logged in on this session (a browser that
-    /// knew the old password is no longer trusted with the new one), and gives this browser a
-    /// new one.
-    async fn revoke_devices(&self) -> Result<(), AuthError> {
-        let config = self.auth.config();
-        let account: Option<String> = self.auth.session().get(ACCOUNT_KEY).await?;
-        let Some(account) = account.as_deref().and_then(ThrottleKey::parse) else {
-            return Ok(());
-        };
-        let renewed = revoke_devices(
-            &config.throttle,
-            account,
-            self.auth.device_cookie(),
-            &config.key,
-            config.clock.now(),
-        )
-        .await
-        .map_err(AuthError::Throttle)?;
-        if let Some(value) = renewed {
-            self.auth.add_cookie(
-                config
-                    .throttle
-                    .device_cookie_header(&value, self.auth.secure()),
-            );
-        }
         Ok(())
     }
 
     /// Writes `record` to the session and makes `user` this request's logged-in user; the
-    /// session registry learns the id the session is saved under.
+    /// features hear of it (the session registry learns the id the session is saved under).
     pub(super) async fn install(
         &self,
         user: &S::User,
         record: LoginRecord<UserId<S>>,
     ) -> Result<(), AuthError> {
-        if let Some(entry) = &record.entry {
-            self.backend
-                .follow_session_id(&self.auth, user.id().to_string(), entry.clone());
-        }
         let login = Login::of(Arc::new(user.clone()), &record);
+        let entry = record.entry.clone();
         self.auth.session().insert(SESSION_KEY, record).await?;
-        // The throttle's key of the account, when this request authenticated it: what a
-        // password change later revokes the device cookies of, and what the browser's device
-        // cookie names, given only now that the login is complete (a browser that got it with
-        // the password alone would have its guesses at the second factor counted as a
-        // trusted device's).
-        if let Some(account) = self.auth.account() {
-            self.auth
-                .session()
-                .insert(ACCOUNT_KEY, account.to_string())
-                .await?;
-            let config = self.auth.config();
-            if let Some(value) = config.throttle.device_cookie_for(
-                account,
-                self.auth.device_cookie(),
-                &config.key,
-                config.clock.now(),
-            ) {
-                self.auth.add_cookie(
-                    config
-                        .throttle
-                        .device_cookie_header(&value, self.auth.secure()),
-                );
-            }
-        }
+        self.auth
+            .config()
+            .features
+            .installed(&self.auth, &user.id().to_string(), entry.as_deref())
+            .await?;
         self.auth.set_login(Some(login)).await;
         Ok(())
     }
 
     /// The login record of this session, if it holds one.
-    pub(super) async fn current_record(&self) -> Result<Option<LoginRecord<UserId<S>>>, AuthError> {
+    pub(crate) async fn current_record(&self) -> Result<Option<LoginRecord<UserId<S>>>, AuthError> {
         let Some(value) = self.auth.session().get_value(SESSION_KEY).await? else {
             return Ok(None);
         };
         Ok(LoginRecord::from_value(value).ok())
-    }
-
-    /// Gives this browser a remember-me cookie for the user logged in on this request, so the
-    /// login outlives the session cookie (see [`remember`](crate::remember)); call it after
-    /// [`login`](Self::login) when the user asked to be remembered. `false` when the layer
-    /// has no [`remember_me`](crate::layer::AuthLayerBuilder::remember_me) or nobody is logged
-    /// in.
-    ///
-    /// The token records whether this session completed a second factor: one that did not is
-    /// only the first factor for a user who has a second factor (see
-    /// [`remember`](crate::remember)). A login that waits for a second factor
-    /// ([`begin_second_factor`](Self::begin_second_factor)) carries the choice through instead.
-    pub async fn remember_me(&mut self) -> Result<bool, AuthError> {
-        let Some(user) = self.user().await? else {
-            return Ok(false);
-        };
-        let after_second_factor = self.has_second_factor().await?;
-        Ok(self
-            .backend
-            .issue_remember_token(&self.auth, &user, after_second_factor)
-            .await?
-            .is_some())
     }
 
     /// Reports `event` to the layer's [event handler](crate::layer::AuthLayerBuilder::events),

@@ -16,8 +16,8 @@ use std::{
 use tower_sessions::Session;
 
 use super::{
-    Config,
-    record::{LoginRecord, SESSION_KEY},
+    Config, NewLogin, Verdict,
+    record::{LoginRecord, PENDING_KEY, PendingRecord, SESSION_KEY},
     request::RequestAuth,
 };
 use crate::{
@@ -114,7 +114,7 @@ impl<S: UserStore> Backend<S> {
         }
         let session = auth.session();
         let Some(value) = session.get_value(SESSION_KEY).await? else {
-            return self.remembered_login(auth).await;
+            return self.restore(auth).await;
         };
         let record: LoginRecord<<S::User as AuthUser>::Id> = match LoginRecord::from_value(value) {
             Ok(record) => record,
@@ -182,23 +182,22 @@ impl<S: UserStore> Backend<S> {
             return self.end_recorded(session, &record).await;
         }
         let login = Login::of(user, &record);
-        // Record activity for the idle timeout and the session registry, but write the session
-        // at most every tenth of the one and every interval of the other.
-        let every = [
-            self.config.idle_timeout.map(|idle| idle / 10),
-            self.config
-                .registry
-                .as_ref()
-                .map(|registry| registry.touch_interval),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        if let Some(every) = every
+        // Record activity for the idle timeout and the features (the session registry), but
+        // write the session at most every `visit_every`.
+        if let Some(every) = self.config.visit_every
             && age(last_seen) >= every
         {
-            if !self.touch_entry(&record, now_secs).await {
-                tracing::info!(user_id = %record.user_id, "the session was ended from the session registry; ending it");
+            let visited = self
+                .config
+                .features
+                .visit(
+                    &record.user_id.to_string(),
+                    record.entry.as_deref(),
+                    from_unix_seconds(now_secs),
+                )
+                .await;
+            if !visited {
+                tracing::info!(user_id = %record.user_id, "a feature (the session registry) ended the session; ending it here");
                 return end_session(session).await;
             }
             let seen = LoginRecord {
@@ -210,25 +209,121 @@ impl<S: UserStore> Backend<S> {
         Ok(Some(login))
     }
 
-    /// Ends a session whose login is no longer valid, and takes it off the session registry.
+    /// Ends a session whose login is no longer valid, and tells the features.
     async fn end_recorded(
         &self,
         session: &Session,
         record: &LoginRecord<<S::User as AuthUser>::Id>,
     ) -> Result<Option<Login>, AuthError> {
-        if let (Some(registry), Some(entry)) = (&self.config.registry, &record.entry) {
-            let user = record.user_id.to_string();
-            // The session ends whatever the registry says; a stale entry only lingers in the
-            // user's list until the registry forgets it.
-            if let Err(error) = registry
-                .registry
-                .remove(&user, crate::registry::Which::One(entry))
-                .await
-            {
-                tracing::warn!(%error, "could not take an ended session off the session registry");
-            }
+        if let Some(entry) = &record.entry {
+            self.config
+                .features
+                .login_ended(&record.user_id.to_string(), entry)
+                .await;
         }
         end_session(session).await
+    }
+
+    /// A visitor without a login whom a feature recognises (a remember-me cookie): logged in
+    /// on a new session if the user exists and is active, else left anonymous; left waiting for
+    /// the second factor, as after a right password, if the user has one and what the visitor
+    /// presented does not carry it.
+    async fn restore(&self, auth: &RequestAuth) -> Result<Option<Login>, AuthError> {
+        let Some((feature, restored)) = self.config.features.restore(auth).await? else {
+            return Ok(None);
+        };
+        let user = match parse_id::<S>(&restored.user) {
+            Some(id) => self.loader.store_load(&id).await?,
+            None => None,
+        };
+        let Some(user) = user.filter(AuthUser::is_active) else {
+            feature.settle(auth, &restored, Verdict::Refused).await?;
+            return Ok(None);
+        };
+        let session = auth.session();
+        if !restored.second_factor && self.has_second_factor(&restored.user).await? {
+            feature
+                .settle(auth, &restored, Verdict::FirstFactorOnly)
+                .await?;
+            if session.id().is_some() {
+                session.cycle_id().await?;
+            }
+            let pending = PendingRecord {
+                user_id: user.id(),
+                digest: self.config.key.user_digest(&self.config.realm, &user),
+                at: unix_seconds(self.config.clock.now()),
+                account: None,
+                remember: restored.remember,
+                remembered: true,
+            };
+            session.insert(PENDING_KEY, pending).await?;
+            return Ok(None);
+        }
+        feature.settle(auth, &restored, Verdict::LoggedIn).await?;
+        // A new session, under a new id: whatever the visitor had was anonymous.
+        if session.id().is_some() {
+            session.cycle_id().await?;
+        }
+        let mut record = self.record_for(&user);
+        record.remembered = true;
+        let mut login = NewLogin {
+            user: &restored.user,
+            method: restored.method,
+            remember: false,
+            second_factor: false,
+            link: restored.link.as_deref(),
+            entry: None,
+        };
+        record.entry = self.config.features.register(auth, &login).await?;
+        let entry = record.entry.clone();
+        login.entry = entry.as_deref();
+        let loaded = Login::of(Arc::new(user), &record);
+        session.insert(SESSION_KEY, record).await?;
+        self.config
+            .features
+            .installed(auth, &restored.user, login.entry)
+            .await?;
+        if let Some(event) = restored.event.clone() {
+            self.config.emit(event, auth.client());
+        }
+        self.config.emit(
+            crate::events::AuthEvent::LoggedIn {
+                user: restored.user.clone(),
+                method: login.method,
+            },
+            auth.client(),
+        );
+        self.config.features.logged_in(auth, &login).await?;
+        Ok(Some(loaded))
+    }
+
+    /// Whether the app says `user` has a second factor; `false` when it does not say.
+    pub(crate) async fn has_second_factor(&self, user: &str) -> Result<bool, AuthError> {
+        match &self.config.second_factors {
+            Some(lookup) => lookup
+                .has_second_factor(user)
+                .await
+                .map_err(AuthError::Store),
+            None => Ok(false),
+        }
+    }
+
+    /// The login a test asked for (feature `test-util`): the user with that id, loaded from the
+    /// store, logged in just now, with no session written.
+    #[cfg(feature = "test-util")]
+    pub(crate) async fn test_login(
+        &self,
+        login: &crate::test_util::LoginAs,
+    ) -> Result<Option<Login>, AuthError> {
+        let Ok(id) = serde_json::from_value::<<S::User as AuthUser>::Id>(login.id.clone()) else {
+            return Ok(None);
+        };
+        let Some(user) = self.loader.store_load(&id).await? else {
+            return Ok(None);
+        };
+        let mut record = self.record_for(&user);
+        record.second_factor_at = login.second_factor.then_some(record.login_at);
+        Ok(Some(Login::of(Arc::new(user), &record)))
     }
 
     /// The record to keep in the session for `user`, logging in now.
@@ -243,6 +338,14 @@ impl<S: UserStore> Backend<S> {
             remembered: false,
         }
     }
+}
+
+/// A user id read back from its text form, as features keep it: ids are serde types, so a
+/// number reads from its digits and a string from itself.
+fn parse_id<S: UserStore>(text: &str) -> Option<<S::User as AuthUser>::Id> {
+    serde_json::from_str(text)
+        .or_else(|_| serde_json::from_value(serde_json::Value::String(text.to_owned())))
+        .ok()
 }
 
 /// Ends a session whose login is no longer valid, so it is not looked up again.

@@ -2,14 +2,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use super::DenialResponder;
+use super::{DenialResponder, Features};
 use crate::{
-    SessionKey, Throttle,
-    clock::Clock,
-    events::{AuthEvents, EventRecord},
-    registry::RegistryConfig,
-    remember::RememberMe,
-    security::Scheme,
+    SessionKey, Throttle, clock::Clock, events::EventRecord, security::Scheme,
     session::SessionDeleter,
 };
 
@@ -40,30 +35,42 @@ pub(crate) struct Config {
     pub(crate) absolute_timeout: Option<Duration>,
     /// The longest a login lasts unused.
     pub(crate) idle_timeout: Option<Duration>,
-    /// The session registry, when the app keeps one.
-    pub(crate) registry: Option<RegistryConfig>,
-    /// Remember-me, when the app offers it.
-    pub(crate) remember: Option<RememberMe>,
-    /// Where auth events go.
-    pub(crate) events: Option<Arc<dyn AuthEvents>>,
     /// How long a login waits for its second factor.
     pub(crate) second_factor_timeout: Duration,
     /// Whether a user has a second factor, when the app says.
     pub(crate) second_factors: Option<Arc<dyn super::SecondFactorLookup>>,
     /// Deletes any session by id, when the session layer can (the crate's own).
     pub(crate) session_deleter: Option<Arc<dyn SessionDeleter>>,
+    /// The features that take part in a login's life (see [`Feature`](super::Feature)): the
+    /// session registry, remember-me, the app's event handler, ...
+    pub(crate) features: Features,
+    /// How often, at most, a logged-in session records a visit (and its features hear of
+    /// it): a tenth of the idle timeout, or the most frequent of the features' intervals.
+    pub(crate) visit_every: Option<Duration>,
 }
 
 impl Config {
-    /// Tells the app's event handler, if any.
+    /// How often a logged-in session records a visit, for an idle timeout and `features`.
+    pub(crate) fn visit_every(
+        idle_timeout: Option<Duration>,
+        features: &Features,
+    ) -> Option<Duration> {
+        [
+            idle_timeout.map(|idle| idle / 10),
+            features.visit_interval(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Reports `event` to the features (the app's event handler among them).
     pub(crate) fn emit(&self, event: crate::events::AuthEvent, address: Option<std::net::IpAddr>) {
-        if let Some(events) = &self.events {
-            events.on_event(&EventRecord {
-                event,
-                address,
-                at: self.clock.now(),
-            });
-        }
+        self.features.event(&EventRecord {
+            event,
+            address,
+            at: self.clock.now(),
+        });
     }
 }
 

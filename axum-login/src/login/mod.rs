@@ -11,23 +11,25 @@ mod auth_session;
 mod backend;
 mod config;
 mod current_user;
-mod flow;
 mod form;
+mod lifecycle;
 mod record;
 mod rejection;
 mod request;
 mod second_factor;
-mod sessions;
 
 pub use self::config::DEFAULT_ABSOLUTE_TIMEOUT;
 pub(crate) use self::config::{Config, LoginRedirect};
+pub use self::lifecycle::BoxFuture;
+pub(crate) use self::lifecycle::{
+    Change, EndedSession, Events, Feature, Features, NewLogin, Restored, Verdict,
+};
 pub use self::rejection::{AuthRejection, Denial, DenialReason, DenialResponder};
 pub use self::{
     auth_session::AuthSession,
     current_user::CurrentUser,
     form::LoginForm,
     second_factor::{SecondFactorDue, SecondFactorLookup},
-    sessions::SessionInfo,
 };
 pub(crate) use self::{
     backend::{Backend, ErasedBackend, ErasedUser},

@@ -26,7 +26,7 @@ use crate::{
 /// too (passkeys) implements it on a type of its own.
 ///
 /// ```
-/// use axum_login::{error::BoxError, login::SecondFactorLookup, registry::BoxFuture};
+/// use axum_login::{error::BoxError, login::{BoxFuture, SecondFactorLookup}};
 ///
 /// /// Users whose id is even have TOTP, in this example.
 /// struct EvenUsers;
@@ -44,14 +44,14 @@ pub trait SecondFactorLookup: Send + Sync + 'static {
     fn has_second_factor<'a>(
         &'a self,
         user: &'a str,
-    ) -> crate::registry::BoxFuture<'a, Result<bool, crate::error::BoxError>>;
+    ) -> super::BoxFuture<'a, Result<bool, crate::error::BoxError>>;
 }
 
 impl<T: SecondFactorLookup + ?Sized> SecondFactorLookup for Arc<T> {
     fn has_second_factor<'a>(
         &'a self,
         user: &'a str,
-    ) -> crate::registry::BoxFuture<'a, Result<bool, crate::error::BoxError>> {
+    ) -> super::BoxFuture<'a, Result<bool, crate::error::BoxError>> {
         (**self).has_second_factor(user)
     }
 }
@@ -260,16 +260,14 @@ impl<S: UserStore> AuthSession<S> {
                     });
                 // The password step's account: the completed login gives its device cookie.
                 self.auth.set_account(account);
-                self.start_session(&user, Some(now), remembered).await?;
-                if remember {
-                    self.backend
-                        .issue_remember_token(&self.auth, &user, true)
-                        .await?;
-                }
-                self.emit(AuthEvent::LoggedIn {
-                    user: user_key,
-                    method: LoginMethod::SecondFactor,
-                });
+                self.complete_login(
+                    &user,
+                    LoginMethod::SecondFactor,
+                    Some(now),
+                    remembered,
+                    remember,
+                )
+                .await?;
             }
             SecondFactorDue::StepUp(user) => {
                 let Some(mut record) = self.current_record().await? else {
@@ -302,8 +300,10 @@ impl<S: UserStore> AuthSession<S> {
             return Ok(());
         };
         let user = user.id().to_string();
-        self.backend
-            .forget_remembered(&self.auth, &user, true)
+        self.auth
+            .config()
+            .features
+            .changed(&self.auth, &user, super::Change::SecondFactors)
             .await?;
         self.emit(AuthEvent::SecondFactorChanged { user, change });
         Ok(())

@@ -25,6 +25,7 @@
 //! MySQL/MariaDB) or a `RedisSessionRegistry` (feature `redis`), so that ending a session on
 //! one instance ends it on all of them.
 
+mod feature;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -33,21 +34,19 @@ mod sql;
 
 use std::{
     fmt,
-    future::Future,
     net::IpAddr,
-    pin::Pin,
     time::{Duration, SystemTime},
 };
 
+pub use self::feature::SessionInfo;
 pub use self::memory::MemorySessionRegistry;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisSessionRegistry;
 #[cfg(feature = "sqlx")]
 pub use self::sql::SqlxSessionRegistry;
 use crate::error::BoxError;
-
 /// A boxed future, as the registry's methods answer.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::login::BoxFuture;
 
 /// The longest user agent an entry keeps, in characters.
 pub const MAX_USER_AGENT_LEN: usize = 64;

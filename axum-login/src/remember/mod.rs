@@ -31,6 +31,7 @@
 //! ([`AuthSession::second_factor_due`](crate::AuthSession::second_factor_due)); completing it
 //! logs in and gives a new token that counts as both.
 
+mod feature;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -45,7 +46,8 @@ pub use self::redis::RedisRememberStore;
 #[cfg(feature = "sqlx")]
 pub use self::sql::SqlxRememberStore;
 use crate::error::BoxError;
-pub use crate::registry::BoxFuture;
+/// A boxed future, as the store's methods answer.
+pub use crate::login::BoxFuture;
 
 /// One remember-me token, as a [`RememberStore`] keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]

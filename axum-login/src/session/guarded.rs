@@ -7,7 +7,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc,
-        atomic::{AtomicU8, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -18,77 +18,16 @@ use tower_sessions::{
     session_store,
 };
 
-use super::store::{SessionBackend, Update};
+use super::{
+    channels::{SaveContext, SaveOutcome},
+    store::{SessionBackend, Update},
+};
 
 /// How long one call to the session store may take by default before the request fails.
 pub(crate) const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How often, at most, the count of unknown session ids is logged.
 const UNKNOWN_REPORT_EVERY: Duration = Duration::from_secs(60);
-
-tokio::task_local! {
-    /// Set by the session layer around the one save it makes at the end of a request: whether
-    /// an unchanged session may be skipped, and what the store then did.
-    static SAVE: SaveContext;
-}
-
-/// What the layer's save asks of the store, and hears back.
-#[derive(Clone)]
-pub(crate) struct SaveContext {
-    skip_unchanged: bool,
-    /// What the store did, [`SaveOutcome::Pending`] until it answers.
-    outcome: Arc<AtomicU8>,
-}
-
-impl SaveContext {
-    pub(crate) fn new(skip_unchanged: bool) -> Self {
-        Self {
-            skip_unchanged,
-            outcome: Arc::default(),
-        }
-    }
-
-    /// Runs `save` with this context visible to the store.
-    pub(crate) async fn scope<F: Future>(&self, save: F) -> F::Output {
-        SAVE.scope(self.clone(), save).await
-    }
-
-    /// Whether the store wrote the session (or created it): `false` when the session was gone
-    /// or the write would have changed nothing.
-    pub(crate) fn wrote(&self) -> bool {
-        !matches!(
-            SaveOutcome::from_u8(self.outcome.load(Ordering::Acquire)),
-            SaveOutcome::Unchanged | SaveOutcome::Missing
-        )
-    }
-
-    /// Tells the layer what the store did, when the store runs inside a layer's save.
-    fn report(outcome: SaveOutcome) {
-        let _ = SAVE.try_with(|context| context.outcome.store(outcome as u8, Ordering::Release));
-    }
-}
-
-/// What the store did with the layer's save. Held as its `u8` in an atomic, which the store
-/// (inside tower-sessions' `save`, the only way in) writes and the layer reads after it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-enum SaveOutcome {
-    Pending = 0,
-    Written = 1,
-    Unchanged = 2,
-    Missing = 3,
-}
-
-impl SaveOutcome {
-    fn from_u8(value: u8) -> Self {
-        match value {
-            1 => Self::Written,
-            2 => Self::Unchanged,
-            3 => Self::Missing,
-            _ => Self::Pending,
-        }
-    }
-}
 
 /// A [`SessionBackend`] as the session layer uses it: every call bounded in time, `save` an
 /// [`update`](SessionBackend::update) that never writes a deleted session back, and unknown
@@ -264,9 +203,7 @@ impl<S: Send + Sync + 'static> SessionStore for GuardedStore<S> {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let skip_unchanged = SAVE
-            .try_with(|context| context.skip_unchanged)
-            .unwrap_or(false);
+        let skip_unchanged = SaveContext::skips_unchanged();
         let update = self
             .bounded(
                 "save",

@@ -2,6 +2,7 @@
 //! (which never bring a logged-out session back), the middleware that reads and writes its
 //! cookie, and removal cookies that repeat the cookie's attributes.
 
+mod channels;
 mod cookie;
 mod guarded;
 mod hooks;
@@ -17,9 +18,9 @@ use tower_sessions::{
     service::{CookieController, PlaintextCookie},
 };
 
+pub(crate) use self::channels::{AfterSave, AfterSaveFn};
 use self::cookie::CookieConfig;
-pub(crate) use self::guarded::SaveContext;
-pub(crate) use self::hooks::{AfterSave, AfterSaveFn, SessionDeleter};
+pub(crate) use self::hooks::SessionDeleter;
 #[cfg(feature = "redis")]
 pub use self::store::RedisSessionStore;
 #[cfg(feature = "sqlx")]

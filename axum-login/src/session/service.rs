@@ -24,9 +24,9 @@ use tower_service::Service;
 use tower_sessions::{Session, SessionManagerLayer, SessionStore, service::CookieController};
 
 use super::{
-    SaveContext,
+    channels::{AfterSave, SaveContext},
     cookie::{CookieConfig, Found, parse_id, session_cookie},
-    hooks::{AfterSave, SessionDeleter, StoreDeleter},
+    hooks::{SessionDeleter, StoreDeleter},
     removal::{CookieAttributes, CookieRemoval},
 };
 

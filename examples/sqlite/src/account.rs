@@ -12,8 +12,8 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    CurrentUser, clock::SystemClock, events::SecondFactorChange, login::SessionInfo,
-    mfa::RecoveryCodes, require_login,
+    CurrentUser, clock::SystemClock, events::SecondFactorChange, mfa::RecoveryCodes,
+    registry::SessionInfo, require_login,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,441 @@
+//! The seam between the login core and the features that take part in a login's life.
+//!
+//! The core (this folder) knows how a session holds a login, checks it on every request,
+//! and writes it at login, logout and a password change. Everything else a login may involve
+//! (the session registry, remember-me, the login throttle's device cookies, the app's event
+//! handler) is a [`Feature`]: it lives
+//! in its own folder, is registered by the builder method of that folder, and hears the
+//! moments below through [`Features`], the list the layer's [`Config`](super::Config)
+//! keeps. The core never names a feature, and a feature reaches another only through a
+//! moment, so adding one adds no field to `Config` and no branch to this folder.
+//!
+//! The moments, in the order a login meets them:
+//!
+//! | moment | when | who listens today |
+//! |---|---|---|
+//! | [`restore`](Feature::restore), [`settle`](Feature::settle) | a request whose session holds no login | remember-me |
+//! | [`visit`](Feature::visit) | a logged-in request, at most every [`visit_interval`](Feature::visit_interval) | session registry |
+//! | [`register`](Feature::register) | a login is about to be written | session registry |
+//! | [`installed`](Feature::installed) | a login was written to the session (its id will change) | session registry, device cookies |
+//! | [`linked`](Feature::linked) | a token was linked to a registered login | session registry |
+//! | [`logged_in`](Feature::logged_in) | a login is complete | remember-me |
+//! | [`logged_out`](Feature::logged_out) | a logout | session registry, remember-me, device cookies |
+//! | [`login_ended`](Feature::login_ended) | the core ended a login (timeout, stale digest) | session registry |
+//! | [`changed`](Feature::changed) | the user's credentials changed, or a token was stolen | session registry, remember-me, device cookies |
+//! | [`session_ended`](Feature::session_ended) | a feature ended a session of the user | remember-me |
+//! | [`event`](Feature::event) | an [`AuthEvent`] happened | the app's event handler |
+//!
+//! Every moment has a default that does nothing, so a feature writes only the ones it needs.
+
+use std::{
+    any::Any,
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use super::RequestAuth;
+use crate::{
+    AuthError,
+    events::{AuthEvent, AuthEvents, EventRecord, LoginMethod},
+};
+
+/// A boxed future, as the crate's store traits and its features answer: object-safe, so a
+/// store or a feature can be kept as `dyn`, which generic `async fn`s in traits are not.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
+
+/// A visitor whose session holds no login, whom a feature recognises (a remember-me cookie).
+/// The core decides what it is worth: it loads the user, refuses an inactive or unknown one,
+/// and asks for the second factor when the user has one and [`second_factor`](Self::second_factor)
+/// is not set; then tells the feature with [`Feature::settle`].
+pub(crate) struct Restored {
+    /// The user's id, as text.
+    pub(crate) user: String,
+    /// How the visitor is logged in, for the event.
+    pub(crate) method: LoginMethod,
+    /// Whether what the visitor presented carries a completed second factor.
+    pub(crate) second_factor: bool,
+    /// Whether a login that waits for the second factor is remembered once complete.
+    pub(crate) remember: bool,
+    /// What the session registry links the new session to (a remember-me token's selector),
+    /// so that ending the session revokes it.
+    pub(crate) link: Option<String>,
+    /// Reported when the visitor is logged in, before the login's own event.
+    pub(crate) event: Option<AuthEvent>,
+    /// The feature's own state, for its [`settle`](Feature::settle).
+    pub(crate) state: Box<dyn Any + Send + Sync>,
+}
+
+/// What the core made of a [`Restored`] visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Logged in.
+    LoggedIn,
+    /// The user has a second factor that what was presented does not carry: the session waits
+    /// for it, as after a right password.
+    FirstFactorOnly,
+    /// The user is unknown or inactive: nobody is logged in.
+    Refused,
+}
+
+/// A login about to be written, or just completed.
+pub(crate) struct NewLogin<'a> {
+    /// The user's id, as text.
+    pub(crate) user: &'a str,
+    pub(crate) method: LoginMethod,
+    /// Whether the visitor asked to be remembered.
+    pub(crate) remember: bool,
+    /// Whether a second factor completed this login.
+    pub(crate) second_factor: bool,
+    /// See [`Restored::link`].
+    pub(crate) link: Option<&'a str>,
+    /// The session registry's entry of the login, once registered.
+    pub(crate) entry: Option<&'a str>,
+}
+
+/// A change to what a user's sessions rest on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change<'a> {
+    /// The password changed; the session with entry `keep` (this one) stays logged in.
+    Password {
+        /// This session's registry entry.
+        keep: Option<&'a str>,
+    },
+    /// The user's second factors changed (enrolled, removed, new recovery codes).
+    SecondFactors,
+    /// The user's sessions other than this one, or all of them, were ended on request.
+    SessionsEnded,
+    /// A replaced remember-me cookie came back: a copy of it was stolen. Everything ends.
+    Stolen,
+}
+
+/// A session of the user that a feature ended (through the session registry).
+pub(crate) struct EndedSession<'a> {
+    /// What the session was linked to (see [`Restored::link`]).
+    pub(crate) link: Option<&'a str>,
+}
+
+/// A capability that takes part in the life of a login. See the [module](self).
+pub(crate) trait Feature: Send + Sync + 'static {
+    /// The feature, for [`Features::get`].
+    fn as_any(&self) -> &dyn Any;
+
+    /// Whether the feature reads the request's cookies on any method (remember-me logs a
+    /// visitor in on a `GET`); the layer keeps them only for unsafe methods otherwise.
+    fn reads_cookies(&self) -> bool {
+        false
+    }
+
+    /// A request whose session holds no login: the visitor, if the feature recognises them.
+    fn restore<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+    ) -> BoxFuture<'a, Result<Option<Restored>, AuthError>> {
+        let _ = auth;
+        ready(Ok(None))
+    }
+
+    /// What the core made of the visitor that [`restore`](Self::restore) answered.
+    fn settle<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        restored: &'a Restored,
+        verdict: Verdict,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        let _ = (auth, restored, verdict);
+        ready(Ok(()))
+    }
+
+    /// How often, at most, the feature hears of a logged-in session's visits.
+    fn visit_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// A logged-in request on the session with registry entry `entry`, at `at`; `false`
+    /// ends the session. An error of the feature's own is its to log: a visit never fails.
+    fn visit<'a>(
+        &'a self,
+        user: &'a str,
+        entry: Option<&'a str>,
+        at: SystemTime,
+    ) -> BoxFuture<'a, bool> {
+        let _ = (user, entry, at);
+        ready(true)
+    }
+
+    /// A login about to be written: the feature may refuse it, or answer the registry entry
+    /// the session gets.
+    fn register<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        login: &'a NewLogin<'a>,
+    ) -> BoxFuture<'a, Result<Option<String>, AuthError>> {
+        let _ = (auth, login);
+        ready(Ok(None))
+    }
+
+    /// A login of `user`, with registry entry `entry` if it has one, was written to the
+    /// session (a login, a re-authentication, a password change, a step-up), whose id will
+    /// change when the response goes out.
+    fn installed<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        user: &'a str,
+        entry: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        let _ = (auth, user, entry);
+        ready(Ok(()))
+    }
+
+    /// The login of `user` with registry entry `entry` got a link after it was registered
+    /// (the visitor asked to be remembered after logging in): see [`Restored::link`].
+    fn linked<'a>(
+        &'a self,
+        user: &'a str,
+        entry: &'a str,
+        link: &'a str,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        let _ = (user, entry, link);
+        ready(Ok(()))
+    }
+
+    /// A login is complete.
+    fn logged_in<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        login: &'a NewLogin<'a>,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        let _ = (auth, login);
+        ready(Ok(()))
+    }
+
+    /// `user` logs out of the session with registry entry `entry`.
+    fn logged_out<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        user: &'a str,
+        entry: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        let _ = (auth, user, entry);
+        ready(Ok(()))
+    }
+
+    /// The core ended the session with registry entry `entry` (a timeout, a stale digest, a
+    /// deleted or inactive user). The session ends whatever the feature does.
+    fn login_ended<'a>(&'a self, user: &'a str, entry: &'a str) -> BoxFuture<'a, ()> {
+        let _ = (user, entry);
+        ready(())
+    }
+
+    /// What `user`'s sessions rest on changed.
+    fn changed<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        user: &'a str,
+        change: Change<'a>,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        let _ = (auth, user, change);
+        ready(Ok(()))
+    }
+
+    /// A feature ended a session of a user.
+    fn session_ended<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        ended: &'a EndedSession<'a>,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        let _ = (auth, ended);
+        ready(Ok(()))
+    }
+
+    /// An auth event happened.
+    fn event(&self, record: &EventRecord) {
+        let _ = record;
+    }
+}
+
+/// The features of one layer, in the order they were registered; each moment is heard by
+/// each of them in that order.
+#[derive(Clone, Default)]
+pub(crate) struct Features(Arc<[Arc<dyn Feature>]>);
+
+impl fmt::Debug for Features {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Features(")?;
+        f.write_str(&self.0.len().to_string())?;
+        f.write_str(")")
+    }
+}
+
+impl Features {
+    /// The features registered, one of each type: a feature registered again replaces the
+    /// earlier one in its place.
+    pub(crate) fn new(registered: Vec<Arc<dyn Feature>>) -> Self {
+        let mut kept: Vec<Arc<dyn Feature>> = Vec::with_capacity(registered.len());
+        for feature in registered {
+            let id = feature.as_any().type_id();
+            match kept.iter_mut().find(|old| old.as_any().type_id() == id) {
+                Some(old) => *old = feature,
+                None => kept.push(feature),
+            }
+        }
+        Self(kept.into())
+    }
+
+    /// The registered feature of type `F`.
+    pub(crate) fn get<F: Feature>(&self) -> Option<&F> {
+        self.0
+            .iter()
+            .find_map(|feature| feature.as_any().downcast_ref())
+    }
+
+    pub(crate) fn reads_cookies(&self) -> bool {
+        self.0.iter().any(|feature| feature.reads_cookies())
+    }
+
+    /// The first feature that recognises the visitor, and what it answered.
+    pub(crate) async fn restore(
+        &self,
+        auth: &RequestAuth,
+    ) -> Result<Option<(&dyn Feature, Restored)>, AuthError> {
+        for feature in self.0.iter() {
+            if let Some(restored) = feature.restore(auth).await? {
+                return Ok(Some((&**feature, restored)));
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn visit_interval(&self) -> Option<Duration> {
+        self.0
+            .iter()
+            .filter_map(|feature| feature.visit_interval())
+            .min()
+    }
+
+    /// Whether every feature lets the session go on.
+    pub(crate) async fn visit(&self, user: &str, entry: Option<&str>, at: SystemTime) -> bool {
+        for feature in self.0.iter() {
+            if !feature.visit(user, entry, at).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The registry entry the new login gets, if a feature gives one.
+    pub(crate) async fn register(
+        &self,
+        auth: &RequestAuth,
+        login: &NewLogin<'_>,
+    ) -> Result<Option<String>, AuthError> {
+        let mut entry = None;
+        for feature in self.0.iter() {
+            if let Some(given) = feature.register(auth, login).await? {
+                entry = Some(given);
+            }
+        }
+        Ok(entry)
+    }
+
+    pub(crate) async fn installed(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        entry: Option<&str>,
+    ) -> Result<(), AuthError> {
+        for feature in self.0.iter() {
+            feature.installed(auth, user, entry).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn linked(
+        &self,
+        user: &str,
+        entry: &str,
+        link: &str,
+    ) -> Result<(), AuthError> {
+        for feature in self.0.iter() {
+            feature.linked(user, entry, link).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn logged_in(
+        &self,
+        auth: &RequestAuth,
+        login: &NewLogin<'_>,
+    ) -> Result<(), AuthError> {
+        for feature in self.0.iter() {
+            feature.logged_in(auth, login).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn logged_out(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        entry: Option<&str>,
+    ) -> Result<(), AuthError> {
+        for feature in self.0.iter() {
+            feature.logged_out(auth, user, entry).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn login_ended(&self, user: &str, entry: &str) {
+        for feature in self.0.iter() {
+            feature.login_ended(user, entry).await;
+        }
+    }
+
+    pub(crate) async fn changed(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        change: Change<'_>,
+    ) -> Result<(), AuthError> {
+        for feature in self.0.iter() {
+            feature.changed(auth, user, change).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn session_ended(
+        &self,
+        auth: &RequestAuth,
+        ended: &EndedSession<'_>,
+    ) -> Result<(), AuthError> {
+        for feature in self.0.iter() {
+            feature.session_ended(auth, ended).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn event(&self, record: &EventRecord) {
+        for feature in self.0.iter() {
+            feature.event(record);
+        }
+    }
+}
+
+/// The app's event handler, as a feature: it hears every event.
+pub(crate) struct Events(pub(crate) Arc<dyn AuthEvents>);
+
+impl Feature for Events {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn event(&self, record: &EventRecord) {
+        self.0.on_event(record);
+    }
+}
