@@ -62,7 +62,7 @@ impl Feature for DeviceCookies {
     fn logged_out<'a>(
         &'a self,
         auth: &'a RequestAuth,
-        _user: &'a str,
+        _user: Option<&'a str>,
         _entry: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), AuthError>> {
         Box::pin(async move {

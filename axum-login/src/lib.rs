@@ -52,6 +52,7 @@ pub mod mfa;
 pub mod password;
 pub mod registry;
 pub mod remember;
+pub mod second_factor;
 pub mod security;
 pub mod session;
 #[cfg(feature = "sqlx")]
@@ -74,8 +75,9 @@ pub use crate::{
     credentials::PasswordCredentials,
     error::AuthError,
     layer::AuthLayer,
-    login::{AuthSession, CurrentUser, LoginForm, SecondFactorDue},
+    login::{AuthSession, CurrentUser, LoginForm},
     registry::SessionInfo,
+    second_factor::SecondFactorDue,
     security::{SessionKey, Throttle, safe_next},
     session::session_layer,
     store::UserStore,

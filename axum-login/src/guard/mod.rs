@@ -34,6 +34,7 @@ pub use self::{
 use crate::{
     AuthError,
     login::{LoginRedirect, RequestAuth},
+    second_factor::TwoStep,
 };
 pub use crate::{
     error::PolicyError,
@@ -106,14 +107,14 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
         if login.remembered || age > max_age {
             return Err(denied(DenialReason::Stale, parts));
         }
-        let Some(lookup) = &auth.config().second_factors else {
-            return Err(AuthError::from(PolicyError::NoSecondFactorLookup).into_response());
-        };
         let user = crate::login::UserId(&*login.user).to_string();
-        let enrolled = lookup
-            .has_second_factor(&user)
-            .await
-            .map_err(|error| AuthError::Store(error).into_response())?;
+        let enrolled = match TwoStep::of(&auth).enrolled(&user).await {
+            Ok(Some(enrolled)) => enrolled,
+            Ok(None) => {
+                return Err(AuthError::from(PolicyError::NoSecondFactorLookup).into_response());
+            }
+            Err(error) => return Err(error.into_response()),
+        };
         let recent = login
             .second_factor_at
             .is_some_and(|at| now.duration_since(at).unwrap_or_default() <= max_age);

@@ -12,9 +12,6 @@ const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The default [`AuthLayerBuilder::clock_skew`].
 const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(30);
 
-/// The default [`AuthLayerBuilder::second_factor_timeout`].
-const DEFAULT_SECOND_FACTOR_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-
 /// The realm a layer gets when none is named: its store's type, and how many layers over that
 /// type this process built before it. Two layers of one app differ, and the same app built the
 /// same way on every instance gets the same realms there.
@@ -44,7 +41,7 @@ use crate::{
     guard::{UserKinds, check_guard_names},
     login::{
         Backend, Config, DEFAULT_ABSOLUTE_TIMEOUT, DenialResponder, Events, Feature, Features,
-        LoginRedirect, SecondFactorLookup,
+        LoginRedirect,
     },
     security::Scheme,
     session::{IntoSessionManager, Sessions},
@@ -76,9 +73,8 @@ impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
             store_timeout: DEFAULT_STORE_TIMEOUT,
             realm: None,
             clock_skew: DEFAULT_CLOCK_SKEW,
-            features: Vec::new(),
-            second_factor_timeout: DEFAULT_SECOND_FACTOR_TIMEOUT,
-            second_factors: None,
+            // The two-step login is always there: a handler may begin one without a lookup.
+            features: vec![Arc::new(crate::second_factor::TwoStep::default())],
             other_user_types: Vec::new(),
         }
     }
@@ -105,8 +101,6 @@ pub struct AuthLayerBuilder<S, SS: SessionStore, C: CookieController> {
     clock_skew: Duration,
     /// The features that take part in a login's life, in the order registered.
     features: Vec<Arc<dyn Feature>>,
-    second_factor_timeout: Duration,
-    second_factors: Option<Arc<dyn SecondFactorLookup>>,
     other_user_types: Vec<UserKinds>,
 }
 
@@ -258,6 +252,15 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         self
     }
 
+    /// The feature of type `F` registered last, for a builder method that changes one option
+    /// of it.
+    pub(crate) fn registered<F: Feature>(&self) -> Option<&F> {
+        self.features
+            .iter()
+            .rev()
+            .find_map(|feature| feature.as_any().downcast_ref())
+    }
+
     /// Sends auth events (logins, failures, logouts, ended sessions, password changes,
     /// remember-me) to `events` (see [`events`](crate::events)). Default: none.
     pub fn events(self, events: impl AuthEvents) -> Self {
@@ -279,27 +282,6 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
             "AuthLayer: second_factor_url must be a local path such as \"/login/code\", got {url:?}"
         );
         self.redirect.second_factor_url = Some(url);
-        self
-    }
-
-    /// How long a login whose password was right waits for its second factor
-    /// ([`AuthSession::begin_second_factor`](crate::AuthSession::begin_second_factor)) before
-    /// the password must be entered again. Default: 5 minutes.
-    pub fn second_factor_timeout(mut self, timeout: Duration) -> Self {
-        self.second_factor_timeout = timeout;
-        self
-    }
-
-    /// Where the layer learns whether a user has a second factor: an
-    /// [`Mfa`](crate::mfa::Mfa) (feature `totp`), or the app's own [`SecondFactorLookup`].
-    /// Default: none, and the layer takes every user to have none.
-    ///
-    /// With it, a remembered login of a user who has a second factor, from a remember-me
-    /// token not issued after a completed second factor, is only the first factor: the
-    /// visit waits for the second (see [`remember`](crate::remember)); and a guard with
-    /// `fresh_mfa` asks such a user for the second factor itself.
-    pub fn second_factors(mut self, lookup: impl SecondFactorLookup) -> Self {
-        self.second_factors = Some(Arc::new(lookup));
         self
     }
 
@@ -364,8 +346,6 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
                 idle_timeout: self.idle_timeout,
                 visit_every: Config::visit_every(self.idle_timeout, &features),
                 features,
-                second_factor_timeout: self.second_factor_timeout,
-                second_factors: self.second_factors,
                 session_deleter: self.sessions.deleter(),
                 key,
             },

@@ -8,7 +8,7 @@ use tower_sessions::Session;
 use super::{
     Change, NewLogin,
     backend::{Backend, Login},
-    record::{LoginRecord, PENDING_KEY, SESSION_KEY},
+    record::{LoginRecord, SESSION_KEY},
     request::RequestAuth,
 };
 use crate::{
@@ -281,7 +281,7 @@ impl<S: UserStore> AuthSession<S> {
     /// set when a second factor completed this login, and `remembered` when its first factor
     /// was a remember-me cookie (never fresh); reports the login, and tells the features,
     /// with `remember` when the visitor asked to be remembered.
-    pub(super) async fn complete_login(
+    pub(crate) async fn complete_login(
         &mut self,
         user: &S::User,
         method: LoginMethod,
@@ -313,7 +313,6 @@ impl<S: UserStore> AuthSession<S> {
         } else if session.id().is_some() {
             session.cycle_id().await?;
         }
-        session.remove_value(PENDING_KEY).await?;
         let mut record = self.backend.record_for(user);
         record.second_factor_at = second_factor_at;
         record.entry = entry.clone();
@@ -341,16 +340,14 @@ impl<S: UserStore> AuthSession<S> {
     }
 
     /// Logs out but keeps the rest of the session (a cart, preferences) under a new id: only
-    /// what the framework keeps is removed, the login, a login waiting for its second factor,
-    /// and what features keep of the login (the throttle's account key). Otherwise as
+    /// what the framework keeps is removed: the login, and what features keep of it (a login
+    /// waiting for its second factor, the throttle's account key). Otherwise as
     /// [`logout`](Self::logout).
     pub async fn logout_keeping_data(&mut self) -> Result<(), AuthError> {
         self.auth.check_same_site()?;
         self.end_login().await?;
         let session = self.auth.session();
-        for key in [SESSION_KEY, PENDING_KEY] {
-            session.remove_value(key).await?;
-        }
+        session.remove_value(SESSION_KEY).await?;
         if session.id().is_some() {
             session.cycle_id().await?;
         }
@@ -359,18 +356,20 @@ impl<S: UserStore> AuthSession<S> {
     }
 
     /// What both logouts do besides the session: tell the features (the registry entry,
-    /// this browser's remember-me token), report the event.
+    /// this browser's remember-me token, a login waiting for its second factor), report the
+    /// event.
     async fn end_login(&mut self) -> Result<(), AuthError> {
-        let Some(record) = self.current_record().await? else {
-            return Ok(());
-        };
-        let user = record.user_id.to_string();
+        let record = self.current_record().await?;
+        let user = record.as_ref().map(|record| record.user_id.to_string());
+        let entry = record.as_ref().and_then(|record| record.entry.as_deref());
         self.auth
             .config()
             .features
-            .logged_out(&self.auth, &user, record.entry.as_deref())
+            .logged_out(&self.auth, user.as_deref(), entry)
             .await?;
-        self.emit(AuthEvent::LoggedOut { user });
+        if let Some(user) = user {
+            self.emit(AuthEvent::LoggedOut { user });
+        }
         Ok(())
     }
 
@@ -421,7 +420,7 @@ impl<S: UserStore> AuthSession<S> {
 
     /// Writes `record` to the session and makes `user` this request's logged-in user; the
     /// features hear of it (the session registry learns the id the session is saved under).
-    pub(super) async fn install(
+    pub(crate) async fn install(
         &self,
         user: &S::User,
         record: LoginRecord<UserId<S>>,
@@ -453,7 +452,7 @@ impl<S: UserStore> AuthSession<S> {
         self.emit(event);
     }
 
-    pub(super) fn emit(&self, event: AuthEvent) {
+    pub(crate) fn emit(&self, event: AuthEvent) {
         self.auth.config().emit(event, self.auth.client());
     }
 

@@ -16,8 +16,8 @@ use std::{
 use tower_sessions::Session;
 
 use super::{
-    Config, NewLogin, Verdict,
-    record::{LoginRecord, PENDING_KEY, PendingRecord, SESSION_KEY},
+    Config, Held, NewLogin, Verdict,
+    record::{LoginRecord, SESSION_KEY},
     request::RequestAuth,
 };
 use crate::{
@@ -225,9 +225,9 @@ impl<S: UserStore> Backend<S> {
     }
 
     /// A visitor without a login whom a feature recognises (a remember-me cookie): logged in
-    /// on a new session if the user exists and is active, else left anonymous; left waiting for
-    /// the second factor, as after a right password, if the user has one and what the visitor
-    /// presented does not carry it.
+    /// on a new session if the user exists and is active, else left anonymous; not logged in
+    /// yet if a feature holds the login back (the two-step login, when the user has a second
+    /// factor that what the visitor presented does not carry).
     async fn restore(&self, auth: &RequestAuth) -> Result<Option<Login>, AuthError> {
         let Some((feature, restored)) = self.config.features.restore(auth).await? else {
             return Ok(None);
@@ -240,25 +240,19 @@ impl<S: UserStore> Backend<S> {
             feature.settle(auth, &restored, Verdict::Refused).await?;
             return Ok(None);
         };
-        let session = auth.session();
-        if !restored.second_factor && self.has_second_factor(&restored.user).await? {
+        let held = Held {
+            user: &restored.user,
+            id: serde_json::to_value(user.id()).map_err(tower_sessions::session::Error::from)?,
+            digest: &self.config.key.user_digest(&self.config.realm, &user),
+            restored: &restored,
+        };
+        if self.config.features.hold(auth, &held).await? {
             feature
                 .settle(auth, &restored, Verdict::FirstFactorOnly)
                 .await?;
-            if session.id().is_some() {
-                session.cycle_id().await?;
-            }
-            let pending = PendingRecord {
-                user_id: user.id(),
-                digest: self.config.key.user_digest(&self.config.realm, &user),
-                at: unix_seconds(self.config.clock.now()),
-                account: None,
-                remember: restored.remember,
-                remembered: true,
-            };
-            session.insert(PENDING_KEY, pending).await?;
             return Ok(None);
         }
+        let session = auth.session();
         feature.settle(auth, &restored, Verdict::LoggedIn).await?;
         // A new session, under a new id: whatever the visitor had was anonymous.
         if session.id().is_some() {
@@ -295,17 +289,6 @@ impl<S: UserStore> Backend<S> {
         );
         self.config.features.logged_in(auth, &login).await?;
         Ok(Some(loaded))
-    }
-
-    /// Whether the app says `user` has a second factor; `false` when it does not say.
-    pub(crate) async fn has_second_factor(&self, user: &str) -> Result<bool, AuthError> {
-        match &self.config.second_factors {
-            Some(lookup) => lookup
-                .has_second_factor(user)
-                .await
-                .map_err(AuthError::Store),
-            None => Ok(false),
-        }
     }
 
     /// The login a test asked for (feature `test-util`): the user with that id, loaded from the

@@ -35,10 +35,6 @@ pub(crate) struct Config {
     pub(crate) absolute_timeout: Option<Duration>,
     /// The longest a login lasts unused.
     pub(crate) idle_timeout: Option<Duration>,
-    /// How long a login waits for its second factor.
-    pub(crate) second_factor_timeout: Duration,
-    /// Whether a user has a second factor, when the app says.
-    pub(crate) second_factors: Option<Arc<dyn super::SecondFactorLookup>>,
     /// Deletes any session by id, when the session layer can (the crate's own).
     pub(crate) session_deleter: Option<Arc<dyn SessionDeleter>>,
     /// The features that take part in a login's life (see [`Feature`](super::Feature)): the

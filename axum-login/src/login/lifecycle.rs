@@ -2,8 +2,8 @@
 //!
 //! The core (this folder) knows how a session holds a login, checks it on every request,
 //! and writes it at login, logout and a password change. Everything else a login may involve
-//! (the session registry, remember-me, the login throttle's device cookies, the app's event
-//! handler) is a [`Feature`]: it lives
+//! (the session registry, remember-me, the two-step login, the login throttle's device
+//! cookies, the app's event handler) is a [`Feature`]: it lives
 //! in its own folder, is registered by the builder method of that folder, and hears the
 //! moments below through [`Features`], the list the layer's [`Config`](super::Config)
 //! keeps. The core never names a feature, and a feature reaches another only through a
@@ -14,12 +14,13 @@
 //! | moment | when | who listens today |
 //! |---|---|---|
 //! | [`restore`](Feature::restore), [`settle`](Feature::settle) | a request whose session holds no login | remember-me |
+//! | [`hold`](Feature::hold) | a restored visitor is about to be logged in | two-step login |
 //! | [`visit`](Feature::visit) | a logged-in request, at most every [`visit_interval`](Feature::visit_interval) | session registry |
 //! | [`register`](Feature::register) | a login is about to be written | session registry |
-//! | [`installed`](Feature::installed) | a login was written to the session (its id will change) | session registry, device cookies |
+//! | [`installed`](Feature::installed) | a login was written to the session (its id will change) | session registry, device cookies, two-step login |
 //! | [`linked`](Feature::linked) | a token was linked to a registered login | session registry |
 //! | [`logged_in`](Feature::logged_in) | a login is complete | remember-me |
-//! | [`logged_out`](Feature::logged_out) | a logout | session registry, remember-me, device cookies |
+//! | [`logged_out`](Feature::logged_out) | a logout | session registry, remember-me, device cookies, two-step login |
 //! | [`login_ended`](Feature::login_ended) | the core ended a login (timeout, stale digest) | session registry |
 //! | [`changed`](Feature::changed) | the user's credentials changed, or a token was stolen | session registry, remember-me, device cookies |
 //! | [`session_ended`](Feature::session_ended) | a feature ended a session of the user | remember-me |
@@ -52,8 +53,9 @@ fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
 
 /// A visitor whose session holds no login, whom a feature recognises (a remember-me cookie).
 /// The core decides what it is worth: it loads the user, refuses an inactive or unknown one,
-/// and asks for the second factor when the user has one and [`second_factor`](Self::second_factor)
-/// is not set; then tells the feature with [`Feature::settle`].
+/// lets the features [`hold`](Feature::hold) the login back (the two-step login, when the
+/// user has a second factor and [`second_factor`](Self::second_factor) is not set); then
+/// tells the feature with [`Feature::settle`].
 pub(crate) struct Restored {
     /// The user's id, as text.
     pub(crate) user: String,
@@ -72,13 +74,25 @@ pub(crate) struct Restored {
     pub(crate) state: Box<dyn Any + Send + Sync>,
 }
 
+/// A [`Restored`] visitor of an active user, about to be logged in.
+pub(crate) struct Held<'a> {
+    /// The user's id, as text.
+    pub(crate) user: &'a str,
+    /// The user's id, as the session keeps it.
+    pub(crate) id: serde_json::Value,
+    /// The keyed digest of the user's credentials, as a login keeps it.
+    pub(crate) digest: &'a str,
+    pub(crate) restored: &'a Restored,
+}
+
 /// What the core made of a [`Restored`] visitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Logged in.
     LoggedIn,
-    /// The user has a second factor that what was presented does not carry: the session waits
-    /// for it, as after a right password.
+    /// A feature held the login back (see [`Feature::hold`]): the user has a second factor that
+    /// what was presented does not carry, and the session waits for it, as after a right
+    /// password.
     FirstFactorOnly,
     /// The user is unknown or inactive: nobody is logged in.
     Refused,
@@ -152,6 +166,17 @@ pub(crate) trait Feature: Send + Sync + 'static {
         ready(Ok(()))
     }
 
+    /// A visitor that [`restore`](Self::restore) recognised is about to be logged in: `true`
+    /// holds the login back, the feature keeping in the session what completes it.
+    fn hold<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        held: &'a Held<'a>,
+    ) -> BoxFuture<'a, Result<bool, AuthError>> {
+        let _ = (auth, held);
+        ready(Ok(false))
+    }
+
     /// How often, at most, the feature hears of a logged-in session's visits.
     fn visit_interval(&self) -> Option<Duration> {
         None
@@ -215,11 +240,12 @@ pub(crate) trait Feature: Send + Sync + 'static {
         ready(Ok(()))
     }
 
-    /// `user` logs out of the session with registry entry `entry`.
+    /// A logout: of `user`, from the session with registry entry `entry`, when someone was
+    /// logged in.
     fn logged_out<'a>(
         &'a self,
         auth: &'a RequestAuth,
-        user: &'a str,
+        user: Option<&'a str>,
         entry: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), AuthError>> {
         let _ = (auth, user, entry);
@@ -312,6 +338,20 @@ impl Features {
         Ok(None)
     }
 
+    /// Whether a feature held the restored visitor's login back.
+    pub(crate) async fn hold(
+        &self,
+        auth: &RequestAuth,
+        held: &Held<'_>,
+    ) -> Result<bool, AuthError> {
+        for feature in self.0.iter() {
+            if feature.hold(auth, held).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub(crate) fn visit_interval(&self) -> Option<Duration> {
         self.0
             .iter()
@@ -382,7 +422,7 @@ impl Features {
     pub(crate) async fn logged_out(
         &self,
         auth: &RequestAuth,
-        user: &str,
+        user: Option<&str>,
         entry: Option<&str>,
     ) -> Result<(), AuthError> {
         for feature in self.0.iter() {

@@ -16,21 +16,15 @@ mod lifecycle;
 mod record;
 mod rejection;
 mod request;
-mod second_factor;
 
 pub use self::config::DEFAULT_ABSOLUTE_TIMEOUT;
 pub(crate) use self::config::{Config, LoginRedirect};
 pub use self::lifecycle::BoxFuture;
 pub(crate) use self::lifecycle::{
-    Change, EndedSession, Events, Feature, Features, NewLogin, Restored, Verdict,
+    Change, EndedSession, Events, Feature, Features, Held, NewLogin, Restored, Verdict,
 };
 pub use self::rejection::{AuthRejection, Denial, DenialReason, DenialResponder};
-pub use self::{
-    auth_session::AuthSession,
-    current_user::CurrentUser,
-    form::LoginForm,
-    second_factor::{SecondFactorDue, SecondFactorLookup},
-};
+pub use self::{auth_session::AuthSession, current_user::CurrentUser, form::LoginForm};
 pub(crate) use self::{
     backend::{Backend, ErasedBackend, ErasedUser},
     request::{RequestAuth, RequestInfo, UserId},

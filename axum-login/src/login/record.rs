@@ -9,9 +9,6 @@ use serde::{
 /// The session key under which the login is kept.
 pub(crate) const SESSION_KEY: &str = "axum_login.auth";
 
-/// The session key under which a login waiting for its second factor is kept.
-pub(crate) const PENDING_KEY: &str = "axum_login.pending";
-
 /// What the session holds about a login: never the password hash, only a keyed digest of it.
 ///
 /// Kept as a JSON array, `[id, digest, at, seen, second_factor_at, entry, remembered]`, not an
@@ -113,28 +110,6 @@ impl<Id: serde::de::DeserializeOwned> LoginRecord<Id> {
     pub(crate) fn from_value(value: serde_json::Value) -> Result<Self, serde_json::Error> {
         serde_json::from_value(value)
     }
-}
-
-/// A login whose first factor was right (a password, or a remember-me cookie) and whose second
-/// factor is due: kept under
-/// [`PENDING_KEY`], never under [`SESSION_KEY`], so nothing treats it as logged in.
-///
-/// Its fields: id, digest, at, account, remember, remembered.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct PendingRecord<Id> {
-    pub(crate) user_id: Id,
-    /// As in [`LoginRecord`]: a password change while the second factor is due voids it.
-    pub(crate) digest: String,
-    /// When the password was checked, in Unix seconds.
-    pub(crate) at: u64,
-    /// The throttle's key of the account, so second-factor attempts count against it.
-    pub(crate) account: Option<String>,
-    /// Whether the login asked to be remembered.
-    pub(crate) remember: bool,
-    /// Whether the first factor was a remember-me cookie, not a password: the login it
-    /// completes is not fresh.
-    #[serde(default)]
-    pub(crate) remembered: bool,
 }
 
 #[cfg(test)]

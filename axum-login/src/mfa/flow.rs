@@ -100,7 +100,7 @@ impl fmt::Debug for TotpEnrollment {
 
 /// The layer asks whether a user has confirmed TOTP
 /// ([`AuthLayerBuilder::second_factors`](crate::layer::AuthLayerBuilder::second_factors)).
-impl<S: SecondFactorStore> crate::login::SecondFactorLookup for Mfa<S> {
+impl<S: SecondFactorStore> crate::second_factor::SecondFactorLookup for Mfa<S> {
     fn has_second_factor<'a>(
         &'a self,
         user: &'a str,

@@ -197,11 +197,11 @@ impl Feature for RegistryConfig {
     fn logged_out<'a>(
         &'a self,
         auth: &'a RequestAuth,
-        user: &'a str,
+        user: Option<&'a str>,
         entry: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), AuthError>> {
         Box::pin(async move {
-            if let Some(entry) = entry {
+            if let (Some(user), Some(entry)) = (user, entry) {
                 self.end(auth, user, Which::One(entry), false).await?;
             }
             Ok(())

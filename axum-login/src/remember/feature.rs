@@ -284,10 +284,15 @@ impl Feature for RememberMe {
     fn logged_out<'a>(
         &'a self,
         auth: &'a RequestAuth,
-        user: &'a str,
+        user: Option<&'a str>,
         _entry: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(self.forget(auth, user, false))
+        Box::pin(async move {
+            match user {
+                Some(user) => self.forget(auth, user, false).await,
+                None => Ok(()),
+            }
+        })
     }
 
     fn changed<'a>(

@@ -18,9 +18,9 @@ use axum_login::{
     clock::SystemClock,
     credentials::MAX_PASSWORD_LEN,
     events::{AuthEvent, SecondFactorChange},
-    login::SecondFactorDue,
     mfa::MfaError,
     require_login, safe_next,
+    second_factor::SecondFactorDue,
     sqlx::SqlxStoreError,
 };
 use serde::{Deserialize, Serialize};

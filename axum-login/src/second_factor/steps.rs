@@ -1,85 +1,16 @@
-//! [`AuthSession`]'s two-step login: a password that was right leaves the session waiting for
-//! a second factor, which completes the login; a logged-in session can complete one again
-//! for a guard that asks (`#[require_login(mfa)]`).
-//!
-//! The waiting state lives under its own session key, never the login's, so no guard, no
-//! [`CurrentUser`](crate::CurrentUser) and no user load treats it as logged in, and it ends
-//! after [`second_factor_timeout`](crate::layer::AuthLayerBuilder::second_factor_timeout).
+//! [`AuthSession`]'s two-step login: begin it after a right password, complete it with a
+//! second factor, or drop it.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
-use super::{
-    AuthSession,
-    record::{PENDING_KEY, PendingRecord},
-};
+use super::{PENDING_KEY, PendingRecord, SecondFactorDue, TwoStep};
 use crate::{
-    AuthError, AuthUser, UserStore,
+    AuthError, AuthSession, AuthUser, UserStore,
     clock::unix_seconds,
     events::{AuthEvent, LoginFailure, LoginMethod},
+    login::Change,
     security::{SecondFactorGate, ThrottleKey},
 };
-
-/// Whether a user has a second factor, for the layer
-/// ([`AuthLayerBuilder::second_factors`](crate::layer::AuthLayerBuilder::second_factors)):
-/// it decides what a remembered login is worth and what a `fresh_mfa` guard asks for.
-/// [`Mfa`](crate::mfa::Mfa) implements it (feature `totp`); an app with other second factors
-/// too (passkeys) implements it on a type of its own.
-///
-/// ```
-/// use axum_login::{error::BoxError, login::{BoxFuture, SecondFactorLookup}};
-///
-/// /// Users whose id is even have TOTP, in this example.
-/// struct EvenUsers;
-///
-/// impl SecondFactorLookup for EvenUsers {
-///     fn has_second_factor<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<bool, BoxError>> {
-///         Box::pin(async move { Ok(user.parse::<u64>().is_ok_and(|id| id % 2 == 0)) })
-///     }
-/// }
-/// # let _ = EvenUsers;
-/// ```
-pub trait SecondFactorLookup: Send + Sync + 'static {
-    /// Whether the user whose id has this text has a second factor enrolled. An error fails
-    /// the request (a `500`): the layer never guesses "no".
-    fn has_second_factor<'a>(
-        &'a self,
-        user: &'a str,
-    ) -> super::BoxFuture<'a, Result<bool, crate::error::BoxError>>;
-}
-
-impl<T: SecondFactorLookup + ?Sized> SecondFactorLookup for Arc<T> {
-    fn has_second_factor<'a>(
-        &'a self,
-        user: &'a str,
-    ) -> super::BoxFuture<'a, Result<bool, crate::error::BoxError>> {
-        (**self).has_second_factor(user)
-    }
-}
-
-/// Whose second factor is due on a session.
-#[derive(Debug, Clone)]
-pub enum SecondFactorDue<U> {
-    /// A login waits for it: the password was right, the user is not logged in yet.
-    Login(U),
-    /// The user is logged in, and a guard asks for a second factor (a step-up).
-    StepUp(U),
-}
-
-impl<U> SecondFactorDue<U> {
-    /// The user whose second factor is due.
-    pub fn user(&self) -> &U {
-        match self {
-            Self::Login(user) | Self::StepUp(user) => user,
-        }
-    }
-
-    /// The user whose second factor is due.
-    pub fn into_user(self) -> U {
-        match self {
-            Self::Login(user) | Self::StepUp(user) => user,
-        }
-    }
-}
 
 impl<S: UserStore> AuthSession<S> {
     /// Leaves the session waiting for `user`'s second factor instead of logging them in: call
@@ -146,7 +77,7 @@ impl<S: UserStore> AuthSession<S> {
             return drop_it().await;
         };
         let age = unix_seconds(config.clock.now()).saturating_sub(pending.at);
-        if Duration::from_secs(age) > config.second_factor_timeout
+        if Duration::from_secs(age) > TwoStep::of(&self.auth).timeout
             || pending.at > unix_seconds(config.clock.now()) + config.clock_skew.as_secs()
         {
             return drop_it().await;
@@ -303,7 +234,7 @@ impl<S: UserStore> AuthSession<S> {
         self.auth
             .config()
             .features
-            .changed(&self.auth, &user, super::Change::SecondFactors)
+            .changed(&self.auth, &user, Change::SecondFactors)
             .await?;
         self.emit(AuthEvent::SecondFactorChanged { user, change });
         Ok(())

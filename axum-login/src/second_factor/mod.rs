@@ -1,0 +1,244 @@
+//! The two-step login: a first factor that was right (a password, or a remember-me cookie of
+//! a user who has a second factor) leaves the session waiting for the second, which completes
+//! the login; a logged-in session can complete one again for a guard that asks
+//! (`#[require_login(mfa)]`, `fresh_mfa`).
+//!
+//! Which second factors exist is the app's (TOTP, recovery codes and passkeys from
+//! [`mfa`](crate::mfa), or its own): this module keeps the waiting state and checks it, and
+//! learns whether a user has a second factor from a [`SecondFactorLookup`]. It takes part in a
+//! login's life as a [`Feature`], registered by every builder and configured with
+//! [`AuthLayerBuilder::second_factors`] and [`AuthLayerBuilder::second_factor_timeout`].
+//!
+//! The waiting state lives under its own session key, never the login's, so no guard, no
+//! [`CurrentUser`](crate::CurrentUser) and no user load treats it as logged in.
+
+mod steps;
+
+use std::{any::Any, sync::Arc, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use tower_sessions::{SessionStore, service::CookieController};
+
+use crate::{
+    AuthError, UserStore,
+    clock::unix_seconds,
+    error::BoxError,
+    layer::AuthLayerBuilder,
+    login::{BoxFuture, Feature, Held, RequestAuth},
+};
+
+/// The session key of a login waiting for its second factor.
+const PENDING_KEY: &str = "axum_login.pending";
+
+/// The default [`AuthLayerBuilder::second_factor_timeout`].
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Whether a user has a second factor, for the layer
+/// ([`AuthLayerBuilder::second_factors`]): it decides what a remembered login is worth and
+/// what a `fresh_mfa` guard asks for. [`Mfa`](crate::mfa::Mfa) implements it (feature
+/// `totp`); an app with other second factors too (passkeys) implements it on a type of its own.
+///
+/// ```
+/// use axum_login::{error::BoxError, login::BoxFuture, second_factor::SecondFactorLookup};
+///
+/// /// Users whose id is even have TOTP, in this example.
+/// struct EvenUsers;
+///
+/// impl SecondFactorLookup for EvenUsers {
+///     fn has_second_factor<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<bool, BoxError>> {
+///         Box::pin(async move { Ok(user.parse::<u64>().is_ok_and(|id| id % 2 == 0)) })
+///     }
+/// }
+/// # let _ = EvenUsers;
+/// ```
+pub trait SecondFactorLookup: Send + Sync + 'static {
+    /// Whether the user whose id has this text has a second factor enrolled. An error fails
+    /// the request (a `500`): the layer never guesses "no".
+    fn has_second_factor<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<bool, BoxError>>;
+}
+
+impl<T: SecondFactorLookup + ?Sized> SecondFactorLookup for Arc<T> {
+    fn has_second_factor<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<bool, BoxError>> {
+        (**self).has_second_factor(user)
+    }
+}
+
+/// Whose second factor is due on a session.
+#[derive(Debug, Clone)]
+pub enum SecondFactorDue<U> {
+    /// A login waits for it: the first factor was right, the user is not logged in yet.
+    Login(U),
+    /// The user is logged in, and a guard asks for a second factor (a step-up).
+    StepUp(U),
+}
+
+impl<U> SecondFactorDue<U> {
+    /// The user whose second factor is due.
+    pub fn user(&self) -> &U {
+        match self {
+            Self::Login(user) | Self::StepUp(user) => user,
+        }
+    }
+
+    /// The user whose second factor is due.
+    pub fn into_user(self) -> U {
+        match self {
+            Self::Login(user) | Self::StepUp(user) => user,
+        }
+    }
+}
+
+/// A login whose first factor was right and whose second factor is due: kept under
+/// [`PENDING_KEY`], never under the login's key, so nothing treats it as logged in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PendingRecord<Id> {
+    user_id: Id,
+    /// The keyed digest of the user's credentials, as a login keeps it: a password change
+    /// while the second factor is due voids the waiting login.
+    digest: String,
+    /// When the first factor was checked, in Unix seconds.
+    at: u64,
+    /// The throttle's key of the account, so second-factor attempts count against it.
+    account: Option<String>,
+    /// Whether the login asked to be remembered.
+    remember: bool,
+    /// Whether the first factor was a remember-me cookie, not a password: the login it
+    /// completes is not fresh.
+    #[serde(default)]
+    remembered: bool,
+}
+
+/// The two-step login as a feature of the layer: see the [module](self).
+#[derive(Clone)]
+pub(crate) struct TwoStep {
+    /// Whether a user has a second factor, when the app says.
+    lookup: Option<Arc<dyn SecondFactorLookup>>,
+    /// How long a login waits for its second factor.
+    timeout: Duration,
+}
+
+impl Default for TwoStep {
+    fn default() -> Self {
+        Self {
+            lookup: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl TwoStep {
+    /// The layer's, or the defaults when a layer was built without it (never, by the builder).
+    pub(crate) fn of(auth: &RequestAuth) -> Self {
+        auth.config()
+            .features
+            .get::<Self>()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Whether the app says `user` has a second factor; `None` when it was given no lookup.
+    pub(crate) async fn enrolled(&self, user: &str) -> Result<Option<bool>, AuthError> {
+        match &self.lookup {
+            Some(lookup) => lookup
+                .has_second_factor(user)
+                .await
+                .map(Some)
+                .map_err(AuthError::Store),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Feature for TwoStep {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    /// A restored visitor whose user has a second factor that what they presented does not
+    /// carry waits for it, as after a right password, under a new session id.
+    fn hold<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        held: &'a Held<'a>,
+    ) -> BoxFuture<'a, Result<bool, AuthError>> {
+        Box::pin(async move {
+            if held.restored.second_factor || self.enrolled(held.user).await? != Some(true) {
+                return Ok(false);
+            }
+            let session = auth.session();
+            if session.id().is_some() {
+                session.cycle_id().await?;
+            }
+            let pending = PendingRecord {
+                user_id: held.id.clone(),
+                digest: held.digest.to_owned(),
+                at: unix_seconds(auth.config().clock.now()),
+                account: None,
+                remember: held.restored.remember,
+                remembered: true,
+            };
+            session.insert(PENDING_KEY, pending).await?;
+            Ok(true)
+        })
+    }
+
+    /// A login written to the session ends any login that was waiting there.
+    fn installed<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        _user: &'a str,
+        _entry: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        Box::pin(async move {
+            auth.session().remove_value(PENDING_KEY).await?;
+            Ok(())
+        })
+    }
+
+    /// A logout ends a login waiting for its second factor too.
+    fn logged_out<'a>(
+        &'a self,
+        auth: &'a RequestAuth,
+        _user: Option<&'a str>,
+        _entry: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        Box::pin(async move {
+            auth.session().remove_value(PENDING_KEY).await?;
+            Ok(())
+        })
+    }
+}
+
+impl<S, SS, C> AuthLayerBuilder<S, SS, C>
+where
+    S: UserStore,
+    SS: SessionStore,
+    C: CookieController,
+{
+    /// How long a login whose first factor was right waits for its second factor
+    /// ([`AuthSession::begin_second_factor`](crate::AuthSession::begin_second_factor)) before
+    /// the password must be entered again. Default: 5 minutes.
+    pub fn second_factor_timeout(self, timeout: Duration) -> Self {
+        let two_step = TwoStep {
+            timeout,
+            ..self.registered::<TwoStep>().cloned().unwrap_or_default()
+        };
+        self.feature(two_step)
+    }
+
+    /// Where the layer learns whether a user has a second factor: an
+    /// [`Mfa`](crate::mfa::Mfa) (feature `totp`), or the app's own [`SecondFactorLookup`].
+    /// Default: none, and the layer takes every user to have none.
+    ///
+    /// With it, a remembered login of a user who has a second factor, from a remember-me
+    /// token not issued after a completed second factor, is only the first factor: the
+    /// visit waits for the second (see [`remember`](crate::remember)); and a guard with
+    /// `fresh_mfa` asks such a user for the second factor itself.
+    pub fn second_factors(self, lookup: impl SecondFactorLookup) -> Self {
+        let two_step = TwoStep {
+            lookup: Some(Arc::new(lookup)),
+            ..self.registered::<TwoStep>().cloned().unwrap_or_default()
+        };
+        self.feature(two_step)
+    }
+}
