@@ -34,7 +34,6 @@ pub use self::{
 use crate::{
     AuthError,
     login::{LoginRedirect, RequestAuth},
-    second_factor::TwoStep,
 };
 pub use crate::{
     error::PolicyError,
@@ -108,7 +107,7 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
             return Err(denied(DenialReason::Stale, parts));
         }
         let user = crate::login::UserId(&*login.user).to_string();
-        let enrolled = match TwoStep::of(&auth).enrolled(&user).await {
+        let enrolled = match auth.config().features.has_second_factor(&user).await {
             Ok(Some(enrolled)) => enrolled,
             Ok(None) => {
                 return Err(AuthError::from(PolicyError::NoSecondFactorLookup).into_response());

@@ -43,6 +43,7 @@ use crate::{
         Backend, Config, DEFAULT_ABSOLUTE_TIMEOUT, DenialResponder, Events, Feature, Features,
         LoginRedirect,
     },
+    second_factor::{SecondFactorLookup, TwoStep},
     security::Scheme,
     session::{IntoSessionManager, Sessions},
 };
@@ -74,7 +75,7 @@ impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
             realm: None,
             clock_skew: DEFAULT_CLOCK_SKEW,
             // The two-step login is always there: a handler may begin one without a lookup.
-            features: vec![Arc::new(crate::second_factor::TwoStep::default())],
+            features: vec![Arc::new(TwoStep::default())],
             other_user_types: Vec::new(),
         }
     }
@@ -283,6 +284,27 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
         );
         self.redirect.second_factor_url = Some(url);
         self
+    }
+
+    /// How long a login whose first factor was right waits for its second factor
+    /// ([`AuthSession::begin_second_factor`](crate::AuthSession::begin_second_factor)) before
+    /// the password must be entered again. Default: 5 minutes.
+    pub fn second_factor_timeout(self, timeout: Duration) -> Self {
+        let two_step = self.registered::<TwoStep>().cloned().unwrap_or_default();
+        self.feature(two_step.with_timeout(timeout))
+    }
+
+    /// Where the layer learns whether a user has a second factor: an
+    /// [`Mfa`](crate::mfa::Mfa) (feature `totp`), or the app's own [`SecondFactorLookup`].
+    /// Default: none, and the layer takes every user to have none.
+    ///
+    /// With it, a remembered login of a user who has a second factor, from a remember-me
+    /// token not issued after a completed second factor, is only the first factor: the
+    /// visit waits for the second (see [`remember`](crate::remember)); and a guard with
+    /// `fresh_mfa` asks such a user for the second factor itself.
+    pub fn second_factors(self, lookup: impl SecondFactorLookup) -> Self {
+        let two_step = self.registered::<TwoStep>().cloned().unwrap_or_default();
+        self.feature(two_step.with_lookup(lookup))
     }
 
     /// The clock for login times and timeouts. Default: [`SystemClock`]. Tests use

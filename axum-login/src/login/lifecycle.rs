@@ -25,6 +25,7 @@
 //! | [`changed`](Feature::changed) | the user's credentials changed, or a token was stolen | session registry, remember-me, device cookies |
 //! | [`session_ended`](Feature::session_ended) | a feature ended a session of the user | remember-me |
 //! | [`event`](Feature::event) | an [`AuthEvent`] happened | the app's event handler |
+//! | [`has_second_factor`](Feature::has_second_factor) | a guard with `fresh_mfa` asks about the user | two-step login |
 //!
 //! Every moment has a default that does nothing, so a feature writes only the ones it needs.
 
@@ -284,6 +285,15 @@ pub(crate) trait Feature: Send + Sync + 'static {
     fn event(&self, record: &EventRecord) {
         let _ = record;
     }
+
+    /// Whether `user` has a second factor, if the feature knows.
+    fn has_second_factor<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Option<bool>, AuthError>> {
+        let _ = user;
+        ready(Ok(None))
+    }
 }
 
 /// The features of one layer, in the order they were registered; each moment is heard by
@@ -458,6 +468,17 @@ impl Features {
             feature.session_ended(auth, ended).await?;
         }
         Ok(())
+    }
+
+    /// Whether `user` has a second factor, as the first feature that knows answers; `None`
+    /// when none does (the app gave no lookup).
+    pub(crate) async fn has_second_factor(&self, user: &str) -> Result<Option<bool>, AuthError> {
+        for feature in self.0.iter() {
+            if let Some(enrolled) = feature.has_second_factor(user).await? {
+                return Ok(Some(enrolled));
+            }
+        }
+        Ok(None)
     }
 
     pub(crate) fn event(&self, record: &EventRecord) {

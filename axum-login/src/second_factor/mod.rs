@@ -7,7 +7,7 @@
 //! [`mfa`](crate::mfa), or its own): this module keeps the waiting state and checks it, and
 //! learns whether a user has a second factor from a [`SecondFactorLookup`]. It takes part in a
 //! login's life as a [`Feature`], registered by every builder and configured with
-//! [`AuthLayerBuilder::second_factors`] and [`AuthLayerBuilder::second_factor_timeout`].
+//! [`AuthLayerBuilder::second_factors`](crate::layer::AuthLayerBuilder::second_factors) and [`AuthLayerBuilder::second_factor_timeout`](crate::layer::AuthLayerBuilder::second_factor_timeout).
 //!
 //! The waiting state lives under its own session key, never the login's, so no guard, no
 //! [`CurrentUser`](crate::CurrentUser) and no user load treats it as logged in.
@@ -17,24 +17,22 @@ mod steps;
 use std::{any::Any, sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
-use tower_sessions::{SessionStore, service::CookieController};
 
 use crate::{
-    AuthError, UserStore,
+    AuthError,
     clock::unix_seconds,
     error::BoxError,
-    layer::AuthLayerBuilder,
     login::{BoxFuture, Feature, Held, RequestAuth},
 };
 
 /// The session key of a login waiting for its second factor.
 const PENDING_KEY: &str = "axum_login.pending";
 
-/// The default [`AuthLayerBuilder::second_factor_timeout`].
+/// The default [`AuthLayerBuilder::second_factor_timeout`](crate::layer::AuthLayerBuilder::second_factor_timeout).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// Whether a user has a second factor, for the layer
-/// ([`AuthLayerBuilder::second_factors`]): it decides what a remembered login is worth and
+/// ([`AuthLayerBuilder::second_factors`](crate::layer::AuthLayerBuilder::second_factors)): it decides what a remembered login is worth and
 /// what a `fresh_mfa` guard asks for. [`Mfa`](crate::mfa::Mfa) implements it (feature
 /// `totp`); an app with other second factors too (passkeys) implements it on a type of its own.
 ///
@@ -127,6 +125,19 @@ impl Default for TwoStep {
 }
 
 impl TwoStep {
+    /// With `lookup` to say whether a user has a second factor.
+    pub(crate) fn with_lookup(self, lookup: impl SecondFactorLookup) -> Self {
+        Self {
+            lookup: Some(Arc::new(lookup)),
+            ..self
+        }
+    }
+
+    /// With logins waiting for their second factor at most `timeout`.
+    pub(crate) fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
+    }
+
     /// The layer's, or the defaults when a layer was built without it (never, by the builder).
     pub(crate) fn of(auth: &RequestAuth) -> Self {
         auth.config()
@@ -134,18 +145,6 @@ impl TwoStep {
             .get::<Self>()
             .cloned()
             .unwrap_or_default()
-    }
-
-    /// Whether the app says `user` has a second factor; `None` when it was given no lookup.
-    pub(crate) async fn enrolled(&self, user: &str) -> Result<Option<bool>, AuthError> {
-        match &self.lookup {
-            Some(lookup) => lookup
-                .has_second_factor(user)
-                .await
-                .map(Some)
-                .map_err(AuthError::Store),
-            None => Ok(None),
-        }
     }
 }
 
@@ -162,7 +161,8 @@ impl Feature for TwoStep {
         held: &'a Held<'a>,
     ) -> BoxFuture<'a, Result<bool, AuthError>> {
         Box::pin(async move {
-            if held.restored.second_factor || self.enrolled(held.user).await? != Some(true) {
+            if held.restored.second_factor || self.has_second_factor(held.user).await? != Some(true)
+            {
                 return Ok(false);
             }
             let session = auth.session();
@@ -195,6 +195,23 @@ impl Feature for TwoStep {
         })
     }
 
+    /// Whether the app says `user` has a second factor; `None` when it gave no lookup.
+    fn has_second_factor<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Option<bool>, AuthError>> {
+        Box::pin(async move {
+            let Some(lookup) = &self.lookup else {
+                return Ok(None);
+            };
+            lookup
+                .has_second_factor(user)
+                .await
+                .map(Some)
+                .map_err(AuthError::Store)
+        })
+    }
+
     /// A logout ends a login waiting for its second factor too.
     fn logged_out<'a>(
         &'a self,
@@ -206,39 +223,5 @@ impl Feature for TwoStep {
             auth.session().remove_value(PENDING_KEY).await?;
             Ok(())
         })
-    }
-}
-
-impl<S, SS, C> AuthLayerBuilder<S, SS, C>
-where
-    S: UserStore,
-    SS: SessionStore,
-    C: CookieController,
-{
-    /// How long a login whose first factor was right waits for its second factor
-    /// ([`AuthSession::begin_second_factor`](crate::AuthSession::begin_second_factor)) before
-    /// the password must be entered again. Default: 5 minutes.
-    pub fn second_factor_timeout(self, timeout: Duration) -> Self {
-        let two_step = TwoStep {
-            timeout,
-            ..self.registered::<TwoStep>().cloned().unwrap_or_default()
-        };
-        self.feature(two_step)
-    }
-
-    /// Where the layer learns whether a user has a second factor: an
-    /// [`Mfa`](crate::mfa::Mfa) (feature `totp`), or the app's own [`SecondFactorLookup`].
-    /// Default: none, and the layer takes every user to have none.
-    ///
-    /// With it, a remembered login of a user who has a second factor, from a remember-me
-    /// token not issued after a completed second factor, is only the first factor: the
-    /// visit waits for the second (see [`remember`](crate::remember)); and a guard with
-    /// `fresh_mfa` asks such a user for the second factor itself.
-    pub fn second_factors(self, lookup: impl SecondFactorLookup) -> Self {
-        let two_step = TwoStep {
-            lookup: Some(Arc::new(lookup)),
-            ..self.registered::<TwoStep>().cloned().unwrap_or_default()
-        };
-        self.feature(two_step)
     }
 }
