@@ -14,7 +14,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use super::loader::TimedOut;
+use super::TimedOut;
 use crate::{AuthError, AuthUser, UserStore, store::UserId};
 
 /// Most users in one `load_users` call (SQL `IN` lists stay well under every database's limit

@@ -27,7 +27,7 @@ pub(crate) use self::names::{UserKinds, check_guard_names};
 pub use self::{
     layer::{GuardLayer, GuardService},
     policy::{
-        Check, CheckOutcome, GuardOptions, IntoPermissionRef, LoggedIn, Policy, PolicyContext,
+        Check, CheckOutcome, GuardOptions, IntoPermissionRef, Policy, PolicyContext,
         RedirectOverride,
     },
 };
@@ -46,6 +46,16 @@ pub use crate::{
 /// You rarely name it: the attribute does. By hand, `_: Guard<LoggedIn>` is the same as a bare
 /// `#[require_login]`.
 pub struct Guard<P>(PhantomData<fn() -> P>);
+
+/// The policy of a bare `#[require_login]`: anyone logged in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoggedIn;
+
+impl<S: Send + Sync> Policy<S> for LoggedIn {
+    async fn check(_cx: &mut PolicyContext<'_, S>) -> Result<bool, Response> {
+        Ok(true)
+    }
+}
 
 impl<P> fmt::Debug for Guard<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

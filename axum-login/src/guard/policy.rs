@@ -300,13 +300,3 @@ impl_check!(T1, T2, T3, T4, T5);
 impl_check!(T1, T2, T3, T4, T5, T6);
 impl_check!(T1, T2, T3, T4, T5, T6, T7);
 impl_check!(T1, T2, T3, T4, T5, T6, T7, T8);
-
-/// The policy of a bare `#[require_login]`: anyone logged in.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LoggedIn;
-
-impl<S: Send + Sync> Policy<S> for LoggedIn {
-    async fn check(_cx: &mut PolicyContext<'_, S>) -> Result<bool, Response> {
-        Ok(true)
-    }
-}

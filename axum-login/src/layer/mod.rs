@@ -2,32 +2,41 @@
 //!
 //! # One guarded request, file by file
 //!
-//! What a `GET` to a `#[require_login]` handler reads, for a logged-in visitor whose user is
-//! not cached, over `session_layer(MemoryStore)`; a step back into a file already read is
-//! marked ↩. The features (`registry/`, `remember/`, `devices.rs`, through
-//! `login/lifecycle.rs`) are not on this path: a visit reaches them only every
-//! `visit_every`, and a session without a login only when a feature may restore it.
+//! What a `GET` to a bare `#[require_login]` handler reads, for a logged-in visitor whose user
+//! is not cached, over `session_layer(MemoryStore)` and a store that does not batch its loads.
+//! Each numbered file is entered once; a later step into a file already read is a return,
+//! marked ↩ (a call that comes back to its caller is not one: the reading goes on where it
+//! was). The features (`registry/`, `remember/`, `second_factor/`, `devices.rs`, through
+//! `login/lifecycle.rs`) are not on this path: a visit reaches them only every `visit_every`,
+//! and a session without a login only when a feature may restore it.
 //!
-//! 1. `session/service.rs`: `SessionService::call` finds the one session cookie
-//!    (`session/cookie.rs`) ↩ and puts a `Session` in the request, loaded only if asked.
-//! 2. `layer/service.rs`: `AuthService::call` reads the request's `Origin`, `Sec-Fetch-Site`
-//!    and cookies for unsafe methods (`security/origin.rs`) ↩ and puts a `RequestAuth`
-//!    (`login/request.rs`) ↩ in the request; the router calls the handler.
-//! 3. `guard/mod.rs`: the `Guard<P>` extractor asks `RequestAuth::login`
-//!    (`login/request.rs`), which loads the login once for the whole request:
-//! 4. `login/backend.rs`: `Backend::load_typed` reads the login record from the session (the
-//!    session loads from `session/guarded.rs`, bounded in time, over `session/store/memory.rs`)
-//!    ↩, decodes it (`login/record.rs`) ↩, checks its times against the clock (`clock.rs`) ↩,
-//!    loads the user (`cache/loader.rs`: the cache, then the store's `load_user`) ↩, checks the
-//!    digest (`security/key.rs`) ↩ and that the user is active; back in `login/request.rs` ↩.
-//! 5. `guard/mod.rs` ↩: the policy's options (fresh, second factor), then `P::check`
-//!    (`guard/policy.rs`: `LoggedIn` passes) ↩, and the handler runs.
-//! 6. `layer/service.rs` ↩: `AuthFuture` marks the response private (it depended on the
-//!    user) and adds the cookies features set; `session/service.rs` ↩ saves nothing, since the
-//!    session did not change.
+//! 1. `session/service.rs`: `SessionService::call` finds the one session cookie in the
+//!    `Cookie` header and reads its id, puts a `Session` in the request (loaded only if
+//!    asked), and calls the inner service.
+//! 2. `layer/service.rs`: `AuthService::call` keeps nothing of a `GET`'s headers (only an
+//!    unsafe method is checked for its origin) and puts the request's authentication state in
+//!    it, a `RequestAuth` from
+//! 3. `login/request.rs`; then the router calls the handler, whose first argument is the guard:
+//! 4. `guard/mod.rs`: `Guard<LoggedIn>` takes the `RequestAuth` and asks it who is logged in
+//!    (`RequestAuth::login`, `login/request.rs` ↩), which loads the login once for the whole
+//!    request through
+//! 5. `login/backend.rs`: `Backend::load_typed` reads the login record from the session, which
+//!    loads from
+//! 6. `session/guarded.rs`, bounded in time, over
+//! 7. `session/store/memory.rs`; decodes the record, and checks its times against
+//! 8. `clock.rs` (the layer's clock); loads the user through
+//! 9. `cache/mod.rs`: the `Loader` asks the cache (none here) and the store's `load_user`;
+//!    verifies the record's digest of the user's credentials with
+//! 10. `security/key.rs`, and that the user is active. Back in the guard, `LoggedIn` has no
+//!     options and lets anyone logged in pass; the handler runs.
 //!
-//! Fourteen files of this crate and thirteen returns, not counting tower-sessions' `Session`
-//! and the app's store.
+//! On the way out, `AuthFuture` in `layer/service.rs` ↩ marks the response private (it
+//! depended on the user) and adds any cookie a feature set; `session/service.rs` ↩ saves
+//! nothing, since the session did not change.
+//!
+//! Ten files of this crate and three returns, not counting tower-sessions' `Session` and the
+//! app's store. A user cache reads in the same `cache/mod.rs`; a store that batches its loads
+//! adds `cache/batch.rs`.
 
 mod builder;
 mod service;

@@ -10,7 +10,7 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use tower_service::Service;
 use tower_sessions::Session;
 
@@ -58,12 +58,16 @@ where
         // Every log line of the request, the handler's included, carries the user's id once
         // anything asked who the user is.
         let span = tracing::info_span!("auth", user_id = tracing::field::Empty);
+        let reads_cookies = self.backend.config().features.reads_cookies();
+        // A `GET` is never checked for its origin, so unless a feature reads the cookies of
+        // every request (remember-me) it keeps nothing of its headers: what `of` would answer.
+        let origin = if req.method() == Method::GET && !reads_cookies {
+            RequestOrigin::default()
+        } else {
+            RequestOrigin::of(req.method(), req.headers(), reads_cookies)
+        };
         let info = RequestInfo {
-            origin: RequestOrigin::of(
-                req.method(),
-                req.headers(),
-                self.backend.config().features.reads_cookies(),
-            ),
+            origin,
             client: req
                 .extensions()
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

@@ -7,8 +7,7 @@ use tower_sessions::Session;
 
 use super::{
     Change, NewLogin,
-    backend::{Backend, Login},
-    record::{LoginRecord, SESSION_KEY},
+    backend::{Backend, Login, LoginRecord, SESSION_KEY},
     request::RequestAuth,
 };
 use crate::{

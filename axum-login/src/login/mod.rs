@@ -13,7 +13,6 @@ mod config;
 mod current_user;
 mod form;
 mod lifecycle;
-mod record;
 mod rejection;
 mod request;
 

@@ -1,9 +1,8 @@
-//! The session cookie of a [`session_layer`](crate::session_layer): its settings, the cookie
-//! and removal cookie they make, and reading the session id from a request's `Cookie` header.
+//! The session cookie of a [`session_layer`](crate::session_layer): its settings, and the cookie
+//! and removal cookie they make. Reading it from a request is the session service's.
 
 use std::borrow::Cow;
 
-use axum::http::{HeaderMap, header};
 use tower_sessions::{
     Expiry,
     cookie::{Cookie, SameSite, time::OffsetDateTime},
@@ -90,139 +89,9 @@ impl CookieConfig {
     }
 }
 
-/// What a request's `Cookie` headers hold under the session cookie's name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Found<'a> {
-    /// No such cookie.
-    None,
-    /// One, its value without surrounding double quotes.
-    One(&'a str),
-    /// Several: one of them was planted (by a sibling subdomain, a plain-HTTP page or another
-    /// path), and nothing tells which is the visitor's own.
-    Several,
-}
-
-/// The session cookie called `name` among the request's cookies.
-///
-/// A plain scan of `name=value; name=value` pairs: the session id needs no decoding, and a
-/// full parse of every cookie (`cookie::Cookie::split_parse`) would cost a tenth of a cached
-/// request.
-pub(super) fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Found<'a> {
-    let mut found = Found::None;
-    for text in headers.get_all(header::COOKIE).iter() {
-        let Ok(text) = text.to_str() else {
-            continue;
-        };
-        // Visible ASCII and tabs only (`to_str` checked): byte offsets are char boundaries, and
-        // the only whitespace to trim is spaces and tabs.
-        let bytes = text.as_bytes();
-        let mut start = 0;
-        while start <= bytes.len() {
-            let end = bytes[start..]
-                .iter()
-                .position(|&b| b == b';')
-                .map_or(bytes.len(), |at| start + at);
-            let pair = &text[start..end];
-            if let Some(eq) = pair.bytes().position(|b| b == b'=')
-                && pair[..eq].trim_ascii() == name
-            {
-                let value = pair[eq + 1..].trim_ascii();
-                let value = value
-                    .strip_prefix('"')
-                    .and_then(|inner| inner.strip_suffix('"'))
-                    .unwrap_or(value);
-                found = match found {
-                    Found::None => Found::One(value),
-                    _ => Found::Several,
-                };
-            }
-            start = end + 1;
-        }
-    }
-    found
-}
-
-/// The session id in a cookie value, exactly as tower-sessions' `Id::from_str` reads it
-/// (22 characters of URL-safe base64 without padding, the 4 bits past the 16 bytes zero), with a
-/// lookup table instead of a base64 engine; `None` for anything else.
-pub(super) fn parse_id(value: &str) -> Option<Id> {
-    const INVALID: u8 = 0xff;
-    const DIGITS: [u8; 256] = {
-        let mut table = [INVALID; 256];
-        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut i = 0;
-        while i < alphabet.len() {
-            table[alphabet[i] as usize] = i as u8;
-            i += 1;
-        }
-        table
-    };
-    let bytes: &[u8; 22] = value.as_bytes().try_into().ok()?;
-    // The 132 bits, most significant first, are the 16 bytes in order and 4 zero bits.
-    let mut bits: u128 = 0;
-    for &byte in &bytes[..21] {
-        let digit = DIGITS[usize::from(byte)];
-        if digit == INVALID {
-            return None;
-        }
-        bits = (bits << 6) | u128::from(digit);
-    }
-    let last = DIGITS[usize::from(bytes[21])];
-    if last == INVALID || last & 0x0f != 0 {
-        return None;
-    }
-    bits = (bits << 2) | u128::from(last >> 4);
-    Some(Id(i128::from_le_bytes(bits.to_be_bytes())))
-}
-
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
-
-    fn headers(cookies: &[&str]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for cookie in cookies {
-            headers.append(
-                header::COOKIE,
-                HeaderValue::from_str(cookie).expect("a header"),
-            );
-        }
-        headers
-    }
-
-    #[test]
-    fn the_session_cookie_is_found_among_others_and_two_of_it_are_none_of_them() {
-        assert_eq!(
-            session_cookie(&headers(&["a=1; id=abc; b=2"]), "id"),
-            Found::One("abc")
-        );
-        assert_eq!(
-            session_cookie(&headers(&["a=1", "id=x", "id=y"]), "id"),
-            Found::Several
-        );
-        assert_eq!(
-            session_cookie(&headers(&["id=x; id=x"]), "id"),
-            Found::Several
-        );
-        assert_eq!(
-            session_cookie(&headers(&["ids=1; xid=2"]), "id"),
-            Found::None
-        );
-        assert_eq!(session_cookie(&headers(&[]), "id"), Found::None);
-        assert_eq!(session_cookie(&headers(&["id="]), "id"), Found::One(""));
-        assert_eq!(
-            session_cookie(&headers(&[" id = \"abc\" ;x"]), "id"),
-            Found::One("abc")
-        );
-        assert_eq!(session_cookie(&headers(&["id; a=b"]), "id"), Found::None);
-        assert_eq!(session_cookie(&headers(&["a=id=1"]), "id"), Found::None);
-        assert_eq!(
-            session_cookie(&headers(&["id=planted; __Host-id=own"]), "__Host-id"),
-            Found::One("own")
-        );
-    }
 
     #[test]
     fn a_secure_cookie_gets_the_host_prefix_unless_it_cannot_have_it() {
@@ -246,56 +115,6 @@ mod tests {
     }
 
     /// Every string `Id::from_str` accepts is read to the same id, and every other is refused.
-    fn same_as_tower_sessions(value: &str) {
-        assert_eq!(parse_id(value), value.parse::<Id>().ok(), "{value:?}");
-    }
-
-    #[test]
-    fn a_session_id_is_read_exactly_as_tower_sessions_reads_it() {
-        for id in [0, 1, -1, i128::MAX, i128::MIN, 0x0123_4567_89ab_cdef] {
-            let text = Id(id).to_string();
-            assert_eq!(parse_id(&text), Some(Id(id)), "{text}");
-        }
-        for value in [
-            "",
-            "AAAAAAAAAAAAAAAAAAAAAA",
-            "AAAAAAAAAAAAAAAAAAAAAB",
-            "AAAAAAAAAAAAAAAAAAAAAQ",
-            "AAAAAAAAAAAAAAAAAAAAA",
-            "AAAAAAAAAAAAAAAAAAAAAAA",
-            "AAAAAAAAAAAAAAAAAAAAAA==",
-            "AAAAAAAAAAAAAAAAAAAAA+",
-            "AAAAAAAAAAAAAAAAAAAAA/",
-            "____________________w",
-            "_____________________w",
-            "AAAAAAAAAAAAAAAAAAAA\u{e9}",
-        ] {
-            same_as_tower_sessions(value);
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_cookie_value_is_read_as_tower_sessions_reads_it(
-            value in "[A-Za-z0-9_+/=.-]{20,24}",
-        ) {
-            same_as_tower_sessions(&value);
-        }
-
-        #[test]
-        fn any_id_round_trips(id in proptest::num::i128::ANY) {
-            same_as_tower_sessions(&Id(id).to_string());
-            proptest::prop_assert_eq!(parse_id(&Id(id).to_string()), Some(Id(id)));
-        }
-
-        #[test]
-        fn any_valid_looking_value_is_read_as_tower_sessions_reads_it(
-            value in "[A-Za-z0-9_-]{21}[A-Za-z0-9_-]",
-        ) {
-            same_as_tower_sessions(&value);
-        }
-    }
-
     #[test]
     fn the_removal_cookie_carries_the_attributes_of_the_cookie() {
         let removal = CookieConfig::safe_defaults()
