@@ -3,6 +3,7 @@
 //! The store is generic over the database; what it needs to know about the user's table comes
 //! from [`SqlxUser`], which `#[derive(UserStore)]` implements (or the app, by hand).
 
+pub(crate) mod db;
 mod error;
 pub(crate) mod retry;
 pub(crate) mod sql;
@@ -19,15 +20,16 @@ use secrecy::SecretString;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 
 use self::user::UserOps;
+pub use self::{
+    db::SqlxDatabase,
+    error::{SqlxStoreError, SqlxStoreStats},
+    table::{JoinTable, UserTable},
+    user::{DecodeColumn, SqlxUser},
+};
 use self::{
     error::Counters,
     retry::retry,
     sql::{Dialect, Grant, JoinSql, Statement, Statements, bind_ids, placeholders},
-};
-pub use self::{
-    error::{SqlxStoreError, SqlxStoreStats},
-    table::{JoinTable, UserTable},
-    user::{DecodeColumn, SqlxUser},
 };
 use crate::{
     AuthUser, UserStore,
