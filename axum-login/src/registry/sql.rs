@@ -5,7 +5,7 @@ use std::{fmt, net::IpAddr, time::SystemTime};
 
 use sqlx::{Database, Executor, Pool};
 
-use super::{Admission, BoxFuture, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
+use super::{Admission, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
@@ -375,87 +375,66 @@ impl<DB: SqlxDatabase> SqlxSessionRegistry<DB> {
     }
 }
 
+#[async_trait::async_trait]
 impl<DB: SqlxDatabase> SessionRegistry for SqlxSessionRegistry<DB> {
-    fn add<'a>(&'a self, entry: &'a SessionEntry) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(self.add_entry(entry))
+    async fn add(&self, entry: &SessionEntry) -> Result<(), BoxError> {
+        self.add_entry(entry).await
     }
 
-    fn add_within<'a>(
-        &'a self,
-        entry: &'a SessionEntry,
+    async fn add_within(
+        &self,
+        entry: &SessionEntry,
         max: usize,
         on_limit: OnLimit,
-    ) -> BoxFuture<'a, Result<Admission, BoxError>> {
-        Box::pin(self.add_entry_within(entry, max, on_limit))
+    ) -> Result<Admission, BoxError> {
+        self.add_entry_within(entry, max, on_limit).await
     }
 
-    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
-        Box::pin(async move {
-            let params = [Param::Text(user), Param::Int(to_millis(SystemTime::now()))];
-            let rows = self.db.fetch_all(&self.db.sql.list, &params).await?;
-            rows.iter().map(|row| self.entry(user, row)).collect()
-        })
+    async fn list(&self, user: &str) -> Result<Vec<SessionEntry>, BoxError> {
+        let params = [Param::Text(user), Param::Int(to_millis(SystemTime::now()))];
+        let rows = self.db.fetch_all(&self.db.sql.list, &params).await?;
+        rows.iter().map(|row| self.entry(user, row)).collect()
     }
 
-    fn bind<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        previous: Option<&'a str>,
-        session_id: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(async move {
-            let params = [
-                Param::Text(user),
-                Param::Text(id),
-                Param::Text(session_id),
-                Param::Int(to_millis(SystemTime::now())),
-                Param::OptText(previous),
-            ];
-            self.matched(&self.db.sql.bind, &params).await
-        })
+    async fn bind(
+        &self,
+        user: &str,
+        id: &str,
+        previous: Option<&str>,
+        session_id: &str,
+    ) -> Result<bool, BoxError> {
+        let params = [
+            Param::Text(user),
+            Param::Text(id),
+            Param::Text(session_id),
+            Param::Int(to_millis(SystemTime::now())),
+            Param::OptText(previous),
+        ];
+        self.matched(&self.db.sql.bind, &params).await
     }
 
-    fn set_remember<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(async move {
-            let params = [
-                Param::Text(user),
-                Param::Text(id),
-                Param::Text(selector),
-                Param::Int(to_millis(SystemTime::now())),
-            ];
-            self.matched(&self.db.sql.set_remember, &params).await
-        })
+    async fn set_remember(&self, user: &str, id: &str, selector: &str) -> Result<bool, BoxError> {
+        let params = [
+            Param::Text(user),
+            Param::Text(id),
+            Param::Text(selector),
+            Param::Int(to_millis(SystemTime::now())),
+        ];
+        self.matched(&self.db.sql.set_remember, &params).await
     }
 
-    fn touch<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        at: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(async move {
-            let params = [
-                Param::Text(user),
-                Param::Text(id),
-                Param::Int(to_millis(at)),
-                Param::Int(to_millis(SystemTime::now())),
-            ];
-            self.matched(&self.db.sql.touch, &params).await
-        })
+    async fn touch(&self, user: &str, id: &str, at: SystemTime) -> Result<bool, BoxError> {
+        let params = [
+            Param::Text(user),
+            Param::Text(id),
+            Param::Int(to_millis(at)),
+            Param::Int(to_millis(SystemTime::now())),
+        ];
+        self.matched(&self.db.sql.touch, &params).await
     }
 
-    fn remove<'a>(
-        &'a self,
-        user: &'a str,
-        which: Which<'a>,
-    ) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
-        Box::pin(self.remove_entries(user, which))
+    async fn remove(&self, user: &str, which: Which<'_>) -> Result<Vec<SessionEntry>, BoxError> {
+        self.remove_entries(user, which).await
     }
 }
 

@@ -5,7 +5,7 @@ use std::{fmt, time::SystemTime};
 
 use sqlx::{Database, Executor, Pool};
 
-use super::{BoxFuture, RememberStore, RememberToken};
+use super::{RememberStore, RememberToken};
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
@@ -54,7 +54,9 @@ impl<DB: Database> Clone for SqlxRememberStore<DB> {
 
 impl<DB: Database> fmt::Debug for SqlxRememberStore<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.db.debug(f, "SqlxRememberStore").finish_non_exhaustive()
+        self.db
+            .debug(f, "SqlxRememberStore")
+            .finish_non_exhaustive()
     }
 }
 
@@ -206,34 +208,33 @@ impl<DB: SqlxDatabase> SqlxRememberStore<DB> {
     }
 }
 
+#[async_trait::async_trait]
 impl<DB: SqlxDatabase> RememberStore for SqlxRememberStore<DB> {
-    fn insert<'a>(&'a self, token: &'a RememberToken) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(self.insert_token(token))
+    async fn insert(&self, token: &RememberToken) -> Result<(), BoxError> {
+        self.insert_token(token).await
     }
 
-    fn get<'a>(
-        &'a self,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<Option<RememberToken>, BoxError>> {
-        Box::pin(self.get_token(selector))
+    async fn get(&self, selector: &str) -> Result<Option<RememberToken>, BoxError> {
+        self.get_token(selector).await
     }
 
-    fn rotate<'a>(
-        &'a self,
-        selector: &'a str,
-        current_hash: &'a str,
-        new_hash: &'a str,
+    async fn rotate(
+        &self,
+        selector: &str,
+        current_hash: &str,
+        new_hash: &str,
         at: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(self.rotate_token(selector, current_hash, new_hash, at))
+    ) -> Result<bool, BoxError> {
+        self.rotate_token(selector, current_hash, new_hash, at)
+            .await
     }
 
-    fn remove<'a>(&'a self, selector: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(self.execute(&self.db.sql.remove, selector))
+    async fn remove(&self, selector: &str) -> Result<(), BoxError> {
+        self.execute(&self.db.sql.remove, selector).await
     }
 
-    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(self.execute(&self.db.sql.remove_user, user))
+    async fn remove_user(&self, user: &str) -> Result<(), BoxError> {
+        self.execute(&self.db.sql.remove_user, user).await
     }
 }
 

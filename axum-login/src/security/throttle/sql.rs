@@ -10,7 +10,7 @@ use sqlx::{Database, Executor, Pool};
 
 use super::{
     counter::Counter,
-    store::{BoxFuture, Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
+    store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
 };
 use crate::{
     clock::{from_millis, to_millis},
@@ -62,7 +62,9 @@ impl<DB: Database> Clone for SqlxThrottleStore<DB> {
 
 impl<DB: Database> fmt::Debug for SqlxThrottleStore<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.db.debug(f, "SqlxThrottleStore").finish_non_exhaustive()
+        self.db
+            .debug(f, "SqlxThrottleStore")
+            .finish_non_exhaustive()
     }
 }
 
@@ -292,60 +294,60 @@ impl<DB: SqlxDatabase> SqlxThrottleStore<DB> {
     }
 }
 
+#[async_trait::async_trait]
 impl<DB: SqlxDatabase> ThrottleStore for SqlxThrottleStore<DB> {
-    fn reserve<'a>(
-        &'a self,
-        key: &'a ThrottleKey,
-        rule: &'a Rule,
+    async fn reserve(
+        &self,
+        key: &ThrottleKey,
+        rule: &Rule,
         window: Duration,
         lease: Duration,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<Verdict, BoxError>> {
-        Box::pin(async move { Ok(self.reserve_in_db(key, rule, window, lease, now).await?) })
+    ) -> Result<Verdict, BoxError> {
+        Ok(self.reserve_in_db(key, rule, window, lease, now).await?)
     }
 
-    fn finish<'a>(
-        &'a self,
-        key: &'a ThrottleKey,
-        _rule: &'a Rule,
+    async fn finish(
+        &self,
+        key: &ThrottleKey,
+        _rule: &Rule,
         outcome: Outcome,
         window: Duration,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move { Ok(self.finish_in_db(key, outcome, window, now).await?) })
+    ) -> Result<(), BoxError> {
+        Ok(self.finish_in_db(key, outcome, window, now).await?)
     }
 
-    fn revoke_devices<'a>(
-        &'a self,
-        account: &'a ThrottleKey,
+    async fn revoke_devices(
+        &self,
+        account: &ThrottleKey,
         at: SystemTime,
         keep: Duration,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            let params = [
-                Param::Bytes(account.as_bytes()),
-                Param::Int(to_millis(at)),
-                Param::Int(to_millis(at).saturating_add(millis(keep))),
-            ];
-            self.db.execute(&self.db.sql.revoke, &params).await?;
-            Ok(())
-        })
+    ) -> Result<(), BoxError> {
+        let params = [
+            Param::Bytes(account.as_bytes()),
+            Param::Int(to_millis(at)),
+            Param::Int(to_millis(at).saturating_add(millis(keep))),
+        ];
+        self.db.execute(&self.db.sql.revoke, &params).await?;
+        Ok(())
     }
 
-    fn devices_revoked_at<'a>(
-        &'a self,
-        account: &'a ThrottleKey,
-    ) -> BoxFuture<'a, Result<Option<SystemTime>, BoxError>> {
-        Box::pin(async move {
-            let params = [
-                Param::Bytes(account.as_bytes()),
-                Param::Int(to_millis(SystemTime::now())),
-            ];
-            let row = self.db.fetch_optional(&self.db.sql.revoked_at, &params).await?;
-            Ok(match row {
-                Some(row) => Some(from_millis(self.db.int(&row, 0)?)),
-                None => None,
-            })
+    async fn devices_revoked_at(
+        &self,
+        account: &ThrottleKey,
+    ) -> Result<Option<SystemTime>, BoxError> {
+        let params = [
+            Param::Bytes(account.as_bytes()),
+            Param::Int(to_millis(SystemTime::now())),
+        ];
+        let row = self
+            .db
+            .fetch_optional(&self.db.sql.revoked_at, &params)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(from_millis(self.db.int(&row, 0)?)),
+            None => None,
         })
     }
 }
