@@ -3,14 +3,10 @@
 //! Every state change is one conditional statement (or one transaction), and whether it took
 //! effect is read from the statement itself ([`Db::matched`]).
 
-use std::fmt;
-
-use sqlx::{Database, Executor, Pool};
-
 use super::MfaError;
 use crate::sqlx::{
     SqlxDatabase,
-    db::{Db, Param},
+    db::{Param, sqlx_store},
     sql::{Dialect, Statement},
 };
 
@@ -56,6 +52,7 @@ mod totp {
         sqlx::retry::retry,
     };
 
+    sqlx_store! {
     /// A [`SecondFactorStore`] in two tables of a sqlx database (`sqlx::Sqlite`,
     /// `sqlx::Postgres` or `sqlx::MySql`; features `totp` and `sqlx`): `axum_login_totp` (one
     /// row per user: the secrets and the last accepted step) and `axum_login_recovery_codes`
@@ -77,24 +74,9 @@ mod totp {
     /// let mfa = Mfa::new(store, Totp::new("Example")).with_encryption_key(key);
     /// # let _ = mfa; Ok(()) }
     /// ```
-    pub struct SqlxSecondFactorStore<DB: Database> {
-        db: Db<DB, Queries>,
-    }
-
-    impl<DB: Database> Clone for SqlxSecondFactorStore<DB> {
-        fn clone(&self) -> Self {
-            Self {
-                db: self.db.clone(),
-            }
-        }
-    }
-
-    impl<DB: Database> fmt::Debug for SqlxSecondFactorStore<DB> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            self.db
-                .debug(f, "SqlxSecondFactorStore")
-                .finish_non_exhaustive()
-        }
+    pub struct SqlxSecondFactorStore(Db<Queries>);
+    new: " A store on `pool`.",
+    migrate: " Creates the two tables, unless they exist.",
     }
 
     #[derive(Debug)]
@@ -159,28 +141,6 @@ mod totp {
                 )),
                 count_codes: render(format!("SELECT COUNT(*) FROM {codes} WHERE user_id = $1")),
             }
-        }
-    }
-
-    impl<DB: Database> SqlxSecondFactorStore<DB> {
-        /// A store on `pool`.
-        pub fn new(pool: Pool<DB>) -> Self {
-            Self {
-                db: Db::new(pool, Queries::new),
-            }
-        }
-
-        /// Creates the two tables, unless they exist.
-        pub async fn migrate(&self) -> Result<(), sqlx::Error>
-        where
-            for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-        {
-            self.db.migrate(&self.db.sql.schema).await
-        }
-
-        /// The pool.
-        pub fn pool(&self) -> &Pool<DB> {
-            &self.db.pool
         }
     }
 
@@ -329,6 +289,7 @@ mod passkeys {
         sqlx::db::is_unique_violation,
     };
 
+    sqlx_store! {
     /// A [`PasskeyStore`] in two tables of a sqlx database (`sqlx::Sqlite`, `sqlx::Postgres` or
     /// `sqlx::MySql`; features `passkeys` and `sqlx`): `axum_login_passkey_users` (each user's
     /// WebAuthn handle) and `axum_login_passkeys` (one row per credential, the passkey as JSON
@@ -345,22 +306,9 @@ mod passkeys {
     /// let passkeys = Passkeys::new(store, "app.example.com", &origin, "Example")?;
     /// # let _ = passkeys; Ok(()) }
     /// ```
-    pub struct SqlxPasskeyStore<DB: Database> {
-        db: Db<DB, Queries>,
-    }
-
-    impl<DB: Database> Clone for SqlxPasskeyStore<DB> {
-        fn clone(&self) -> Self {
-            Self {
-                db: self.db.clone(),
-            }
-        }
-    }
-
-    impl<DB: Database> fmt::Debug for SqlxPasskeyStore<DB> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            self.db.debug(f, "SqlxPasskeyStore").finish_non_exhaustive()
-        }
+    pub struct SqlxPasskeyStore(Db<Queries>);
+    new: " A store on `pool`.",
+    migrate: " Creates the two tables, unless they exist.",
     }
 
     #[derive(Debug)]
@@ -430,28 +378,6 @@ mod passkeys {
                     "DELETE FROM {keys} WHERE credential_id = $1 AND user_id = $2{ret}"
                 )),
             }
-        }
-    }
-
-    impl<DB: Database> SqlxPasskeyStore<DB> {
-        /// A store on `pool`.
-        pub fn new(pool: Pool<DB>) -> Self {
-            Self {
-                db: Db::new(pool, Queries::new),
-            }
-        }
-
-        /// Creates the two tables, unless they exist.
-        pub async fn migrate(&self) -> Result<(), sqlx::Error>
-        where
-            for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-        {
-            self.db.migrate(&self.db.sql.schema).await
-        }
-
-        /// The pool.
-        pub fn pool(&self) -> &Pool<DB> {
-            &self.db.pool
         }
     }
 

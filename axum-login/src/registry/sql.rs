@@ -1,26 +1,20 @@
 //! [`SqlxSessionRegistry`]: the session registry in a table of SQLite, PostgreSQL or
 //! MySQL/MariaDB, shared by every instance on the database.
 
-use std::{fmt, net::IpAddr, time::SystemTime};
-
-use sqlx::{Database, Executor, Pool};
+use std::{net::IpAddr, time::SystemTime};
 
 use super::{Admission, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
-use crate::{
-    clock::{from_millis, to_millis},
-    error::BoxError,
-    sqlx::{
-        SqlxDatabase,
-        db::{Db, Param},
-        retry::retry,
-        sql::{Dialect, Statement},
-    },
-};
+use crate::clock::{from_millis, to_millis};
+use crate::error::BoxError;
+use crate::sqlx::db::{Param, sqlx_store};
+use crate::sqlx::sql::{Dialect, Statement};
+use crate::sqlx::{SqlxDatabase, retry::retry};
 
 /// Expired entries of every user are deleted on one [`add`](SessionRegistry::add) in this
 /// many, as in the in-memory registry.
 const SWEEP_EVERY: u32 = 1024;
 
+sqlx_store! {
 /// The session registry in a sqlx database (feature `sqlx`): `sqlx::Sqlite`, `sqlx::Postgres`
 /// or `sqlx::MySql`, so that every instance sharing the database sees, and can end, every
 /// session of a user.
@@ -47,24 +41,9 @@ const SWEEP_EVERY: u32 = 1024;
 /// let config = RegistryConfig::new(registry);
 /// # let _ = config; Ok(()) }
 /// ```
-pub struct SqlxSessionRegistry<DB: Database> {
-    db: Db<DB, Queries>,
-}
-
-impl<DB: Database> Clone for SqlxSessionRegistry<DB> {
-    fn clone(&self) -> Self {
-        Self {
-            db: self.db.clone(),
-        }
-    }
-}
-
-impl<DB: Database> fmt::Debug for SqlxSessionRegistry<DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.db
-            .debug(f, "SqlxSessionRegistry")
-            .finish_non_exhaustive()
-    }
+pub struct SqlxSessionRegistry(Db<Queries>);
+    new: " A registry on `pool`.",
+    migrate: " Creates the table and its index, unless they exist.",
 }
 
 /// The statements that remove the entries one [`Which`] names.
@@ -210,28 +189,6 @@ impl<'a> Row<'a> {
             Param::Int(to_millis(entry.expires_at)),
             Param::OptText(entry.remember.as_deref()),
         ]
-    }
-}
-
-impl<DB: Database> SqlxSessionRegistry<DB> {
-    /// A registry on `pool`.
-    pub fn new(pool: Pool<DB>) -> Self {
-        Self {
-            db: Db::new(pool, Queries::new),
-        }
-    }
-
-    /// Creates the table and its index, unless they exist.
-    pub async fn migrate(&self) -> Result<(), sqlx::Error>
-    where
-        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    {
-        self.db.migrate(&self.db.sql.schema).await
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &Pool<DB> {
-        &self.db.pool
     }
 }
 

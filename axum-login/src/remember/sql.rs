@@ -1,24 +1,19 @@
 //! [`SqlxRememberStore`]: remember-me tokens in a table of SQLite, PostgreSQL or
 //! MySQL/MariaDB, shared by every instance on the database.
 
-use std::{fmt, time::SystemTime};
-
-use sqlx::{Database, Executor, Pool};
+use std::time::SystemTime;
 
 use super::{RememberStore, RememberToken};
-use crate::{
-    clock::{from_millis, to_millis},
-    error::BoxError,
-    sqlx::{
-        SqlxDatabase,
-        db::{Db, Param},
-        sql::{Dialect, Statement},
-    },
-};
+use crate::clock::{from_millis, to_millis};
+use crate::error::BoxError;
+use crate::sqlx::SqlxDatabase;
+use crate::sqlx::db::{Param, sqlx_store};
+use crate::sqlx::sql::{Dialect, Statement};
 
 /// Expired tokens are deleted on one insert in this many, as in the in-memory store.
 const SWEEP_EVERY: u32 = 1024;
 
+sqlx_store! {
 /// Remember-me tokens in a sqlx database (feature `sqlx`): `sqlx::Sqlite`, `sqlx::Postgres`
 /// or `sqlx::MySql`, so that a cookie rotated by one instance is checked by every other.
 ///
@@ -40,24 +35,9 @@ const SWEEP_EVERY: u32 = 1024;
 /// let remember = RememberMe::new(store);
 /// # let _ = remember; Ok(()) }
 /// ```
-pub struct SqlxRememberStore<DB: Database> {
-    db: Db<DB, Queries>,
-}
-
-impl<DB: Database> Clone for SqlxRememberStore<DB> {
-    fn clone(&self) -> Self {
-        Self {
-            db: self.db.clone(),
-        }
-    }
-}
-
-impl<DB: Database> fmt::Debug for SqlxRememberStore<DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.db
-            .debug(f, "SqlxRememberStore")
-            .finish_non_exhaustive()
-    }
+pub struct SqlxRememberStore(Db<Queries>);
+    new: " A store on `pool`.",
+    migrate: " Creates the table and its indexes, unless they exist.",
 }
 
 /// Every statement, rendered for one database.
@@ -119,28 +99,6 @@ impl Queries {
             remove_user: render(format!("DELETE FROM {t} WHERE user_id = $1")),
             delete_expired: render(format!("DELETE FROM {t} WHERE expires_at <= $1")),
         }
-    }
-}
-
-impl<DB: Database> SqlxRememberStore<DB> {
-    /// A store on `pool`.
-    pub fn new(pool: Pool<DB>) -> Self {
-        Self {
-            db: Db::new(pool, Queries::new),
-        }
-    }
-
-    /// Creates the table and its indexes, unless they exist.
-    pub async fn migrate(&self) -> Result<(), sqlx::Error>
-    where
-        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    {
-        self.db.migrate(&self.db.sql.schema).await
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &Pool<DB> {
-        &self.db.pool
     }
 }
 

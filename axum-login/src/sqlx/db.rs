@@ -410,3 +410,58 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(database) if database.is_unique_violation())
 }
+
+/// Declares a sqlx store on a [`Db`] whose statements are `$queries` (with `new(Dialect)` and a
+/// `schema` field), with what every such store has: `Clone`, the `Debug` form naming the
+/// database, and `new`, `migrate` and `pool`.
+macro_rules! sqlx_store {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident(Db<$queries:ty>);
+        new: $new:literal,
+        migrate: $migrate:literal $(,)?
+    ) => {
+        $(#[$meta])*
+        pub struct $name<DB: ::sqlx::Database> {
+            db: $crate::sqlx::db::Db<DB, $queries>,
+        }
+
+        impl<DB: ::sqlx::Database> ::core::clone::Clone for $name<DB> {
+            fn clone(&self) -> Self {
+                Self {
+                    db: self.db.clone(),
+                }
+            }
+        }
+
+        impl<DB: ::sqlx::Database> ::core::fmt::Debug for $name<DB> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                self.db.debug(f, stringify!($name)).finish_non_exhaustive()
+            }
+        }
+
+        impl<DB: ::sqlx::Database> $name<DB> {
+            #[doc = $new]
+            pub fn new(pool: ::sqlx::Pool<DB>) -> Self {
+                Self {
+                    db: $crate::sqlx::db::Db::new(pool, <$queries>::new),
+                }
+            }
+
+            #[doc = $migrate]
+            pub async fn migrate(&self) -> ::core::result::Result<(), ::sqlx::Error>
+            where
+                for<'c> &'c mut DB::Connection: ::sqlx::Executor<'c, Database = DB>,
+            {
+                self.db.migrate(&self.db.sql.schema).await
+            }
+
+            /// The pool.
+            pub fn pool(&self) -> &::sqlx::Pool<DB> {
+                &self.db.pool
+            }
+        }
+    };
+}
+
+pub(crate) use sqlx_store;

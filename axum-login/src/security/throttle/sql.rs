@@ -1,31 +1,22 @@
 //! [`SqlxThrottleStore`]: the throttle's counters in a table of SQLite, PostgreSQL or
 //! MySQL/MariaDB, shared by every instance on the database.
 
-use std::{
-    fmt,
-    time::{Duration, SystemTime},
-};
-
-use sqlx::{Database, Executor, Pool};
+use std::time::{Duration, SystemTime};
 
 use super::{
     counter::Counter,
     store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
 };
-use crate::{
-    clock::{from_millis, to_millis},
-    error::BoxError,
-    sqlx::{
-        SqlxDatabase,
-        db::{Db, Param},
-        retry::retry,
-        sql::{Dialect, Statement},
-    },
-};
+use crate::clock::{from_millis, to_millis};
+use crate::error::BoxError;
+use crate::sqlx::db::{Param, sqlx_store};
+use crate::sqlx::sql::{Dialect, Statement};
+use crate::sqlx::{SqlxDatabase, retry::retry};
 
 /// Expired rows are deleted on one reservation in this many.
 const SWEEP_EVERY: u32 = 512;
 
+sqlx_store! {
 /// The throttle's counters in a sqlx database (feature `sqlx`): `sqlx::Sqlite`,
 /// `sqlx::Postgres` or `sqlx::MySql`, so that instances sharing the database share the
 /// counters.
@@ -48,24 +39,9 @@ const SWEEP_EVERY: u32 = 512;
 /// let throttle = Throttle::new(store);
 /// # let _ = throttle; Ok(()) }
 /// ```
-pub struct SqlxThrottleStore<DB: Database> {
-    db: Db<DB, Queries>,
-}
-
-impl<DB: Database> Clone for SqlxThrottleStore<DB> {
-    fn clone(&self) -> Self {
-        Self {
-            db: self.db.clone(),
-        }
-    }
-}
-
-impl<DB: Database> fmt::Debug for SqlxThrottleStore<DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.db
-            .debug(f, "SqlxThrottleStore")
-            .finish_non_exhaustive()
-    }
+pub struct SqlxThrottleStore(Db<Queries>);
+    new: " A store on `pool`.",
+    migrate: " Creates the tables and their indexes, unless they exist.",
 }
 
 /// Every statement, rendered for one database.
@@ -155,28 +131,6 @@ impl Queries {
 
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-impl<DB: Database> SqlxThrottleStore<DB> {
-    /// A store on `pool`.
-    pub fn new(pool: Pool<DB>) -> Self {
-        Self {
-            db: Db::new(pool, Queries::new),
-        }
-    }
-
-    /// Creates the tables and their indexes, unless they exist.
-    pub async fn migrate(&self) -> Result<(), sqlx::Error>
-    where
-        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    {
-        self.db.migrate(&self.db.sql.schema).await
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &Pool<DB> {
-        &self.db.pool
-    }
 }
 
 impl<DB: SqlxDatabase> SqlxThrottleStore<DB> {
