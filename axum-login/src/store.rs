@@ -1,4 +1,37 @@
-//! The [`UserStore`] trait: where users come from and how credentials are checked.
+//! The [`UserStore`] trait: where users come from and how credentials are checked; and how
+//! every store trait of the crate is written.
+//!
+//! # The store traits
+//!
+//! Besides the user store, each feature keeps its state behind a trait of its own:
+//! [`SessionBackend`](crate::session::SessionBackend),
+//! [`SessionRegistry`](crate::registry::SessionRegistry),
+//! [`RememberStore`](crate::remember::RememberStore),
+//! [`ThrottleStore`](crate::security::ThrottleStore) and, with their features, the second-factor
+//! and passkey stores in [`mfa`](crate::mfa). They are written one way:
+//!
+//! - **`#[async_trait]`**. The feature stores are held as `Arc<dyn ...>` (the layer is not
+//!   generic over them), which rules out a native `async fn` in the trait; of the two ways to
+//!   box the future, `#[async_trait]` is the one an implementer writes most easily: plain
+//!   `async fn`s, with no lifetimes to spell and no `Box::pin(async move { ... })`. It is also
+//!   what tower-sessions' `SessionStore`, which `SessionBackend` extends, asks for.
+//!   [`UserStore`] is the exception: the layer is generic over it, so it uses native `async fn`
+//!   and costs no allocation per call.
+//! - **`Result<_, BoxError>`** ([`BoxError`](crate::error::BoxError)). A store's failure
+//!   means the same to every caller (the store could not answer), so the store passes on
+//!   whatever its backend reported and the caller says where it came from:
+//!   [`AuthError::Registry`](crate::AuthError::Registry) for the registry and remember-me
+//!   stores, [`AuthError::Throttle`](crate::AuthError::Throttle) for the throttle. An
+//!   implementer uses `?` on any error type. Two traits answer the error their caller reports
+//!   as it is: `SessionBackend` extends tower-sessions' `SessionStore` and so answers its
+//!   error, and the second-factor stores answer `MfaError`, which the `Mfa` and `Passkeys`
+//!   flows hand on to the app unchanged; there a store's failure is
+//!   `MfaError::store(error)`, the same boxed error under the flow's type.
+//!
+//! The SQL stores of these traits are written with one kit, in [`crate::sqlx`]: they bind
+//! their parameters, tell whether a conditional statement matched a row, read MySQL's binary
+//! text, create their tables and retry lock conflicts the same way, and take any
+//! [`SqlxDatabase`](crate::sqlx::SqlxDatabase).
 
 use std::future::Future;
 

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum_login::{
     error::BoxError,
     events::AuthEvent,
-    registry::{BoxFuture, MemorySessionRegistry, OnLimit, RegistryConfig, SessionRegistry},
+    registry::{MemorySessionRegistry, OnLimit, RegistryConfig, SessionRegistry},
     tower_sessions::{SessionStore as _, session::Id},
 };
 use axum_login_tests::lifecycle_app::{Browser, REMEMBER_COOKIE, SESSION_COOKIE, app};
@@ -342,78 +342,62 @@ impl<R> Gated<R> {
     }
 }
 
+#[async_trait::async_trait]
 impl<R: SessionRegistry> SessionRegistry for Gated<R> {
-    fn add<'a>(
-        &'a self,
-        entry: &'a axum_login::registry::SessionEntry,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        self.inner.add(entry)
+    async fn add(&self, entry: &axum_login::registry::SessionEntry) -> Result<(), BoxError> {
+        self.inner.add(entry).await
     }
 
-    fn add_within<'a>(
-        &'a self,
-        entry: &'a axum_login::registry::SessionEntry,
+    async fn add_within(
+        &self,
+        entry: &axum_login::registry::SessionEntry,
         max: usize,
         on_limit: OnLimit,
-    ) -> BoxFuture<'a, Result<axum_login::registry::Admission, BoxError>> {
+    ) -> Result<axum_login::registry::Admission, BoxError> {
         let barrier = self.barrier(Gate::Count);
-        Box::pin(async move {
-            Self::wait(barrier).await;
-            self.inner.add_within(entry, max, on_limit).await
-        })
+        Self::wait(barrier).await;
+        self.inner.add_within(entry, max, on_limit).await
     }
 
-    fn list<'a>(
-        &'a self,
-        user: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<axum_login::registry::SessionEntry>, BoxError>> {
+    async fn list(&self, user: &str) -> Result<Vec<axum_login::registry::SessionEntry>, BoxError> {
         // Held after reading: every racing login has its count before any adds.
         let barrier = self.barrier(Gate::Count);
-        Box::pin(async move {
-            let listed = self.inner.list(user).await;
-            Self::wait(barrier).await;
-            listed
-        })
+        let listed = self.inner.list(user).await;
+        Self::wait(barrier).await;
+        listed
     }
 
-    fn bind<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        previous: Option<&'a str>,
-        session_id: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+    async fn bind(
+        &self,
+        user: &str,
+        id: &str,
+        previous: Option<&str>,
+        session_id: &str,
+    ) -> Result<bool, BoxError> {
         let barrier = self.barrier(Gate::Bind);
-        Box::pin(async move {
-            Self::wait(barrier).await;
-            self.inner.bind(user, id, previous, session_id).await
-        })
+        Self::wait(barrier).await;
+        self.inner.bind(user, id, previous, session_id).await
     }
 
-    fn set_remember<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        self.inner.set_remember(user, id, selector)
+    async fn set_remember(&self, user: &str, id: &str, selector: &str) -> Result<bool, BoxError> {
+        self.inner.set_remember(user, id, selector).await
     }
 
-    fn touch<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
+    async fn touch(
+        &self,
+        user: &str,
+        id: &str,
         at: std::time::SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        self.inner.touch(user, id, at)
+    ) -> Result<bool, BoxError> {
+        self.inner.touch(user, id, at).await
     }
 
-    fn remove<'a>(
-        &'a self,
-        user: &'a str,
-        which: axum_login::registry::Which<'a>,
-    ) -> BoxFuture<'a, Result<Vec<axum_login::registry::SessionEntry>, BoxError>> {
-        self.inner.remove(user, which)
+    async fn remove(
+        &self,
+        user: &str,
+        which: axum_login::registry::Which<'_>,
+    ) -> Result<Vec<axum_login::registry::SessionEntry>, BoxError> {
+        self.inner.remove(user, which).await
     }
 }
 

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum_login::{
     error::BoxError,
     events::{AuthEvent, LoginMethod},
-    registry::{BoxFuture, SessionRegistry as _},
+    registry::SessionRegistry as _,
     remember::{MemoryRememberStore, RememberMe, RememberStore},
 };
 use axum_login_tests::lifecycle_app::{
@@ -206,42 +206,42 @@ impl Recording {
     }
 }
 
+#[async_trait::async_trait]
 impl RememberStore for Recording {
-    fn insert<'a>(
-        &'a self,
-        token: &'a axum_login::remember::RememberToken,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
+    async fn insert(&self, token: &axum_login::remember::RememberToken) -> Result<(), BoxError> {
         self.record("insert");
-        self.inner.insert(token)
+        self.inner.insert(token).await
     }
 
-    fn get<'a>(
-        &'a self,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<Option<axum_login::remember::RememberToken>, BoxError>> {
+    async fn get(
+        &self,
+        selector: &str,
+    ) -> Result<Option<axum_login::remember::RememberToken>, BoxError> {
         self.record("get");
-        self.inner.get(selector)
+        self.inner.get(selector).await
     }
 
-    fn rotate<'a>(
-        &'a self,
-        selector: &'a str,
-        current_hash: &'a str,
-        new_hash: &'a str,
+    async fn rotate(
+        &self,
+        selector: &str,
+        current_hash: &str,
+        new_hash: &str,
         at: std::time::SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+    ) -> Result<bool, BoxError> {
         self.record("rotate");
-        self.inner.rotate(selector, current_hash, new_hash, at)
+        self.inner
+            .rotate(selector, current_hash, new_hash, at)
+            .await
     }
 
-    fn remove<'a>(&'a self, selector: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+    async fn remove(&self, selector: &str) -> Result<(), BoxError> {
         self.record("remove");
-        self.inner.remove(selector)
+        self.inner.remove(selector).await
     }
 
-    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+    async fn remove_user(&self, user: &str) -> Result<(), BoxError> {
         self.record("remove_user");
-        self.inner.remove_user(user)
+        self.inner.remove_user(user).await
     }
 }
 

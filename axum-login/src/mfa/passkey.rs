@@ -69,6 +69,9 @@ use super::MfaError;
 ///
 /// Implemented here by [`MemoryPasskeyStore`] and, with the `sqlx` feature, by
 /// [`SqlxPasskeyStore`](super::SqlxPasskeyStore).
+///
+/// Implement it with `#[async_trait::async_trait]`, failures as `MfaError::store(error)`: see
+/// [how the store traits are written](crate::store#the-store-traits).
 #[async_trait::async_trait]
 pub trait PasskeyStore: Send + Sync + 'static {
     /// The user's handle, made (a random UUID) and kept at the first call; every later call,

@@ -1,120 +1,14 @@
 //! The second-factor stores on a sqlx database: SQLite, PostgreSQL or MySQL/MariaDB.
 //!
 //! Every state change is one conditional statement (or one transaction), and whether it took
-//! effect is read from the statement itself: `RETURNING 1` rows on PostgreSQL and SQLite,
-//! `ROW_COUNT()` on the same connection on MySQL, as the session store does.
-
-use std::{fmt, marker::PhantomData, sync::Arc};
-
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
+//! effect is read from the statement itself ([`Db::matched`]).
 
 use super::MfaError;
 use crate::sqlx::{
-    retry::retry,
+    SqlxDatabase,
+    db::{Param, sqlx_store},
     sql::{Dialect, Statement},
 };
-
-/// One value of a statement's parameters.
-enum Param<'a> {
-    Text(&'a str),
-    Bytes(&'a [u8]),
-    Int(i64),
-}
-
-/// Shared plumbing of both stores.
-struct Db<DB: Database> {
-    pool: Pool<DB>,
-    dialect: Dialect,
-}
-
-impl<DB: Database> Clone for Db<DB> {
-    fn clone(&self) -> Self {
-        Self {
-            pool: self.pool.clone(),
-            dialect: self.dialect,
-        }
-    }
-}
-
-impl<DB> Db<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    fn new(pool: Pool<DB>) -> Self {
-        Self {
-            pool,
-            dialect: Dialect::of::<DB>(),
-        }
-    }
-
-    fn query<'q>(
-        statement: &'q Statement,
-        params: &[Param<'q>],
-    ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
-        let mut query = sqlx::query::<DB>(&statement.sql);
-        for index in &statement.params {
-            query = match params[index - 1] {
-                Param::Text(text) => query.bind(text),
-                Param::Bytes(bytes) => query.bind(bytes),
-                Param::Int(int) => query.bind(int),
-            };
-        }
-        query
-    }
-
-    /// How many rows a conditional statement changed, on `conn`.
-    async fn changed(
-        &self,
-        conn: &mut DB::Connection,
-        statement: &Statement,
-        params: &[Param<'_>],
-    ) -> Result<u64, sqlx::Error> {
-        if self.dialect != Dialect::MySql {
-            let rows = Self::query(statement, params).fetch_all(&mut *conn).await?;
-            return Ok(rows.len() as u64);
-        }
-        Self::query(statement, params).execute(&mut *conn).await?;
-        let count: i64 = sqlx::query::<DB>("SELECT ROW_COUNT()")
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get(0)?;
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
-
-    async fn changed_one(
-        &self,
-        statement: &Statement,
-        params: &[Param<'_>],
-    ) -> Result<bool, MfaError> {
-        let changed = retry(|| async {
-            let mut conn = self.pool.acquire().await?;
-            self.changed(&mut conn, statement, params).await
-        })
-        .await
-        .map_err(MfaError::store)?;
-        Ok(changed > 0)
-    }
-
-    async fn execute(&self, statement: &Statement, params: &[Param<'_>]) -> Result<(), MfaError> {
-        retry(|| Self::query(statement, params).execute(&self.pool))
-            .await
-            .map_err(MfaError::store)?;
-        Ok(())
-    }
-
-    async fn migrate(&self, schema: &str) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(schema).execute(&self.pool).await?;
-        Ok(())
-    }
-}
 
 /// The column types of each database.
 struct Types {
@@ -145,14 +39,6 @@ fn types(dialect: Dialect) -> Types {
     }
 }
 
-fn returning(dialect: Dialect) -> &'static str {
-    if dialect == Dialect::MySql {
-        ""
-    } else {
-        " RETURNING 1"
-    }
-}
-
 #[cfg(feature = "totp")]
 pub use self::totp::SqlxSecondFactorStore;
 
@@ -161,8 +47,12 @@ mod totp {
     use secrecy::{ExposeSecret, SecretSlice};
 
     use super::*;
-    use crate::mfa::{RecoveryCodeHash, SecondFactorStore, StoredTotp};
+    use crate::{
+        mfa::{RecoveryCodeHash, SecondFactorStore, StoredTotp},
+        sqlx::retry::retry,
+    };
 
+    sqlx_store! {
     /// A [`SecondFactorStore`] in two tables of a sqlx database (`sqlx::Sqlite`,
     /// `sqlx::Postgres` or `sqlx::MySql`; features `totp` and `sqlx`): `axum_login_totp` (one
     /// row per user: the secrets and the last accepted step) and `axum_login_recovery_codes`
@@ -184,28 +74,9 @@ mod totp {
     /// let mfa = Mfa::new(store, Totp::new("Example")).with_encryption_key(key);
     /// # let _ = mfa; Ok(()) }
     /// ```
-    pub struct SqlxSecondFactorStore<DB: Database> {
-        db: Db<DB>,
-        sql: Arc<Queries>,
-        database: PhantomData<fn() -> DB>,
-    }
-
-    impl<DB: Database> Clone for SqlxSecondFactorStore<DB> {
-        fn clone(&self) -> Self {
-            Self {
-                db: self.db.clone(),
-                sql: self.sql.clone(),
-                database: PhantomData,
-            }
-        }
-    }
-
-    impl<DB: Database> fmt::Debug for SqlxSecondFactorStore<DB> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("SqlxSecondFactorStore")
-                .field("database", &DB::NAME)
-                .finish_non_exhaustive()
-        }
+    pub struct SqlxSecondFactorStore(Db<Queries>);
+    new: " A store on `pool`.",
+    migrate: " Creates the two tables, unless they exist.",
     }
 
     #[derive(Debug)]
@@ -236,7 +107,7 @@ mod totp {
                 "CREATE TABLE IF NOT EXISTS {totp} (user_id {user} NOT NULL PRIMARY KEY, secret {bytes}, pending {bytes}, last_step {int});
                  CREATE TABLE IF NOT EXISTS {codes} (user_id {user} NOT NULL, code_hash {code_hash} NOT NULL, PRIMARY KEY (user_id, code_hash))"
             );
-            let ret = returning(dialect);
+            let ret = dialect.matched_rows();
             let set_pending = match dialect {
                 Dialect::MySql => format!(
                     "INSERT INTO {totp} (user_id, pending) VALUES ($1, $2) ON DUPLICATE KEY UPDATE pending = VALUES(pending)"
@@ -273,67 +144,24 @@ mod totp {
         }
     }
 
-    impl<DB> SqlxSecondFactorStore<DB>
-    where
-        DB: Database,
-        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-        for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-        Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-        String: for<'r> Decode<'r, DB> + Type<DB>,
-        i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-        usize: ColumnIndex<DB::Row>,
-    {
-        /// A store on `pool`.
-        pub fn new(pool: Pool<DB>) -> Self {
-            let db = Db::new(pool);
-            Self {
-                sql: Arc::new(Queries::new(db.dialect)),
-                db,
-                database: PhantomData,
-            }
-        }
-
-        /// Creates the two tables, unless they exist.
-        pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-            self.db.migrate(&self.sql.schema).await
-        }
-
-        /// The pool.
-        pub fn pool(&self) -> &Pool<DB> {
-            &self.db.pool
-        }
-    }
-
     fn step_param(step: u64) -> i64 {
         i64::try_from(step).unwrap_or(i64::MAX)
     }
 
     #[async_trait::async_trait]
-    impl<DB> SecondFactorStore for SqlxSecondFactorStore<DB>
-    where
-        DB: Database,
-        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-        for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-        Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-        String: for<'r> Decode<'r, DB> + Type<DB>,
-        i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-        usize: ColumnIndex<DB::Row>,
-    {
+    impl<DB: SqlxDatabase> SecondFactorStore for SqlxSecondFactorStore<DB> {
         async fn totp(&self, user: &str) -> Result<Option<StoredTotp>, MfaError> {
-            let params = [Param::Text(user)];
-            let row = retry(|| Db::query(&self.sql.load, &params).fetch_optional(&self.db.pool))
+            let db = &self.db;
+            let row = db
+                .fetch_optional(&db.sql.load, &[Param::Text(user)])
                 .await
                 .map_err(MfaError::store)?;
             let Some(row) = row else {
                 return Ok(None);
             };
-            let secret: Option<Vec<u8>> = row.try_get(0).map_err(MfaError::store)?;
-            let pending: Option<Vec<u8>> = row.try_get(1).map_err(MfaError::store)?;
-            let last_step: Option<i64> = row.try_get(2).map_err(MfaError::store)?;
+            let secret = db.bytes(&row, 0).map_err(MfaError::store)?;
+            let pending = db.bytes(&row, 1).map_err(MfaError::store)?;
+            let last_step = db.opt_int(&row, 2).map_err(MfaError::store)?;
             if secret.is_none() && pending.is_none() {
                 return Ok(None);
             }
@@ -349,12 +177,11 @@ mod totp {
             user: &str,
             sealed: &SecretSlice<u8>,
         ) -> Result<(), MfaError> {
+            let params = [Param::Text(user), Param::Bytes(sealed.expose_secret())];
             self.db
-                .execute(
-                    &self.sql.set_pending,
-                    &[Param::Text(user), Param::Bytes(sealed.expose_secret())],
-                )
+                .execute(&self.db.sql.set_pending, &params)
                 .await
+                .map_err(MfaError::store)
         }
 
         async fn activate_totp(
@@ -363,16 +190,15 @@ mod totp {
             sealed: &SecretSlice<u8>,
             step: u64,
         ) -> Result<bool, MfaError> {
+            let params = [
+                Param::Text(user),
+                Param::Bytes(sealed.expose_secret()),
+                Param::Int(step_param(step)),
+            ];
             self.db
-                .changed_one(
-                    &self.sql.activate,
-                    &[
-                        Param::Text(user),
-                        Param::Bytes(sealed.expose_secret()),
-                        Param::Int(step_param(step)),
-                    ],
-                )
+                .matched(&self.db.sql.activate, &params)
                 .await
+                .map_err(MfaError::store)
         }
 
         async fn record_totp_step(
@@ -381,34 +207,29 @@ mod totp {
             sealed: &SecretSlice<u8>,
             step: u64,
         ) -> Result<bool, MfaError> {
+            let params = [
+                Param::Text(user),
+                Param::Bytes(sealed.expose_secret()),
+                Param::Int(step_param(step)),
+            ];
             self.db
-                .changed_one(
-                    &self.sql.record_step,
-                    &[
-                        Param::Text(user),
-                        Param::Bytes(sealed.expose_secret()),
-                        Param::Int(step_param(step)),
-                    ],
-                )
+                .matched(&self.db.sql.record_step, &params)
                 .await
+                .map_err(MfaError::store)
         }
 
         async fn remove_second_factors(&self, user: &str) -> Result<bool, MfaError> {
-            let removed = retry(|| async {
-                let mut tx = self.db.pool.begin().await?;
-                Db::query(&self.sql.remove_codes, &[Param::Text(user)])
-                    .execute(&mut *tx)
-                    .await?;
-                let removed = self
-                    .db
-                    .changed(&mut tx, &self.sql.remove_totp, &[Param::Text(user)])
-                    .await?;
+            let db = &self.db;
+            let user = [Param::Text(user)];
+            retry(|| async {
+                let mut tx = db.pool.begin().await?;
+                db.execute_in(&mut tx, &db.sql.remove_codes, &user).await?;
+                let removed = db.matched_in(&mut tx, &db.sql.remove_totp, &user).await?;
                 tx.commit().await?;
                 Ok(removed)
             })
             .await
-            .map_err(MfaError::store)?;
-            Ok(removed > 0)
+            .map_err(MfaError::store)
         }
 
         async fn replace_recovery_codes(
@@ -416,18 +237,14 @@ mod totp {
             user: &str,
             hashes: &[RecoveryCodeHash],
         ) -> Result<(), MfaError> {
+            let db = &self.db;
             retry(|| async {
-                let mut tx = self.db.pool.begin().await?;
-                Db::query(&self.sql.remove_codes, &[Param::Text(user)])
-                    .execute(&mut *tx)
+                let mut tx = db.pool.begin().await?;
+                db.execute_in(&mut tx, &db.sql.remove_codes, &[Param::Text(user)])
                     .await?;
                 for hash in hashes {
-                    Db::query(
-                        &self.sql.insert_code,
-                        &[Param::Text(user), Param::Bytes(hash.as_bytes())],
-                    )
-                    .execute(&mut *tx)
-                    .await?;
+                    let params = [Param::Text(user), Param::Bytes(hash.as_bytes())];
+                    db.execute_in(&mut tx, &db.sql.insert_code, &params).await?;
                 }
                 tx.commit().await
             })
@@ -440,20 +257,22 @@ mod totp {
             user: &str,
             hash: &RecoveryCodeHash,
         ) -> Result<bool, MfaError> {
+            let params = [Param::Text(user), Param::Bytes(hash.as_bytes())];
             self.db
-                .changed_one(
-                    &self.sql.use_code,
-                    &[Param::Text(user), Param::Bytes(hash.as_bytes())],
-                )
+                .matched(&self.db.sql.use_code, &params)
                 .await
+                .map_err(MfaError::store)
         }
 
         async fn recovery_codes_left(&self, user: &str) -> Result<usize, MfaError> {
-            let params = [Param::Text(user)];
-            let row = retry(|| Db::query(&self.sql.count_codes, &params).fetch_one(&self.db.pool))
+            let db = &self.db;
+            let row = db
+                .fetch_optional(&db.sql.count_codes, &[Param::Text(user)])
                 .await
+                .map_err(MfaError::store)?
+                .ok_or(sqlx::Error::RowNotFound)
                 .map_err(MfaError::store)?;
-            let count: i64 = row.try_get(0).map_err(MfaError::store)?;
+            let count = db.int(&row, 0).map_err(MfaError::store)?;
             Ok(usize::try_from(count).unwrap_or(0))
         }
     }
@@ -465,28 +284,12 @@ pub use self::passkeys::SqlxPasskeyStore;
 #[cfg(feature = "passkeys")]
 mod passkeys {
     use super::*;
-    use crate::mfa::passkey::{Passkey, PasskeyStore, Uuid};
+    use crate::{
+        mfa::passkey::{Passkey, PasskeyStore, Uuid},
+        sqlx::db::is_unique_violation,
+    };
 
-    /// Column `index` of `row` as text: MySQL reports binary columns (and text columns of a binary
-    /// collation) as `VARBINARY`, which sqlx decodes only as bytes.
-    fn text<DB>(dialect: Dialect, row: &DB::Row, index: usize) -> Result<String, MfaError>
-    where
-        DB: Database,
-        Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-        String: for<'r> Decode<'r, DB> + Type<DB>,
-        usize: ColumnIndex<DB::Row>,
-    {
-        if dialect == Dialect::MySql {
-            let bytes: Vec<u8> = row.try_get(index).map_err(MfaError::store)?;
-            return String::from_utf8(bytes).map_err(MfaError::store);
-        }
-        row.try_get(index).map_err(MfaError::store)
-    }
-
-    fn is_unique_violation(error: &sqlx::Error) -> bool {
-        matches!(error, sqlx::Error::Database(database) if database.is_unique_violation())
-    }
-
+    sqlx_store! {
     /// A [`PasskeyStore`] in two tables of a sqlx database (`sqlx::Sqlite`, `sqlx::Postgres` or
     /// `sqlx::MySql`; features `passkeys` and `sqlx`): `axum_login_passkey_users` (each user's
     /// WebAuthn handle) and `axum_login_passkeys` (one row per credential, the passkey as JSON
@@ -503,28 +306,9 @@ mod passkeys {
     /// let passkeys = Passkeys::new(store, "app.example.com", &origin, "Example")?;
     /// # let _ = passkeys; Ok(()) }
     /// ```
-    pub struct SqlxPasskeyStore<DB: Database> {
-        db: Db<DB>,
-        sql: Arc<Queries>,
-        database: PhantomData<fn() -> DB>,
-    }
-
-    impl<DB: Database> Clone for SqlxPasskeyStore<DB> {
-        fn clone(&self) -> Self {
-            Self {
-                db: self.db.clone(),
-                sql: self.sql.clone(),
-                database: PhantomData,
-            }
-        }
-    }
-
-    impl<DB: Database> fmt::Debug for SqlxPasskeyStore<DB> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("SqlxPasskeyStore")
-                .field("database", &DB::NAME)
-                .finish_non_exhaustive()
-        }
+    pub struct SqlxPasskeyStore(Db<Queries>);
+    new: " A store on `pool`.",
+    migrate: " Creates the two tables, unless they exist.",
     }
 
     #[derive(Debug)]
@@ -576,7 +360,7 @@ mod passkeys {
                     "INSERT INTO {users} (user_id, handle) VALUES ($1, $2) ON CONFLICT DO NOTHING"
                 ),
             };
-            let ret = returning(dialect);
+            let ret = dialect.matched_rows();
             let render = |sql: String| dialect.render(&sql);
             Self {
                 schema,
@@ -597,93 +381,52 @@ mod passkeys {
         }
     }
 
-    impl<DB> SqlxPasskeyStore<DB>
-    where
-        DB: Database,
-        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-        for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-        Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-        String: for<'r> Decode<'r, DB> + Type<DB>,
-        i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-        usize: ColumnIndex<DB::Row>,
-    {
-        /// A store on `pool`.
-        pub fn new(pool: Pool<DB>) -> Self {
-            let db = Db::new(pool);
-            Self {
-                sql: Arc::new(Queries::new(db.dialect)),
-                db,
-                database: PhantomData,
-            }
-        }
-
-        /// Creates the two tables, unless they exist.
-        pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-            self.db.migrate(&self.sql.schema).await
-        }
-
-        /// The pool.
-        pub fn pool(&self) -> &Pool<DB> {
-            &self.db.pool
-        }
-    }
-
     fn to_json(passkey: &Passkey) -> Result<Vec<u8>, MfaError> {
         serde_json::to_vec(passkey).map_err(MfaError::store)
     }
 
     #[async_trait::async_trait]
-    impl<DB> PasskeyStore for SqlxPasskeyStore<DB>
-    where
-        DB: Database,
-        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-        for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-        Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-        String: for<'r> Decode<'r, DB> + Type<DB>,
-        i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-        usize: ColumnIndex<DB::Row>,
-    {
+    impl<DB: SqlxDatabase> PasskeyStore for SqlxPasskeyStore<DB> {
         async fn user_handle(&self, user: &str) -> Result<Uuid, MfaError> {
+            let db = &self.db;
             let fresh = Uuid::new_v4().hyphenated().to_string();
-            self.db
-                .execute(
-                    &self.sql.insert_handle,
-                    &[Param::Text(user), Param::Text(&fresh)],
-                )
-                .await?;
-            let params = [Param::Text(user)];
-            let row = retry(|| Db::query(&self.sql.handle, &params).fetch_one(&self.db.pool))
+            db.execute(
+                &db.sql.insert_handle,
+                &[Param::Text(user), Param::Text(&fresh)],
+            )
+            .await
+            .map_err(MfaError::store)?;
+            let handle = db
+                .fetch_optional(&db.sql.handle, &[Param::Text(user)])
                 .await
+                .and_then(|row| row.ok_or(sqlx::Error::RowNotFound))
+                .and_then(|row| db.text(&row, 0))
                 .map_err(MfaError::store)?;
-            let handle = text::<DB>(self.db.dialect, &row, 0)?;
-            Uuid::parse_str(&handle).map_err(MfaError::store)
+            Uuid::parse_str(&handle.unwrap_or_default()).map_err(MfaError::store)
         }
 
         async fn user_by_handle(&self, handle: Uuid) -> Result<Option<String>, MfaError> {
+            let db = &self.db;
             let handle = handle.hyphenated().to_string();
-            let params = [Param::Text(&handle)];
-            let row = retry(|| {
-                Db::query(&self.sql.user_by_handle, &params).fetch_optional(&self.db.pool)
-            })
-            .await
-            .map_err(MfaError::store)?;
-            row.map(|row| text::<DB>(self.db.dialect, &row, 0))
-                .transpose()
+            let row = db
+                .fetch_optional(&db.sql.user_by_handle, &[Param::Text(&handle)])
+                .await
+                .map_err(MfaError::store)?;
+            let user = row.map(|row| db.text(&row, 0)).transpose();
+            user.map(Option::flatten).map_err(MfaError::store)
         }
 
         async fn passkeys(&self, user: &str) -> Result<Vec<Passkey>, MfaError> {
-            let params = [Param::Text(user)];
-            let rows = retry(|| Db::query(&self.sql.passkeys, &params).fetch_all(&self.db.pool))
+            let db = &self.db;
+            let rows = db
+                .fetch_all(&db.sql.passkeys, &[Param::Text(user)])
                 .await
                 .map_err(MfaError::store)?;
             rows.iter()
                 .map(|row| {
-                    let json: Vec<u8> = row.try_get(0).map_err(MfaError::store)?;
-                    serde_json::from_slice(&json).map_err(MfaError::store)
+                    let json = db.bytes(row, 0).map_err(MfaError::store)?;
+                    serde_json::from_slice(json.as_deref().unwrap_or_default())
+                        .map_err(MfaError::store)
                 })
                 .collect()
         }
@@ -695,10 +438,8 @@ mod passkeys {
                 Param::Text(user),
                 Param::Bytes(&json),
             ];
-            let inserted =
-                retry(|| Db::query(&self.sql.insert, &params).execute(&self.db.pool)).await;
-            match inserted {
-                Ok(_) => Ok(true),
+            match self.db.execute(&self.db.sql.insert, &params).await {
+                Ok(()) => Ok(true),
                 Err(error) if is_unique_violation(&error) => Ok(false),
                 Err(error) => Err(MfaError::store(error)),
             }
@@ -711,26 +452,24 @@ mod passkeys {
             counter: u32,
         ) -> Result<bool, MfaError> {
             let json = to_json(passkey)?;
+            let params = [
+                Param::Bytes(passkey.cred_id().as_slice()),
+                Param::Text(user),
+                Param::Bytes(&json),
+                Param::Int(i64::from(counter)),
+            ];
             self.db
-                .changed_one(
-                    &self.sql.update,
-                    &[
-                        Param::Bytes(passkey.cred_id().as_slice()),
-                        Param::Text(user),
-                        Param::Bytes(&json),
-                        Param::Int(i64::from(counter)),
-                    ],
-                )
+                .matched(&self.db.sql.update, &params)
                 .await
+                .map_err(MfaError::store)
         }
 
         async fn remove_passkey(&self, user: &str, credential_id: &[u8]) -> Result<bool, MfaError> {
+            let params = [Param::Bytes(credential_id), Param::Text(user)];
             self.db
-                .changed_one(
-                    &self.sql.remove,
-                    &[Param::Bytes(credential_id), Param::Text(user)],
-                )
+                .matched(&self.db.sql.remove, &params)
                 .await
+                .map_err(MfaError::store)
         }
     }
 }

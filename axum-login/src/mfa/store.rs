@@ -37,6 +37,9 @@ pub struct StoredTotp {
 ///
 /// Implemented here by [`MemorySecondFactorStore`] and, with the `sqlx` feature, by
 /// [`SqlxSecondFactorStore`](super::SqlxSecondFactorStore).
+///
+/// Implement it with `#[async_trait::async_trait]`, failures as `MfaError::store(error)`: see
+/// [how the store traits are written](crate::store#the-store-traits).
 #[async_trait::async_trait]
 pub trait SecondFactorStore: Send + Sync + 'static {
     /// The user's TOTP state, or `None` if they never enrolled.

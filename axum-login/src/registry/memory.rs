@@ -9,7 +9,7 @@ use std::{
     time::SystemTime,
 };
 
-use super::{Admission, BoxFuture, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
+use super::{Admission, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
 use crate::error::BoxError;
 
 /// Expired entries of every user are swept on one [`add`](SessionRegistry::add) in this many.
@@ -46,8 +46,9 @@ fn live(entries: &mut Vec<SessionEntry>, now: SystemTime) {
     entries.retain(|entry| entry.expires_at > now);
 }
 
+#[async_trait::async_trait]
 impl SessionRegistry for MemorySessionRegistry {
-    fn add<'a>(&'a self, entry: &'a SessionEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+    async fn add(&self, entry: &SessionEntry) -> Result<(), BoxError> {
         let now = SystemTime::now();
         {
             let mut users = self.lock();
@@ -65,15 +66,15 @@ impl SessionRegistry for MemorySessionRegistry {
             live(entries, now);
             entries.push(entry.clone());
         }
-        Box::pin(async { Ok(()) })
+        Ok(())
     }
 
-    fn add_within<'a>(
-        &'a self,
-        entry: &'a SessionEntry,
+    async fn add_within(
+        &self,
+        entry: &SessionEntry,
         max: usize,
         on_limit: OnLimit,
-    ) -> BoxFuture<'a, Result<Admission, BoxError>> {
+    ) -> Result<Admission, BoxError> {
         let admission = {
             let mut users = self.lock();
             let entries = users.entry(entry.user.clone()).or_default();
@@ -87,10 +88,10 @@ impl SessionRegistry for MemorySessionRegistry {
                 Admission::Added(ended)
             }
         };
-        Box::pin(async move { Ok(admission) })
+        Ok(admission)
     }
 
-    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
+    async fn list(&self, user: &str) -> Result<Vec<SessionEntry>, BoxError> {
         let mut entries = {
             let mut users = self.lock();
             users.get_mut(user).map_or_else(Vec::new, |entries| {
@@ -99,16 +100,16 @@ impl SessionRegistry for MemorySessionRegistry {
             })
         };
         entries.sort_by_key(|entry| entry.created_at);
-        Box::pin(async move { Ok(entries) })
+        Ok(entries)
     }
 
-    fn bind<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        previous: Option<&'a str>,
-        session_id: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+    async fn bind(
+        &self,
+        user: &str,
+        id: &str,
+        previous: Option<&str>,
+        session_id: &str,
+    ) -> Result<bool, BoxError> {
         let bound = self
             .lock()
             .get_mut(user)
@@ -116,48 +117,34 @@ impl SessionRegistry for MemorySessionRegistry {
             .filter(|entry| entry.session_id.is_none() || entry.session_id.as_deref() == previous)
             .map(|entry| entry.session_id = Some(session_id.to_owned()))
             .is_some();
-        Box::pin(async move { Ok(bound) })
+        Ok(bound)
     }
 
-    fn set_remember<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+    async fn set_remember(&self, user: &str, id: &str, selector: &str) -> Result<bool, BoxError> {
         let found = self
             .lock()
             .get_mut(user)
             .and_then(|entries| entries.iter_mut().find(|entry| entry.id == id))
             .map(|entry| entry.remember = Some(selector.to_owned()))
             .is_some();
-        Box::pin(async move { Ok(found) })
+        Ok(found)
     }
 
-    fn touch<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        at: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+    async fn touch(&self, user: &str, id: &str, at: SystemTime) -> Result<bool, BoxError> {
         let found = self
             .lock()
             .get_mut(user)
             .and_then(|entries| entries.iter_mut().find(|entry| entry.id == id))
             .map(|entry| entry.last_seen = entry.last_seen.max(at))
             .is_some();
-        Box::pin(async move { Ok(found) })
+        Ok(found)
     }
 
-    fn remove<'a>(
-        &'a self,
-        user: &'a str,
-        which: Which<'a>,
-    ) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
+    async fn remove(&self, user: &str, which: Which<'_>) -> Result<Vec<SessionEntry>, BoxError> {
         let removed = {
             let mut users = self.lock();
             let Some(entries) = users.get_mut(user) else {
-                return Box::pin(async { Ok(Vec::new()) });
+                return Ok(Vec::new());
             };
             let (removed, kept) = std::mem::take(entries)
                 .into_iter()
@@ -168,6 +155,6 @@ impl SessionRegistry for MemorySessionRegistry {
             }
             removed
         };
-        Box::pin(async move { Ok(removed) })
+        Ok(removed)
     }
 }

@@ -108,9 +108,13 @@ impl Which<'_> {
 /// record a session id for an entry that [`remove`](Self::remove) took away, nor replace a
 /// session id other than the one it was told the session had, whatever the interleaving, and
 /// must answer `false` then.
+///
+/// Implement it with `#[async_trait::async_trait]`, failures as `BoxError`: see
+/// [how the store traits are written](crate::store#the-store-traits).
+#[async_trait::async_trait]
 pub trait SessionRegistry: Send + Sync + 'static {
     /// Adds `entry`, a new login.
-    fn add<'a>(&'a self, entry: &'a SessionEntry) -> BoxFuture<'a, Result<(), BoxError>>;
+    async fn add(&self, entry: &SessionEntry) -> Result<(), BoxError>;
 
     /// Adds `entry`, a new login, holding its user to `max` live entries, in one atomic step
     /// per user: when the user has `max` already, [`OnLimit::RefuseNew`] adds nothing and
@@ -119,15 +123,15 @@ pub trait SessionRegistry: Send + Sync + 'static {
     /// answers them, for the caller to end
     /// their sessions. However many logins of one user run at once, the user never has more
     /// than `max` entries.
-    fn add_within<'a>(
-        &'a self,
-        entry: &'a SessionEntry,
+    async fn add_within(
+        &self,
+        entry: &SessionEntry,
         max: usize,
         on_limit: OnLimit,
-    ) -> BoxFuture<'a, Result<Admission, BoxError>>;
+    ) -> Result<Admission, BoxError>;
 
     /// The entries of `user` that have not expired, oldest first.
-    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>>;
+    async fn list(&self, user: &str) -> Result<Vec<SessionEntry>, BoxError>;
 
     /// Records that the session of entry `id`, which was saved under `previous` (or under no
     /// id, or one the entry never had, for a new login), is saved under `session_id` now: if
@@ -139,40 +143,26 @@ pub trait SessionRegistry: Send + Sync + 'static {
     /// the id of one session at once, each starting from `previous`, one records its new id
     /// and the others' sessions are deleted, so the entry always names every live session of
     /// its login and ending it ends them all.
-    fn bind<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        previous: Option<&'a str>,
-        session_id: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>>;
+    async fn bind(
+        &self,
+        user: &str,
+        id: &str,
+        previous: Option<&str>,
+        session_id: &str,
+    ) -> Result<bool, BoxError>;
 
     /// Records that a remember-me token with `selector` now belongs to the session of entry
     /// `id` (the user asked to be remembered after logging in), so ending the entry revokes
     /// it. `false` when the entry is gone.
-    fn set_remember<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>>;
+    async fn set_remember(&self, user: &str, id: &str, selector: &str) -> Result<bool, BoxError>;
 
     /// Records that the session of entry `id` was used at `at`. `false` when the entry is gone:
     /// the caller then ends the session.
-    fn touch<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        at: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>>;
+    async fn touch(&self, user: &str, id: &str, at: SystemTime) -> Result<bool, BoxError>;
 
     /// Removes the entries of `user` that `which` names, and answers them (with their session
     /// ids, for the caller to delete those sessions).
-    fn remove<'a>(
-        &'a self,
-        user: &'a str,
-        which: Which<'a>,
-    ) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>>;
+    async fn remove(&self, user: &str, which: Which<'_>) -> Result<Vec<SessionEntry>, BoxError>;
 }
 
 /// What [`SessionRegistry::add_within`] did.

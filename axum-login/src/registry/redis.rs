@@ -5,7 +5,7 @@ use std::{collections::HashMap, fmt, net::IpAddr, time::SystemTime};
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface};
 use serde::{Deserialize, Serialize};
 
-use super::{Admission, BoxFuture, OnLimit, SessionEntry, SessionRegistry, Which};
+use super::{Admission, OnLimit, SessionEntry, SessionRegistry, Which};
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
@@ -242,133 +242,115 @@ where
     }
 }
 
+#[async_trait::async_trait]
 impl<C> SessionRegistry for RedisSessionRegistry<C>
 where
     C: HashesInterface + KeysInterface + LuaInterface + Clone + Send + Sync + 'static,
 {
-    fn add<'a>(&'a self, entry: &'a SessionEntry) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            let stored = Stored::new(entry);
-            let args = vec![
-                millis_text(SystemTime::now()),
-                entry.id.clone(),
-                serde_json::to_string(&stored)?,
-                stored.expires_at,
-            ];
-            let _: i64 = self
-                .client
-                .eval(ADD, vec![self.key(&entry.user)], args)
-                .await?;
-            Ok(())
-        })
+    async fn add(&self, entry: &SessionEntry) -> Result<(), BoxError> {
+        let stored = Stored::new(entry);
+        let args = vec![
+            millis_text(SystemTime::now()),
+            entry.id.clone(),
+            serde_json::to_string(&stored)?,
+            stored.expires_at,
+        ];
+        let _: i64 = self
+            .client
+            .eval(ADD, vec![self.key(&entry.user)], args)
+            .await?;
+        Ok(())
     }
 
-    fn add_within<'a>(
-        &'a self,
-        entry: &'a SessionEntry,
+    async fn add_within(
+        &self,
+        entry: &SessionEntry,
         max: usize,
         on_limit: OnLimit,
-    ) -> BoxFuture<'a, Result<Admission, BoxError>> {
-        Box::pin(async move {
-            let stored = Stored::new(entry);
-            let on_limit = match on_limit {
-                OnLimit::RefuseNew => "refuse",
-                OnLimit::EndOldest => "end-oldest",
-            };
-            let args = vec![
-                millis_text(SystemTime::now()),
-                entry.id.clone(),
-                serde_json::to_string(&stored)?,
-                stored.expires_at,
-                max.max(1).to_string(),
-                on_limit.to_owned(),
-            ];
-            // A status, then the removed entries as (id, entry) pairs.
-            let answer: Vec<String> = self
-                .client
-                .eval(ADD_WITHIN, vec![self.key(&entry.user)], args)
-                .await?;
-            let mut answer = answer.into_iter();
-            if answer.next().as_deref() != Some("added") {
-                return Ok(Admission::Refused);
-            }
-            let mut ended = Vec::new();
-            while let (Some(id), Some(json)) = (answer.next(), answer.next()) {
-                ended.push(decode(&entry.user, id, &json)?);
-            }
-            Ok(Admission::Added(ended))
-        })
+    ) -> Result<Admission, BoxError> {
+        let stored = Stored::new(entry);
+        let on_limit = match on_limit {
+            OnLimit::RefuseNew => "refuse",
+            OnLimit::EndOldest => "end-oldest",
+        };
+        let args = vec![
+            millis_text(SystemTime::now()),
+            entry.id.clone(),
+            serde_json::to_string(&stored)?,
+            stored.expires_at,
+            max.max(1).to_string(),
+            on_limit.to_owned(),
+        ];
+        // A status, then the removed entries as (id, entry) pairs.
+        let answer: Vec<String> = self
+            .client
+            .eval(ADD_WITHIN, vec![self.key(&entry.user)], args)
+            .await?;
+        let mut answer = answer.into_iter();
+        if answer.next().as_deref() != Some("added") {
+            return Ok(Admission::Refused);
+        }
+        let mut ended = Vec::new();
+        while let (Some(id), Some(json)) = (answer.next(), answer.next()) {
+            ended.push(decode(&entry.user, id, &json)?);
+        }
+        Ok(Admission::Added(ended))
     }
 
-    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
-        Box::pin(async move {
-            let all: HashMap<String, String> = self.client.hgetall(self.key(user)).await?;
-            let now = SystemTime::now();
-            let mut entries = Vec::with_capacity(all.len());
-            for (id, json) in all {
-                let entry = decode(user, id, &json)?;
-                if entry.expires_at > now {
-                    entries.push(entry);
-                }
+    async fn list(&self, user: &str) -> Result<Vec<SessionEntry>, BoxError> {
+        let all: HashMap<String, String> = self.client.hgetall(self.key(user)).await?;
+        let now = SystemTime::now();
+        let mut entries = Vec::with_capacity(all.len());
+        for (id, json) in all {
+            let entry = decode(user, id, &json)?;
+            if entry.expires_at > now {
+                entries.push(entry);
             }
-            entries.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-            Ok(entries)
-        })
+        }
+        entries.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(entries)
     }
 
-    fn bind<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        previous: Option<&'a str>,
-        session_id: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(self.update(
+    async fn bind(
+        &self,
+        user: &str,
+        id: &str,
+        previous: Option<&str>,
+        session_id: &str,
+    ) -> Result<bool, BoxError> {
+        self.update(
             user,
             id,
             "session_id",
             session_id.to_owned(),
             previous.unwrap_or_default(),
-        ))
+        )
+        .await
     }
 
-    fn set_remember<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(self.update(user, id, "remember", selector.to_owned(), ""))
+    async fn set_remember(&self, user: &str, id: &str, selector: &str) -> Result<bool, BoxError> {
+        self.update(user, id, "remember", selector.to_owned(), "")
+            .await
     }
 
-    fn touch<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        at: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(self.update(user, id, "last_seen", millis_text(at), ""))
+    async fn touch(&self, user: &str, id: &str, at: SystemTime) -> Result<bool, BoxError> {
+        self.update(user, id, "last_seen", millis_text(at), "")
+            .await
     }
 
-    fn remove<'a>(
-        &'a self,
-        user: &'a str,
-        which: Which<'a>,
-    ) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
-        Box::pin(async move {
-            let args = match which {
-                Which::One(id) => vec!["one".to_owned(), id.to_owned()],
-                Which::AllBut(id) => vec!["but".to_owned(), id.to_owned()],
-                Which::All => vec!["all".to_owned(), String::new()],
-            };
-            let removed: Vec<String> = self.client.eval(REMOVE, vec![self.key(user)], args).await?;
-            let mut entries = Vec::with_capacity(removed.len() / 2);
-            let mut pairs = removed.into_iter();
-            while let (Some(id), Some(json)) = (pairs.next(), pairs.next()) {
-                entries.push(decode(user, id, &json)?);
-            }
-            entries.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-            Ok(entries)
-        })
+    async fn remove(&self, user: &str, which: Which<'_>) -> Result<Vec<SessionEntry>, BoxError> {
+        let args = match which {
+            Which::One(id) => vec!["one".to_owned(), id.to_owned()],
+            Which::AllBut(id) => vec!["but".to_owned(), id.to_owned()],
+            Which::All => vec!["all".to_owned(), String::new()],
+        };
+        let removed: Vec<String> = self.client.eval(REMOVE, vec![self.key(user)], args).await?;
+        let mut entries = Vec::with_capacity(removed.len() / 2);
+        let mut pairs = removed.into_iter();
+        while let (Some(id), Some(json)) = (pairs.next(), pairs.next()) {
+            entries.push(decode(user, id, &json)?);
+        }
+        entries.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(entries)
     }
 }

@@ -1,33 +1,20 @@
 //! [`SqlxSessionRegistry`]: the session registry in a table of SQLite, PostgreSQL or
 //! MySQL/MariaDB, shared by every instance on the database.
 
-use std::{
-    fmt,
-    marker::PhantomData,
-    net::IpAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
-    time::SystemTime,
-};
+use std::{net::IpAddr, time::SystemTime};
 
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
-
-use super::{Admission, BoxFuture, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
-use crate::{
-    clock::{from_millis, to_millis},
-    error::BoxError,
-    sqlx::{
-        retry::retry,
-        sql::{Dialect, Statement},
-    },
-};
+use super::{Admission, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
+use crate::clock::{from_millis, to_millis};
+use crate::error::BoxError;
+use crate::sqlx::db::{Param, sqlx_store};
+use crate::sqlx::sql::{Dialect, Statement};
+use crate::sqlx::{SqlxDatabase, retry::retry};
 
 /// Expired entries of every user are deleted on one [`add`](SessionRegistry::add) in this
 /// many, as in the in-memory registry.
 const SWEEP_EVERY: u32 = 1024;
 
+sqlx_store! {
 /// The session registry in a sqlx database (feature `sqlx`): `sqlx::Sqlite`, `sqlx::Postgres`
 /// or `sqlx::MySql`, so that every instance sharing the database sees, and can end, every
 /// session of a user.
@@ -54,30 +41,9 @@ const SWEEP_EVERY: u32 = 1024;
 /// let config = RegistryConfig::new(registry);
 /// # let _ = config; Ok(()) }
 /// ```
-pub struct SqlxSessionRegistry<DB: Database> {
-    pool: Pool<DB>,
-    sql: Arc<Queries>,
-    adds: Arc<AtomicU32>,
-    database: PhantomData<fn() -> DB>,
-}
-
-impl<DB: Database> Clone for SqlxSessionRegistry<DB> {
-    fn clone(&self) -> Self {
-        Self {
-            pool: self.pool.clone(),
-            sql: self.sql.clone(),
-            adds: self.adds.clone(),
-            database: PhantomData,
-        }
-    }
-}
-
-impl<DB: Database> fmt::Debug for SqlxSessionRegistry<DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlxSessionRegistry")
-            .field("database", &DB::NAME)
-            .finish_non_exhaustive()
-    }
+pub struct SqlxSessionRegistry(Db<Queries>);
+    new: " A registry on `pool`.",
+    migrate: " Creates the table and its index, unless they exist.",
 }
 
 /// The statements that remove the entries one [`Which`] names.
@@ -92,7 +58,6 @@ struct Removal {
 /// Every statement, rendered for one database.
 #[derive(Debug)]
 struct Queries {
-    dialect: Dialect,
     schema: String,
     insert: Statement,
     /// Serialises the logins of one user within their limit, until the transaction ends:
@@ -130,23 +95,12 @@ impl Queries {
         let columns = format!(
             "user_id {key} NOT NULL, id {key} NOT NULL, session_id {text}, created_at {int} NOT NULL, last_seen {int} NOT NULL, address {text}, user_agent {text}, expires_at {int} NOT NULL, remember {text}, PRIMARY KEY (user_id, id)"
         );
-        let schema = match dialect {
-            // MySQL has no `CREATE INDEX IF NOT EXISTS`: the index goes with the table.
-            Dialect::MySql => format!(
-                "CREATE TABLE IF NOT EXISTS {t} ({columns}, INDEX axum_login_session_registry_expires (expires_at))"
-            ),
-            _ => format!(
-                "CREATE TABLE IF NOT EXISTS {t} ({columns}); CREATE INDEX IF NOT EXISTS axum_login_session_registry_expires ON {t} (expires_at)"
-            ),
-        };
-        // sqlx has no database-independent count of affected rows: PostgreSQL and SQLite
-        // return a row per updated row, MySQL is asked for `ROW_COUNT()` (which counts matched
-        // rows, not changed ones, as sqlx connects with `CLIENT_FOUND_ROWS`).
-        let returning = if dialect == Dialect::MySql {
-            ""
-        } else {
-            " RETURNING 1"
-        };
+        let schema = dialect.create_table(
+            &t,
+            &columns,
+            &[("axum_login_session_registry_expires", "expires_at")],
+        );
+        let returning = dialect.matched_rows();
         let greatest = if dialect == Dialect::Sqlite {
             "MAX"
         } else {
@@ -170,7 +124,6 @@ impl Queries {
             }
         };
         Self {
-            dialect,
             schema,
             insert: render(format!(
                 "INSERT INTO {t} (user_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -209,140 +162,75 @@ impl Queries {
     }
 }
 
-/// One value of a statement's parameters.
-enum Param<'a> {
-    Text(&'a str),
-    OptText(Option<&'a str>),
-    Int(i64),
+/// The values of [`COLUMNS`] after the user, as the insert binds them.
+struct Row<'a> {
+    address: Option<String>,
+    entry: &'a SessionEntry,
 }
 
-impl<DB> SqlxSessionRegistry<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    /// A registry on `pool`.
-    pub fn new(pool: Pool<DB>) -> Self {
+impl<'a> Row<'a> {
+    fn new(entry: &'a SessionEntry) -> Self {
         Self {
-            pool,
-            sql: Arc::new(Queries::new(Dialect::of::<DB>())),
-            adds: Arc::default(),
-            database: PhantomData,
+            address: entry.address.map(|address| address.to_string()),
+            entry,
         }
     }
 
-    /// Creates the table and its index, unless they exist.
-    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(&self.sql.schema).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &Pool<DB> {
-        &self.pool
-    }
-
-    /// Deletes the entries that expired by `now`. Logins do it now and then on their own.
-    pub async fn delete_expired(&self, now: SystemTime) -> Result<(), sqlx::Error> {
-        let params = [Param::Int(to_millis(now))];
-        retry(|| Self::query(&self.sql.delete_expired, &params).execute(&self.pool)).await?;
-        Ok(())
-    }
-
-    fn query<'q>(
-        statement: &'q Statement,
-        params: &[Param<'q>],
-    ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
-        let mut query = sqlx::query::<DB>(&statement.sql);
-        for index in &statement.params {
-            query = match params[index - 1] {
-                Param::Text(text) => query.bind(text),
-                Param::OptText(text) => query.bind(text),
-                Param::Int(int) => query.bind(int),
-            };
-        }
-        query
-    }
-
-    /// Whether a conditional `UPDATE` matched a row.
-    async fn updated(&self, statement: &Statement, params: &[Param<'_>]) -> Result<bool, BoxError> {
-        if self.sql.dialect != Dialect::MySql {
-            let rows = retry(|| Self::query(statement, params).fetch_all(&self.pool)).await?;
-            return Ok(!rows.is_empty());
-        }
-        let count: i64 = retry(|| async {
-            let mut conn = self.pool.acquire().await?;
-            Self::query(statement, params).execute(&mut *conn).await?;
-            sqlx::query::<DB>("SELECT ROW_COUNT()")
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get(0)
-        })
-        .await?;
-        Ok(count > 0)
-    }
-
-    /// The text in column `index`: MySQL keeps it as bytes, which sqlx will not read as text.
-    fn text(&self, row: &DB::Row, index: usize) -> Result<Option<String>, BoxError> {
-        if self.sql.dialect == Dialect::MySql {
-            let bytes: Option<Vec<u8>> = row.try_get(index)?;
-            return Ok(bytes.map(String::from_utf8).transpose()?);
-        }
-        Ok(row.try_get(index)?)
-    }
-
-    /// The entry of `user` in a row of [`COLUMNS`].
-    fn entry(&self, user: &str, row: &DB::Row) -> Result<SessionEntry, BoxError> {
-        let address = self
-            .text(row, 4)?
-            .map(|address| address.parse::<IpAddr>())
-            .transpose()?;
-        Ok(SessionEntry {
-            id: self.text(row, 0)?.unwrap_or_default(),
-            user: user.to_owned(),
-            session_id: self.text(row, 1)?,
-            created_at: from_millis(row.try_get(2)?),
-            last_seen: from_millis(row.try_get(3)?),
-            address,
-            user_agent: self.text(row, 5)?,
-            expires_at: from_millis(row.try_get(6)?),
-            remember: self.text(row, 7)?,
-        })
-    }
-
-    async fn add_entry(&self, entry: &SessionEntry) -> Result<(), BoxError> {
-        let now = SystemTime::now();
-        if self
-            .adds
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(SWEEP_EVERY)
-        {
-            self.delete_expired(now).await?;
-        } else {
-            let params = [Param::Text(&entry.user), Param::Int(to_millis(now))];
-            retry(|| Self::query(&self.sql.delete_expired_of_user, &params).execute(&self.pool))
-                .await?;
-        }
-        let address = entry.address.map(|address| address.to_string());
-        let params = [
+    fn params(&self) -> [Param<'_>; 9] {
+        let entry = self.entry;
+        [
             Param::Text(&entry.user),
             Param::Text(&entry.id),
             Param::OptText(entry.session_id.as_deref()),
             Param::Int(to_millis(entry.created_at)),
             Param::Int(to_millis(entry.last_seen)),
-            Param::OptText(address.as_deref()),
+            Param::OptText(self.address.as_deref()),
             Param::OptText(entry.user_agent.as_deref()),
             Param::Int(to_millis(entry.expires_at)),
             Param::OptText(entry.remember.as_deref()),
-        ];
-        retry(|| Self::query(&self.sql.insert, &params).execute(&self.pool)).await?;
+        ]
+    }
+}
+
+impl<DB: SqlxDatabase> SqlxSessionRegistry<DB> {
+    /// Deletes the entries that expired by `now`. Logins do it now and then on their own.
+    pub async fn delete_expired(&self, now: SystemTime) -> Result<(), sqlx::Error> {
+        let params = [Param::Int(to_millis(now))];
+        self.db.execute(&self.db.sql.delete_expired, &params).await
+    }
+
+    /// The entry of `user` in a row of [`COLUMNS`].
+    fn entry(&self, user: &str, row: &DB::Row) -> Result<SessionEntry, BoxError> {
+        let db = &self.db;
+        let address = db
+            .text(row, 4)?
+            .map(|address| address.parse::<IpAddr>())
+            .transpose()?;
+        Ok(SessionEntry {
+            id: db.text(row, 0)?.unwrap_or_default(),
+            user: user.to_owned(),
+            session_id: db.text(row, 1)?,
+            created_at: from_millis(db.int(row, 2)?),
+            last_seen: from_millis(db.int(row, 3)?),
+            address,
+            user_agent: db.text(row, 5)?,
+            expires_at: from_millis(db.int(row, 6)?),
+            remember: db.text(row, 7)?,
+        })
+    }
+
+    async fn add_entry(&self, entry: &SessionEntry) -> Result<(), BoxError> {
+        let now = SystemTime::now();
+        if self.db.sweep_due(SWEEP_EVERY) {
+            self.delete_expired(now).await?;
+        } else {
+            let params = [Param::Text(&entry.user), Param::Int(to_millis(now))];
+            self.db
+                .execute(&self.db.sql.delete_expired_of_user, &params)
+                .await?;
+        }
+        let row = Row::new(entry);
+        self.db.execute(&self.db.sql.insert, &row.params()).await?;
         Ok(())
     }
 
@@ -359,11 +247,7 @@ where
         on_limit: OnLimit,
     ) -> Result<Admission, BoxError> {
         let now = SystemTime::now();
-        if self
-            .adds
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(SWEEP_EVERY)
-        {
+        if self.db.sweep_due(SWEEP_EVERY) {
             self.delete_expired(now).await?;
         }
         retry(|| self.try_add_within(entry, max, on_limit, now)).await?
@@ -378,20 +262,16 @@ where
         on_limit: OnLimit,
         now: SystemTime,
     ) -> Result<Result<Admission, BoxError>, sqlx::Error> {
-        let user = Param::Text(&entry.user);
-        let mut tx = self.pool.begin().await?;
-        if let Some(lock) = &self.sql.lock_user {
-            Self::query(lock, &[Param::Text(&entry.user)])
-                .execute(&mut *tx)
+        let (db, sql) = (&self.db, &self.db.sql);
+        let mut tx = db.pool.begin().await?;
+        if let Some(lock) = &sql.lock_user {
+            db.execute_in(&mut tx, lock, &[Param::Text(&entry.user)])
                 .await?;
         }
         let params = [Param::Text(&entry.user), Param::Int(to_millis(now))];
-        Self::query(&self.sql.delete_expired_of_user, &params)
-            .execute(&mut *tx)
+        db.execute_in(&mut tx, &sql.delete_expired_of_user, &params)
             .await?;
-        let rows = Self::query(&self.sql.list, &params)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows = db.fetch_all_in(&mut tx, &sql.list, &params).await?;
         let live: Result<Vec<SessionEntry>, BoxError> = rows
             .iter()
             .map(|row| self.entry(&entry.user, row))
@@ -406,28 +286,11 @@ where
             return Ok(Ok(Admission::Refused));
         }
         for gone in &ended {
-            Self::query(
-                &self.sql.delete_one,
-                &[Param::Text(&entry.user), Param::Text(&gone.id)],
-            )
-            .execute(&mut *tx)
-            .await?;
+            let params = [Param::Text(&entry.user), Param::Text(&gone.id)];
+            db.execute_in(&mut tx, &sql.delete_one, &params).await?;
         }
-        let address = entry.address.map(|address| address.to_string());
-        let params = [
-            user,
-            Param::Text(&entry.id),
-            Param::OptText(entry.session_id.as_deref()),
-            Param::Int(to_millis(entry.created_at)),
-            Param::Int(to_millis(entry.last_seen)),
-            Param::OptText(address.as_deref()),
-            Param::OptText(entry.user_agent.as_deref()),
-            Param::Int(to_millis(entry.expires_at)),
-            Param::OptText(entry.remember.as_deref()),
-        ];
-        Self::query(&self.sql.insert, &params)
-            .execute(&mut *tx)
-            .await?;
+        let row = Row::new(entry);
+        db.execute_in(&mut tx, &sql.insert, &row.params()).await?;
         tx.commit().await?;
         Ok(Ok(Admission::Added(ended)))
     }
@@ -437,26 +300,22 @@ where
         user: &str,
         which: Which<'_>,
     ) -> Result<Vec<SessionEntry>, BoxError> {
+        let (db, sql) = (&self.db, &self.db.sql);
         let (removal, params) = match which {
-            Which::One(id) => (
-                &self.sql.remove_one,
-                vec![Param::Text(user), Param::Text(id)],
-            ),
+            Which::One(id) => (&sql.remove_one, vec![Param::Text(user), Param::Text(id)]),
             Which::AllBut(id) => (
-                &self.sql.remove_all_but,
+                &sql.remove_all_but,
                 vec![Param::Text(user), Param::Text(id)],
             ),
-            Which::All => (&self.sql.remove_all, vec![Param::Text(user)]),
+            Which::All => (&sql.remove_all, vec![Param::Text(user)]),
         };
         let rows = match &removal.lock {
-            None => retry(|| Self::query(&removal.delete, &params).fetch_all(&self.pool)).await?,
+            None => db.fetch_all(&removal.delete, &params).await?,
             Some(lock) => {
                 retry(|| async {
-                    let mut tx = self.pool.begin().await?;
-                    let rows = Self::query(lock, &params).fetch_all(&mut *tx).await?;
-                    Self::query(&removal.delete, &params)
-                        .execute(&mut *tx)
-                        .await?;
+                    let mut tx = db.pool.begin().await?;
+                    let rows = db.fetch_all_in(&mut tx, lock, &params).await?;
+                    db.execute_in(&mut tx, &removal.delete, &params).await?;
                     tx.commit().await?;
                     Ok(rows)
                 })
@@ -465,100 +324,74 @@ where
         };
         rows.iter().map(|row| self.entry(user, row)).collect()
     }
+
+    /// Whether the conditional `UPDATE` `statement` found the entry, for `bind`, `touch` and
+    /// `set_remember`.
+    async fn matched(&self, statement: &Statement, params: &[Param<'_>]) -> Result<bool, BoxError> {
+        Ok(self.db.matched(statement, params).await?)
+    }
 }
 
-impl<DB> SessionRegistry for SqlxSessionRegistry<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    fn add<'a>(&'a self, entry: &'a SessionEntry) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(self.add_entry(entry))
+#[async_trait::async_trait]
+impl<DB: SqlxDatabase> SessionRegistry for SqlxSessionRegistry<DB> {
+    async fn add(&self, entry: &SessionEntry) -> Result<(), BoxError> {
+        self.add_entry(entry).await
     }
 
-    fn add_within<'a>(
-        &'a self,
-        entry: &'a SessionEntry,
+    async fn add_within(
+        &self,
+        entry: &SessionEntry,
         max: usize,
         on_limit: OnLimit,
-    ) -> BoxFuture<'a, Result<Admission, BoxError>> {
-        Box::pin(self.add_entry_within(entry, max, on_limit))
+    ) -> Result<Admission, BoxError> {
+        self.add_entry_within(entry, max, on_limit).await
     }
 
-    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
-        Box::pin(async move {
-            let params = [Param::Text(user), Param::Int(to_millis(SystemTime::now()))];
-            let rows = retry(|| Self::query(&self.sql.list, &params).fetch_all(&self.pool)).await?;
-            rows.iter().map(|row| self.entry(user, row)).collect()
-        })
+    async fn list(&self, user: &str) -> Result<Vec<SessionEntry>, BoxError> {
+        let params = [Param::Text(user), Param::Int(to_millis(SystemTime::now()))];
+        let rows = self.db.fetch_all(&self.db.sql.list, &params).await?;
+        rows.iter().map(|row| self.entry(user, row)).collect()
     }
 
-    fn bind<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        previous: Option<&'a str>,
-        session_id: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(async move {
-            let params = [
-                Param::Text(user),
-                Param::Text(id),
-                Param::Text(session_id),
-                Param::Int(to_millis(SystemTime::now())),
-                Param::OptText(previous),
-            ];
-            self.updated(&self.sql.bind, &params).await
-        })
+    async fn bind(
+        &self,
+        user: &str,
+        id: &str,
+        previous: Option<&str>,
+        session_id: &str,
+    ) -> Result<bool, BoxError> {
+        let params = [
+            Param::Text(user),
+            Param::Text(id),
+            Param::Text(session_id),
+            Param::Int(to_millis(SystemTime::now())),
+            Param::OptText(previous),
+        ];
+        self.matched(&self.db.sql.bind, &params).await
     }
 
-    fn set_remember<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(async move {
-            let params = [
-                Param::Text(user),
-                Param::Text(id),
-                Param::Text(selector),
-                Param::Int(to_millis(SystemTime::now())),
-            ];
-            self.updated(&self.sql.set_remember, &params).await
-        })
+    async fn set_remember(&self, user: &str, id: &str, selector: &str) -> Result<bool, BoxError> {
+        let params = [
+            Param::Text(user),
+            Param::Text(id),
+            Param::Text(selector),
+            Param::Int(to_millis(SystemTime::now())),
+        ];
+        self.matched(&self.db.sql.set_remember, &params).await
     }
 
-    fn touch<'a>(
-        &'a self,
-        user: &'a str,
-        id: &'a str,
-        at: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(async move {
-            let params = [
-                Param::Text(user),
-                Param::Text(id),
-                Param::Int(to_millis(at)),
-                Param::Int(to_millis(SystemTime::now())),
-            ];
-            self.updated(&self.sql.touch, &params).await
-        })
+    async fn touch(&self, user: &str, id: &str, at: SystemTime) -> Result<bool, BoxError> {
+        let params = [
+            Param::Text(user),
+            Param::Text(id),
+            Param::Int(to_millis(at)),
+            Param::Int(to_millis(SystemTime::now())),
+        ];
+        self.matched(&self.db.sql.touch, &params).await
     }
 
-    fn remove<'a>(
-        &'a self,
-        user: &'a str,
-        which: Which<'a>,
-    ) -> BoxFuture<'a, Result<Vec<SessionEntry>, BoxError>> {
-        Box::pin(self.remove_entries(user, which))
+    async fn remove(&self, user: &str, which: Which<'_>) -> Result<Vec<SessionEntry>, BoxError> {
+        self.remove_entries(user, which).await
     }
 }
 

@@ -9,7 +9,7 @@ use std::{
     time::SystemTime,
 };
 
-use super::{BoxFuture, RememberStore, RememberToken};
+use super::{RememberStore, RememberToken};
 use crate::error::BoxError;
 
 /// Expired tokens are swept on one insert in this many.
@@ -39,8 +39,9 @@ impl MemoryRememberStore {
     }
 }
 
+#[async_trait::async_trait]
 impl RememberStore for MemoryRememberStore {
-    fn insert<'a>(&'a self, token: &'a RememberToken) -> BoxFuture<'a, Result<(), BoxError>> {
+    async fn insert(&self, token: &RememberToken) -> Result<(), BoxError> {
         {
             let mut tokens = self.lock();
             if self
@@ -53,28 +54,25 @@ impl RememberStore for MemoryRememberStore {
             }
             tokens.insert(token.selector.clone(), token.clone());
         }
-        Box::pin(async { Ok(()) })
+        Ok(())
     }
 
-    fn get<'a>(
-        &'a self,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<Option<RememberToken>, BoxError>> {
+    async fn get(&self, selector: &str) -> Result<Option<RememberToken>, BoxError> {
         let token = self
             .lock()
             .get(selector)
             .filter(|token| token.expires_at > SystemTime::now())
             .cloned();
-        Box::pin(async move { Ok(token) })
+        Ok(token)
     }
 
-    fn rotate<'a>(
-        &'a self,
-        selector: &'a str,
-        current_hash: &'a str,
-        new_hash: &'a str,
+    async fn rotate(
+        &self,
+        selector: &str,
+        current_hash: &str,
+        new_hash: &str,
         at: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+    ) -> Result<bool, BoxError> {
         let rotated = match self.lock().get_mut(selector) {
             Some(token) if token.validator_hash == current_hash => {
                 token.previous_hash = Some(std::mem::replace(
@@ -86,16 +84,16 @@ impl RememberStore for MemoryRememberStore {
             }
             _ => false,
         };
-        Box::pin(async move { Ok(rotated) })
+        Ok(rotated)
     }
 
-    fn remove<'a>(&'a self, selector: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+    async fn remove(&self, selector: &str) -> Result<(), BoxError> {
         self.lock().remove(selector);
-        Box::pin(async { Ok(()) })
+        Ok(())
     }
 
-    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+    async fn remove_user(&self, user: &str) -> Result<(), BoxError> {
         self.lock().retain(|_, token| token.user != user);
-        Box::pin(async { Ok(()) })
+        Ok(())
     }
 }

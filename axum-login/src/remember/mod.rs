@@ -71,33 +71,34 @@ pub struct RememberToken {
 /// Where remember-me tokens are kept: [`MemoryRememberStore`] for one process,
 /// `SqlxRememberStore` (feature `sqlx`) or `RedisRememberStore` (feature `redis`) for several
 /// instances.
+///
+/// Implement it with `#[async_trait::async_trait]`, failures as `BoxError`: see
+/// [how the store traits are written](crate::store#the-store-traits).
+#[async_trait::async_trait]
 pub trait RememberStore: Send + Sync + 'static {
     /// Keeps a new token.
-    fn insert<'a>(&'a self, token: &'a RememberToken) -> BoxFuture<'a, Result<(), BoxError>>;
+    async fn insert(&self, token: &RememberToken) -> Result<(), BoxError>;
 
     /// The token with `selector`, unless it expired.
-    fn get<'a>(
-        &'a self,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<Option<RememberToken>, BoxError>>;
+    async fn get(&self, selector: &str) -> Result<Option<RememberToken>, BoxError>;
 
     /// Replaces the token's validator hash with `new_hash` (keeping the old one as
     /// [`previous_hash`](RememberToken::previous_hash)) if it is still `current_hash`, in one
     /// atomic step; `true` if it did. Of two requests that rotate one token at once, exactly
     /// one succeeds.
-    fn rotate<'a>(
-        &'a self,
-        selector: &'a str,
-        current_hash: &'a str,
-        new_hash: &'a str,
+    async fn rotate(
+        &self,
+        selector: &str,
+        current_hash: &str,
+        new_hash: &str,
         at: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>>;
+    ) -> Result<bool, BoxError>;
 
     /// Removes the token with `selector`.
-    fn remove<'a>(&'a self, selector: &'a str) -> BoxFuture<'a, Result<(), BoxError>>;
+    async fn remove(&self, selector: &str) -> Result<(), BoxError>;
 
     /// Removes every token of `user`.
-    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), BoxError>>;
+    async fn remove_user(&self, user: &str) -> Result<(), BoxError>;
 }
 
 /// Remember-me and its options, for

@@ -4,7 +4,7 @@ use std::{collections::HashMap, fmt, time::SystemTime};
 
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface};
 
-use super::{BoxFuture, RememberStore, RememberToken};
+use super::{RememberStore, RememberToken};
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
@@ -154,82 +154,70 @@ fn decode(selector: &str, mut fields: HashMap<String, String>) -> Result<Remembe
     })
 }
 
+#[async_trait::async_trait]
 impl<C> RememberStore for RedisRememberStore<C>
 where
     C: HashesInterface + KeysInterface + LuaInterface + Clone + Send + Sync + 'static,
 {
-    fn insert<'a>(&'a self, token: &'a RememberToken) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            let mut args = vec![
-                token.selector.clone(),
-                token.user.clone(),
-                token.validator_hash.clone(),
-                millis_text(token.rotated_at),
-                millis_text(token.expires_at),
-                millis_text(SystemTime::now()),
-                self.tokens(),
-            ];
-            args.extend(token.previous_hash.clone());
-            let keys = vec![self.token(&token.selector), self.user(&token.user)];
-            let _: i64 = self.client.eval(INSERT, keys, args).await?;
-            Ok(())
-        })
+    async fn insert(&self, token: &RememberToken) -> Result<(), BoxError> {
+        let mut args = vec![
+            token.selector.clone(),
+            token.user.clone(),
+            token.validator_hash.clone(),
+            millis_text(token.rotated_at),
+            millis_text(token.expires_at),
+            millis_text(SystemTime::now()),
+            self.tokens(),
+        ];
+        args.extend(token.previous_hash.clone());
+        let keys = vec![self.token(&token.selector), self.user(&token.user)];
+        let _: i64 = self.client.eval(INSERT, keys, args).await?;
+        Ok(())
     }
 
-    fn get<'a>(
-        &'a self,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<Option<RememberToken>, BoxError>> {
-        Box::pin(async move {
-            let fields: HashMap<String, String> = self.client.hgetall(self.token(selector)).await?;
-            if fields.is_empty() {
-                return Ok(None);
-            }
-            let token = decode(selector, fields)?;
-            Ok((token.expires_at > SystemTime::now()).then_some(token))
-        })
+    async fn get(&self, selector: &str) -> Result<Option<RememberToken>, BoxError> {
+        let fields: HashMap<String, String> = self.client.hgetall(self.token(selector)).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let token = decode(selector, fields)?;
+        Ok((token.expires_at > SystemTime::now()).then_some(token))
     }
 
-    fn rotate<'a>(
-        &'a self,
-        selector: &'a str,
-        current_hash: &'a str,
-        new_hash: &'a str,
+    async fn rotate(
+        &self,
+        selector: &str,
+        current_hash: &str,
+        new_hash: &str,
         at: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(async move {
-            let args = vec![
-                current_hash.to_owned(),
-                new_hash.to_owned(),
-                millis_text(at),
-            ];
-            let rotated: i64 = self
-                .client
-                .eval(ROTATE, vec![self.token(selector)], args)
-                .await?;
-            Ok(rotated == 1)
-        })
+    ) -> Result<bool, BoxError> {
+        let args = vec![
+            current_hash.to_owned(),
+            new_hash.to_owned(),
+            millis_text(at),
+        ];
+        let rotated: i64 = self
+            .client
+            .eval(ROTATE, vec![self.token(selector)], args)
+            .await?;
+        Ok(rotated == 1)
     }
 
-    fn remove<'a>(&'a self, selector: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            let args = vec![selector.to_owned(), self.users()];
-            let _: i64 = self
-                .client
-                .eval(REMOVE, vec![self.token(selector)], args)
-                .await?;
-            Ok(())
-        })
+    async fn remove(&self, selector: &str) -> Result<(), BoxError> {
+        let args = vec![selector.to_owned(), self.users()];
+        let _: i64 = self
+            .client
+            .eval(REMOVE, vec![self.token(selector)], args)
+            .await?;
+        Ok(())
     }
 
-    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            let args = vec![user.to_owned(), self.tokens()];
-            let _: i64 = self
-                .client
-                .eval(REMOVE_USER, vec![self.user(user)], args)
-                .await?;
-            Ok(())
-        })
+    async fn remove_user(&self, user: &str) -> Result<(), BoxError> {
+        let args = vec![user.to_owned(), self.tokens()];
+        let _: i64 = self
+            .client
+            .eval(REMOVE_USER, vec![self.user(user)], args)
+            .await?;
+        Ok(())
     }
 }

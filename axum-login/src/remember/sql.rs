@@ -1,31 +1,19 @@
 //! [`SqlxRememberStore`]: remember-me tokens in a table of SQLite, PostgreSQL or
 //! MySQL/MariaDB, shared by every instance on the database.
 
-use std::{
-    fmt,
-    marker::PhantomData,
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
-    time::SystemTime,
-};
+use std::time::SystemTime;
 
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
-
-use super::{BoxFuture, RememberStore, RememberToken};
-use crate::{
-    clock::{from_millis, to_millis},
-    error::BoxError,
-    sqlx::{
-        retry::retry,
-        sql::{Dialect, Statement},
-    },
-};
+use super::{RememberStore, RememberToken};
+use crate::clock::{from_millis, to_millis};
+use crate::error::BoxError;
+use crate::sqlx::SqlxDatabase;
+use crate::sqlx::db::{Param, sqlx_store};
+use crate::sqlx::sql::{Dialect, Statement};
 
 /// Expired tokens are deleted on one insert in this many, as in the in-memory store.
 const SWEEP_EVERY: u32 = 1024;
 
+sqlx_store! {
 /// Remember-me tokens in a sqlx database (feature `sqlx`): `sqlx::Sqlite`, `sqlx::Postgres`
 /// or `sqlx::MySql`, so that a cookie rotated by one instance is checked by every other.
 ///
@@ -47,36 +35,14 @@ const SWEEP_EVERY: u32 = 1024;
 /// let remember = RememberMe::new(store);
 /// # let _ = remember; Ok(()) }
 /// ```
-pub struct SqlxRememberStore<DB: Database> {
-    pool: Pool<DB>,
-    sql: Arc<Queries>,
-    inserts: Arc<AtomicU32>,
-    database: PhantomData<fn() -> DB>,
-}
-
-impl<DB: Database> Clone for SqlxRememberStore<DB> {
-    fn clone(&self) -> Self {
-        Self {
-            pool: self.pool.clone(),
-            sql: self.sql.clone(),
-            inserts: self.inserts.clone(),
-            database: PhantomData,
-        }
-    }
-}
-
-impl<DB: Database> fmt::Debug for SqlxRememberStore<DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlxRememberStore")
-            .field("database", &DB::NAME)
-            .finish_non_exhaustive()
-    }
+pub struct SqlxRememberStore(Db<Queries>);
+    new: " A store on `pool`.",
+    migrate: " Creates the table and its indexes, unless they exist.",
 }
 
 /// Every statement, rendered for one database.
 #[derive(Debug)]
 struct Queries {
-    dialect: Dialect,
     schema: String,
     upsert: Statement,
     get: Statement,
@@ -99,15 +65,14 @@ impl Queries {
         let columns = format!(
             "selector {key} NOT NULL PRIMARY KEY, user_id {key} NOT NULL, validator_hash {key} NOT NULL, previous_hash {key}, rotated_at {int} NOT NULL, expires_at {int} NOT NULL"
         );
-        let schema = match dialect {
-            // MySQL has no `CREATE INDEX IF NOT EXISTS`: the indexes go with the table.
-            Dialect::MySql => format!(
-                "CREATE TABLE IF NOT EXISTS {t} ({columns}, INDEX axum_login_remember_user (user_id), INDEX axum_login_remember_expires (expires_at))"
-            ),
-            _ => format!(
-                "CREATE TABLE IF NOT EXISTS {t} ({columns}); CREATE INDEX IF NOT EXISTS axum_login_remember_user ON {t} (user_id); CREATE INDEX IF NOT EXISTS axum_login_remember_expires ON {t} (expires_at)"
-            ),
-        };
+        let schema = dialect.create_table(
+            &t,
+            &columns,
+            &[
+                ("axum_login_remember_user", "user_id"),
+                ("axum_login_remember_expires", "expires_at"),
+            ],
+        );
         // An insert replaces a token under the same selector, as the in-memory store does.
         let upsert = match dialect {
             Dialect::MySql => format!(
@@ -117,16 +82,9 @@ impl Queries {
                 "INSERT INTO {t} (selector, user_id, validator_hash, previous_hash, rotated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (selector) DO UPDATE SET user_id = excluded.user_id, validator_hash = excluded.validator_hash, previous_hash = excluded.previous_hash, rotated_at = excluded.rotated_at, expires_at = excluded.expires_at"
             ),
         };
-        // sqlx has no database-independent count of affected rows: PostgreSQL and SQLite
-        // return a row per updated row, MySQL is asked for `ROW_COUNT()`.
-        let returning = if dialect == Dialect::MySql {
-            ""
-        } else {
-            " RETURNING 1"
-        };
+        let returning = dialect.matched_rows();
         let render = |sql: String| dialect.render(&sql);
         Self {
-            dialect,
             schema,
             upsert: render(upsert),
             get: render(format!(
@@ -144,83 +102,15 @@ impl Queries {
     }
 }
 
-/// One value of a statement's parameters.
-enum Param<'a> {
-    Text(&'a str),
-    OptText(Option<&'a str>),
-    Int(i64),
-}
-
-impl<DB> SqlxRememberStore<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    /// A store on `pool`.
-    pub fn new(pool: Pool<DB>) -> Self {
-        Self {
-            pool,
-            sql: Arc::new(Queries::new(Dialect::of::<DB>())),
-            inserts: Arc::default(),
-            database: PhantomData,
-        }
-    }
-
-    /// Creates the table and its indexes, unless they exist.
-    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(&self.sql.schema).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &Pool<DB> {
-        &self.pool
-    }
-
+impl<DB: SqlxDatabase> SqlxRememberStore<DB> {
     /// Deletes the tokens that expired by `now`. Inserts do it now and then on their own.
     pub async fn delete_expired(&self, now: SystemTime) -> Result<(), sqlx::Error> {
         let params = [Param::Int(to_millis(now))];
-        retry(|| Self::query(&self.sql.delete_expired, &params).execute(&self.pool)).await?;
-        Ok(())
-    }
-
-    fn query<'q>(
-        statement: &'q Statement,
-        params: &[Param<'q>],
-    ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
-        let mut query = sqlx::query::<DB>(&statement.sql);
-        for index in &statement.params {
-            query = match params[index - 1] {
-                Param::Text(text) => query.bind(text),
-                Param::OptText(text) => query.bind(text),
-                Param::Int(int) => query.bind(int),
-            };
-        }
-        query
-    }
-
-    /// The text in column `index`: MySQL keeps it as bytes, which sqlx will not read as text.
-    fn text(&self, row: &DB::Row, index: usize) -> Result<Option<String>, BoxError> {
-        if self.sql.dialect == Dialect::MySql {
-            let bytes: Option<Vec<u8>> = row.try_get(index)?;
-            return Ok(bytes.map(String::from_utf8).transpose()?);
-        }
-        Ok(row.try_get(index)?)
+        self.db.execute(&self.db.sql.delete_expired, &params).await
     }
 
     async fn insert_token(&self, token: &RememberToken) -> Result<(), BoxError> {
-        if self
-            .inserts
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(SWEEP_EVERY)
-        {
+        if self.db.sweep_due(SWEEP_EVERY) {
             self.delete_expired(SystemTime::now()).await?;
         }
         let params = [
@@ -231,7 +121,7 @@ where
             Param::Int(to_millis(token.rotated_at)),
             Param::Int(to_millis(token.expires_at)),
         ];
-        retry(|| Self::query(&self.sql.upsert, &params).execute(&self.pool)).await?;
+        self.db.execute(&self.db.sql.upsert, &params).await?;
         Ok(())
     }
 
@@ -240,18 +130,17 @@ where
             Param::Text(selector),
             Param::Int(to_millis(SystemTime::now())),
         ];
-        let Some(row) =
-            retry(|| Self::query(&self.sql.get, &params).fetch_optional(&self.pool)).await?
-        else {
+        let db = &self.db;
+        let Some(row) = db.fetch_optional(&db.sql.get, &params).await? else {
             return Ok(None);
         };
         Ok(Some(RememberToken {
             selector: selector.to_owned(),
-            user: self.text(&row, 0)?.unwrap_or_default(),
-            validator_hash: self.text(&row, 1)?.unwrap_or_default(),
-            previous_hash: self.text(&row, 2)?,
-            rotated_at: from_millis(row.try_get(3)?),
-            expires_at: from_millis(row.try_get(4)?),
+            user: db.text(&row, 0)?.unwrap_or_default(),
+            validator_hash: db.text(&row, 1)?.unwrap_or_default(),
+            previous_hash: db.text(&row, 2)?,
+            rotated_at: from_millis(db.int(&row, 3)?),
+            expires_at: from_millis(db.int(&row, 4)?),
         }))
     }
 
@@ -268,71 +157,42 @@ where
             Param::Text(new_hash),
             Param::Int(to_millis(at)),
         ];
-        if self.sql.dialect != Dialect::MySql {
-            let rows =
-                retry(|| Self::query(&self.sql.rotate, &params).fetch_all(&self.pool)).await?;
-            return Ok(!rows.is_empty());
-        }
-        let count: i64 = retry(|| async {
-            let mut conn = self.pool.acquire().await?;
-            Self::query(&self.sql.rotate, &params)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query::<DB>("SELECT ROW_COUNT()")
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get(0)
-        })
-        .await?;
-        Ok(count > 0)
+        Ok(self.db.matched(&self.db.sql.rotate, &params).await?)
     }
 
     async fn execute(&self, statement: &Statement, key: &str) -> Result<(), BoxError> {
-        let params = [Param::Text(key)];
-        retry(|| Self::query(statement, &params).execute(&self.pool)).await?;
+        self.db.execute(statement, &[Param::Text(key)]).await?;
         Ok(())
     }
 }
 
-impl<DB> RememberStore for SqlxRememberStore<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    fn insert<'a>(&'a self, token: &'a RememberToken) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(self.insert_token(token))
+#[async_trait::async_trait]
+impl<DB: SqlxDatabase> RememberStore for SqlxRememberStore<DB> {
+    async fn insert(&self, token: &RememberToken) -> Result<(), BoxError> {
+        self.insert_token(token).await
     }
 
-    fn get<'a>(
-        &'a self,
-        selector: &'a str,
-    ) -> BoxFuture<'a, Result<Option<RememberToken>, BoxError>> {
-        Box::pin(self.get_token(selector))
+    async fn get(&self, selector: &str) -> Result<Option<RememberToken>, BoxError> {
+        self.get_token(selector).await
     }
 
-    fn rotate<'a>(
-        &'a self,
-        selector: &'a str,
-        current_hash: &'a str,
-        new_hash: &'a str,
+    async fn rotate(
+        &self,
+        selector: &str,
+        current_hash: &str,
+        new_hash: &str,
         at: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, BoxError>> {
-        Box::pin(self.rotate_token(selector, current_hash, new_hash, at))
+    ) -> Result<bool, BoxError> {
+        self.rotate_token(selector, current_hash, new_hash, at)
+            .await
     }
 
-    fn remove<'a>(&'a self, selector: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(self.execute(&self.sql.remove, selector))
+    async fn remove(&self, selector: &str) -> Result<(), BoxError> {
+        self.execute(&self.db.sql.remove, selector).await
     }
 
-    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(self.execute(&self.sql.remove_user, user))
+    async fn remove_user(&self, user: &str) -> Result<(), BoxError> {
+        self.execute(&self.db.sql.remove_user, user).await
     }
 }
 

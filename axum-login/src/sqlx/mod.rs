@@ -2,7 +2,14 @@
 //!
 //! The store is generic over the database; what it needs to know about the user's table comes
 //! from [`SqlxUser`], which `#[derive(UserStore)]` implements (or the app, by hand).
+//!
+//! The other sqlx stores (sessions, the registry, remember-me tokens, the throttle, second
+//! factors and passkeys) are written with one kit, kept here: statements rendered once per
+//! database, their parameters bound, a conditional statement's match read, MySQL's binary text
+//! decoded, tables created and lock conflicts retried the same way for all of them. They run on
+//! any [`SqlxDatabase`]. How their traits are written: [`crate::store`].
 
+pub(crate) mod db;
 mod error;
 pub(crate) mod retry;
 pub(crate) mod sql;
@@ -19,15 +26,16 @@ use secrecy::SecretString;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 
 use self::user::UserOps;
+pub use self::{
+    db::SqlxDatabase,
+    error::{SqlxStoreError, SqlxStoreStats},
+    table::{JoinTable, UserTable},
+    user::{DecodeColumn, SqlxUser},
+};
 use self::{
     error::Counters,
     retry::retry,
     sql::{Dialect, Grant, JoinSql, Statement, Statements, bind_ids, placeholders},
-};
-pub use self::{
-    error::{SqlxStoreError, SqlxStoreStats},
-    table::{JoinTable, UserTable},
-    user::{DecodeColumn, SqlxUser},
 };
 use crate::{
     AuthUser, UserStore,

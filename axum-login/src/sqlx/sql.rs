@@ -1,5 +1,6 @@
-//! The SQL a [`SqlxStore`](super::SqlxStore) runs, rendered once per database: quoting,
-//! placeholders, and the statements for a [`UserTable`](super::UserTable).
+//! The SQL the crate's sqlx stores run, rendered once per database: quoting, placeholders,
+//! the parts of a statement that differ between databases, and the statements for a
+//! [`UserTable`](super::UserTable).
 
 use std::fmt::Write as _;
 
@@ -38,6 +39,44 @@ impl Dialect {
             })
             .collect::<Vec<_>>()
             .join(".")
+    }
+
+    /// What ends a conditional `UPDATE` or `DELETE` whose match
+    /// [`Db::matched`](super::db::Db::matched) reads: ` RETURNING 1`, except on MySQL, which
+    /// has no `RETURNING` and is asked for `ROW_COUNT()` instead.
+    pub(crate) fn matched_rows(self) -> &'static str {
+        if self == Self::MySql {
+            ""
+        } else {
+            " RETURNING 1"
+        }
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS table (columns)` and an index `name` on each `(name,
+    /// column)` of `indexes`, unless they exist.
+    pub(crate) fn create_table(
+        self,
+        table: &str,
+        columns: &str,
+        indexes: &[(&str, &str)],
+    ) -> String {
+        // MySQL has no `CREATE INDEX IF NOT EXISTS`: there the indexes go with the table.
+        if self == Self::MySql {
+            let mut sql = format!("CREATE TABLE IF NOT EXISTS {table} ({columns}");
+            for (name, column) in indexes {
+                let _ = write!(sql, ", INDEX {name} ({column})");
+            }
+            sql.push(')');
+            return sql;
+        }
+        let mut sql = format!("CREATE TABLE IF NOT EXISTS {table} ({columns})");
+        for (name, column) in indexes {
+            let _ = write!(
+                sql,
+                "; CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})"
+            );
+        }
+        sql
     }
 
     /// `sql` with its `$n` placeholders in this database's syntax, and the parameter each

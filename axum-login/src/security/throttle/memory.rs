@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use super::{
     counter::Counter,
-    store::{BoxFuture, Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
+    store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
 };
 use crate::error::BoxError;
 
@@ -169,15 +169,16 @@ impl fmt::Debug for MemoryThrottleStore {
     }
 }
 
+#[async_trait::async_trait]
 impl ThrottleStore for MemoryThrottleStore {
-    fn reserve<'a>(
-        &'a self,
-        key: &'a ThrottleKey,
-        rule: &'a Rule,
+    async fn reserve(
+        &self,
+        key: &ThrottleKey,
+        rule: &Rule,
         window: Duration,
         lease: Duration,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<Verdict, BoxError>> {
+    ) -> Result<Verdict, BoxError> {
         let verdict = {
             let shard = self.shard(key);
             let mut state = lock(shard);
@@ -188,17 +189,17 @@ impl ThrottleStore for MemoryThrottleStore {
             }
             verdict
         };
-        Box::pin(async move { Ok(verdict) })
+        Ok(verdict)
     }
 
-    fn finish<'a>(
-        &'a self,
-        key: &'a ThrottleKey,
-        rule: &'a Rule,
+    async fn finish(
+        &self,
+        key: &ThrottleKey,
+        rule: &Rule,
         outcome: Outcome,
         window: Duration,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
+    ) -> Result<(), BoxError> {
         let shard = self.shard(key);
         {
             let mut state = lock(shard);
@@ -213,15 +214,15 @@ impl ThrottleStore for MemoryThrottleStore {
             }
         }
         shard.released.notify_waiters();
-        Box::pin(async { Ok(()) })
+        Ok(())
     }
 
-    fn revoke_devices<'a>(
-        &'a self,
-        account: &'a ThrottleKey,
+    async fn revoke_devices(
+        &self,
+        account: &ThrottleKey,
         at: SystemTime,
         keep: Duration,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
+    ) -> Result<(), BoxError> {
         {
             let per_shard = self.per_shard();
             let mut state = lock(self.shard(account));
@@ -243,29 +244,26 @@ impl ThrottleStore for MemoryThrottleStore {
                 }
             }
         }
-        Box::pin(async { Ok(()) })
+        Ok(())
     }
 
-    fn devices_revoked_at<'a>(
-        &'a self,
-        account: &'a ThrottleKey,
-    ) -> BoxFuture<'a, Result<Option<SystemTime>, BoxError>> {
+    async fn devices_revoked_at(
+        &self,
+        account: &ThrottleKey,
+    ) -> Result<Option<SystemTime>, BoxError> {
         let at = lock(self.shard(account))
             .revoked
             .get(account)
             .filter(|(_, until)| SystemTime::now() < *until)
             .map(|(at, _)| *at);
-        Box::pin(async move { Ok(at) })
+        Ok(at)
     }
 
-    fn released<'a>(&'a self, key: &'a ThrottleKey) -> BoxFuture<'a, ()> {
+    async fn released(&self, key: &ThrottleKey) {
         let shard = self.shard(key);
-        Box::pin(async move {
-            // A finish between the caller's reserve and this wait is not missed for long: the
-            // wait is bounded too.
-            let _ =
-                tokio::time::timeout(Duration::from_millis(50), shard.released.notified()).await;
-        })
+        // A finish between the caller's reserve and this wait is not missed for long: the
+        // wait is bounded too.
+        let _ = tokio::time::timeout(Duration::from_millis(50), shard.released.notified()).await;
     }
 }
 

@@ -7,7 +7,7 @@ use std::{
 
 use fred::interfaces::{KeysInterface, LuaInterface};
 
-use super::store::{BoxFuture, Outcome, Rule, ThrottleKey, ThrottleStore, Verdict};
+use super::store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict};
 use crate::{
     clock::{from_millis, to_millis},
     error::BoxError,
@@ -158,97 +158,90 @@ fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
+#[async_trait::async_trait]
 impl<C> ThrottleStore for RedisThrottleStore<C>
 where
     C: KeysInterface + LuaInterface + Clone + Send + Sync + 'static,
 {
-    fn reserve<'a>(
-        &'a self,
-        key: &'a ThrottleKey,
-        rule: &'a Rule,
+    async fn reserve(
+        &self,
+        key: &ThrottleKey,
+        rule: &Rule,
         window: Duration,
         lease: Duration,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<Verdict, BoxError>> {
-        Box::pin(async move {
-            let args = vec![
-                to_millis(now).to_string(),
-                millis(window).to_string(),
-                millis(lease).to_string(),
-                rule.limit.to_string(),
-                rule.free.to_string(),
-                millis(rule.delay).to_string(),
-            ];
-            let answer: Vec<i64> = self
-                .client
-                .eval(RESERVE, vec![self.counter(key)], args)
-                .await?;
-            Ok(match answer.as_slice() {
-                [0] => Verdict::Granted,
-                [1] => Verdict::Busy,
-                [2, until, first] => Verdict::Refused {
-                    until: from_millis(*until),
-                    first: *first == 1,
-                },
-                other => {
-                    return Err(format!("the throttle script answered {other:?}").into());
-                }
-            })
+    ) -> Result<Verdict, BoxError> {
+        let args = vec![
+            to_millis(now).to_string(),
+            millis(window).to_string(),
+            millis(lease).to_string(),
+            rule.limit.to_string(),
+            rule.free.to_string(),
+            millis(rule.delay).to_string(),
+        ];
+        let answer: Vec<i64> = self
+            .client
+            .eval(RESERVE, vec![self.counter(key)], args)
+            .await?;
+        Ok(match answer.as_slice() {
+            [0] => Verdict::Granted,
+            [1] => Verdict::Busy,
+            [2, until, first] => Verdict::Refused {
+                until: from_millis(*until),
+                first: *first == 1,
+            },
+            other => {
+                return Err(format!("the throttle script answered {other:?}").into());
+            }
         })
     }
 
-    fn finish<'a>(
-        &'a self,
-        key: &'a ThrottleKey,
-        _rule: &'a Rule,
+    async fn finish(
+        &self,
+        key: &ThrottleKey,
+        _rule: &Rule,
         outcome: Outcome,
         window: Duration,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            let outcome = match outcome {
-                Outcome::Failed => 0,
-                Outcome::Succeeded { reset: true } => 1,
-                Outcome::Succeeded { reset: false } => 2,
-                Outcome::Abandoned => 3,
-            };
-            let args = vec![
-                to_millis(now).to_string(),
-                millis(window).to_string(),
-                outcome.to_string(),
-            ];
-            let _: i64 = self
-                .client
-                .eval(FINISH, vec![self.counter(key)], args)
-                .await?;
-            Ok(())
-        })
+    ) -> Result<(), BoxError> {
+        let outcome = match outcome {
+            Outcome::Failed => 0,
+            Outcome::Succeeded { reset: true } => 1,
+            Outcome::Succeeded { reset: false } => 2,
+            Outcome::Abandoned => 3,
+        };
+        let args = vec![
+            to_millis(now).to_string(),
+            millis(window).to_string(),
+            outcome.to_string(),
+        ];
+        let _: i64 = self
+            .client
+            .eval(FINISH, vec![self.counter(key)], args)
+            .await?;
+        Ok(())
     }
 
-    fn revoke_devices<'a>(
-        &'a self,
-        account: &'a ThrottleKey,
+    async fn revoke_devices(
+        &self,
+        account: &ThrottleKey,
         at: SystemTime,
         keep: Duration,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            let args = vec![to_millis(at).to_string(), millis(keep).max(1).to_string()];
-            let _: i64 = self
-                .client
-                .eval(REVOKE, vec![self.revoked(account)], args)
-                .await?;
-            Ok(())
-        })
+    ) -> Result<(), BoxError> {
+        let args = vec![to_millis(at).to_string(), millis(keep).max(1).to_string()];
+        let _: i64 = self
+            .client
+            .eval(REVOKE, vec![self.revoked(account)], args)
+            .await?;
+        Ok(())
     }
 
-    fn devices_revoked_at<'a>(
-        &'a self,
-        account: &'a ThrottleKey,
-    ) -> BoxFuture<'a, Result<Option<SystemTime>, BoxError>> {
-        Box::pin(async move {
-            let at: Option<i64> = self.client.get(self.revoked(account)).await?;
-            Ok(at.map(from_millis))
-        })
+    async fn devices_revoked_at(
+        &self,
+        account: &ThrottleKey,
+    ) -> Result<Option<SystemTime>, BoxError> {
+        let at: Option<i64> = self.client.get(self.revoked(account)).await?;
+        Ok(at.map(from_millis))
     }
 }
 

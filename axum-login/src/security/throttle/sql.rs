@@ -1,34 +1,22 @@
 //! [`SqlxThrottleStore`]: the throttle's counters in a table of SQLite, PostgreSQL or
 //! MySQL/MariaDB, shared by every instance on the database.
 
-use std::{
-    fmt,
-    marker::PhantomData,
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
-    time::{Duration, SystemTime},
-};
-
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
+use std::time::{Duration, SystemTime};
 
 use super::{
     counter::Counter,
-    store::{BoxFuture, Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
+    store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
 };
-use crate::{
-    clock::{from_millis, to_millis},
-    error::BoxError,
-    sqlx::{
-        retry::retry,
-        sql::{Dialect, Statement},
-    },
-};
+use crate::clock::{from_millis, to_millis};
+use crate::error::BoxError;
+use crate::sqlx::db::{Param, sqlx_store};
+use crate::sqlx::sql::{Dialect, Statement};
+use crate::sqlx::{SqlxDatabase, retry::retry};
 
 /// Expired rows are deleted on one reservation in this many.
 const SWEEP_EVERY: u32 = 512;
 
+sqlx_store! {
 /// The throttle's counters in a sqlx database (feature `sqlx`): `sqlx::Sqlite`,
 /// `sqlx::Postgres` or `sqlx::MySql`, so that instances sharing the database share the
 /// counters.
@@ -51,30 +39,9 @@ const SWEEP_EVERY: u32 = 512;
 /// let throttle = Throttle::new(store);
 /// # let _ = throttle; Ok(()) }
 /// ```
-pub struct SqlxThrottleStore<DB: Database> {
-    pool: Pool<DB>,
-    sql: Arc<Queries>,
-    reservations: Arc<AtomicU32>,
-    database: PhantomData<fn() -> DB>,
-}
-
-impl<DB: Database> Clone for SqlxThrottleStore<DB> {
-    fn clone(&self) -> Self {
-        Self {
-            pool: self.pool.clone(),
-            sql: self.sql.clone(),
-            reservations: self.reservations.clone(),
-            database: PhantomData,
-        }
-    }
-}
-
-impl<DB: Database> fmt::Debug for SqlxThrottleStore<DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlxThrottleStore")
-            .field("database", &DB::NAME)
-            .finish_non_exhaustive()
-    }
+pub struct SqlxThrottleStore(Db<Queries>);
+    new: " A store on `pool`.",
+    migrate: " Creates the tables and their indexes, unless they exist.",
 }
 
 /// Every statement, rendered for one database.
@@ -107,15 +74,15 @@ impl Queries {
         let revoked_columns = format!(
             "k {key} NOT NULL PRIMARY KEY, revoked_at {int} NOT NULL, expires {int} NOT NULL"
         );
-        let schema = match dialect {
-            // MySQL has no `CREATE INDEX IF NOT EXISTS`: the indexes go with the tables.
-            Dialect::MySql => format!(
-                "CREATE TABLE IF NOT EXISTS {t} ({columns}, INDEX axum_login_throttle_expires (expires)); CREATE TABLE IF NOT EXISTS {r} ({revoked_columns}, INDEX axum_login_throttle_revoked_expires (expires))"
+        let schema = [
+            dialect.create_table(&t, &columns, &[("axum_login_throttle_expires", "expires")]),
+            dialect.create_table(
+                &r,
+                &revoked_columns,
+                &[("axum_login_throttle_revoked_expires", "expires")],
             ),
-            _ => format!(
-                "CREATE TABLE IF NOT EXISTS {t} ({columns}); CREATE INDEX IF NOT EXISTS axum_login_throttle_expires ON {t} (expires); CREATE TABLE IF NOT EXISTS {r} ({revoked_columns}); CREATE INDEX IF NOT EXISTS axum_login_throttle_revoked_expires ON {r} (expires)"
-            ),
-        };
+        ]
+        .join("; ");
         // The first statement of a reservation writes the row, which locks it (and, on
         // SQLite, the database) until the transaction ends: every later read in it sees the
         // latest committed counter, and no other attempt on the key runs in between.
@@ -162,105 +129,56 @@ impl Queries {
     }
 }
 
-/// One value of a statement's parameters.
-enum Param {
-    Key(Vec<u8>),
-    Int(i64),
-}
-
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-impl<DB> SqlxThrottleStore<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    /// A store on `pool`.
-    pub fn new(pool: Pool<DB>) -> Self {
-        Self {
-            pool,
-            sql: Arc::new(Queries::new(Dialect::of::<DB>())),
-            reservations: Arc::default(),
-            database: PhantomData,
-        }
-    }
-
-    /// Creates the tables and their indexes, unless they exist.
-    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(&self.sql.schema).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &Pool<DB> {
-        &self.pool
-    }
-
+impl<DB: SqlxDatabase> SqlxThrottleStore<DB> {
     /// Deletes the counters and revocations whose time is over. Reservations do it now and
     /// then on their own.
     pub async fn delete_expired(&self, now: SystemTime) -> Result<(), sqlx::Error> {
         let now = [Param::Int(to_millis(now))];
-        retry(|| Self::query(&self.sql.delete_expired, &now).execute(&self.pool)).await?;
-        retry(|| Self::query(&self.sql.delete_expired_revocations, &now).execute(&self.pool))
-            .await?;
-        Ok(())
-    }
-
-    fn query<'q>(
-        statement: &'q Statement,
-        params: &[Param],
-    ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
-        let mut query = sqlx::query::<DB>(&statement.sql);
-        for index in &statement.params {
-            query = match &params[index - 1] {
-                Param::Key(bytes) => query.bind(bytes.clone()),
-                Param::Int(int) => query.bind(*int),
-            };
-        }
-        query
+        self.db.execute(&self.db.sql.delete_expired, &now).await?;
+        self.db
+            .execute(&self.db.sql.delete_expired_revocations, &now)
+            .await
     }
 
     /// The counter as stored, in the open transaction `conn`.
     async fn load(
+        &self,
         conn: &mut DB::Connection,
-        sql: &Queries,
         key: &[u8],
     ) -> Result<Option<Counter>, sqlx::Error> {
-        let Some(row) = Self::query(&sql.select, &[Param::Key(key.to_vec())])
-            .fetch_optional(&mut *conn)
+        let db = &self.db;
+        let Some(row) = db
+            .fetch_optional_in(conn, &db.sql.select, &[Param::Bytes(key)])
             .await?
         else {
             return Ok(None);
         };
         let count = |index: usize| -> Result<u32, sqlx::Error> {
-            let value: i64 = row.try_get(index)?;
-            Ok(u32::try_from(value).unwrap_or(u32::MAX))
+            Ok(u32::try_from(db.int(&row, index)?).unwrap_or(u32::MAX))
         };
         Ok(Some(Counter {
-            window_start: from_millis(row.try_get(0)?),
+            window_start: from_millis(db.int(&row, 0)?),
             failures: count(1)?,
-            last_failure: from_millis(row.try_get(2)?),
+            last_failure: from_millis(db.int(&row, 2)?),
             reserved: count(3)?,
-            lease_until: from_millis(row.try_get(4)?),
-            reported: row.try_get::<i64, _>(5)? != 0,
+            lease_until: from_millis(db.int(&row, 4)?),
+            reported: db.int(&row, 5)? != 0,
         }))
     }
 
     async fn save(
+        &self,
         conn: &mut DB::Connection,
-        sql: &Queries,
         key: &[u8],
         counter: &Counter,
         window: Duration,
     ) -> Result<(), sqlx::Error> {
         let params = [
-            Param::Key(key.to_vec()),
+            Param::Bytes(key),
             Param::Int(to_millis(counter.window_start)),
             Param::Int(i64::from(counter.failures)),
             Param::Int(to_millis(counter.last_failure)),
@@ -269,10 +187,7 @@ where
             Param::Int(i64::from(counter.reported)),
             Param::Int(to_millis(counter.expires(window))),
         ];
-        Self::query(&sql.update, &params)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+        self.db.execute_in(conn, &self.db.sql.update, &params).await
     }
 
     async fn reserve_in_db(
@@ -283,29 +198,23 @@ where
         lease: Duration,
         now: SystemTime,
     ) -> Result<Verdict, sqlx::Error> {
-        let bytes = key.as_bytes().to_vec();
+        let (db, key) = (&self.db, key.as_bytes().as_slice());
         let verdict = retry(|| async {
-            let mut tx = self.pool.begin().await?;
-            Self::query(
-                &self.sql.lock_or_create,
-                &[Param::Key(bytes.clone()), Param::Int(to_millis(now))],
-            )
-            .execute(&mut *tx)
-            .await?;
-            let mut counter = Self::load(&mut tx, &self.sql, &bytes)
+            let mut tx = db.pool.begin().await?;
+            let params = [Param::Bytes(key), Param::Int(to_millis(now))];
+            db.execute_in(&mut tx, &db.sql.lock_or_create, &params)
+                .await?;
+            let mut counter = self
+                .load(&mut tx, key)
                 .await?
                 .unwrap_or_else(|| Counter::new(now));
             let verdict = counter.reserve(rule, window, lease, now);
-            Self::save(&mut tx, &self.sql, &bytes, &counter, window).await?;
+            self.save(&mut tx, key, &counter, window).await?;
             tx.commit().await?;
             Ok(verdict)
         })
         .await?;
-        if self
-            .reservations
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(SWEEP_EVERY)
-        {
+        if db.sweep_due(SWEEP_EVERY) {
             self.delete_expired(now).await?;
         }
         Ok(verdict)
@@ -318,22 +227,20 @@ where
         window: Duration,
         now: SystemTime,
     ) -> Result<(), sqlx::Error> {
-        let bytes = key.as_bytes().to_vec();
+        let (db, key) = (&self.db, key.as_bytes().as_slice());
         retry(|| async {
-            let mut tx = self.pool.begin().await?;
-            Self::query(&self.sql.lock, &[Param::Key(bytes.clone())])
-                .execute(&mut *tx)
+            let mut tx = db.pool.begin().await?;
+            db.execute_in(&mut tx, &db.sql.lock, &[Param::Bytes(key)])
                 .await?;
-            let Some(mut counter) = Self::load(&mut tx, &self.sql, &bytes).await? else {
+            let Some(mut counter) = self.load(&mut tx, key).await? else {
                 return Ok(());
             };
             counter.finish(outcome, window, now);
             if counter.is_idle() {
-                Self::query(&self.sql.delete, &[Param::Key(bytes.clone())])
-                    .execute(&mut *tx)
+                db.execute_in(&mut tx, &db.sql.delete, &[Param::Bytes(key)])
                     .await?;
             } else {
-                Self::save(&mut tx, &self.sql, &bytes, &counter, window).await?;
+                self.save(&mut tx, key, &counter, window).await?;
             }
             tx.commit().await
         })
@@ -341,70 +248,60 @@ where
     }
 }
 
-impl<DB> ThrottleStore for SqlxThrottleStore<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    fn reserve<'a>(
-        &'a self,
-        key: &'a ThrottleKey,
-        rule: &'a Rule,
+#[async_trait::async_trait]
+impl<DB: SqlxDatabase> ThrottleStore for SqlxThrottleStore<DB> {
+    async fn reserve(
+        &self,
+        key: &ThrottleKey,
+        rule: &Rule,
         window: Duration,
         lease: Duration,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<Verdict, BoxError>> {
-        Box::pin(async move { Ok(self.reserve_in_db(key, rule, window, lease, now).await?) })
+    ) -> Result<Verdict, BoxError> {
+        Ok(self.reserve_in_db(key, rule, window, lease, now).await?)
     }
 
-    fn finish<'a>(
-        &'a self,
-        key: &'a ThrottleKey,
-        _rule: &'a Rule,
+    async fn finish(
+        &self,
+        key: &ThrottleKey,
+        _rule: &Rule,
         outcome: Outcome,
         window: Duration,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move { Ok(self.finish_in_db(key, outcome, window, now).await?) })
+    ) -> Result<(), BoxError> {
+        Ok(self.finish_in_db(key, outcome, window, now).await?)
     }
 
-    fn revoke_devices<'a>(
-        &'a self,
-        account: &'a ThrottleKey,
+    async fn revoke_devices(
+        &self,
+        account: &ThrottleKey,
         at: SystemTime,
         keep: Duration,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            let params = [
-                Param::Key(account.as_bytes().to_vec()),
-                Param::Int(to_millis(at)),
-                Param::Int(to_millis(at).saturating_add(millis(keep))),
-            ];
-            retry(|| Self::query(&self.sql.revoke, &params).execute(&self.pool)).await?;
-            Ok(())
-        })
+    ) -> Result<(), BoxError> {
+        let params = [
+            Param::Bytes(account.as_bytes()),
+            Param::Int(to_millis(at)),
+            Param::Int(to_millis(at).saturating_add(millis(keep))),
+        ];
+        self.db.execute(&self.db.sql.revoke, &params).await?;
+        Ok(())
     }
 
-    fn devices_revoked_at<'a>(
-        &'a self,
-        account: &'a ThrottleKey,
-    ) -> BoxFuture<'a, Result<Option<SystemTime>, BoxError>> {
-        Box::pin(async move {
-            let params = [
-                Param::Key(account.as_bytes().to_vec()),
-                Param::Int(to_millis(SystemTime::now())),
-            ];
-            let row =
-                retry(|| Self::query(&self.sql.revoked_at, &params).fetch_optional(&self.pool))
-                    .await?;
-            Ok(match row {
-                Some(row) => Some(from_millis(row.try_get(0)?)),
-                None => None,
-            })
+    async fn devices_revoked_at(
+        &self,
+        account: &ThrottleKey,
+    ) -> Result<Option<SystemTime>, BoxError> {
+        let params = [
+            Param::Bytes(account.as_bytes()),
+            Param::Int(to_millis(SystemTime::now())),
+        ];
+        let row = self
+            .db
+            .fetch_optional(&self.db.sql.revoked_at, &params)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(from_millis(self.db.int(&row, 0)?)),
+            None => None,
         })
     }
 }

@@ -2,14 +2,10 @@
 
 use std::{
     fmt,
-    future::Future,
-    pin::Pin,
     time::{Duration, SystemTime},
 };
 
 use crate::error::BoxError;
-
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The key of one counter: a keyed hash (16 bytes) of what it counts (an account, a device, a
 /// client address), so every key has the same small size whatever the username it came from,
@@ -128,51 +124,55 @@ pub enum Outcome {
 /// key (simultaneous attempts must not all slip under a limit), hold a reservation at most
 /// `lease` (a process that dies holding one must not block its key for long), and forget a
 /// counter when its window ends.
+///
+/// Implement it with `#[async_trait::async_trait]`, failures as `BoxError`: see
+/// [how the store traits are written](crate::store#the-store-traits).
+#[async_trait::async_trait]
 pub trait ThrottleStore: Send + Sync + 'static {
     /// Asks to run one check against `key`: answers [`Verdict::Granted`] (and holds a
     /// reservation), [`Verdict::Busy`] or [`Verdict::Refused`], by `rule` in windows of
     /// `window`.
-    fn reserve<'a>(
-        &'a self,
-        key: &'a ThrottleKey,
-        rule: &'a Rule,
+    async fn reserve(
+        &self,
+        key: &ThrottleKey,
+        rule: &Rule,
         window: Duration,
         lease: Duration,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<Verdict, BoxError>>;
+    ) -> Result<Verdict, BoxError>;
 
     /// Ends a reservation of `key` with `outcome`, counted by `rule` (the one it was reserved
     /// under: a store that keeps refusing keys apart learns here that one reached its limit).
-    fn finish<'a>(
-        &'a self,
-        key: &'a ThrottleKey,
-        rule: &'a Rule,
+    async fn finish(
+        &self,
+        key: &ThrottleKey,
+        rule: &Rule,
         outcome: Outcome,
         window: Duration,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<(), BoxError>>;
+    ) -> Result<(), BoxError>;
 
     /// Revokes every device cookie of `account` issued before `at`, remembering it for `keep`
     /// (the longest a device cookie lives).
-    fn revoke_devices<'a>(
-        &'a self,
-        account: &'a ThrottleKey,
+    async fn revoke_devices(
+        &self,
+        account: &ThrottleKey,
         at: SystemTime,
         keep: Duration,
-    ) -> BoxFuture<'a, Result<(), BoxError>>;
+    ) -> Result<(), BoxError>;
 
     /// When the device cookies of `account` were last revoked, if they were.
-    fn devices_revoked_at<'a>(
-        &'a self,
-        account: &'a ThrottleKey,
-    ) -> BoxFuture<'a, Result<Option<SystemTime>, BoxError>>;
+    async fn devices_revoked_at(
+        &self,
+        account: &ThrottleKey,
+    ) -> Result<Option<SystemTime>, BoxError>;
 
     /// Resolves when a reservation of `key` may have ended, for an attempt that was told
     /// [`Verdict::Busy`]. Default: after 20 milliseconds; a store that can be told (an
     /// in-process one, a Redis with pub/sub) answers sooner.
-    fn released<'a>(&'a self, key: &'a ThrottleKey) -> BoxFuture<'a, ()> {
+    async fn released(&self, key: &ThrottleKey) {
         let _ = key;
-        Box::pin(tokio::time::sleep(Duration::from_millis(20)))
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

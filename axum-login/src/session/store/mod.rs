@@ -51,6 +51,9 @@ pub enum Update {
 /// Besides tower-sessions' operations, in which `save` must not insert a session that is not
 /// there (`create` does that), a backend can [`update`](Self::update) a session only while it
 /// exists and, when asked, only when its data changed, each as one atomic step of the store.
+///
+/// Implement it with `#[async_trait::async_trait]`, failures as tower-sessions' `session_store::Error`: see
+/// [how the store traits are written](crate::store#the-store-traits).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a session store that `session_layer` can guard against resurrection",
     label = "its writes could bring a logged-out session back",

@@ -1,8 +1,8 @@
 //! [`SqlxSessionStore`]: sessions in a table of SQLite, PostgreSQL or MySQL/MariaDB.
 
-use std::{fmt, marker::PhantomData, sync::Arc};
+use std::fmt;
 
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
+use sqlx::{Database, Executor, Pool};
 use tower_sessions::{
     SessionStore,
     cookie::time::OffsetDateTime,
@@ -12,7 +12,8 @@ use tower_sessions::{
 
 use super::{SessionBackend, Update, decode_data, encode_data};
 use crate::sqlx::{
-    retry::retry,
+    SqlxDatabase,
+    db::{Db, Param, is_unique_violation},
     sql::{Dialect, Statement},
 };
 
@@ -48,26 +49,22 @@ use crate::sqlx::{
 /// # let _ = sessions; Ok(()) }
 /// ```
 pub struct SqlxSessionStore<DB: Database> {
-    pool: Pool<DB>,
-    sql: Arc<Queries>,
-    database: PhantomData<fn() -> DB>,
+    db: Db<DB, Queries>,
 }
 
 impl<DB: Database> Clone for SqlxSessionStore<DB> {
     fn clone(&self) -> Self {
         Self {
-            pool: self.pool.clone(),
-            sql: self.sql.clone(),
-            database: PhantomData,
+            db: self.db.clone(),
         }
     }
 }
 
 impl<DB: Database> fmt::Debug for SqlxSessionStore<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlxSessionStore")
-            .field("database", &DB::NAME)
-            .field("table", &self.sql.table)
+        self.db
+            .debug(f, "SqlxSessionStore")
+            .field("table", &self.db.sql.table)
             .finish_non_exhaustive()
     }
 }
@@ -75,7 +72,6 @@ impl<DB: Database> fmt::Debug for SqlxSessionStore<DB> {
 /// Every statement, rendered for one database.
 #[derive(Debug)]
 struct Queries {
-    dialect: Dialect,
     table: String,
     schema: String,
     insert: Statement,
@@ -100,22 +96,14 @@ impl Queries {
             Dialect::Sqlite => ("TEXT", "BLOB", "INTEGER"),
         };
         let index = dialect.quote(&format!("{}_expiry", table.replace('.', "_")));
-        let schema = match dialect {
-            // MySQL has no `CREATE INDEX IF NOT EXISTS`: the index goes with the table.
-            Dialect::MySql => format!(
-                "CREATE TABLE IF NOT EXISTS {t} (id {id} NOT NULL PRIMARY KEY, data {data} NOT NULL, expiry_date {expiry} NOT NULL, INDEX {index} (expiry_date))"
+        let schema = dialect.create_table(
+            &t,
+            &format!(
+                "id {id} NOT NULL PRIMARY KEY, data {data} NOT NULL, expiry_date {expiry} NOT NULL"
             ),
-            _ => format!(
-                "CREATE TABLE IF NOT EXISTS {t} (id {id} NOT NULL PRIMARY KEY, data {data} NOT NULL, expiry_date {expiry} NOT NULL); CREATE INDEX IF NOT EXISTS {index} ON {t} (expiry_date)"
-            ),
-        };
-        // sqlx has no database-independent count of affected rows: PostgreSQL and SQLite return
-        // a row per updated row, MySQL is asked for `ROW_COUNT()` on the same connection.
-        let returning = if dialect == Dialect::MySql {
-            ""
-        } else {
-            " RETURNING 1"
-        };
+            &[(&index, "expiry_date")],
+        );
+        let returning = dialect.matched_rows();
         // An `UPDATE` locks rows in the order of the index it reads. Left to choose, MySQL may
         // read the expiry index (the `expiry_date > now` condition) and lock its entry before
         // the row, the opposite of a `DELETE` by id: two requests of one session then deadlock.
@@ -127,7 +115,6 @@ impl Queries {
         };
         let render = |sql: String| dialect.render(&sql);
         Self {
-            dialect,
             table: table.to_owned(),
             schema,
             insert: render(format!(
@@ -151,13 +138,6 @@ impl Queries {
     }
 }
 
-/// One value of a statement's parameters.
-enum Param {
-    Text(String),
-    Bytes(Vec<u8>),
-    Int(i64),
-}
-
 fn store_error(error: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(error.to_string())
 }
@@ -166,22 +146,11 @@ fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
-impl<DB> SqlxSessionStore<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
+impl<DB: Database> SqlxSessionStore<DB> {
     /// A store on `pool`, in the table `axum_login_sessions`.
     pub fn new(pool: Pool<DB>) -> Self {
         Self {
-            pool,
-            sql: Arc::new(Queries::new(Dialect::of::<DB>(), "axum_login_sessions")),
-            database: PhantomData,
+            db: Db::new(pool, |dialect| Queries::new(dialect, "axum_login_sessions")),
         }
     }
 
@@ -191,7 +160,7 @@ where
     ///
     /// If `table` is not such a name: it goes into SQL, quoted, and a name that needed quoting
     /// is a mistake better caught at start-up.
-    pub fn with_table_name(mut self, table: &str) -> Self {
+    pub fn with_table_name(self, table: &str) -> Self {
         let valid = !table.is_empty()
             && table.split('.').count() <= 2
             && table.split('.').all(|part| {
@@ -201,21 +170,26 @@ where
             valid,
             "SqlxSessionStore: the table name must be letters, digits and `_`, optionally `schema.table`; got {table:?}"
         );
-        self.sql = Arc::new(Queries::new(Dialect::of::<DB>(), table));
-        self
+        Self {
+            db: Db::new(self.db.pool, |dialect| Queries::new(dialect, table)),
+        }
     }
 
     /// Creates the sessions table and its expiry index, unless they exist.
-    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(&self.sql.schema).execute(&self.pool).await?;
-        Ok(())
+    pub async fn migrate(&self) -> Result<(), sqlx::Error>
+    where
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    {
+        self.db.migrate(&self.db.sql.schema).await
     }
 
     /// The pool.
     pub fn pool(&self) -> &Pool<DB> {
-        &self.pool
+        &self.db.pool
     }
+}
 
+impl<DB: SqlxDatabase> SqlxSessionStore<DB> {
     /// Deletes expired sessions every `period`, until a deletion fails; spawn it as a task.
     /// Expired rows are never loaded, so this only keeps the table small.
     pub async fn continuously_delete_expired(
@@ -229,76 +203,31 @@ where
         }
     }
 
-    fn query<'q>(
-        statement: &'q Statement,
-        params: &[Param],
-    ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
-        let mut query = sqlx::query::<DB>(&statement.sql);
-        for index in &statement.params {
-            query = match &params[index - 1] {
-                Param::Text(text) => query.bind(text.clone()),
-                Param::Bytes(bytes) => query.bind(bytes.clone()),
-                Param::Int(int) => query.bind(*int),
-            };
-        }
-        query
-    }
-
-    async fn execute(&self, statement: &Statement, params: &[Param]) -> session_store::Result<()> {
-        retry(|| Self::query(statement, params).execute(&self.pool))
+    async fn execute(
+        &self,
+        statement: &Statement,
+        params: &[Param<'_>],
+    ) -> session_store::Result<()> {
+        self.db
+            .execute(statement, params)
             .await
-            .map_err(store_error)?;
-        Ok(())
+            .map_err(store_error)
     }
-
-    /// How many rows an `UPDATE` from [`Queries`] changed.
-    async fn updated(&self, statement: &Statement, params: &[Param]) -> session_store::Result<u64> {
-        if self.sql.dialect != Dialect::MySql {
-            let rows = retry(|| Self::query(statement, params).fetch_all(&self.pool))
-                .await
-                .map_err(store_error)?;
-            return Ok(rows.len() as u64);
-        }
-        let count: i64 = retry(|| async {
-            let mut conn = self.pool.acquire().await?;
-            Self::query(statement, params).execute(&mut *conn).await?;
-            sqlx::query::<DB>("SELECT ROW_COUNT()")
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get(0)
-        })
-        .await
-        .map_err(store_error)?;
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
-}
-
-/// Whether a failed insert collided with an existing id.
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(database) if database.is_unique_violation())
 }
 
 #[async_trait::async_trait]
-impl<DB> SessionStore for SqlxSessionStore<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
+impl<DB: SqlxDatabase> SessionStore for SqlxSessionStore<DB> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let data = encode_data(&record.data)?.into_bytes();
         loop {
+            let id = record.id.to_string();
             let params = [
-                Param::Text(record.id.to_string()),
-                Param::Bytes(data.clone()),
+                Param::Text(&id),
+                Param::Bytes(&data),
                 Param::Int(record.expiry_date.unix_timestamp()),
             ];
-            match retry(|| Self::query(&self.sql.insert, &params).execute(&self.pool)).await {
-                Ok(_) => return Ok(()),
+            match self.db.execute(&self.db.sql.insert, &params).await {
+                Ok(()) => return Ok(()),
                 Err(error) if is_unique_violation(&error) => record.id = Id::default(),
                 Err(error) => return Err(store_error(error)),
             }
@@ -310,15 +239,18 @@ where
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let params = [Param::Text(id.to_string()), Param::Int(now())];
-        let row = retry(|| Self::query(&self.sql.load, &params).fetch_optional(&self.pool))
+        let key = id.to_string();
+        let params = [Param::Text(&key), Param::Int(now())];
+        let row = self
+            .db
+            .fetch_optional(&self.db.sql.load, &params)
             .await
             .map_err(store_error)?;
         let Some(row) = row else {
             return Ok(None);
         };
-        let data: Vec<u8> = row.try_get(0).map_err(store_error)?;
-        let text = std::str::from_utf8(&data)
+        let data = self.db.bytes(&row, 0).map_err(store_error)?;
+        let text = std::str::from_utf8(data.as_deref().unwrap_or_default())
             .map_err(|error| session_store::Error::Decode(error.to_string()))?;
         Ok(Some(Record {
             id: *id,
@@ -329,44 +261,43 @@ where
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.execute(&self.sql.delete, &[Param::Text(id.to_string())])
+        self.execute(&self.db.sql.delete, &[Param::Text(&id.to_string())])
             .await
     }
 }
 
 #[async_trait::async_trait]
-impl<DB> SessionBackend for SqlxSessionStore<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
+impl<DB: SqlxDatabase> SessionBackend for SqlxSessionStore<DB> {
     async fn update(&self, record: &Record, skip_unchanged: bool) -> session_store::Result<Update> {
         let id = record.id.to_string();
+        let data = encode_data(&record.data)?.into_bytes();
         let params = [
-            Param::Bytes(encode_data(&record.data)?.into_bytes()),
+            Param::Bytes(&data),
             Param::Int(record.expiry_date.unix_timestamp()),
-            Param::Text(id.clone()),
+            Param::Text(&id),
             Param::Int(now()),
         ];
         let statement = if skip_unchanged {
-            &self.sql.update_changed
+            &self.db.sql.update_changed
         } else {
-            &self.sql.update
+            &self.db.sql.update
         };
-        if self.updated(statement, &params).await? > 0 {
+        if self
+            .db
+            .matched(statement, &params)
+            .await
+            .map_err(store_error)?
+        {
             return Ok(Update::Written);
         }
         if !skip_unchanged {
             return Ok(Update::Missing);
         }
         // Nothing written: say whether for want of a session or of a change.
-        let params = [Param::Text(id), Param::Int(now())];
-        let exists = retry(|| Self::query(&self.sql.exists, &params).fetch_optional(&self.pool))
+        let params = [Param::Text(&id), Param::Int(now())];
+        let exists = self
+            .db
+            .fetch_optional(&self.db.sql.exists, &params)
             .await
             .map_err(store_error)?
             .is_some();
@@ -379,18 +310,9 @@ where
 }
 
 #[async_trait::async_trait]
-impl<DB> ExpiredDeletion for SqlxSessionStore<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
+impl<DB: SqlxDatabase> ExpiredDeletion for SqlxSessionStore<DB> {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        self.execute(&self.sql.delete_expired, &[Param::Int(now())])
+        self.execute(&self.db.sql.delete_expired, &[Param::Int(now())])
             .await
     }
 }
