@@ -134,7 +134,7 @@ impl<S: UserStore> Loader<S> {
             cache.invalidate(id);
         }
         #[cfg(not(feature = "cache"))]
-        let (super::NoCache, _) = (self.cache, id);
+        let (NoCache, _) = (self.cache, id);
     }
 }
 

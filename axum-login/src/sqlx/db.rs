@@ -373,7 +373,8 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
         })
     }
 
-    /// The integer in column `index`, or `None` for `NULL`.
+    /// The integer in column `index`, or `None` for `NULL` (the TOTP store's last step).
+    #[cfg(feature = "totp")]
     pub(crate) fn opt_int(&self, row: &DB::Row, index: usize) -> Result<Option<i64>, sqlx::Error> {
         DB::get_int(row, index)
     }
