@@ -1,4 +1,4 @@
-//! How the layer gets a session's user: the [`Loader`] asks the optional [`UserCache`] first
+//! How the layer gets a session's user: the layer's loader asks the optional [`UserCache`] first
 //! (in memory, invalidated across instances through Redis with the feature `cache-redis`), and
 //! otherwise the store, in a batch with other requests' loads when batching is on. The loader
 //! is the one place that owns that chain.

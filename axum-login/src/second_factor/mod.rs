@@ -6,8 +6,10 @@
 //! Which second factors exist is the app's (TOTP, recovery codes and passkeys from
 //! [`mfa`](crate::mfa), or its own): this module keeps the waiting state and checks it, and
 //! learns whether a user has a second factor from a [`SecondFactorLookup`]. It takes part in a
-//! login's life as a [`Feature`], registered by every builder and configured with
-//! [`AuthLayerBuilder::second_factors`](crate::layer::AuthLayerBuilder::second_factors) and [`AuthLayerBuilder::second_factor_timeout`](crate::layer::AuthLayerBuilder::second_factor_timeout).
+//! login's life as one of the layer's features (the crate's lifecycle seam), registered by
+//! every builder and configured with
+//! [`AuthLayerBuilder::second_factors`](crate::layer::AuthLayerBuilder::second_factors) and
+//! [`AuthLayerBuilder::second_factor_timeout`](crate::layer::AuthLayerBuilder::second_factor_timeout).
 //!
 //! The waiting state lives under its own session key, never the login's, so no guard, no
 //! [`CurrentUser`](crate::CurrentUser) and no user load treats it as logged in.
