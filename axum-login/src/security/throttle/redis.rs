@@ -1,15 +1,12 @@
 //! [`RedisThrottleStore`]: the throttle's counters in Redis, shared by every instance.
 
-use std::{
-    fmt,
-    time::{Duration, SystemTime},
-};
+use std::{fmt, time::SystemTime};
 
 use fred::interfaces::{KeysInterface, LuaInterface};
 
-use super::store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict};
+use super::store::{Ended, Outcome, Reservation, Revocation, ThrottleKey, ThrottleStore, Verdict};
 use crate::{
-    clock::{from_millis, to_millis},
+    clock::{duration_millis, from_millis, to_millis},
     error::BoxError,
 };
 
@@ -154,10 +151,6 @@ impl<C> RedisThrottleStore<C> {
     }
 }
 
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 #[async_trait::async_trait]
 impl<C> ThrottleStore for RedisThrottleStore<C>
 where
@@ -165,23 +158,21 @@ where
 {
     async fn reserve(
         &self,
-        key: &ThrottleKey,
-        rule: &Rule,
-        window: Duration,
-        lease: Duration,
+        reservation: &Reservation,
         now: SystemTime,
     ) -> Result<Verdict, BoxError> {
+        let rule = &reservation.rule;
         let args = vec![
             to_millis(now).to_string(),
-            millis(window).to_string(),
-            millis(lease).to_string(),
+            duration_millis(reservation.window).to_string(),
+            duration_millis(reservation.lease).to_string(),
             rule.limit.to_string(),
             rule.free.to_string(),
-            millis(rule.delay).to_string(),
+            duration_millis(rule.delay).to_string(),
         ];
         let answer: Vec<i64> = self
             .client
-            .eval(RESERVE, vec![self.counter(key)], args)
+            .eval(RESERVE, vec![self.counter(&reservation.key)], args)
             .await?;
         Ok(match answer.as_slice() {
             [0] => Verdict::Granted,
@@ -196,39 +187,31 @@ where
         })
     }
 
-    async fn finish(
-        &self,
-        key: &ThrottleKey,
-        _rule: &Rule,
-        outcome: Outcome,
-        window: Duration,
-        now: SystemTime,
-    ) -> Result<(), BoxError> {
-        let outcome = match outcome {
+    async fn finish(&self, reservation: &Reservation, ended: Ended) -> Result<(), BoxError> {
+        let outcome = match ended.outcome {
             Outcome::Failed => 0,
             Outcome::Succeeded { reset: true } => 1,
             Outcome::Succeeded { reset: false } => 2,
             Outcome::Abandoned => 3,
         };
         let args = vec![
-            to_millis(now).to_string(),
-            millis(window).to_string(),
+            to_millis(ended.at).to_string(),
+            duration_millis(reservation.window).to_string(),
             outcome.to_string(),
         ];
         let _: i64 = self
             .client
-            .eval(FINISH, vec![self.counter(key)], args)
+            .eval(FINISH, vec![self.counter(&reservation.key)], args)
             .await?;
         Ok(())
     }
 
-    async fn revoke_devices(
-        &self,
-        account: &ThrottleKey,
-        at: SystemTime,
-        keep: Duration,
-    ) -> Result<(), BoxError> {
-        let args = vec![to_millis(at).to_string(), millis(keep).max(1).to_string()];
+    async fn revoke_devices(&self, revocation: &Revocation) -> Result<(), BoxError> {
+        let Revocation { account, at, keep } = revocation;
+        let args = vec![
+            to_millis(*at).to_string(),
+            duration_millis(*keep).max(1).to_string(),
+        ];
         let _: i64 = self
             .client
             .eval(REVOKE, vec![self.revoked(account)], args)
