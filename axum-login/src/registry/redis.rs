@@ -5,11 +5,8 @@ use std::{collections::HashMap, fmt, net::IpAddr, time::SystemTime};
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface};
 use serde::{Deserialize, Serialize};
 
-use super::{Admission, OnLimit, SessionEntry, SessionRegistry, Which};
-use crate::{
-    clock::{from_millis, to_millis},
-    error::BoxError,
-};
+use super::{Admission, Binding, Limit, OnLimit, SessionEntry, SessionRegistry, Which};
+use crate::{clock::from_millis, error::BoxError, redis::millis_text};
 
 /// Adds an entry, after dropping the user's expired ones; the user's key then expires with
 /// the last of its entries.
@@ -176,10 +173,6 @@ struct Stored {
     remember: Option<String>,
 }
 
-fn millis_text(time: SystemTime) -> String {
-    to_millis(time).to_string()
-}
-
 impl Stored {
     fn new(entry: &SessionEntry) -> Self {
         Self {
@@ -262,14 +255,9 @@ where
         Ok(())
     }
 
-    async fn add_within(
-        &self,
-        entry: &SessionEntry,
-        max: usize,
-        on_limit: OnLimit,
-    ) -> Result<Admission, BoxError> {
+    async fn add_within(&self, entry: &SessionEntry, limit: Limit) -> Result<Admission, BoxError> {
         let stored = Stored::new(entry);
-        let on_limit = match on_limit {
+        let on_limit = match limit.on_limit {
             OnLimit::RefuseNew => "refuse",
             OnLimit::EndOldest => "end-oldest",
         };
@@ -278,7 +266,7 @@ where
             entry.id.clone(),
             serde_json::to_string(&stored)?,
             stored.expires_at,
-            max.max(1).to_string(),
+            limit.max.max(1).to_string(),
             on_limit.to_owned(),
         ];
         // A status, then the removed entries as (id, entry) pairs.
@@ -311,21 +299,12 @@ where
         Ok(entries)
     }
 
-    async fn bind(
-        &self,
-        user: &str,
-        id: &str,
-        previous: Option<&str>,
-        session_id: &str,
-    ) -> Result<bool, BoxError> {
-        self.update(
-            user,
-            id,
-            "session_id",
-            session_id.to_owned(),
-            previous.unwrap_or_default(),
-        )
-        .await
+    async fn bind(&self, binding: &Binding<'_>) -> Result<bool, BoxError> {
+        let (user, id) = (binding.user, binding.id);
+        let session_id = binding.session_id.to_owned();
+        let previous = binding.previous.unwrap_or_default();
+        self.update(user, id, "session_id", session_id, previous)
+            .await
     }
 
     async fn set_remember(&self, user: &str, id: &str, selector: &str) -> Result<bool, BoxError> {

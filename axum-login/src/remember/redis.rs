@@ -4,11 +4,8 @@ use std::{collections::HashMap, fmt, time::SystemTime};
 
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface};
 
-use super::{RememberStore, RememberToken};
-use crate::{
-    clock::{from_millis, to_millis},
-    error::BoxError,
-};
+use super::{RememberStore, RememberToken, Rotation};
+use crate::{clock::from_millis, error::BoxError, redis::millis_text};
 
 /// Keeps a token (replacing one under the same selector) and adds its selector to its user's
 /// index, dropping the selectors of tokens that are gone; the index expires with the user's
@@ -133,10 +130,6 @@ impl<C> RedisRememberStore<C> {
     }
 }
 
-fn millis_text(time: SystemTime) -> String {
-    to_millis(time).to_string()
-}
-
 /// The token with `selector` in the fields of its hash.
 fn decode(selector: &str, mut fields: HashMap<String, String>) -> Result<RememberToken, BoxError> {
     let mut field = |name: &str| {
@@ -184,21 +177,15 @@ where
         Ok((token.expires_at > SystemTime::now()).then_some(token))
     }
 
-    async fn rotate(
-        &self,
-        selector: &str,
-        current_hash: &str,
-        new_hash: &str,
-        at: SystemTime,
-    ) -> Result<bool, BoxError> {
+    async fn rotate(&self, rotation: &Rotation<'_>) -> Result<bool, BoxError> {
         let args = vec![
-            current_hash.to_owned(),
-            new_hash.to_owned(),
-            millis_text(at),
+            rotation.current_hash.to_owned(),
+            rotation.new_hash.to_owned(),
+            millis_text(rotation.at),
         ];
         let rotated: i64 = self
             .client
-            .eval(ROTATE, vec![self.token(selector)], args)
+            .eval(ROTATE, vec![self.token(rotation.selector)], args)
             .await?;
         Ok(rotated == 1)
     }
