@@ -1,12 +1,16 @@
 //! [`RedisSessionRegistry`]: the session registry in Redis, shared by every instance.
 
-use std::{collections::HashMap, fmt, net::IpAddr, time::SystemTime};
+use std::{collections::HashMap, net::IpAddr, time::SystemTime};
 
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface};
 use serde::{Deserialize, Serialize};
 
 use super::{Admission, Binding, Limit, OnLimit, SessionEntry, SessionRegistry, Which};
-use crate::{clock::from_millis, error::BoxError, redis::millis_text};
+use crate::{
+    clock::from_millis,
+    error::BoxError,
+    redis::{millis_text, redis_store},
+};
 
 /// Adds an entry, after dropping the user's expired ones; the user's key then expires with
 /// the last of its entries.
@@ -101,6 +105,7 @@ end
 return removed
 ";
 
+redis_store! {
 /// The session registry in Redis (feature `redis`), so that every instance of an app sees,
 /// and can end, every session of a user.
 ///
@@ -121,40 +126,12 @@ return removed
 /// let config = RegistryConfig::new(RedisSessionRegistry::new(pool));
 /// # let _ = config; Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct RedisSessionRegistry<C> {
-    client: C,
-    prefix: String,
-}
-
-impl<C> fmt::Debug for RedisSessionRegistry<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSessionRegistry")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
+pub struct RedisSessionRegistry;
+    new: " Entries through `client` (a `fred` 10 client or pool), under `axum_login:registry:`.",
+    prefix: "axum_login:registry:",
 }
 
 impl<C> RedisSessionRegistry<C> {
-    /// Entries through `client` (a `fred` 10 client or pool), under `axum_login:registry:`.
-    pub fn new(client: C) -> Self {
-        Self {
-            client,
-            prefix: "axum_login:registry:".to_owned(),
-        }
-    }
-
-    /// Keys start with `prefix` instead, e.g. to keep two apps apart on one server.
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// The client.
-    pub fn client(&self) -> &C {
-        &self.client
-    }
-
     fn key(&self, user: &str) -> String {
         format!("{}{user}", self.prefix)
     }

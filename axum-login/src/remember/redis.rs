@@ -1,11 +1,15 @@
 //! [`RedisRememberStore`]: remember-me tokens in Redis, shared by every instance.
 
-use std::{collections::HashMap, fmt, time::SystemTime};
+use std::{collections::HashMap, time::SystemTime};
 
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface};
 
 use super::{RememberStore, RememberToken, Rotation};
-use crate::{clock::from_millis, error::BoxError, redis::millis_text};
+use crate::{
+    clock::from_millis,
+    error::BoxError,
+    redis::{millis_text, redis_store},
+};
 
 /// Keeps a token (replacing one under the same selector) and adds its selector to its user's
 /// index, dropping the selectors of tokens that are gone; the index expires with the user's
@@ -56,6 +60,7 @@ redis.call('DEL', KEYS[1])
 return 1
 ";
 
+redis_store! {
 /// Remember-me tokens in Redis (feature `redis`), so that a cookie rotated by one instance is
 /// checked by every other.
 ///
@@ -79,40 +84,12 @@ return 1
 /// let remember = RememberMe::new(RedisRememberStore::new(pool));
 /// # let _ = remember; Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct RedisRememberStore<C> {
-    client: C,
-    prefix: String,
-}
-
-impl<C> fmt::Debug for RedisRememberStore<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisRememberStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
+pub struct RedisRememberStore;
+    new: " Tokens through `client` (a `fred` 10 client or pool), under `axum_login:remember:`.",
+    prefix: "axum_login:remember:",
 }
 
 impl<C> RedisRememberStore<C> {
-    /// Tokens through `client` (a `fred` 10 client or pool), under `axum_login:remember:`.
-    pub fn new(client: C) -> Self {
-        Self {
-            client,
-            prefix: "axum_login:remember:".to_owned(),
-        }
-    }
-
-    /// Keys start with `prefix` instead, e.g. to keep two apps apart on one server.
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// The client.
-    pub fn client(&self) -> &C {
-        &self.client
-    }
-
     fn tokens(&self) -> String {
         format!("{}token:", self.prefix)
     }

@@ -1,6 +1,6 @@
 //! [`RedisThrottleStore`]: the throttle's counters in Redis, shared by every instance.
 
-use std::{fmt, time::SystemTime};
+use std::time::SystemTime;
 
 use fred::interfaces::{KeysInterface, LuaInterface};
 
@@ -8,6 +8,7 @@ use super::store::{Ended, Outcome, Reservation, Revocation, ThrottleKey, Throttl
 use crate::{
     clock::{duration_millis, from_millis, to_millis},
     error::BoxError,
+    redis::redis_store,
 };
 
 /// One reservation, atomic on the server: the same arithmetic as the in-memory counter (see
@@ -88,6 +89,7 @@ end
 return 1
 ";
 
+redis_store! {
 /// The throttle's counters in Redis (feature `redis`), so that every instance of an app counts
 /// the same failures: an attacker gains nothing by spreading guesses across instances.
 ///
@@ -108,40 +110,12 @@ return 1
 /// let throttle = Throttle::new(RedisThrottleStore::new(pool));
 /// # let _ = throttle; Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct RedisThrottleStore<C> {
-    client: C,
-    prefix: String,
-}
-
-impl<C> fmt::Debug for RedisThrottleStore<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisThrottleStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
+pub struct RedisThrottleStore;
+    new: " Counters through `client` (a `fred` 10 client or pool), under `axum_login:throttle:`.",
+    prefix: "axum_login:throttle:",
 }
 
 impl<C> RedisThrottleStore<C> {
-    /// Counters through `client` (a `fred` 10 client or pool), under `axum_login:throttle:`.
-    pub fn new(client: C) -> Self {
-        Self {
-            client,
-            prefix: "axum_login:throttle:".to_owned(),
-        }
-    }
-
-    /// Keys start with `prefix` instead, e.g. to keep two apps apart on one server.
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// The client.
-    pub fn client(&self) -> &C {
-        &self.client
-    }
-
     fn counter(&self, key: &ThrottleKey) -> String {
         format!("{}{key}", self.prefix)
     }
