@@ -107,6 +107,12 @@ pub(crate) fn to_millis(time: SystemTime) -> i64 {
         })
 }
 
+/// A length of time in milliseconds, as the shared stores keep it.
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+pub(crate) fn duration_millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// The time `millis` after the Unix epoch.
 #[cfg(any(feature = "sqlx", feature = "redis"))]
 pub(crate) fn from_millis(millis: i64) -> SystemTime {

@@ -50,6 +50,8 @@ pub mod login;
 pub mod mfa;
 #[cfg(feature = "password")]
 pub mod password;
+#[cfg(feature = "redis")]
+mod redis;
 pub mod registry;
 pub mod remember;
 pub mod second_factor;

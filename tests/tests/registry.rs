@@ -351,12 +351,11 @@ impl<R: SessionRegistry> SessionRegistry for Gated<R> {
     async fn add_within(
         &self,
         entry: &axum_login::registry::SessionEntry,
-        max: usize,
-        on_limit: OnLimit,
+        limit: axum_login::registry::Limit,
     ) -> Result<axum_login::registry::Admission, BoxError> {
         let barrier = self.barrier(Gate::Count);
         Self::wait(barrier).await;
-        self.inner.add_within(entry, max, on_limit).await
+        self.inner.add_within(entry, limit).await
     }
 
     async fn list(&self, user: &str) -> Result<Vec<axum_login::registry::SessionEntry>, BoxError> {
@@ -367,16 +366,10 @@ impl<R: SessionRegistry> SessionRegistry for Gated<R> {
         listed
     }
 
-    async fn bind(
-        &self,
-        user: &str,
-        id: &str,
-        previous: Option<&str>,
-        session_id: &str,
-    ) -> Result<bool, BoxError> {
+    async fn bind(&self, binding: &axum_login::registry::Binding<'_>) -> Result<bool, BoxError> {
         let barrier = self.barrier(Gate::Bind);
         Self::wait(barrier).await;
-        self.inner.bind(user, id, previous, session_id).await
+        self.inner.bind(binding).await
     }
 
     async fn set_remember(&self, user: &str, id: &str, selector: &str) -> Result<bool, BoxError> {

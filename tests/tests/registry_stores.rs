@@ -15,11 +15,12 @@ use std::{
 
 use axum_login::{
     registry::{
-        Admission, MemorySessionRegistry, OnLimit, RedisSessionRegistry, SessionEntry,
-        SessionRegistry, SqlxSessionRegistry, Which,
+        Admission, Binding, Limit, MemorySessionRegistry, OnLimit, RedisSessionRegistry,
+        SessionEntry, SessionRegistry, SqlxSessionRegistry, Which,
     },
     remember::{
-        MemoryRememberStore, RedisRememberStore, RememberStore, RememberToken, SqlxRememberStore,
+        MemoryRememberStore, RedisRememberStore, RememberStore, RememberToken, Rotation,
+        SqlxRememberStore,
     },
 };
 use axum_login_tests::db;
@@ -57,6 +58,24 @@ fn entry(user: &str, id: &str, created_at: SystemTime) -> SessionEntry {
         expires_at: created_at + HOUR,
         remember: None,
     }
+}
+
+fn binding<'a>(
+    user: &'a str,
+    id: &'a str,
+    previous: Option<&'a str>,
+    session_id: &'a str,
+) -> Binding<'a> {
+    Binding {
+        user,
+        id,
+        previous,
+        session_id,
+    }
+}
+
+fn limit(max: usize, on_limit: OnLimit) -> Limit {
+    Limit { max, on_limit }
 }
 
 async fn list(registry: &impl SessionRegistry, user: &str) -> Vec<SessionEntry> {
@@ -108,19 +127,24 @@ async fn registry_contract(registry: impl SessionRegistry) {
     // Binding records the session id of an entry that exists, of its own user only.
     assert!(
         registry
-            .bind(&alice, "entry-2", Some("session-anonymous"), "session-2")
+            .bind(&binding(
+                &alice,
+                "entry-2",
+                Some("session-anonymous"),
+                "session-2"
+            ))
             .await
             .expect("bind")
     );
     assert!(
         !registry
-            .bind(&alice, "entry-9", None, "session-9")
+            .bind(&binding(&alice, "entry-9", None, "session-9"))
             .await
             .expect("bind")
     );
     assert!(
         !registry
-            .bind(&bob, "entry-3", None, "session-x")
+            .bind(&binding(&bob, "entry-3", None, "session-x"))
             .await
             .expect("bind")
     );
@@ -136,7 +160,7 @@ async fn registry_contract(registry: impl SessionRegistry) {
     for previous in [None, Some("session-other")] {
         assert!(
             !registry
-                .bind(&alice, "entry-2", previous, "session-fork")
+                .bind(&binding(&alice, "entry-2", previous, "session-fork"))
                 .await
                 .expect("bind")
         );
@@ -144,19 +168,19 @@ async fn registry_contract(registry: impl SessionRegistry) {
     assert_eq!(list(&registry, &alice).await[1], second);
     assert!(
         registry
-            .bind(&alice, "entry-2", Some("session-2"), "session-2b")
+            .bind(&binding(&alice, "entry-2", Some("session-2"), "session-2b"))
             .await
             .expect("bind")
     );
     assert!(
         !registry
-            .bind(&alice, "entry-2", Some("session-2"), "session-2c")
+            .bind(&binding(&alice, "entry-2", Some("session-2"), "session-2c"))
             .await
             .expect("bind")
     );
     assert!(
         registry
-            .bind(&alice, "entry-2", Some("session-2b"), "session-2")
+            .bind(&binding(&alice, "entry-2", Some("session-2b"), "session-2"))
             .await
             .expect("bind")
     );
@@ -227,7 +251,7 @@ async fn registry_contract(registry: impl SessionRegistry) {
     );
     assert!(
         !registry
-            .bind(&alice, "entry-2", Some("session-2"), "session-2b")
+            .bind(&binding(&alice, "entry-2", Some("session-2"), "session-2b"))
             .await
             .expect("bind")
     );
@@ -268,7 +292,7 @@ async fn registry_contract(registry: impl SessionRegistry) {
     assert_eq!(list(&registry, &carol).await, []);
     assert!(
         !registry
-            .bind(&carol, "entry-old", None, "session")
+            .bind(&binding(&carol, "entry-old", None, "session"))
             .await
             .expect("bind")
     );
@@ -305,7 +329,7 @@ async fn race_logins<R: SessionRegistry + Clone>(
             tokio::spawn(async move {
                 barrier.wait().await;
                 registry
-                    .add_within(&entry, LIMIT, on_limit)
+                    .add_within(&entry, limit(LIMIT, on_limit))
                     .await
                     .expect("the registry adds within the limit")
             })
@@ -333,8 +357,7 @@ async fn limit_contract<R: SessionRegistry + Clone>(registry: R) {
                     &format!("e{n}"),
                     start + Duration::from_secs(n as u64),
                 ),
-                LIMIT,
-                OnLimit::EndOldest,
+                limit(LIMIT, OnLimit::EndOldest),
             )
             .await
             .expect("add_within");
@@ -342,14 +365,14 @@ async fn limit_contract<R: SessionRegistry + Clone>(registry: R) {
     }
     let newest = entry(&user, "e9", start + Duration::from_secs(10));
     let admission = registry
-        .add_within(&newest, LIMIT, OnLimit::EndOldest)
+        .add_within(&newest, limit(LIMIT, OnLimit::EndOldest))
         .await
         .expect("add_within");
     assert_eq!(admission, Admission::Added(vec![entry(&user, "e0", start)]));
     let refused = entry(&user, "e10", start + Duration::from_secs(11));
     assert_eq!(
         registry
-            .add_within(&refused, LIMIT, OnLimit::RefuseNew)
+            .add_within(&refused, limit(LIMIT, OnLimit::RefuseNew))
             .await
             .expect("add_within"),
         Admission::Refused
@@ -373,7 +396,7 @@ async fn limit_contract<R: SessionRegistry + Clone>(registry: R) {
         .expect("add");
     assert_eq!(
         registry
-            .add_within(&entry(&gone, "new", now()), 1, OnLimit::RefuseNew)
+            .add_within(&entry(&gone, "new", now()), limit(1, OnLimit::RefuseNew))
             .await
             .expect("add_within"),
         Admission::Added(Vec::new())
@@ -430,9 +453,23 @@ async fn get(store: &impl RememberStore, selector: &str) -> Option<RememberToken
     store.get(selector).await.expect("the store answers")
 }
 
+fn rotation<'a>(
+    selector: &'a str,
+    current_hash: &'a str,
+    new_hash: &'a str,
+    at: SystemTime,
+) -> Rotation<'a> {
+    Rotation {
+        selector,
+        current_hash,
+        new_hash,
+        at,
+    }
+}
+
 async fn rotate(store: &impl RememberStore, selector: &str, from: &str, to: &str) -> bool {
     store
-        .rotate(selector, from, to, now())
+        .rotate(&rotation(selector, from, to, now()))
         .await
         .expect("the store rotates")
 }
@@ -453,7 +490,7 @@ async fn remember_contract<S: RememberStore + Clone>(store: S) {
     let at = now() + Duration::from_secs(10);
     assert!(
         store
-            .rotate(&selector, "hash-1", "hash-2", at)
+            .rotate(&rotation(&selector, "hash-1", "hash-2", at))
             .await
             .expect("rotate")
     );
@@ -561,7 +598,7 @@ async fn registries_share(a: impl SessionRegistry, b: impl SessionRegistry) {
     a.add(&added).await.expect("add on a");
     assert_eq!(list(&b, &user).await, slice::from_ref(&added));
     assert!(
-        b.bind(&user, "entry-1", None, "session-b")
+        b.bind(&binding(&user, "entry-1", None, "session-b"))
             .await
             .expect("bind on b")
     );
@@ -572,7 +609,7 @@ async fn registries_share(a: impl SessionRegistry, b: impl SessionRegistry) {
     assert_eq!(remove(&b, &user, Which::All).await.len(), 1);
     assert_eq!(list(&a, &user).await, []);
     assert!(
-        !a.bind(&user, "entry-1", Some("session-b"), "session-a")
+        !a.bind(&binding(&user, "entry-1", Some("session-b"), "session-a"))
             .await
             .expect("bind on a")
     );

@@ -223,15 +223,10 @@ impl RememberStore for Recording {
 
     async fn rotate(
         &self,
-        selector: &str,
-        current_hash: &str,
-        new_hash: &str,
-        at: std::time::SystemTime,
+        rotation: &axum_login::remember::Rotation<'_>,
     ) -> Result<bool, BoxError> {
         self.record("rotate");
-        self.inner
-            .rotate(selector, current_hash, new_hash, at)
-            .await
+        self.inner.rotate(rotation).await
     }
 
     async fn remove(&self, selector: &str) -> Result<(), BoxError> {

@@ -29,7 +29,7 @@ use axum_login::{
     mfa::{SecondFactorStore as _, SqlxSecondFactorStore},
     registry::{SessionEntry, SessionRegistry as _, SqlxSessionRegistry, Which},
     remember::{RememberStore as _, RememberToken, SqlxRememberStore},
-    security::{SqlxThrottleStore, ThrottleKey, ThrottleStore as _},
+    security::{Revocation, SqlxThrottleStore, ThrottleKey, ThrottleStore as _},
     session::SqlxSessionStore,
     test_util::sql_conflicts_retried,
 };
@@ -470,7 +470,11 @@ async fn throttle_revocation_survives_a_lock_wait_timeout_on_mariadb() {
     let first = SystemTime::now();
     let keep = Duration::from_secs(3600);
     store
-        .revoke_devices(&account, first, keep)
+        .revoke_devices(&Revocation {
+            account,
+            at: first,
+            keep,
+        })
         .await
         .expect("first revocation");
     let later = first + Duration::from_secs(5);
@@ -478,7 +482,14 @@ async fn throttle_revocation_survives_a_lock_wait_timeout_on_mariadb() {
     mariadb_lock_wait(
         &db.pool,
         "SELECT k FROM axum_login_throttle_revoked FOR UPDATE",
-        async move { revoke.revoke_devices(&account, later, keep).await },
+        async move {
+            let revocation = Revocation {
+                account,
+                at: later,
+                keep,
+            };
+            revoke.revoke_devices(&revocation).await
+        },
     )
     .await;
     let at = store

@@ -13,8 +13,8 @@ use axum::{Router, routing::post};
 use axum_login::{
     AuthLayer, SessionKey, Throttle,
     security::{
-        MemoryThrottleStore, Outcome, RedisThrottleStore, Rule, SqlxThrottleStore, ThrottleKey,
-        ThrottleStore, Verdict,
+        Ended, MemoryThrottleStore, Outcome, RedisThrottleStore, Reservation, Revocation, Rule,
+        SqlxThrottleStore, ThrottleKey, ThrottleStore, Verdict,
     },
     session::MemoryStore,
     session_layer,
@@ -51,6 +51,15 @@ fn rule(limit: u32, free: u32) -> Rule {
     }
 }
 
+fn reservation(key: &ThrottleKey, rule: &Rule) -> Reservation {
+    Reservation {
+        key: *key,
+        rule: *rule,
+        window: WINDOW,
+        lease: LEASE,
+    }
+}
+
 async fn reserve(
     store: &impl ThrottleStore,
     key: &ThrottleKey,
@@ -58,7 +67,7 @@ async fn reserve(
     at: SystemTime,
 ) -> Verdict {
     store
-        .reserve(key, rule, WINDOW, LEASE, at)
+        .reserve(&reservation(key, rule), at)
         .await
         .expect("the store answers a reservation")
 }
@@ -71,7 +80,7 @@ async fn finish(
     at: SystemTime,
 ) {
     store
-        .finish(key, rule, outcome, WINDOW, at)
+        .finish(&reservation(key, rule), Ended { outcome, at })
         .await
         .expect("the store ends a reservation");
 }
@@ -198,7 +207,11 @@ async fn contract<S: ThrottleStore + Clone>(store: S) {
     let later = start + Duration::from_secs(60);
     for at in [later, start] {
         store
-            .revoke_devices(&account, at, Duration::from_secs(3600))
+            .revoke_devices(&Revocation {
+                account,
+                at,
+                keep: Duration::from_secs(3600),
+            })
             .await
             .expect("revoke");
     }
@@ -210,7 +223,11 @@ async fn contract<S: ThrottleStore + Clone>(store: S) {
     // A revocation is remembered for `keep` after it was made, not only until then.
     let (account, earlier) = (fresh_key(), start - Duration::from_secs(60));
     store
-        .revoke_devices(&account, earlier, Duration::from_secs(3600))
+        .revoke_devices(&Revocation {
+            account,
+            at: earlier,
+            keep: Duration::from_secs(3600),
+        })
         .await
         .expect("revoke");
     assert_eq!(

@@ -12,7 +12,8 @@ use tower_sessions::SessionStore;
 use tower_sessions::service::CookieController;
 
 use super::{
-    Admission, BoxFuture, RegistryConfig, SessionEntry, Which, new_entry_id, short_user_agent,
+    Admission, Binding, BoxFuture, RegistryConfig, SessionEntry, Which, new_entry_id,
+    short_user_agent,
 };
 use crate::{
     AuthError, AuthSession, AuthUser, UserStore,
@@ -144,7 +145,7 @@ impl Feature for RegistryConfig {
             };
             // Counting the user's sessions and adding this one is one step of the registry's:
             // logins racing each other cannot all find room.
-            let Some((max, on_limit)) = self.max_sessions else {
+            let Some(limit) = self.max_sessions else {
                 self.registry
                     .add(&entry)
                     .await
@@ -153,7 +154,7 @@ impl Feature for RegistryConfig {
             };
             match self
                 .registry
-                .add_within(&entry, max, on_limit)
+                .add_within(&entry, limit)
                 .await
                 .map_err(AuthError::Registry)?
             {
@@ -254,10 +255,13 @@ impl RegistryConfig {
         let (user, entry) = (user.to_owned(), entry.to_owned());
         auth.set_after_save(Box::new(move |session_id| {
             Box::pin(async move {
-                match registry
-                    .bind(&user, &entry, previous.as_deref(), &session_id)
-                    .await
-                {
+                let binding = Binding {
+                    user: &user,
+                    id: &entry,
+                    previous: previous.as_deref(),
+                    session_id: &session_id,
+                };
+                match registry.bind(&binding).await {
                     Ok(bound) => bound,
                     Err(error) => {
                         // The login stands; the registry will not be able to end it by id

@@ -9,7 +9,9 @@ use std::{
     time::SystemTime,
 };
 
-use super::{Admission, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
+use super::{
+    Admission, Binding, Limit, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room,
+};
 use crate::error::BoxError;
 
 /// Expired entries of every user are swept on one [`add`](SessionRegistry::add) in this many.
@@ -69,18 +71,13 @@ impl SessionRegistry for MemorySessionRegistry {
         Ok(())
     }
 
-    async fn add_within(
-        &self,
-        entry: &SessionEntry,
-        max: usize,
-        on_limit: OnLimit,
-    ) -> Result<Admission, BoxError> {
+    async fn add_within(&self, entry: &SessionEntry, limit: Limit) -> Result<Admission, BoxError> {
         let admission = {
             let mut users = self.lock();
             let entries = users.entry(entry.user.clone()).or_default();
             live(entries, SystemTime::now());
-            let ended = to_make_room(entries.clone(), max);
-            if !ended.is_empty() && on_limit == OnLimit::RefuseNew {
+            let ended = to_make_room(entries.clone(), limit.max);
+            if !ended.is_empty() && limit.on_limit == OnLimit::RefuseNew {
                 Admission::Refused
             } else {
                 entries.retain(|kept| !ended.iter().any(|gone| gone.id == kept.id));
@@ -103,13 +100,13 @@ impl SessionRegistry for MemorySessionRegistry {
         Ok(entries)
     }
 
-    async fn bind(
-        &self,
-        user: &str,
-        id: &str,
-        previous: Option<&str>,
-        session_id: &str,
-    ) -> Result<bool, BoxError> {
+    async fn bind(&self, binding: &Binding<'_>) -> Result<bool, BoxError> {
+        let Binding {
+            user,
+            id,
+            previous,
+            session_id,
+        } = *binding;
         let bound = self
             .lock()
             .get_mut(user)

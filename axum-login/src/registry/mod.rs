@@ -116,40 +116,28 @@ pub trait SessionRegistry: Send + Sync + 'static {
     /// Adds `entry`, a new login.
     async fn add(&self, entry: &SessionEntry) -> Result<(), BoxError>;
 
-    /// Adds `entry`, a new login, holding its user to `max` live entries, in one atomic step
-    /// per user: when the user has `max` already, [`OnLimit::RefuseNew`] adds nothing and
+    /// Adds `entry`, a new login, holding its user to `limit.max` live entries, in one atomic
+    /// step per user: when the user has `max` already, [`OnLimit::RefuseNew`] adds nothing and
     /// answers [`Admission::Refused`], and [`OnLimit::EndOldest`] removes the oldest entries
     /// (by `created_at`, ties in the order [`list`](Self::list) gives them) to make room and
-    /// answers them, for the caller to end
-    /// their sessions. However many logins of one user run at once, the user never has more
-    /// than `max` entries.
-    async fn add_within(
-        &self,
-        entry: &SessionEntry,
-        max: usize,
-        on_limit: OnLimit,
-    ) -> Result<Admission, BoxError>;
+    /// answers them, for the caller to end their sessions. However many logins of one user run
+    /// at once, the user never has more than `max` entries.
+    async fn add_within(&self, entry: &SessionEntry, limit: Limit) -> Result<Admission, BoxError>;
 
     /// The entries of `user` that have not expired, oldest first.
     async fn list(&self, user: &str) -> Result<Vec<SessionEntry>, BoxError>;
 
-    /// Records that the session of entry `id`, which was saved under `previous` (or under no
-    /// id, or one the entry never had, for a new login), is saved under `session_id` now: if
-    /// the entry has no session id yet, or has `previous`, in one atomic step. `false` when
-    /// the entry is gone (it was ended), or already follows another id: the caller then
-    /// deletes that session.
+    /// Records that the session of the binding's entry, which was saved under its `previous`
+    /// id (or under no id, or one the entry never had, for a new login), is saved under its
+    /// `session_id` now: if the entry has no session id yet, or has `previous`, in one atomic
+    /// step. `false` when the entry is gone (it was ended), or already follows another id: the
+    /// caller then deletes that session.
     ///
     /// The comparison is what keeps one login from forking: of several requests that change
     /// the id of one session at once, each starting from `previous`, one records its new id
     /// and the others' sessions are deleted, so the entry always names every live session of
     /// its login and ending it ends them all.
-    async fn bind(
-        &self,
-        user: &str,
-        id: &str,
-        previous: Option<&str>,
-        session_id: &str,
-    ) -> Result<bool, BoxError>;
+    async fn bind(&self, binding: &Binding<'_>) -> Result<bool, BoxError>;
 
     /// Records that a remember-me token with `selector` now belongs to the session of entry
     /// `id` (the user asked to be remembered after logging in), so ending the entry revokes
@@ -163,6 +151,19 @@ pub trait SessionRegistry: Send + Sync + 'static {
     /// Removes the entries of `user` that `which` names, and answers them (with their session
     /// ids, for the caller to delete those sessions).
     async fn remove(&self, user: &str, which: Which<'_>) -> Result<Vec<SessionEntry>, BoxError>;
+}
+
+/// A session's new id, for [`SessionRegistry::bind`] to record on the session's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding<'a> {
+    /// The entry's user.
+    pub user: &'a str,
+    /// The entry's id.
+    pub id: &'a str,
+    /// The session id the session was loaded under, if any.
+    pub previous: Option<&'a str>,
+    /// The session id the session is saved under now.
+    pub session_id: &'a str,
 }
 
 /// What [`SessionRegistry::add_within`] did.
@@ -184,6 +185,16 @@ pub(crate) fn to_make_room(mut live: Vec<SessionEntry>, max: usize) -> Vec<Sessi
     live
 }
 
+/// How many live entries a user may have, and what a login past that does, for
+/// [`SessionRegistry::add_within`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// The most live entries of one user; a store treats 0 as 1.
+    pub max: usize,
+    /// What a login does when the user has `max` already.
+    pub on_limit: OnLimit,
+}
+
 /// What a login does when the user already has [`max_sessions`](RegistryConfig::max_sessions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnLimit {
@@ -199,7 +210,7 @@ pub enum OnLimit {
 pub struct RegistryConfig {
     pub(crate) registry: std::sync::Arc<dyn SessionRegistry>,
     pub(crate) touch_interval: Duration,
-    pub(crate) max_sessions: Option<(usize, OnLimit)>,
+    pub(crate) max_sessions: Option<Limit>,
 }
 
 impl fmt::Debug for RegistryConfig {
@@ -232,7 +243,10 @@ impl RegistryConfig {
 
     /// At most `max` sessions per user; a login past it does as `on_limit` says.
     pub fn max_sessions(mut self, max: usize, on_limit: OnLimit) -> Self {
-        self.max_sessions = Some((max.max(1), on_limit));
+        self.max_sessions = Some(Limit {
+            max: max.max(1),
+            on_limit,
+        });
         self
     }
 }

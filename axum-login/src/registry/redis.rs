@@ -1,14 +1,15 @@
 //! [`RedisSessionRegistry`]: the session registry in Redis, shared by every instance.
 
-use std::{collections::HashMap, fmt, net::IpAddr, time::SystemTime};
+use std::{collections::HashMap, net::IpAddr, time::SystemTime};
 
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface};
 use serde::{Deserialize, Serialize};
 
-use super::{Admission, OnLimit, SessionEntry, SessionRegistry, Which};
+use super::{Admission, Binding, Limit, OnLimit, SessionEntry, SessionRegistry, Which};
 use crate::{
-    clock::{from_millis, to_millis},
+    clock::from_millis,
     error::BoxError,
+    redis::{millis_text, redis_store},
 };
 
 /// Adds an entry, after dropping the user's expired ones; the user's key then expires with
@@ -104,6 +105,7 @@ end
 return removed
 ";
 
+redis_store! {
 /// The session registry in Redis (feature `redis`), so that every instance of an app sees,
 /// and can end, every session of a user.
 ///
@@ -124,40 +126,12 @@ return removed
 /// let config = RegistryConfig::new(RedisSessionRegistry::new(pool));
 /// # let _ = config; Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct RedisSessionRegistry<C> {
-    client: C,
-    prefix: String,
-}
-
-impl<C> fmt::Debug for RedisSessionRegistry<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSessionRegistry")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
+pub struct RedisSessionRegistry;
+    new: " Entries through `client` (a `fred` 10 client or pool), under `axum_login:registry:`.",
+    prefix: "axum_login:registry:",
 }
 
 impl<C> RedisSessionRegistry<C> {
-    /// Entries through `client` (a `fred` 10 client or pool), under `axum_login:registry:`.
-    pub fn new(client: C) -> Self {
-        Self {
-            client,
-            prefix: "axum_login:registry:".to_owned(),
-        }
-    }
-
-    /// Keys start with `prefix` instead, e.g. to keep two apps apart on one server.
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// The client.
-    pub fn client(&self) -> &C {
-        &self.client
-    }
-
     fn key(&self, user: &str) -> String {
         format!("{}{user}", self.prefix)
     }
@@ -174,10 +148,6 @@ struct Stored {
     user_agent: Option<String>,
     expires_at: String,
     remember: Option<String>,
-}
-
-fn millis_text(time: SystemTime) -> String {
-    to_millis(time).to_string()
 }
 
 impl Stored {
@@ -262,14 +232,9 @@ where
         Ok(())
     }
 
-    async fn add_within(
-        &self,
-        entry: &SessionEntry,
-        max: usize,
-        on_limit: OnLimit,
-    ) -> Result<Admission, BoxError> {
+    async fn add_within(&self, entry: &SessionEntry, limit: Limit) -> Result<Admission, BoxError> {
         let stored = Stored::new(entry);
-        let on_limit = match on_limit {
+        let on_limit = match limit.on_limit {
             OnLimit::RefuseNew => "refuse",
             OnLimit::EndOldest => "end-oldest",
         };
@@ -278,7 +243,7 @@ where
             entry.id.clone(),
             serde_json::to_string(&stored)?,
             stored.expires_at,
-            max.max(1).to_string(),
+            limit.max.max(1).to_string(),
             on_limit.to_owned(),
         ];
         // A status, then the removed entries as (id, entry) pairs.
@@ -311,21 +276,12 @@ where
         Ok(entries)
     }
 
-    async fn bind(
-        &self,
-        user: &str,
-        id: &str,
-        previous: Option<&str>,
-        session_id: &str,
-    ) -> Result<bool, BoxError> {
-        self.update(
-            user,
-            id,
-            "session_id",
-            session_id.to_owned(),
-            previous.unwrap_or_default(),
-        )
-        .await
+    async fn bind(&self, binding: &Binding<'_>) -> Result<bool, BoxError> {
+        let (user, id) = (binding.user, binding.id);
+        let session_id = binding.session_id.to_owned();
+        let previous = binding.previous.unwrap_or_default();
+        self.update(user, id, "session_id", session_id, previous)
+            .await
     }
 
     async fn set_remember(&self, user: &str, id: &str, selector: &str) -> Result<bool, BoxError> {

@@ -3,7 +3,9 @@
 
 use std::{net::IpAddr, time::SystemTime};
 
-use super::{Admission, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room};
+use super::{
+    Admission, Binding, Limit, OnLimit, SessionEntry, SessionRegistry, Which, to_make_room,
+};
 use crate::clock::{from_millis, to_millis};
 use crate::error::BoxError;
 use crate::sqlx::db::{Param, sqlx_store};
@@ -243,14 +245,13 @@ impl<DB: SqlxDatabase> SqlxSessionRegistry<DB> {
     async fn add_entry_within(
         &self,
         entry: &SessionEntry,
-        max: usize,
-        on_limit: OnLimit,
+        limit: Limit,
     ) -> Result<Admission, BoxError> {
         let now = SystemTime::now();
         if self.db.sweep_due(SWEEP_EVERY) {
             self.delete_expired(now).await?;
         }
-        retry(|| self.try_add_within(entry, max, on_limit, now)).await?
+        retry(|| self.try_add_within(entry, limit, now)).await?
     }
 
     /// One attempt of [`add_entry_within`](Self::add_entry_within); the outer error is the
@@ -258,8 +259,7 @@ impl<DB: SqlxDatabase> SqlxSessionRegistry<DB> {
     async fn try_add_within(
         &self,
         entry: &SessionEntry,
-        max: usize,
-        on_limit: OnLimit,
+        limit: Limit,
         now: SystemTime,
     ) -> Result<Result<Admission, BoxError>, sqlx::Error> {
         let (db, sql) = (&self.db, &self.db.sql);
@@ -280,8 +280,8 @@ impl<DB: SqlxDatabase> SqlxSessionRegistry<DB> {
             Ok(live) => live,
             Err(error) => return Ok(Err(error)),
         };
-        let ended = to_make_room(live, max);
-        if !ended.is_empty() && on_limit == OnLimit::RefuseNew {
+        let ended = to_make_room(live, limit.max);
+        if !ended.is_empty() && limit.on_limit == OnLimit::RefuseNew {
             tx.rollback().await?;
             return Ok(Ok(Admission::Refused));
         }
@@ -338,13 +338,8 @@ impl<DB: SqlxDatabase> SessionRegistry for SqlxSessionRegistry<DB> {
         self.add_entry(entry).await
     }
 
-    async fn add_within(
-        &self,
-        entry: &SessionEntry,
-        max: usize,
-        on_limit: OnLimit,
-    ) -> Result<Admission, BoxError> {
-        self.add_entry_within(entry, max, on_limit).await
+    async fn add_within(&self, entry: &SessionEntry, limit: Limit) -> Result<Admission, BoxError> {
+        self.add_entry_within(entry, limit).await
     }
 
     async fn list(&self, user: &str) -> Result<Vec<SessionEntry>, BoxError> {
@@ -353,19 +348,13 @@ impl<DB: SqlxDatabase> SessionRegistry for SqlxSessionRegistry<DB> {
         rows.iter().map(|row| self.entry(user, row)).collect()
     }
 
-    async fn bind(
-        &self,
-        user: &str,
-        id: &str,
-        previous: Option<&str>,
-        session_id: &str,
-    ) -> Result<bool, BoxError> {
+    async fn bind(&self, binding: &Binding<'_>) -> Result<bool, BoxError> {
         let params = [
-            Param::Text(user),
-            Param::Text(id),
-            Param::Text(session_id),
+            Param::Text(binding.user),
+            Param::Text(binding.id),
+            Param::Text(binding.session_id),
             Param::Int(to_millis(SystemTime::now())),
-            Param::OptText(previous),
+            Param::OptText(binding.previous),
         ];
         self.matched(&self.db.sql.bind, &params).await
     }

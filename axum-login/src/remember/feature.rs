@@ -7,8 +7,8 @@ use std::{any::Any, time::Duration};
 use tower_sessions::{SessionStore, service::CookieController};
 
 use super::{
-    BoxFuture, COOKIE_PLAIN, COOKIE_SECURE, RememberMe, RememberToken, after_second_factor,
-    cookie_value, new_secrets, parse_cookie,
+    BoxFuture, COOKIE_PLAIN, COOKIE_SECURE, RememberMe, RememberToken, Rotation,
+    after_second_factor, cookie_value, new_secrets, parse_cookie,
 };
 use crate::{
     AuthError, AuthSession, AuthUser, UserStore,
@@ -185,9 +185,15 @@ impl Feature for RememberMe {
             let rotated = if current {
                 let (_, new_validator) = new_secrets(after_second_factor);
                 let new_hash = validator_hash(&config.key, selector, &new_validator);
+                let rotation = Rotation {
+                    selector: &stored,
+                    current_hash: &presented,
+                    new_hash: &new_hash,
+                    at: now,
+                };
                 let rotated = self
                     .store
-                    .rotate(&stored, &presented, &new_hash, now)
+                    .rotate(&rotation)
                     .await
                     .map_err(AuthError::Registry)?;
                 // Lost a race with another request of this browser rotating it: that one's

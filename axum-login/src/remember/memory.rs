@@ -9,7 +9,7 @@ use std::{
     time::SystemTime,
 };
 
-use super::{RememberStore, RememberToken};
+use super::{RememberStore, RememberToken, Rotation};
 use crate::error::BoxError;
 
 /// Expired tokens are swept on one insert in this many.
@@ -66,20 +66,13 @@ impl RememberStore for MemoryRememberStore {
         Ok(token)
     }
 
-    async fn rotate(
-        &self,
-        selector: &str,
-        current_hash: &str,
-        new_hash: &str,
-        at: SystemTime,
-    ) -> Result<bool, BoxError> {
-        let rotated = match self.lock().get_mut(selector) {
-            Some(token) if token.validator_hash == current_hash => {
-                token.previous_hash = Some(std::mem::replace(
-                    &mut token.validator_hash,
-                    new_hash.to_owned(),
-                ));
-                token.rotated_at = at;
+    async fn rotate(&self, rotation: &Rotation<'_>) -> Result<bool, BoxError> {
+        let rotated = match self.lock().get_mut(rotation.selector) {
+            Some(token) if token.validator_hash == rotation.current_hash => {
+                let new_hash = rotation.new_hash.to_owned();
+                let old_hash = std::mem::replace(&mut token.validator_hash, new_hash);
+                token.previous_hash = Some(old_hash);
+                token.rotated_at = rotation.at;
                 true
             }
             _ => false,

@@ -68,6 +68,19 @@ pub struct RememberToken {
     pub expires_at: SystemTime,
 }
 
+/// A new validator for one token, for [`RememberStore::rotate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation<'a> {
+    /// The token's selector.
+    pub selector: &'a str,
+    /// The validator hash the token must still have.
+    pub current_hash: &'a str,
+    /// The validator hash it gets.
+    pub new_hash: &'a str,
+    /// When the rotation happens: the token's new [`rotated_at`](RememberToken::rotated_at).
+    pub at: SystemTime,
+}
+
 /// Where remember-me tokens are kept: [`MemoryRememberStore`] for one process,
 /// `SqlxRememberStore` (feature `sqlx`) or `RedisRememberStore` (feature `redis`) for several
 /// instances.
@@ -82,17 +95,11 @@ pub trait RememberStore: Send + Sync + 'static {
     /// The token with `selector`, unless it expired.
     async fn get(&self, selector: &str) -> Result<Option<RememberToken>, BoxError>;
 
-    /// Replaces the token's validator hash with `new_hash` (keeping the old one as
-    /// [`previous_hash`](RememberToken::previous_hash)) if it is still `current_hash`, in one
-    /// atomic step; `true` if it did. Of two requests that rotate one token at once, exactly
-    /// one succeeds.
-    async fn rotate(
-        &self,
-        selector: &str,
-        current_hash: &str,
-        new_hash: &str,
-        at: SystemTime,
-    ) -> Result<bool, BoxError>;
+    /// Replaces the validator hash of the token with the rotation's `selector` with its
+    /// `new_hash` (keeping the old one as [`previous_hash`](RememberToken::previous_hash)) if
+    /// it is still its `current_hash`, in one atomic step; `true` if it did. Of two requests
+    /// that rotate one token at once, exactly one succeeds.
+    async fn rotate(&self, rotation: &Rotation<'_>) -> Result<bool, BoxError>;
 
     /// Removes the token with `selector`.
     async fn remove(&self, selector: &str) -> Result<(), BoxError>;

@@ -1,13 +1,14 @@
 //! [`RedisRememberStore`]: remember-me tokens in Redis, shared by every instance.
 
-use std::{collections::HashMap, fmt, time::SystemTime};
+use std::{collections::HashMap, time::SystemTime};
 
 use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface};
 
-use super::{RememberStore, RememberToken};
+use super::{RememberStore, RememberToken, Rotation};
 use crate::{
-    clock::{from_millis, to_millis},
+    clock::from_millis,
     error::BoxError,
+    redis::{millis_text, redis_store},
 };
 
 /// Keeps a token (replacing one under the same selector) and adds its selector to its user's
@@ -59,6 +60,7 @@ redis.call('DEL', KEYS[1])
 return 1
 ";
 
+redis_store! {
 /// Remember-me tokens in Redis (feature `redis`), so that a cookie rotated by one instance is
 /// checked by every other.
 ///
@@ -82,40 +84,12 @@ return 1
 /// let remember = RememberMe::new(RedisRememberStore::new(pool));
 /// # let _ = remember; Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct RedisRememberStore<C> {
-    client: C,
-    prefix: String,
-}
-
-impl<C> fmt::Debug for RedisRememberStore<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisRememberStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
+pub struct RedisRememberStore;
+    new: " Tokens through `client` (a `fred` 10 client or pool), under `axum_login:remember:`.",
+    prefix: "axum_login:remember:",
 }
 
 impl<C> RedisRememberStore<C> {
-    /// Tokens through `client` (a `fred` 10 client or pool), under `axum_login:remember:`.
-    pub fn new(client: C) -> Self {
-        Self {
-            client,
-            prefix: "axum_login:remember:".to_owned(),
-        }
-    }
-
-    /// Keys start with `prefix` instead, e.g. to keep two apps apart on one server.
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// The client.
-    pub fn client(&self) -> &C {
-        &self.client
-    }
-
     fn tokens(&self) -> String {
         format!("{}token:", self.prefix)
     }
@@ -131,10 +105,6 @@ impl<C> RedisRememberStore<C> {
     fn user(&self, user: &str) -> String {
         format!("{}user:{user}", self.prefix)
     }
-}
-
-fn millis_text(time: SystemTime) -> String {
-    to_millis(time).to_string()
 }
 
 /// The token with `selector` in the fields of its hash.
@@ -184,21 +154,15 @@ where
         Ok((token.expires_at > SystemTime::now()).then_some(token))
     }
 
-    async fn rotate(
-        &self,
-        selector: &str,
-        current_hash: &str,
-        new_hash: &str,
-        at: SystemTime,
-    ) -> Result<bool, BoxError> {
+    async fn rotate(&self, rotation: &Rotation<'_>) -> Result<bool, BoxError> {
         let args = vec![
-            current_hash.to_owned(),
-            new_hash.to_owned(),
-            millis_text(at),
+            rotation.current_hash.to_owned(),
+            rotation.new_hash.to_owned(),
+            millis_text(rotation.at),
         ];
         let rotated: i64 = self
             .client
-            .eval(ROTATE, vec![self.token(selector)], args)
+            .eval(ROTATE, vec![self.token(rotation.selector)], args)
             .await?;
         Ok(rotated == 1)
     }

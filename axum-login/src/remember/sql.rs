@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use super::{RememberStore, RememberToken};
+use super::{RememberStore, RememberToken, Rotation};
 use crate::clock::{from_millis, to_millis};
 use crate::error::BoxError;
 use crate::sqlx::SqlxDatabase;
@@ -144,18 +144,12 @@ impl<DB: SqlxDatabase> SqlxRememberStore<DB> {
         }))
     }
 
-    async fn rotate_token(
-        &self,
-        selector: &str,
-        current_hash: &str,
-        new_hash: &str,
-        at: SystemTime,
-    ) -> Result<bool, BoxError> {
+    async fn rotate_token(&self, rotation: &Rotation<'_>) -> Result<bool, BoxError> {
         let params = [
-            Param::Text(selector),
-            Param::Text(current_hash),
-            Param::Text(new_hash),
-            Param::Int(to_millis(at)),
+            Param::Text(rotation.selector),
+            Param::Text(rotation.current_hash),
+            Param::Text(rotation.new_hash),
+            Param::Int(to_millis(rotation.at)),
         ];
         Ok(self.db.matched(&self.db.sql.rotate, &params).await?)
     }
@@ -176,15 +170,8 @@ impl<DB: SqlxDatabase> RememberStore for SqlxRememberStore<DB> {
         self.get_token(selector).await
     }
 
-    async fn rotate(
-        &self,
-        selector: &str,
-        current_hash: &str,
-        new_hash: &str,
-        at: SystemTime,
-    ) -> Result<bool, BoxError> {
-        self.rotate_token(selector, current_hash, new_hash, at)
-            .await
+    async fn rotate(&self, rotation: &Rotation<'_>) -> Result<bool, BoxError> {
+        self.rotate_token(rotation).await
     }
 
     async fn remove(&self, selector: &str) -> Result<(), BoxError> {

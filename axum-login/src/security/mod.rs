@@ -15,7 +15,10 @@ pub(crate) use self::throttle::{AttemptInput, Gate, SecondFactorGate, printable,
 pub use self::{
     key::{MIN_KEY_LEN, SessionKey, SessionKeyError},
     next::{MAX_NEXT_LEN, safe_next},
-    throttle::{MemoryThrottleStore, Outcome, Rule, Throttle, ThrottleKey, ThrottleStore, Verdict},
+    throttle::{
+        Ended, MemoryThrottleStore, Outcome, Reservation, Revocation, Rule, Throttle, ThrottleKey,
+        ThrottleStore, Verdict,
+    },
 };
 pub(crate) use self::{
     next::login_location,

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use super::{
     counter::Counter,
-    store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
+    store::{Ended, Reservation, Revocation, ThrottleKey, ThrottleStore, Verdict},
 };
 use crate::error::BoxError;
 
@@ -173,39 +173,33 @@ impl fmt::Debug for MemoryThrottleStore {
 impl ThrottleStore for MemoryThrottleStore {
     async fn reserve(
         &self,
-        key: &ThrottleKey,
-        rule: &Rule,
-        window: Duration,
-        lease: Duration,
+        reservation: &Reservation,
         now: SystemTime,
     ) -> Result<Verdict, BoxError> {
+        let (key, rule) = (reservation.key, &reservation.rule);
         let verdict = {
-            let shard = self.shard(key);
-            let mut state = lock(shard);
-            let entry = state.insert(*key, now, self.per_shard());
-            let verdict = entry.counter.reserve(rule, window, lease, now);
+            let mut state = lock(self.shard(&key));
+            let entry = state.insert(key, now, self.per_shard());
+            let verdict = entry
+                .counter
+                .reserve(rule, reservation.window, reservation.lease, now);
             if entry.counter.is_refusing(rule) {
-                state.mark_refusing(*key);
+                state.mark_refusing(key);
             }
             verdict
         };
         Ok(verdict)
     }
 
-    async fn finish(
-        &self,
-        key: &ThrottleKey,
-        rule: &Rule,
-        outcome: Outcome,
-        window: Duration,
-        now: SystemTime,
-    ) -> Result<(), BoxError> {
+    async fn finish(&self, reservation: &Reservation, ended: Ended) -> Result<(), BoxError> {
+        let (key, rule) = (&reservation.key, &reservation.rule);
         let shard = self.shard(key);
         {
             let mut state = lock(shard);
             if let Some(entry) = state.counters.get_mut(key) {
-                entry.counter.finish(outcome, window, now);
-                if entry.counter.is_refusing(rule) {
+                let counter = &mut entry.counter;
+                counter.finish(ended.outcome, reservation.window, ended.at);
+                if counter.is_refusing(rule) {
                     // Kept apart from here on, so a flood of new keys cannot push it out.
                     state.mark_refusing(*key);
                 } else if entry.counter.is_idle() {
@@ -217,12 +211,9 @@ impl ThrottleStore for MemoryThrottleStore {
         Ok(())
     }
 
-    async fn revoke_devices(
-        &self,
-        account: &ThrottleKey,
-        at: SystemTime,
-        keep: Duration,
-    ) -> Result<(), BoxError> {
+    async fn revoke_devices(&self, revocation: &Revocation) -> Result<(), BoxError> {
+        let Revocation { account, at, keep } = revocation;
+        let (at, keep) = (*at, *keep);
         {
             let per_shard = self.per_shard();
             let mut state = lock(self.shard(account));
@@ -270,6 +261,7 @@ impl ThrottleStore for MemoryThrottleStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::security::throttle::store::{Outcome, Rule};
 
     const WINDOW: Duration = Duration::from_secs(900);
     const LEASE: Duration = Duration::from_secs(30);
@@ -289,18 +281,40 @@ mod tests {
         }
     }
 
+    fn reservation(key: &ThrottleKey, rule: &Rule) -> Reservation {
+        Reservation {
+            key: *key,
+            rule: *rule,
+            window: WINDOW,
+            lease: LEASE,
+        }
+    }
+
+    async fn reserve(
+        store: &MemoryThrottleStore,
+        key: &ThrottleKey,
+        rule: &Rule,
+        now: SystemTime,
+    ) -> Verdict {
+        let reservation = reservation(key, rule);
+        store.reserve(&reservation, now).await.expect("reserve")
+    }
+
+    async fn finish(
+        store: &MemoryThrottleStore,
+        key: &ThrottleKey,
+        rule: &Rule,
+        outcome: Outcome,
+        at: SystemTime,
+    ) {
+        let ended = Ended { outcome, at };
+        let reservation = reservation(key, rule);
+        store.finish(&reservation, ended).await.expect("finish");
+    }
+
     async fn fail(store: &MemoryThrottleStore, key: &ThrottleKey, rule: &Rule, now: SystemTime) {
-        assert_eq!(
-            store
-                .reserve(key, rule, WINDOW, LEASE, now)
-                .await
-                .expect("reserve"),
-            Verdict::Granted
-        );
-        store
-            .finish(key, rule, Outcome::Failed, WINDOW, now)
-            .await
-            .expect("finish");
+        assert_eq!(reserve(store, key, rule, now).await, Verdict::Granted);
+        finish(store, key, rule, Outcome::Failed, now).await;
     }
 
     #[tokio::test]
@@ -308,61 +322,25 @@ mod tests {
         let store = MemoryThrottleStore::default();
         let (k, rule, now) = (key(1), rule(5, 5), SystemTime::now());
         for _ in 0..5 {
-            assert_eq!(
-                store
-                    .reserve(&k, &rule, WINDOW, LEASE, now)
-                    .await
-                    .expect("reserve"),
-                Verdict::Granted
-            );
+            assert_eq!(reserve(&store, &k, &rule, now).await, Verdict::Granted);
         }
-        assert_eq!(
-            store
-                .reserve(&k, &rule, WINDOW, LEASE, now)
-                .await
-                .expect("reserve"),
-            Verdict::Busy
-        );
+        assert_eq!(reserve(&store, &k, &rule, now).await, Verdict::Busy);
         // A success frees its place; a failure uses one up for the window.
-        store
-            .finish(&k, &rule, Outcome::Succeeded { reset: false }, WINDOW, now)
-            .await
-            .expect("finish");
-        assert_eq!(
-            store
-                .reserve(&k, &rule, WINDOW, LEASE, now)
-                .await
-                .expect("reserve"),
-            Verdict::Granted
-        );
+        finish(&store, &k, &rule, Outcome::Succeeded { reset: false }, now).await;
+        assert_eq!(reserve(&store, &k, &rule, now).await, Verdict::Granted);
         for _ in 0..5 {
-            store
-                .finish(&k, &rule, Outcome::Failed, WINDOW, now)
-                .await
-                .expect("finish");
+            finish(&store, &k, &rule, Outcome::Failed, now).await;
         }
         assert!(matches!(
-            store
-                .reserve(&k, &rule, WINDOW, LEASE, now)
-                .await
-                .expect("reserve"),
+            reserve(&store, &k, &rule, now).await,
             Verdict::Refused { first: true, .. }
         ));
         assert!(matches!(
-            store
-                .reserve(&k, &rule, WINDOW, LEASE, now)
-                .await
-                .expect("reserve"),
+            reserve(&store, &k, &rule, now).await,
             Verdict::Refused { first: false, .. }
         ));
         let later = now + WINDOW;
-        assert_eq!(
-            store
-                .reserve(&k, &rule, WINDOW, LEASE, later)
-                .await
-                .expect("reserve"),
-            Verdict::Granted
-        );
+        assert_eq!(reserve(&store, &k, &rule, later).await, Verdict::Granted);
     }
 
     #[tokio::test]
@@ -375,10 +353,7 @@ mod tests {
         let mut now = start;
         for wait in [1, 2, 4] {
             assert!(matches!(
-                store
-                    .reserve(&k, &rule, WINDOW, LEASE, now)
-                    .await
-                    .expect("reserve"),
+                reserve(&store, &k, &rule, now).await,
                 Verdict::Refused { .. }
             ));
             now += Duration::from_secs(wait);
@@ -390,25 +365,10 @@ mod tests {
     async fn a_lease_that_runs_out_gives_its_place_back() {
         let store = MemoryThrottleStore::default();
         let (k, rule, now) = (key(3), rule(1, 1), SystemTime::now());
+        assert_eq!(reserve(&store, &k, &rule, now).await, Verdict::Granted);
+        assert_eq!(reserve(&store, &k, &rule, now).await, Verdict::Busy);
         assert_eq!(
-            store
-                .reserve(&k, &rule, WINDOW, LEASE, now)
-                .await
-                .expect("reserve"),
-            Verdict::Granted
-        );
-        assert_eq!(
-            store
-                .reserve(&k, &rule, WINDOW, LEASE, now)
-                .await
-                .expect("reserve"),
-            Verdict::Busy
-        );
-        assert_eq!(
-            store
-                .reserve(&k, &rule, WINDOW, LEASE, now + LEASE)
-                .await
-                .expect("reserve"),
+            reserve(&store, &k, &rule, now + LEASE).await,
             Verdict::Granted
         );
     }
@@ -421,10 +381,7 @@ mod tests {
             fail(&store, &locked, &rule, now).await;
         }
         assert!(matches!(
-            store
-                .reserve(&locked, &rule, WINDOW, LEASE, now)
-                .await
-                .expect("reserve"),
+            reserve(&store, &locked, &rule, now).await,
             Verdict::Refused { .. }
         ));
         for n in 1_000..11_000 {
@@ -432,10 +389,7 @@ mod tests {
         }
         assert!(store.len() <= SHARDS * 8, "{} counters", store.len());
         assert!(matches!(
-            store
-                .reserve(&locked, &rule, WINDOW, LEASE, now)
-                .await
-                .expect("reserve"),
+            reserve(&store, &locked, &rule, now).await,
             Verdict::Refused { .. }
         ));
     }
@@ -471,23 +425,15 @@ mod tests {
         let (rule, now) = (rule(2, 2), SystemTime::now());
         let (again, older, newest) = (in_first_shard(1), in_first_shard(2), in_first_shard(3));
         // `again` gets a counter and loses it (a success leaves nothing to keep)...
-        assert_eq!(
-            store
-                .reserve(&again, &rule, WINDOW, LEASE, now)
-                .await
-                .expect("reserve"),
-            Verdict::Granted
-        );
-        store
-            .finish(
-                &again,
-                &rule,
-                Outcome::Succeeded { reset: true },
-                WINDOW,
-                now,
-            )
-            .await
-            .expect("finish");
+        assert_eq!(reserve(&store, &again, &rule, now).await, Verdict::Granted);
+        finish(
+            &store,
+            &again,
+            &rule,
+            Outcome::Succeeded { reset: true },
+            now,
+        )
+        .await;
         assert!(store.is_empty());
         // ...then gets a new one after `older`'s: `older` is now the oldest counter.
         fail(&store, &older, &rule, now).await;
@@ -499,10 +445,7 @@ mod tests {
         fail(&store, &again, &rule, now).await;
         assert!(
             matches!(
-                store
-                    .reserve(&again, &rule, WINDOW, LEASE, now)
-                    .await
-                    .expect("reserve"),
+                reserve(&store, &again, &rule, now).await,
                 Verdict::Refused { .. }
             ),
             "the newer counter of a key was dropped in place of the oldest"
@@ -519,7 +462,7 @@ mod tests {
         let (first, second) = (in_first_shard(1), in_first_shard(2));
         for (account, at) in [(first, start), (second, start), (first, later)] {
             store
-                .revoke_devices(&account, at, keep)
+                .revoke_devices(&Revocation { account, at, keep })
                 .await
                 .expect("revoke");
         }

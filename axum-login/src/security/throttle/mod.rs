@@ -44,7 +44,7 @@ pub use self::redis::RedisThrottleStore;
 pub use self::sql::SqlxThrottleStore;
 pub use self::{
     memory::MemoryThrottleStore,
-    store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
+    store::{Ended, Outcome, Reservation, Revocation, Rule, ThrottleKey, ThrottleStore, Verdict},
 };
 use crate::{clock::Clock, error::BoxError, security::SessionKey};
 
@@ -315,27 +315,25 @@ impl Throttle {
         };
         let deadline = tokio::time::Instant::now() + self.max_wait;
         loop {
-            let mut granted: Vec<(ThrottleKey, Kind, Rule)> = Vec::new();
+            let mut granted: Vec<(Reservation, Kind)> = Vec::new();
             let mut busy = None;
             for &(throttle_key, rule, kind) in &keys {
-                let verdict = match store
-                    .reserve(&throttle_key, rule, self.window, self.lease, now)
-                    .await
-                {
+                let reservation = self.reservation(throttle_key, *rule);
+                let verdict = match store.reserve(&reservation, now).await {
                     Ok(verdict) => verdict,
                     Err(error) => {
-                        abandon(store, &granted, self.window, now).await;
+                        abandon(store, &granted, now).await;
                         return Err(error);
                     }
                 };
                 match verdict {
-                    Verdict::Granted => granted.push((throttle_key, kind, *rule)),
+                    Verdict::Granted => granted.push((reservation, kind)),
                     Verdict::Busy => {
                         busy = Some(throttle_key);
                         break;
                     }
                     Verdict::Refused { until, first } => {
-                        abandon(store, &granted, self.window, now).await;
+                        abandon(store, &granted, now).await;
                         if first {
                             log_refusal(kind, account_name, address, until, now);
                         }
@@ -348,10 +346,9 @@ impl Throttle {
                     store: Some(store.clone()),
                     reserved: granted,
                     account,
-                    window: self.window,
                 }));
             };
-            abandon(store, &granted, self.window, now).await;
+            abandon(store, &granted, now).await;
             if tokio::time::Instant::now() >= deadline {
                 tracing::warn!(
                     account = %account_name.map_or_else(String::new, printable),
@@ -366,6 +363,16 @@ impl Throttle {
 }
 
 impl Throttle {
+    /// A reservation of `key` by `rule`, in this throttle's window and lease.
+    fn reservation(&self, key: ThrottleKey, rule: Rule) -> Reservation {
+        Reservation {
+            key,
+            rule,
+            window: self.window,
+            lease: self.lease,
+        }
+    }
+
     /// Counts a second-factor check of `user` (the text of their id) before it runs, in the
     /// user's own counter, which neither a right password nor a device cookie touches.
     pub(crate) async fn gate_second_factor(
@@ -378,20 +385,16 @@ impl Throttle {
             return Ok(SecondFactorGate::Pass(Attempt::unthrottled()));
         };
         let throttle_key = key_of(key, "second factor", user.as_bytes());
-        let rule = self.second_factor;
+        let reservation = self.reservation(throttle_key, self.second_factor);
         let deadline = tokio::time::Instant::now() + self.max_wait;
         loop {
             let now = clock.now();
-            match store
-                .reserve(&throttle_key, &rule, self.window, self.lease, now)
-                .await?
-            {
+            match store.reserve(&reservation, now).await? {
                 Verdict::Granted => {
                     return Ok(SecondFactorGate::Pass(Attempt {
                         store: Some(store.clone()),
-                        reserved: vec![(throttle_key, Kind::SecondFactor, rule)],
+                        reserved: vec![(reservation, Kind::SecondFactor)],
                         account: None,
-                        window: self.window,
                     }));
                 }
                 Verdict::Refused { until, first } => {
@@ -448,17 +451,13 @@ pub(crate) enum SecondFactorGate {
 }
 
 /// Gives back the reservations of an attempt that will not run its check.
-async fn abandon(
-    store: &Arc<dyn ThrottleStore>,
-    granted: &[(ThrottleKey, Kind, Rule)],
-    window: Duration,
-    now: SystemTime,
-) {
-    for (throttle_key, _, rule) in granted {
-        if let Err(error) = store
-            .finish(throttle_key, rule, Outcome::Abandoned, window, now)
-            .await
-        {
+async fn abandon(store: &Arc<dyn ThrottleStore>, granted: &[(Reservation, Kind)], now: SystemTime) {
+    for (reservation, _) in granted {
+        let ended = Ended {
+            outcome: Outcome::Abandoned,
+            at: now,
+        };
+        if let Err(error) = store.finish(reservation, ended).await {
             tracing::error!(%error, "the login throttle could not give back a reservation");
         }
     }
@@ -567,9 +566,8 @@ pub(crate) enum Gate {
 /// ended.
 pub(crate) struct Attempt {
     store: Option<Arc<dyn ThrottleStore>>,
-    reserved: Vec<(ThrottleKey, Kind, Rule)>,
+    reserved: Vec<(Reservation, Kind)>,
     account: Option<ThrottleKey>,
-    window: Duration,
 }
 
 impl Attempt {
@@ -578,7 +576,6 @@ impl Attempt {
             store: None,
             reserved: Vec::new(),
             account: None,
-            window: Duration::ZERO,
         }
     }
 
@@ -594,7 +591,7 @@ impl Attempt {
         let Some(store) = &self.store else {
             return Ok(());
         };
-        for (throttle_key, kind, rule) in &self.reserved {
+        for (reservation, kind) in &self.reserved {
             let outcome = match (succeeded, kind) {
                 (false, _) => Outcome::Failed,
                 (true, Kind::Address) => Outcome::Succeeded { reset: false },
@@ -603,7 +600,7 @@ impl Attempt {
                 }
             };
             store
-                .finish(throttle_key, rule, outcome, self.window, now)
+                .finish(reservation, Ended { outcome, at: now })
                 .await?;
         }
         Ok(())
@@ -612,7 +609,7 @@ impl Attempt {
     /// Gives the reservations back: the check did not happen.
     pub(crate) async fn abandon(self, now: SystemTime) {
         if let Some(store) = &self.store {
-            abandon(store, &self.reserved, self.window, now).await;
+            abandon(store, &self.reserved, now).await;
         }
     }
 }
@@ -629,9 +626,12 @@ pub(crate) async fn revoke_devices(
     let Some(store) = &throttle.store else {
         return Ok(None);
     };
-    store
-        .revoke_devices(&account, now, throttle.device_lifetime)
-        .await?;
+    let revocation = Revocation {
+        account,
+        at: now,
+        keep: throttle.device_lifetime,
+    };
+    store.revoke_devices(&revocation).await?;
     let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key));
     let id = devices
         .iter()

@@ -1,16 +1,14 @@
 //! [`RedisThrottleStore`]: the throttle's counters in Redis, shared by every instance.
 
-use std::{
-    fmt,
-    time::{Duration, SystemTime},
-};
+use std::time::SystemTime;
 
 use fred::interfaces::{KeysInterface, LuaInterface};
 
-use super::store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict};
+use super::store::{Ended, Outcome, Reservation, Revocation, ThrottleKey, ThrottleStore, Verdict};
 use crate::{
-    clock::{from_millis, to_millis},
+    clock::{duration_millis, from_millis, to_millis},
     error::BoxError,
+    redis::redis_store,
 };
 
 /// One reservation, atomic on the server: the same arithmetic as the in-memory counter (see
@@ -91,6 +89,7 @@ end
 return 1
 ";
 
+redis_store! {
 /// The throttle's counters in Redis (feature `redis`), so that every instance of an app counts
 /// the same failures: an attacker gains nothing by spreading guesses across instances.
 ///
@@ -111,40 +110,12 @@ return 1
 /// let throttle = Throttle::new(RedisThrottleStore::new(pool));
 /// # let _ = throttle; Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct RedisThrottleStore<C> {
-    client: C,
-    prefix: String,
-}
-
-impl<C> fmt::Debug for RedisThrottleStore<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisThrottleStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
+pub struct RedisThrottleStore;
+    new: " Counters through `client` (a `fred` 10 client or pool), under `axum_login:throttle:`.",
+    prefix: "axum_login:throttle:",
 }
 
 impl<C> RedisThrottleStore<C> {
-    /// Counters through `client` (a `fred` 10 client or pool), under `axum_login:throttle:`.
-    pub fn new(client: C) -> Self {
-        Self {
-            client,
-            prefix: "axum_login:throttle:".to_owned(),
-        }
-    }
-
-    /// Keys start with `prefix` instead, e.g. to keep two apps apart on one server.
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// The client.
-    pub fn client(&self) -> &C {
-        &self.client
-    }
-
     fn counter(&self, key: &ThrottleKey) -> String {
         format!("{}{key}", self.prefix)
     }
@@ -154,10 +125,6 @@ impl<C> RedisThrottleStore<C> {
     }
 }
 
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 #[async_trait::async_trait]
 impl<C> ThrottleStore for RedisThrottleStore<C>
 where
@@ -165,23 +132,21 @@ where
 {
     async fn reserve(
         &self,
-        key: &ThrottleKey,
-        rule: &Rule,
-        window: Duration,
-        lease: Duration,
+        reservation: &Reservation,
         now: SystemTime,
     ) -> Result<Verdict, BoxError> {
+        let rule = &reservation.rule;
         let args = vec![
             to_millis(now).to_string(),
-            millis(window).to_string(),
-            millis(lease).to_string(),
+            duration_millis(reservation.window).to_string(),
+            duration_millis(reservation.lease).to_string(),
             rule.limit.to_string(),
             rule.free.to_string(),
-            millis(rule.delay).to_string(),
+            duration_millis(rule.delay).to_string(),
         ];
         let answer: Vec<i64> = self
             .client
-            .eval(RESERVE, vec![self.counter(key)], args)
+            .eval(RESERVE, vec![self.counter(&reservation.key)], args)
             .await?;
         Ok(match answer.as_slice() {
             [0] => Verdict::Granted,
@@ -196,39 +161,31 @@ where
         })
     }
 
-    async fn finish(
-        &self,
-        key: &ThrottleKey,
-        _rule: &Rule,
-        outcome: Outcome,
-        window: Duration,
-        now: SystemTime,
-    ) -> Result<(), BoxError> {
-        let outcome = match outcome {
+    async fn finish(&self, reservation: &Reservation, ended: Ended) -> Result<(), BoxError> {
+        let outcome = match ended.outcome {
             Outcome::Failed => 0,
             Outcome::Succeeded { reset: true } => 1,
             Outcome::Succeeded { reset: false } => 2,
             Outcome::Abandoned => 3,
         };
         let args = vec![
-            to_millis(now).to_string(),
-            millis(window).to_string(),
+            to_millis(ended.at).to_string(),
+            duration_millis(reservation.window).to_string(),
             outcome.to_string(),
         ];
         let _: i64 = self
             .client
-            .eval(FINISH, vec![self.counter(key)], args)
+            .eval(FINISH, vec![self.counter(&reservation.key)], args)
             .await?;
         Ok(())
     }
 
-    async fn revoke_devices(
-        &self,
-        account: &ThrottleKey,
-        at: SystemTime,
-        keep: Duration,
-    ) -> Result<(), BoxError> {
-        let args = vec![to_millis(at).to_string(), millis(keep).max(1).to_string()];
+    async fn revoke_devices(&self, revocation: &Revocation) -> Result<(), BoxError> {
+        let Revocation { account, at, keep } = revocation;
+        let args = vec![
+            to_millis(*at).to_string(),
+            duration_millis(*keep).max(1).to_string(),
+        ];
         let _: i64 = self
             .client
             .eval(REVOKE, vec![self.revoked(account)], args)

@@ -5,9 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use super::{
     counter::Counter,
-    store::{Outcome, Rule, ThrottleKey, ThrottleStore, Verdict},
+    store::{Ended, Reservation, Revocation, ThrottleKey, ThrottleStore, Verdict},
 };
-use crate::clock::{from_millis, to_millis};
+use crate::clock::{duration_millis, from_millis, to_millis};
 use crate::error::BoxError;
 use crate::sqlx::db::{Param, sqlx_store};
 use crate::sqlx::sql::{Dialect, Statement};
@@ -129,10 +129,6 @@ impl Queries {
     }
 }
 
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 impl<DB: SqlxDatabase> SqlxThrottleStore<DB> {
     /// Deletes the counters and revocations whose time is over. Reservations do it now and
     /// then on their own.
@@ -192,12 +188,15 @@ impl<DB: SqlxDatabase> SqlxThrottleStore<DB> {
 
     async fn reserve_in_db(
         &self,
-        key: &ThrottleKey,
-        rule: &Rule,
-        window: Duration,
-        lease: Duration,
+        reservation: &Reservation,
         now: SystemTime,
     ) -> Result<Verdict, sqlx::Error> {
+        let Reservation {
+            key,
+            rule,
+            window,
+            lease,
+        } = *reservation;
         let (db, key) = (&self.db, key.as_bytes().as_slice());
         let verdict = retry(|| async {
             let mut tx = db.pool.begin().await?;
@@ -208,7 +207,7 @@ impl<DB: SqlxDatabase> SqlxThrottleStore<DB> {
                 .load(&mut tx, key)
                 .await?
                 .unwrap_or_else(|| Counter::new(now));
-            let verdict = counter.reserve(rule, window, lease, now);
+            let verdict = counter.reserve(&rule, window, lease, now);
             self.save(&mut tx, key, &counter, window).await?;
             tx.commit().await?;
             Ok(verdict)
@@ -222,12 +221,11 @@ impl<DB: SqlxDatabase> SqlxThrottleStore<DB> {
 
     async fn finish_in_db(
         &self,
-        key: &ThrottleKey,
-        outcome: Outcome,
-        window: Duration,
-        now: SystemTime,
+        reservation: &Reservation,
+        ended: Ended,
     ) -> Result<(), sqlx::Error> {
-        let (db, key) = (&self.db, key.as_bytes().as_slice());
+        let (db, window) = (&self.db, reservation.window);
+        let key = reservation.key.as_bytes().as_slice();
         retry(|| async {
             let mut tx = db.pool.begin().await?;
             db.execute_in(&mut tx, &db.sql.lock, &[Param::Bytes(key)])
@@ -235,7 +233,7 @@ impl<DB: SqlxDatabase> SqlxThrottleStore<DB> {
             let Some(mut counter) = self.load(&mut tx, key).await? else {
                 return Ok(());
             };
-            counter.finish(outcome, window, now);
+            counter.finish(ended.outcome, window, ended.at);
             if counter.is_idle() {
                 db.execute_in(&mut tx, &db.sql.delete, &[Param::Bytes(key)])
                     .await?;
@@ -252,36 +250,22 @@ impl<DB: SqlxDatabase> SqlxThrottleStore<DB> {
 impl<DB: SqlxDatabase> ThrottleStore for SqlxThrottleStore<DB> {
     async fn reserve(
         &self,
-        key: &ThrottleKey,
-        rule: &Rule,
-        window: Duration,
-        lease: Duration,
+        reservation: &Reservation,
         now: SystemTime,
     ) -> Result<Verdict, BoxError> {
-        Ok(self.reserve_in_db(key, rule, window, lease, now).await?)
+        Ok(self.reserve_in_db(reservation, now).await?)
     }
 
-    async fn finish(
-        &self,
-        key: &ThrottleKey,
-        _rule: &Rule,
-        outcome: Outcome,
-        window: Duration,
-        now: SystemTime,
-    ) -> Result<(), BoxError> {
-        Ok(self.finish_in_db(key, outcome, window, now).await?)
+    async fn finish(&self, reservation: &Reservation, ended: Ended) -> Result<(), BoxError> {
+        Ok(self.finish_in_db(reservation, ended).await?)
     }
 
-    async fn revoke_devices(
-        &self,
-        account: &ThrottleKey,
-        at: SystemTime,
-        keep: Duration,
-    ) -> Result<(), BoxError> {
+    async fn revoke_devices(&self, revocation: &Revocation) -> Result<(), BoxError> {
+        let Revocation { account, at, keep } = revocation;
         let params = [
             Param::Bytes(account.as_bytes()),
-            Param::Int(to_millis(at)),
-            Param::Int(to_millis(at).saturating_add(millis(keep))),
+            Param::Int(to_millis(*at)),
+            Param::Int(to_millis(*at).saturating_add(duration_millis(*keep))),
         ];
         self.db.execute(&self.db.sql.revoke, &params).await?;
         Ok(())

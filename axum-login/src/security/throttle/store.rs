@@ -84,6 +84,42 @@ impl Rule {
     }
 }
 
+/// One check's hold on one counter: what [`ThrottleStore::reserve`] asks for, and what
+/// [`ThrottleStore::finish`] is given back when the check ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    /// The counter.
+    pub key: ThrottleKey,
+    /// The rule the counter is held to.
+    pub rule: Rule,
+    /// How long the counter's window lasts: its failures are forgotten when it ends.
+    pub window: Duration,
+    /// How long the store holds the reservation at most, so that a process that dies holding
+    /// one does not block its key for long.
+    pub lease: Duration,
+}
+
+/// How a reserved check ended, and when, for [`ThrottleStore::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// How the check ended.
+    pub outcome: Outcome,
+    /// When it ended.
+    pub at: SystemTime,
+}
+
+/// The device cookies of one account that stop counting, for
+/// [`ThrottleStore::revoke_devices`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revocation {
+    /// The account whose device cookies are revoked.
+    pub account: ThrottleKey,
+    /// Cookies issued before this no longer count.
+    pub at: SystemTime,
+    /// How long the store remembers the revocation: the longest a device cookie lives.
+    pub keep: Duration,
+}
+
 /// What [`ThrottleStore::reserve`] answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -121,7 +157,7 @@ pub enum Outcome {
 ///
 /// Each counter holds, for its window: the failures, when the last one was, and the checks in
 /// flight. A store must make [`reserve`](Self::reserve) and [`finish`](Self::finish) atomic per
-/// key (simultaneous attempts must not all slip under a limit), hold a reservation at most
+/// key (simultaneous attempts must not all slip under a limit), hold a reservation at most its
 /// `lease` (a process that dies holding one must not block its key for long), and forget a
 /// counter when its window ends.
 ///
@@ -129,37 +165,22 @@ pub enum Outcome {
 /// [how the store traits are written](crate::store#the-store-traits).
 #[async_trait::async_trait]
 pub trait ThrottleStore: Send + Sync + 'static {
-    /// Asks to run one check against `key`: answers [`Verdict::Granted`] (and holds a
-    /// reservation), [`Verdict::Busy`] or [`Verdict::Refused`], by `rule` in windows of
-    /// `window`.
+    /// Asks to run one check against the reservation's key: answers [`Verdict::Granted`] (and
+    /// holds the reservation), [`Verdict::Busy`] or [`Verdict::Refused`], by its rule in
+    /// windows of its window.
     async fn reserve(
         &self,
-        key: &ThrottleKey,
-        rule: &Rule,
-        window: Duration,
-        lease: Duration,
+        reservation: &Reservation,
         now: SystemTime,
     ) -> Result<Verdict, BoxError>;
 
-    /// Ends a reservation of `key` with `outcome`, counted by `rule` (the one it was reserved
-    /// under: a store that keeps refusing keys apart learns here that one reached its limit).
-    async fn finish(
-        &self,
-        key: &ThrottleKey,
-        rule: &Rule,
-        outcome: Outcome,
-        window: Duration,
-        now: SystemTime,
-    ) -> Result<(), BoxError>;
+    /// Ends a granted `reservation` as `ended` says, counted by its rule (a store that keeps
+    /// refusing keys apart learns here that one reached its limit).
+    async fn finish(&self, reservation: &Reservation, ended: Ended) -> Result<(), BoxError>;
 
-    /// Revokes every device cookie of `account` issued before `at`, remembering it for `keep`
-    /// (the longest a device cookie lives).
-    async fn revoke_devices(
-        &self,
-        account: &ThrottleKey,
-        at: SystemTime,
-        keep: Duration,
-    ) -> Result<(), BoxError>;
+    /// Revokes every device cookie of the revocation's account issued before its `at`,
+    /// remembering that for its `keep`; a revocation only moves forward in time.
+    async fn revoke_devices(&self, revocation: &Revocation) -> Result<(), BoxError>;
 
     /// When the device cookies of `account` were last revoked, if they were.
     async fn devices_revoked_at(

@@ -14,6 +14,7 @@ use tower_sessions::{
 };
 
 use super::{SessionBackend, Update, decode_data, encode_data};
+use crate::redis::redis_store;
 
 /// Writes a session only if its key exists, and, when asked, only if its data changed; in one
 /// script, so that no `DEL` from a logout can fall between the check and the write.
@@ -27,6 +28,7 @@ redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
 return 2
 ";
 
+redis_store! {
 /// Sessions in Redis (feature `redis`), one key per session, expiring with it.
 ///
 /// Every write is atomic on the server: `create` is `SET ... NX`, `save` and
@@ -49,18 +51,9 @@ return 2
 /// let sessions = axum_login::session_layer(axum_login::session::RedisSessionStore::new(pool));
 /// # let _ = sessions; Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct RedisSessionStore<C> {
-    client: C,
-    prefix: String,
-}
-
-impl<C> fmt::Debug for RedisSessionStore<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSessionStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
+pub struct RedisSessionStore;
+    new: " Sessions through `client`, under keys `axum_login:session:<id>`.",
+    prefix: "axum_login:session:",
 }
 
 fn store_error(error: fred::error::Error) -> session_store::Error {
@@ -68,25 +61,6 @@ fn store_error(error: fred::error::Error) -> session_store::Error {
 }
 
 impl<C> RedisSessionStore<C> {
-    /// Sessions through `client`, under keys `axum_login:session:<id>`.
-    pub fn new(client: C) -> Self {
-        Self {
-            client,
-            prefix: "axum_login:session:".to_owned(),
-        }
-    }
-
-    /// Keys start with `prefix` instead, e.g. to keep two apps apart on one server.
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// The client.
-    pub fn client(&self) -> &C {
-        &self.client
-    }
-
     fn key(&self, id: &Id) -> String {
         format!("{}{id}", self.prefix)
     }
