@@ -48,7 +48,7 @@ mod totp {
 
     use super::*;
     use crate::{
-        mfa::{RecoveryCodeHash, SecondFactorStore, StoredTotp},
+        mfa::{RecoveryCodeHash, SecondFactorStore, StoredTotp, TotpStep},
         sqlx::retry::retry,
     };
 
@@ -144,8 +144,12 @@ mod totp {
         }
     }
 
-    fn step_param(step: u64) -> i64 {
-        i64::try_from(step).unwrap_or(i64::MAX)
+    fn step_params<'a>(code: &TotpStep<'a>) -> [Param<'a>; 3] {
+        [
+            Param::Text(code.user),
+            Param::Bytes(code.sealed.expose_secret()),
+            Param::Int(i64::try_from(code.step).unwrap_or(i64::MAX)),
+        ]
     }
 
     #[async_trait::async_trait]
@@ -184,36 +188,16 @@ mod totp {
                 .map_err(MfaError::store)
         }
 
-        async fn activate_totp(
-            &self,
-            user: &str,
-            sealed: &SecretSlice<u8>,
-            step: u64,
-        ) -> Result<bool, MfaError> {
-            let params = [
-                Param::Text(user),
-                Param::Bytes(sealed.expose_secret()),
-                Param::Int(step_param(step)),
-            ];
+        async fn activate_totp(&self, code: &TotpStep<'_>) -> Result<bool, MfaError> {
             self.db
-                .matched(&self.db.sql.activate, &params)
+                .matched(&self.db.sql.activate, &step_params(code))
                 .await
                 .map_err(MfaError::store)
         }
 
-        async fn record_totp_step(
-            &self,
-            user: &str,
-            sealed: &SecretSlice<u8>,
-            step: u64,
-        ) -> Result<bool, MfaError> {
-            let params = [
-                Param::Text(user),
-                Param::Bytes(sealed.expose_secret()),
-                Param::Int(step_param(step)),
-            ];
+        async fn record_totp_step(&self, code: &TotpStep<'_>) -> Result<bool, MfaError> {
             self.db
-                .matched(&self.db.sql.record_step, &params)
+                .matched(&self.db.sql.record_step, &step_params(code))
                 .await
                 .map_err(MfaError::store)
         }
@@ -285,7 +269,7 @@ pub use self::passkeys::SqlxPasskeyStore;
 mod passkeys {
     use super::*;
     use crate::{
-        mfa::passkey::{Passkey, PasskeyStore, Uuid},
+        mfa::passkey::{Passkey, PasskeyStore, PasskeyUpdate, Uuid},
         sqlx::db::is_unique_violation,
     };
 
@@ -445,18 +429,13 @@ mod passkeys {
             }
         }
 
-        async fn update_passkey(
-            &self,
-            user: &str,
-            passkey: &Passkey,
-            counter: u32,
-        ) -> Result<bool, MfaError> {
-            let json = to_json(passkey)?;
+        async fn update_passkey(&self, update: &PasskeyUpdate<'_>) -> Result<bool, MfaError> {
+            let json = to_json(update.passkey)?;
             let params = [
-                Param::Bytes(passkey.cred_id().as_slice()),
-                Param::Text(user),
+                Param::Bytes(update.passkey.cred_id().as_slice()),
+                Param::Text(update.user),
                 Param::Bytes(&json),
-                Param::Int(i64::from(counter)),
+                Param::Int(i64::from(update.counter)),
             ];
             self.db
                 .matched(&self.db.sql.update, &params)
