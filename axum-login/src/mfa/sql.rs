@@ -108,21 +108,13 @@ mod totp {
                  CREATE TABLE IF NOT EXISTS {codes} (user_id {user} NOT NULL, code_hash {code_hash} NOT NULL, PRIMARY KEY (user_id, code_hash))"
             );
             let ret = dialect.matched_rows();
-            let set_pending = match dialect {
-                Dialect::MySql => format!(
-                    "INSERT INTO {totp} (user_id, pending) VALUES ($1, $2) ON DUPLICATE KEY UPDATE pending = VALUES(pending)"
-                ),
-                _ => format!(
-                    "INSERT INTO {totp} (user_id, pending) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET pending = excluded.pending"
-                ),
-            };
             let render = |sql: String| dialect.render(&sql);
             Self {
                 schema,
                 load: render(format!(
                     "SELECT secret, pending, last_step FROM {totp} WHERE user_id = $1"
                 )),
-                set_pending: render(set_pending),
+                set_pending: render(dialect.upsert(totp, &["user_id", "pending"], "user_id")),
                 // MySQL assigns left to right, the others from the old row: both read the
                 // pending secret before it is cleared.
                 activate: render(format!(
@@ -336,14 +328,7 @@ mod passkeys {
             };
             // A concurrent first call inserts too: the loser's row is ignored and both read
             // the winner's handle.
-            let insert_handle = match dialect {
-                Dialect::MySql => {
-                    format!("INSERT IGNORE INTO {users} (user_id, handle) VALUES ($1, $2)")
-                }
-                _ => format!(
-                    "INSERT INTO {users} (user_id, handle) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-                ),
-            };
+            let insert_handle = dialect.insert_or_ignore(users, &["user_id", "handle"]);
             let ret = dialect.matched_rows();
             let render = |sql: String| dialect.render(&sql);
             Self {
