@@ -10,33 +10,13 @@ use crate::sqlx::{
     sql::{Dialect, Statement},
 };
 
-/// The column types of each database.
-struct Types {
-    user: &'static str,
-    bytes: &'static str,
-    int: &'static str,
-}
-
-fn types(dialect: Dialect) -> Types {
-    match dialect {
-        Dialect::Postgres => Types {
-            user: "TEXT",
-            bytes: "BYTEA",
-            int: "BIGINT",
-        },
-        // Bytes, compared as bytes: ids that differ only in case, accents or trailing spaces
-        // (which MySQL's text collations all ignore) are different users.
-        Dialect::MySql => Types {
-            user: "VARBINARY(255)",
-            bytes: "BLOB",
-            int: "BIGINT",
-        },
-        Dialect::Sqlite => Types {
-            user: "TEXT",
-            bytes: "BLOB",
-            int: "INTEGER",
-        },
-    }
+/// The column types of a user id, of bytes, and of a whole number.
+fn column_types(dialect: Dialect) -> (&'static str, &'static str, &'static str) {
+    (
+        dialect.exact_text_type(),
+        dialect.bytes_type(),
+        dialect.int_type(),
+    )
 }
 
 #[cfg(feature = "totp")]
@@ -95,7 +75,7 @@ mod totp {
 
     impl Queries {
         fn new(dialect: Dialect) -> Self {
-            let Types { user, bytes, int } = types(dialect);
+            let (user, bytes, int) = column_types(dialect);
             let totp = "axum_login_totp";
             let codes = "axum_login_recovery_codes";
             let code_hash = if dialect == Dialect::MySql {
@@ -301,7 +281,7 @@ mod passkeys {
 
     impl Queries {
         fn new(dialect: Dialect) -> Self {
-            let Types { user, bytes, int } = types(dialect);
+            let (user, bytes, int) = column_types(dialect);
             // A credential id is up to 1023 bytes (WebAuthn), and MySQL keys need a length.
             let key_bytes = if dialect == Dialect::MySql {
                 "VARBINARY(1023)"

@@ -55,13 +55,7 @@ struct Queries {
 impl Queries {
     fn new(dialect: Dialect) -> Self {
         let t = dialect.quote("axum_login_remember");
-        let (key, int) = match dialect {
-            Dialect::Postgres => ("TEXT", "BIGINT"),
-            // Bytes, compared as bytes: MySQL's text collations ignore case and trailing
-            // spaces, and selectors and hashes are case-sensitive base64.
-            Dialect::MySql => ("VARBINARY(255)", "BIGINT"),
-            Dialect::Sqlite => ("TEXT", "INTEGER"),
-        };
+        let (key, int) = (dialect.exact_text_type(), dialect.int_type());
         let columns = format!(
             "selector {key} NOT NULL PRIMARY KEY, user_id {key} NOT NULL, validator_hash {key} NOT NULL, previous_hash {key}, rotated_at {int} NOT NULL, expires_at {int} NOT NULL"
         );

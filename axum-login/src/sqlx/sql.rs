@@ -25,6 +25,35 @@ impl Dialect {
         }
     }
 
+    /// The column type of a whole number of up to 64 bits: times in milliseconds, counters.
+    pub(crate) fn int_type(self) -> &'static str {
+        if self == Self::Sqlite {
+            "INTEGER"
+        } else {
+            "BIGINT"
+        }
+    }
+
+    /// The column type of a short text that is kept and compared byte for byte: user ids,
+    /// token selectors and hashes. MySQL's text collations all ignore case, accents or
+    /// trailing spaces, so two different ids could match one row; there it is bytes.
+    pub(crate) fn exact_text_type(self) -> &'static str {
+        if self == Self::MySql {
+            "VARBINARY(255)"
+        } else {
+            "TEXT"
+        }
+    }
+
+    /// The column type of bytes of any length.
+    pub(crate) fn bytes_type(self) -> &'static str {
+        if self == Self::Postgres {
+            "BYTEA"
+        } else {
+            "BLOB"
+        }
+    }
+
     /// `name` as an identifier of this database, part by part (`auth.users`).
     ///
     /// SQLite reads a double-quoted name that is no column as a string literal, so a misspelt
