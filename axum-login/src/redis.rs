@@ -6,7 +6,8 @@ use crate::clock::to_millis;
 
 /// Declares the shell of a Redis store: a struct of a `fred` client `C` and a key prefix,
 /// `Clone`, a `Debug` that shows the prefix and never the client, `new` (keys under
-/// `prefix`), `with_prefix` and `client`. The store adds its keys and its trait impl.
+/// `prefix`), `with_prefix`, `client`, and `key`, which puts the prefix before a name, so that
+/// every key of every store is under the prefix. The store adds its trait impl.
 macro_rules! redis_store {
     (
         $(#[$meta:meta])*
@@ -47,6 +48,10 @@ macro_rules! redis_store {
             /// The client.
             pub fn client(&self) -> &C {
                 &self.client
+            }
+
+            fn key(&self, name: impl ::core::fmt::Display) -> ::std::string::String {
+                ::std::format!("{}{name}", self.prefix)
             }
         }
     };

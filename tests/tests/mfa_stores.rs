@@ -10,8 +10,8 @@ use axum_login::{
     clock::{Clock, ManualClock},
     mfa::{
         CodeCheck, EncryptionKey, MemoryPasskeyStore, MemorySecondFactorStore, Mfa, MfaError,
-        PasskeyStore, Passkeys, SecondFactorStore, SqlxPasskeyStore, SqlxSecondFactorStore, Totp,
-        TotpSecret,
+        PasskeyStore, PasskeyUpdate, Passkeys, SecondFactorStore, SqlxPasskeyStore,
+        SqlxSecondFactorStore, Totp, TotpSecret,
         passkey::{Passkey, Url},
     },
 };
@@ -259,6 +259,14 @@ async fn two_passkeys() -> (Passkey, Passkey) {
     (first, second)
 }
 
+fn update<'a>(user: &'a str, passkey: &'a Passkey, counter: u32) -> PasskeyUpdate<'a> {
+    PasskeyUpdate {
+        user,
+        passkey,
+        counter,
+    }
+}
+
 async fn passkey_store_keeps_credentials_per_user<S: PasskeyStore>(store: S) {
     let store = Arc::new(store);
     let (first, second) = two_passkeys().await;
@@ -313,11 +321,11 @@ async fn passkey_store_keeps_credentials_per_user<S: PasskeyStore>(store: S) {
     assert!(store.passkeys("8").await.unwrap().is_empty());
 
     // The counter only moves forward; the same value again is allowed (backup flags change).
-    assert!(store.update_passkey("7", &first, 5).await.unwrap());
-    assert!(!store.update_passkey("7", &first, 4).await.unwrap());
-    assert!(store.update_passkey("7", &first, 5).await.unwrap());
+    assert!(store.update_passkey(&update("7", &first, 5)).await.unwrap());
+    assert!(!store.update_passkey(&update("7", &first, 4)).await.unwrap());
+    assert!(store.update_passkey(&update("7", &first, 5)).await.unwrap());
     assert!(
-        !store.update_passkey("8", &first, 9).await.unwrap(),
+        !store.update_passkey(&update("8", &first, 9)).await.unwrap(),
         "not theirs"
     );
 

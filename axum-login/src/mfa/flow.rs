@@ -6,7 +6,7 @@ use std::fmt::{self, Display};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    EncryptionKey, MfaError, RecoveryCodes, SecondFactorStore, Totp, TotpSecret,
+    EncryptionKey, MfaError, RecoveryCodes, SecondFactorStore, Totp, TotpSecret, TotpStep,
     recovery_code_hash,
     seal::{open, seal},
 };
@@ -219,7 +219,12 @@ impl<S: SecondFactorStore> Mfa<S> {
         let Ok(step) = self.totp.matching_step(&secret, code, now, None) else {
             return Ok(None);
         };
-        if !self.store.activate_totp(&user, &pending, step).await? {
+        let code = TotpStep {
+            user: &user,
+            sealed: &pending,
+            step,
+        };
+        if !self.store.activate_totp(&code).await? {
             // Another enrolment replaced the pending secret, or a concurrent confirmation won.
             return Ok(None);
         }
@@ -262,7 +267,15 @@ impl<S: SecondFactorStore> Mfa<S> {
             .matching_step(&secret, code, now, stored.last_step)
         {
             Ok(step) => Ok(
-                if self.store.record_totp_step(&user, &sealed, step).await? {
+                if self
+                    .store
+                    .record_totp_step(&TotpStep {
+                        user: &user,
+                        sealed: &sealed,
+                        step,
+                    })
+                    .await?
+                {
                     CodeCheck::Accepted
                 } else {
                     CodeCheck::Replayed

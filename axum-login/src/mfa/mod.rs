@@ -101,7 +101,7 @@ mod store;
 mod totp;
 
 #[cfg(feature = "passkeys")]
-pub use self::passkey::{MemoryPasskeyStore, PasskeyStore, Passkeys};
+pub use self::passkey::{MemoryPasskeyStore, PasskeyStore, PasskeyUpdate, Passkeys};
 #[cfg(all(feature = "sqlx", feature = "passkeys"))]
 pub use self::sql::SqlxPasskeyStore;
 #[cfg(all(feature = "sqlx", feature = "totp"))]
@@ -111,7 +111,7 @@ pub use self::{
     flow::{CodeCheck, Mfa, TotpEnrollment},
     recovery::{RECOVERY_CODE_COUNT, RecoveryCodeHash, RecoveryCodes, recovery_code_hash},
     seal::EncryptionKey,
-    store::{MemorySecondFactorStore, SecondFactorStore, StoredTotp},
+    store::{MemorySecondFactorStore, SecondFactorStore, StoredTotp, TotpStep},
     totp::{MIN_SECRET_LEN, SECRET_LEN, Totp, TotpSecret},
 };
 

@@ -61,6 +61,17 @@ use webauthn_rs::prelude::{
 
 use super::MfaError;
 
+/// A passkey after an authentication, for [`PasskeyStore::update_passkey`].
+#[derive(Debug, Clone, Copy)]
+pub struct PasskeyUpdate<'a> {
+    /// The user, as the text of their id.
+    pub user: &'a str,
+    /// The passkey as it now is; its credential id names the stored one it replaces.
+    pub passkey: &'a Passkey,
+    /// The signature counter the authentication reported.
+    pub counter: u32,
+}
+
 /// Keeps users' passkeys and their WebAuthn user handles.
 ///
 /// Users are the text of their id, as for [`SecondFactorStore`](super::SecondFactorStore)
@@ -88,15 +99,11 @@ pub trait PasskeyStore: Send + Sync + 'static {
     /// registered already, to anyone.
     async fn add_passkey(&self, user: &str, passkey: &Passkey) -> Result<bool, MfaError>;
 
-    /// Replaces the user's stored passkey of the same credential id with `passkey`, whose
-    /// signature counter is `counter`, unless the stored counter is already higher; answers
-    /// whether it replaced it. Two authentications racing with counters 5 and 6 thus leave 6.
-    async fn update_passkey(
-        &self,
-        user: &str,
-        passkey: &Passkey,
-        counter: u32,
-    ) -> Result<bool, MfaError>;
+    /// Replaces the user's stored passkey of the same credential id with `update.passkey`,
+    /// whose signature counter is `update.counter`, unless the stored counter is already
+    /// higher; answers whether it replaced it. Two authentications racing with counters 5 and
+    /// 6 thus leave 6.
+    async fn update_passkey(&self, update: &PasskeyUpdate<'_>) -> Result<bool, MfaError>;
 
     /// Removes the user's passkey with this credential id; answers whether there was one.
     async fn remove_passkey(&self, user: &str, credential_id: &[u8]) -> Result<bool, MfaError>;
@@ -172,12 +179,12 @@ impl PasskeyStore for MemoryPasskeyStore {
         }))
     }
 
-    async fn update_passkey(
-        &self,
-        user: &str,
-        passkey: &Passkey,
-        counter: u32,
-    ) -> Result<bool, MfaError> {
+    async fn update_passkey(&self, update: &PasskeyUpdate<'_>) -> Result<bool, MfaError> {
+        let PasskeyUpdate {
+            user,
+            passkey,
+            counter,
+        } = *update;
         Ok(
             self.with(|s| match s.passkeys.get_mut(passkey.cred_id().as_slice()) {
                 Some((owner, stored, stored_counter))
@@ -459,7 +466,11 @@ impl<S: PasskeyStore> Passkeys<S> {
         passkey.update_credential(result);
         if !self
             .store
-            .update_passkey(user, passkey, result.counter())
+            .update_passkey(&PasskeyUpdate {
+                user,
+                passkey,
+                counter: result.counter(),
+            })
             .await?
             && result.counter() > 0
         {

@@ -10,33 +10,13 @@ use crate::sqlx::{
     sql::{Dialect, Statement},
 };
 
-/// The column types of each database.
-struct Types {
-    user: &'static str,
-    bytes: &'static str,
-    int: &'static str,
-}
-
-fn types(dialect: Dialect) -> Types {
-    match dialect {
-        Dialect::Postgres => Types {
-            user: "TEXT",
-            bytes: "BYTEA",
-            int: "BIGINT",
-        },
-        // Bytes, compared as bytes: ids that differ only in case, accents or trailing spaces
-        // (which MySQL's text collations all ignore) are different users.
-        Dialect::MySql => Types {
-            user: "VARBINARY(255)",
-            bytes: "BLOB",
-            int: "BIGINT",
-        },
-        Dialect::Sqlite => Types {
-            user: "TEXT",
-            bytes: "BLOB",
-            int: "INTEGER",
-        },
-    }
+/// The column types of a user id, of bytes, and of a whole number.
+fn column_types(dialect: Dialect) -> (&'static str, &'static str, &'static str) {
+    (
+        dialect.exact_text_type(),
+        dialect.bytes_type(),
+        dialect.int_type(),
+    )
 }
 
 #[cfg(feature = "totp")]
@@ -48,7 +28,7 @@ mod totp {
 
     use super::*;
     use crate::{
-        mfa::{RecoveryCodeHash, SecondFactorStore, StoredTotp},
+        mfa::{RecoveryCodeHash, SecondFactorStore, StoredTotp, TotpStep},
         sqlx::retry::retry,
     };
 
@@ -95,7 +75,7 @@ mod totp {
 
     impl Queries {
         fn new(dialect: Dialect) -> Self {
-            let Types { user, bytes, int } = types(dialect);
+            let (user, bytes, int) = column_types(dialect);
             let totp = "axum_login_totp";
             let codes = "axum_login_recovery_codes";
             let code_hash = if dialect == Dialect::MySql {
@@ -108,21 +88,13 @@ mod totp {
                  CREATE TABLE IF NOT EXISTS {codes} (user_id {user} NOT NULL, code_hash {code_hash} NOT NULL, PRIMARY KEY (user_id, code_hash))"
             );
             let ret = dialect.matched_rows();
-            let set_pending = match dialect {
-                Dialect::MySql => format!(
-                    "INSERT INTO {totp} (user_id, pending) VALUES ($1, $2) ON DUPLICATE KEY UPDATE pending = VALUES(pending)"
-                ),
-                _ => format!(
-                    "INSERT INTO {totp} (user_id, pending) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET pending = excluded.pending"
-                ),
-            };
             let render = |sql: String| dialect.render(&sql);
             Self {
                 schema,
                 load: render(format!(
                     "SELECT secret, pending, last_step FROM {totp} WHERE user_id = $1"
                 )),
-                set_pending: render(set_pending),
+                set_pending: render(dialect.upsert(totp, &["user_id", "pending"], "user_id")),
                 // MySQL assigns left to right, the others from the old row: both read the
                 // pending secret before it is cleared.
                 activate: render(format!(
@@ -144,8 +116,12 @@ mod totp {
         }
     }
 
-    fn step_param(step: u64) -> i64 {
-        i64::try_from(step).unwrap_or(i64::MAX)
+    fn step_params<'a>(code: &TotpStep<'a>) -> [Param<'a>; 3] {
+        [
+            Param::Text(code.user),
+            Param::Bytes(code.sealed.expose_secret()),
+            Param::Int(i64::try_from(code.step).unwrap_or(i64::MAX)),
+        ]
     }
 
     #[async_trait::async_trait]
@@ -184,36 +160,16 @@ mod totp {
                 .map_err(MfaError::store)
         }
 
-        async fn activate_totp(
-            &self,
-            user: &str,
-            sealed: &SecretSlice<u8>,
-            step: u64,
-        ) -> Result<bool, MfaError> {
-            let params = [
-                Param::Text(user),
-                Param::Bytes(sealed.expose_secret()),
-                Param::Int(step_param(step)),
-            ];
+        async fn activate_totp(&self, code: &TotpStep<'_>) -> Result<bool, MfaError> {
             self.db
-                .matched(&self.db.sql.activate, &params)
+                .matched(&self.db.sql.activate, &step_params(code))
                 .await
                 .map_err(MfaError::store)
         }
 
-        async fn record_totp_step(
-            &self,
-            user: &str,
-            sealed: &SecretSlice<u8>,
-            step: u64,
-        ) -> Result<bool, MfaError> {
-            let params = [
-                Param::Text(user),
-                Param::Bytes(sealed.expose_secret()),
-                Param::Int(step_param(step)),
-            ];
+        async fn record_totp_step(&self, code: &TotpStep<'_>) -> Result<bool, MfaError> {
             self.db
-                .matched(&self.db.sql.record_step, &params)
+                .matched(&self.db.sql.record_step, &step_params(code))
                 .await
                 .map_err(MfaError::store)
         }
@@ -285,7 +241,7 @@ pub use self::passkeys::SqlxPasskeyStore;
 mod passkeys {
     use super::*;
     use crate::{
-        mfa::passkey::{Passkey, PasskeyStore, Uuid},
+        mfa::passkey::{Passkey, PasskeyStore, PasskeyUpdate, Uuid},
         sqlx::db::is_unique_violation,
     };
 
@@ -325,7 +281,7 @@ mod passkeys {
 
     impl Queries {
         fn new(dialect: Dialect) -> Self {
-            let Types { user, bytes, int } = types(dialect);
+            let (user, bytes, int) = column_types(dialect);
             // A credential id is up to 1023 bytes (WebAuthn), and MySQL keys need a length.
             let key_bytes = if dialect == Dialect::MySql {
                 "VARBINARY(1023)"
@@ -352,14 +308,7 @@ mod passkeys {
             };
             // A concurrent first call inserts too: the loser's row is ignored and both read
             // the winner's handle.
-            let insert_handle = match dialect {
-                Dialect::MySql => {
-                    format!("INSERT IGNORE INTO {users} (user_id, handle) VALUES ($1, $2)")
-                }
-                _ => format!(
-                    "INSERT INTO {users} (user_id, handle) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-                ),
-            };
+            let insert_handle = dialect.insert_or_ignore(users, &["user_id", "handle"]);
             let ret = dialect.matched_rows();
             let render = |sql: String| dialect.render(&sql);
             Self {
@@ -445,18 +394,13 @@ mod passkeys {
             }
         }
 
-        async fn update_passkey(
-            &self,
-            user: &str,
-            passkey: &Passkey,
-            counter: u32,
-        ) -> Result<bool, MfaError> {
-            let json = to_json(passkey)?;
+        async fn update_passkey(&self, update: &PasskeyUpdate<'_>) -> Result<bool, MfaError> {
+            let json = to_json(update.passkey)?;
             let params = [
-                Param::Bytes(passkey.cred_id().as_slice()),
-                Param::Text(user),
+                Param::Bytes(update.passkey.cred_id().as_slice()),
+                Param::Text(update.user),
                 Param::Bytes(&json),
-                Param::Int(i64::from(counter)),
+                Param::Int(i64::from(update.counter)),
             ];
             self.db
                 .matched(&self.db.sql.update, &params)

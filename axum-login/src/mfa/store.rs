@@ -22,6 +22,19 @@ pub struct StoredTotp {
     pub last_step: Option<u64>,
 }
 
+/// One accepted TOTP code, for [`SecondFactorStore::activate_totp`] and
+/// [`SecondFactorStore::record_totp_step`]: the store changes the user's state only while it
+/// still holds the secret the code was checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct TotpStep<'a> {
+    /// The user, as the text of their id.
+    pub user: &'a str,
+    /// The secret, as stored, that the code was checked against.
+    pub sealed: &'a SecretSlice<u8>,
+    /// The code's time step.
+    pub step: u64,
+}
+
 /// Keeps each user's TOTP secrets, the last accepted time step and recovery-code hashes.
 ///
 /// Users are identified by the text of their id (`user.id().to_string()`).
@@ -49,23 +62,15 @@ pub trait SecondFactorStore: Send + Sync + 'static {
     /// confirmed secret in place until the new one is confirmed.
     async fn set_pending_totp(&self, user: &str, sealed: &SecretSlice<u8>) -> Result<(), MfaError>;
 
-    /// If the pending secret is still `sealed`, makes it the confirmed secret, clears the
-    /// pending one and records `step` as the last accepted step; answers whether it did.
-    async fn activate_totp(
-        &self,
-        user: &str,
-        sealed: &SecretSlice<u8>,
-        step: u64,
-    ) -> Result<bool, MfaError>;
+    /// If the user's pending secret is still `code.sealed`, makes it the confirmed secret,
+    /// clears the pending one and records `code.step` as the last accepted step; answers
+    /// whether it did.
+    async fn activate_totp(&self, code: &TotpStep<'_>) -> Result<bool, MfaError>;
 
-    /// If the confirmed secret is still `sealed` and `step` is after the last accepted step,
-    /// records `step` and answers `true`; otherwise changes nothing and answers `false`.
-    async fn record_totp_step(
-        &self,
-        user: &str,
-        sealed: &SecretSlice<u8>,
-        step: u64,
-    ) -> Result<bool, MfaError>;
+    /// If the user's confirmed secret is still `code.sealed` and `code.step` is after the last
+    /// accepted step, records `code.step` and answers `true`; otherwise changes nothing and
+    /// answers `false`.
+    async fn record_totp_step(&self, code: &TotpStep<'_>) -> Result<bool, MfaError>;
 
     /// Removes the user's TOTP state (confirmed and pending) and recovery codes; answers whether
     /// there was any TOTP state.
@@ -142,41 +147,31 @@ impl SecondFactorStore for MemorySecondFactorStore {
         Ok(())
     }
 
-    async fn activate_totp(
-        &self,
-        user: &str,
-        sealed: &SecretSlice<u8>,
-        step: u64,
-    ) -> Result<bool, MfaError> {
+    async fn activate_totp(&self, code: &TotpStep<'_>) -> Result<bool, MfaError> {
         Ok(self.with(|state| {
-            let Some(u) = state.get_mut(user) else {
+            let Some(u) = state.get_mut(code.user) else {
                 return false;
             };
-            if u.pending.as_deref() != Some(sealed.expose_secret()) {
+            if u.pending.as_deref() != Some(code.sealed.expose_secret()) {
                 return false;
             }
             u.secret = u.pending.take();
-            u.last_step = Some(step);
+            u.last_step = Some(code.step);
             true
         }))
     }
 
-    async fn record_totp_step(
-        &self,
-        user: &str,
-        sealed: &SecretSlice<u8>,
-        step: u64,
-    ) -> Result<bool, MfaError> {
+    async fn record_totp_step(&self, code: &TotpStep<'_>) -> Result<bool, MfaError> {
         Ok(self.with(|state| {
-            let Some(u) = state.get_mut(user) else {
+            let Some(u) = state.get_mut(code.user) else {
                 return false;
             };
-            if u.secret.as_deref() != Some(sealed.expose_secret())
-                || u.last_step.is_some_and(|last| last >= step)
+            if u.secret.as_deref() != Some(code.sealed.expose_secret())
+                || u.last_step.is_some_and(|last| last >= code.step)
             {
                 return false;
             }
-            u.last_step = Some(step);
+            u.last_step = Some(code.step);
             true
         }))
     }

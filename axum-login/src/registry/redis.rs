@@ -131,12 +131,6 @@ pub struct RedisSessionRegistry;
     prefix: "axum_login:registry:",
 }
 
-impl<C> RedisSessionRegistry<C> {
-    fn key(&self, user: &str) -> String {
-        format!("{}{user}", self.prefix)
-    }
-}
-
 /// An entry as its hash field keeps it. Times are decimal strings: the scripts' JSON codec
 /// would write large numbers back rounded.
 #[derive(Serialize, Deserialize)]

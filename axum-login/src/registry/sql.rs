@@ -87,12 +87,11 @@ const COLUMNS: &str =
 impl Queries {
     fn new(dialect: Dialect) -> Self {
         let t = dialect.quote("axum_login_session_registry");
-        let (key, text, int) = match dialect {
-            Dialect::Postgres => ("TEXT", "TEXT", "BIGINT"),
-            // Bytes, compared as bytes: ids that differ only in case, accents or trailing
-            // spaces (which MySQL's text collations all ignore) are different users.
-            Dialect::MySql => ("VARBINARY(255)", "BLOB", "BIGINT"),
-            Dialect::Sqlite => ("TEXT", "TEXT", "INTEGER"),
+        let (key, int) = (dialect.exact_text_type(), dialect.int_type());
+        let text = if dialect == Dialect::MySql {
+            "BLOB"
+        } else {
+            "TEXT"
         };
         let columns = format!(
             "user_id {key} NOT NULL, id {key} NOT NULL, session_id {text}, created_at {int} NOT NULL, last_seen {int} NOT NULL, address {text}, user_agent {text}, expires_at {int} NOT NULL, remember {text}, PRIMARY KEY (user_id, id)"

@@ -91,19 +91,19 @@ pub struct RedisRememberStore;
 
 impl<C> RedisRememberStore<C> {
     fn tokens(&self) -> String {
-        format!("{}token:", self.prefix)
+        self.key("token:")
     }
 
     fn users(&self) -> String {
-        format!("{}user:", self.prefix)
+        self.key("user:")
     }
 
     fn token(&self, selector: &str) -> String {
-        format!("{}token:{selector}", self.prefix)
+        self.key(format_args!("token:{selector}"))
     }
 
     fn user(&self, user: &str) -> String {
-        format!("{}user:{user}", self.prefix)
+        self.key(format_args!("user:{user}"))
     }
 }
 

@@ -55,13 +55,7 @@ struct Queries {
 impl Queries {
     fn new(dialect: Dialect) -> Self {
         let t = dialect.quote("axum_login_remember");
-        let (key, int) = match dialect {
-            Dialect::Postgres => ("TEXT", "BIGINT"),
-            // Bytes, compared as bytes: MySQL's text collations ignore case and trailing
-            // spaces, and selectors and hashes are case-sensitive base64.
-            Dialect::MySql => ("VARBINARY(255)", "BIGINT"),
-            Dialect::Sqlite => ("TEXT", "INTEGER"),
-        };
+        let (key, int) = (dialect.exact_text_type(), dialect.int_type());
         let columns = format!(
             "selector {key} NOT NULL PRIMARY KEY, user_id {key} NOT NULL, validator_hash {key} NOT NULL, previous_hash {key}, rotated_at {int} NOT NULL, expires_at {int} NOT NULL"
         );
@@ -74,14 +68,18 @@ impl Queries {
             ],
         );
         // An insert replaces a token under the same selector, as the in-memory store does.
-        let upsert = match dialect {
-            Dialect::MySql => format!(
-                "INSERT INTO {t} (selector, user_id, validator_hash, previous_hash, rotated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), validator_hash = VALUES(validator_hash), previous_hash = VALUES(previous_hash), rotated_at = VALUES(rotated_at), expires_at = VALUES(expires_at)"
-            ),
-            _ => format!(
-                "INSERT INTO {t} (selector, user_id, validator_hash, previous_hash, rotated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (selector) DO UPDATE SET user_id = excluded.user_id, validator_hash = excluded.validator_hash, previous_hash = excluded.previous_hash, rotated_at = excluded.rotated_at, expires_at = excluded.expires_at"
-            ),
-        };
+        let upsert = dialect.upsert(
+            &t,
+            &[
+                "selector",
+                "user_id",
+                "validator_hash",
+                "previous_hash",
+                "rotated_at",
+                "expires_at",
+            ],
+            "selector",
+        );
         let returning = dialect.matched_rows();
         let render = |sql: String| dialect.render(&sql);
         Self {

@@ -25,6 +25,35 @@ impl Dialect {
         }
     }
 
+    /// The column type of a whole number of up to 64 bits: times in milliseconds, counters.
+    pub(crate) fn int_type(self) -> &'static str {
+        if self == Self::Sqlite {
+            "INTEGER"
+        } else {
+            "BIGINT"
+        }
+    }
+
+    /// The column type of a short text that is kept and compared byte for byte: user ids,
+    /// token selectors and hashes. MySQL's text collations all ignore case, accents or
+    /// trailing spaces, so two different ids could match one row; there it is bytes.
+    pub(crate) fn exact_text_type(self) -> &'static str {
+        if self == Self::MySql {
+            "VARBINARY(255)"
+        } else {
+            "TEXT"
+        }
+    }
+
+    /// The column type of bytes of any length.
+    pub(crate) fn bytes_type(self) -> &'static str {
+        if self == Self::Postgres {
+            "BYTEA"
+        } else {
+            "BLOB"
+        }
+    }
+
     /// `name` as an identifier of this database, part by part (`auth.users`).
     ///
     /// SQLite reads a double-quoted name that is no column as a string literal, so a misspelt
@@ -77,6 +106,34 @@ impl Dialect {
             );
         }
         sql
+    }
+
+    /// `INSERT INTO table (columns) VALUES ($1, ...)` that, where a row with the same `key`
+    /// exists, sets its other columns to the inserted values instead.
+    pub(crate) fn upsert(self, table: &str, columns: &[&str], key: &str) -> String {
+        let insert = insert(table, columns);
+        let others = columns.iter().filter(|column| **column != key);
+        if self == Self::MySql {
+            let set: Vec<_> = others.map(|c| format!("{c} = VALUES({c})")).collect();
+            format!("{insert} ON DUPLICATE KEY UPDATE {}", set.join(", "))
+        } else {
+            let set: Vec<_> = others.map(|c| format!("{c} = excluded.{c}")).collect();
+            format!(
+                "{insert} ON CONFLICT ({key}) DO UPDATE SET {}",
+                set.join(", ")
+            )
+        }
+    }
+
+    /// `INSERT INTO table (columns) VALUES ($1, ...)` that inserts nothing, and fails not,
+    /// where the row would break a unique key.
+    pub(crate) fn insert_or_ignore(self, table: &str, columns: &[&str]) -> String {
+        let insert = insert(table, columns);
+        if self == Self::MySql {
+            insert.replacen("INSERT INTO", "INSERT IGNORE INTO", 1)
+        } else {
+            format!("{insert} ON CONFLICT DO NOTHING")
+        }
     }
 
     /// `sql` with its `$n` placeholders in this database's syntax, and the parameter each
@@ -294,6 +351,16 @@ impl Statements {
     }
 }
 
+/// `INSERT INTO table (columns) VALUES ($1, ...)`, a placeholder per column.
+fn insert(table: &str, columns: &[&str]) -> String {
+    let values: Vec<_> = (1..=columns.len()).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        columns.join(", "),
+        values.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +374,31 @@ mod tests {
         let my = Dialect::MySql.render(sql);
         assert_eq!(my.sql, "SELECT a FROM t WHERE x = ? AND y = '$2' AND z = ?");
         assert_eq!(my.params, [1, 1]);
+    }
+
+    #[test]
+    fn upserts_replace_all_but_the_key_per_database() {
+        let columns = ["user_id", "pending", "step"];
+        assert_eq!(
+            Dialect::MySql.upsert("t", &columns, "user_id"),
+            "INSERT INTO t (user_id, pending, step) VALUES ($1, $2, $3) ON DUPLICATE KEY UPDATE pending = VALUES(pending), step = VALUES(step)"
+        );
+        assert_eq!(
+            Dialect::Sqlite.upsert("t", &columns, "user_id"),
+            "INSERT INTO t (user_id, pending, step) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE SET pending = excluded.pending, step = excluded.step"
+        );
+    }
+
+    #[test]
+    fn ignoring_inserts_per_database() {
+        assert_eq!(
+            Dialect::MySql.insert_or_ignore("t", &["a", "b"]),
+            "INSERT IGNORE INTO t (a, b) VALUES ($1, $2)"
+        );
+        assert_eq!(
+            Dialect::Postgres.insert_or_ignore("t", &["a", "b"]),
+            "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        );
     }
 
     #[test]

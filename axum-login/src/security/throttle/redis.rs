@@ -116,12 +116,8 @@ pub struct RedisThrottleStore;
 }
 
 impl<C> RedisThrottleStore<C> {
-    fn counter(&self, key: &ThrottleKey) -> String {
-        format!("{}{key}", self.prefix)
-    }
-
     fn revoked(&self, key: &ThrottleKey) -> String {
-        format!("{}revoked:{key}", self.prefix)
+        self.key(format_args!("revoked:{key}"))
     }
 }
 
@@ -146,7 +142,7 @@ where
         ];
         let answer: Vec<i64> = self
             .client
-            .eval(RESERVE, vec![self.counter(&reservation.key)], args)
+            .eval(RESERVE, vec![self.key(reservation.key)], args)
             .await?;
         Ok(match answer.as_slice() {
             [0] => Verdict::Granted,
@@ -175,7 +171,7 @@ where
         ];
         let _: i64 = self
             .client
-            .eval(FINISH, vec![self.counter(&reservation.key)], args)
+            .eval(FINISH, vec![self.key(reservation.key)], args)
             .await?;
         Ok(())
     }

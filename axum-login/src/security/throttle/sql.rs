@@ -63,11 +63,12 @@ impl Queries {
     fn new(dialect: Dialect) -> Self {
         let t = dialect.quote("axum_login_throttle");
         let r = dialect.quote("axum_login_throttle_revoked");
-        let (key, int) = match dialect {
-            Dialect::Postgres => ("BYTEA", "BIGINT"),
-            Dialect::MySql => ("VARBINARY(16)", "BIGINT"),
-            Dialect::Sqlite => ("BLOB", "INTEGER"),
+        let key = if dialect == Dialect::MySql {
+            "VARBINARY(16)"
+        } else {
+            dialect.bytes_type()
         };
+        let int = dialect.int_type();
         let columns = format!(
             "k {key} NOT NULL PRIMARY KEY, window_start {int} NOT NULL, failures {int} NOT NULL, last_failure {int} NOT NULL, reserved {int} NOT NULL, lease_until {int} NOT NULL, reported {int} NOT NULL, expires {int} NOT NULL"
         );

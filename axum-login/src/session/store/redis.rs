@@ -60,12 +60,6 @@ fn store_error(error: fred::error::Error) -> session_store::Error {
     session_store::Error::Backend(error.to_string())
 }
 
-impl<C> RedisSessionStore<C> {
-    fn key(&self, id: &Id) -> String {
-        format!("{}{id}", self.prefix)
-    }
-}
-
 #[async_trait::async_trait]
 impl<C> SessionStore for RedisSessionStore<C>
 where
@@ -81,7 +75,7 @@ where
             let created: bool = self
                 .client
                 .set(
-                    self.key(&record.id),
+                    self.key(record.id),
                     data.as_str(),
                     Some(Expiration::EXAT(expiry)),
                     Some(SetOptions::NX),
@@ -140,7 +134,7 @@ where
         ];
         let outcome: i64 = self
             .client
-            .eval(UPDATE, vec![self.key(&record.id)], args)
+            .eval(UPDATE, vec![self.key(record.id)], args)
             .await
             .map_err(store_error)?;
         Ok(match outcome {

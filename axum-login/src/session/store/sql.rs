@@ -86,15 +86,14 @@ struct Queries {
 impl Queries {
     fn new(dialect: Dialect, table: &str) -> Self {
         let t = dialect.quote(table);
-        let (id, data, expiry) = match dialect {
-            Dialect::Postgres => ("TEXT", "BYTEA", "BIGINT"),
+        let (id, data) = match dialect {
             Dialect::MySql => (
                 "VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin",
                 "MEDIUMBLOB",
-                "BIGINT",
             ),
-            Dialect::Sqlite => ("TEXT", "BLOB", "INTEGER"),
+            _ => ("TEXT", dialect.bytes_type()),
         };
+        let expiry = dialect.int_type();
         let index = dialect.quote(&format!("{}_expiry", table.replace('.', "_")));
         let schema = dialect.create_table(
             &t,
