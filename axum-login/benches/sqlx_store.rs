@@ -3,6 +3,12 @@
 //! concurrent requests), a full authenticated request through `AuthLayer` (session lookup,
 //! digest check, `load_user`), and `authenticate` (dominated by argon2id, by design).
 //!
+//! Then a user with roles and permissions in join tables, loaded by the generated query (the
+//! names come in the user's row: one round trip) against the same user loaded by a custom load
+//! query that selects the row alone (the store then asks each join table in a query of its own),
+//! sample by sample in turn: on SQLite in memory and, with `DATABASE_URL_POSTGRES` set, on
+//! PostgreSQL, where each round trip crosses a socket.
+//!
 //! Run: `cargo bench -p axum-login@0.1.0 --features sqlx --bench sqlx_store`
 //! (fewer iterations: `BENCH_ITERATIONS=500 cargo bench ...`).
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -41,6 +47,47 @@ struct User {
 }
 
 type Store = SqlxStore<User, sqlx::Sqlite>;
+
+/// Roles and permissions from their tables, by the generated load query.
+#[derive(Clone, Debug, AuthUser, axum_login::UserStore)]
+#[user_store(
+    table = "users",
+    roles_table = "user_roles",
+    permissions_table = "user_permissions"
+)]
+struct Team {
+    #[auth(id)]
+    id: i64,
+    #[auth(username)]
+    username: String,
+    #[auth(password_hash)]
+    password_hash: secrecy::SecretString,
+    #[auth(roles)]
+    roles: Vec<Access>,
+    #[auth(permissions)]
+    permissions: Vec<String>,
+}
+
+/// The same user by a custom load query that selects the row alone.
+#[derive(Clone, Debug, AuthUser, axum_login::UserStore)]
+#[user_store(
+    table = "users",
+    roles_table = "user_roles",
+    permissions_table = "user_permissions",
+    load_query = "SELECT id, username, password_hash FROM users WHERE id = $1"
+)]
+struct TeamByTable {
+    #[auth(id)]
+    id: i64,
+    #[auth(username)]
+    username: String,
+    #[auth(password_hash)]
+    password_hash: secrecy::SecretString,
+    #[auth(roles)]
+    roles: Vec<Access>,
+    #[auth(permissions)]
+    permissions: Vec<String>,
+}
 
 struct Row {
     case: &'static str,
@@ -85,6 +132,86 @@ where
         iterations,
         samples,
     }
+}
+
+/// Two cases measured sample by sample in turn, so that the machine's noise falls on both alike.
+async fn measure_pair<A, FA, B, FB>(
+    cases: [&'static str; 2],
+    iterations: usize,
+    mut a: A,
+    mut b: B,
+) -> [Row; 2]
+where
+    A: FnMut() -> FA,
+    FA: Future<Output = ()>,
+    B: FnMut() -> FB,
+    FB: Future<Output = ()>,
+{
+    for _ in 0..iterations.min(50) {
+        a().await;
+        b().await;
+    }
+    let mut samples = [
+        Vec::with_capacity(iterations),
+        Vec::with_capacity(iterations),
+    ];
+    for _ in 0..iterations {
+        let start = Instant::now();
+        a().await;
+        samples[0].push(start.elapsed());
+        let start = Instant::now();
+        b().await;
+        samples[1].push(start.elapsed());
+    }
+    let [first, second] = samples;
+    [
+        Row {
+            case: cases[0],
+            iterations,
+            samples: first,
+        },
+        Row {
+            case: cases[1],
+            iterations,
+            samples: second,
+        },
+    ]
+}
+
+/// Two roles and three permissions for user `id`, in the conventional join tables.
+fn grants_of(id: i64) -> String {
+    let mut sql = String::new();
+    for role in ["admin", "user"] {
+        sql += &format!("INSERT INTO user_roles (user_id, role) VALUES ({id}, '{role}');");
+    }
+    for permission in ["posts.read", "posts.write", "users.delete"] {
+        sql += &format!(
+            "INSERT INTO user_permissions (user_id, permission) VALUES ({id}, '{permission}');"
+        );
+    }
+    sql
+}
+
+/// Loads `id` through both stores in turn; each load must find the five names.
+macro_rules! join_rows {
+    ($rows:ident, $iterations:expr, $cases:expr, $one:expr, $by_table:expr, $id:expr) => {{
+        let (one, by_table, id) = (&$one, &$by_table, $id);
+        $rows.extend(
+            measure_pair(
+                $cases,
+                $iterations,
+                || async move {
+                    let user = one.load_user(&id).await.unwrap().unwrap();
+                    assert_eq!(user.roles.len() + user.permissions.len(), 5);
+                },
+                || async move {
+                    let user = by_table.load_user(&id).await.unwrap().unwrap();
+                    assert_eq!(user.roles.len() + user.permissions.len(), 5);
+                },
+            )
+            .await,
+        );
+    }};
 }
 
 async fn store(options: SqliteConnectOptions, connections: u32) -> (Store, User) {
@@ -257,6 +384,81 @@ async fn main() {
         )
         .await,
     );
+
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(SqliteConnectOptions::from_str("sqlite::memory:").unwrap())
+        .await
+        .unwrap();
+    let one = SqlxStore::<Team, sqlx::Sqlite>::new(pool.clone());
+    sqlx::raw_sql(one.schema()).execute(&pool).await.unwrap();
+    let user = one
+        .create_user("team", "x".to_owned().into())
+        .await
+        .unwrap();
+    sqlx::raw_sql(&grants_of(user.id))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let by_table = SqlxStore::<TeamByTable, sqlx::Sqlite>::new(pool);
+    join_rows!(
+        rows,
+        iterations,
+        [
+            "join tables, one query, SQLite",
+            "join tables, a query per table, SQLite",
+        ],
+        one,
+        by_table,
+        user.id
+    );
+
+    // PostgreSQL, in a schema of its own, dropped at the end.
+    if let Ok(url) = std::env::var("DATABASE_URL_POSTGRES") {
+        let schema = format!("bench_sqlx_store_{}", std::process::id());
+        let admin = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let options = sqlx::postgres::PgConnectOptions::from_str(&url)
+            .unwrap()
+            .options([("search_path", schema.as_str())]);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let one = SqlxStore::<Team, sqlx::Postgres>::new(pool.clone());
+        sqlx::raw_sql(one.schema()).execute(&pool).await.unwrap();
+        let user = one
+            .create_user("team", "x".to_owned().into())
+            .await
+            .unwrap();
+        sqlx::raw_sql(&grants_of(user.id))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let by_table = SqlxStore::<TeamByTable, sqlx::Postgres>::new(pool.clone());
+        join_rows!(
+            rows,
+            iterations,
+            [
+                "join tables, one query, PostgreSQL",
+                "join tables, a query per table, PostgreSQL",
+            ],
+            one,
+            by_table,
+            user.id
+        );
+        pool.close().await;
+        sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
 
     println!(
         "| {:<44} | {:>6} | {:>10} | {:>10} | {:>10} |",

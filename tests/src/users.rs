@@ -304,8 +304,8 @@ pub struct GrantsUser {
     pub note: Option<String>,
 }
 
-/// Roles and permissions from their tables with the generated load query, so several users
-/// load in one query per table.
+/// Roles and permissions from their tables with the generated load query, which selects them
+/// with the user: one user or several load in one query.
 #[derive(Clone, Debug, axum_login::AuthUser, axum_login::UserStore)]
 #[user_store(
     table = "users",

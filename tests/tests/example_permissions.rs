@@ -306,13 +306,13 @@ async fn login_returns_to_a_safe_next_only() {
 }
 
 #[tokio::test]
-async fn loading_a_user_costs_one_query_per_table() {
+async fn loading_a_user_with_roles_and_permissions_is_one_query() {
     let app = App::start().await;
     let erin = app.browser("erin").await;
     let before = app.store.stats().queries;
     assert_eq!(app.get(&erin, "/posts/1").await, StatusCode::OK);
-    // The user row, their roles, their permissions; the handler's own query is not the store's.
-    assert_eq!(app.store.stats().queries - before, 3);
+    // The user row with their roles and permissions; the handler's own query is not the store's.
+    assert_eq!(app.store.stats().queries - before, 1);
 }
 
 /// How a browser marks a form that another site's page posts here: Fetch Metadata, or, in a

@@ -50,7 +50,10 @@ use crate::{
 ///   username and checks the password with argon2id on the password threads. An unknown username
 ///   is checked against a stand-in hash, so it takes as long as a wrong password. A hash with
 ///   outdated parameters is replaced on successful login.
-/// - [`load_user`](UserStore::load_user) is one query, plus one per roles or permissions table.
+/// - [`load_user`](UserStore::load_user) is one query: roles and permissions from their tables
+///   come in the user's row (as JSON arrays, aggregated by the database), and
+///   [`load_users`](UserStore::load_users) loads a batch in one query too. A custom load or
+///   authenticate query takes one more query per roles or permissions table.
 ///
 /// The SQL is rendered for the database once, when the store is made. The app keeps the pool:
 /// [`pool`](Self::pool) hands it out for the app's own queries.
@@ -270,10 +273,14 @@ where
             query = query.bind(username.to_owned());
         }
         self.count_query();
-        let row = query.fetch_optional(&self.pool).await?;
-        row.map(|row| (self.user.from_row)(&row))
-            .transpose()
-            .map_err(Into::into)
+        let Some(row) = query.fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let mut user = (self.user.from_row)(&row)?;
+        if self.sql.find_grants {
+            self.grants_of_row(&row, &mut user)?;
+        }
+        Ok(Some(user))
     }
 
     /// Gives `user` the `names` read from `join`; a name the user type does not know is an
@@ -295,7 +302,8 @@ where
         })
     }
 
-    /// The user with `id` and its roles and permissions, all on one connection of the pool.
+    /// The user with `id` and its roles and permissions: one query, or with a custom load query
+    /// one more per roles or permissions table, on one connection of the pool.
     async fn load(&self, id: &U::Id) -> Result<Option<U>, SqlxStoreError> {
         let mut conn = self.pool.acquire().await?;
         let mut query = sqlx::query::<DB>(&self.sql.load.sql);
@@ -307,13 +315,16 @@ where
             return Ok(None);
         };
         let mut user = (self.user.from_row)(&row)?;
-        self.load_grants(&mut conn, &mut user).await?;
+        if self.sql.load_grants {
+            self.grants_of_row(&row, &mut user)?;
+        } else {
+            self.load_grants(&mut conn, &mut user).await?;
+        }
         Ok(Some(user))
     }
 
-    /// The users with `ids`, in their order: one query for the users and one per roles or
-    /// permissions table, on one connection. With a custom load query (it takes one id), a
-    /// load per id, side by side.
+    /// The users with `ids`, in their order, with their roles and permissions: one query. With
+    /// a custom load query (it takes one id), a load per id, side by side.
     async fn load_many(&self, ids: &[U::Id]) -> Result<Vec<Option<U>>, SqlxStoreError> {
         let Some(select) = self.sql.load_many.as_ref().filter(|_| ids.len() > 1) else {
             return futures_util::future::try_join_all(ids.iter().map(|id| self.load(id))).await;
@@ -328,36 +339,32 @@ where
             .sql
             .dialect
             .render(&format!("{select}{})", placeholders(ids.len())));
-        let mut conn = self.pool.acquire().await?;
         self.count_query();
         let mut users: Vec<Option<U>> = std::iter::repeat_with(|| None).take(ids.len()).collect();
-        for row in bind_ids(&statement, ids).fetch_all(&mut *conn).await? {
-            let user = (self.user.from_row)(&row)?;
+        for row in bind_ids(&statement, ids).fetch_all(&self.pool).await? {
+            let mut user = (self.user.from_row)(&row)?;
             if let Some(&slot) = slots.get(&user.id().to_string()) {
+                self.grants_of_row(&row, &mut user)?;
                 users[slot] = Some(user);
             }
         }
-        if !users.iter().any(Option::is_some) {
-            return Ok(users);
-        }
-        for (join, grant) in self.sql.joins() {
-            let mut names: Vec<Vec<String>> = vec![Vec::new(); ids.len()];
-            let statement = join.many(self.sql.dialect, ids.len());
-            self.count_query();
-            for row in bind_ids(&statement, ids).fetch_all(&mut *conn).await? {
-                let slot: String = row.try_get(0)?;
-                let name: String = row.try_get(1)?;
-                if let Some(list) = slot.parse::<usize>().ok().and_then(|i| names.get_mut(i)) {
-                    list.push(name);
-                }
-            }
-            for (user, names) in users.iter_mut().zip(names) {
-                if let Some(user) = user {
-                    self.set_grant(grant, user, join, names)?;
-                }
-            }
-        }
         Ok(users)
+    }
+
+    /// Fills in roles and permissions from the columns of a load or find statement that selects
+    /// them (see [`Statements::load_grants`]): JSON arrays of names.
+    fn grants_of_row(&self, row: &DB::Row, user: &mut U) -> Result<(), SqlxStoreError> {
+        for (join, grant) in self.sql.joins() {
+            let list: String = row.try_get(grant.column())?;
+            let names = serde_json::from_str::<Vec<String>>(&list).map_err(|source| {
+                SqlxStoreError::Decode {
+                    column: join.column.clone(),
+                    source: source.into(),
+                }
+            })?;
+            self.set_grant(grant, user, join, names)?;
+        }
+        Ok(())
     }
 
     /// Fills in roles and permissions from their tables: one query per table.
@@ -422,7 +429,7 @@ where
             self.save_hash(&user.id(), hash.clone()).await?;
             (self.user.set_password_hash)(&mut user, hash);
         }
-        if self.sql.roles.is_some() || self.sql.permissions.is_some() {
+        if !self.sql.find_grants && (self.sql.roles.is_some() || self.sql.permissions.is_some()) {
             let mut conn = self.pool.acquire().await?;
             self.load_grants(&mut conn, &mut user).await?;
         }
@@ -452,7 +459,7 @@ where
         self.check(credentials).await
     }
 
-    /// [`load_users`](Self::load_users) is one query per table.
+    /// [`load_users`](Self::load_users) is one query.
     const BATCHED_LOADS: bool = true;
 
     async fn load_user(&self, id: &U::Id) -> Result<Option<U>, SqlxStoreError> {

@@ -108,6 +108,18 @@ impl Dialect {
         sql
     }
 
+    /// An aggregate of `column` over a group of rows as the text of a JSON array of its values,
+    /// `[]` for no rows: how a user's roles and permissions ride in the user's own row.
+    pub(crate) fn json_array_agg(self, column: &str) -> String {
+        match self {
+            Self::Postgres => format!("COALESCE(json_agg({column})::text, '[]')"),
+            // MariaDB's `JSON_ARRAYAGG` answers `NULL` for no rows, and MySQL's is of type JSON,
+            // which not every client decodes as text: both end as plain text.
+            Self::MySql => format!("CAST(COALESCE(JSON_ARRAYAGG({column}), '[]') AS CHAR)"),
+            Self::Sqlite => format!("json_group_array({column})"),
+        }
+    }
+
     /// `INSERT INTO table (columns) VALUES ($1, ...)` that, where a row with the same `key`
     /// exists, sets its other columns to the inserted values instead.
     pub(crate) fn upsert(self, table: &str, columns: &[&str], key: &str) -> String {
@@ -224,30 +236,6 @@ pub(super) struct JoinSql {
     pub(super) one: Statement,
     /// `table.column`, for errors.
     pub(super) column: String,
-    /// The quoted table, user id column and name column, for loads of several users.
-    pub(super) table: String,
-    pub(super) user_id: String,
-    pub(super) value: String,
-}
-
-impl JoinSql {
-    /// The names `n` users hold, each row `(the index of its user among the ids, name)`: the
-    /// index is a text literal chosen by `CASE`, so no database has to decode the id column.
-    pub(super) fn many(&self, dialect: Dialect, n: usize) -> Statement {
-        let mut sql = format!("SELECT CASE {}", self.user_id);
-        for i in 1..=n {
-            let _ = write!(sql, " WHEN ${i} THEN '{}'", i - 1);
-        }
-        let _ = write!(
-            sql,
-            " END, {} FROM {} WHERE {} IN ({})",
-            self.value,
-            self.table,
-            self.user_id,
-            placeholders(n)
-        );
-        dialect.render(&sql)
-    }
 }
 
 /// What a join table grants.
@@ -257,15 +245,35 @@ pub(super) enum Grant {
     Permissions,
 }
 
+impl Grant {
+    /// The column of a user's load that holds the names, as a JSON array.
+    pub(super) fn column(self) -> &'static str {
+        match self {
+            Self::Roles => "axum_login_roles",
+            Self::Permissions => "axum_login_permissions",
+        }
+    }
+}
+
+/// The name the users table goes by in a load that selects roles or permissions, so that
+/// their subqueries can name the user's row whatever the table is called.
+const USER_ALIAS: &str = "axum_login_user";
+
 /// Every statement the store runs, rendered once at construction.
 #[derive(Debug)]
 pub(super) struct Statements {
     pub(super) dialect: Dialect,
     pub(super) load: Statement,
-    /// `SELECT ... WHERE id IN (`, for loads of several users; `None` with a custom load query,
-    /// which takes one id.
+    /// Whether [`load`](Self::load) selects the roles and permissions too, in the columns
+    /// [`Grant::column`] names; not with a custom load query, which then needs one more per
+    /// table.
+    pub(super) load_grants: bool,
+    /// `SELECT ... WHERE id IN (`, for loads of several users, with their roles and permissions;
+    /// `None` with a custom load query, which takes one id.
     pub(super) load_many: Option<String>,
     pub(super) find: Statement,
+    /// As [`load_grants`](Self::load_grants), for [`find`](Self::find).
+    pub(super) find_grants: bool,
     pub(super) update_hash: Statement,
     pub(super) insert: Statement,
     pub(super) roles: Option<JoinSql>,
@@ -285,8 +293,48 @@ impl Statements {
 
     pub(super) fn new(dialect: Dialect, table: &UserTable) -> Self {
         let q = |name: &str| dialect.quote(name);
+        let alias = q(USER_ALIAS);
+        let join = |join: &JoinTable| JoinSql {
+            one: dialect.render(&format!(
+                "SELECT {} FROM {} WHERE {} = $1",
+                q(join.value_column),
+                q(join.table),
+                q(join.user_id_column)
+            )),
+            column: format!("{}.{}", join.table, join.value_column),
+        };
+        // The user's roles and permissions come in the user's own row, one round trip for a
+        // load instead of one per table: on a database across the network that is most of a
+        // guarded request's wait for a user that is not cached. Each is a subquery of the
+        // names the user of the row holds, as a JSON array.
+        let mut grants = String::new();
+        for (join, grant) in [
+            (&table.roles, Grant::Roles),
+            (&table.permissions, Grant::Permissions),
+        ] {
+            if let Some(join) = join {
+                let _ = write!(
+                    grants,
+                    ", (SELECT {} FROM {} WHERE {} = {alias}.{}) AS {}",
+                    dialect.json_array_agg(&q(join.value_column)),
+                    q(join.table),
+                    q(join.user_id_column),
+                    q(table.id_column),
+                    q(grant.column())
+                );
+            }
+        }
+        let (all, from) = if grants.is_empty() {
+            ("*".to_owned(), q(table.table))
+        } else {
+            // MySQL takes a bare `*` only alone; qualified, it goes with other columns.
+            (
+                format!("{alias}.*"),
+                format!("{} AS {alias}", q(table.table)),
+            )
+        };
         let columns = if table.columns.is_empty() {
-            "*".to_owned()
+            all
         } else {
             table
                 .columns
@@ -297,23 +345,11 @@ impl Statements {
         };
         let select = |column: &str| {
             format!(
-                "SELECT {columns} FROM {} WHERE {} = $1",
-                q(table.table),
+                "SELECT {columns}{grants} FROM {from} WHERE {} = $1",
                 q(column)
             )
         };
-        let join = |join: &JoinTable| JoinSql {
-            one: dialect.render(&format!(
-                "SELECT {} FROM {} WHERE {} = $1",
-                q(join.value_column),
-                q(join.table),
-                q(join.user_id_column)
-            )),
-            column: format!("{}.{}", join.table, join.value_column),
-            table: q(join.table),
-            user_id: q(join.user_id_column),
-            value: q(join.value_column),
-        };
+        let has_grants = !grants.is_empty();
         Self {
             dialect,
             load: dialect.render(
@@ -321,10 +357,10 @@ impl Statements {
                     .load_query
                     .map_or_else(|| select(table.id_column), str::to_owned),
             ),
+            load_grants: has_grants && table.load_query.is_none(),
             load_many: table.load_query.is_none().then(|| {
                 format!(
-                    "SELECT {columns} FROM {} WHERE {} IN (",
-                    q(table.table),
+                    "SELECT {columns}{grants} FROM {from} WHERE {} IN (",
                     q(table.id_column)
                 )
             }),
@@ -333,6 +369,7 @@ impl Statements {
                     .authenticate_query
                     .map_or_else(|| select(table.username_column), str::to_owned),
             ),
+            find_grants: has_grants && table.authenticate_query.is_none(),
             update_hash: dialect.render(&format!(
                 "UPDATE {} SET {} = $1 WHERE {} = $2",
                 q(table.table),
@@ -416,10 +453,6 @@ mod tests {
             .with_roles(JoinTable::new("user_roles", "uid", "role"));
         let sql = Statements::new(Dialect::MySql, &table);
         assert_eq!(
-            sql.find.sql,
-            "SELECT `user_id`, `email`, `hash` FROM `users` WHERE `email` = ?"
-        );
-        assert_eq!(
             sql.update_hash.sql,
             "UPDATE `users` SET `hash` = ? WHERE `user_id` = ?"
         );
@@ -430,17 +463,52 @@ mod tests {
         );
         let roles = sql.roles.as_ref().expect("a roles table");
         assert_eq!(roles.column, "user_roles.role");
-        let many = roles.many(Dialect::MySql, 2);
+        assert!(sql.load_grants && sql.find_grants);
+        let grants = "(SELECT CAST(COALESCE(JSON_ARRAYAGG(`role`), '[]') AS CHAR) FROM `user_roles` \
+             WHERE `uid` = `axum_login_user`.`user_id`) AS `axum_login_roles`";
         assert_eq!(
-            many.sql,
-            "SELECT CASE `uid` WHEN ? THEN '0' WHEN ? THEN '1' END, `role` FROM `user_roles` WHERE `uid` IN (?, ?)"
+            sql.load.sql,
+            format!(
+                "SELECT `user_id`, `email`, `hash`, {grants} FROM `users` AS `axum_login_user` \
+                 WHERE `user_id` = ?"
+            )
         );
-        assert_eq!(many.params, [1, 2, 1, 2]);
-        let many = roles.many(Dialect::Postgres, 2);
-        assert_eq!(many.params, [1, 2]);
+        assert_eq!(
+            sql.find.sql,
+            format!(
+                "SELECT `user_id`, `email`, `hash`, {grants} FROM `users` AS `axum_login_user` \
+                 WHERE `email` = ?"
+            )
+        );
         assert_eq!(
             sql.load_many.as_deref(),
-            Some("SELECT `user_id`, `email`, `hash` FROM `users` WHERE `user_id` IN (")
+            Some(
+                format!(
+                    "SELECT `user_id`, `email`, `hash`, {grants} FROM `users` AS `axum_login_user` \
+                     WHERE `user_id` IN ("
+                )
+                .as_str()
+            )
+        );
+    }
+
+    #[test]
+    fn without_join_tables_a_load_selects_the_row_alone() {
+        let table = UserTable::new("users", "id", "name", "hash");
+        let sql = Statements::new(Dialect::Postgres, &table);
+        assert_eq!(sql.load.sql, r#"SELECT * FROM "users" WHERE "id" = $1"#);
+        assert!(!sql.load_grants && !sql.find_grants);
+        let table = table
+            .with_permissions(JoinTable::new("grants", "user_id", "name"))
+            .with_load_query("SELECT * FROM users WHERE id = $1");
+        let sql = Statements::new(Dialect::Postgres, &table);
+        assert!(!sql.load_grants, "a custom load query selects no grants");
+        assert!(sql.find_grants);
+        assert_eq!(
+            sql.find.sql,
+            "SELECT \"axum_login_user\".*, (SELECT COALESCE(json_agg(\"name\")::text, '[]') \
+             FROM \"grants\" WHERE \"user_id\" = \"axum_login_user\".\"id\") AS \
+             \"axum_login_permissions\" FROM \"users\" AS \"axum_login_user\" WHERE \"name\" = $1"
         );
     }
 }
