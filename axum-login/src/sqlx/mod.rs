@@ -367,7 +367,8 @@ where
         Ok(())
     }
 
-    /// Fills in roles and permissions from their tables: one query per table.
+    /// Fills in roles and permissions from their tables, after a custom query that selected the
+    /// user's row alone: one query per table.
     async fn load_grants(
         &self,
         conn: &mut DB::Connection,

@@ -76,7 +76,9 @@ impl<U, DB: Database> Copy for UserOps<U, DB> {}
 ///
 /// Its keys and what they mean: [`UserStore`](derive@crate::UserStore).
 ///
-/// Roles and permissions from tables cost one query per table when a user is loaded.
+/// Roles and permissions from tables come with the user's row in the same query: the generated
+/// load selects each table's names as a JSON array. A custom `load_query` or
+/// `authenticate_query` selects the row alone, and then costs one more query per table.
 ///
 /// # By hand
 ///

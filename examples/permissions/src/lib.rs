@@ -4,8 +4,8 @@
 //! Roles are an enum whose hierarchy is declared in code (`Admin` implies `Editor` implies
 //! `Author`). Which user holds which role is the `user_roles` table; what each role may do is the
 //! `role_permissions` table, plus grants to single users in `user_permissions`. The store loads a
-//! user with one query per table: the user row, their roles, and their permissions (through the
-//! `user_grants` view, which joins roles to permissions). Sessions are rows of the same database.
+//! user in one query: the user row with their roles and their permissions (through the
+//! `user_grants` view, which joins roles to permissions) as subqueries. Sessions are rows of the same database.
 //!
 //! | route | guard |
 //! | --- | --- |
