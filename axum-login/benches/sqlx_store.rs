@@ -202,11 +202,11 @@ macro_rules! join_rows {
                 $iterations,
                 || async move {
                     let user = one.load_user(&id).await.unwrap().unwrap();
-                    assert_eq!(user.roles.len() + user.permissions.len(), 5);
+                    assert_eq!(user.roles.len() + user.permissions.len(), 5, "{}", user.username);
                 },
                 || async move {
                     let user = by_table.load_user(&id).await.unwrap().unwrap();
-                    assert_eq!(user.roles.len() + user.permissions.len(), 5);
+                    assert_eq!(user.roles.len() + user.permissions.len(), 5, "{}", user.username);
                 },
             )
             .await,
@@ -336,11 +336,14 @@ async fn main() {
             .build(),
         );
     let login = call(&router, Request::get("/login").body(Body::empty()).unwrap()).await;
+    // The session's cookie, among the login's others (the throttle's device cookie).
     let cookie = login
         .headers()
-        .get(axum::http::header::SET_COOKIE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| pair.starts_with("id="))
         .unwrap()
         .to_owned();
     rows.push(
