@@ -189,6 +189,75 @@ pub(crate) struct Statement {
     pub(crate) params: Vec<usize>,
 }
 
+/// Declares a store's statement table: `struct $name` (with `Debug`) and `$name::new`, which
+/// renders it for one database, the `Dialect` named after `fn new(`.
+///
+/// The body of `fn new` sets up what the statements share (the quoted table, the database's
+/// column types and clauses); then each field is one of
+///
+/// - `name = "SQL"`: a [`Statement`] of the SQL, formatted with the setup's names (`{t}`);
+/// - `name = text`: a [`Statement`] of SQL text built another way (an upsert, a statement that
+///   differs between databases);
+/// - `name: Type = value`: any other value (the schema, a statement some databases need).
+///
+/// Each statement is named once, where its SQL is, and rendered the same way in every store.
+macro_rules! statements {
+    (
+        $(#[$meta:meta])*
+        struct $name:ident;
+        fn new($dialect:ident $(, $arg:ident: $arg_ty:ty)* $(,)?) {
+            $($setup:tt)*
+        }
+        $($fields:tt)*
+    ) => {
+        $crate::sqlx::sql::statements!(
+            @field $dialect [$(#[$meta])* $name ($($arg: $arg_ty),*) { $($setup)* }] [] $($fields)*
+        );
+    };
+    // One field at a time, kept as `(name, type, value)` until none is left.
+    (@field $d:ident $head:tt [$($done:tt)*]
+        $(#[$m:meta])* $field:ident = $sql:literal $(, $($rest:tt)*)?
+    ) => {
+        $crate::sqlx::sql::statements!(@field $d $head [$($done)*
+            ($(#[$m])* $field, $crate::sqlx::sql::Statement, $d.render(&::std::format!($sql)))
+        ] $($($rest)*)?);
+    };
+    (@field $d:ident $head:tt [$($done:tt)*]
+        $(#[$m:meta])* $field:ident = $sql:expr $(, $($rest:tt)*)?
+    ) => {
+        $crate::sqlx::sql::statements!(@field $d $head [$($done)*
+            ($(#[$m])* $field, $crate::sqlx::sql::Statement, $d.render(&$sql))
+        ] $($($rest)*)?);
+    };
+    (@field $d:ident $head:tt [$($done:tt)*]
+        $(#[$m:meta])* $field:ident: $ty:ty = $value:expr $(, $($rest:tt)*)?
+    ) => {
+        $crate::sqlx::sql::statements!(@field $d $head [$($done)* ($(#[$m])* $field, $ty, $value)]
+            $($($rest)*)?);
+    };
+    (@field $d:ident
+        [$(#[$meta:meta])* $name:ident ($($arg:ident: $arg_ty:ty),*) { $($setup:tt)* }]
+        [$(($(#[$m:meta])* $field:ident, $ty:ty, $value:expr))*]
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        struct $name {
+            $($(#[$m])* $field: $ty,)*
+        }
+
+        impl $name {
+            fn new($d: $crate::sqlx::sql::Dialect $(, $arg: $arg_ty)*) -> Self {
+                $($setup)*
+                Self {
+                    $($field: $value,)*
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use statements;
+
 /// `$1, $2, ..., $n`.
 pub(super) fn placeholders(n: usize) -> String {
     let mut list = String::with_capacity(4 * n);
