@@ -71,7 +71,6 @@ mod totp {
             } else {
                 bytes
             };
-            let ret = dialect.matched_rows();
         }
         schema: String = format!(
             "CREATE TABLE IF NOT EXISTS {totp} (user_id {user} NOT NULL PRIMARY KEY, secret {bytes}, pending {bytes}, last_step {int});
@@ -81,12 +80,12 @@ mod totp {
         set_pending = dialect.upsert(totp, &["user_id", "pending"], "user_id"),
         // MySQL assigns left to right, the others from the old row: both read the pending
         // secret before it is cleared.
-        activate = "UPDATE {totp} SET secret = pending, pending = NULL, last_step = $3 WHERE user_id = $1 AND pending = $2{ret}",
-        record_step = "UPDATE {totp} SET last_step = $3 WHERE user_id = $1 AND secret = $2 AND (last_step IS NULL OR last_step < $3){ret}",
-        remove_totp = "DELETE FROM {totp} WHERE user_id = $1{ret}",
+        activate: Matched = "UPDATE {totp} SET secret = pending, pending = NULL, last_step = $3 WHERE user_id = $1 AND pending = $2",
+        record_step: Matched = "UPDATE {totp} SET last_step = $3 WHERE user_id = $1 AND secret = $2 AND (last_step IS NULL OR last_step < $3)",
+        remove_totp: Matched = "DELETE FROM {totp} WHERE user_id = $1",
         remove_codes = "DELETE FROM {codes} WHERE user_id = $1",
         insert_code = "INSERT INTO {codes} (user_id, code_hash) VALUES ($1, $2)",
-        use_code = "DELETE FROM {codes} WHERE user_id = $1 AND code_hash = $2{ret}",
+        use_code: Matched = "DELETE FROM {codes} WHERE user_id = $1 AND code_hash = $2",
         count_codes = "SELECT COUNT(*) FROM {codes} WHERE user_id = $1",
     }
 
@@ -259,7 +258,6 @@ mod passkeys {
             } else {
                 "TEXT"
             };
-            let ret = dialect.matched_rows();
         }
         schema: String = match dialect {
             Dialect::MySql => format!(
@@ -279,8 +277,8 @@ mod passkeys {
         user_by_handle = "SELECT user_id FROM {users} WHERE handle = $1",
         passkeys = "SELECT passkey FROM {keys} WHERE user_id = $1",
         insert = "INSERT INTO {keys} (credential_id, user_id, passkey, counter) VALUES ($1, $2, $3, 0)",
-        update = "UPDATE {keys} SET passkey = $3, counter = $4 WHERE credential_id = $1 AND user_id = $2 AND counter <= $4{ret}",
-        remove = "DELETE FROM {keys} WHERE credential_id = $1 AND user_id = $2{ret}",
+        update: Matched = "UPDATE {keys} SET passkey = $3, counter = $4 WHERE credential_id = $1 AND user_id = $2 AND counter <= $4",
+        remove: Matched = "DELETE FROM {keys} WHERE credential_id = $1 AND user_id = $2",
     }
 
     fn to_json(passkey: &Passkey) -> Result<Vec<u8>, MfaError> {

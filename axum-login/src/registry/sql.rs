@@ -9,7 +9,7 @@ use super::{
 use crate::clock::{from_millis, to_millis};
 use crate::error::BoxError;
 use crate::sqlx::db::{Param, sqlx_store};
-use crate::sqlx::sql::{Dialect, Statement, statements};
+use crate::sqlx::sql::{Dialect, Matched, Statement, statements};
 use crate::sqlx::{SqlxDatabase, retry::retry};
 
 /// Expired entries of every user are deleted on one [`add`](SessionRegistry::add) in this
@@ -75,7 +75,6 @@ statements! {
         let columns = format!(
             "user_id {key} NOT NULL, id {key} NOT NULL, session_id {text}, created_at {int} NOT NULL, last_seen {int} NOT NULL, address {text}, user_agent {text}, expires_at {int} NOT NULL, remember {text}, PRIMARY KEY (user_id, id)"
         );
-        let returning = dialect.matched_rows();
         let greatest = if dialect == Dialect::Sqlite {
             "MAX"
         } else {
@@ -121,9 +120,9 @@ statements! {
     delete_one = "DELETE FROM {t} WHERE user_id = $1 AND id = $2",
     delete_expired_of_user = "DELETE FROM {t} WHERE user_id = $1 AND expires_at <= $2",
     list = "SELECT {COLUMNS} FROM {t} WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, id",
-    bind = "UPDATE {t} SET session_id = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4 AND (session_id IS NULL OR session_id = $5){returning}",
-    set_remember = "UPDATE {t} SET remember = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}",
-    touch = "UPDATE {t} SET last_seen = {greatest}(last_seen, $3) WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}",
+    bind: Matched = "UPDATE {t} SET session_id = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4 AND (session_id IS NULL OR session_id = $5)",
+    set_remember: Matched = "UPDATE {t} SET remember = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4",
+    touch: Matched = "UPDATE {t} SET last_seen = {greatest}(last_seen, $3) WHERE user_id = $1 AND id = $2 AND expires_at > $4",
     remove_one: Removal = removal(" AND id = $2"),
     remove_all_but: Removal = removal(" AND id <> $2"),
     remove_all: Removal = removal(""),
@@ -293,7 +292,7 @@ impl<DB: SqlxDatabase> SqlxSessionRegistry<DB> {
 
     /// Whether the conditional `UPDATE` `statement` found the entry, for `bind`, `touch` and
     /// `set_remember`.
-    async fn matched(&self, statement: &Statement, params: &[Param<'_>]) -> Result<bool, BoxError> {
+    async fn matched(&self, statement: &Matched, params: &[Param<'_>]) -> Result<bool, BoxError> {
         Ok(self.db.matched(statement, params).await?)
     }
 }
@@ -364,8 +363,8 @@ mod tests {
             .expect("a locking select");
         assert!(lock.sql.ends_with("AND id <> ? FOR UPDATE"));
         assert!(!mysql.remove_all_but.delete.sql.contains("RETURNING"));
-        assert!(mysql.touch.sql.contains("GREATEST(last_seen, ?)"));
-        assert_eq!(mysql.touch.params, [3, 1, 2, 4]);
+        assert!(mysql.touch.statement.sql.contains("GREATEST(last_seen, ?)"));
+        assert_eq!(mysql.touch.statement.params, [3, 1, 2, 4]);
         let sqlite = Queries::new(Dialect::Sqlite);
         assert!(sqlite.remove_one.lock.is_none());
         assert!(
@@ -375,7 +374,7 @@ mod tests {
                 .sql
                 .contains("RETURNING id, session_id")
         );
-        assert!(sqlite.touch.sql.contains("MAX(last_seen, ?)"));
-        assert!(sqlite.bind.sql.ends_with("RETURNING 1"));
+        assert!(sqlite.touch.statement.sql.contains("MAX(last_seen, ?)"));
+        assert!(sqlite.bind.statement.sql.ends_with("RETURNING 1"));
     }
 }

@@ -49,7 +49,6 @@ statements! {
         let columns = format!(
             "selector {key} NOT NULL PRIMARY KEY, user_id {key} NOT NULL, validator_hash {key} NOT NULL, previous_hash {key}, rotated_at {int} NOT NULL, expires_at {int} NOT NULL"
         );
-        let returning = dialect.matched_rows();
     }
     schema: String = dialect.create_table(
         &t,
@@ -68,7 +67,7 @@ statements! {
     get = "SELECT user_id, validator_hash, previous_hash, rotated_at, expires_at FROM {t} WHERE selector = $1 AND expires_at > $2",
     // MySQL assigns left to right, the others from the old row: either way the previous
     // hash is the one being replaced.
-    rotate = "UPDATE {t} SET previous_hash = validator_hash, validator_hash = $3, rotated_at = $4 WHERE selector = $1 AND validator_hash = $2{returning}",
+    rotate: Matched = "UPDATE {t} SET previous_hash = validator_hash, validator_hash = $3, rotated_at = $4 WHERE selector = $1 AND validator_hash = $2",
     remove = "DELETE FROM {t} WHERE selector = $1",
     remove_user = "DELETE FROM {t} WHERE user_id = $1",
     delete_expired = "DELETE FROM {t} WHERE expires_at <= $1",
@@ -163,7 +162,7 @@ mod tests {
     #[test]
     fn a_rotation_compares_the_current_hash_and_keeps_it_as_the_previous() {
         for dialect in [Dialect::MySql, Dialect::Postgres, Dialect::Sqlite] {
-            let rotate = Queries::new(dialect).rotate;
+            let rotate = Queries::new(dialect).rotate.statement;
             assert!(
                 rotate
                     .sql
@@ -180,6 +179,7 @@ mod tests {
         assert!(
             Queries::new(Dialect::MySql)
                 .rotate
+                .statement
                 .sql
                 .ends_with("WHERE selector = ? AND validator_hash = ?")
         );

@@ -70,14 +70,18 @@ impl Dialect {
             .join(".")
     }
 
-    /// What ends a conditional `UPDATE` or `DELETE` whose match
-    /// [`Db::matched`](super::db::Db::matched) reads: ` RETURNING 1`, except on MySQL, which
-    /// has no `RETURNING` and is asked for `ROW_COUNT()` instead.
-    pub(crate) fn matched_rows(self) -> &'static str {
-        if self == Self::MySql {
+    /// `sql`, a conditional `UPDATE` or `DELETE`, rendered so that
+    /// [`Db::matched`](super::db::Db::matched) can tell whether it matched a row: ending in
+    /// ` RETURNING 1`, except on MySQL, which has no `RETURNING` and is asked for
+    /// `ROW_COUNT()` instead.
+    pub(crate) fn render_matched(self, sql: &str) -> Matched {
+        let returning = if self == Self::MySql {
             ""
         } else {
             " RETURNING 1"
+        };
+        Matched {
+            statement: self.render(&format!("{sql}{returning}")),
         }
     }
 
@@ -189,6 +193,14 @@ pub(crate) struct Statement {
     pub(crate) params: Vec<usize>,
 }
 
+/// A conditional `UPDATE` or `DELETE` rendered by [`Dialect::render_matched`]: the only kind
+/// of statement [`Db::matched`](super::db::Db::matched) runs, so that no store asks whether a
+/// statement matched a row without the clause that answers it.
+#[derive(Debug)]
+pub(crate) struct Matched {
+    pub(crate) statement: Statement,
+}
+
 /// Declares a store's statement table: `struct $name` (with `Debug`) and `$name::new`, which
 /// renders it for one database, the `Dialect` named after `fn new(`.
 ///
@@ -198,6 +210,7 @@ pub(crate) struct Statement {
 /// - `name = "SQL"`: a [`Statement`] of the SQL, formatted with the setup's names (`{t}`);
 /// - `name = text`: a [`Statement`] of SQL text built another way (an upsert, a statement that
 ///   differs between databases);
+/// - `name: Matched = "SQL"`: a conditional statement whose match is read (see [`Matched`]);
 /// - `name: Type = value`: any other value (the schema, a statement some databases need).
 ///
 /// Each statement is named once, where its SQL is, and rendered the same way in every store.
@@ -227,6 +240,13 @@ macro_rules! statements {
     ) => {
         $crate::sqlx::sql::statements!(@field $d $head [$($done)*
             ($(#[$m])* $field, $crate::sqlx::sql::Statement, $d.render(&$sql))
+        ] $($($rest)*)?);
+    };
+    (@field $d:ident $head:tt [$($done:tt)*]
+        $(#[$m:meta])* $field:ident: Matched = $sql:literal $(, $($rest:tt)*)?
+    ) => {
+        $crate::sqlx::sql::statements!(@field $d $head [$($done)*
+            ($(#[$m])* $field, $crate::sqlx::sql::Matched, $d.render_matched(&::std::format!($sql)))
         ] $($($rest)*)?);
     };
     (@field $d:ident $head:tt [$($done:tt)*]

@@ -83,7 +83,6 @@ statements! {
         };
         let expiry = dialect.int_type();
         let index = dialect.quote(&format!("{}_expiry", table.replace('.', "_")));
-        let returning = dialect.matched_rows();
         // An `UPDATE` locks rows in the order of the index it reads. Left to choose, MySQL may
         // read the expiry index (the `expiry_date > now` condition) and lock its entry before
         // the row, the opposite of a `DELETE` by id: two requests of one session then deadlock.
@@ -102,8 +101,8 @@ statements! {
     ),
     insert = "INSERT INTO {t} (id, data, expiry_date) VALUES ($1, $2, $3)",
     load = "SELECT data FROM {t} WHERE id = $1 AND expiry_date > $2",
-    update = "UPDATE {t}{by_id} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4{returning}",
-    update_changed = "UPDATE {t}{by_id} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4 AND data <> $1{returning}",
+    update: Matched = "UPDATE {t}{by_id} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4",
+    update_changed: Matched = "UPDATE {t}{by_id} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4 AND data <> $1",
     exists = "SELECT 1 FROM {t} WHERE id = $1 AND expiry_date > $2",
     delete = "DELETE FROM {t} WHERE id = $1",
     delete_expired = "DELETE FROM {t} WHERE expiry_date <= $1",
@@ -296,10 +295,10 @@ mod tests {
     fn statements_are_rendered_per_database() {
         let mysql = Queries::new(Dialect::MySql, "sessions");
         assert_eq!(
-            mysql.update_changed.sql,
+            mysql.update_changed.statement.sql,
             "UPDATE `sessions` FORCE INDEX (PRIMARY) SET data = ?, expiry_date = ? WHERE id = ? AND expiry_date > ? AND data <> ?"
         );
-        assert_eq!(mysql.update_changed.params, [1, 2, 3, 4, 1]);
+        assert_eq!(mysql.update_changed.statement.params, [1, 2, 3, 4, 1]);
         assert!(mysql.schema.contains("ascii_bin"), "{}", mysql.schema);
         let postgres = Queries::new(Dialect::Postgres, "auth.sessions");
         assert_eq!(
