@@ -46,6 +46,7 @@ pub mod layer;
 #[cfg(feature = "ldap")]
 pub mod ldap;
 pub mod login;
+mod memory;
 #[cfg(any(feature = "totp", feature = "passkeys"))]
 pub mod mfa;
 #[cfg(feature = "password")]
