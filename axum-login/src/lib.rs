@@ -49,6 +49,7 @@ pub mod login;
 mod memory;
 #[cfg(any(feature = "totp", feature = "passkeys"))]
 pub mod mfa;
+mod options;
 #[cfg(feature = "password")]
 pub mod password;
 #[cfg(feature = "redis")]
