@@ -131,6 +131,7 @@ impl Dialect {
 
     /// `INSERT INTO table (columns) VALUES ($1, ...)` that inserts nothing, and fails not,
     /// where the row would break a unique key.
+    #[cfg(feature = "passkeys")]
     pub(crate) fn insert_or_ignore(self, table: &str, columns: &[&str]) -> String {
         let insert = insert(table, columns);
         if self == Self::MySql {
@@ -479,6 +480,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "passkeys")]
     fn ignoring_inserts_per_database() {
         assert_eq!(
             Dialect::MySql.insert_or_ignore("t", &["a", "b"]),
