@@ -46,8 +46,10 @@ pub mod layer;
 #[cfg(feature = "ldap")]
 pub mod ldap;
 pub mod login;
+mod memory;
 #[cfg(any(feature = "totp", feature = "passkeys"))]
 pub mod mfa;
+mod options;
 #[cfg(feature = "password")]
 pub mod password;
 #[cfg(feature = "redis")]

@@ -6,7 +6,7 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use tower_sessions::Session;
 
 use super::{
-    Change, NewLogin,
+    Change, Logout, NewLogin,
     backend::{Backend, Login, LoginRecord, SESSION_KEY},
     request::RequestAuth,
 };
@@ -364,7 +364,13 @@ impl<S: UserStore> AuthSession<S> {
         self.auth
             .config()
             .features
-            .logged_out(&self.auth, user.as_deref(), entry)
+            .logged_out(
+                &self.auth,
+                &Logout {
+                    user: user.as_deref(),
+                    entry,
+                },
+            )
             .await?;
         if let Some(user) = user {
             self.emit(AuthEvent::LoggedOut { user });

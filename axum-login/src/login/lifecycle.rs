@@ -44,13 +44,10 @@ use crate::{
     events::{AuthEvent, AuthEvents, EventRecord, LoginMethod},
 };
 
-/// A boxed future, as the crate's store traits and its features answer: object-safe, so a
-/// store or a feature can be kept as `dyn`, which generic `async fn`s in traits are not.
+/// A boxed future, the type the crate's `dyn` traits answer (`#[async_trait]` writes the same
+/// one): object-safe, so an implementation can be kept as `dyn`, which generic `async fn`s in
+/// traits are not.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
-    Box::pin(std::future::ready(value))
-}
 
 /// A visitor whose session holds no login, whom a feature recognises (a remember-me cookie).
 /// The core decides what it is worth: it loads the user, refuses an inactive or unknown one,
@@ -114,6 +111,15 @@ pub(crate) struct NewLogin<'a> {
     pub(crate) entry: Option<&'a str>,
 }
 
+/// A logout.
+pub(crate) struct Logout<'a> {
+    /// Who was logged in, as text; `None` when nobody was (a logout also ends a login that
+    /// waits for its second factor).
+    pub(crate) user: Option<&'a str>,
+    /// The session registry's entry of the login, if it has one.
+    pub(crate) entry: Option<&'a str>,
+}
+
 /// A change to what a user's sessions rest on.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Change<'a> {
@@ -137,6 +143,10 @@ pub(crate) struct EndedSession<'a> {
 }
 
 /// A capability that takes part in the life of a login. See the [module](self).
+///
+/// Written with `#[async_trait]`, as the store traits are (see [`crate::store`]) and for the
+/// same reason: the layer keeps its features as `dyn Feature`.
+#[async_trait::async_trait]
 pub(crate) trait Feature: Send + Sync + 'static {
     /// The feature, for [`Features::get`].
     fn as_any(&self) -> &dyn Any;
@@ -148,34 +158,27 @@ pub(crate) trait Feature: Send + Sync + 'static {
     }
 
     /// A request whose session holds no login: the visitor, if the feature recognises them.
-    fn restore<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-    ) -> BoxFuture<'a, Result<Option<Restored>, AuthError>> {
+    async fn restore(&self, auth: &RequestAuth) -> Result<Option<Restored>, AuthError> {
         let _ = auth;
-        ready(Ok(None))
+        Ok(None)
     }
 
     /// What the core made of the visitor that [`restore`](Self::restore) answered.
-    fn settle<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        restored: &'a Restored,
+    async fn settle(
+        &self,
+        auth: &RequestAuth,
+        restored: &Restored,
         verdict: Verdict,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
+    ) -> Result<(), AuthError> {
         let _ = (auth, restored, verdict);
-        ready(Ok(()))
+        Ok(())
     }
 
     /// A visitor that [`restore`](Self::restore) recognised is about to be logged in: `true`
     /// holds the login back, the feature keeping in the session what completes it.
-    fn hold<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        held: &'a Held<'a>,
-    ) -> BoxFuture<'a, Result<bool, AuthError>> {
+    async fn hold(&self, auth: &RequestAuth, held: &Held<'_>) -> Result<bool, AuthError> {
         let _ = (auth, held);
-        ready(Ok(false))
+        Ok(false)
     }
 
     /// How often, at most, the feature hears of a logged-in session's visits.
@@ -185,100 +188,79 @@ pub(crate) trait Feature: Send + Sync + 'static {
 
     /// A logged-in request on the session with registry entry `entry`, at `at`; `false`
     /// ends the session. An error of the feature's own is its to log: a visit never fails.
-    fn visit<'a>(
-        &'a self,
-        user: &'a str,
-        entry: Option<&'a str>,
-        at: SystemTime,
-    ) -> BoxFuture<'a, bool> {
+    async fn visit(&self, user: &str, entry: Option<&str>, at: SystemTime) -> bool {
         let _ = (user, entry, at);
-        ready(true)
+        true
     }
 
     /// A login about to be written: the feature may refuse it, or answer the registry entry
     /// the session gets.
-    fn register<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        login: &'a NewLogin<'a>,
-    ) -> BoxFuture<'a, Result<Option<String>, AuthError>> {
+    async fn register(
+        &self,
+        auth: &RequestAuth,
+        login: &NewLogin<'_>,
+    ) -> Result<Option<String>, AuthError> {
         let _ = (auth, login);
-        ready(Ok(None))
+        Ok(None)
     }
 
     /// A login of `user`, with registry entry `entry` if it has one, was written to the
     /// session (a login, a re-authentication, a password change, a step-up), whose id will
     /// change when the response goes out.
-    fn installed<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        user: &'a str,
-        entry: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
+    async fn installed(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        entry: Option<&str>,
+    ) -> Result<(), AuthError> {
         let _ = (auth, user, entry);
-        ready(Ok(()))
+        Ok(())
     }
 
     /// The login of `user` with registry entry `entry` got a link after it was registered
     /// (the visitor asked to be remembered after logging in): see [`Restored::link`].
-    fn linked<'a>(
-        &'a self,
-        user: &'a str,
-        entry: &'a str,
-        link: &'a str,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
+    async fn linked(&self, user: &str, entry: &str, link: &str) -> Result<(), AuthError> {
         let _ = (user, entry, link);
-        ready(Ok(()))
+        Ok(())
     }
 
     /// A login is complete.
-    fn logged_in<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        login: &'a NewLogin<'a>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
+    async fn logged_in(&self, auth: &RequestAuth, login: &NewLogin<'_>) -> Result<(), AuthError> {
         let _ = (auth, login);
-        ready(Ok(()))
+        Ok(())
     }
 
-    /// A logout: of `user`, from the session with registry entry `entry`, when someone was
-    /// logged in.
-    fn logged_out<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        user: Option<&'a str>,
-        entry: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        let _ = (auth, user, entry);
-        ready(Ok(()))
+    /// A logout.
+    async fn logged_out(&self, auth: &RequestAuth, logout: &Logout<'_>) -> Result<(), AuthError> {
+        let _ = (auth, logout);
+        Ok(())
     }
 
     /// The core ended the session with registry entry `entry` (a timeout, a stale digest, a
     /// deleted or inactive user). The session ends whatever the feature does.
-    fn login_ended<'a>(&'a self, user: &'a str, entry: &'a str) -> BoxFuture<'a, ()> {
+    async fn login_ended(&self, user: &str, entry: &str) {
         let _ = (user, entry);
-        ready(())
     }
 
     /// What `user`'s sessions rest on changed.
-    fn changed<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        user: &'a str,
-        change: Change<'a>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
+    async fn changed(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        change: Change<'_>,
+    ) -> Result<(), AuthError> {
         let _ = (auth, user, change);
-        ready(Ok(()))
+        Ok(())
     }
 
     /// A feature ended a session of a user.
-    fn session_ended<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        ended: &'a EndedSession<'a>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
+    async fn session_ended(
+        &self,
+        auth: &RequestAuth,
+        ended: &EndedSession<'_>,
+    ) -> Result<(), AuthError> {
         let _ = (auth, ended);
-        ready(Ok(()))
+        Ok(())
     }
 
     /// An auth event happened.
@@ -287,12 +269,9 @@ pub(crate) trait Feature: Send + Sync + 'static {
     }
 
     /// Whether `user` has a second factor, if the feature knows.
-    fn has_second_factor<'a>(
-        &'a self,
-        user: &'a str,
-    ) -> BoxFuture<'a, Result<Option<bool>, AuthError>> {
+    async fn has_second_factor(&self, user: &str) -> Result<Option<bool>, AuthError> {
         let _ = user;
-        ready(Ok(None))
+        Ok(None)
     }
 }
 
@@ -432,11 +411,10 @@ impl Features {
     pub(crate) async fn logged_out(
         &self,
         auth: &RequestAuth,
-        user: Option<&str>,
-        entry: Option<&str>,
+        logout: &Logout<'_>,
     ) -> Result<(), AuthError> {
         for feature in self.0.iter() {
-            feature.logged_out(auth, user, entry).await?;
+            feature.logged_out(auth, logout).await?;
         }
         Ok(())
     }
@@ -491,6 +469,7 @@ impl Features {
 /// The app's event handler, as a feature: it hears every event.
 pub(crate) struct Events(pub(crate) Arc<dyn AuthEvents>);
 
+#[async_trait::async_trait]
 impl Feature for Events {
     fn as_any(&self) -> &dyn Any {
         self

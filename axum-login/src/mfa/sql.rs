@@ -7,7 +7,7 @@ use super::MfaError;
 use crate::sqlx::{
     SqlxDatabase,
     db::{Param, sqlx_store},
-    sql::{Dialect, Statement},
+    sql::{Dialect, statements},
 };
 
 /// The column types of a user id, of bytes, and of a whole number.
@@ -59,22 +59,10 @@ mod totp {
     migrate: " Creates the two tables, unless they exist.",
     }
 
-    #[derive(Debug)]
-    struct Queries {
-        schema: String,
-        load: Statement,
-        set_pending: Statement,
-        activate: Statement,
-        record_step: Statement,
-        remove_totp: Statement,
-        remove_codes: Statement,
-        insert_code: Statement,
-        use_code: Statement,
-        count_codes: Statement,
-    }
-
-    impl Queries {
-        fn new(dialect: Dialect) -> Self {
+    statements! {
+        /// Every statement, rendered for one database.
+        struct Queries;
+        fn new(dialect) {
             let (user, bytes, int) = column_types(dialect);
             let totp = "axum_login_totp";
             let codes = "axum_login_recovery_codes";
@@ -83,37 +71,22 @@ mod totp {
             } else {
                 bytes
             };
-            let schema = format!(
-                "CREATE TABLE IF NOT EXISTS {totp} (user_id {user} NOT NULL PRIMARY KEY, secret {bytes}, pending {bytes}, last_step {int});
-                 CREATE TABLE IF NOT EXISTS {codes} (user_id {user} NOT NULL, code_hash {code_hash} NOT NULL, PRIMARY KEY (user_id, code_hash))"
-            );
-            let ret = dialect.matched_rows();
-            let render = |sql: String| dialect.render(&sql);
-            Self {
-                schema,
-                load: render(format!(
-                    "SELECT secret, pending, last_step FROM {totp} WHERE user_id = $1"
-                )),
-                set_pending: render(dialect.upsert(totp, &["user_id", "pending"], "user_id")),
-                // MySQL assigns left to right, the others from the old row: both read the
-                // pending secret before it is cleared.
-                activate: render(format!(
-                    "UPDATE {totp} SET secret = pending, pending = NULL, last_step = $3 WHERE user_id = $1 AND pending = $2{ret}"
-                )),
-                record_step: render(format!(
-                    "UPDATE {totp} SET last_step = $3 WHERE user_id = $1 AND secret = $2 AND (last_step IS NULL OR last_step < $3){ret}"
-                )),
-                remove_totp: render(format!("DELETE FROM {totp} WHERE user_id = $1{ret}")),
-                remove_codes: render(format!("DELETE FROM {codes} WHERE user_id = $1")),
-                insert_code: render(format!(
-                    "INSERT INTO {codes} (user_id, code_hash) VALUES ($1, $2)"
-                )),
-                use_code: render(format!(
-                    "DELETE FROM {codes} WHERE user_id = $1 AND code_hash = $2{ret}"
-                )),
-                count_codes: render(format!("SELECT COUNT(*) FROM {codes} WHERE user_id = $1")),
-            }
         }
+        schema: String = format!(
+            "CREATE TABLE IF NOT EXISTS {totp} (user_id {user} NOT NULL PRIMARY KEY, secret {bytes}, pending {bytes}, last_step {int});
+             CREATE TABLE IF NOT EXISTS {codes} (user_id {user} NOT NULL, code_hash {code_hash} NOT NULL, PRIMARY KEY (user_id, code_hash))"
+        ),
+        load = "SELECT secret, pending, last_step FROM {totp} WHERE user_id = $1",
+        set_pending = dialect.upsert(totp, &["user_id", "pending"], "user_id"),
+        // MySQL assigns left to right, the others from the old row: both read the pending
+        // secret before it is cleared.
+        activate: Matched = "UPDATE {totp} SET secret = pending, pending = NULL, last_step = $3 WHERE user_id = $1 AND pending = $2",
+        record_step: Matched = "UPDATE {totp} SET last_step = $3 WHERE user_id = $1 AND secret = $2 AND (last_step IS NULL OR last_step < $3)",
+        remove_totp: Matched = "DELETE FROM {totp} WHERE user_id = $1",
+        remove_codes = "DELETE FROM {codes} WHERE user_id = $1",
+        insert_code = "INSERT INTO {codes} (user_id, code_hash) VALUES ($1, $2)",
+        use_code: Matched = "DELETE FROM {codes} WHERE user_id = $1 AND code_hash = $2",
+        count_codes = "SELECT COUNT(*) FROM {codes} WHERE user_id = $1",
     }
 
     fn step_params<'a>(code: &TotpStep<'a>) -> [Param<'a>; 3] {
@@ -267,20 +240,10 @@ mod passkeys {
     migrate: " Creates the two tables, unless they exist.",
     }
 
-    #[derive(Debug)]
-    struct Queries {
-        schema: String,
-        insert_handle: Statement,
-        handle: Statement,
-        user_by_handle: Statement,
-        passkeys: Statement,
-        insert: Statement,
-        update: Statement,
-        remove: Statement,
-    }
-
-    impl Queries {
-        fn new(dialect: Dialect) -> Self {
+    statements! {
+        /// Every statement, rendered for one database.
+        struct Queries;
+        fn new(dialect) {
             let (user, bytes, int) = column_types(dialect);
             // A credential id is up to 1023 bytes (WebAuthn), and MySQL keys need a length.
             let key_bytes = if dialect == Dialect::MySql {
@@ -295,39 +258,27 @@ mod passkeys {
             } else {
                 "TEXT"
             };
-            let schema = match dialect {
-                Dialect::MySql => format!(
-                    "CREATE TABLE IF NOT EXISTS {users} (user_id {user} NOT NULL PRIMARY KEY, handle {handle} NOT NULL UNIQUE);
-                     CREATE TABLE IF NOT EXISTS {keys} (credential_id {key_bytes} NOT NULL PRIMARY KEY, user_id {user} NOT NULL, passkey {bytes} NOT NULL, counter {int} NOT NULL, INDEX axum_login_passkeys_user (user_id))"
-                ),
-                _ => format!(
-                    "CREATE TABLE IF NOT EXISTS {users} (user_id {user} NOT NULL PRIMARY KEY, handle {handle} NOT NULL UNIQUE);
-                     CREATE TABLE IF NOT EXISTS {keys} (credential_id {key_bytes} NOT NULL PRIMARY KEY, user_id {user} NOT NULL, passkey {bytes} NOT NULL, counter {int} NOT NULL);
-                     CREATE INDEX IF NOT EXISTS axum_login_passkeys_user ON {keys} (user_id)"
-                ),
-            };
-            // A concurrent first call inserts too: the loser's row is ignored and both read
-            // the winner's handle.
-            let insert_handle = dialect.insert_or_ignore(users, &["user_id", "handle"]);
-            let ret = dialect.matched_rows();
-            let render = |sql: String| dialect.render(&sql);
-            Self {
-                schema,
-                insert_handle: render(insert_handle),
-                handle: render(format!("SELECT handle FROM {users} WHERE user_id = $1")),
-                user_by_handle: render(format!("SELECT user_id FROM {users} WHERE handle = $1")),
-                passkeys: render(format!("SELECT passkey FROM {keys} WHERE user_id = $1")),
-                insert: render(format!(
-                    "INSERT INTO {keys} (credential_id, user_id, passkey, counter) VALUES ($1, $2, $3, 0)"
-                )),
-                update: render(format!(
-                    "UPDATE {keys} SET passkey = $3, counter = $4 WHERE credential_id = $1 AND user_id = $2 AND counter <= $4{ret}"
-                )),
-                remove: render(format!(
-                    "DELETE FROM {keys} WHERE credential_id = $1 AND user_id = $2{ret}"
-                )),
-            }
         }
+        schema: String = match dialect {
+            Dialect::MySql => format!(
+                "CREATE TABLE IF NOT EXISTS {users} (user_id {user} NOT NULL PRIMARY KEY, handle {handle} NOT NULL UNIQUE);
+                 CREATE TABLE IF NOT EXISTS {keys} (credential_id {key_bytes} NOT NULL PRIMARY KEY, user_id {user} NOT NULL, passkey {bytes} NOT NULL, counter {int} NOT NULL, INDEX axum_login_passkeys_user (user_id))"
+            ),
+            _ => format!(
+                "CREATE TABLE IF NOT EXISTS {users} (user_id {user} NOT NULL PRIMARY KEY, handle {handle} NOT NULL UNIQUE);
+                 CREATE TABLE IF NOT EXISTS {keys} (credential_id {key_bytes} NOT NULL PRIMARY KEY, user_id {user} NOT NULL, passkey {bytes} NOT NULL, counter {int} NOT NULL);
+                 CREATE INDEX IF NOT EXISTS axum_login_passkeys_user ON {keys} (user_id)"
+            ),
+        },
+        // A concurrent first call inserts too: the loser's row is ignored and both read the
+        // winner's handle.
+        insert_handle = dialect.insert_or_ignore(users, &["user_id", "handle"]),
+        handle = "SELECT handle FROM {users} WHERE user_id = $1",
+        user_by_handle = "SELECT user_id FROM {users} WHERE handle = $1",
+        passkeys = "SELECT passkey FROM {keys} WHERE user_id = $1",
+        insert = "INSERT INTO {keys} (credential_id, user_id, passkey, counter) VALUES ($1, $2, $3, 0)",
+        update: Matched = "UPDATE {keys} SET passkey = $3, counter = $4 WHERE credential_id = $1 AND user_id = $2 AND counter <= $4",
+        remove: Matched = "DELETE FROM {keys} WHERE credential_id = $1 AND user_id = $2",
     }
 
     fn to_json(passkey: &Passkey) -> Result<Vec<u8>, MfaError> {

@@ -12,14 +12,13 @@ use tower_sessions::SessionStore;
 use tower_sessions::service::CookieController;
 
 use super::{
-    Admission, Binding, BoxFuture, RegistryConfig, SessionEntry, Which, new_entry_id,
-    short_user_agent,
+    Admission, Binding, RegistryConfig, SessionEntry, Which, new_entry_id, short_user_agent,
 };
 use crate::{
     AuthError, AuthSession, AuthUser, UserStore,
     events::AuthEvent,
     layer::AuthLayerBuilder,
-    login::{Change, EndedSession, Feature, NewLogin, RequestAuth},
+    login::{Change, EndedSession, Feature, Logout, NewLogin, RequestAuth},
     store::UserId,
 };
 
@@ -87,6 +86,7 @@ async fn end_removed(
     Ok(())
 }
 
+#[async_trait::async_trait]
 impl Feature for RegistryConfig {
     fn as_any(&self) -> &dyn Any {
         self
@@ -98,149 +98,121 @@ impl Feature for RegistryConfig {
 
     /// Whether the registry still has the session's entry, recording that it was used now; a
     /// session without an entry always passes.
-    fn visit<'a>(
-        &'a self,
-        user: &'a str,
-        entry: Option<&'a str>,
-        at: SystemTime,
-    ) -> BoxFuture<'a, bool> {
-        Box::pin(async move {
-            let Some(entry) = entry else {
-                return true;
-            };
-            match self.registry.touch(user, entry, at).await {
-                Ok(found) => found,
-                Err(error) => {
-                    // An unreachable registry does not log everyone out; ending sessions by id
-                    // does not depend on this path.
-                    tracing::error!(%error, "the session registry could not record a visit");
-                    true
-                }
+    async fn visit(&self, user: &str, entry: Option<&str>, at: SystemTime) -> bool {
+        let Some(entry) = entry else {
+            return true;
+        };
+        match self.registry.touch(user, entry, at).await {
+            Ok(found) => found,
+            Err(error) => {
+                // An unreachable registry does not log everyone out; ending sessions by id
+                // does not depend on this path.
+                tracing::error!(%error, "the session registry could not record a visit");
+                true
             }
-        })
+        }
     }
 
     /// Registers the new login, making room or refusing it by the user's session limit.
-    fn register<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        login: &'a NewLogin<'a>,
-    ) -> BoxFuture<'a, Result<Option<String>, AuthError>> {
-        Box::pin(async move {
-            let config = auth.config();
-            let now = config.clock.now();
-            let lifetime = config
-                .absolute_timeout
-                .unwrap_or(ENTRY_LIFETIME_WITHOUT_TIMEOUT);
-            let entry = SessionEntry {
-                id: new_entry_id(),
-                user: login.user.to_owned(),
-                session_id: None,
-                created_at: now,
-                last_seen: now,
-                address: auth.client(),
-                user_agent: auth.user_agent().and_then(short_user_agent),
-                expires_at: now + lifetime,
-                remember: login.link.map(str::to_owned),
-            };
-            // Counting the user's sessions and adding this one is one step of the registry's:
-            // logins racing each other cannot all find room.
-            let Some(limit) = self.max_sessions else {
-                self.registry
-                    .add(&entry)
-                    .await
-                    .map_err(AuthError::Registry)?;
-                return Ok(Some(entry.id));
-            };
-            match self
-                .registry
-                .add_within(&entry, limit)
+    async fn register(
+        &self,
+        auth: &RequestAuth,
+        login: &NewLogin<'_>,
+    ) -> Result<Option<String>, AuthError> {
+        let config = auth.config();
+        let now = config.clock.now();
+        let lifetime = config
+            .absolute_timeout
+            .unwrap_or(ENTRY_LIFETIME_WITHOUT_TIMEOUT);
+        let entry = SessionEntry {
+            id: new_entry_id(),
+            user: login.user.to_owned(),
+            session_id: None,
+            created_at: now,
+            last_seen: now,
+            address: auth.client(),
+            user_agent: auth.user_agent().and_then(short_user_agent),
+            expires_at: now + lifetime,
+            remember: login.link.map(str::to_owned),
+        };
+        // Counting the user's sessions and adding this one is one step of the registry's:
+        // logins racing each other cannot all find room.
+        let Some(limit) = self.max_sessions else {
+            self.registry
+                .add(&entry)
                 .await
-                .map_err(AuthError::Registry)?
-            {
-                Admission::Refused => Err(AuthError::SessionLimit),
-                Admission::Added(ended) => {
-                    end_removed(auth, &entry.user, &ended, true).await?;
-                    Ok(Some(entry.id))
-                }
+                .map_err(AuthError::Registry)?;
+            return Ok(Some(entry.id));
+        };
+        match self
+            .registry
+            .add_within(&entry, limit)
+            .await
+            .map_err(AuthError::Registry)?
+        {
+            Admission::Refused => Err(AuthError::SessionLimit),
+            Admission::Added(ended) => {
+                end_removed(auth, &entry.user, &ended, true).await?;
+                Ok(Some(entry.id))
             }
-        })
+        }
     }
 
     /// The registry follows the session across the id change the login makes.
-    fn installed<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        user: &'a str,
-        entry: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
+    async fn installed(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        entry: Option<&str>,
+    ) -> Result<(), AuthError> {
         if let Some(entry) = entry {
             self.follow(auth, user, entry);
         }
-        Box::pin(std::future::ready(Ok(())))
+        Ok(())
     }
 
-    fn linked<'a>(
-        &'a self,
-        user: &'a str,
-        entry: &'a str,
-        link: &'a str,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            self.registry
-                .set_remember(user, entry, link)
-                .await
-                .map_err(AuthError::Registry)?;
-            Ok(())
-        })
+    async fn linked(&self, user: &str, entry: &str, link: &str) -> Result<(), AuthError> {
+        self.registry
+            .set_remember(user, entry, link)
+            .await
+            .map_err(AuthError::Registry)?;
+        Ok(())
     }
 
-    fn logged_out<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        user: Option<&'a str>,
-        entry: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            if let (Some(user), Some(entry)) = (user, entry) {
-                self.end(auth, user, Which::One(entry), false).await?;
-            }
-            Ok(())
-        })
+    async fn logged_out(&self, auth: &RequestAuth, logout: &Logout<'_>) -> Result<(), AuthError> {
+        if let (Some(user), Some(entry)) = (logout.user, logout.entry) {
+            self.end(auth, user, Which::One(entry), false).await?;
+        }
+        Ok(())
     }
 
     /// Takes a session the core ended off the registry. The session ends whatever the
     /// registry says; a stale entry only lingers in the user's list until the registry
     /// forgets it.
-    fn login_ended<'a>(&'a self, user: &'a str, entry: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            if let Err(error) = self.registry.remove(user, Which::One(entry)).await {
-                tracing::warn!(%error, "could not take an ended session off the session registry");
-            }
-        })
+    async fn login_ended(&self, user: &str, entry: &str) {
+        if let Err(error) = self.registry.remove(user, Which::One(entry)).await {
+            tracing::warn!(%error, "could not take an ended session off the session registry");
+        }
     }
 
-    fn changed<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        user: &'a str,
-        change: Change<'a>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            match change {
-                // The other sessions would end at their next request anyway (their digest is
-                // stale); ending them now also takes them off the user's list of sessions.
-                Change::Password { keep: Some(keep) } => {
-                    self.end(auth, user, Which::AllBut(keep), false).await?;
-                }
-                Change::Stolen => {
-                    self.end(auth, user, Which::All, true).await?;
-                }
-                Change::Password { keep: None } | Change::SecondFactors | Change::SessionsEnded => {
-                }
+    async fn changed(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        change: Change<'_>,
+    ) -> Result<(), AuthError> {
+        match change {
+            // The other sessions would end at their next request anyway (their digest is
+            // stale); ending them now also takes them off the user's list of sessions.
+            Change::Password { keep: Some(keep) } => {
+                self.end(auth, user, Which::AllBut(keep), false).await?;
             }
-            Ok(())
-        })
+            Change::Stolen => {
+                self.end(auth, user, Which::All, true).await?;
+            }
+            Change::Password { keep: None } | Change::SecondFactors | Change::SessionsEnded => {}
+        }
+        Ok(())
     }
 }
 

@@ -33,7 +33,6 @@ mod redis;
 mod sql;
 
 use std::{
-    fmt,
     net::IpAddr,
     time::{Duration, SystemTime},
 };
@@ -47,6 +46,7 @@ pub use self::sql::SqlxSessionRegistry;
 use crate::error::BoxError;
 /// A boxed future, as the registry's methods answer.
 pub use crate::login::BoxFuture;
+use crate::options::{debug_options, setters};
 
 /// The longest user agent an entry keeps, in characters.
 pub const MAX_USER_AGENT_LEN: usize = 64;
@@ -213,14 +213,10 @@ pub struct RegistryConfig {
     pub(crate) max_sessions: Option<Limit>,
 }
 
-impl fmt::Debug for RegistryConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegistryConfig")
-            .field("touch_interval", &self.touch_interval)
-            .field("max_sessions", &self.max_sessions)
-            .finish_non_exhaustive()
-    }
-}
+debug_options!(RegistryConfig {
+    touch_interval,
+    max_sessions,
+});
 
 impl RegistryConfig {
     /// Sessions registered in `registry`, last seen updated at most every minute, no limit on
@@ -233,12 +229,11 @@ impl RegistryConfig {
         }
     }
 
-    /// How often a session's [`last_seen`](SessionEntry::last_seen) is updated at most (each
-    /// update is a write to the registry, and, under an app's own tower-sessions layer, when
-    /// an ended entry ends its session). Default: one minute.
-    pub fn touch_interval(mut self, interval: Duration) -> Self {
-        self.touch_interval = interval;
-        self
+    setters! {
+        /// How often a session's [`last_seen`](SessionEntry::last_seen) is updated at most
+        /// (each update is a write to the registry, and, under an app's own tower-sessions
+        /// layer, when an ended entry ends its session). Default: one minute.
+        touch_interval: Duration;
     }
 
     /// At most `max` sessions per user; a login past it does as `on_limit` says.

@@ -9,7 +9,7 @@ use super::{
 use crate::clock::{from_millis, to_millis};
 use crate::error::BoxError;
 use crate::sqlx::db::{Param, sqlx_store};
-use crate::sqlx::sql::{Dialect, Statement};
+use crate::sqlx::sql::{Dialect, Matched, Statement, statements};
 use crate::sqlx::{SqlxDatabase, retry::retry};
 
 /// Expired entries of every user are deleted on one [`add`](SessionRegistry::add) in this
@@ -57,35 +57,14 @@ struct Removal {
     lock: Option<Statement>,
 }
 
-/// Every statement, rendered for one database.
-#[derive(Debug)]
-struct Queries {
-    schema: String,
-    insert: Statement,
-    /// Serialises the logins of one user within their limit, until the transaction ends:
-    /// an advisory lock on PostgreSQL, the user's rows (and the gap they would go in) on
-    /// MySQL. SQLite needs none: the transaction's first statement is a write, which takes
-    /// the database's one write lock.
-    lock_user: Option<Statement>,
-    /// One entry, by user and id, for making room within a limit.
-    delete_one: Statement,
-    delete_expired_of_user: Statement,
-    list: Statement,
-    bind: Statement,
-    set_remember: Statement,
-    touch: Statement,
-    remove_one: Removal,
-    remove_all_but: Removal,
-    remove_all: Removal,
-    delete_expired: Statement,
-}
-
 /// The columns an entry is read from, in the order `entry` reads them.
 const COLUMNS: &str =
     "id, session_id, created_at, last_seen, address, user_agent, expires_at, remember";
 
-impl Queries {
-    fn new(dialect: Dialect) -> Self {
+statements! {
+    /// Every statement, rendered for one database.
+    struct Queries;
+    fn new(dialect) {
         let t = dialect.quote("axum_login_session_registry");
         let (key, int) = (dialect.exact_text_type(), dialect.int_type());
         let text = if dialect == Dialect::MySql {
@@ -96,71 +75,58 @@ impl Queries {
         let columns = format!(
             "user_id {key} NOT NULL, id {key} NOT NULL, session_id {text}, created_at {int} NOT NULL, last_seen {int} NOT NULL, address {text}, user_agent {text}, expires_at {int} NOT NULL, remember {text}, PRIMARY KEY (user_id, id)"
         );
-        let schema = dialect.create_table(
-            &t,
-            &columns,
-            &[("axum_login_session_registry_expires", "expires_at")],
-        );
-        let returning = dialect.matched_rows();
         let greatest = if dialect == Dialect::Sqlite {
             "MAX"
         } else {
             "GREATEST"
         };
-        let render = |sql: String| dialect.render(&sql);
         let removal = |filter: &str| {
             let delete = format!("DELETE FROM {t} WHERE user_id = $1{filter}");
             if dialect == Dialect::MySql {
                 Removal {
-                    delete: render(delete),
-                    lock: Some(render(format!(
+                    delete: dialect.render(&delete),
+                    lock: Some(dialect.render(&format!(
                         "SELECT {COLUMNS} FROM {t} WHERE user_id = $1{filter} FOR UPDATE"
                     ))),
                 }
             } else {
                 Removal {
-                    delete: render(format!("{delete} RETURNING {COLUMNS}")),
+                    delete: dialect.render(&format!("{delete} RETURNING {COLUMNS}")),
                     lock: None,
                 }
             }
         };
-        Self {
-            schema,
-            insert: render(format!(
-                "INSERT INTO {t} (user_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            )),
-            lock_user: match dialect {
-                Dialect::Postgres => Some(render(
-                    "SELECT pg_advisory_xact_lock(hashtextextended('axum_login_session_registry ' || $1, 0))"
-                        .to_owned(),
-                )),
-                Dialect::MySql => Some(render(format!(
-                    "SELECT id FROM {t} WHERE user_id = $1 FOR UPDATE"
-                ))),
-                Dialect::Sqlite => None,
-            },
-            delete_one: render(format!("DELETE FROM {t} WHERE user_id = $1 AND id = $2")),
-            delete_expired_of_user: render(format!(
-                "DELETE FROM {t} WHERE user_id = $1 AND expires_at <= $2"
-            )),
-            list: render(format!(
-                "SELECT {COLUMNS} FROM {t} WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, id"
-            )),
-            bind: render(format!(
-                "UPDATE {t} SET session_id = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4 AND (session_id IS NULL OR session_id = $5){returning}"
-            )),
-            set_remember: render(format!(
-                "UPDATE {t} SET remember = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}"
-            )),
-            touch: render(format!(
-                "UPDATE {t} SET last_seen = {greatest}(last_seen, $3) WHERE user_id = $1 AND id = $2 AND expires_at > $4{returning}"
-            )),
-            remove_one: removal(" AND id = $2"),
-            remove_all_but: removal(" AND id <> $2"),
-            remove_all: removal(""),
-            delete_expired: render(format!("DELETE FROM {t} WHERE expires_at <= $1")),
-        }
     }
+    schema: String = dialect.create_table(
+        &t,
+        &columns,
+        &[("axum_login_session_registry_expires", "expires_at")],
+    ),
+    insert = "INSERT INTO {t} (user_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    /// Serialises the logins of one user within their limit, until the transaction ends:
+    /// an advisory lock on PostgreSQL, the user's rows (and the gap they would go in) on
+    /// MySQL. SQLite needs none: the transaction's first statement is a write, which takes
+    /// the database's one write lock.
+    lock_user: Option<Statement> = match dialect {
+        Dialect::Postgres => Some(dialect.render(
+            "SELECT pg_advisory_xact_lock(hashtextextended('axum_login_session_registry ' || $1, 0))",
+        )),
+        Dialect::MySql => Some(dialect.render(&format!(
+            "SELECT id FROM {t} WHERE user_id = $1 FOR UPDATE"
+        ))),
+        Dialect::Sqlite => None,
+    },
+    /// One entry, by user and id, for making room within a limit.
+    delete_one = "DELETE FROM {t} WHERE user_id = $1 AND id = $2",
+    delete_expired_of_user = "DELETE FROM {t} WHERE user_id = $1 AND expires_at <= $2",
+    list = "SELECT {COLUMNS} FROM {t} WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, id",
+    bind: Matched = "UPDATE {t} SET session_id = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4 AND (session_id IS NULL OR session_id = $5)",
+    set_remember: Matched = "UPDATE {t} SET remember = $3 WHERE user_id = $1 AND id = $2 AND expires_at > $4",
+    touch: Matched = "UPDATE {t} SET last_seen = {greatest}(last_seen, $3) WHERE user_id = $1 AND id = $2 AND expires_at > $4",
+    remove_one: Removal = removal(" AND id = $2"),
+    remove_all_but: Removal = removal(" AND id <> $2"),
+    remove_all: Removal = removal(""),
+    delete_expired = "DELETE FROM {t} WHERE expires_at <= $1",
 }
 
 /// The values of [`COLUMNS`] after the user, as the insert binds them.
@@ -326,7 +292,7 @@ impl<DB: SqlxDatabase> SqlxSessionRegistry<DB> {
 
     /// Whether the conditional `UPDATE` `statement` found the entry, for `bind`, `touch` and
     /// `set_remember`.
-    async fn matched(&self, statement: &Statement, params: &[Param<'_>]) -> Result<bool, BoxError> {
+    async fn matched(&self, statement: &Matched, params: &[Param<'_>]) -> Result<bool, BoxError> {
         Ok(self.db.matched(statement, params).await?)
     }
 }
@@ -397,8 +363,8 @@ mod tests {
             .expect("a locking select");
         assert!(lock.sql.ends_with("AND id <> ? FOR UPDATE"));
         assert!(!mysql.remove_all_but.delete.sql.contains("RETURNING"));
-        assert!(mysql.touch.sql.contains("GREATEST(last_seen, ?)"));
-        assert_eq!(mysql.touch.params, [3, 1, 2, 4]);
+        assert!(mysql.touch.statement.sql.contains("GREATEST(last_seen, ?)"));
+        assert_eq!(mysql.touch.statement.params, [3, 1, 2, 4]);
         let sqlite = Queries::new(Dialect::Sqlite);
         assert!(sqlite.remove_one.lock.is_none());
         assert!(
@@ -408,7 +374,7 @@ mod tests {
                 .sql
                 .contains("RETURNING id, session_id")
         );
-        assert!(sqlite.touch.sql.contains("MAX(last_seen, ?)"));
-        assert!(sqlite.bind.sql.ends_with("RETURNING 1"));
+        assert!(sqlite.touch.statement.sql.contains("MAX(last_seen, ?)"));
+        assert!(sqlite.bind.statement.sql.ends_with("RETURNING 1"));
     }
 }

@@ -7,14 +7,14 @@ use std::{any::Any, time::Duration};
 use tower_sessions::{SessionStore, service::CookieController};
 
 use super::{
-    BoxFuture, COOKIE_PLAIN, COOKIE_SECURE, RememberMe, RememberToken, Rotation,
-    after_second_factor, cookie_value, new_secrets, parse_cookie,
+    COOKIE_PLAIN, COOKIE_SECURE, RememberMe, RememberToken, Rotation, after_second_factor,
+    cookie_value, new_secrets, parse_cookie,
 };
 use crate::{
     AuthError, AuthSession, AuthUser, UserStore,
     events::{AuthEvent, LoginMethod},
     layer::AuthLayerBuilder,
-    login::{Change, EndedSession, Feature, NewLogin, RequestAuth, Restored, Verdict},
+    login::{Change, EndedSession, Feature, Logout, NewLogin, RequestAuth, Restored, Verdict},
     security::SessionKey,
 };
 
@@ -130,6 +130,7 @@ impl RememberMe {
     }
 }
 
+#[async_trait::async_trait]
 impl Feature for RememberMe {
     fn as_any(&self) -> &dyn Any {
         self
@@ -145,199 +146,173 @@ impl Feature for RememberMe {
     /// cookie: all of the user's remember-me tokens and sessions end. Any other validator
     /// proves nothing (anyone who learnt a selector can make one up), so it only loses its
     /// cookie, as an unknown selector does.
-    fn restore<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-    ) -> BoxFuture<'a, Result<Option<Restored>, AuthError>> {
-        Box::pin(async move {
-            let Some(value) = presented_cookie(auth) else {
-                return Ok(None);
+    async fn restore(&self, auth: &RequestAuth) -> Result<Option<Restored>, AuthError> {
+        let Some(value) = presented_cookie(auth) else {
+            return Ok(None);
+        };
+        let Some((selector, validator)) = parse_cookie(value) else {
+            forget_cookie(auth);
+            return Ok(None);
+        };
+        let config = auth.config();
+        // Both digests before the lookup: an unknown selector and a wrong validator do
+        // the same work (two keyed hashes, one read) and answer alike.
+        let stored = stored_selector(&config.key, selector);
+        let presented = validator_hash(&config.key, selector, validator);
+        let Some(token) = self.store.get(&stored).await.map_err(AuthError::Registry)? else {
+            forget_cookie(auth);
+            return Ok(None);
+        };
+        let now = config.clock.now();
+        // The store drops expired tokens by its own clock; the layer's decides.
+        if token.expires_at <= now {
+            forget_cookie(auth);
+            return Ok(None);
+        }
+        let current = constant_time_eq(&presented, &token.validator_hash);
+        let previous = token
+            .previous_hash
+            .as_deref()
+            .is_some_and(|previous| constant_time_eq(&presented, previous));
+        let within_grace = now
+            .duration_since(token.rotated_at)
+            .is_ok_and(|since| since <= self.grace);
+        // Read only once the validator is known to be the token's: the flag is in it.
+        let after_second_factor = after_second_factor(validator);
+        let rotated = if current {
+            let (_, new_validator) = new_secrets(after_second_factor);
+            let new_hash = validator_hash(&config.key, selector, &new_validator);
+            let rotation = Rotation {
+                selector: &stored,
+                current_hash: &presented,
+                new_hash: &new_hash,
+                at: now,
             };
-            let Some((selector, validator)) = parse_cookie(value) else {
-                forget_cookie(auth);
-                return Ok(None);
-            };
-            let config = auth.config();
-            // Both digests before the lookup: an unknown selector and a wrong validator do
-            // the same work (two keyed hashes, one read) and answer alike.
-            let stored = stored_selector(&config.key, selector);
-            let presented = validator_hash(&config.key, selector, validator);
-            let Some(token) = self.store.get(&stored).await.map_err(AuthError::Registry)? else {
-                forget_cookie(auth);
-                return Ok(None);
-            };
-            let now = config.clock.now();
-            // The store drops expired tokens by its own clock; the layer's decides.
-            if token.expires_at <= now {
-                forget_cookie(auth);
-                return Ok(None);
-            }
-            let current = constant_time_eq(&presented, &token.validator_hash);
-            let previous = token
-                .previous_hash
-                .as_deref()
-                .is_some_and(|previous| constant_time_eq(&presented, previous));
-            let within_grace = now
-                .duration_since(token.rotated_at)
-                .is_ok_and(|since| since <= self.grace);
-            // Read only once the validator is known to be the token's: the flag is in it.
-            let after_second_factor = after_second_factor(validator);
-            let rotated = if current {
-                let (_, new_validator) = new_secrets(after_second_factor);
-                let new_hash = validator_hash(&config.key, selector, &new_validator);
-                let rotation = Rotation {
-                    selector: &stored,
-                    current_hash: &presented,
-                    new_hash: &new_hash,
-                    at: now,
-                };
-                let rotated = self
-                    .store
-                    .rotate(&rotation)
-                    .await
-                    .map_err(AuthError::Registry)?;
-                // Lost a race with another request of this browser rotating it: that one's
-                // new cookie stands, and this visit logs in on the old one within the grace.
-                rotated.then_some(new_validator)
-            } else if previous && within_grace {
-                None
-            } else if previous {
-                // Only the holder of a copy of the cookie from before the rotation can
-                // present this validator, and the browser that rotated it holds the new one:
-                // two browsers share the token.
-                self.theft(auth, &token.user).await?;
-                forget_cookie(auth);
-                return Ok(None);
-            } else {
-                forget_cookie(auth);
-                return Ok(None);
-            };
-            Ok(Some(Restored {
-                event: Some(AuthEvent::RememberUsed {
-                    user: token.user.clone(),
-                }),
-                user: token.user,
-                method: LoginMethod::RememberMe,
-                second_factor: after_second_factor,
-                remember: true,
-                link: Some(stored.clone()),
-                state: Box::new(Presented {
-                    selector: selector.to_owned(),
-                    stored,
-                    rotated,
-                    expires_at: token.expires_at,
-                }),
-            }))
-        })
+            let rotated = self
+                .store
+                .rotate(&rotation)
+                .await
+                .map_err(AuthError::Registry)?;
+            // Lost a race with another request of this browser rotating it: that one's
+            // new cookie stands, and this visit logs in on the old one within the grace.
+            rotated.then_some(new_validator)
+        } else if previous && within_grace {
+            None
+        } else if previous {
+            // Only the holder of a copy of the cookie from before the rotation can
+            // present this validator, and the browser that rotated it holds the new one:
+            // two browsers share the token.
+            self.theft(auth, &token.user).await?;
+            forget_cookie(auth);
+            return Ok(None);
+        } else {
+            forget_cookie(auth);
+            return Ok(None);
+        };
+        Ok(Some(Restored {
+            event: Some(AuthEvent::RememberUsed {
+                user: token.user.clone(),
+            }),
+            user: token.user,
+            method: LoginMethod::RememberMe,
+            second_factor: after_second_factor,
+            remember: true,
+            link: Some(stored.clone()),
+            state: Box::new(Presented {
+                selector: selector.to_owned(),
+                stored,
+                rotated,
+                expires_at: token.expires_at,
+            }),
+        }))
     }
 
     /// A visitor the core logged in gets the rotated cookie; one it refused loses the cookie;
     /// one that must still give a second factor uses the token up (completing the second
     /// factor gives a new one) and loses the cookie.
-    fn settle<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        restored: &'a Restored,
+    async fn settle(
+        &self,
+        auth: &RequestAuth,
+        restored: &Restored,
         verdict: Verdict,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            let Some(presented) = restored.state.downcast_ref::<Presented>() else {
-                return Ok(());
-            };
-            match verdict {
-                Verdict::LoggedIn => {
-                    if let Some(validator) = &presented.rotated {
-                        let left = presented
-                            .expires_at
-                            .duration_since(auth.config().clock.now())
-                            .unwrap_or(Duration::ZERO);
-                        auth.add_cookie(cookie(
-                            auth,
-                            &cookie_value(&presented.selector, validator),
-                            left,
-                        ));
-                    }
+    ) -> Result<(), AuthError> {
+        let Some(presented) = restored.state.downcast_ref::<Presented>() else {
+            return Ok(());
+        };
+        match verdict {
+            Verdict::LoggedIn => {
+                if let Some(validator) = &presented.rotated {
+                    let left = presented
+                        .expires_at
+                        .duration_since(auth.config().clock.now())
+                        .unwrap_or(Duration::ZERO);
+                    auth.add_cookie(cookie(
+                        auth,
+                        &cookie_value(&presented.selector, validator),
+                        left,
+                    ));
                 }
-                Verdict::FirstFactorOnly => {
-                    self.store
-                        .remove(&presented.stored)
-                        .await
-                        .map_err(AuthError::Registry)?;
-                    forget_cookie(auth);
-                }
-                Verdict::Refused => forget_cookie(auth),
             }
-            Ok(())
-        })
+            Verdict::FirstFactorOnly => {
+                self.store
+                    .remove(&presented.stored)
+                    .await
+                    .map_err(AuthError::Registry)?;
+                forget_cookie(auth);
+            }
+            Verdict::Refused => forget_cookie(auth),
+        }
+        Ok(())
     }
 
     /// A login whose visitor asked to be remembered, completed by a second factor (a login
     /// that needs none asks with [`AuthSession::remember_me`]).
-    fn logged_in<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        login: &'a NewLogin<'a>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            if login.remember {
-                self.issue(auth, login.user, login.second_factor, login.entry)
-                    .await?;
-            }
-            Ok(())
-        })
+    async fn logged_in(&self, auth: &RequestAuth, login: &NewLogin<'_>) -> Result<(), AuthError> {
+        if login.remember {
+            self.issue(auth, login.user, login.second_factor, login.entry)
+                .await?;
+        }
+        Ok(())
     }
 
-    fn logged_out<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        user: Option<&'a str>,
-        _entry: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            match user {
-                Some(user) => self.forget(auth, user, false).await,
-                None => Ok(()),
-            }
-        })
+    async fn logged_out(&self, auth: &RequestAuth, logout: &Logout<'_>) -> Result<(), AuthError> {
+        match logout.user {
+            Some(user) => self.forget(auth, user, false).await,
+            None => Ok(()),
+        }
     }
 
-    fn changed<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        user: &'a str,
-        change: Change<'a>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            match change {
-                // A token issued under the old password or second factors must not log in
-                // under the new ones.
-                Change::Password { .. } | Change::SecondFactors => {
-                    self.forget(auth, user, true).await
-                }
-                Change::SessionsEnded | Change::Stolen => self
-                    .store
-                    .remove_user(user)
-                    .await
-                    .map_err(AuthError::Registry),
-            }
-        })
+    async fn changed(
+        &self,
+        auth: &RequestAuth,
+        user: &str,
+        change: Change<'_>,
+    ) -> Result<(), AuthError> {
+        match change {
+            // A token issued under the old password or second factors must not log in
+            // under the new ones.
+            Change::Password { .. } | Change::SecondFactors => self.forget(auth, user, true).await,
+            Change::SessionsEnded | Change::Stolen => self
+                .store
+                .remove_user(user)
+                .await
+                .map_err(AuthError::Registry),
+        }
     }
 
     /// The token that made an ended session is revoked with it.
-    fn session_ended<'a>(
-        &'a self,
-        _auth: &'a RequestAuth,
-        ended: &'a EndedSession<'a>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            if let Some(selector) = ended.link {
-                self.store
-                    .remove(selector)
-                    .await
-                    .map_err(AuthError::Registry)?;
-            }
-            Ok(())
-        })
+    async fn session_ended(
+        &self,
+        _auth: &RequestAuth,
+        ended: &EndedSession<'_>,
+    ) -> Result<(), AuthError> {
+        if let Some(selector) = ended.link {
+            self.store
+                .remove(selector)
+                .await
+                .map_err(AuthError::Registry)?;
+        }
+        Ok(())
     }
 }
 

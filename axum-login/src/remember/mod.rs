@@ -38,7 +38,7 @@ mod redis;
 #[cfg(feature = "sqlx")]
 mod sql;
 
-use std::{fmt, sync::Arc, time::Duration, time::SystemTime};
+use std::{sync::Arc, time::Duration, time::SystemTime};
 
 pub use self::memory::MemoryRememberStore;
 #[cfg(feature = "redis")]
@@ -48,6 +48,7 @@ pub use self::sql::SqlxRememberStore;
 use crate::error::BoxError;
 /// A boxed future, as the store's methods answer.
 pub use crate::login::BoxFuture;
+use crate::options::{debug_options, setters};
 
 /// One remember-me token, as a [`RememberStore`] keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,14 +118,7 @@ pub struct RememberMe {
     pub(crate) grace: Duration,
 }
 
-impl fmt::Debug for RememberMe {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RememberMe")
-            .field("lifetime", &self.lifetime)
-            .field("grace", &self.grace)
-            .finish_non_exhaustive()
-    }
-}
+debug_options!(RememberMe { lifetime, grace });
 
 impl RememberMe {
     /// Remember-me with tokens in `store`, for 30 days.
@@ -136,18 +130,14 @@ impl RememberMe {
         }
     }
 
-    /// How long a remembered login lasts from the login that asked for it. Default: 30 days.
-    pub fn lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = lifetime;
-        self
-    }
-
-    /// How long after a rotation the replaced validator is still accepted (without rotating
-    /// again), for a browser that sent several requests with the old cookie at once. Past it,
-    /// the old validator is a stolen copy. Default: 30 seconds.
-    pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
-        self
+    setters! {
+        /// How long a remembered login lasts from the login that asked for it. Default: 30
+        /// days.
+        lifetime: Duration;
+        /// How long after a rotation the replaced validator is still accepted (without
+        /// rotating again), for a browser that sent several requests with the old cookie at
+        /// once. Past it, the old validator is a stolen copy. Default: 30 seconds.
+        grace: Duration;
     }
 }
 

@@ -8,7 +8,7 @@ use crate::clock::{from_millis, to_millis};
 use crate::error::BoxError;
 use crate::sqlx::SqlxDatabase;
 use crate::sqlx::db::{Param, sqlx_store};
-use crate::sqlx::sql::{Dialect, Statement};
+use crate::sqlx::sql::{Statement, statements};
 
 /// Expired tokens are deleted on one insert in this many, as in the in-memory store.
 const SWEEP_EVERY: u32 = 1024;
@@ -40,64 +40,37 @@ pub struct SqlxRememberStore(Db<Queries>);
     migrate: " Creates the table and its indexes, unless they exist.",
 }
 
-/// Every statement, rendered for one database.
-#[derive(Debug)]
-struct Queries {
-    schema: String,
-    upsert: Statement,
-    get: Statement,
-    rotate: Statement,
-    remove: Statement,
-    remove_user: Statement,
-    delete_expired: Statement,
-}
-
-impl Queries {
-    fn new(dialect: Dialect) -> Self {
+statements! {
+    /// Every statement, rendered for one database.
+    struct Queries;
+    fn new(dialect) {
         let t = dialect.quote("axum_login_remember");
         let (key, int) = (dialect.exact_text_type(), dialect.int_type());
         let columns = format!(
             "selector {key} NOT NULL PRIMARY KEY, user_id {key} NOT NULL, validator_hash {key} NOT NULL, previous_hash {key}, rotated_at {int} NOT NULL, expires_at {int} NOT NULL"
         );
-        let schema = dialect.create_table(
-            &t,
-            &columns,
-            &[
-                ("axum_login_remember_user", "user_id"),
-                ("axum_login_remember_expires", "expires_at"),
-            ],
-        );
-        // An insert replaces a token under the same selector, as the in-memory store does.
-        let upsert = dialect.upsert(
-            &t,
-            &[
-                "selector",
-                "user_id",
-                "validator_hash",
-                "previous_hash",
-                "rotated_at",
-                "expires_at",
-            ],
-            "selector",
-        );
-        let returning = dialect.matched_rows();
-        let render = |sql: String| dialect.render(&sql);
-        Self {
-            schema,
-            upsert: render(upsert),
-            get: render(format!(
-                "SELECT user_id, validator_hash, previous_hash, rotated_at, expires_at FROM {t} WHERE selector = $1 AND expires_at > $2"
-            )),
-            // MySQL assigns left to right, the others from the old row: either way the
-            // previous hash is the one being replaced.
-            rotate: render(format!(
-                "UPDATE {t} SET previous_hash = validator_hash, validator_hash = $3, rotated_at = $4 WHERE selector = $1 AND validator_hash = $2{returning}"
-            )),
-            remove: render(format!("DELETE FROM {t} WHERE selector = $1")),
-            remove_user: render(format!("DELETE FROM {t} WHERE user_id = $1")),
-            delete_expired: render(format!("DELETE FROM {t} WHERE expires_at <= $1")),
-        }
     }
+    schema: String = dialect.create_table(
+        &t,
+        &columns,
+        &[
+            ("axum_login_remember_user", "user_id"),
+            ("axum_login_remember_expires", "expires_at"),
+        ],
+    ),
+    // An insert replaces a token under the same selector, as the in-memory store does.
+    upsert = dialect.upsert(
+        &t,
+        &["selector", "user_id", "validator_hash", "previous_hash", "rotated_at", "expires_at"],
+        "selector",
+    ),
+    get = "SELECT user_id, validator_hash, previous_hash, rotated_at, expires_at FROM {t} WHERE selector = $1 AND expires_at > $2",
+    // MySQL assigns left to right, the others from the old row: either way the previous
+    // hash is the one being replaced.
+    rotate: Matched = "UPDATE {t} SET previous_hash = validator_hash, validator_hash = $3, rotated_at = $4 WHERE selector = $1 AND validator_hash = $2",
+    remove = "DELETE FROM {t} WHERE selector = $1",
+    remove_user = "DELETE FROM {t} WHERE user_id = $1",
+    delete_expired = "DELETE FROM {t} WHERE expires_at <= $1",
 }
 
 impl<DB: SqlxDatabase> SqlxRememberStore<DB> {
@@ -184,11 +157,12 @@ impl<DB: SqlxDatabase> RememberStore for SqlxRememberStore<DB> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sqlx::sql::Dialect;
 
     #[test]
     fn a_rotation_compares_the_current_hash_and_keeps_it_as_the_previous() {
         for dialect in [Dialect::MySql, Dialect::Postgres, Dialect::Sqlite] {
-            let rotate = Queries::new(dialect).rotate;
+            let rotate = Queries::new(dialect).rotate.statement;
             assert!(
                 rotate
                     .sql
@@ -205,6 +179,7 @@ mod tests {
         assert!(
             Queries::new(Dialect::MySql)
                 .rotate
+                .statement
                 .sql
                 .ends_with("WHERE selector = ? AND validator_hash = ?")
         );

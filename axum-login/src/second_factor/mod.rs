@@ -24,7 +24,7 @@ use crate::{
     AuthError,
     clock::unix_seconds,
     error::BoxError,
-    login::{BoxFuture, Feature, Held, RequestAuth},
+    login::{BoxFuture, Feature, Held, Logout, RequestAuth},
 };
 
 /// The session key of a login waiting for its second factor.
@@ -150,6 +150,7 @@ impl TwoStep {
     }
 }
 
+#[async_trait::async_trait]
 impl Feature for TwoStep {
     fn as_any(&self) -> &dyn Any {
         self
@@ -157,73 +158,52 @@ impl Feature for TwoStep {
 
     /// A restored visitor whose user has a second factor that what they presented does not
     /// carry waits for it, as after a right password, under a new session id.
-    fn hold<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        held: &'a Held<'a>,
-    ) -> BoxFuture<'a, Result<bool, AuthError>> {
-        Box::pin(async move {
-            if held.restored.second_factor || self.has_second_factor(held.user).await? != Some(true)
-            {
-                return Ok(false);
-            }
-            let session = auth.session();
-            if session.id().is_some() {
-                session.cycle_id().await?;
-            }
-            let pending = PendingRecord {
-                user_id: held.id.clone(),
-                digest: held.digest.to_owned(),
-                at: unix_seconds(auth.config().clock.now()),
-                account: None,
-                remember: held.restored.remember,
-                remembered: true,
-            };
-            session.insert(PENDING_KEY, pending).await?;
-            Ok(true)
-        })
+    async fn hold(&self, auth: &RequestAuth, held: &Held<'_>) -> Result<bool, AuthError> {
+        if held.restored.second_factor || self.has_second_factor(held.user).await? != Some(true) {
+            return Ok(false);
+        }
+        let session = auth.session();
+        if session.id().is_some() {
+            session.cycle_id().await?;
+        }
+        let pending = PendingRecord {
+            user_id: held.id.clone(),
+            digest: held.digest.to_owned(),
+            at: unix_seconds(auth.config().clock.now()),
+            account: None,
+            remember: held.restored.remember,
+            remembered: true,
+        };
+        session.insert(PENDING_KEY, pending).await?;
+        Ok(true)
     }
 
     /// A login written to the session ends any login that was waiting there.
-    fn installed<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        _user: &'a str,
-        _entry: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            auth.session().remove_value(PENDING_KEY).await?;
-            Ok(())
-        })
+    async fn installed(
+        &self,
+        auth: &RequestAuth,
+        _user: &str,
+        _entry: Option<&str>,
+    ) -> Result<(), AuthError> {
+        auth.session().remove_value(PENDING_KEY).await?;
+        Ok(())
     }
 
     /// Whether the app says `user` has a second factor; `None` when it gave no lookup.
-    fn has_second_factor<'a>(
-        &'a self,
-        user: &'a str,
-    ) -> BoxFuture<'a, Result<Option<bool>, AuthError>> {
-        Box::pin(async move {
-            let Some(lookup) = &self.lookup else {
-                return Ok(None);
-            };
-            lookup
-                .has_second_factor(user)
-                .await
-                .map(Some)
-                .map_err(AuthError::Store)
-        })
+    async fn has_second_factor(&self, user: &str) -> Result<Option<bool>, AuthError> {
+        let Some(lookup) = &self.lookup else {
+            return Ok(None);
+        };
+        lookup
+            .has_second_factor(user)
+            .await
+            .map(Some)
+            .map_err(AuthError::Store)
     }
 
     /// A logout ends a login waiting for its second factor too.
-    fn logged_out<'a>(
-        &'a self,
-        auth: &'a RequestAuth,
-        _user: Option<&'a str>,
-        _entry: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            auth.session().remove_value(PENDING_KEY).await?;
-            Ok(())
-        })
+    async fn logged_out(&self, auth: &RequestAuth, _logout: &Logout<'_>) -> Result<(), AuthError> {
+        auth.session().remove_value(PENDING_KEY).await?;
+        Ok(())
     }
 }

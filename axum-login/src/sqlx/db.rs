@@ -24,7 +24,7 @@ use sqlx::{
 
 use super::{
     retry::retry,
-    sql::{Dialect, Statement},
+    sql::{Dialect, Matched, Statement},
 };
 
 /// A database that the crate's sqlx stores run on: `sqlx::Sqlite`, `sqlx::Postgres` or
@@ -296,11 +296,11 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
         .await
     }
 
-    /// Whether the conditional `UPDATE` or `DELETE` `statement` (rendered with
-    /// [`Dialect::matched_rows`]) matched a row, again after a lock conflict.
+    /// Whether the conditional `UPDATE` or `DELETE` `statement` matched a row, again after a
+    /// lock conflict.
     pub(crate) async fn matched(
         &self,
-        statement: &Statement,
+        statement: &Matched,
         params: &[Param<'_>],
     ) -> Result<bool, sqlx::Error> {
         retry(|| async {
@@ -349,9 +349,10 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
     pub(crate) async fn matched_in(
         &self,
         conn: &mut DB::Connection,
-        statement: &Statement,
+        statement: &Matched,
         params: &[Param<'_>],
     ) -> Result<bool, sqlx::Error> {
+        let statement = &statement.statement;
         if self.dialect != Dialect::MySql {
             let rows = DB::fetch_all(Self::query(statement, params), &mut *conn).await?;
             return Ok(!rows.is_empty());

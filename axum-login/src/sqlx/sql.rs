@@ -70,14 +70,18 @@ impl Dialect {
             .join(".")
     }
 
-    /// What ends a conditional `UPDATE` or `DELETE` whose match
-    /// [`Db::matched`](super::db::Db::matched) reads: ` RETURNING 1`, except on MySQL, which
-    /// has no `RETURNING` and is asked for `ROW_COUNT()` instead.
-    pub(crate) fn matched_rows(self) -> &'static str {
-        if self == Self::MySql {
+    /// `sql`, a conditional `UPDATE` or `DELETE`, rendered so that
+    /// [`Db::matched`](super::db::Db::matched) can tell whether it matched a row: ending in
+    /// ` RETURNING 1`, except on MySQL, which has no `RETURNING` and is asked for
+    /// `ROW_COUNT()` instead.
+    pub(crate) fn render_matched(self, sql: &str) -> Matched {
+        let returning = if self == Self::MySql {
             ""
         } else {
             " RETURNING 1"
+        };
+        Matched {
+            statement: self.render(&format!("{sql}{returning}")),
         }
     }
 
@@ -139,6 +143,7 @@ impl Dialect {
 
     /// `INSERT INTO table (columns) VALUES ($1, ...)` that inserts nothing, and fails not,
     /// where the row would break a unique key.
+    #[cfg(feature = "passkeys")]
     pub(crate) fn insert_or_ignore(self, table: &str, columns: &[&str]) -> String {
         let insert = insert(table, columns);
         if self == Self::MySql {
@@ -200,6 +205,91 @@ pub(crate) struct Statement {
     /// The 1-based parameter of each bind, in bind order.
     pub(crate) params: Vec<usize>,
 }
+
+/// A conditional `UPDATE` or `DELETE` rendered by [`Dialect::render_matched`]: the only kind
+/// of statement [`Db::matched`](super::db::Db::matched) runs, so that no store asks whether a
+/// statement matched a row without the clause that answers it.
+#[derive(Debug)]
+pub(crate) struct Matched {
+    pub(crate) statement: Statement,
+}
+
+/// Declares a store's statement table: `struct $name` (with `Debug`) and `$name::new`, which
+/// renders it for one database, the `Dialect` named after `fn new(`.
+///
+/// The body of `fn new` sets up what the statements share (the quoted table, the database's
+/// column types and clauses); then each field is one of
+///
+/// - `name = "SQL"`: a [`Statement`] of the SQL, formatted with the setup's names (`{t}`);
+/// - `name = text`: a [`Statement`] of SQL text built another way (an upsert, a statement that
+///   differs between databases);
+/// - `name: Matched = "SQL"`: a conditional statement whose match is read (see [`Matched`]);
+/// - `name: Type = value`: any other value (the schema, a statement some databases need).
+///
+/// Each statement is named once, where its SQL is, and rendered the same way in every store.
+macro_rules! statements {
+    (
+        $(#[$meta:meta])*
+        struct $name:ident;
+        fn new($dialect:ident $(, $arg:ident: $arg_ty:ty)* $(,)?) {
+            $($setup:tt)*
+        }
+        $($fields:tt)*
+    ) => {
+        $crate::sqlx::sql::statements!(
+            @field $dialect [$(#[$meta])* $name ($($arg: $arg_ty),*) { $($setup)* }] [] $($fields)*
+        );
+    };
+    // One field at a time, kept as `(name, type, value)` until none is left.
+    (@field $d:ident $head:tt [$($done:tt)*]
+        $(#[$m:meta])* $field:ident = $sql:literal $(, $($rest:tt)*)?
+    ) => {
+        $crate::sqlx::sql::statements!(@field $d $head [$($done)*
+            ($(#[$m])* $field, $crate::sqlx::sql::Statement, $d.render(&::std::format!($sql)))
+        ] $($($rest)*)?);
+    };
+    (@field $d:ident $head:tt [$($done:tt)*]
+        $(#[$m:meta])* $field:ident = $sql:expr $(, $($rest:tt)*)?
+    ) => {
+        $crate::sqlx::sql::statements!(@field $d $head [$($done)*
+            ($(#[$m])* $field, $crate::sqlx::sql::Statement, $d.render(&$sql))
+        ] $($($rest)*)?);
+    };
+    (@field $d:ident $head:tt [$($done:tt)*]
+        $(#[$m:meta])* $field:ident: Matched = $sql:literal $(, $($rest:tt)*)?
+    ) => {
+        $crate::sqlx::sql::statements!(@field $d $head [$($done)*
+            ($(#[$m])* $field, $crate::sqlx::sql::Matched, $d.render_matched(&::std::format!($sql)))
+        ] $($($rest)*)?);
+    };
+    (@field $d:ident $head:tt [$($done:tt)*]
+        $(#[$m:meta])* $field:ident: $ty:ty = $value:expr $(, $($rest:tt)*)?
+    ) => {
+        $crate::sqlx::sql::statements!(@field $d $head [$($done)* ($(#[$m])* $field, $ty, $value)]
+            $($($rest)*)?);
+    };
+    (@field $d:ident
+        [$(#[$meta:meta])* $name:ident ($($arg:ident: $arg_ty:ty),*) { $($setup:tt)* }]
+        [$(($(#[$m:meta])* $field:ident, $ty:ty, $value:expr))*]
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        struct $name {
+            $($(#[$m])* $field: $ty,)*
+        }
+
+        impl $name {
+            fn new($d: $crate::sqlx::sql::Dialect $(, $arg: $arg_ty)*) -> Self {
+                $($setup)*
+                Self {
+                    $($field: $value,)*
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use statements;
 
 /// `$1, $2, ..., $n`.
 pub(super) fn placeholders(n: usize) -> String {
@@ -427,6 +517,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "passkeys")]
     fn ignoring_inserts_per_database() {
         assert_eq!(
             Dialect::MySql.insert_or_ignore("t", &["a", "b"]),

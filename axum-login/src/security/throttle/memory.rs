@@ -2,7 +2,6 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    fmt,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, SystemTime},
 };
@@ -13,7 +12,7 @@ use super::{
     counter::Counter,
     store::{Ended, Reservation, Revocation, ThrottleKey, ThrottleStore, Verdict},
 };
-use crate::error::BoxError;
+use crate::{error::BoxError, memory::bounded_store};
 
 /// Shards, so that logins of different accounts seldom wait for one lock.
 const SHARDS: usize = 16;
@@ -154,20 +153,7 @@ fn lock(shard: &Shard) -> MutexGuard<'_, ShardState> {
     shard.state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Default for MemoryThrottleStore {
-    fn default() -> Self {
-        Self::new(100_000)
-    }
-}
-
-impl fmt::Debug for MemoryThrottleStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryThrottleStore")
-            .field("keys", &self.len())
-            .field("max_keys", &self.max_keys)
-            .finish()
-    }
-}
+bounded_store!(MemoryThrottleStore, "keys", max_keys);
 
 #[async_trait::async_trait]
 impl ThrottleStore for MemoryThrottleStore {

@@ -46,7 +46,7 @@ pub use self::{
     memory::MemoryThrottleStore,
     store::{Ended, Outcome, Reservation, Revocation, Rule, ThrottleKey, ThrottleStore, Verdict},
 };
-use crate::{clock::Clock, error::BoxError, security::SessionKey};
+use crate::{clock::Clock, error::BoxError, options::setters, security::SessionKey};
 
 /// The device cookie's name on a site served over HTTPS: the prefix keeps other hosts from
 /// planting one.
@@ -199,10 +199,13 @@ impl Throttle {
         self
     }
 
-    /// The length of the counting window, which is also the longest lock. Default: 15 minutes.
-    pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
-        self
+    setters! {
+        /// The length of the counting window, which is also the longest lock. Default: 15
+        /// minutes.
+        window: Duration;
+        /// The longest an attempt waits for checks in flight on its account before it is
+        /// refused like wrong credentials. Default: 10 seconds.
+        max_wait: Duration;
     }
 
     /// How long a device cookie is trusted after the login that issued it (each login with it
@@ -216,13 +219,6 @@ impl Throttle {
     /// name the client address. Default: none, so those headers are never read.
     pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
         self.trusted_proxies = proxies.into_iter().collect();
-        self
-    }
-
-    /// The longest an attempt waits for checks in flight on its account before it is refused
-    /// like wrong credentials. Default: 10 seconds.
-    pub fn max_wait(mut self, wait: Duration) -> Self {
-        self.max_wait = wait;
         self
     }
 

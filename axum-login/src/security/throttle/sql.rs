@@ -10,7 +10,7 @@ use super::{
 use crate::clock::{duration_millis, from_millis, to_millis};
 use crate::error::BoxError;
 use crate::sqlx::db::{Param, sqlx_store};
-use crate::sqlx::sql::{Dialect, Statement};
+use crate::sqlx::sql::{Dialect, statements};
 use crate::sqlx::{SqlxDatabase, retry::retry};
 
 /// Expired rows are deleted on one reservation in this many.
@@ -44,23 +44,10 @@ pub struct SqlxThrottleStore(Db<Queries>);
     migrate: " Creates the tables and their indexes, unless they exist.",
 }
 
-/// Every statement, rendered for one database.
-#[derive(Debug)]
-struct Queries {
-    schema: String,
-    lock_or_create: Statement,
-    lock: Statement,
-    select: Statement,
-    update: Statement,
-    delete: Statement,
-    delete_expired: Statement,
-    revoke: Statement,
-    revoked_at: Statement,
-    delete_expired_revocations: Statement,
-}
-
-impl Queries {
-    fn new(dialect: Dialect) -> Self {
+statements! {
+    /// Every statement, rendered for one database.
+    struct Queries;
+    fn new(dialect) {
         let t = dialect.quote("axum_login_throttle");
         let r = dialect.quote("axum_login_throttle_revoked");
         let key = if dialect == Dialect::MySql {
@@ -75,59 +62,47 @@ impl Queries {
         let revoked_columns = format!(
             "k {key} NOT NULL PRIMARY KEY, revoked_at {int} NOT NULL, expires {int} NOT NULL"
         );
-        let schema = [
-            dialect.create_table(&t, &columns, &[("axum_login_throttle_expires", "expires")]),
-            dialect.create_table(
-                &r,
-                &revoked_columns,
-                &[("axum_login_throttle_revoked_expires", "expires")],
-            ),
-        ]
-        .join("; ");
-        // The first statement of a reservation writes the row, which locks it (and, on
-        // SQLite, the database) until the transaction ends: every later read in it sees the
-        // latest committed counter, and no other attempt on the key runs in between.
-        let lock_or_create = match dialect {
-            Dialect::MySql => format!(
-                "INSERT INTO {t} (k, window_start, failures, last_failure, reserved, lease_until, reported, expires) VALUES ($1, $2, 0, $2, 0, $2, 0, $2) ON DUPLICATE KEY UPDATE failures = failures"
-            ),
-            _ => format!(
-                "INSERT INTO {t} (k, window_start, failures, last_failure, reserved, lease_until, reported, expires) VALUES ($1, $2, 0, $2, 0, $2, 0, $2) ON CONFLICT (k) DO UPDATE SET failures = {t}.failures"
-            ),
-        };
         let for_update = if dialect == Dialect::Sqlite {
             ""
         } else {
             " FOR UPDATE"
         };
-        let revoke = match dialect {
-            Dialect::MySql => format!(
-                "INSERT INTO {r} (k, revoked_at, expires) VALUES ($1, $2, $3) ON DUPLICATE KEY UPDATE expires = IF(VALUES(revoked_at) > revoked_at, VALUES(expires), expires), revoked_at = GREATEST(revoked_at, VALUES(revoked_at))"
-            ),
-            _ => format!(
-                "INSERT INTO {r} (k, revoked_at, expires) VALUES ($1, $2, $3) ON CONFLICT (k) DO UPDATE SET revoked_at = excluded.revoked_at, expires = excluded.expires WHERE excluded.revoked_at > {r}.revoked_at"
-            ),
-        };
-        let render = |sql: String| dialect.render(&sql);
-        Self {
-            schema,
-            lock_or_create: render(lock_or_create),
-            lock: render(format!("UPDATE {t} SET failures = failures WHERE k = $1")),
-            select: render(format!(
-                "SELECT window_start, failures, last_failure, reserved, lease_until, reported FROM {t} WHERE k = $1{for_update}"
-            )),
-            update: render(format!(
-                "UPDATE {t} SET window_start = $2, failures = $3, last_failure = $4, reserved = $5, lease_until = $6, reported = $7, expires = $8 WHERE k = $1"
-            )),
-            delete: render(format!("DELETE FROM {t} WHERE k = $1")),
-            delete_expired: render(format!("DELETE FROM {t} WHERE expires <= $1")),
-            revoke: render(revoke),
-            revoked_at: render(format!(
-                "SELECT revoked_at FROM {r} WHERE k = $1 AND expires > $2"
-            )),
-            delete_expired_revocations: render(format!("DELETE FROM {r} WHERE expires <= $1")),
-        }
     }
+    schema: String = [
+        dialect.create_table(&t, &columns, &[("axum_login_throttle_expires", "expires")]),
+        dialect.create_table(
+            &r,
+            &revoked_columns,
+            &[("axum_login_throttle_revoked_expires", "expires")],
+        ),
+    ]
+    .join("; "),
+    // The first statement of a reservation writes the row, which locks it (and, on SQLite,
+    // the database) until the transaction ends: every later read in it sees the latest
+    // committed counter, and no other attempt on the key runs in between.
+    lock_or_create = match dialect {
+        Dialect::MySql => format!(
+            "INSERT INTO {t} (k, window_start, failures, last_failure, reserved, lease_until, reported, expires) VALUES ($1, $2, 0, $2, 0, $2, 0, $2) ON DUPLICATE KEY UPDATE failures = failures"
+        ),
+        _ => format!(
+            "INSERT INTO {t} (k, window_start, failures, last_failure, reserved, lease_until, reported, expires) VALUES ($1, $2, 0, $2, 0, $2, 0, $2) ON CONFLICT (k) DO UPDATE SET failures = {t}.failures"
+        ),
+    },
+    lock = "UPDATE {t} SET failures = failures WHERE k = $1",
+    select = "SELECT window_start, failures, last_failure, reserved, lease_until, reported FROM {t} WHERE k = $1{for_update}",
+    update = "UPDATE {t} SET window_start = $2, failures = $3, last_failure = $4, reserved = $5, lease_until = $6, reported = $7, expires = $8 WHERE k = $1",
+    delete = "DELETE FROM {t} WHERE k = $1",
+    delete_expired = "DELETE FROM {t} WHERE expires <= $1",
+    revoke = match dialect {
+        Dialect::MySql => format!(
+            "INSERT INTO {r} (k, revoked_at, expires) VALUES ($1, $2, $3) ON DUPLICATE KEY UPDATE expires = IF(VALUES(revoked_at) > revoked_at, VALUES(expires), expires), revoked_at = GREATEST(revoked_at, VALUES(revoked_at))"
+        ),
+        _ => format!(
+            "INSERT INTO {r} (k, revoked_at, expires) VALUES ($1, $2, $3) ON CONFLICT (k) DO UPDATE SET revoked_at = excluded.revoked_at, expires = excluded.expires WHERE excluded.revoked_at > {r}.revoked_at"
+        ),
+    },
+    revoked_at = "SELECT revoked_at FROM {r} WHERE k = $1 AND expires > $2",
+    delete_expired_revocations = "DELETE FROM {r} WHERE expires <= $1",
 }
 
 impl<DB: SqlxDatabase> SqlxThrottleStore<DB> {

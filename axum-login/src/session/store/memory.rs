@@ -2,7 +2,6 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
-    fmt,
     sync::{Arc, Mutex, PoisonError},
 };
 
@@ -14,6 +13,7 @@ use tower_sessions::{
 };
 
 use super::{SessionBackend, Update};
+use crate::memory::bounded_store;
 
 /// Sessions in this process's memory, for one instance: development, tests, a single server.
 ///
@@ -102,20 +102,7 @@ impl MemoryStore {
     }
 }
 
-impl Default for MemoryStore {
-    fn default() -> Self {
-        Self::new(100_000)
-    }
-}
-
-impl fmt::Debug for MemoryStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryStore")
-            .field("sessions", &self.len())
-            .field("max_sessions", &self.max_sessions)
-            .finish()
-    }
-}
+bounded_store!(MemoryStore, "sessions", max_sessions);
 
 #[async_trait::async_trait]
 impl SessionStore for MemoryStore {

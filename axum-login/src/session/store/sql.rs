@@ -14,7 +14,7 @@ use super::{SessionBackend, Update, decode_data, encode_data};
 use crate::sqlx::{
     SqlxDatabase,
     db::{Db, Param, is_unique_violation},
-    sql::{Dialect, Statement},
+    sql::{Dialect, Statement, statements},
 };
 
 /// Sessions in a table of a sqlx database: `sqlx::Sqlite`, `sqlx::Postgres` or `sqlx::MySql`
@@ -69,22 +69,10 @@ impl<DB: Database> fmt::Debug for SqlxSessionStore<DB> {
     }
 }
 
-/// Every statement, rendered for one database.
-#[derive(Debug)]
-struct Queries {
-    table: String,
-    schema: String,
-    insert: Statement,
-    load: Statement,
-    update: Statement,
-    update_changed: Statement,
-    exists: Statement,
-    delete: Statement,
-    delete_expired: Statement,
-}
-
-impl Queries {
-    fn new(dialect: Dialect, table: &str) -> Self {
+statements! {
+    /// Every statement, rendered for one database.
+    struct Queries;
+    fn new(dialect, table: &str) {
         let t = dialect.quote(table);
         let (id, data) = match dialect {
             Dialect::MySql => (
@@ -95,14 +83,6 @@ impl Queries {
         };
         let expiry = dialect.int_type();
         let index = dialect.quote(&format!("{}_expiry", table.replace('.', "_")));
-        let schema = dialect.create_table(
-            &t,
-            &format!(
-                "id {id} NOT NULL PRIMARY KEY, data {data} NOT NULL, expiry_date {expiry} NOT NULL"
-            ),
-            &[(&index, "expiry_date")],
-        );
-        let returning = dialect.matched_rows();
         // An `UPDATE` locks rows in the order of the index it reads. Left to choose, MySQL may
         // read the expiry index (the `expiry_date > now` condition) and lock its entry before
         // the row, the opposite of a `DELETE` by id: two requests of one session then deadlock.
@@ -112,29 +92,20 @@ impl Queries {
         } else {
             ""
         };
-        let render = |sql: String| dialect.render(&sql);
-        Self {
-            table: table.to_owned(),
-            schema,
-            insert: render(format!(
-                "INSERT INTO {t} (id, data, expiry_date) VALUES ($1, $2, $3)"
-            )),
-            load: render(format!(
-                "SELECT data FROM {t} WHERE id = $1 AND expiry_date > $2"
-            )),
-            update: render(format!(
-                "UPDATE {t}{by_id} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4{returning}"
-            )),
-            update_changed: render(format!(
-                "UPDATE {t}{by_id} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4 AND data <> $1{returning}"
-            )),
-            exists: render(format!(
-                "SELECT 1 FROM {t} WHERE id = $1 AND expiry_date > $2"
-            )),
-            delete: render(format!("DELETE FROM {t} WHERE id = $1")),
-            delete_expired: render(format!("DELETE FROM {t} WHERE expiry_date <= $1")),
-        }
     }
+    table: String = table.to_owned(),
+    schema: String = dialect.create_table(
+        &t,
+        &format!("id {id} NOT NULL PRIMARY KEY, data {data} NOT NULL, expiry_date {expiry} NOT NULL"),
+        &[(&index, "expiry_date")],
+    ),
+    insert = "INSERT INTO {t} (id, data, expiry_date) VALUES ($1, $2, $3)",
+    load = "SELECT data FROM {t} WHERE id = $1 AND expiry_date > $2",
+    update: Matched = "UPDATE {t}{by_id} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4",
+    update_changed: Matched = "UPDATE {t}{by_id} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4 AND data <> $1",
+    exists = "SELECT 1 FROM {t} WHERE id = $1 AND expiry_date > $2",
+    delete = "DELETE FROM {t} WHERE id = $1",
+    delete_expired = "DELETE FROM {t} WHERE expiry_date <= $1",
 }
 
 fn store_error(error: sqlx::Error) -> session_store::Error {
@@ -324,10 +295,10 @@ mod tests {
     fn statements_are_rendered_per_database() {
         let mysql = Queries::new(Dialect::MySql, "sessions");
         assert_eq!(
-            mysql.update_changed.sql,
+            mysql.update_changed.statement.sql,
             "UPDATE `sessions` FORCE INDEX (PRIMARY) SET data = ?, expiry_date = ? WHERE id = ? AND expiry_date > ? AND data <> ?"
         );
-        assert_eq!(mysql.update_changed.params, [1, 2, 3, 4, 1]);
+        assert_eq!(mysql.update_changed.statement.params, [1, 2, 3, 4, 1]);
         assert!(mysql.schema.contains("ascii_bin"), "{}", mysql.schema);
         let postgres = Queries::new(Dialect::Postgres, "auth.sessions");
         assert_eq!(
