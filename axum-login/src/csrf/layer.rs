@@ -176,7 +176,7 @@ pub(super) enum Use {
 }
 
 impl RequestCsrf {
-    pub(super) fn from_cookie(&self) -> Option<&Secret> {
+    pub(super) fn cookie_secret(&self) -> Option<&Secret> {
         self.0.from_cookie.as_ref()
     }
 
@@ -291,7 +291,7 @@ async fn check(
     max_form_bytes: usize,
 ) -> Result<Request, Response> {
     let secret = match session_secret(auth.session()).await {
-        Ok(stored) => stored.or_else(|| state.from_cookie().cloned()),
+        Ok(stored) => stored.or_else(|| state.cookie_secret().cloned()),
         Err(error) => return Err(crate::AuthError::Session(error).into_response()),
     };
     let (req, token) = token_of(req, max_form_bytes).await?;
@@ -416,7 +416,7 @@ async fn keep_secret(auth: &RequestAuth, state: &RequestCsrf, response: &mut Res
                 // The session ended (a logout): the secret goes with it, so the next user of
                 // this browser gets another.
                 set_cookie(response, state, None, auth.secure());
-            } else if state.from_cookie() != Some(&secret) {
+            } else if state.cookie_secret() != Some(&secret) {
                 set_cookie(response, state, Some(&secret), auth.secure());
             }
         }

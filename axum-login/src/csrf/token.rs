@@ -115,7 +115,7 @@ impl<St: Send + Sync> FromRequestParts<St> for CsrfToken {
             None => match session_secret(auth.session()).await? {
                 Some(secret) => secret,
                 None => state
-                    .from_cookie()
+                    .cookie_secret()
                     .cloned()
                     .unwrap_or_else(Secret::generate),
             },
