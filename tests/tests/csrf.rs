@@ -294,6 +294,10 @@ async fn a_token_fetched_before_login_is_accepted_after_it_and_after_a_new_sessi
         StatusCode::SEE_OTHER
     );
     assert_eq!(browser.whoami().await, "ferris");
+    assert!(
+        browser.cookie(CSRF_COOKIE).is_none(),
+        "the secret moved into the session"
+    );
     let response = browser.post("/act", &[("csrf_token", &before_login)]).await;
     assert_eq!(response.status(), StatusCode::OK);
 

@@ -236,9 +236,20 @@ where
             return Box::pin(async { Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response()) });
         };
         let cookie_name = if auth.secure() { HOST_COOKIE } else { COOKIE };
-        let from_cookie = RequestOrigin::of(&Method::POST, req.headers(), true)
-            .cookie(cookie_name)
-            .and_then(Secret::decode);
+        // Most requests carry no CSRF cookie (once a browser has a session, the secret moves
+        // there and the cookie goes): those are not parsed.
+        let has_cookie = req
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .any(|value| value.to_str().is_ok_and(|text| text.contains(cookie_name)));
+        let from_cookie = if has_cookie {
+            RequestOrigin::of(&Method::POST, req.headers(), true)
+                .cookie(cookie_name)
+                .and_then(Secret::decode)
+        } else {
+            None
+        };
         let state = RequestCsrf(Arc::new(RequestState {
             cookie_name,
             from_cookie,
@@ -387,7 +398,8 @@ pub(super) fn refusal() -> Response {
 
 /// Keeps the secret this request used where the next request of the browser looks first: in
 /// the session when the request left one (a login just wrote it: from then on the token is
-/// bound to the session, and no cookie can replace it), else in the cookie. A response that
+/// bound to the session, no cookie can replace it, and the cookie is removed), else in the
+/// cookie. A response that
 /// carries a token is this browser's own, never to be cached.
 async fn keep_secret(auth: &RequestAuth, state: &RequestCsrf, response: &mut Response) {
     let Some((secret, rendered)) = lock(&state.0.in_use)
@@ -420,11 +432,14 @@ async fn keep_secret(auth: &RequestAuth, state: &RequestCsrf, response: &mut Res
                 set_cookie(response, state, Some(&secret), auth.secure());
             }
         }
-        Ok(None) => {
-            if let Err(error) = session.insert(SESSION_KEY, secret.encode()).await {
-                tracing::error!(%error, "could not keep the CSRF secret in the session");
+        Ok(None) => match session.insert(SESSION_KEY, secret.encode()).await {
+            // The session's copy is the one checked from now on: the cookie has done its part.
+            Ok(()) if state.cookie_secret().is_some() => {
+                set_cookie(response, state, None, auth.secure());
             }
-        }
+            Ok(()) => {}
+            Err(error) => tracing::error!(%error, "could not keep the CSRF secret in the session"),
+        },
         Err(error) => tracing::error!(%error, "could not read the CSRF secret of the session"),
     }
 }

@@ -39,13 +39,13 @@
 //! (`axum_login_csrf`, `__Host-` prefixed over HTTPS, `HttpOnly`, `SameSite=Lax`), so that
 //! showing a form to a new visitor writes no session: a flood of anonymous visits does not fill
 //! the session store. The first response that leaves a session (the login) moves the secret into
-//! it, and from then on the session's copy is the one checked. So:
+//! it and removes the cookie; from then on the session's copy is the one checked. So:
 //!
 //! - a token survives the session id changes the crate makes (a login, a second factor, a
 //!   remembered login, a password change), which keep the session's data: a form fetched before
 //!   logging in still posts after it, in the same browser;
 //! - a token of one session is refused in another: each has its own secret;
-//! - the secret ends with the session: a logout removes it (the cookie too), and the next
+//! - the secret ends with the session: a logout removes it, and the next
 //!   visitor of the browser gets another. A login as another user on a browser that was logged
 //!   in keeps the secret of the browser that posted the login form.
 //!
