@@ -81,6 +81,20 @@ async fn login(
     }
 }
 
+/// Logs in and answers a page with a form, as a login that asks for a second factor does: the
+/// token was extracted before the login, which may have emptied the session (another user).
+async fn login_then_form(
+    token: CsrfToken,
+    mut auth: Auth,
+    Form(credentials): Form<Credentials>,
+) -> Result<Html<String>, AuthError> {
+    log_in(&mut auth, credentials).await?;
+    Ok(Html(format!(
+        r#"<form method="post" action="/act">{}</form>"#,
+        token.hidden_field()
+    )))
+}
+
 async fn logout(mut auth: Auth) -> Result<Redirect, AuthError> {
     auth.logout().await?;
     Ok(Redirect::to("/form"))
@@ -127,6 +141,7 @@ impl App {
             )
             .route("/json", post(echo))
             .route("/login", post(login))
+            .route("/login-then-form", post(login_then_form))
             .route("/logout", post(logout))
             .route("/password", post(password))
             .route("/me", get(me))
@@ -575,4 +590,38 @@ async fn a_page_with_a_token_is_not_cached() {
             .and_then(|value| value.to_str().ok()),
         Some("no-store")
     );
+}
+
+/// A login as another user empties the session on the request that renders the next form; the
+/// token on that form still posts.
+#[tokio::test]
+async fn a_form_rendered_after_the_session_was_emptied_keeps_a_valid_token() {
+    let app = App::start().await;
+    let browser = app.browser();
+    let token = browser.form_token().await;
+    assert_eq!(
+        browser.login("ferris", &token).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let token = browser.form_token().await;
+    let response = browser
+        .post(
+            "/login-then-form",
+            &[
+                ("username", "admin"),
+                ("password", "pw-admin"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = body(response).await;
+    let field = r#"name="csrf_token" value=""#;
+    let rendered = &page[page.find(field).expect("a token field") + field.len()..];
+    let rendered = &rendered[..rendered.find('"').expect("the closing quote")];
+    assert_eq!(browser.whoami().await, "admin");
+
+    let response = browser.post("/act", &[("csrf_token", rendered)]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.runs(), 1);
 }
