@@ -101,6 +101,24 @@ pub enum AuthEvent {
         /// What changed, in the app's words.
         change: SecondFactorChange,
     },
+    /// A request that changes something came without a valid CSRF token and was refused with
+    /// `403` (see [`csrf`](crate::csrf)). Nobody is named: the request was not let near a login.
+    CsrfRefused {
+        /// What was wrong with the token.
+        reason: CsrfRefusal,
+    },
+}
+
+/// Why a request's CSRF token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CsrfRefusal {
+    /// The request carried no token: no header, no form field.
+    Missing,
+    /// What the request carried is not a token.
+    Malformed,
+    /// A token, but not of this browser's secret (another session's, an expired session's).
+    Mismatch,
 }
 
 /// How a user logged in.
@@ -196,6 +214,12 @@ impl fmt::Display for AuthEvent {
             ),
             Self::SecondFactorChanged { user, change } => {
                 write!(f, "second factor of user {user}: {change:?}")
+            }
+            Self::CsrfRefused { reason } => {
+                write!(
+                    f,
+                    "refused a request without a valid CSRF token ({reason:?})"
+                )
             }
         }
     }

@@ -38,6 +38,7 @@ pub mod authz;
 pub mod cache;
 pub mod clock;
 pub mod credentials;
+pub mod csrf;
 mod devices;
 pub mod error;
 pub mod events;

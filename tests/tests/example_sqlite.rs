@@ -1,7 +1,11 @@
 //! The demo app (`examples/sqlite`) against the contract its README states, over HTTP: each route,
 //! each kind of caller, with a real client and cookie jar, on a fresh SQLite database per test.
 
-use std::{net::SocketAddr, sync::Arc, time::SystemTime};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::SystemTime,
+};
 
 use axum_login::{
     PasswordCredentials, UserStore,
@@ -30,6 +34,9 @@ const SESSION_COOKIE: &str = "id";
 
 /// The remember-me cookie's name on plain HTTP.
 const REMEMBER_COOKIE: &str = "axum_login_remember";
+
+/// The cookie that keeps the CSRF secret of a browser without a session, on plain HTTP.
+const CSRF_COOKIE: &str = "axum_login_csrf";
 
 /// The demo served on an ephemeral loopback port, on a database in its own temporary directory.
 struct Server {
@@ -88,6 +95,7 @@ impl Server {
             client,
             jar,
             base: self.url(""),
+            page_token: Mutex::new(None),
         }
     }
 }
@@ -96,37 +104,90 @@ struct Browser {
     client: reqwest::Client,
     jar: Arc<Jar>,
     base: String,
+    /// The CSRF token of the page this browser shows: the last answer it read, if that was a
+    /// page with a form.
+    page_token: Mutex<Option<String>>,
 }
 
 impl Browser {
     async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
+        let response = self
+            .client
             .get(format!("{}{path}", self.base))
             .send()
             .await
-            .expect("GET is answered")
+            .expect("GET is answered");
+        self.show(response).await
     }
 
+    /// Submits a form of the page this browser shows, with the CSRF token of that page, as a
+    /// browser does. A browser that shows no form (a fresh one, or one just redirected) opens
+    /// the login page first, as a visitor would: every page's forms carry a token of the same
+    /// session.
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client
+        let token = self.form_token().await;
+        let mut fields = form.to_vec();
+        fields.push(("csrf_token", &token));
+        let response = self
+            .client
             .post(format!("{}{path}", self.base))
-            .form(form)
+            .form(&fields)
             .send()
             .await
-            .expect("POST is answered")
+            .expect("POST is answered");
+        self.show(response).await
+    }
+
+    /// The CSRF token of a form this browser shows, opening the login page for one if it
+    /// shows none.
+    async fn form_token(&self) -> String {
+        if let Some(token) = self.page_token() {
+            return token;
+        }
+        self.get("/login").await;
+        self.page_token().expect("the login page has a form")
+    }
+
+    fn page_token(&self) -> Option<String> {
+        self.page_token
+            .lock()
+            .expect("the token lock is never poisoned")
+            .clone()
+    }
+
+    /// Reads `response` as the page this browser now shows, and answers it unchanged.
+    async fn show(&self, response: reqwest::Response) -> reqwest::Response {
+        let mut page = http::Response::builder()
+            .status(response.status())
+            .version(response.version());
+        if let Some(headers) = page.headers_mut() {
+            *headers = response.headers().clone();
+        }
+        let body = response.bytes().await.expect("the body is read");
+        *self
+            .page_token
+            .lock()
+            .expect("the token lock is never poisoned") =
+            csrf_token(&String::from_utf8_lossy(&body));
+        page.body(body).expect("a response rebuilds").into()
     }
 
     /// A form POST as a page of another site makes it: `giveaway` is the header that tells.
+    /// It carries this browser's CSRF token, as if the other site had got hold of one, so
+    /// that what refuses it is the origin check.
     async fn post_cross_site(
         &self,
         path: &str,
         form: &[(&str, &str)],
         giveaway: (&str, &str),
     ) -> reqwest::Response {
+        let token = self.form_token().await;
+        let mut fields = form.to_vec();
+        fields.push(("csrf_token", &token));
         self.client
             .post(format!("{}{path}", self.base))
             .header(giveaway.0, giveaway.1)
-            .form(form)
+            .form(&fields)
             .send()
             .await
             .expect("POST is answered")
@@ -214,6 +275,13 @@ fn location(response: &reqwest::Response) -> &str {
         .expect("a Location header")
         .to_str()
         .expect("Location is ASCII")
+}
+
+/// The CSRF token of the first form of a page, if it has one.
+fn csrf_token(body: &str) -> Option<String> {
+    let field = r#"<input type="hidden" name="csrf_token" value=""#;
+    let value = &body[body.find(field)? + field.len()..];
+    Some(value[..value.find('"')?].to_owned())
 }
 
 /// The value of the login form's hidden `next` field, HTML entities decoded.
@@ -442,6 +510,9 @@ async fn login_failure_is_identical_for_unknown_user_wrong_password_and_overlong
         // Nobody got logged in.
         let home = text(browser.get("/").await).await;
         assert!(home.contains("Nobody is logged in."), "{what}: {home}");
+        // Each page masks the CSRF token afresh, whatever the login did: the one difference.
+        let token = csrf_token(&body).expect("the form has a token");
+        let body = body.replace(&token, "TOKEN");
         answers.push((what, status, body));
     }
     let (first, status, body) = &answers[0];
@@ -818,6 +889,8 @@ async fn password_change_checks_the_current_password_through_the_login_throttle(
 async fn password_change_by_anonymous_post_is_refused() {
     let server = Server::start().await;
     let browser = server.browser();
+    // With a token of this browser, so that what refuses it is the guard.
+    let token = browser.form_token().await;
     let response = browser
         .client
         .post(server.url("/password"))
@@ -825,6 +898,7 @@ async fn password_change_by_anonymous_post_is_refused() {
         .form(&[
             ("current_password", "hunter42"),
             ("new_password", "whatever-1"),
+            ("csrf_token", &token),
         ])
         .send()
         .await
@@ -876,8 +950,9 @@ async fn restart_on_the_same_database_keeps_users_and_does_not_reseed() {
     );
 }
 
-/// Anonymous visits that store nothing leave nothing behind: no cookie and no session row, so a
-/// flood of them cannot fill the session store.
+/// Anonymous visits leave nothing behind in the session store: no session cookie and no
+/// session row, so a flood of them cannot fill it. The login form's CSRF secret is kept in a
+/// cookie of its own until a session exists, for that reason; the other pages set no cookie.
 #[tokio::test]
 async fn anonymous_pages_store_no_session() {
     let server = Server::start().await;
@@ -885,12 +960,12 @@ async fn anonymous_pages_store_no_session() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client");
-    for path in [
-        "/",
-        "/login",
-        "/login?next=%2Fadmin",
-        "/protected",
-        "/admin",
+    for (path, cookies) in [
+        ("/", &[][..]),
+        ("/login", &[CSRF_COOKIE][..]),
+        ("/login?next=%2Fadmin", &[CSRF_COOKIE][..]),
+        ("/protected", &[][..]),
+        ("/admin", &[][..]),
     ] {
         let response = client
             .get(server.url(path))
@@ -898,13 +973,13 @@ async fn anonymous_pages_store_no_session() {
             .send()
             .await
             .expect("answered");
-        assert!(
-            response
-                .headers()
-                .get(reqwest::header::SET_COOKIE)
-                .is_none(),
-            "{path} set a cookie"
-        );
+        let set: Vec<&str> = response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok()?.split('=').next())
+            .collect();
+        assert_eq!(set, cookies, "{path}");
     }
     let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM axum_login_sessions")
         .fetch_one(server.demo.pool())
@@ -1845,4 +1920,82 @@ async fn loading_the_two_factor_page_never_replaces_a_pending_enrolment() {
             .await
             .contains("Two-factor authentication is on.")
     );
+}
+
+/// Every form that posts carries the CSRF token field, on every page of the demo.
+#[tokio::test]
+async fn every_form_that_posts_carries_a_csrf_token() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    let mut pages = Vec::new();
+    pages.push(text(browser.get("/login").await).await);
+    browser.logged_in_as("ferris", "hunter42").await;
+    for path in ["/", "/password", "/account/sessions", "/account/2fa"] {
+        let response = browser.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        pages.push(text(response).await);
+    }
+    let (_, page) = start_enrolment(&browser).await;
+    pages.push(page);
+    for page in pages {
+        let forms = page.matches(r#"<form method="post""#).count();
+        let tokens = page
+            .matches(r#"<input type="hidden" name="csrf_token" value=""#)
+            .count();
+        assert!(forms > 0, "{page}");
+        assert_eq!(forms, tokens, "{page}");
+    }
+}
+
+/// Every `POST` of the demo without its token is `403`, although the request has neither
+/// `Origin` nor `Sec-Fetch-Site` (an old browser, a proxy that drops them), and changes nothing.
+#[tokio::test]
+async fn every_post_without_a_csrf_token_is_403_and_changes_nothing() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    browser.logged_in_as("ferris", "hunter42").await;
+    let (this, _) = listed_sessions(&browser)
+        .await
+        .into_iter()
+        .find(|(_, current)| *current)
+        .expect("this session is listed");
+    let end_this = format!("/account/sessions/{this}/end");
+    for (path, form) in [
+        (
+            "/login",
+            &[("username", "admin"), ("password", "correct-horse-battery")][..],
+        ),
+        ("/logout", &[][..]),
+        ("/login/code", &[("code", "123456")][..]),
+        ("/login/cancel", &[][..]),
+        (
+            "/password",
+            &[
+                ("current_password", "hunter42"),
+                ("new_password", "changed-1"),
+            ][..],
+        ),
+        ("/account/sessions/end-others", &[][..]),
+        (&end_this, &[][..]),
+        ("/account/2fa/start", &[][..]),
+        ("/account/2fa", &[("code", "123456")][..]),
+        ("/account/2fa/recovery-codes", &[][..]),
+        ("/account/2fa/disable", &[][..]),
+    ] {
+        let response = browser
+            .client
+            .post(format!("{}{path}", browser.base))
+            .form(form)
+            .send()
+            .await
+            .expect("POST is answered");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        let body = text(response).await;
+        assert!(body.contains("CSRF token"), "{path}: {body}");
+    }
+    let home = text(browser.get("/").await).await;
+    assert!(home.contains(r#"<span id="who">ferris</span>"#), "{home}");
+    assert_eq!(listed_sessions(&browser).await.len(), 1);
+    let other = server.browser();
+    other.logged_in_as("ferris", "hunter42").await;
 }

@@ -72,7 +72,10 @@ fn check_page(example: &str, what: &str, next: &str, body: &str) {
 /// The login form with each probe and payload as `next`, shown by `GET /login` and again by a
 /// failed `POST /login`.
 async fn check_login_pages(example: &str, addr: SocketAddr) {
+    // A browser: its cookie jar keeps what the login page sets, and it posts the form's CSRF
+    // token where the page has one.
     let client = reqwest::Client::builder()
+        .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client builds");
@@ -92,14 +95,18 @@ async fn check_login_pages(example: &str, addr: SocketAddr) {
         assert_eq!(response.status(), StatusCode::OK, "{example}: GET /login");
         let body = response.text().await.expect("body is text");
         check_page(example, "GET /login", next, &body);
+        let mut form = vec![
+            ("username", "nobody".to_owned()),
+            ("password", "wrong".to_owned()),
+            ("next", next.clone()),
+        ];
+        if let Some(token) = csrf_token(&body) {
+            form.push(("csrf_token", token));
+        }
 
         let response = client
             .post(format!("http://{addr}/login"))
-            .form(&[
-                ("username", "nobody"),
-                ("password", "wrong"),
-                ("next", next.as_str()),
-            ])
+            .form(&form)
             .header(ACCEPT, "text/html")
             .send()
             .await
@@ -112,6 +119,13 @@ async fn check_login_pages(example: &str, addr: SocketAddr) {
         let body = response.text().await.expect("body is text");
         check_page(example, "a failed POST /login", next, &body);
     }
+}
+
+/// The CSRF token of the page's form, if it has one.
+fn csrf_token(body: &str) -> Option<String> {
+    let field = r#"<input type="hidden" name="csrf_token" value=""#;
+    let value = &body[body.find(field)? + field.len()..];
+    Some(value[..value.find('"')?].to_owned())
 }
 
 #[tokio::test]

@@ -12,8 +12,8 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    CurrentUser, clock::SystemClock, events::SecondFactorChange, mfa::RecoveryCodes,
-    registry::SessionInfo, require_login,
+    CurrentUser, clock::SystemClock, csrf::CsrfToken, events::SecondFactorChange,
+    mfa::RecoveryCodes, registry::SessionInfo, require_login,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -92,6 +92,7 @@ struct SessionsPage<'a> {
 
 #[require_login]
 async fn sessions_page(
+    csrf: CsrfToken,
     State(templates): State<Templates>,
     auth: Auth,
     CurrentUser(user): CurrentUser<User>,
@@ -107,7 +108,7 @@ async fn sessions_page(
     };
     Ok(html(
         StatusCode::OK,
-        templates.render("sessions.html", page)?,
+        templates.render("sessions.html", &csrf, page)?,
     ))
 }
 
@@ -172,6 +173,7 @@ fn no_store(mut response: Response) -> Response {
 /// factor to their own phone, print new recovery codes, or turn it off.
 #[require_login(fresh = "10m")]
 async fn enrolment_page(
+    csrf: CsrfToken,
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser<User>,
 ) -> PageResult {
@@ -185,7 +187,7 @@ async fn enrolment_page(
         recovery_codes: Vec::new(),
         codes_left: mfa.recovery_codes_left(&user.id).await?,
     };
-    let body = state.templates.render("two_factor.html", page)?;
+    let body = state.templates.render("two_factor.html", &csrf, page)?;
     Ok(no_store(html(StatusCode::OK, body)))
 }
 
@@ -194,6 +196,7 @@ async fn enrolment_page(
 /// A `POST` from this site's form, so no other site can replace a pending secret.
 #[require_login(fresh_mfa = "10m")]
 async fn start_enrolment(
+    csrf: CsrfToken,
     State(state): State<AppState>,
     auth: Auth,
     CurrentUser(user): CurrentUser<User>,
@@ -215,7 +218,7 @@ async fn start_enrolment(
         recovery_codes: Vec::new(),
         codes_left: mfa.recovery_codes_left(&user.id).await?,
     };
-    let body = state.templates.render("two_factor.html", page)?;
+    let body = state.templates.render("two_factor.html", &csrf, page)?;
     Ok(no_store(html(StatusCode::OK, body)))
 }
 
@@ -229,6 +232,7 @@ struct ConfirmForm {
 /// shown, this once (only their hashes are kept). Every remember-me cookie of the user ends.
 #[require_login(fresh_mfa = "10m")]
 async fn confirm_enrolment(
+    csrf: CsrfToken,
     State(state): State<AppState>,
     mut auth: Auth,
     CurrentUser(user): CurrentUser<User>,
@@ -253,18 +257,25 @@ async fn confirm_enrolment(
             recovery_codes: Vec::new(),
             codes_left: mfa.recovery_codes_left(&user.id).await?,
         };
-        let body = state.templates.render("two_factor.html", page)?;
+        let body = state.templates.render("two_factor.html", &csrf, page)?;
         return Ok(no_store(html(StatusCode::UNPROCESSABLE_ENTITY, body)));
     };
     auth.second_factors_changed(SecondFactorChange::TotpEnrolled)
         .await?;
-    recovery_codes_page(&state, &user, &codes, "Two-factor authentication is on.")
+    recovery_codes_page(
+        &state,
+        &csrf,
+        &user,
+        &codes,
+        "Two-factor authentication is on.",
+    )
 }
 
 /// Replaces the recovery codes with ten new ones, shown once. Every remember-me cookie of the
 /// user ends.
 #[require_login(fresh_mfa = "10m")]
 async fn regenerate_recovery_codes(
+    csrf: CsrfToken,
     State(state): State<AppState>,
     mut auth: Auth,
     CurrentUser(user): CurrentUser<User>,
@@ -278,6 +289,7 @@ async fn regenerate_recovery_codes(
         .await?;
     recovery_codes_page(
         &state,
+        &csrf,
         &user,
         &codes,
         "New recovery codes; the old ones no longer work.",
@@ -287,6 +299,7 @@ async fn regenerate_recovery_codes(
 /// The page that shows recovery codes, this once.
 fn recovery_codes_page(
     state: &AppState,
+    csrf: &CsrfToken,
     user: &User,
     codes: &RecoveryCodes,
     notice: &str,
@@ -303,7 +316,7 @@ fn recovery_codes_page(
         recovery_codes: codes.iter().collect(),
         codes_left: codes.iter().count(),
     };
-    let body = state.templates.render("two_factor.html", page)?;
+    let body = state.templates.render("two_factor.html", csrf, page)?;
     Ok(no_store(html(StatusCode::OK, body)))
 }
 
@@ -329,9 +342,10 @@ async fn disable(
 /// the code form, and back here after it.
 #[require_login(mfa)]
 async fn secure(
+    csrf: CsrfToken,
     State(templates): State<Templates>,
     CurrentUser(user): CurrentUser<User>,
 ) -> PageResult {
-    let body = templates.render("secure.html", Page::new(Some(&user)))?;
+    let body = templates.render("secure.html", &csrf, Page::new(Some(&user)))?;
     Ok(html(StatusCode::OK, body))
 }

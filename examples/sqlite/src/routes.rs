@@ -17,6 +17,7 @@ use axum_login::{
     AuthError, AuthSession, CurrentUser, LoginForm, PasswordCredentials, Role as _,
     clock::SystemClock,
     credentials::MAX_PASSWORD_LEN,
+    csrf::{CsrfLayer, CsrfToken},
     events::{AuthEvent, SecondFactorChange},
     mfa::MfaError,
     require_login, safe_next,
@@ -71,6 +72,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/admin", get(admin))
         .route("/password", get(password_page).post(change_password))
         .merge(account::router())
+        // Every `POST` above needs the token of the form it came from; the pages render it.
+        .layer(CsrfLayer::new())
         .with_state(state)
 }
 
@@ -147,9 +150,13 @@ pub(crate) fn html(status: StatusCode, body: String) -> Response {
     (status, Html(body)).into_response()
 }
 
-async fn home(State(templates): State<Templates>, user: Option<CurrentUser<User>>) -> PageResult {
+async fn home(
+    csrf: CsrfToken,
+    State(templates): State<Templates>,
+    user: Option<CurrentUser<User>>,
+) -> PageResult {
     let user = user.map(|CurrentUser(user)| user);
-    let body = templates.render("home.html", Page::new(user.as_ref()))?;
+    let body = templates.render("home.html", &csrf, Page::new(user.as_ref()))?;
     Ok(html(StatusCode::OK, body))
 }
 
@@ -160,6 +167,7 @@ pub(crate) struct NextQuery {
 }
 
 async fn login_page(
+    csrf: CsrfToken,
     State(templates): State<Templates>,
     user: Option<CurrentUser<User>>,
     Query(query): Query<NextQuery>,
@@ -169,7 +177,10 @@ async fn login_page(
         next: safe_next(&query.next).unwrap_or_default(),
         ..Page::new(user.as_ref())
     };
-    Ok(html(StatusCode::OK, templates.render("login.html", page)?))
+    Ok(html(
+        StatusCode::OK,
+        templates.render("login.html", &csrf, page)?,
+    ))
 }
 
 /// The login form: the framework's fields, and the "remember me" checkbox, which a browser
@@ -188,6 +199,7 @@ struct LoginFields {
 /// A user with TOTP is not logged in by the password alone: the session waits for the code,
 /// and the answer is the form that asks for it.
 async fn login(
+    csrf: CsrfToken,
     State(state): State<AppState>,
     mut auth: Auth,
     Form(LoginFields {
@@ -206,7 +218,10 @@ async fn login(
                 next: &next_field,
                 ..Page::new(None)
             };
-            Ok(html(StatusCode::OK, templates.render("code.html", page)?))
+            Ok(html(
+                StatusCode::OK,
+                templates.render("code.html", &csrf, page)?,
+            ))
         }
         Some(user) => {
             auth.login(&user).await?;
@@ -224,7 +239,7 @@ async fn login(
             };
             Ok(html(
                 StatusCode::UNAUTHORIZED,
-                templates.render("login.html", page)?,
+                templates.render("login.html", &csrf, page)?,
             ))
         }
     }
@@ -236,6 +251,7 @@ const ENROL_FIRST: &str = "This page needs a second factor, and you have none ye
 /// The second step: the code form, for a login waiting for its second factor or a logged-in
 /// user whom a guard asked for one. Anyone else has nothing to enter a code for.
 async fn code_page(
+    csrf: CsrfToken,
     State(state): State<AppState>,
     auth: Auth,
     Query(query): Query<NextQuery>,
@@ -257,7 +273,7 @@ async fn code_page(
     };
     Ok(html(
         StatusCode::OK,
-        state.templates.render("code.html", page)?,
+        state.templates.render("code.html", &csrf, page)?,
     ))
 }
 
@@ -280,6 +296,7 @@ struct CodeForm {
 /// Checks a TOTP code, or else a recovery code, through the framework, which counts wrong ones
 /// with the login throttle and completes the login (or the step-up) on a right one.
 async fn submit_code(
+    csrf: CsrfToken,
     State(state): State<AppState>,
     mut auth: Auth,
     Form(form): Form<CodeForm>,
@@ -330,7 +347,7 @@ async fn submit_code(
     };
     Ok(html(
         StatusCode::UNAUTHORIZED,
-        state.templates.render("code.html", page)?,
+        state.templates.render("code.html", &csrf, page)?,
     ))
 }
 
@@ -341,24 +358,27 @@ async fn logout(mut auth: Auth) -> Result<Redirect, PageError> {
 
 #[require_login]
 async fn protected(
+    csrf: CsrfToken,
     State(templates): State<Templates>,
     CurrentUser(user): CurrentUser<User>,
 ) -> PageResult {
-    let body = templates.render("protected.html", Page::new(Some(&user)))?;
+    let body = templates.render("protected.html", &csrf, Page::new(Some(&user)))?;
     Ok(html(StatusCode::OK, body))
 }
 
 #[require_login(role = Access::Admin)]
 async fn admin(
+    csrf: CsrfToken,
     State(templates): State<Templates>,
     CurrentUser(user): CurrentUser<User>,
 ) -> PageResult {
-    let body = templates.render("admin.html", Page::new(Some(&user)))?;
+    let body = templates.render("admin.html", &csrf, Page::new(Some(&user)))?;
     Ok(html(StatusCode::OK, body))
 }
 
 #[require_login]
 async fn password_page(
+    csrf: CsrfToken,
     State(templates): State<Templates>,
     auth: Auth,
     CurrentUser(user): CurrentUser<User>,
@@ -370,7 +390,7 @@ async fn password_page(
     };
     Ok(html(
         StatusCode::OK,
-        templates.render("password.html", page)?,
+        templates.render("password.html", &csrf, page)?,
     ))
 }
 
@@ -384,6 +404,7 @@ struct PasswordForm {
 
 #[require_login]
 async fn change_password(
+    csrf: CsrfToken,
     State(templates): State<Templates>,
     mut auth: Auth,
     CurrentUser(user): CurrentUser<User>,
@@ -406,7 +427,7 @@ async fn change_password(
         };
         return Ok(html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            templates.render("password.html", page)?,
+            templates.render("password.html", &csrf, page)?,
         ));
     }
     let new = form.new_password.into();

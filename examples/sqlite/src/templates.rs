@@ -1,8 +1,12 @@
 //! The HTML templates, embedded in the binary.
 
-use std::sync::Arc;
+use std::{fmt, sync::Arc};
 
-use minijinja::Environment;
+use axum_login::csrf::CsrfToken;
+use minijinja::{
+    Environment, Value, context,
+    value::{Object, ObjectRepr},
+};
 use serde::Serialize;
 
 /// The templates, loaded once; names ending in `.html` are HTML-escaped automatically.
@@ -35,11 +39,33 @@ impl Templates {
         Ok(Self(Arc::new(env)))
     }
 
+    /// Renders `name` with `context` and `csrf_token`, the token that every form of the page
+    /// carries in a hidden field (the logout form of the navigation bar among them).
     pub(crate) fn render(
         &self,
         name: &str,
+        csrf: &CsrfToken,
         context: impl Serialize,
     ) -> Result<String, minijinja::Error> {
+        let context = context! {
+            csrf_token => Value::from_object(LazyToken(csrf.clone())),
+            ..Value::from_serialize(&context)
+        };
         self.0.get_template(name)?.render(context)
+    }
+}
+
+/// The CSRF token, asked for only when a form renders it: a page without a form (the home page
+/// of a logged-out visitor) sets no CSRF cookie.
+#[derive(Debug)]
+struct LazyToken(CsrfToken);
+
+impl Object for LazyToken {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.value())
     }
 }
