@@ -202,11 +202,21 @@ macro_rules! join_rows {
                 $iterations,
                 || async move {
                     let user = one.load_user(&id).await.unwrap().unwrap();
-                    assert_eq!(user.roles.len() + user.permissions.len(), 5, "{}", user.username);
+                    assert_eq!(
+                        user.roles.len() + user.permissions.len(),
+                        5,
+                        "{}",
+                        user.username
+                    );
                 },
                 || async move {
                     let user = by_table.load_user(&id).await.unwrap().unwrap();
-                    assert_eq!(user.roles.len() + user.permissions.len(), 5, "{}", user.username);
+                    assert_eq!(
+                        user.roles.len() + user.permissions.len(),
+                        5,
+                        "{}",
+                        user.username
+                    );
                 },
             )
             .await,
