@@ -42,6 +42,7 @@ mod devices;
 pub mod error;
 pub mod events;
 pub mod guard;
+pub mod health;
 pub mod layer;
 #[cfg(feature = "ldap")]
 pub mod ldap;

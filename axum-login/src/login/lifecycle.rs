@@ -26,6 +26,7 @@
 //! | [`session_ended`](Feature::session_ended) | a feature ended a session of the user | remember-me |
 //! | [`event`](Feature::event) | an [`AuthEvent`] happened | the app's event handler |
 //! | [`has_second_factor`](Feature::has_second_factor) | a guard with `fresh_mfa` asks about the user | two-step login |
+//! | [`stores`](Feature::stores) | a readiness probe asks whether the stores answer | session registry, remember-me, two-step login |
 //!
 //! Every moment has a default that does nothing, so a feature writes only the ones it needs.
 
@@ -41,6 +42,7 @@ use std::{
 use super::RequestAuth;
 use crate::{
     AuthError,
+    error::BoxError,
     events::{AuthEvent, AuthEvents, EventRecord, LoginMethod},
 };
 
@@ -134,6 +136,14 @@ pub(crate) enum Change<'a> {
 pub(crate) struct EndedSession<'a> {
     /// What the session was linked to (see [`Restored::link`]).
     pub(crate) link: Option<&'a str>,
+}
+
+/// One store of a feature and a cheap check that it answers (see [`Feature::stores`]).
+pub(crate) struct StoreCheck<'a> {
+    /// The store's name in a readiness report: `registry`, `remember_me`, ...
+    pub(crate) name: &'static str,
+    /// Resolves once the store answered, or failed to. The caller bounds it in time.
+    pub(crate) check: BoxFuture<'a, Result<(), BoxError>>,
 }
 
 /// A capability that takes part in the life of a login. See the [module](self).
@@ -293,6 +303,12 @@ pub(crate) trait Feature: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<bool>, AuthError>> {
         let _ = user;
         ready(Ok(None))
+    }
+
+    /// The stores the feature keeps, each with a cheap check that it answers, for a readiness
+    /// probe; none by default.
+    fn stores(&self) -> Vec<StoreCheck<'_>> {
+        Vec::new()
     }
 }
 
@@ -479,6 +495,11 @@ impl Features {
             }
         }
         Ok(None)
+    }
+
+    /// The stores of every feature, with their checks.
+    pub(crate) fn stores(&self) -> Vec<StoreCheck<'_>> {
+        self.0.iter().flat_map(|feature| feature.stores()).collect()
     }
 
     pub(crate) fn event(&self, record: &EventRecord) {
