@@ -47,6 +47,8 @@ pub mod layer;
 #[cfg(feature = "ldap")]
 pub mod ldap;
 pub mod login;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(any(feature = "totp", feature = "passkeys"))]
 pub mod mfa;
 #[cfg(feature = "password")]
@@ -424,7 +426,8 @@ pub mod __private;
     feature = "redis",
     feature = "ldap",
     feature = "totp",
-    feature = "test-util"
+    feature = "test-util",
+    feature = "metrics"
 ))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

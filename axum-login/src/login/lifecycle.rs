@@ -24,7 +24,7 @@
 //! | [`login_ended`](Feature::login_ended) | the core ended a login (timeout, stale digest) | session registry |
 //! | [`changed`](Feature::changed) | the user's credentials changed, or a token was stolen | session registry, remember-me, device cookies |
 //! | [`session_ended`](Feature::session_ended) | a feature ended a session of the user | remember-me |
-//! | [`event`](Feature::event) | an [`AuthEvent`] happened | the app's event handler |
+//! | [`event`](Feature::event) | an [`AuthEvent`] happened | the app's event handler, metrics |
 //! | [`has_second_factor`](Feature::has_second_factor) | a guard with `fresh_mfa` asks about the user | two-step login |
 //! | [`stores`](Feature::stores) | a readiness probe asks whether the stores answer | session registry, remember-me, two-step login |
 //!
