@@ -11,6 +11,7 @@
 //! | `admin` | `correct-horse-battery` | `admin` |
 
 mod account;
+mod ops;
 mod routes;
 mod templates;
 mod user;
@@ -134,6 +135,9 @@ pub enum DemoError {
     /// A template does not compile.
     #[error("loading the templates: {0}")]
     Templates(#[from] minijinja::Error),
+    /// The Prometheus recorder could not be installed (another `metrics` recorder is).
+    #[error("installing the Prometheus recorder for /metrics: {0}")]
+    Metrics(#[from] metrics_exporter_prometheus::BuildError),
 }
 
 /// The built app: its router, and the database pool it runs on.
@@ -227,6 +231,8 @@ impl Demo {
             );
             SessionKey::generate()
         });
+        // Before the layer, which sets every one of its series to zero on the recorder.
+        let metrics = ops::prometheus()?;
         let auth = AuthLayer::builder(store.clone(), sessions)
             .login_url("/login")
             .second_factor_url(routes::SECOND_FACTOR_URL)
@@ -238,12 +244,16 @@ impl Demo {
             // them for the second factor itself.
             .second_factors(mfa.clone())
             .events(audit)
+            .metrics()
             .build();
+        let health = auth.health();
         let state = routes::AppState {
             templates: templates::Templates::load()?,
             mfa,
         };
-        let router = routes::router(state).layer(auth);
+        let router = routes::router(state)
+            .layer(auth)
+            .merge(ops::router(metrics, &health));
         Ok(Self {
             router,
             store,

@@ -1,0 +1,136 @@
+//! The demo's operations routes (`examples/sqlite`): `GET /metrics` counts a login and a failed
+//! login, and the health checks answer. A test binary of its own because the Prometheus
+//! recorder is one per process: the counters asserted here are moved by this file's one login
+//! and one failure only.
+
+use std::net::SocketAddr;
+
+use axum_login_tests::http::serve_with_addr;
+use example_sqlite::{Config, Demo};
+use reqwest::{StatusCode, redirect::Policy};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// The demo on an ephemeral loopback port, on a database in its own temporary directory.
+async fn start() -> (SocketAddr, Demo, TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let demo = Demo::new(Config {
+        database: dir.path().join("demo.db"),
+        session_key: None,
+        mfa_key: None,
+    })
+    .await
+    .expect("the demo starts on a fresh database");
+    let addr = serve_with_addr(demo.router()).await;
+    (addr, demo, dir)
+}
+
+/// The value of the sample `series` (a name with its labels, as the exposition writes them).
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        Some(value.trim().parse().expect("a sample value is a number"))
+    })
+}
+
+async fn scrape(base: &str) -> String {
+    let response = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("/metrics is answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.expect("a text body")
+}
+
+const LOGINS: &str = r#"axum_login_logins_total{method="password"}"#;
+const WRONG: &str = r#"axum_login_login_failures_total{reason="wrong_credentials"}"#;
+const VERIFICATIONS: &str = "axum_login_password_verify_seconds_count";
+
+#[tokio::test]
+async fn metrics_count_a_login_and_a_failed_login() {
+    let (addr, _demo, _dir) = start().await;
+    let base = format!("http://{addr}");
+
+    // Every series is there from the start, at zero.
+    let before = scrape(&base).await;
+    assert_eq!(sample(&before, LOGINS), Some(0.0), "{before}");
+    assert_eq!(sample(&before, WRONG), Some(0.0), "{before}");
+    assert_eq!(
+        sample(
+            &before,
+            r#"axum_login_sessions_ended_total{cause="logout"}"#
+        ),
+        Some(0.0),
+        "{before}"
+    );
+    assert!(
+        before.contains("# TYPE axum_login_logins_total counter"),
+        "{before}"
+    );
+
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client builds");
+    let login = |password: &'static str| {
+        browser
+            .post(format!("{base}/login"))
+            .form(&[("username", "ferris"), ("password", password)])
+            .send()
+    };
+    let failed = login("wrong-password").await.expect("POST /login");
+    assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
+    let ok = login("hunter42").await.expect("POST /login");
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+
+    let after = scrape(&base).await;
+    assert_eq!(sample(&after, LOGINS), Some(1.0), "{after}");
+    assert_eq!(sample(&after, WRONG), Some(1.0), "{after}");
+    assert_eq!(
+        sample(
+            &after,
+            r#"axum_login_login_failures_total{reason="throttled"}"#
+        ),
+        Some(0.0),
+        "{after}"
+    );
+    // Both attempts verified a password, the wrong one too.
+    assert_eq!(sample(&after, VERIFICATIONS), Some(2.0), "{after}");
+    // No label carries the user or the address.
+    assert!(!after.contains("ferris"), "{after}");
+    assert!(!after.contains("127.0.0.1"), "{after}");
+}
+
+#[tokio::test]
+async fn health_of_the_demo_is_ready_and_live() {
+    let (addr, _demo, _dir) = start().await;
+    let base = format!("http://{addr}");
+    let get = |path: &'static str| {
+        let url = format!("{base}{path}");
+        async move {
+            let response = reqwest::get(url).await.expect("the probe is answered");
+            let status = response.status();
+            let body: Value = response.json().await.expect("a JSON body");
+            (status, body)
+        }
+    };
+    let (status, body) = get("/health/ready").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "status": "ok",
+            "checks": {
+                "registry": "ok",
+                "remember_me": "ok",
+                "second_factors": "ok",
+                "sessions": "ok",
+                "throttle": "ok",
+                "users": "ok",
+            }
+        })
+    );
+    let (status, body) = get("/health/live").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({ "status": "ok" }));
+}
