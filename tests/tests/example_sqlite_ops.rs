@@ -33,6 +33,20 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// How many calls of `store` answered `ok`, summed over its calls, from the histogram's counts.
+fn calls_of(metrics: &str, store: &str) -> f64 {
+    let store = format!(r#"store="{store}""#);
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("axum_login_store_call_seconds_count{"))
+        .filter(|line| line.contains(&store) && line.contains(r#"outcome="ok""#))
+        .map(|line| {
+            let value = line.rsplit(' ').next().expect("a sample has a value");
+            value.parse::<f64>().expect("a sample value is a number")
+        })
+        .sum()
+}
+
 async fn scrape(base: &str) -> String {
     let response = reqwest::get(format!("{base}/metrics"))
         .await
@@ -96,6 +110,11 @@ async fn metrics_count_a_login_and_a_failed_login() {
     );
     // Both attempts verified a password, the wrong one too.
     assert_eq!(sample(&after, VERIFICATIONS), Some(2.0), "{after}");
+    // The wrapped stores' calls are timed: the login wrote a session and a registry entry.
+    for store in ["sessions", "registry"] {
+        let calls = calls_of(&after, store);
+        assert!(calls >= 1.0, "no timed call of the {store} store: {after}");
+    }
     // No label carries the user or the address.
     assert!(!after.contains("ferris"), "{after}");
     assert!(!after.contains("127.0.0.1"), "{after}");

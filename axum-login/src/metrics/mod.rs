@@ -1,5 +1,6 @@
-//! Metrics (feature `metrics`): counters of what happens to logins, and the time password
-//! verification takes, through the [`metrics`](https://docs.rs/metrics) facade.
+//! Metrics (feature `metrics`): counters of what happens to logins, the time password
+//! verification takes, and the time of store calls, through the
+//! [`metrics`](https://docs.rs/metrics) facade.
 //!
 //! Register them with [`AuthLayerBuilder::metrics`]; the app installs the exporter it wants
 //! (Prometheus, StatsD, OpenTelemetry, ...) as the `metrics` recorder, before building the
@@ -20,6 +21,7 @@
 //! | `axum_login_second_factor_changes_total` | counter | `change`: `totp_enrolled`, `passkey_added`, `removed`, `recovery_code_used`, `recovery_codes_regenerated` | changes to second factors the app reported |
 //! | `axum_login_csrf_refusals_total` | counter | reserved | reserved for the form CSRF check, recorded from its event once it has one; not recorded today |
 //! | `axum_login_password_verify_seconds` | histogram | none | the time of one password verification (argon2, feature `password`: `SqlxStore`, `verify_password`) on the password threads, the wait in their queue excluded; unknown users too |
+//! | `axum_login_store_call_seconds` | histogram | `store`: `users`, `sessions`, `registry`, `remember_me`, `throttle`, `second_factors`; `call`: the trait method; `outcome`: `ok`, `error`, `cancelled` | the time of one call of a store wrapped in [`Timed`] |
 //!
 //! Every label takes one of the values listed: none carries a user, an address or anything
 //! else a visitor controls, so the number of series is fixed.
@@ -29,12 +31,14 @@
 //! process-wide (the password threads are shared by every layer) and recorded whenever the
 //! feature is on, `.metrics()` or not.
 //!
+//! Store calls are timed only for the stores the app wraps in [`Timed`] (any of the user
+//! store, the session store, the registry, remember-me, throttle and second-factor stores):
+//! the layer holds its stores behind its own types and the core has no clock around their
+//! calls, so timing is the app's choice, store by store.
+//!
 //! **Not measured:** sessions the core ended on its own (an absolute or idle timeout, a
-//! password changed elsewhere), which report no event; and the latency of store calls (users,
-//! sessions, registry, remember-me, throttle, second factors). Timing them would take a
-//! wrapper around each store or a clock around each call in the core; the
-//! [readiness check](crate::health) says whether each store answers, and the stores' own
-//! clients (sqlx, fred) log slow statements.
+//! password changed elsewhere), which report no event; calls of stores not wrapped in
+//! [`Timed`], and of the passkey store; the wait of a login for the password threads.
 //!
 //! ```
 //! use axum_login::{AuthLayer, session::MemoryStore, session_layer};
@@ -57,13 +61,14 @@
 //!
 //! [`AuthLayerBuilder::metrics`]: crate::layer::AuthLayerBuilder::metrics
 
+mod timed;
+
 use std::any::Any;
 
-#[cfg(feature = "password")]
-use ::metrics::describe_histogram;
-use ::metrics::{Unit, counter, describe_counter};
+use ::metrics::{Unit, counter, describe_counter, describe_histogram};
 use tower_sessions::{SessionStore, service::CookieController};
 
+pub use self::timed::{STORE_CALL_SECONDS, Timed};
 use crate::{
     UserStore,
     events::{AuthEvent, EventRecord, LoginFailure, LoginMethod, SecondFactorChange},
@@ -268,6 +273,11 @@ fn describe() {
         PASSWORD_VERIFY_SECONDS,
         Unit::Seconds,
         "Time of one password verification on the password threads."
+    );
+    describe_histogram!(
+        STORE_CALL_SECONDS,
+        Unit::Seconds,
+        "Time of one call of a store wrapped in Timed, by store, call and outcome."
     );
     for method in METHODS {
         counter!(LOGINS, "method" => method_label(method)).increment(0);

@@ -22,6 +22,7 @@ use axum::Router;
 use axum_login::{
     AuthLayer, SessionKey, SqlxStore,
     events::EventRecord,
+    metrics::Timed,
     mfa::{EncryptionKey, Mfa, SqlxSecondFactorStore, Totp},
     registry::{RegistryConfig, SqlxSessionRegistry},
     remember::{RememberMe, SqlxRememberStore},
@@ -219,7 +220,10 @@ impl Demo {
         // Sessions are rows of the demo's database, which the task above deletes once they
         // expire; tower-sessions' `MemoryStore` would keep every session ever begun, and lose
         // them all on restart.
-        let sessions = session_layer(sessions)
+        // `Timed`: every call of the session, registry and remember-me stores is timed into
+        // `axum_login_store_call_seconds` (the user store is left bare, so that handlers keep
+        // naming `AuthSession<Store>`).
+        let sessions = session_layer(Timed::new(sessions))
             // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says
             // so when it starts. `session_layer` keeps `HttpOnly` and `SameSite=Lax`.
             .with_secure(false)
@@ -291,7 +295,10 @@ async fn account_stores(pool: &SqlitePool) -> Result<(RegistryConfig, RememberMe
     registry.migrate().await?;
     let remember = SqlxRememberStore::new(pool.clone());
     remember.migrate().await?;
-    Ok((RegistryConfig::new(registry), RememberMe::new(remember)))
+    Ok((
+        RegistryConfig::new(Timed::new(registry)),
+        RememberMe::new(Timed::new(remember)),
+    ))
 }
 
 /// The audit log: every login, failure, logout, ended session and second-factor change, as one
