@@ -43,11 +43,14 @@ mod devices;
 pub mod error;
 pub mod events;
 pub mod guard;
+pub mod health;
 pub mod layer;
 #[cfg(feature = "ldap")]
 pub mod ldap;
 pub mod login;
 mod memory;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(any(feature = "totp", feature = "passkeys"))]
 pub mod mfa;
 mod options;
@@ -426,7 +429,8 @@ pub mod __private;
     feature = "redis",
     feature = "ldap",
     feature = "totp",
-    feature = "test-util"
+    feature = "test-util",
+    feature = "metrics"
 ))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

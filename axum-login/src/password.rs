@@ -76,12 +76,7 @@ pub async fn verify_password(password: SecretString, hash: String) -> Result<boo
 /// # }
 /// ```
 pub async fn verify_unknown_user(password: SecretString) -> Result<bool, PasswordError> {
-    off_runtime(move || {
-        let hash = dummy_hash();
-        let _ = password_auth::verify_password(password.expose_secret().as_bytes(), hash);
-        false
-    })
-    .await
+    off_runtime(move || verify_blocking(&password, dummy_hash())).await
 }
 
 /// Password work waiting for, or running on, one of the password threads.
@@ -211,7 +206,22 @@ pub(crate) async fn off_runtime<T: Send + 'static>(
     answer.await.map_err(|_| PasswordError::Worker)
 }
 
+/// The histogram of [`verify_blocking`]'s time (feature `metrics`), listed with the other
+/// metrics in [`crate::metrics`]. Recorded here rather than through that module, which hears
+/// the layer's events: this module sits below the layer, and the time is the thread's.
+#[cfg(feature = "metrics")]
+pub(crate) const VERIFY_SECONDS: &str = "axum_login_password_verify_seconds";
+
 pub(crate) fn verify_blocking(password: &SecretString, hash: &str) -> bool {
+    #[cfg(feature = "metrics")]
+    let started = std::time::Instant::now();
+    let valid = verify_or_spend(password, hash);
+    #[cfg(feature = "metrics")]
+    ::metrics::histogram!(VERIFY_SECONDS).record(started.elapsed().as_secs_f64());
+    valid
+}
+
+fn verify_or_spend(password: &SecretString, hash: &str) -> bool {
     match password_auth::verify_password(password.expose_secret().as_bytes(), hash) {
         Ok(()) => true,
         Err(password_auth::VerifyError::PasswordInvalid) => false,

@@ -28,6 +28,12 @@
 //!   flows hand on to the app unchanged; there a store's failure is
 //!   `MfaError::store(error)`, the same boxed error under the flow's type.
 //!
+//! Each of them can also say whether it answers, for a readiness probe
+//! ([`AuthLayer::health`](crate::AuthLayer::health)): [`UserStore::ping`] and the `ping` of
+//! each feature store, whose default reads something no one has (a registry entry, a token, a
+//! throttle key), so a store that does not override it is still asked one round trip that
+//! writes nothing. The session store is asked for a session id no one has.
+//!
 //! The SQL stores of these traits are written with one kit, in [`crate::sqlx`]: they bind
 //! their parameters, tell whether a conditional statement matched a row, read MySQL's binary
 //! text, create their tables and retry lock conflicts the same way, and take any
@@ -177,5 +183,17 @@ pub trait UserStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
         let key = self.throttle_key(credentials);
         async move { Ok(key) }
+    }
+
+    /// Whether the store answers, for a readiness probe
+    /// ([`AuthLayer::health`](crate::AuthLayer::health)): one cheap round trip that changes
+    /// nothing, such as `SELECT 1` or a directory's root DSE.
+    ///
+    /// The default answers `Ok(())` without asking anything, since a store in general has no
+    /// read that is known to be cheap (`load_user` needs an id of the store's type): a store
+    /// that does not override it is reported as answering. [`SqlxStore`](crate::SqlxStore)
+    /// pings a connection of its pool.
+    fn ping(&self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async { Ok(()) }
     }
 }

@@ -96,6 +96,14 @@ pub struct AuthLayer<SS: SessionStore, C: CookieController = PlaintextCookie> {
     sessions: Sessions<SS, C>,
 }
 
+impl<SS: SessionStore, C: CookieController> AuthLayer<SS, C> {
+    /// The layer's store and options, for what is built beside the layer from it (the
+    /// readiness probe of [`health`](crate::health)).
+    pub(crate) fn backend(&self) -> &Arc<dyn ErasedBackend> {
+        &self.backend
+    }
+}
+
 impl<SS: SessionStore + Clone, C: CookieController + Clone> Clone for AuthLayer<SS, C> {
     fn clone(&self) -> Self {
         Self {

@@ -98,6 +98,8 @@ pub(crate) trait ErasedBackend: Send + Sync + 'static {
     fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     fn store_type(&self) -> &'static str;
     fn user_type(&self) -> &'static str;
+    /// Whether the user store answers ([`UserStore::ping`]).
+    fn ping_users(&self) -> BoxFuture<'_, Result<(), crate::error::BoxError>>;
 }
 
 /// The layer's store with its options.
@@ -360,6 +362,9 @@ impl<S: UserStore> ErasedBackend for Backend<S> {
     }
     fn user_type(&self) -> &'static str {
         type_name::<S::User>()
+    }
+    fn ping_users(&self) -> BoxFuture<'_, Result<(), crate::error::BoxError>> {
+        Box::pin(async move { self.store().ping().await.map_err(Into::into) })
     }
 }
 

@@ -24,8 +24,9 @@
 //! | [`login_ended`](Feature::login_ended) | the core ended a login (timeout, stale digest) | session registry |
 //! | [`changed`](Feature::changed) | the user's credentials changed, or a token was stolen | session registry, remember-me, device cookies |
 //! | [`session_ended`](Feature::session_ended) | a feature ended a session of the user | remember-me |
-//! | [`event`](Feature::event) | an [`AuthEvent`] happened | the app's event handler |
+//! | [`event`](Feature::event) | an [`AuthEvent`] happened | the app's event handler, metrics |
 //! | [`has_second_factor`](Feature::has_second_factor) | a guard with `fresh_mfa` asks about the user | two-step login |
+//! | [`stores`](Feature::stores) | a readiness probe asks whether the stores answer | session registry, remember-me, two-step login |
 //!
 //! Every moment has a default that does nothing, so a feature writes only the ones it needs.
 
@@ -41,6 +42,7 @@ use std::{
 use super::RequestAuth;
 use crate::{
     AuthError,
+    error::BoxError,
     events::{AuthEvent, AuthEvents, EventRecord, LoginMethod},
 };
 
@@ -140,6 +142,14 @@ pub(crate) enum Change<'a> {
 pub(crate) struct EndedSession<'a> {
     /// What the session was linked to (see [`Restored::link`]).
     pub(crate) link: Option<&'a str>,
+}
+
+/// One store of a feature and a cheap check that it answers (see [`Feature::stores`]).
+pub(crate) struct StoreCheck<'a> {
+    /// The store's name in a readiness report: `registry`, `remember_me`, ...
+    pub(crate) name: &'static str,
+    /// Resolves once the store answered, or failed to. The caller bounds it in time.
+    pub(crate) check: BoxFuture<'a, Result<(), BoxError>>,
 }
 
 /// A capability that takes part in the life of a login. See the [module](self).
@@ -272,6 +282,12 @@ pub(crate) trait Feature: Send + Sync + 'static {
     async fn has_second_factor(&self, user: &str) -> Result<Option<bool>, AuthError> {
         let _ = user;
         Ok(None)
+    }
+
+    /// The stores the feature keeps, each with a cheap check that it answers, for a readiness
+    /// probe; none by default.
+    fn stores(&self) -> Vec<StoreCheck<'_>> {
+        Vec::new()
     }
 }
 
@@ -457,6 +473,11 @@ impl Features {
             }
         }
         Ok(None)
+    }
+
+    /// The stores of every feature, with their checks.
+    pub(crate) fn stores(&self) -> Vec<StoreCheck<'_>> {
+        self.0.iter().flat_map(|feature| feature.stores()).collect()
     }
 
     pub(crate) fn event(&self, record: &EventRecord) {

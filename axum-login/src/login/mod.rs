@@ -20,7 +20,8 @@ pub use self::config::DEFAULT_ABSOLUTE_TIMEOUT;
 pub(crate) use self::config::{Config, LoginRedirect};
 pub use self::lifecycle::BoxFuture;
 pub(crate) use self::lifecycle::{
-    Change, EndedSession, Events, Feature, Features, Held, Logout, NewLogin, Restored, Verdict,
+    Change, EndedSession, Events, Feature, Features, Held, Logout, NewLogin, Restored, StoreCheck,
+    Verdict,
 };
 pub use self::rejection::{AuthRejection, Denial, DenialReason, DenialResponder};
 pub use self::{auth_session::AuthSession, current_user::CurrentUser, form::LoginForm};

@@ -111,6 +111,17 @@ impl<S: SecondFactorStore> crate::second_factor::SecondFactorLookup for Mfa<S> {
                 .map_err(|error| Box::new(error) as crate::error::BoxError)
         })
     }
+
+    /// Reads the TOTP state of a user no one is (the empty id): a read that writes nothing.
+    fn ping(&self) -> crate::registry::BoxFuture<'_, Result<(), crate::error::BoxError>> {
+        Box::pin(async move {
+            self.store
+                .totp("")
+                .await
+                .map(drop)
+                .map_err(|error| Box::new(error) as crate::error::BoxError)
+        })
+    }
 }
 
 /// TOTP and recovery codes for an app: the [`Totp`] parameters, a [`SecondFactorStore`] and

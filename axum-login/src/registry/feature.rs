@@ -18,7 +18,7 @@ use crate::{
     AuthError, AuthSession, AuthUser, UserStore,
     events::AuthEvent,
     layer::AuthLayerBuilder,
-    login::{Change, EndedSession, Feature, Logout, NewLogin, RequestAuth},
+    login::{Change, EndedSession, Feature, Logout, NewLogin, RequestAuth, StoreCheck},
     store::UserId,
 };
 
@@ -90,6 +90,13 @@ async fn end_removed(
 impl Feature for RegistryConfig {
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn stores(&self) -> Vec<StoreCheck<'_>> {
+        vec![StoreCheck {
+            name: "registry",
+            check: self.registry.ping(),
+        }]
     }
 
     fn visit_interval(&self) -> Option<Duration> {

@@ -151,6 +151,13 @@ pub trait SessionRegistry: Send + Sync + 'static {
     /// Removes the entries of `user` that `which` names, and answers them (with their session
     /// ids, for the caller to delete those sessions).
     async fn remove(&self, user: &str, which: Which<'_>) -> Result<Vec<SessionEntry>, BoxError>;
+
+    /// Whether the registry answers, for a readiness probe. Default: lists the entries of a
+    /// user no one is (the empty id), a read that writes nothing; override it with something
+    /// cheaper where the backend has it.
+    async fn ping(&self) -> Result<(), BoxError> {
+        self.list("").await.map(drop)
+    }
 }
 
 /// A session's new id, for [`SessionRegistry::bind`] to record on the session's entry.

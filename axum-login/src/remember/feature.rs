@@ -14,7 +14,9 @@ use crate::{
     AuthError, AuthSession, AuthUser, UserStore,
     events::{AuthEvent, LoginMethod},
     layer::AuthLayerBuilder,
-    login::{Change, EndedSession, Feature, Logout, NewLogin, RequestAuth, Restored, Verdict},
+    login::{
+        Change, EndedSession, Feature, Logout, NewLogin, RequestAuth, Restored, StoreCheck, Verdict,
+    },
     security::SessionKey,
 };
 
@@ -134,6 +136,13 @@ impl RememberMe {
 impl Feature for RememberMe {
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn stores(&self) -> Vec<StoreCheck<'_>> {
+        vec![StoreCheck {
+            name: "remember_me",
+            check: self.store.ping(),
+        }]
     }
 
     /// A remembered visitor logs in on a `GET`, whose cookies the layer otherwise drops.

@@ -107,6 +107,12 @@ pub trait RememberStore: Send + Sync + 'static {
 
     /// Removes every token of `user`.
     async fn remove_user(&self, user: &str) -> Result<(), BoxError>;
+
+    /// Whether the store answers, for a readiness probe. Default: looks up a selector no token
+    /// has (the empty one), a read that writes nothing.
+    async fn ping(&self) -> Result<(), BoxError> {
+        self.get("").await.map(drop)
+    }
 }
 
 /// Remember-me and its options, for

@@ -24,7 +24,7 @@ use crate::{
     AuthError,
     clock::unix_seconds,
     error::BoxError,
-    login::{BoxFuture, Feature, Held, Logout, RequestAuth},
+    login::{BoxFuture, Feature, Held, Logout, RequestAuth, StoreCheck},
 };
 
 /// The session key of a login waiting for its second factor.
@@ -55,11 +55,22 @@ pub trait SecondFactorLookup: Send + Sync + 'static {
     /// Whether the user whose id has this text has a second factor enrolled. An error fails
     /// the request (a `500`): the layer never guesses "no".
     fn has_second_factor<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<bool, BoxError>>;
+
+    /// Whether the store behind the lookup answers, for a readiness probe. Default: `Ok(())`
+    /// without asking anything, since a lookup of the app's may refuse an id it does not know
+    /// the shape of; [`Mfa`](crate::mfa::Mfa) reads its store for a user no one is.
+    fn ping(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 impl<T: SecondFactorLookup + ?Sized> SecondFactorLookup for Arc<T> {
     fn has_second_factor<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<bool, BoxError>> {
         (**self).has_second_factor(user)
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        (**self).ping()
     }
 }
 
@@ -199,6 +210,17 @@ impl Feature for TwoStep {
             .await
             .map(Some)
             .map_err(AuthError::Store)
+    }
+
+    /// The app's lookup, when it gave one: the second-factor store behind it.
+    fn stores(&self) -> Vec<StoreCheck<'_>> {
+        self.lookup
+            .iter()
+            .map(|lookup| StoreCheck {
+                name: "second_factors",
+                check: lookup.ping(),
+            })
+            .collect()
     }
 
     /// A logout ends a login waiting for its second factor too.

@@ -467,6 +467,18 @@ where
         self.load(id).await
     }
 
+    /// Pings a connection of the pool: a new one, or an idle one checked with the database's
+    /// own ping (whatever the pool's `test_before_acquire`).
+    async fn ping(&self) -> Result<(), SqlxStoreError> {
+        use sqlx::Connection as _;
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(SqlxStoreError::Database)?;
+        connection.ping().await.map_err(SqlxStoreError::Database)
+    }
+
     async fn load_users(&self, ids: &[U::Id]) -> Result<Vec<Option<U>>, SqlxStoreError> {
         self.load_many(ids).await
     }

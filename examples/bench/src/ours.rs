@@ -143,14 +143,15 @@ async fn three_permissions() -> &'static str {
 }
 
 /// The app over `sessions`, with the user cache when `cache` is given, batched user loads
-/// (the default for this store) unless `batch` is false, and a session registry and
-/// remember-me (in memory) when `accounts`.
+/// (the default for this store) unless `batch` is false, a session registry and
+/// remember-me (in memory) when `accounts`, and the auth-event counters when `metrics`.
 pub(crate) fn app<S>(
     pool: Users,
     sessions: S,
     cache: Option<UserCache>,
     batch: bool,
     accounts: bool,
+    metrics: bool,
 ) -> (Router, Calls)
 where
     S: SessionBackend + Clone,
@@ -171,6 +172,9 @@ where
     }
     if !batch {
         layer = layer.batch_user_loads(false);
+    }
+    if metrics {
+        layer = layer.metrics();
     }
     if accounts {
         layer = layer

@@ -11,6 +11,7 @@
 //! | `admin` | `correct-horse-battery` | `admin` |
 
 mod account;
+mod ops;
 mod routes;
 mod templates;
 mod user;
@@ -21,6 +22,7 @@ use axum::Router;
 use axum_login::{
     AuthLayer, SessionKey, SqlxStore,
     events::EventRecord,
+    metrics::Timed,
     mfa::{EncryptionKey, Mfa, SqlxSecondFactorStore, Totp},
     registry::{RegistryConfig, SqlxSessionRegistry},
     remember::{RememberMe, SqlxRememberStore},
@@ -134,6 +136,9 @@ pub enum DemoError {
     /// A template does not compile.
     #[error("loading the templates: {0}")]
     Templates(#[from] minijinja::Error),
+    /// The Prometheus recorder could not be installed (another `metrics` recorder is).
+    #[error("installing the Prometheus recorder for /metrics: {0}")]
+    Metrics(#[from] metrics_exporter_prometheus::BuildError),
 }
 
 /// The built app: its router, and the database pool it runs on.
@@ -215,7 +220,10 @@ impl Demo {
         // Sessions are rows of the demo's database, which the task above deletes once they
         // expire; tower-sessions' `MemoryStore` would keep every session ever begun, and lose
         // them all on restart.
-        let sessions = session_layer(sessions)
+        // `Timed`: every call of the session, registry and remember-me stores is timed into
+        // `axum_login_store_call_seconds` (the user store is left bare, so that handlers keep
+        // naming `AuthSession<Store>`).
+        let sessions = session_layer(Timed::new(sessions))
             // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says
             // so when it starts. `session_layer` keeps `HttpOnly` and `SameSite=Lax`.
             .with_secure(false)
@@ -227,6 +235,8 @@ impl Demo {
             );
             SessionKey::generate()
         });
+        // Before the layer, which sets every one of its series to zero on the recorder.
+        let metrics = ops::prometheus()?;
         let auth = AuthLayer::builder(store.clone(), sessions)
             .login_url("/login")
             .second_factor_url(routes::SECOND_FACTOR_URL)
@@ -238,12 +248,16 @@ impl Demo {
             // them for the second factor itself.
             .second_factors(mfa.clone())
             .events(audit)
+            .metrics()
             .build();
+        let health = auth.health();
         let state = routes::AppState {
             templates: templates::Templates::load()?,
             mfa,
         };
-        let router = routes::router(state).layer(auth);
+        let router = routes::router(state)
+            .layer(auth)
+            .merge(ops::router(metrics, &health));
         Ok(Self {
             router,
             store,
@@ -281,7 +295,10 @@ async fn account_stores(pool: &SqlitePool) -> Result<(RegistryConfig, RememberMe
     registry.migrate().await?;
     let remember = SqlxRememberStore::new(pool.clone());
     remember.migrate().await?;
-    Ok((RegistryConfig::new(registry), RememberMe::new(remember)))
+    Ok((
+        RegistryConfig::new(Timed::new(registry)),
+        RememberMe::new(Timed::new(remember)),
+    ))
 }
 
 /// The audit log: every login, failure, logout, ended session and second-factor change, as one

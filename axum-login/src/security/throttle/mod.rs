@@ -226,6 +226,15 @@ impl Throttle {
         self.store.is_some()
     }
 
+    /// Whether the throttle's store answers ([`ThrottleStore::ping`]); `Ok` when throttling
+    /// is off, as there is no store to ask.
+    pub(crate) async fn ping(&self) -> Result<(), BoxError> {
+        match &self.store {
+            Some(store) => store.ping().await,
+            None => Ok(()),
+        }
+    }
+
     /// The client address to count, from the peer and, behind a trusted proxy, its headers.
     pub(crate) fn client_address(
         &self,

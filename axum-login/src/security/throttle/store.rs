@@ -195,6 +195,14 @@ pub trait ThrottleStore: Send + Sync + 'static {
         let _ = key;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+
+    /// Whether the store answers, for a readiness probe. Default: asks when the device cookies
+    /// of the all-zero key were revoked, a read of a key no account has that writes nothing.
+    async fn ping(&self) -> Result<(), BoxError> {
+        self.devices_revoked_at(&ThrottleKey::from_bytes([0; 16]))
+            .await
+            .map(drop)
+    }
 }
 
 #[cfg(test)]
