@@ -37,6 +37,7 @@ use std::{
 use axum::{Form, Router, http::StatusCode, routing::get};
 use client::{Conn, Samples, drive};
 use db::Calls;
+use ours::Extra;
 use tower_sessions::{MemoryStore, Session, SessionManagerLayer, SessionStore};
 use tower_sessions_redis_store::RedisStore;
 
@@ -326,6 +327,7 @@ fn print_targets(rows: &[Row]) {
             ratio("4m", "4"),
             0.95,
         ),
+        ("guarded, CSRF layer on vs off", ratio("4c", "4"), 0.95),
         (
             "guarded, user cache, vs axum-login's login_required!",
             ratio("5", "3"),
@@ -507,17 +509,20 @@ fn main() -> Result<(), Error> {
     let pool = db::Users::Sqlite(server_rt.block_on(db::open())?);
     let memory = axum_login::session::MemoryStore::default;
     let (upstream_app, upstream_calls) = upstream::app(pool.clone(), MemoryStore::default());
-    let (ours_app, ours_calls) = ours::app(pool.clone(), memory(), None, true, false, false);
+    let (ours_app, ours_calls) =
+        ours::app(pool.clone(), memory(), None, true, false, Extra::Nothing);
     let (cached_app, cached_calls) = ours::app(
         pool.clone(),
         memory(),
         Some(ours::cache()),
         true,
         false,
-        false,
+        Extra::Nothing,
     );
-    let (single_app, single_calls) = ours::app(pool.clone(), memory(), None, false, false, false);
-    let (accounts_app, accounts_calls) = ours::app(pool.clone(), memory(), None, true, true, false);
+    let (single_app, single_calls) =
+        ours::app(pool.clone(), memory(), None, false, false, Extra::Nothing);
+    let (accounts_app, accounts_calls) =
+        ours::app(pool.clone(), memory(), None, true, true, Extra::Nothing);
     // Row 4m: row 4 with the auth-event counters and its session store's calls timed.
     let (metrics_app, metrics_calls) = ours::app(
         pool.clone(),
@@ -525,8 +530,10 @@ fn main() -> Result<(), Error> {
         None,
         true,
         false,
-        true,
+        Extra::Metrics,
     );
+    // Row 4c: row 4 with the CSRF layer on every route (a `GET` passes it unchecked).
+    let (csrf_app, csrf_calls) = ours::app(pool.clone(), memory(), None, true, false, Extra::Csrf);
     let mut throttle_arms = vec![
         throttle::Arm::new(
             "argon2, default throttle",
@@ -558,6 +565,7 @@ fn main() -> Result<(), Error> {
         (serve(single_app)?, Some(single_calls), true),
         (serve(accounts_app)?, Some(accounts_calls), true),
         (serve(metrics_app)?, Some(metrics_calls), true),
+        (serve(csrf_app)?, Some(csrf_calls), true),
     ];
     let deploy = server_rt.block_on(open_deploy())?;
     if let Some(deploy) = &deploy {
@@ -565,15 +573,21 @@ fn main() -> Result<(), Error> {
         let redis = || deploy.sessions.clone();
         let ours_redis = || axum_login::session::CheckThenSave::new(redis());
         let (upstream_app, upstream_calls) = upstream::app(users.clone(), redis());
-        let (ours_app, ours_calls) =
-            ours::app(users.clone(), ours_redis(), None, true, false, false);
+        let (ours_app, ours_calls) = ours::app(
+            users.clone(),
+            ours_redis(),
+            None,
+            true,
+            false,
+            Extra::Nothing,
+        );
         let (cached_app, cached_calls) = ours::app(
             users.clone(),
             ours_redis(),
             Some(ours::cache()),
             true,
             false,
-            false,
+            Extra::Nothing,
         );
         targets.extend([
             (serve(sessions_only(redis()))?, None, true),
@@ -624,6 +638,12 @@ fn main() -> Result<(), Error> {
                 "/guarded",
                 Some("3"),
             ),
+            Row::new(
+                "4c ours, #[require_login], no cache, CSRF layer",
+                8,
+                "/guarded",
+                Some("3"),
+            ),
             Row::new("5 ours, #[require_login], user cache", 4, "/guarded", Some("3")),
             Row::new("6a axum-login 0.18, public route", 2, "/public", None),
             Row::new("6b ours, public route", 3, "/public", Some("6a")),
@@ -634,15 +654,15 @@ fn main() -> Result<(), Error> {
         if deploy.is_some() {
             rows.extend([
                 Row::new("D1 bare axum (floor)", 0, "/public", None),
-                Row::new("D2 tower-sessions + Redis alone, reads a value", 8, "/public", None),
-                Row::new("D3 axum-login 0.18, login_required!", 9, "/guarded", None),
-                Row::new("D4 ours, #[require_login], no cache", 10, "/guarded", Some("D3")),
-                Row::new("D5 ours, #[require_login], user cache", 11, "/guarded", Some("D3")),
-                Row::new("D6a axum-login 0.18, public route", 9, "/public", None),
-                Row::new("D6b ours, public route", 10, "/public", Some("D6a")),
-                Row::new("D7a axum-login 0.18, permission_required! x3", 9, "/three", None),
-                Row::new("D7b ours, 3 permissions, no cache", 10, "/three", Some("D7a")),
-                Row::new("D7c ours, 3 permissions, user cache", 11, "/three", Some("D7a")),
+                Row::new("D2 tower-sessions + Redis alone, reads a value", 9, "/public", None),
+                Row::new("D3 axum-login 0.18, login_required!", 10, "/guarded", None),
+                Row::new("D4 ours, #[require_login], no cache", 11, "/guarded", Some("D3")),
+                Row::new("D5 ours, #[require_login], user cache", 12, "/guarded", Some("D3")),
+                Row::new("D6a axum-login 0.18, public route", 10, "/public", None),
+                Row::new("D6b ours, public route", 11, "/public", Some("D6a")),
+                Row::new("D7a axum-login 0.18, permission_required! x3", 10, "/three", None),
+                Row::new("D7b ours, 3 permissions, no cache", 11, "/three", Some("D7a")),
+                Row::new("D7c ours, 3 permissions, user cache", 12, "/three", Some("D7a")),
             ]);
         }
         // For profiling: `BENCH_ONLY=5,2` measures only the rows whose labels start so (and the

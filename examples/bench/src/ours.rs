@@ -17,6 +17,7 @@ use axum_login::session::{MemoryStore, SessionBackend};
 use axum_login::{
     AuthLayer, AuthSession, AuthUser, SessionKey, Throttle, UserCache, UserStore,
     authz::PermissionRef,
+    csrf::CsrfLayer,
     registry::{MemorySessionRegistry, RegistryConfig},
     remember::{MemoryRememberStore, RememberMe},
     require_login, session_layer,
@@ -142,16 +143,27 @@ async fn three_permissions() -> &'static str {
     crate::BODY
 }
 
+/// What a row adds to the app, for its cost against the same row without.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Extra {
+    Nothing,
+    /// The auth-event counters (`.metrics()`).
+    Metrics,
+    /// The CSRF layer on every route but the login, which the bench's client posts without
+    /// reading a form first.
+    Csrf,
+}
+
 /// The app over `sessions`, with the user cache when `cache` is given, batched user loads
 /// (the default for this store) unless `batch` is false, a session registry and
-/// remember-me (in memory) when `accounts`, and the auth-event counters when `metrics`.
+/// remember-me (in memory) when `accounts`, and what `extra` adds.
 pub(crate) fn app<S>(
     pool: Users,
     sessions: S,
     cache: Option<UserCache>,
     batch: bool,
     accounts: bool,
-    metrics: bool,
+    extra: Extra,
 ) -> (Router, Calls)
 where
     S: SessionBackend + Clone,
@@ -173,7 +185,7 @@ where
     if !batch {
         layer = layer.batch_user_loads(false);
     }
-    if metrics {
+    if extra == Extra::Metrics {
         layer = layer.metrics();
     }
     if accounts {
@@ -181,12 +193,15 @@ where
             .session_registry(RegistryConfig::new(MemorySessionRegistry::default()))
             .remember_me(RememberMe::new(MemoryRememberStore::default()));
     }
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/login", post(login))
         .route("/public", get(crate::hello))
         .route("/guarded", get(guarded))
-        .route("/three", get(three_permissions))
-        .layer(layer.build());
+        .route("/three", get(three_permissions));
+    if extra == Extra::Csrf {
+        router = router.layer(CsrfLayer::new().exempt("/login"));
+    }
+    let router = router.layer(layer.build());
     (router, calls)
 }
 
