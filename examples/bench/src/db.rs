@@ -295,6 +295,13 @@ pub(crate) async fn open_postgres(url: &str) -> Result<(PgPool, String), sqlx::E
          CREATE INDEX user_permissions_user ON user_permissions (user_id);
          CREATE INDEX user_groups_user ON user_groups (user_id);
          CREATE INDEX group_permissions_group ON group_permissions (group_name);
+         -- Every permission of a user, direct or through a group, as the one permissions
+         -- table of a derived store (rows D4d-D7e).
+         CREATE VIEW user_grants AS
+             SELECT user_id, name FROM user_permissions
+             UNION ALL
+             SELECT g.user_id, gp.name FROM user_groups g
+                 JOIN group_permissions gp ON gp.group_name = g.group_name;
          INSERT INTO group_permissions VALUES ('staff', 'c');",
     )
     .execute(&pool)

@@ -11,7 +11,10 @@
 //! `tower-sessions-redis-store`'s `RedisStore` over one `fred` pool of
 //! [`REDIS_POOL`] clients, and the same PostgreSQL pool size as the SQLite one; ours takes it
 //! wrapped in `CheckThenSave`, which its session layer needs for a store it has no atomic
-//! backend for. Without both variables only the one-process shape runs, and the run says so.
+//! backend for. That shape also serves the app as the README writes it (`derived`: users from
+//! `#[derive(UserStore)]`, permissions from a join table), with the generated load query and
+//! with a custom one that leaves the permissions to a query of their own. Without both
+//! variables only the one-process shape runs, and the run says so.
 //!
 //! `cargo run --release -p bench`; knobs: `BENCH_CONNS` (connections per row, default 16),
 //! `BENCH_ROUNDS` (interleaved rounds, default 8), `BENCH_SECS` (seconds per row per round,
@@ -21,6 +24,7 @@
 
 mod client;
 mod db;
+mod derived;
 mod ours;
 mod throttle;
 mod upstream;
@@ -589,11 +593,16 @@ fn main() -> Result<(), Error> {
             false,
             Extra::Nothing,
         );
+        let derived_app = derived::app::<derived::User, _>(deploy.users.clone(), ours_redis());
+        let by_table_app =
+            derived::app::<derived::UserByTable, _>(deploy.users.clone(), ours_redis());
         targets.extend([
             (serve(sessions_only(redis()))?, None, true),
             (serve(upstream_app)?, Some(upstream_calls), true),
             (serve(ours_app)?, Some(ours_calls), true),
             (serve(cached_app)?, Some(cached_calls), true),
+            (serve(derived_app)?, None, true),
+            (serve(by_table_app)?, None, true),
         ]);
     } else {
         println!(
@@ -663,6 +672,30 @@ fn main() -> Result<(), Error> {
                 Row::new("D7a axum-login 0.18, permission_required! x3", 10, "/three", None),
                 Row::new("D7b ours, 3 permissions, no cache", 11, "/three", Some("D7a")),
                 Row::new("D7c ours, 3 permissions, user cache", 12, "/three", Some("D7a")),
+                Row::new(
+                    "D4d ours, derived SqlxStore, permissions table, no cache",
+                    13,
+                    "/guarded",
+                    Some("D3"),
+                ),
+                Row::new(
+                    "D4e the same, custom load query: a query per table",
+                    14,
+                    "/guarded",
+                    Some("D3"),
+                ),
+                Row::new(
+                    "D7d ours, derived SqlxStore, 3 permissions, no cache",
+                    13,
+                    "/three",
+                    Some("D7a"),
+                ),
+                Row::new(
+                    "D7e the same, custom load query: a query per table",
+                    14,
+                    "/three",
+                    Some("D7a"),
+                ),
             ]);
         }
         // For profiling: `BENCH_ONLY=5,2` measures only the rows whose labels start so (and the
