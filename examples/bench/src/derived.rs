@@ -29,6 +29,8 @@ use crate::Credentials;
 pub(crate) struct User {
     #[auth(id)]
     id: i64,
+    // The login looks the user up by this column; the bench never reads it back.
+    #[allow(dead_code)]
     #[auth(username)]
     username: String,
     #[auth(password_hash)]
@@ -48,6 +50,8 @@ pub(crate) struct User {
 pub(crate) struct UserByTable {
     #[auth(id)]
     id: i64,
+    // The login looks the user up by this column; the bench never reads it back.
+    #[allow(dead_code)]
     #[auth(username)]
     username: String,
     #[auth(password_hash)]
