@@ -28,6 +28,7 @@ use crate::{
     authz::{AuthzKinds, PermissionRef, RoleRef},
     cache::Loader,
     clock::{from_unix_seconds, unix_seconds},
+    security::Verified,
 };
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -172,12 +173,21 @@ impl<S: UserStore> Backend<S> {
                 return self.end_recorded(session, &record).await;
             }
         };
-        let ended = if !verified
-            && !self
-                .config
+        // A digest under a previous key of the ring is signed again under the current one.
+        let resign = if verified {
+            Some(false)
+        } else {
+            self.config
                 .key
-                .verify_user(&self.config.realm, &*user, &record.digest)
-        {
+                .verify_user(
+                    &self.config.realm,
+                    &*user,
+                    &record.digest,
+                    self.config.clock.now(),
+                )
+                .map(|key| key == Verified::Previous)
+        };
+        let ended = if resign.is_none() {
             Some("the user's credentials changed since login")
         } else if !user.is_active() {
             Some("the user was deactivated")
@@ -187,6 +197,11 @@ impl<S: UserStore> Backend<S> {
         if let Some(reason) = ended {
             tracing::info!(user_id = %record.user_id, "{reason}; ending the session");
             return self.end_recorded(session, &record).await;
+        }
+        let mut record = record;
+        if resign == Some(true) {
+            record.digest = self.config.key.user_digest(&self.config.realm, &*user);
+            session.insert(SESSION_KEY, &record).await?;
         }
         let login = Login::of(user, &record);
         // Record activity for the idle timeout and the features (the session registry), but

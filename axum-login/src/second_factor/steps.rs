@@ -86,9 +86,10 @@ impl<S: UserStore> AuthSession<S> {
             return drop_it().await;
         };
         if !user.is_active()
-            || !config
+            || config
                 .key
-                .verify_user(&config.realm, &user, &pending.digest)
+                .verify_user(&config.realm, &user, &pending.digest, config.clock.now())
+                .is_none()
         {
             return drop_it().await;
         }

@@ -12,6 +12,11 @@ pub use self::throttle::RedisThrottleStore;
 #[cfg(feature = "sqlx")]
 pub use self::throttle::SqlxThrottleStore;
 pub(crate) use self::throttle::{AttemptInput, Gate, SecondFactorGate, printable, revoke_devices};
+pub(crate) use self::{
+    key::{Keyed, Verified},
+    next::login_location,
+    origin::{RequestOrigin, Scheme},
+};
 pub use self::{
     key::{MIN_KEY_LEN, SessionKey, SessionKeyError},
     next::{MAX_NEXT_LEN, safe_next},
@@ -19,8 +24,4 @@ pub use self::{
         Ended, MemoryThrottleStore, Outcome, Reservation, Revocation, Rule, Throttle, ThrottleKey,
         ThrottleStore, Verdict,
     },
-};
-pub(crate) use self::{
-    next::login_location,
-    origin::{RequestOrigin, Scheme},
 };

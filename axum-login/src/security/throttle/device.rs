@@ -38,17 +38,21 @@ fn millis(time: SystemTime) -> u64 {
         })
 }
 
-/// The entries of a device cookie's value, if it is one this key signed; anything else
-/// (tampered, truncated, another key's) is no cookie at all.
-pub(crate) fn read(value: &str, key: &SessionKey) -> Vec<Device> {
+/// The entries of a device cookie's value, if a key of the ring that verifies at `now` signed
+/// it; anything else (tampered, truncated, another key's) is no cookie at all. One signed under
+/// a previous key is signed again under the current one when it is next written (the next
+/// login).
+pub(crate) fn read(value: &str, key: &SessionKey, now: SystemTime) -> Vec<Device> {
     let Ok(bytes) = URL_SAFE_NO_PAD.decode(value.trim()) else {
         return Vec::new();
     };
     let Some((payload, tag)) = bytes.split_last_chunk::<TAG_LEN>() else {
         return Vec::new();
     };
-    let expected = key.tag(LABEL, &[payload]);
-    if !bool::from(expected[..TAG_LEN].ct_eq(tag)) || payload.len() % ENTRY_LEN != 0 {
+    let signed = key
+        .verifying(now)
+        .any(|(key, _)| bool::from(key.tag(LABEL, &[payload])[..TAG_LEN].ct_eq(tag)));
+    if !signed || payload.len() % ENTRY_LEN != 0 {
         return Vec::new();
     }
     payload
@@ -100,6 +104,8 @@ pub(crate) fn new_id() -> [u8; 16] {
 mod tests {
     use super::*;
 
+    const NOW: SystemTime = SystemTime::UNIX_EPOCH;
+
     fn device(n: u8) -> Device {
         Device {
             account: ThrottleKey([n; 16]),
@@ -113,14 +119,28 @@ mod tests {
     fn a_cookie_reads_back_only_under_its_key_and_untouched() {
         let key = SessionKey::generate();
         let value = write(&[device(1), device(2)], &key);
-        assert_eq!(read(&value, &key), [device(1), device(2)]);
-        assert!(read(&value, &SessionKey::generate()).is_empty());
+        assert_eq!(read(&value, &key, NOW), [device(1), device(2)]);
+        assert!(read(&value, &SessionKey::generate(), NOW).is_empty());
         let mut bytes = URL_SAFE_NO_PAD.decode(&value).expect("base64");
         bytes[3] ^= 1;
-        assert!(read(&URL_SAFE_NO_PAD.encode(&bytes), &key).is_empty());
-        assert!(read(&value[..value.len() - 4], &key).is_empty());
-        assert!(read("", &key).is_empty());
-        assert!(read("%%%", &key).is_empty());
+        assert!(read(&URL_SAFE_NO_PAD.encode(&bytes), &key, NOW).is_empty());
+        assert!(read(&value[..value.len() - 4], &key, NOW).is_empty());
+        assert!(read("", &key, NOW).is_empty());
+        assert!(read("%%%", &key, NOW).is_empty());
+    }
+
+    #[test]
+    fn a_cookie_signed_under_a_previous_key_reads_until_its_deadline() {
+        let (old, new) = (SessionKey::generate(), SessionKey::generate());
+        let value = write(&[device(1)], &old);
+        let until = NOW + Duration::from_secs(60);
+        let ring = new.with_previous(old, until);
+        assert_eq!(read(&value, &ring, NOW), [device(1)]);
+        assert!(read(&value, &ring, until).is_empty());
+        // What the ring writes is the current key's.
+        let rewritten = write(&[device(1)], &ring);
+        assert_ne!(rewritten, value);
+        assert_eq!(read(&rewritten, &ring, until), [device(1)]);
     }
 
     #[test]

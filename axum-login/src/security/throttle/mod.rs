@@ -46,7 +46,12 @@ pub use self::{
     memory::MemoryThrottleStore,
     store::{Ended, Outcome, Reservation, Revocation, Rule, ThrottleKey, ThrottleStore, Verdict},
 };
-use crate::{clock::Clock, error::BoxError, options::setters, security::SessionKey};
+use crate::{
+    clock::Clock,
+    error::BoxError,
+    options::setters,
+    security::{Keyed, SessionKey},
+};
 
 /// The device cookie's name on a site served over HTTPS: the prefix keeps other hosts from
 /// planting one.
@@ -276,18 +281,30 @@ impl Throttle {
             key,
         } = attempt;
         let mut now = clock.now();
-        let account = account_name.map(|name| key_of(key, "account", name.as_bytes()));
-        let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key));
-        let mut trusted = account.and_then(|account| {
-            devices
-                .iter()
-                .find(|known| known.account == account && known.issued + self.device_lifetime > now)
-                .copied()
+        // The account's key under each key of the ring, the current one first: a device
+        // cookie entry or a revocation written before a rotation is under a previous one.
+        let accounts: Vec<ThrottleKey> = account_name.map_or_else(Vec::new, |name| {
+            key.verifying(now)
+                .map(|(key, _)| key_of(key, "account", name.as_bytes()))
+                .collect()
         });
-        if let (Some(device), Some(account)) = (trusted, account) {
-            let revoked = store.devices_revoked_at(&account).await?;
-            if revoked.is_some_and(|revoked| device.issued <= revoked) {
-                trusted = None;
+        let account = accounts.first().copied();
+        let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key, now));
+        let mut trusted = devices
+            .iter()
+            .find(|known| {
+                accounts.contains(&known.account) && known.issued + self.device_lifetime > now
+            })
+            .copied();
+        if let Some(device) = trusted {
+            // A revocation under any of the account's keys counts, whichever key the
+            // entry is under: a password change before the rotation wrote it under the old.
+            for account in &accounts {
+                let revoked = store.devices_revoked_at(account).await?;
+                if revoked.is_some_and(|revoked| device.issued <= revoked) {
+                    trusted = None;
+                    break;
+                }
             }
         }
         if address.is_none()
@@ -305,7 +322,7 @@ impl Throttle {
         }
         let keys: Vec<(ThrottleKey, &Rule, Kind)> = match trusted {
             Some(device) => vec![(
-                key_of(key, "device", &device.id),
+                key_of(key.current(), "device", &device.id),
                 &self.device,
                 Kind::Device,
             )],
@@ -314,7 +331,8 @@ impl Throttle {
                 .into_iter()
                 .chain(address.map(|address| {
                     let group = address::group(address);
-                    (key_of(key, "address", &group), &self.address, Kind::Address)
+                    let key = key_of(key.current(), "address", &group);
+                    (key, &self.address, Kind::Address)
                 }))
                 .collect(),
         };
@@ -389,7 +407,7 @@ impl Throttle {
         let Some(store) = &self.store else {
             return Ok(SecondFactorGate::Pass(Attempt::unthrottled()));
         };
-        let throttle_key = key_of(key, "second factor", user.as_bytes());
+        let throttle_key = key_of(key.current(), "second factor", user.as_bytes());
         let reservation = self.reservation(throttle_key, self.second_factor);
         let deadline = tokio::time::Instant::now() + self.max_wait;
         loop {
@@ -429,7 +447,7 @@ impl Throttle {
         now: SystemTime,
     ) -> Option<String> {
         self.store.as_ref()?;
-        let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key));
+        let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key, now));
         let id = devices
             .iter()
             .find(|known| known.account == account)
@@ -510,7 +528,7 @@ pub(crate) fn printable(name: &str) -> String {
 
 /// The counter key of `material` for `kind`, under the layer's key: a fixed 16 bytes whatever
 /// the material, and not guessable from it without the key.
-fn key_of(key: &SessionKey, kind: &str, material: &[u8]) -> ThrottleKey {
+fn key_of(key: &Keyed, kind: &str, material: &[u8]) -> ThrottleKey {
     let tag = key.tag("axum-login throttle key", &[kind.as_bytes(), material]);
     let mut bytes = [0; 16];
     bytes.copy_from_slice(&tag[..16]);
@@ -637,7 +655,7 @@ pub(crate) async fn revoke_devices(
         keep: throttle.device_lifetime,
     };
     store.revoke_devices(&revocation).await?;
-    let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key));
+    let devices = device_cookie.map_or_else(Vec::new, |value| device::read(value, key, now));
     let id = devices
         .iter()
         .find(|known| known.account == account)
@@ -687,7 +705,7 @@ mod tests {
             };
             attempt.finish(false, clock.now()).await.expect("finish");
         }
-        let account = key_of(&key, "account", b"ferris");
+        let account = key_of(key.current(), "account", b"ferris");
         assert_eq!(
             throttle.device_cookie_for(account, None, &key, clock.now()),
             None
@@ -718,12 +736,15 @@ mod tests {
     #[test]
     fn counter_keys_are_fixed_size_and_keyed() {
         let key = SessionKey::generate();
-        let short = key_of(&key, "account", b"a");
-        let long = key_of(&key, "account", "a".repeat(10_000).as_bytes());
+        let short = key_of(key.current(), "account", b"a");
+        let long = key_of(key.current(), "account", "a".repeat(10_000).as_bytes());
         assert_ne!(short, long);
-        assert_eq!(short, key_of(&key, "account", b"a"));
-        assert_ne!(short, key_of(&key, "device", b"a"));
-        assert_ne!(short, key_of(&SessionKey::generate(), "account", b"a"));
+        assert_eq!(short, key_of(key.current(), "account", b"a"));
+        assert_ne!(short, key_of(key.current(), "device", b"a"));
+        assert_ne!(
+            short,
+            key_of(SessionKey::generate().current(), "account", b"a")
+        );
     }
 
     /// One login attempt on `account` through `throttle`'s gate, with the clock's time.
@@ -770,11 +791,11 @@ mod tests {
                     .is_none()
             );
         }
-        let ferris = key_of(&key, "account", b"ferris");
+        let ferris = key_of(key.current(), "account", b"ferris");
         let cookie = throttle
             .device_cookie_for(ferris, None, &key, clock.now())
             .expect("a device cookie");
-        let issued = device::read(&cookie, &key)[0].issued;
+        let issued = device::read(&cookie, &key, clock.now())[0].issued;
 
         // A millisecond before the cookie's lifetime ends it passes its account's lock, never
         // another account's.
@@ -802,12 +823,94 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn device_cookies_and_revocations_carry_over_a_key_rotation_until_its_deadline() {
+        let throttle = Throttle::default().max_failures_per_account(1);
+        let (clock, old) = (crate::clock::ManualClock::new(), SessionKey::generate());
+        // The account is locked; the owner's browser and a second browser have device cookies
+        // from before the rotation.
+        let attempt = attempt_on(&throttle, &clock, &old, "ferris", None, None).await;
+        let attempt = attempt.expect("the first attempt passes");
+        attempt.finish(false, clock.now()).await.expect("finish");
+        let ferris_old = key_of(old.current(), "account", b"ferris");
+        let owner = throttle
+            .device_cookie_for(ferris_old, None, &old, clock.now())
+            .expect("a device cookie");
+        let other_browser = throttle
+            .device_cookie_for(ferris_old, None, &old, clock.now())
+            .expect("a device cookie");
+        clock.advance(Duration::from_secs(1));
+
+        let until = clock.now() + Duration::from_secs(3600);
+        let ring = SessionKey::generate().with_previous(old.clone(), until);
+        // Counters start afresh under the new key: lock the account again.
+        let attempt = attempt_on(&throttle, &clock, &ring, "ferris", None, None).await;
+        let attempt = attempt.expect("the first attempt under the new key passes");
+        attempt.finish(false, clock.now()).await.expect("finish");
+        assert!(
+            attempt_on(&throttle, &clock, &ring, "ferris", None, None)
+                .await
+                .is_none()
+        );
+        // The owner's cookie, signed under the old key, still passes the lock.
+        let trusted = attempt_on(&throttle, &clock, &ring, "ferris", Some(&owner), None).await;
+        trusted
+            .expect("a device cookie from before the rotation passes")
+            .abandon(clock.now())
+            .await;
+        // A password change on a session from before the rotation revokes under the old
+        // account key, which still counts for a cookie written under the new key.
+        let ferris_new = key_of(ring.current(), "account", b"ferris");
+        let renewed = throttle
+            .device_cookie_for(ferris_new, Some(&owner), &ring, clock.now())
+            .expect("a device cookie");
+        clock.advance(Duration::from_secs(1));
+        let kept = revoke_devices(&throttle, ferris_old, Some(&renewed), &ring, clock.now())
+            .await
+            .expect("revoke")
+            .expect("a device cookie");
+        for revoked in [&other_browser, &renewed] {
+            assert!(
+                attempt_on(&throttle, &clock, &ring, "ferris", Some(revoked), None)
+                    .await
+                    .is_none(),
+                "a revoked device cookie passed the lock"
+            );
+        }
+        let trusted = attempt_on(&throttle, &clock, &ring, "ferris", Some(&kept), None).await;
+        trusted
+            .expect("the browser that changed the password keeps its trust")
+            .abandon(clock.now())
+            .await;
+        // After the deadline (the account's lock has run out too; lock it again) a cookie
+        // signed only under the old key is no cookie.
+        clock.advance(until.duration_since(clock.now()).expect("later"));
+        let attempt = attempt_on(&throttle, &clock, &ring, "ferris", None, None).await;
+        let attempt = attempt.expect("the lock ran out");
+        attempt.finish(false, clock.now()).await.expect("finish");
+        let renewed_new = throttle
+            .device_cookie_for(ferris_new, None, &ring, clock.now())
+            .expect("a device cookie");
+        assert!(
+            attempt_on(&throttle, &clock, &ring, "ferris", Some(&owner), None)
+                .await
+                .is_none(),
+            "a cookie signed only under the old key passed after the deadline"
+        );
+        let trusted =
+            attempt_on(&throttle, &clock, &ring, "ferris", Some(&renewed_new), None).await;
+        trusted
+            .expect("a cookie under the new key passes after the deadline")
+            .abandon(clock.now())
+            .await;
+    }
+
+    #[tokio::test]
     async fn a_browser_has_a_device_counter_of_its_own_for_each_account() {
         let throttle = Throttle::default().max_failures_per_account(1);
         let (clock, key) = (crate::clock::ManualClock::new(), SessionKey::generate());
         let (ferris, other) = (
-            key_of(&key, "account", b"ferris"),
-            key_of(&key, "account", b"other"),
+            key_of(key.current(), "account", b"ferris"),
+            key_of(key.current(), "account", b"other"),
         );
         // The browser logs in to ferris, then to other, and gets one cookie for both: once
         // when the login to other completes, once when it changes other's password.
