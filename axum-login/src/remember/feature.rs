@@ -17,7 +17,7 @@ use crate::{
     login::{
         Change, EndedSession, Feature, Logout, NewLogin, RequestAuth, Restored, StoreCheck, Verdict,
     },
-    security::SessionKey,
+    security::{Keyed, Verified},
 };
 
 impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
@@ -85,12 +85,13 @@ impl RememberMe {
     ) -> Result<(), AuthError> {
         let config = auth.config();
         let (selector, validator) = new_secrets(after_second_factor);
-        let stored = stored_selector(&config.key, &selector);
+        let key = config.key.current();
+        let stored = stored_selector(key, &selector);
         let now = config.clock.now();
         let token = RememberToken {
             selector: stored.clone(),
             user: user.to_owned(),
-            validator_hash: validator_hash(&config.key, &selector, &validator),
+            validator_hash: validator_hash(key, &selector, &validator),
             previous_hash: None,
             rotated_at: now,
             expires_at: now + self.lifetime,
@@ -121,10 +122,15 @@ impl RememberMe {
         }
         if let Some(value) = presented_cookie(auth) {
             if let Some((selector, _)) = parse_cookie(value) {
-                self.store
-                    .remove(&stored_selector(&auth.config().key, selector))
-                    .await
-                    .map_err(AuthError::Registry)?;
+                let config = auth.config();
+                // Under each key of the ring: a token from before a rotation not yet used
+                // since is kept under the previous key.
+                for (key, _) in config.key.verifying(config.clock.now()) {
+                    self.store
+                        .remove(&stored_selector(key, selector))
+                        .await
+                        .map_err(AuthError::Registry)?;
+                }
             }
             forget_cookie(auth);
         }
@@ -164,15 +170,30 @@ impl Feature for RememberMe {
             return Ok(None);
         };
         let config = auth.config();
-        // Both digests before the lookup: an unknown selector and a wrong validator do
-        // the same work (two keyed hashes, one read) and answer alike.
-        let stored = stored_selector(&config.key, selector);
-        let presented = validator_hash(&config.key, selector, validator);
-        let Some(token) = self.store.get(&stored).await.map_err(AuthError::Registry)? else {
+        let now = config.clock.now();
+        // Under the current key, then the others of the ring (a token issued before a
+        // rotation and not used since, or by an instance that signs under the next key), both digests before each lookup: an unknown selector
+        // and a wrong validator do the same work (two keyed hashes and one read per key) and
+        // answer alike.
+        let mut found = None;
+        for (key, verified) in config.key.verifying(now) {
+            let stored = stored_selector(key, selector);
+            let presented = validator_hash(key, selector, validator);
+            if let Some(token) = self.store.get(&stored).await.map_err(AuthError::Registry)? {
+                found = Some((
+                    key,
+                    verified == Verified::Previous,
+                    stored,
+                    presented,
+                    token,
+                ));
+                break;
+            }
+        }
+        let Some((key, migrating, stored, presented, token)) = found else {
             forget_cookie(auth);
             return Ok(None);
         };
-        let now = config.clock.now();
         // The store drops expired tokens by its own clock; the layer's decides.
         if token.expires_at <= now {
             forget_cookie(auth);
@@ -190,7 +211,7 @@ impl Feature for RememberMe {
         let after_second_factor = after_second_factor(validator);
         let rotated = if current {
             let (_, new_validator) = new_secrets(after_second_factor);
-            let new_hash = validator_hash(&config.key, selector, &new_validator);
+            let new_hash = validator_hash(key, selector, &new_validator);
             let rotation = Rotation {
                 selector: &stored,
                 current_hash: &presented,
@@ -202,6 +223,10 @@ impl Feature for RememberMe {
                 .rotate(&rotation)
                 .await
                 .map_err(AuthError::Registry)?;
+            if rotated && migrating {
+                self.migrate(auth, selector, validator, &new_validator, &stored, &token)
+                    .await?;
+            }
             // Lost a race with another request of this browser rotating it: that one's
             // new cookie stands, and this visit logs in on the old one within the grace.
             rotated.then_some(new_validator)
@@ -217,6 +242,13 @@ impl Feature for RememberMe {
         } else {
             forget_cookie(auth);
             return Ok(None);
+        };
+        // A token under a previous key moves to the current key's selector (above, by
+        // whichever request of the browser won the rotation): the session links to it there.
+        let stored = if migrating {
+            stored_selector(config.key.current(), selector)
+        } else {
+            stored
         };
         Ok(Some(Restored {
             event: Some(AuthEvent::RememberUsed {
@@ -326,6 +358,37 @@ impl Feature for RememberMe {
 }
 
 impl RememberMe {
+    /// Moves a token found under a previous key of the ring, which this request just rotated
+    /// from `validator` to `new_validator`, to the current key: a new entry under the current
+    /// key's selector, whose previous validator is the one presented (so another request of
+    /// the browser still holding it logs in within the grace, and a copy presented after it
+    /// is a theft as before), then the old entry goes.
+    async fn migrate(
+        &self,
+        auth: &RequestAuth,
+        selector: &str,
+        validator: &str,
+        new_validator: &str,
+        stored: &str,
+        token: &RememberToken,
+    ) -> Result<(), AuthError> {
+        let config = auth.config();
+        let key = config.key.current();
+        let moved = RememberToken {
+            selector: stored_selector(key, selector),
+            user: token.user.clone(),
+            validator_hash: validator_hash(key, selector, new_validator),
+            previous_hash: Some(validator_hash(key, selector, validator)),
+            rotated_at: config.clock.now(),
+            expires_at: token.expires_at,
+        };
+        self.store
+            .insert(&moved)
+            .await
+            .map_err(AuthError::Registry)?;
+        self.store.remove(stored).await.map_err(AuthError::Registry)
+    }
+
     /// A stolen remember-me cookie came back: every token and session of `user` ends.
     async fn theft(&self, auth: &RequestAuth, user: &str) -> Result<(), AuthError> {
         tracing::warn!(user_id = %crate::security::printable(user), "a replaced remember-me cookie came back: ending every session of the user");
@@ -369,13 +432,13 @@ fn cookie(auth: &RequestAuth, value: &str, max_age: Duration) -> String {
 /// The form a remember-me store keeps a selector in, and finds the token by: a keyed hash, so
 /// that whoever reads the store (or the registry, which keeps the selector of a remembered
 /// session) learns no selector to put into a cookie.
-fn stored_selector(key: &SessionKey, selector: &str) -> String {
+fn stored_selector(key: &Keyed, selector: &str) -> String {
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
     URL_SAFE_NO_PAD.encode(key.tag("axum-login remember-me selector", &[selector.as_bytes()]))
 }
 
 /// The keyed hash a remember-me store keeps of a validator.
-fn validator_hash(key: &SessionKey, selector: &str, validator: &str) -> String {
+fn validator_hash(key: &Keyed, selector: &str, validator: &str) -> String {
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
     URL_SAFE_NO_PAD.encode(key.tag(
         "axum-login remember-me validator",
