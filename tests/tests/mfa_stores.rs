@@ -200,6 +200,90 @@ async fn secrets_at_rest_are_encrypted_under_the_key<S: SecondFactorStore>(store
     ));
 }
 
+/// After the encryption key is rotated, a secret sealed under the old key still gives codes,
+/// and is sealed again under the new key by the first right code (or on demand), keeping the
+/// replay guard; then the old key can go.
+async fn secrets_move_to_a_new_key_on_use<S: SecondFactorStore>(store: S) {
+    let clock = ManualClock::new();
+    let before = mfa(store);
+    let alice = enrol(&before, "7", &clock).await;
+    let bob = enrol(&before, "8", &clock).await;
+    let old_alice = before
+        .store()
+        .totp("7")
+        .await
+        .unwrap()
+        .unwrap()
+        .secret
+        .unwrap();
+    let new_key = EncryptionKey::from_bytes(&[43; 32]).unwrap();
+    let after = Mfa::new(before.into_store(), Totp::new("Stores"))
+        .with_encryption_key(new_key.clone().with_previous(key()));
+
+    clock.advance(Duration::from_secs(30));
+    let code = after.totp().code(&alice, &clock);
+    assert_eq!(
+        after.verify_totp("7", &code, &clock).await.unwrap(),
+        CodeCheck::Accepted
+    );
+    let new_alice = after.store().totp("7").await.unwrap().unwrap();
+    assert_ne!(
+        new_alice.secret.as_ref().unwrap().expose_secret(),
+        old_alice.expose_secret(),
+        "a right code seals the secret again"
+    );
+    // The step was kept: the same code is still a replay.
+    assert_eq!(
+        after.verify_totp("7", &code, &clock).await.unwrap(),
+        CodeCheck::Replayed
+    );
+    // Bob has not logged in: a job moves his secret; a second run has nothing to do.
+    assert!(after.reseal_totp("8").await.unwrap());
+    assert!(!after.reseal_totp("8").await.unwrap());
+    assert!(!after.reseal_totp("7").await.unwrap());
+    assert!(!after.reseal_totp("nobody").await.unwrap());
+
+    // The old key dropped, both still give codes.
+    let only_new = Mfa::new(after.into_store(), Totp::new("Stores")).with_encryption_key(new_key);
+    clock.advance(Duration::from_secs(30));
+    for (user, secret) in [("7", &alice), ("8", &bob)] {
+        let code = only_new.totp().code(secret, &clock);
+        assert_eq!(
+            only_new.verify_totp(user, &code, &clock).await.unwrap(),
+            CodeCheck::Accepted,
+            "user {user}"
+        );
+    }
+    // A reseal from a stale sealed value changes nothing.
+    let current = only_new
+        .store()
+        .totp("7")
+        .await
+        .unwrap()
+        .unwrap()
+        .secret
+        .unwrap();
+    assert!(
+        !only_new
+            .store()
+            .reseal_totp("7", &old_alice, &old_alice)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        only_new
+            .store()
+            .totp("7")
+            .await
+            .unwrap()
+            .unwrap()
+            .secret
+            .unwrap()
+            .expose_secret(),
+        current.expose_secret()
+    );
+}
+
 async fn user_ids_are_kept_apart<S: SecondFactorStore>(store: S) {
     let clock = ManualClock::new();
     let mfa = mfa(store);
@@ -398,6 +482,7 @@ on_every_store!(
     enrolment_confirmation_and_replay_guard,
     concurrent_uses_of_one_code_let_exactly_one_through,
     secrets_at_rest_are_encrypted_under_the_key,
+    secrets_move_to_a_new_key_on_use,
     user_ids_are_kept_apart,
 );
 

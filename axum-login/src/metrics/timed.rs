@@ -392,6 +392,15 @@ mod second_factors {
             time(STORE, "record_totp_step", self.inner.record_totp_step(code)).await
         }
 
+        async fn reseal_totp(
+            &self,
+            user: &str,
+            from: &SecretSlice<u8>,
+            to: &SecretSlice<u8>,
+        ) -> Result<bool, MfaError> {
+            time(STORE, "reseal_totp", self.inner.reseal_totp(user, from, to)).await
+        }
+
         async fn remove_second_factors(&self, user: &str) -> Result<bool, MfaError> {
             time(
                 STORE,

@@ -3,12 +3,12 @@
 
 use std::fmt::{self, Display};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use super::{
     EncryptionKey, MfaError, RecoveryCodes, SecondFactorStore, Totp, TotpSecret, TotpStep,
     recovery_code_hash,
-    seal::{open, seal},
+    seal::{Opened, open, seal},
 };
 use crate::clock::Clock;
 
@@ -225,7 +225,7 @@ impl<S: SecondFactorStore> Mfa<S> {
         let Some(pending) = self.store.totp(&user).await?.and_then(|t| t.pending) else {
             return Ok(None);
         };
-        let secret = open(self.key.as_ref(), &user, &pending)?;
+        let (secret, _) = open(self.key.as_ref(), &user, &pending)?;
         let now = self.totp.step_at(clock.now());
         let Ok(step) = self.totp.matching_step(&secret, code, now, None) else {
             return Ok(None);
@@ -271,30 +271,59 @@ impl<S: SecondFactorStore> Mfa<S> {
         let Some(sealed) = stored.secret else {
             return Ok(CodeCheck::NotEnrolled);
         };
-        let secret = open(self.key.as_ref(), &user, &sealed)?;
+        let (secret, opened) = open(self.key.as_ref(), &user, &sealed)?;
         let now = self.totp.step_at(clock.now());
         match self
             .totp
             .matching_step(&secret, code, now, stored.last_step)
         {
-            Ok(step) => Ok(
-                if self
+            Ok(step) => {
+                let recorded = self
                     .store
                     .record_totp_step(&TotpStep {
                         user: &user,
                         sealed: &sealed,
                         step,
                     })
-                    .await?
-                {
-                    CodeCheck::Accepted
-                } else {
-                    CodeCheck::Replayed
-                },
-            ),
+                    .await?;
+                if !recorded {
+                    return Ok(CodeCheck::Replayed);
+                }
+                if opened == Opened::UnderPreviousKey {
+                    self.reseal(&user, &sealed, &secret).await?;
+                }
+                Ok(CodeCheck::Accepted)
+            }
             Err(true) => Ok(CodeCheck::Replayed),
             Err(false) => Ok(CodeCheck::Rejected),
         }
+    }
+
+    /// Seals `user`'s confirmed secret again under the current [`EncryptionKey`] if a previous
+    /// key of it seals it now (see [rotating it](EncryptionKey#rotating-it)); `true` when it
+    /// did. A right code does it anyway; this is for a job that moves every enrolled user's
+    /// secret before the old key is dropped.
+    pub async fn reseal_totp(&self, user: &(impl Display + ?Sized)) -> Result<bool, MfaError> {
+        let user = user.to_string();
+        let Some(sealed) = self.store.totp(&user).await?.and_then(|t| t.secret) else {
+            return Ok(false);
+        };
+        match open(self.key.as_ref(), &user, &sealed)? {
+            (secret, Opened::UnderPreviousKey) => self.reseal(&user, &sealed, &secret).await,
+            (_, Opened::AsStored) => Ok(false),
+        }
+    }
+
+    /// Replaces `user`'s confirmed secret `sealed` by `secret` sealed under the current key,
+    /// unless it changed meanwhile (a new enrolment wins).
+    async fn reseal(
+        &self,
+        user: &str,
+        sealed: &SecretSlice<u8>,
+        secret: &TotpSecret,
+    ) -> Result<bool, MfaError> {
+        let resealed = seal(self.key.as_ref(), user, secret)?;
+        self.store.reseal_totp(user, sealed, &resealed).await
     }
 
     /// Uses up one of `user`'s recovery codes: `true` if `code` was one of them and unused.

@@ -35,8 +35,30 @@ const NONCE_LEN: usize = 24;
 /// assert!(EncryptionKey::from_bytes(&[7; 16]).is_err());
 /// assert_eq!(format!("{key:?}"), "EncryptionKey([redacted])");
 /// ```
+///
+/// # Rotating it
+///
+/// [`with_previous`](Self::with_previous) keeps an old key for opening what it sealed while the
+/// new one seals: a secret opened under the old key is sealed again under the new one when its
+/// user next gives a right code, and [`Mfa::reseal_totp`](super::Mfa::reseal_totp) does it for
+/// one user on demand (a job can run it over every enrolled user). Unlike a
+/// [`SessionKey`](crate::SessionKey)'s previous keys, an old encryption key has no deadline: a
+/// secret it still seals is the only copy, and refusing it would lock its user out of their
+/// account. Remove the old key once every secret is sealed again.
+///
+/// ```
+/// use axum_login::mfa::EncryptionKey;
+///
+/// let old = EncryptionKey::from_bytes(&[1; 32]).expect("32 bytes");
+/// let key = EncryptionKey::from_bytes(&[2; 32]).expect("32 bytes").with_previous(old);
+/// assert_eq!(format!("{key:?}"), "EncryptionKey([redacted], previous keys: 1)");
+/// ```
 #[derive(Clone)]
-pub struct EncryptionKey(XChaCha20Poly1305);
+pub struct EncryptionKey {
+    current: XChaCha20Poly1305,
+    /// Older keys that open what they sealed, newest first.
+    previous: Vec<XChaCha20Poly1305>,
+}
 
 impl EncryptionKey {
     /// The length of a key: 32 bytes.
@@ -47,14 +69,29 @@ impl EncryptionKey {
     pub fn generate() -> Self {
         let mut bytes = [0u8; Self::LEN];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(XChaCha20Poly1305::new(&bytes.into()))
+        Self::with_cipher(XChaCha20Poly1305::new(&bytes.into()))
     }
 
     /// A key from exactly [`LEN`](Self::LEN) bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, MfaError> {
         XChaCha20Poly1305::new_from_slice(bytes)
-            .map(Self)
+            .map(Self::with_cipher)
             .map_err(|_| MfaError::KeyLength(bytes.len()))
+    }
+
+    /// This key, which keeps sealing, with `previous` (its current key) opening what it sealed.
+    /// See [rotating it](Self#rotating-it).
+    #[must_use]
+    pub fn with_previous(mut self, previous: EncryptionKey) -> Self {
+        self.previous.insert(0, previous.current);
+        self
+    }
+
+    fn with_cipher(current: XChaCha20Poly1305) -> Self {
+        Self {
+            current,
+            previous: Vec::new(),
+        }
     }
 
     /// A key from base64 text (standard or URL-safe alphabet, padded or not), as kept in an
@@ -75,7 +112,10 @@ impl EncryptionKey {
 
 impl fmt::Debug for EncryptionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("EncryptionKey([redacted])")
+        match self.previous.len() {
+            0 => f.write_str("EncryptionKey([redacted])"),
+            previous => write!(f, "EncryptionKey([redacted], previous keys: {previous})"),
+        }
     }
 }
 
@@ -93,7 +133,10 @@ pub(crate) fn seal(
     user: &str,
     secret: &TotpSecret,
 ) -> Result<SecretSlice<u8>, MfaError> {
-    let Some(EncryptionKey(cipher)) = key else {
+    let Some(EncryptionKey {
+        current: cipher, ..
+    }) = key
+    else {
         let mut clear = Vec::with_capacity(1 + secret.expose_secret().len());
         clear.push(CLEAR);
         clear.extend_from_slice(secret.expose_secret());
@@ -118,33 +161,56 @@ pub(crate) fn seal(
     Ok(sealed.into())
 }
 
-/// The secret that `seal(key, user, ..)` stored as `sealed`.
+/// How a stored secret opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opened {
+    /// In the clear, or under the current key: as it should be stored.
+    AsStored,
+    /// Under a previous key: to be sealed again under the current one.
+    UnderPreviousKey,
+}
+
+/// The secret that `seal(key, user, ..)` stored as `sealed`, under the current key or, after a
+/// rotation, a previous one.
 pub(crate) fn open(
     key: Option<&EncryptionKey>,
     user: &str,
     sealed: &SecretSlice<u8>,
-) -> Result<TotpSecret, MfaError> {
+) -> Result<(TotpSecret, Opened), MfaError> {
     match (sealed.expose_secret().split_first(), key) {
-        (Some((&CLEAR, secret)), None) => TotpSecret::from_bytes(secret.to_vec()),
+        (Some((&CLEAR, secret)), None) => {
+            Ok((TotpSecret::from_bytes(secret.to_vec())?, Opened::AsStored))
+        }
         (Some((&CLEAR, _)), Some(_)) => Err(MfaError::Unencrypted),
         (Some((&XCHACHA20POLY1305, _)), None) => Err(MfaError::KeyMissing),
-        (Some((&XCHACHA20POLY1305, rest)), Some(EncryptionKey(cipher))) => {
+        (Some((&XCHACHA20POLY1305, rest)), Some(key)) => {
             if rest.len() < NONCE_LEN {
                 return Err(MfaError::Decrypt);
             }
             let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
             let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| MfaError::Decrypt)?;
             let aad = associated_data(user);
-            let secret = cipher
-                .decrypt(
-                    &XNonce::from(nonce),
-                    Payload {
-                        msg: ciphertext,
-                        aad: &aad,
-                    },
-                )
-                .map_err(|_| MfaError::Decrypt)?;
-            TotpSecret::from_bytes(secret)
+            let decrypt = |cipher: &XChaCha20Poly1305| {
+                cipher
+                    .decrypt(
+                        &XNonce::from(nonce),
+                        Payload {
+                            msg: ciphertext,
+                            aad: &aad,
+                        },
+                    )
+                    .ok()
+            };
+            let (secret, opened) = match decrypt(&key.current) {
+                Some(secret) => (secret, Opened::AsStored),
+                None => key
+                    .previous
+                    .iter()
+                    .find_map(decrypt)
+                    .map(|secret| (secret, Opened::UnderPreviousKey))
+                    .ok_or(MfaError::Decrypt)?,
+            };
+            Ok((TotpSecret::from_bytes(secret)?, opened))
         }
         _ => Err(MfaError::Decrypt),
     }
@@ -164,8 +230,9 @@ mod tests {
             secret.expose_secret(),
             "encrypted"
         );
-        let opened = open(Some(&key), "alice", &sealed).expect("open");
+        let (opened, how) = open(Some(&key), "alice", &sealed).expect("open");
         assert_eq!(opened.expose_secret(), secret.expose_secret());
+        assert_eq!(how, Opened::AsStored);
         assert!(matches!(
             open(Some(&key), "bob", &sealed),
             Err(MfaError::Decrypt)
@@ -193,7 +260,10 @@ mod tests {
         let sealed = seal(None, "alice", &secret).expect("seal");
         assert_eq!(&sealed.expose_secret()[1..], secret.expose_secret());
         assert_eq!(
-            open(None, "alice", &sealed).expect("open").expose_secret(),
+            open(None, "alice", &sealed)
+                .expect("open")
+                .0
+                .expose_secret(),
             secret.expose_secret()
         );
         assert!(matches!(
@@ -202,6 +272,32 @@ mod tests {
         ));
         assert!(matches!(
             open(None, "alice", &Vec::new().into()),
+            Err(MfaError::Decrypt)
+        ));
+    }
+
+    #[test]
+    fn a_previous_key_opens_what_it_sealed_and_never_seals() {
+        let (old, new) = (EncryptionKey::generate(), EncryptionKey::generate());
+        let secret = TotpSecret::generate();
+        let sealed_before = seal(Some(&old), "alice", &secret).expect("seal");
+        let ring = new.clone().with_previous(old);
+        let (opened, how) = open(Some(&ring), "alice", &sealed_before).expect("open");
+        assert_eq!(opened.expose_secret(), secret.expose_secret());
+        assert_eq!(how, Opened::UnderPreviousKey);
+        // The ring seals under the new key alone.
+        let sealed_now = seal(Some(&ring), "alice", &secret).expect("seal");
+        assert_eq!(
+            open(Some(&new), "alice", &sealed_now).expect("open").1,
+            Opened::AsStored
+        );
+        assert!(matches!(
+            open(Some(&new), "alice", &sealed_before),
+            Err(MfaError::Decrypt)
+        ));
+        // The user binding holds under a previous key too.
+        assert!(matches!(
+            open(Some(&ring), "bob", &sealed_before),
             Err(MfaError::Decrypt)
         ));
     }

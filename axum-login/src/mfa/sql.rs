@@ -82,6 +82,7 @@ mod totp {
         // secret before it is cleared.
         activate: Matched = "UPDATE {totp} SET secret = pending, pending = NULL, last_step = $3 WHERE user_id = $1 AND pending = $2",
         record_step: Matched = "UPDATE {totp} SET last_step = $3 WHERE user_id = $1 AND secret = $2 AND (last_step IS NULL OR last_step < $3)",
+        reseal: Matched = "UPDATE {totp} SET secret = $3 WHERE user_id = $1 AND secret = $2",
         remove_totp: Matched = "DELETE FROM {totp} WHERE user_id = $1",
         remove_codes = "DELETE FROM {codes} WHERE user_id = $1",
         insert_code = "INSERT INTO {codes} (user_id, code_hash) VALUES ($1, $2)",
@@ -143,6 +144,23 @@ mod totp {
         async fn record_totp_step(&self, code: &TotpStep<'_>) -> Result<bool, MfaError> {
             self.db
                 .matched(&self.db.sql.record_step, &step_params(code))
+                .await
+                .map_err(MfaError::store)
+        }
+
+        async fn reseal_totp(
+            &self,
+            user: &str,
+            from: &SecretSlice<u8>,
+            to: &SecretSlice<u8>,
+        ) -> Result<bool, MfaError> {
+            let params = [
+                Param::Text(user),
+                Param::Bytes(from.expose_secret()),
+                Param::Bytes(to.expose_secret()),
+            ];
+            self.db
+                .matched(&self.db.sql.reseal, &params)
                 .await
                 .map_err(MfaError::store)
         }

@@ -72,6 +72,16 @@ pub trait SecondFactorStore: Send + Sync + 'static {
     /// answers `false`.
     async fn record_totp_step(&self, code: &TotpStep<'_>) -> Result<bool, MfaError>;
 
+    /// If the user's confirmed secret is still `from`, replaces it by `to` (the same secret
+    /// sealed under a new [`EncryptionKey`](super::EncryptionKey)), keeping the last accepted
+    /// step; answers whether it did.
+    async fn reseal_totp(
+        &self,
+        user: &str,
+        from: &SecretSlice<u8>,
+        to: &SecretSlice<u8>,
+    ) -> Result<bool, MfaError>;
+
     /// Removes the user's TOTP state (confirmed and pending) and recovery codes; answers whether
     /// there was any TOTP state.
     async fn remove_second_factors(&self, user: &str) -> Result<bool, MfaError>;
@@ -172,6 +182,24 @@ impl SecondFactorStore for MemorySecondFactorStore {
                 return false;
             }
             u.last_step = Some(code.step);
+            true
+        }))
+    }
+
+    async fn reseal_totp(
+        &self,
+        user: &str,
+        from: &SecretSlice<u8>,
+        to: &SecretSlice<u8>,
+    ) -> Result<bool, MfaError> {
+        Ok(self.with(|state| {
+            let Some(u) = state.get_mut(user) else {
+                return false;
+            };
+            if u.secret.as_deref() != Some(from.expose_secret()) {
+                return false;
+            }
+            u.secret = Some(to.expose_secret().into());
             true
         }))
     }
