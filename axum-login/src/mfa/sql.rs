@@ -7,7 +7,7 @@ use super::MfaError;
 use crate::sqlx::{
     SqlxDatabase,
     db::{Param, sqlx_store},
-    sql::{Dialect, statements},
+    sql::Dialect,
 };
 
 /// The column types of a user id, of bytes, and of a whole number.
@@ -33,35 +33,29 @@ mod totp {
     };
 
     sqlx_store! {
-    /// A [`SecondFactorStore`] in two tables of a sqlx database (`sqlx::Sqlite`,
-    /// `sqlx::Postgres` or `sqlx::MySql`; features `totp` and `sqlx`): `axum_login_totp` (one
-    /// row per user: the secrets and the last accepted step) and `axum_login_recovery_codes`
-    /// (one row per unused code hash). [`migrate`](Self::migrate) creates them.
-    ///
-    /// The replay guard is `UPDATE ... SET last_step = ? WHERE ... AND (last_step IS NULL OR
-    /// last_step < ?)`, a recovery code is used by a `DELETE` of its row: each succeeds for
-    /// exactly one of several concurrent callers.
-    ///
-    /// ```no_run
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
-    /// use axum_login::mfa::{EncryptionKey, Mfa, SqlxSecondFactorStore, Totp};
-    ///
-    /// let pool = sqlx::SqlitePool::connect("sqlite://app.db").await?;
-    /// let store = SqlxSecondFactorStore::new(pool);
-    /// store.migrate().await?;
-    /// let key = EncryptionKey::from_base64(&std::env::var("TOTP_KEY").unwrap_or_default())
-    ///     .expect("TOTP_KEY: 32 bytes of base64");
-    /// let mfa = Mfa::new(store, Totp::new("Example")).with_encryption_key(key);
-    /// # let _ = mfa; Ok(()) }
-    /// ```
-    pub struct SqlxSecondFactorStore(Db<Queries>);
-    new: " A store on `pool`.",
-    migrate: " Creates the two tables, unless they exist.",
-    }
+        /// A [`SecondFactorStore`] in two tables of a sqlx database (`sqlx::Sqlite`,
+        /// `sqlx::Postgres` or `sqlx::MySql`; features `totp` and `sqlx`): `axum_login_totp` (one
+        /// row per user: the secrets and the last accepted step) and `axum_login_recovery_codes`
+        /// (one row per unused code hash). [`migrate`](Self::migrate) creates them.
+        ///
+        /// The replay guard is `UPDATE ... SET last_step = ? WHERE ... AND (last_step IS NULL OR
+        /// last_step < ?)`, a recovery code is used by a `DELETE` of its row: each succeeds for
+        /// exactly one of several concurrent callers.
+        ///
+        /// ```no_run
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+        /// use axum_login::mfa::{EncryptionKey, Mfa, SqlxSecondFactorStore, Totp};
+        ///
+        /// let pool = sqlx::SqlitePool::connect("sqlite://app.db").await?;
+        /// let store = SqlxSecondFactorStore::new(pool);
+        /// store.migrate().await?;
+        /// let key = EncryptionKey::from_base64(&std::env::var("TOTP_KEY").unwrap_or_default())
+        ///     .expect("TOTP_KEY: 32 bytes of base64");
+        /// let mfa = Mfa::new(store, Totp::new("Example")).with_encryption_key(key);
+        /// # let _ = mfa; Ok(()) }
+        /// ```
+        pub struct SqlxSecondFactorStore(Db<Queries>);
 
-    statements! {
-        /// Every statement, rendered for one database.
-        struct Queries;
         fn new(dialect) {
             let (user, bytes, int) = column_types(dialect);
             let totp = "axum_login_totp";
@@ -72,6 +66,7 @@ mod totp {
                 bytes
             };
         }
+        migrate: " Creates the two tables, unless they exist.",
         schema: String = format!(
             "CREATE TABLE IF NOT EXISTS {totp} (user_id {user} NOT NULL PRIMARY KEY, secret {bytes}, pending {bytes}, last_step {int});
              CREATE TABLE IF NOT EXISTS {codes} (user_id {user} NOT NULL, code_hash {code_hash} NOT NULL, PRIMARY KEY (user_id, code_hash))"
@@ -237,30 +232,25 @@ mod passkeys {
     };
 
     sqlx_store! {
-    /// A [`PasskeyStore`] in two tables of a sqlx database (`sqlx::Sqlite`, `sqlx::Postgres` or
-    /// `sqlx::MySql`; features `passkeys` and `sqlx`): `axum_login_passkey_users` (each user's
-    /// WebAuthn handle) and `axum_login_passkeys` (one row per credential, the passkey as JSON
-    /// with its signature counter). [`migrate`](Self::migrate) creates them.
-    ///
-    /// ```no_run
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use axum_login::mfa::{Passkeys, SqlxPasskeyStore, passkey::Url};
-    ///
-    /// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
-    /// let store = SqlxPasskeyStore::new(pool);
-    /// store.migrate().await?;
-    /// let origin = Url::parse("https://app.example.com")?;
-    /// let passkeys = Passkeys::new(store, "app.example.com", &origin, "Example")?;
-    /// # let _ = passkeys; Ok(()) }
-    /// ```
-    pub struct SqlxPasskeyStore(Db<Queries>);
-    new: " A store on `pool`.",
-    migrate: " Creates the two tables, unless they exist.",
-    }
+        /// A [`PasskeyStore`] in two tables of a sqlx database (`sqlx::Sqlite`, `sqlx::Postgres` or
+        /// `sqlx::MySql`; features `passkeys` and `sqlx`): `axum_login_passkey_users` (each user's
+        /// WebAuthn handle) and `axum_login_passkeys` (one row per credential, the passkey as JSON
+        /// with its signature counter). [`migrate`](Self::migrate) creates them.
+        ///
+        /// ```no_run
+        /// # #[tokio::main(flavor = "current_thread")]
+        /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// use axum_login::mfa::{Passkeys, SqlxPasskeyStore, passkey::Url};
+        ///
+        /// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
+        /// let store = SqlxPasskeyStore::new(pool);
+        /// store.migrate().await?;
+        /// let origin = Url::parse("https://app.example.com")?;
+        /// let passkeys = Passkeys::new(store, "app.example.com", &origin, "Example")?;
+        /// # let _ = passkeys; Ok(()) }
+        /// ```
+        pub struct SqlxPasskeyStore(Db<Queries>);
 
-    statements! {
-        /// Every statement, rendered for one database.
-        struct Queries;
         fn new(dialect) {
             let (user, bytes, int) = column_types(dialect);
             // A credential id is up to 1023 bytes (WebAuthn), and MySQL keys need a length.
@@ -277,6 +267,7 @@ mod passkeys {
                 "TEXT"
             };
         }
+        migrate: " Creates the two tables, unless they exist.",
         schema: String = match dialect {
             Dialect::MySql => format!(
                 "CREATE TABLE IF NOT EXISTS {users} (user_id {user} NOT NULL PRIMARY KEY, handle {handle} NOT NULL UNIQUE);

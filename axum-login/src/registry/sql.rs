@@ -9,44 +9,12 @@ use super::{
 use crate::clock::{from_millis, to_millis};
 use crate::error::BoxError;
 use crate::sqlx::db::{Param, sqlx_store};
-use crate::sqlx::sql::{Dialect, Matched, Statement, statements};
+use crate::sqlx::sql::{Dialect, Matched, Statement};
 use crate::sqlx::{SqlxDatabase, retry::retry};
 
 /// Expired entries of every user are deleted on one [`add`](SessionRegistry::add) in this
 /// many, as in the in-memory registry.
 const SWEEP_EVERY: u32 = 1024;
-
-sqlx_store! {
-/// The session registry in a sqlx database (feature `sqlx`): `sqlx::Sqlite`, `sqlx::Postgres`
-/// or `sqlx::MySql`, so that every instance sharing the database sees, and can end, every
-/// session of a user.
-///
-/// One row per entry in the table `axum_login_session_registry`, keyed by user and entry id;
-/// [`migrate`](Self::migrate) creates it. [`bind`](SessionRegistry::bind) and
-/// [`touch`](SessionRegistry::touch) are each one `UPDATE` whose matched rows say whether the
-/// entry was still there, so a session id is never recorded on an entry that
-/// [`remove`](SessionRegistry::remove) took away. Removing is one `DELETE ... RETURNING` on
-/// PostgreSQL and SQLite, and a locking `SELECT ... FOR UPDATE` then a `DELETE` in one
-/// transaction on MySQL, which has no `RETURNING`.
-///
-/// An expired entry is never listed, bound or touched. Expired rows of a user are deleted
-/// when the user logs in again, and those of every user on one login in 1024; or call
-/// [`delete_expired`](Self::delete_expired). Times are kept as milliseconds since the epoch.
-///
-/// ```no_run
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
-/// use axum_login::registry::{RegistryConfig, SqlxSessionRegistry};
-///
-/// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
-/// let registry = SqlxSessionRegistry::new(pool);
-/// registry.migrate().await?;
-/// let config = RegistryConfig::new(registry);
-/// # let _ = config; Ok(()) }
-/// ```
-pub struct SqlxSessionRegistry(Db<Queries>);
-    new: " A registry on `pool`.",
-    migrate: " Creates the table and its index, unless they exist.",
-}
 
 /// The statements that remove the entries one [`Which`] names.
 #[derive(Debug)]
@@ -61,9 +29,35 @@ struct Removal {
 const COLUMNS: &str =
     "id, session_id, created_at, last_seen, address, user_agent, expires_at, remember";
 
-statements! {
-    /// Every statement, rendered for one database.
-    struct Queries;
+sqlx_store! {
+    /// The session registry in a sqlx database (feature `sqlx`): `sqlx::Sqlite`, `sqlx::Postgres`
+    /// or `sqlx::MySql`, so that every instance sharing the database sees, and can end, every
+    /// session of a user.
+    ///
+    /// One row per entry in the table `axum_login_session_registry`, keyed by user and entry id;
+    /// [`migrate`](Self::migrate) creates it. [`bind`](SessionRegistry::bind) and
+    /// [`touch`](SessionRegistry::touch) are each one `UPDATE` whose matched rows say whether the
+    /// entry was still there, so a session id is never recorded on an entry that
+    /// [`remove`](SessionRegistry::remove) took away. Removing is one `DELETE ... RETURNING` on
+    /// PostgreSQL and SQLite, and a locking `SELECT ... FOR UPDATE` then a `DELETE` in one
+    /// transaction on MySQL, which has no `RETURNING`.
+    ///
+    /// An expired entry is never listed, bound or touched. Expired rows of a user are deleted
+    /// when the user logs in again, and those of every user on one login in 1024; or call
+    /// [`delete_expired`](Self::delete_expired). Times are kept as milliseconds since the epoch.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// use axum_login::registry::{RegistryConfig, SqlxSessionRegistry};
+    ///
+    /// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
+    /// let registry = SqlxSessionRegistry::new(pool);
+    /// registry.migrate().await?;
+    /// let config = RegistryConfig::new(registry);
+    /// # let _ = config; Ok(()) }
+    /// ```
+    pub struct SqlxSessionRegistry(Db<Queries>);
+
     fn new(dialect) {
         let t = dialect.quote("axum_login_session_registry");
         let (key, int) = (dialect.exact_text_type(), dialect.int_type());
@@ -97,6 +91,7 @@ statements! {
             }
         };
     }
+    migrate: " Creates the table and its index, unless they exist.",
     schema: String = dialect.create_table(
         &t,
         &columns,

@@ -8,41 +8,35 @@ use crate::clock::{from_millis, to_millis};
 use crate::error::BoxError;
 use crate::sqlx::SqlxDatabase;
 use crate::sqlx::db::{Param, sqlx_store};
-use crate::sqlx::sql::{Statement, statements};
+use crate::sqlx::sql::Statement;
 
 /// Expired tokens are deleted on one insert in this many, as in the in-memory store.
 const SWEEP_EVERY: u32 = 1024;
 
 sqlx_store! {
-/// Remember-me tokens in a sqlx database (feature `sqlx`): `sqlx::Sqlite`, `sqlx::Postgres`
-/// or `sqlx::MySql`, so that a cookie rotated by one instance is checked by every other.
-///
-/// One row per token in the table `axum_login_remember`, keyed by selector and indexed by
-/// user; [`migrate`](Self::migrate) creates it. A rotation is a compare-and-swap in one
-/// statement, `UPDATE ... WHERE selector = ? AND validator_hash = ?`, whose matched rows say
-/// whether it won: of two requests rotating one token at once, exactly one does.
-///
-/// Expired tokens are never answered; they are deleted on one insert in 1024, or call
-/// [`delete_expired`](Self::delete_expired). Times are kept as milliseconds since the epoch.
-///
-/// ```no_run
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
-/// use axum_login::remember::{RememberMe, SqlxRememberStore};
-///
-/// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
-/// let store = SqlxRememberStore::new(pool);
-/// store.migrate().await?;
-/// let remember = RememberMe::new(store);
-/// # let _ = remember; Ok(()) }
-/// ```
-pub struct SqlxRememberStore(Db<Queries>);
-    new: " A store on `pool`.",
-    migrate: " Creates the table and its indexes, unless they exist.",
-}
+    /// Remember-me tokens in a sqlx database (feature `sqlx`): `sqlx::Sqlite`, `sqlx::Postgres`
+    /// or `sqlx::MySql`, so that a cookie rotated by one instance is checked by every other.
+    ///
+    /// One row per token in the table `axum_login_remember`, keyed by selector and indexed by
+    /// user; [`migrate`](Self::migrate) creates it. A rotation is a compare-and-swap in one
+    /// statement, `UPDATE ... WHERE selector = ? AND validator_hash = ?`, whose matched rows say
+    /// whether it won: of two requests rotating one token at once, exactly one does.
+    ///
+    /// Expired tokens are never answered; they are deleted on one insert in 1024, or call
+    /// [`delete_expired`](Self::delete_expired). Times are kept as milliseconds since the epoch.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// use axum_login::remember::{RememberMe, SqlxRememberStore};
+    ///
+    /// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
+    /// let store = SqlxRememberStore::new(pool);
+    /// store.migrate().await?;
+    /// let remember = RememberMe::new(store);
+    /// # let _ = remember; Ok(()) }
+    /// ```
+    pub struct SqlxRememberStore(Db<Queries>);
 
-statements! {
-    /// Every statement, rendered for one database.
-    struct Queries;
     fn new(dialect) {
         let t = dialect.quote("axum_login_remember");
         let (key, int) = (dialect.exact_text_type(), dialect.int_type());
@@ -50,6 +44,7 @@ statements! {
             "selector {key} NOT NULL PRIMARY KEY, user_id {key} NOT NULL, validator_hash {key} NOT NULL, previous_hash {key}, rotated_at {int} NOT NULL, expires_at {int} NOT NULL"
         );
     }
+    migrate: " Creates the table and its indexes, unless they exist.",
     schema: String = dialect.create_table(
         &t,
         &columns,

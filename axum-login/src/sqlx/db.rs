@@ -413,15 +413,22 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(database) if database.is_unique_violation())
 }
 
-/// Declares a sqlx store on a [`Db`] whose statements are `$queries` (with `new(Dialect)` and a
-/// `schema` field), with what every such store has: `Clone`, the `Debug` form naming the
-/// database, and `new`, `migrate` and `pool`.
+/// Declares a sqlx store and its statement table: `pub struct $name<DB>` on a [`Db`] of
+/// `$queries`, with what every such store has: `Clone`, the `Debug` form naming the database,
+/// `new`, `migrate` and `pool`.
+///
+/// The statement table follows the struct, as [`statements!`](super::sql::statements) takes it
+/// (`fn new(dialect) { ... }`, then the fields), and begins with the doc of `migrate` and the
+/// `schema` that it runs: `migrate: " Creates ...", schema: String = ...`. A store so states
+/// only what is its own: its docs and name, its tables and its statements.
 macro_rules! sqlx_store {
     (
         $(#[$meta:meta])*
-        pub struct $name:ident(Db<$queries:ty>);
-        new: $new:literal,
-        migrate: $migrate:literal $(,)?
+        pub struct $name:ident(Db<$queries:ident>);
+        fn new($dialect:ident) { $($setup:tt)* }
+        migrate: $migrate:literal,
+        schema: String = $schema:expr,
+        $($fields:tt)*
     ) => {
         $(#[$meta])*
         pub struct $name<DB: ::sqlx::Database> {
@@ -438,15 +445,15 @@ macro_rules! sqlx_store {
 
         impl<DB: ::sqlx::Database> ::core::fmt::Debug for $name<DB> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                self.db.debug(f, stringify!($name)).finish_non_exhaustive()
+                self.db.debug(f, ::core::stringify!($name)).finish_non_exhaustive()
             }
         }
 
         impl<DB: ::sqlx::Database> $name<DB> {
-            #[doc = $new]
+            /// A store on `pool`.
             pub fn new(pool: ::sqlx::Pool<DB>) -> Self {
                 Self {
-                    db: $crate::sqlx::db::Db::new(pool, <$queries>::new),
+                    db: $crate::sqlx::db::Db::new(pool, $queries::new),
                 }
             }
 
@@ -462,6 +469,16 @@ macro_rules! sqlx_store {
             pub fn pool(&self) -> &::sqlx::Pool<DB> {
                 &self.db.pool
             }
+        }
+
+        $crate::sqlx::sql::statements! {
+            /// Every statement, rendered for one database.
+            struct $queries;
+            fn new($dialect) {
+                $($setup)*
+            }
+            schema: String = $schema,
+            $($fields)*
         }
     };
 }

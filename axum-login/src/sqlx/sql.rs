@@ -227,6 +227,8 @@ pub(crate) struct Matched {
 /// - `name: Type = value`: any other value (the schema, a statement some databases need).
 ///
 /// Each statement is named once, where its SQL is, and rendered the same way in every store.
+/// A sqlx store declares its table in [`sqlx_store!`](super::db::sqlx_store), which passes it
+/// on here.
 macro_rules! statements {
     (
         $(#[$meta:meta])*

@@ -10,43 +10,37 @@ use super::{
 use crate::clock::{duration_millis, from_millis, to_millis};
 use crate::error::BoxError;
 use crate::sqlx::db::{Param, sqlx_store};
-use crate::sqlx::sql::{Dialect, statements};
+use crate::sqlx::sql::Dialect;
 use crate::sqlx::{SqlxDatabase, retry::retry};
 
 /// Expired rows are deleted on one reservation in this many.
 const SWEEP_EVERY: u32 = 512;
 
 sqlx_store! {
-/// The throttle's counters in a sqlx database (feature `sqlx`): `sqlx::Sqlite`,
-/// `sqlx::Postgres` or `sqlx::MySql`, so that instances sharing the database share the
-/// counters.
-///
-/// A reservation is one short transaction that locks the counter's row first (an upsert), so
-/// simultaneous attempts on one key queue on the row instead of slipping under its limit
-/// together; the arithmetic is the in-memory store's. Counters with no failures and no check
-/// in flight are deleted at once, expired ones now and then, so the table holds the failures
-/// of one window. Keys are keyed hashes (16 bytes), never usernames or addresses. Tables
-/// `axum_login_throttle` and `axum_login_throttle_revoked`; [`migrate`](Self::migrate) creates
-/// them.
-///
-/// ```no_run
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
-/// use axum_login::{Throttle, security::SqlxThrottleStore};
-///
-/// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
-/// let store = SqlxThrottleStore::new(pool);
-/// store.migrate().await?;
-/// let throttle = Throttle::new(store);
-/// # let _ = throttle; Ok(()) }
-/// ```
-pub struct SqlxThrottleStore(Db<Queries>);
-    new: " A store on `pool`.",
-    migrate: " Creates the tables and their indexes, unless they exist.",
-}
+    /// The throttle's counters in a sqlx database (feature `sqlx`): `sqlx::Sqlite`,
+    /// `sqlx::Postgres` or `sqlx::MySql`, so that instances sharing the database share the
+    /// counters.
+    ///
+    /// A reservation is one short transaction that locks the counter's row first (an upsert), so
+    /// simultaneous attempts on one key queue on the row instead of slipping under its limit
+    /// together; the arithmetic is the in-memory store's. Counters with no failures and no check
+    /// in flight are deleted at once, expired ones now and then, so the table holds the failures
+    /// of one window. Keys are keyed hashes (16 bytes), never usernames or addresses. Tables
+    /// `axum_login_throttle` and `axum_login_throttle_revoked`; [`migrate`](Self::migrate) creates
+    /// them.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// use axum_login::{Throttle, security::SqlxThrottleStore};
+    ///
+    /// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
+    /// let store = SqlxThrottleStore::new(pool);
+    /// store.migrate().await?;
+    /// let throttle = Throttle::new(store);
+    /// # let _ = throttle; Ok(()) }
+    /// ```
+    pub struct SqlxThrottleStore(Db<Queries>);
 
-statements! {
-    /// Every statement, rendered for one database.
-    struct Queries;
     fn new(dialect) {
         let t = dialect.quote("axum_login_throttle");
         let r = dialect.quote("axum_login_throttle_revoked");
@@ -68,6 +62,7 @@ statements! {
             " FOR UPDATE"
         };
     }
+    migrate: " Creates the tables and their indexes, unless they exist.",
     schema: String = [
         dialect.create_table(&t, &columns, &[("axum_login_throttle_expires", "expires")]),
         dialect.create_table(
