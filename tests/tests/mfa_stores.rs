@@ -11,7 +11,7 @@ use axum_login::{
     mfa::{
         CodeCheck, EncryptionKey, MemoryPasskeyStore, MemorySecondFactorStore, Mfa, MfaError,
         PasskeyStore, PasskeyUpdate, Passkeys, SecondFactorStore, SqlxPasskeyStore,
-        SqlxSecondFactorStore, Totp, TotpSecret,
+        SqlxSecondFactorStore, Totp, TotpReseal, TotpSecret,
         passkey::{Passkey, Url},
     },
 };
@@ -266,7 +266,11 @@ async fn secrets_move_to_a_new_key_on_use<S: SecondFactorStore>(store: S) {
     assert!(
         !only_new
             .store()
-            .reseal_totp("7", &old_alice, &old_alice)
+            .reseal_totp(&TotpReseal {
+                user: "7",
+                from: &old_alice,
+                to: &old_alice,
+            })
             .await
             .unwrap()
     );

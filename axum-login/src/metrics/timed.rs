@@ -361,7 +361,9 @@ mod second_factors {
     use secrecy::SecretSlice;
 
     use super::{Timed, time};
-    use crate::mfa::{MfaError, RecoveryCodeHash, SecondFactorStore, StoredTotp, TotpStep};
+    use crate::mfa::{
+        MfaError, RecoveryCodeHash, SecondFactorStore, StoredTotp, TotpReseal, TotpStep,
+    };
 
     const STORE: &str = "second_factors";
 
@@ -392,13 +394,8 @@ mod second_factors {
             time(STORE, "record_totp_step", self.inner.record_totp_step(code)).await
         }
 
-        async fn reseal_totp(
-            &self,
-            user: &str,
-            from: &SecretSlice<u8>,
-            to: &SecretSlice<u8>,
-        ) -> Result<bool, MfaError> {
-            time(STORE, "reseal_totp", self.inner.reseal_totp(user, from, to)).await
+        async fn reseal_totp(&self, reseal: &TotpReseal<'_>) -> Result<bool, MfaError> {
+            time(STORE, "reseal_totp", self.inner.reseal_totp(reseal)).await
         }
 
         async fn remove_second_factors(&self, user: &str) -> Result<bool, MfaError> {

@@ -6,8 +6,8 @@ use std::fmt::{self, Display};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use super::{
-    EncryptionKey, MfaError, RecoveryCodes, SecondFactorStore, Totp, TotpSecret, TotpStep,
-    recovery_code_hash,
+    EncryptionKey, MfaError, RecoveryCodes, SecondFactorStore, Totp, TotpReseal, TotpSecret,
+    TotpStep, recovery_code_hash,
     seal::{Opened, open, seal},
 };
 use crate::clock::Clock;
@@ -323,7 +323,13 @@ impl<S: SecondFactorStore> Mfa<S> {
         secret: &TotpSecret,
     ) -> Result<bool, MfaError> {
         let resealed = seal(self.key.as_ref(), user, secret)?;
-        self.store.reseal_totp(user, sealed, &resealed).await
+        self.store
+            .reseal_totp(&TotpReseal {
+                user,
+                from: sealed,
+                to: &resealed,
+            })
+            .await
     }
 
     /// Uses up one of `user`'s recovery codes: `true` if `code` was one of them and unused.

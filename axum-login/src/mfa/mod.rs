@@ -111,7 +111,7 @@ pub use self::{
     flow::{CodeCheck, Mfa, TotpEnrollment},
     recovery::{RECOVERY_CODE_COUNT, RecoveryCodeHash, RecoveryCodes, recovery_code_hash},
     seal::EncryptionKey,
-    store::{MemorySecondFactorStore, SecondFactorStore, StoredTotp, TotpStep},
+    store::{MemorySecondFactorStore, SecondFactorStore, StoredTotp, TotpReseal, TotpStep},
     totp::{MIN_SECRET_LEN, SECRET_LEN, Totp, TotpSecret},
 };
 

@@ -28,7 +28,7 @@ mod totp {
 
     use super::*;
     use crate::{
-        mfa::{RecoveryCodeHash, SecondFactorStore, StoredTotp, TotpStep},
+        mfa::{RecoveryCodeHash, SecondFactorStore, StoredTotp, TotpReseal, TotpStep},
         sqlx::retry::retry,
     };
 
@@ -97,16 +97,19 @@ mod totp {
     impl<DB: SqlxDatabase> SecondFactorStore for SqlxSecondFactorStore<DB> {
         async fn totp(&self, user: &str) -> Result<Option<StoredTotp>, MfaError> {
             let db = &self.db;
-            let row = db
-                .fetch_optional(&db.sql.load, &[Param::Text(user)])
-                .await
-                .map_err(MfaError::store)?;
-            let Some(row) = row else {
+            let read = async {
+                let Some(row) = db
+                    .fetch_optional(&db.sql.load, &[Param::Text(user)])
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let columns = (db.bytes(&row, 0)?, db.bytes(&row, 1)?, db.opt_int(&row, 2)?);
+                Ok::<_, sqlx::Error>(Some(columns))
+            };
+            let Some((secret, pending, last_step)) = read.await.map_err(MfaError::store)? else {
                 return Ok(None);
             };
-            let secret = db.bytes(&row, 0).map_err(MfaError::store)?;
-            let pending = db.bytes(&row, 1).map_err(MfaError::store)?;
-            let last_step = db.opt_int(&row, 2).map_err(MfaError::store)?;
             if secret.is_none() && pending.is_none() {
                 return Ok(None);
             }
@@ -143,16 +146,11 @@ mod totp {
                 .map_err(MfaError::store)
         }
 
-        async fn reseal_totp(
-            &self,
-            user: &str,
-            from: &SecretSlice<u8>,
-            to: &SecretSlice<u8>,
-        ) -> Result<bool, MfaError> {
+        async fn reseal_totp(&self, reseal: &TotpReseal<'_>) -> Result<bool, MfaError> {
             let params = [
-                Param::Text(user),
-                Param::Bytes(from.expose_secret()),
-                Param::Bytes(to.expose_secret()),
+                Param::Text(reseal.user),
+                Param::Bytes(reseal.from.expose_secret()),
+                Param::Bytes(reseal.to.expose_secret()),
             ];
             self.db
                 .matched(&self.db.sql.reseal, &params)

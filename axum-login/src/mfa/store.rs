@@ -35,6 +35,19 @@ pub struct TotpStep<'a> {
     pub step: u64,
 }
 
+/// A TOTP secret sealed again under a new [`EncryptionKey`](super::EncryptionKey), for
+/// [`SecondFactorStore::reseal_totp`]: the store replaces it only while it still holds the
+/// secret as it was read.
+#[derive(Debug, Clone, Copy)]
+pub struct TotpReseal<'a> {
+    /// The user, as the text of their id.
+    pub user: &'a str,
+    /// The confirmed secret as stored, sealed under a previous key.
+    pub from: &'a SecretSlice<u8>,
+    /// The same secret sealed under the current key.
+    pub to: &'a SecretSlice<u8>,
+}
+
 /// Keeps each user's TOTP secrets, the last accepted time step and recovery-code hashes.
 ///
 /// Users are identified by the text of their id (`user.id().to_string()`).
@@ -72,15 +85,9 @@ pub trait SecondFactorStore: Send + Sync + 'static {
     /// answers `false`.
     async fn record_totp_step(&self, code: &TotpStep<'_>) -> Result<bool, MfaError>;
 
-    /// If the user's confirmed secret is still `from`, replaces it by `to` (the same secret
-    /// sealed under a new [`EncryptionKey`](super::EncryptionKey)), keeping the last accepted
-    /// step; answers whether it did.
-    async fn reseal_totp(
-        &self,
-        user: &str,
-        from: &SecretSlice<u8>,
-        to: &SecretSlice<u8>,
-    ) -> Result<bool, MfaError>;
+    /// If the user's confirmed secret is still `reseal.from`, replaces it by `reseal.to`,
+    /// keeping the last accepted step; answers whether it did.
+    async fn reseal_totp(&self, reseal: &TotpReseal<'_>) -> Result<bool, MfaError>;
 
     /// Removes the user's TOTP state (confirmed and pending) and recovery codes; answers whether
     /// there was any TOTP state.
@@ -186,20 +193,15 @@ impl SecondFactorStore for MemorySecondFactorStore {
         }))
     }
 
-    async fn reseal_totp(
-        &self,
-        user: &str,
-        from: &SecretSlice<u8>,
-        to: &SecretSlice<u8>,
-    ) -> Result<bool, MfaError> {
+    async fn reseal_totp(&self, reseal: &TotpReseal<'_>) -> Result<bool, MfaError> {
         Ok(self.with(|state| {
-            let Some(u) = state.get_mut(user) else {
+            let Some(u) = state.get_mut(reseal.user) else {
                 return false;
             };
-            if u.secret.as_deref() != Some(from.expose_secret()) {
+            if u.secret.as_deref() != Some(reseal.from.expose_secret()) {
                 return false;
             }
-            u.secret = Some(to.expose_secret().into());
+            u.secret = Some(reseal.to.expose_secret().into());
             true
         }))
     }
