@@ -107,6 +107,42 @@ pub enum AuthEvent {
         /// What was wrong with the token.
         reason: CsrfRefusal,
     },
+    /// A request's API token was refused (see [`tokens`](crate::tokens)): the request is
+    /// anonymous. The token is not named; a known one is by its id.
+    TokenRefused {
+        /// What was wrong with it.
+        reason: TokenRefusal,
+        /// The id of the token, when it was one the store knows.
+        token: Option<String>,
+    },
+    /// An API token was created for `user`.
+    TokenCreated {
+        /// The user's id.
+        user: String,
+        /// The token's id.
+        token: String,
+    },
+    /// API tokens of `user` were revoked: one by its id, or all of them.
+    TokensRevoked {
+        /// The user's id.
+        user: String,
+        /// The revoked token's id; `None` when all of them were.
+        token: Option<String>,
+    },
+}
+
+/// Why a request's API token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenRefusal {
+    /// Not a token: the wrong form, or a checksum that does not match (a typo, a cut).
+    Malformed,
+    /// A well-formed token the store does not hold: never issued, or revoked.
+    Unknown,
+    /// A token past its expiry.
+    Expired,
+    /// The token of a user who is gone or deactivated.
+    InactiveUser,
 }
 
 /// Why a request's CSRF token was refused.
@@ -221,6 +257,17 @@ impl fmt::Display for AuthEvent {
                     "refused a request without a valid CSRF token ({reason:?})"
                 )
             }
+            Self::TokenRefused { reason, token } => match token {
+                Some(token) => write!(f, "refused API token {token} ({reason:?})"),
+                None => write!(f, "refused an API token ({reason:?})"),
+            },
+            Self::TokenCreated { user, token } => {
+                write!(f, "user {user} created API token {token}")
+            }
+            Self::TokensRevoked { user, token } => match token {
+                Some(token) => write!(f, "API token {token} of user {user} was revoked"),
+                None => write!(f, "every API token of user {user} was revoked"),
+            },
         }
     }
 }

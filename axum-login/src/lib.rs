@@ -68,6 +68,8 @@ pub mod sqlx;
 pub mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;
+#[cfg(feature = "tokens")]
+pub mod tokens;
 pub mod user;
 
 #[cfg(feature = "cache")]

@@ -61,6 +61,7 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
                 fresh: #fresh,
                 second_factor: #second_factor,
                 fresh_second_factor: #fresh_second_factor,
+                ..#krate::__private::GuardOptions::INHERIT
             };
 
             #[allow(

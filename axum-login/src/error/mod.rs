@@ -85,6 +85,16 @@ pub enum AuthError {
     /// form again matches on to say what is wrong.
     #[error(transparent)]
     InvalidPassword(#[from] InvalidPassword),
+
+    /// The API token store failed (feature `tokens`).
+    #[error("the API token store failed: {0}")]
+    Tokens(#[source] BoxError),
+
+    /// An API token cannot be created as asked (feature `tokens`): the request's mistake, a
+    /// `422` that says which rule it broke.
+    #[cfg(feature = "tokens")]
+    #[error(transparent)]
+    InvalidToken(#[from] crate::tokens::NewTokenError),
 }
 
 impl AuthError {
@@ -138,6 +148,16 @@ impl From<crate::password::PasswordError> for AuthError {
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
+        #[cfg(feature = "tokens")]
+        if let Self::InvalidToken(invalid) = &self {
+            tracing::info!(error = %self, "refused a new API token");
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                [(header::CACHE_CONTROL, "no-store")],
+                format!("Unprocessable Entity: {invalid}"),
+            )
+                .into_response();
+        }
         if let Self::InvalidPassword(invalid) = &self {
             tracing::info!(error = %self, "refused a new password");
             // The rule, in the words of `InvalidPassword`: the request's own input, no internals.

@@ -9,6 +9,12 @@ use axum::http::StatusCode;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
+    /// An API token method on a layer without API tokens.
+    #[error(
+        "the handler manages API tokens, but the layer takes none; call `AuthLayerBuilder::api_tokens` (feature `tokens`)"
+    )]
+    NoApiTokens,
+
     /// A `fresh_mfa` guard on a layer that cannot tell whether a user has a second factor.
     #[error(
         "the guard has `fresh_mfa`, which must know whether the user has a second factor, but the layer was given no lookup; call `AuthLayerBuilder::second_factors` (with the app's `Mfa`, say)"

@@ -28,12 +28,12 @@ pub use self::{
     layer::{GuardLayer, GuardService},
     policy::{
         Check, CheckOutcome, GuardOptions, IntoPermissionRef, Policy, PolicyContext,
-        RedirectOverride,
+        RedirectOverride, Via,
     },
 };
 use crate::{
     AuthError,
-    login::{LoginRedirect, RequestAuth},
+    login::{Challenge, LoginRedirect, RequestAuth},
 };
 pub use crate::{
     error::PolicyError,
@@ -96,14 +96,49 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
 ) -> Result<(), Response> {
     let auth =
         RequestAuth::from_parts(parts, "#[require_login]").map_err(IntoResponse::into_response)?;
-    let denied = |reason, parts: &Parts| {
+    let denied_with = |reason, parts: &Parts, challenge| {
         let redirect = redirect_for::<P, S>(&auth.config().redirect);
-        AuthRejection::denied(reason, parts, &redirect, auth.config().responder.as_deref())
-            .into_response()
+        let responder = auth.config().responder.as_deref();
+        AuthRejection::denied(reason, parts, &redirect, responder, challenge).into_response()
     };
+    let denied = |reason, parts: &Parts| denied_with(reason, parts, auth.challenge());
     let Some(login) = auth.login().await.map_err(IntoResponse::into_response)? else {
         return Err(denied(DenialReason::Unauthenticated, parts));
     };
+    match (P::OPTIONS.via, &login.scopes) {
+        // A token on a route for sessions: it does not count here.
+        (Via::Session, Some(_)) => {
+            return Err(denied_with(DenialReason::Unauthenticated, parts, None));
+        }
+        (Via::Token, None) => {
+            return Err(denied_with(
+                DenialReason::Unauthenticated,
+                parts,
+                Some(Challenge::Bearer),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(scopes) = &login.scopes {
+        // A token is not a fresh login, and never passed a second factor.
+        let options = P::OPTIONS;
+        if options.fresh.is_some() || options.fresh_second_factor.is_some() {
+            return Err(denied_with(DenialReason::Stale, parts, None));
+        }
+        if options.second_factor.is_some() {
+            return Err(denied_with(DenialReason::SecondFactor, parts, None));
+        }
+        if let Some(missing) = options
+            .scopes
+            .iter()
+            .find(|scope| !scopes.iter().any(|held| held == *scope))
+        {
+            let challenge = Some(Challenge::InsufficientScope(missing));
+            return Err(denied_with(DenialReason::Forbidden, parts, challenge));
+        }
+    } else if !P::OPTIONS.scopes.is_empty() && !sessions_have_every_scope(&auth) {
+        return Err(denied(DenialReason::Forbidden, parts));
+    }
     let now = auth.config().clock.now();
     if let Some(max_age) = P::OPTIONS.fresh {
         let age = now.duration_since(login.login_at).unwrap_or_default();
@@ -142,6 +177,8 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
     let allowed = {
         let mut cx = PolicyContext {
             user: &*login.user,
+            scopes: login.scopes.as_deref(),
+            sessions_have_every_scope: login.scopes.is_none() && sessions_have_every_scope(&auth),
             parts: &mut *parts,
             state,
         };
@@ -152,6 +189,17 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
     } else {
         Err(denied(DenialReason::Forbidden, parts))
     }
+}
+
+/// Whether a session login passes a guard's scope checks: yes, unless the app's
+/// [`ApiTokens`](crate::tokens::ApiTokens) say otherwise.
+fn sessions_have_every_scope(auth: &RequestAuth) -> bool {
+    #[cfg(feature = "tokens")]
+    if let Some(tokens) = auth.config().features.get::<crate::tokens::ApiTokens>() {
+        return tokens.sessions_have_every_scope;
+    }
+    let _ = auth;
+    true
 }
 
 impl<P, S> FromRequestParts<S> for Guard<P>

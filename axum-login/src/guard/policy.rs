@@ -40,6 +40,12 @@ pub struct GuardOptions {
     /// factor completed at most this long ago. A password alone never passes it for a user
     /// who has a second factor.
     pub fresh_second_factor: Option<Duration>,
+    /// Which logins the route takes: a session's, an API token's, or either.
+    pub via: Via,
+    /// The scopes an API token must carry, all of them (see
+    /// [`tokens`](crate::tokens), feature `tokens`). A session login passes unless the app made
+    /// sessions carry none.
+    pub scopes: &'static [&'static str],
 }
 
 impl GuardOptions {
@@ -50,7 +56,20 @@ impl GuardOptions {
         fresh: None,
         second_factor: None,
         fresh_second_factor: None,
+        via: Via::Either,
+        scopes: &[],
     };
+}
+
+/// Which logins a guard takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A session's or an API token's.
+    Either,
+    /// A session's only (`session_only`): a request with a token is refused, as if anonymous.
+    Session,
+    /// An API token's only (`token_only`): a browser's session is refused, as if anonymous.
+    Token,
 }
 
 impl Default for GuardOptions {
@@ -86,11 +105,29 @@ pub trait Policy<S>: Send + Sync + 'static {
 /// What a [`Policy`] can look at: the logged-in user, the request's parts and the app state.
 pub struct PolicyContext<'a, S> {
     pub(crate) user: &'a dyn ErasedUser,
+    /// The scopes of an API token's login; `None` for a session's.
+    pub(crate) scopes: Option<&'a [String]>,
+    /// Whether this is a session login that passes every scope check.
+    pub(crate) sessions_have_every_scope: bool,
     pub(crate) parts: &'a mut Parts,
     pub(crate) state: &'a S,
 }
 
 impl<S: Send + Sync> PolicyContext<'_, S> {
+    /// Whether the login may do what `scope` names: an API token that carries it, or a session
+    /// (unless the app's [`ApiTokens`](crate::tokens::ApiTokens) make sessions carry none).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        match self.scopes {
+            Some(scopes) => scopes.iter().any(|held| held == scope),
+            None => self.sessions_have_every_scope,
+        }
+    }
+
+    /// Whether the request is authenticated by an API token rather than a session.
+    pub fn is_token(&self) -> bool {
+        self.scopes.is_some()
+    }
+
     /// Whether the user holds `role`, directly or through the role hierarchy.
     ///
     /// `Err` when the user type can never hold it: a role of another enum than its roles, or a

@@ -75,6 +75,7 @@ where
             user_agent: req.headers().get(header::USER_AGENT).cloned(),
             own_sessions: self.backend.config().session_deleter.is_some(),
             span: span.clone(),
+            authorization: req.headers().get(header::AUTHORIZATION).cloned(),
             #[cfg(feature = "test-util")]
             test_user: req.extensions().get::<crate::test_util::LoginAs>().cloned(),
         };

@@ -22,7 +22,7 @@ use serde::{
 };
 use tower_sessions::Session;
 
-use super::{Config, Held, NewLogin, Verdict, request::RequestAuth};
+use super::{Bearer, Config, Feature, Held, NewLogin, Verdict, request::RequestAuth};
 use crate::{
     AuthError, AuthUser, UserStore,
     authz::{AuthzKinds, PermissionRef, RoleRef},
@@ -74,6 +74,9 @@ pub(crate) struct Login {
     pub(crate) second_factor_at: Option<SystemTime>,
     /// Whether a remember-me cookie made this login (never fresh).
     pub(crate) remembered: bool,
+    /// For a request authenticated by its own credentials (an API token) instead of a
+    /// session: what they may do. Such a login is never fresh and never passed a second factor.
+    pub(crate) scopes: Option<Arc<[String]>>,
 }
 
 impl Login {
@@ -85,6 +88,7 @@ impl Login {
                 .second_factor_at
                 .map(|at| SystemTime::UNIX_EPOCH + Duration::from_secs(at)),
             remembered: record.remembered,
+            scopes: None,
         }
     }
 }
@@ -119,6 +123,9 @@ impl<S: UserStore> Backend<S> {
         #[cfg(feature = "test-util")]
         if let Some(login) = auth.test_user() {
             return self.test_login(login).await;
+        }
+        if let Some((feature, bearer)) = self.config.features.authenticate(auth).await? {
+            return self.bearer(auth, feature, bearer).await;
         }
         let session = auth.session();
         let Some(value) = session.get_value(SESSION_KEY).await? else {
@@ -244,6 +251,37 @@ impl<S: UserStore> Backend<S> {
                 .await;
         }
         end_session(session).await
+    }
+
+    /// A request with credentials of its own: its user, loaded like a session's (from the
+    /// cache when it holds them), if the credentials are valid and the user exists and is
+    /// active. The session is neither read nor written.
+    async fn bearer(
+        &self,
+        auth: &RequestAuth,
+        feature: &dyn Feature,
+        bearer: Bearer,
+    ) -> Result<Option<Login>, AuthError> {
+        let Bearer::User { user: id, scopes } = bearer else {
+            return Ok(None);
+        };
+        let user = match parse_id::<S>(&id) {
+            Some(parsed) => self.loader.store_load(&parsed).await?,
+            None => None,
+        };
+        let Some(user) = user.filter(AuthUser::is_active) else {
+            feature.bearer_refused(auth, &id);
+            return Ok(None);
+        };
+        Ok(Some(Login {
+            user: Arc::new(user),
+            // Never fresh: a guard's `fresh` measures from here, and the guard refuses a
+            // token login before it looks.
+            login_at: SystemTime::UNIX_EPOCH,
+            second_factor_at: None,
+            remembered: false,
+            scopes: Some(scopes),
+        }))
     }
 
     /// A visitor without a login whom a feature recognises (a remember-me cookie): logged in

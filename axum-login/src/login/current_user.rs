@@ -73,6 +73,7 @@ where
                 parts,
                 &auth.config().redirect,
                 auth.config().responder.as_deref(),
+                auth.challenge(),
             )),
         }
     }

@@ -74,6 +74,21 @@ pub(crate) struct Restored {
     pub(crate) state: Box<dyn Any + Send + Sync>,
 }
 
+/// What a request's own credentials say (an API token in `Authorization`), checked before its
+/// session, which such a request neither reads nor writes.
+pub(crate) enum Bearer {
+    /// Valid credentials of `user`, allowed `scopes`.
+    User {
+        /// The user's id, as text.
+        user: String,
+        /// What the credentials may do.
+        scopes: Arc<[String]>,
+    },
+    /// Credentials that are not valid (malformed, unknown, expired, revoked): the request is
+    /// anonymous, and a refusal says the credentials were wrong.
+    Refused,
+}
+
 /// A [`Restored`] visitor of an active user, about to be logged in.
 pub(crate) struct Held<'a> {
     /// The user's id, as text.
@@ -165,6 +180,19 @@ pub(crate) trait Feature: Send + Sync + 'static {
     /// visitor in on a `GET`); the layer keeps them only for unsafe methods otherwise.
     fn reads_cookies(&self) -> bool {
         false
+    }
+
+    /// A request that may carry credentials of its own (an API token): what they say, or
+    /// `None` to leave the request to its session. Asked before the session is read.
+    async fn authenticate(&self, auth: &RequestAuth) -> Result<Option<Bearer>, AuthError> {
+        let _ = auth;
+        Ok(None)
+    }
+
+    /// The user of valid [`Bearer`] credentials is gone or inactive: the feature reports it
+    /// (the request stays anonymous whatever it does).
+    fn bearer_refused(&self, auth: &RequestAuth, user: &str) {
+        let _ = (auth, user);
     }
 
     /// A request whose session holds no login: the visitor, if the feature recognises them.
@@ -328,6 +356,20 @@ impl Features {
 
     pub(crate) fn reads_cookies(&self) -> bool {
         self.0.iter().any(|feature| feature.reads_cookies())
+    }
+
+    /// What the first feature that reads a request's own credentials made of them, and that
+    /// feature.
+    pub(crate) async fn authenticate(
+        &self,
+        auth: &RequestAuth,
+    ) -> Result<Option<(&dyn Feature, Bearer)>, AuthError> {
+        for feature in self.0.iter() {
+            if let Some(bearer) = feature.authenticate(auth).await? {
+                return Ok(Some((&**feature, bearer)));
+            }
+        }
+        Ok(None)
     }
 
     /// The first feature that recognises the visitor, and what it answered.

@@ -20,9 +20,10 @@ pub use self::config::DEFAULT_ABSOLUTE_TIMEOUT;
 pub(crate) use self::config::{Config, LoginRedirect};
 pub use self::lifecycle::BoxFuture;
 pub(crate) use self::lifecycle::{
-    Change, EndedSession, Events, Feature, Features, Held, Logout, NewLogin, Restored, StoreCheck,
-    Verdict,
+    Bearer, Change, EndedSession, Events, Feature, Features, Held, Logout, NewLogin, Restored,
+    StoreCheck, Verdict,
 };
+pub(crate) use self::rejection::Challenge;
 pub use self::rejection::{AuthRejection, Denial, DenialReason, DenialResponder};
 pub use self::{auth_session::AuthSession, current_user::CurrentUser, form::LoginForm};
 pub(crate) use self::{

@@ -26,6 +26,34 @@ pub enum DenialReason {
     SecondFactor,
 }
 
+/// How a refusal asks an API client for credentials (RFC 6750's `WWW-Authenticate: Bearer`),
+/// set on the request by the feature that reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Challenge {
+    /// The route takes bearer tokens; none was sent.
+    Bearer,
+    /// A token was sent, and it is not valid.
+    InvalidToken,
+    /// A valid token, without the scope the route asks for.
+    InsufficientScope(&'static str),
+}
+
+impl Challenge {
+    fn header(self) -> HeaderValue {
+        match self {
+            Self::Bearer => HeaderValue::from_static("Bearer"),
+            Self::InvalidToken => HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            // A scope is checked at compile time by the guard's macro to be a token of
+            // RFC 6750's scope characters, so the header is valid; fall back to the bare
+            // challenge if one ever is not.
+            Self::InsufficientScope(scope) => HeaderValue::try_from(format!(
+                r#"Bearer error="insufficient_scope", scope="{scope}""#
+            ))
+            .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer error="insufficient_scope""#)),
+        }
+    }
+}
+
 /// The rejection of [`CurrentUser`](crate::CurrentUser) and the guards: a denial answered per
 /// caller, or an error.
 ///
@@ -48,6 +76,7 @@ enum RejectionKind {
         reason: DenialReason,
         browser: bool,
         location: Option<String>,
+        challenge: Option<Challenge>,
     },
     Error(AuthError),
 }
@@ -58,8 +87,15 @@ impl AuthRejection {
         parts: &Parts,
         redirect: &LoginRedirect,
         responder: Option<&dyn DenialResponder>,
+        challenge: Option<Challenge>,
     ) -> Self {
-        let browser = prefers_html(&parts.headers);
+        // A client that sent a token is an API client, whatever its `Accept` says: it gets
+        // the status and the challenge, never a redirect to a login page.
+        let sent_token = matches!(
+            challenge,
+            Some(Challenge::InvalidToken | Challenge::InsufficientScope(_))
+        );
+        let browser = prefers_html(&parts.headers) && !sent_token;
         let target = match reason {
             DenialReason::Unauthenticated | DenialReason::Stale => redirect.login_url.as_deref(),
             DenialReason::SecondFactor => redirect.second_factor_url.as_deref(),
@@ -95,6 +131,7 @@ impl AuthRejection {
                 reason,
                 browser,
                 location,
+                challenge,
             },
         }
     }
@@ -163,14 +200,15 @@ impl std::error::Error for AuthRejection {}
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        let (reason, browser, location) = match self.kind {
+        let (reason, browser, location, challenge) = match self.kind {
             RejectionKind::Error(error) => return error.into_response(),
             RejectionKind::Custom { response, .. } => return response,
             RejectionKind::Denied {
                 reason,
                 browser,
                 location,
-            } => (reason, browser, location),
+                challenge,
+            } => (reason, browser, location, challenge),
         };
         let no_store = (header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(location) = location {
@@ -207,7 +245,7 @@ impl IntoResponse for AuthRejection {
                 "Confirm it is you with your second factor to access this resource.",
             ),
         };
-        if browser {
+        let mut response = if browser {
             let html = format!(
                 "<!doctype html><html><head><meta charset=\"utf-8\"><title>{status}</title></head><body><h1>{status}</h1><p>{message}</p></body></html>"
             );
@@ -237,7 +275,23 @@ impl IntoResponse for AuthRejection {
                 json,
             )
                 .into_response()
+        };
+        let challenge = match (status, challenge) {
+            (
+                StatusCode::UNAUTHORIZED,
+                Some(challenge @ (Challenge::Bearer | Challenge::InvalidToken)),
+            )
+            | (StatusCode::FORBIDDEN, Some(challenge @ Challenge::InsufficientScope(_))) => {
+                Some(challenge)
+            }
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge.header());
         }
+        response
     }
 }
 

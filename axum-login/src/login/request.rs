@@ -12,6 +12,7 @@ use tower_sessions::Session;
 use super::{
     Config,
     backend::{ErasedBackend, Login},
+    rejection::Challenge,
 };
 use crate::{
     AuthError,
@@ -61,6 +62,11 @@ struct RequestInner {
     cycle_with_response: AtomicBool,
     /// The request's span, which gets the user's id once it is known.
     span: tracing::Span,
+    /// The request's `Authorization` header, for a feature that reads credentials from it.
+    authorization: Option<axum::http::HeaderValue>,
+    /// How a refusal of this request asks for credentials (`WWW-Authenticate`), when a
+    /// feature that reads them says.
+    challenge: std::sync::Mutex<Option<Challenge>>,
     /// The user a test made this request as (feature `test-util`).
     #[cfg(feature = "test-util")]
     test_user: Option<crate::test_util::LoginAs>,
@@ -73,6 +79,7 @@ pub(crate) struct RequestInfo {
     pub(crate) user_agent: Option<axum::http::HeaderValue>,
     pub(crate) own_sessions: bool,
     pub(crate) span: tracing::Span,
+    pub(crate) authorization: Option<axum::http::HeaderValue>,
     #[cfg(feature = "test-util")]
     pub(crate) test_user: Option<crate::test_util::LoginAs>,
 }
@@ -98,9 +105,29 @@ impl RequestAuth {
             after_save: std::sync::Mutex::default(),
             cycle_with_response: AtomicBool::new(false),
             span: info.span,
+            authorization: info.authorization,
+            challenge: std::sync::Mutex::default(),
             #[cfg(feature = "test-util")]
             test_user: info.test_user,
         }))
+    }
+
+    /// The request's `Authorization` header, if it is text.
+    pub(crate) fn authorization(&self) -> Option<&str> {
+        self.0
+            .authorization
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
+    }
+
+    /// Says how a refusal of this request asks for credentials.
+    pub(crate) fn set_challenge(&self, challenge: Challenge) {
+        *lock(&self.0.challenge) = Some(challenge);
+    }
+
+    /// How a refusal of this request asks for credentials, if a feature said.
+    pub(crate) fn challenge(&self) -> Option<Challenge> {
+        *lock(&self.0.challenge)
     }
 
     /// The request's `User-Agent`, as text, if it is text.

@@ -20,6 +20,7 @@
 //! | `axum_login_password_changes_total` | counter | none | passwords changed |
 //! | `axum_login_second_factor_changes_total` | counter | `change`: `totp_enrolled`, `passkey_added`, `removed`, `recovery_code_used`, `recovery_codes_regenerated` | changes to second factors the app reported |
 //! | `axum_login_csrf_refusals_total` | counter | `reason`: `missing`, `malformed`, `mismatch` | unsafe requests [`CsrfLayer`](crate::csrf::CsrfLayer) refused: no token, not a token, another browser's token |
+//! | `axum_login_token_refusals_total` | counter | `reason`: `malformed`, `unknown`, `expired`, `inactive_user` | API tokens refused (feature `tokens`): not a token, not held (never issued or revoked), expired, of a deactivated user |
 //! | `axum_login_password_verify_seconds` | histogram | none | the time of one password verification (argon2, feature `password`: `SqlxStore`, `verify_password`) on the password threads, the wait in their queue excluded; unknown users too |
 //! | `axum_login_store_call_seconds` | histogram | `store`: `users`, `sessions`, `registry`, `remember_me`, `throttle`, `second_factors`; `call`: the trait method; `outcome`: `ok`, `error`, `cancelled` | the time of one call of a store wrapped in [`Timed`] |
 //!
@@ -71,7 +72,10 @@ use tower_sessions::{SessionStore, service::CookieController};
 pub use self::timed::{STORE_CALL_SECONDS, Timed};
 use crate::{
     UserStore,
-    events::{AuthEvent, CsrfRefusal, EventRecord, LoginFailure, LoginMethod, SecondFactorChange},
+    events::{
+        AuthEvent, CsrfRefusal, EventRecord, LoginFailure, LoginMethod, SecondFactorChange,
+        TokenRefusal,
+    },
     layer::AuthLayerBuilder,
     login::Feature,
 };
@@ -98,6 +102,8 @@ pub const PASSWORD_CHANGES: &str = "axum_login_password_changes_total";
 pub const SECOND_FACTOR_CHANGES: &str = "axum_login_second_factor_changes_total";
 /// Requests the CSRF check refused, by `reason`.
 pub const CSRF_REFUSALS: &str = "axum_login_csrf_refusals_total";
+/// API tokens refused, by `reason`.
+pub const TOKEN_REFUSALS: &str = "axum_login_token_refusals_total";
 /// The time of one password verification, in seconds (with feature `password`).
 #[cfg(feature = "password")]
 pub const PASSWORD_VERIFY_SECONDS: &str = crate::password::VERIFY_SECONDS;
@@ -174,6 +180,10 @@ fn record_event(event: &AuthEvent) {
         AuthEvent::CsrfRefused { reason } => {
             counter!(CSRF_REFUSALS, "reason" => csrf_label(*reason)).increment(1);
         }
+        AuthEvent::TokenRefused { reason, .. } => {
+            counter!(TOKEN_REFUSALS, "reason" => token_label(*reason)).increment(1);
+        }
+        AuthEvent::TokenCreated { .. } | AuthEvent::TokensRevoked { .. } => {}
     }
 }
 
@@ -189,6 +199,12 @@ const FAILURES: [LoginFailure; 4] = [
     LoginFailure::Throttled,
     LoginFailure::Inactive,
     LoginFailure::SecondFactor,
+];
+const TOKEN_REFUSAL_REASONS: [TokenRefusal; 4] = [
+    TokenRefusal::Malformed,
+    TokenRefusal::Unknown,
+    TokenRefusal::Expired,
+    TokenRefusal::InactiveUser,
 ];
 const CSRF_REFUSAL_REASONS: [CsrfRefusal; 3] = [
     CsrfRefusal::Missing,
@@ -227,6 +243,15 @@ fn csrf_label(reason: CsrfRefusal) -> &'static str {
         CsrfRefusal::Missing => "missing",
         CsrfRefusal::Malformed => "malformed",
         CsrfRefusal::Mismatch => "mismatch",
+    }
+}
+
+fn token_label(reason: TokenRefusal) -> &'static str {
+    match reason {
+        TokenRefusal::Malformed => "malformed",
+        TokenRefusal::Unknown => "unknown",
+        TokenRefusal::Expired => "expired",
+        TokenRefusal::InactiveUser => "inactive_user",
     }
 }
 
@@ -289,6 +314,11 @@ fn describe() {
         Unit::Count,
         "Unsafe requests the CSRF check refused, by reason."
     );
+    describe_counter!(
+        TOKEN_REFUSALS,
+        Unit::Count,
+        "API tokens refused, by reason."
+    );
     #[cfg(feature = "password")]
     describe_histogram!(
         PASSWORD_VERIFY_SECONDS,
@@ -308,6 +338,9 @@ fn describe() {
     }
     for reason in CSRF_REFUSAL_REASONS {
         counter!(CSRF_REFUSALS, "reason" => csrf_label(reason)).increment(0);
+    }
+    for reason in TOKEN_REFUSAL_REASONS {
+        counter!(TOKEN_REFUSALS, "reason" => token_label(reason)).increment(0);
     }
     for result in ["success", "failure", "locked"] {
         counter!(SECOND_FACTOR, "result" => result).increment(0);
