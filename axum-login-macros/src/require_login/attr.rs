@@ -7,15 +7,26 @@ use syn::{
 
 use crate::internals::{Ctxt, key_of, parse_crate_path, skip_value, unknown_key};
 
-const CONDITIONS: &[&str] = &["role", "permission", "any", "all", "not", "check"];
-const OPTIONS: &[&str] = &["fresh", "mfa", "fresh_mfa", "redirect", "redirect_field"];
+const CONDITIONS: &[&str] = &["role", "permission", "scope", "any", "all", "not", "check"];
+const OPTIONS: &[&str] = &[
+    "fresh",
+    "mfa",
+    "fresh_mfa",
+    "redirect",
+    "redirect_field",
+    "session_only",
+    "token_only",
+];
 
 /// A condition on the logged-in user; each leaf keeps the key it was written with, for errors.
+#[derive(Clone)]
 pub(crate) enum Cond {
     /// `role = Role::Admin` or `role = "admin"`.
     Role(Expr),
     /// `permission = Perm::PostsWrite` or `permission = "posts.write"`.
     Permission(Expr),
+    /// `scope = "posts:write"`: an API token that carries it, or a session.
+    Scope(LitStr),
     Check(Expr),
     Any(Vec<Cond>),
     All(Vec<Cond>),
@@ -43,8 +54,17 @@ pub(crate) struct Args {
     /// `fresh_mfa = "10m"`: a login at most this many seconds old and, for a user who has a
     /// second factor, one completed within as long.
     pub(crate) fresh_mfa: Option<u64>,
+    /// `session_only` or `token_only`, with where it was written.
+    pub(crate) via: Option<(Via, Span)>,
     /// `crate = "..."`: the runtime crate under another name.
     pub(crate) krate: Option<syn::Path>,
+}
+
+/// Which logins a guard takes, when not either.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    Session,
+    Token,
 }
 
 impl Args {
@@ -61,6 +81,7 @@ impl Args {
             || self.fresh.is_some()
             || self.mfa.is_some()
             || self.fresh_mfa.is_some()
+            || self.via.is_some()
     }
 }
 
@@ -102,6 +123,19 @@ pub(crate) fn parse(args: TokenStream, macro_name: &str, cx: &Ctxt) -> Args {
     });
     if let Err(error) = parser.parse2(args) {
         cx.syn_error(error);
+    }
+    if let Some((Via::Token, span)) = out.via {
+        let asked = [
+            (out.fresh.is_some(), "fresh"),
+            (out.mfa.is_some(), "mfa"),
+            (out.fresh_mfa.is_some(), "fresh_mfa"),
+        ];
+        if let Some((_, key)) = asked.iter().find(|(set, _)| *set) {
+            cx.error_at(
+                span,
+                format!("`token_only` with `{key}` refuses every request: an API token is never a fresh login and never passed a second factor; remove one of them"),
+            );
+        }
     }
     if let (Some(Redirect::Off), Some(field)) = (&out.redirect, &out.redirect_field) {
         cx.error_spanned_by(
@@ -194,6 +228,23 @@ fn parse_cond(
                     cx.error_spanned_by(
                         &value,
                         "`permission` expects a variant of an enum that derives `Permission` (`permission = Perm::PostsWrite`) or a string (`permission = \"posts.write\"`)",
+                    );
+                    Ok(None)
+                }
+            }
+        }
+        "scope" => {
+            let Some(value) = value_expr(meta, key, "scope = \"posts:write\"", cx)? else {
+                return Ok(None);
+            };
+            match &value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(lit), ..
+                }) if valid_scope(&lit.value()) => Ok(Some(Cond::Scope(lit.clone()))),
+                _ => {
+                    cx.error_spanned_by(
+                        &value,
+                        "`scope` expects a string of 1 to 100 of the characters A-Z a-z 0-9 : . _ -, e.g. `scope = \"posts:write\"`",
                     );
                     Ok(None)
                 }
@@ -328,6 +379,29 @@ fn parse_option(
     attr: &str,
     cx: &Ctxt,
 ) -> syn::Result<()> {
+    if key == "session_only" || key == "token_only" {
+        if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+            cx.error_spanned_by(
+                &meta.path,
+                format!("`{key}` takes no value: write `{key}` alone"),
+            );
+            return skip_value(meta);
+        }
+        let via = if key == "token_only" {
+            Via::Token
+        } else {
+            Via::Session
+        };
+        if out.via.is_some_and(|(other, _)| other != via) {
+            cx.error_spanned_by(
+                &meta.path,
+                "`session_only` and `token_only` together refuse every request; keep one",
+            );
+            return Ok(());
+        }
+        out.via = Some((via, meta.path.span()));
+        return Ok(());
+    }
     let example = match key {
         "fresh" => "fresh = \"15m\"",
         "mfa" => "mfa = \"10m\"",
@@ -461,6 +535,15 @@ fn parse_option(
         _ => cx.error_spanned_by(&value, format!("expected `{example}` in {attr}")),
     }
     Ok(())
+}
+
+/// Whether `scope` is one an API token can carry: 1 to 100 of `A-Za-z0-9:._-` (a subset of
+/// RFC 6750's scope characters, so it goes into a `WWW-Authenticate` header as it is).
+fn valid_scope(scope: &str) -> bool {
+    (1..=100).contains(&scope.len())
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":._-".contains(&b))
 }
 
 /// `"15m"`, `"30s"`, `"2h"`, `"1d"`, `"1h30m"` as seconds; `key` names the option in errors.

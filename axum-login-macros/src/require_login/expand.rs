@@ -4,7 +4,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{Expr, FnArg, ItemFn, ext::IdentExt, spanned::Spanned};
 
-use super::attr::{Args, Cond, Redirect};
+use super::attr::{Args, Cond, Redirect, Via};
 use crate::internals::RenameRule;
 
 /// `impl Policy<S> for #name`.
@@ -16,7 +16,19 @@ use crate::internals::RenameRule;
 pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
     let krate = &args.krate();
     let mut leaves = Leaves::default();
-    let check = all(&args.conds, krate, &mut leaves);
+    // Scopes at the top level are the guard's options, which the guard checks before the
+    // policy and refuses with RFC 6750's `insufficient_scope` and the scope's name; the others
+    // are conditions like roles.
+    let (scopes, conds): (Vec<&Cond>, Vec<&Cond>) = args
+        .conds
+        .iter()
+        .partition(|cond| matches!(cond, Cond::Scope(_)));
+    let scopes = scopes.into_iter().filter_map(|cond| match cond {
+        Cond::Scope(scope) => Some(scope),
+        _ => None,
+    });
+    let conds: Vec<Cond> = conds.into_iter().cloned().collect();
+    let check = all(&conds, krate, &mut leaves);
     let names = leaves.names;
     let leaves = leaves.statements;
     let redirect = match &args.redirect {
@@ -49,6 +61,11 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
             quote!(#krate::__private::core::option::Option::Some(#krate::__private::core::time::Duration::from_secs(#seconds)))
         }
     };
+    let via = match args.via {
+        None => quote!(#krate::__private::Via::Either),
+        Some((Via::Session, _)) => quote!(#krate::__private::Via::Session),
+        Some((Via::Token, _)) => quote!(#krate::__private::Via::Token),
+    };
     quote! {
         #[automatically_derived]
         impl<__S> #krate::__private::Policy<__S> for #name
@@ -61,7 +78,8 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
                 fresh: #fresh,
                 second_factor: #second_factor,
                 fresh_second_factor: #fresh_second_factor,
-                ..#krate::__private::GuardOptions::INHERIT
+                via: #via,
+                scopes: &[#(#scopes),*],
             };
 
             #[allow(
@@ -151,6 +169,7 @@ fn cond(condition: &Cond, krate: &syn::Path, leaves: &mut Leaves) -> TokenStream
             let call = quote_spanned!(last_span(permission)=> .permission_key());
             leaves.answer(quote_spanned!(permission.span()=> __cx.permission_leaf(#key #call)))
         }
+        Cond::Scope(scope) => quote_spanned!(scope.span()=> __cx.has_scope(#scope)),
         // The whole call on the check's tokens, so a check of the wrong shape is reported on
         // the check alone.
         Cond::Check(path) => {

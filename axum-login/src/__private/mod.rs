@@ -26,7 +26,7 @@ pub use crate::{
         DerivedUserType, Guard, GuardLayer, GuardName, GuardOptions, LoggedIn, NameKind,
         PermissionKey, PermissionKeyIsOther, PermissionKeyIsPermission, PermissionKeyIsRole,
         Policy, PolicyContext, RedirectOverride, RoleKey, RoleKeyIsOther, RoleKeyIsPermission,
-        RoleKeyIsRole,
+        RoleKeyIsRole, Via,
     },
     user::{AsSecretBytes, SecurityStamp},
 };

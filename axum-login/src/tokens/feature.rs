@@ -202,6 +202,16 @@ impl<S: UserStore> AuthSession<S> {
         Ok(self.user().await?.map(|user| user.id().to_string()))
     }
 
+    /// The scopes of the API token this request is authenticated by; `None` when it is a
+    /// session's login, or nobody's.
+    pub async fn token_scopes(&self) -> Result<Option<Vec<String>>, AuthError> {
+        Ok(self
+            .auth
+            .login()
+            .await?
+            .and_then(|login| login.scopes.map(|scopes| scopes.to_vec())))
+    }
+
     /// Creates an API token for the user logged in on this session (feature `tokens`): the
     /// answer holds its secret, to show once. `None` when nobody is logged in by a session (a
     /// token cannot create tokens). Guard the handler with `#[require_login(fresh = "10m")]`:
