@@ -518,3 +518,72 @@ async fn default_app_with_key(store: MemoryTokenStore, key: SessionKey) -> App {
         events,
     }
 }
+
+#[tokio::test]
+async fn a_token_request_needs_no_csrf_token_and_never_borrows_the_session() {
+    let tokens = MemoryTokenStore::default();
+    let users = TestStore::with_users(&[(1, "alice", "pw-alice")]);
+    let layer = AuthLayer::builder(users, session_layer(MemoryStore::default()))
+        .api_tokens(ApiTokens::new(tokens.clone()))
+        .build();
+    let router: Router = routes(Shared::default())
+        .route("/tokens", post(create))
+        .route("/api/posts", post(write_posts))
+        .layer(
+            axum_login::csrf::CsrfLayer::new()
+                .exempt("/login")
+                .exempt("/tokens"),
+        );
+    let addr = serve_with_addr(router.layer(layer)).await;
+    let app = App {
+        base: format!("http://{addr}"),
+        store: TestStore::default(),
+        tokens,
+        clock: ManualClock::new(),
+        events: Arc::default(),
+    };
+    let (browser, _, secret) = token_for(&app, "alice", "posts:write").await;
+    // The session's POST without a CSRF token is refused; the token's goes through.
+    assert_eq!(browser.post("/api/posts", "").await.status(), 403);
+    assert_eq!(
+        api(&app, "POST", "/api/posts", Some(&secret))
+            .await
+            .status(),
+        200
+    );
+    // A bad token with the browser's cookie is a refused token, not the session's login.
+    let forged = browser
+        .send(
+            browser
+                .client
+                .post(format!("{}/api/posts", app.base))
+                .header("accept", "application/json")
+                .header("authorization", "Bearer alt_forged"),
+        )
+        .await;
+    assert_eq!(forged.status(), 401);
+    assert_eq!(
+        challenge(&forged).as_deref(),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+}
+
+#[tokio::test]
+async fn sessions_can_be_made_to_carry_no_scope() {
+    let store = MemoryTokenStore::default();
+    let app = app(
+        ApiTokens::new(store.clone()).sessions_have_every_scope(false),
+        store,
+    )
+    .await;
+    let (browser, _, secret) = token_for(&app, "alice", "posts:write").await;
+    assert_eq!(browser.post("/api/posts", "").await.status(), 403);
+    assert_eq!(
+        api(&app, "POST", "/api/posts", Some(&secret))
+            .await
+            .status(),
+        200
+    );
+    // Unscoped routes still take the session.
+    assert_eq!(browser.get("/api/me").await.status(), 200);
+}

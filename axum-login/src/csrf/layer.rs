@@ -256,7 +256,11 @@ where
             in_use: Mutex::new(None),
         }));
         req.extensions_mut().insert(state.clone());
-        let checked = is_unsafe(req.method()) && !self.is_exempt(&req);
+        // A request with credentials of its own (an API token) is never its session's: a
+        // page of another site cannot make a browser send those, so there is nothing to check.
+        let checked = is_unsafe(req.method())
+            && !self.is_exempt(&req)
+            && !auth.config().features.authenticates(&auth);
         let settings = self.settings.clone();
         Box::pin(async move {
             if checked {

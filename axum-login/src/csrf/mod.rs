@@ -52,7 +52,10 @@
 //! # What is checked
 //!
 //! Every request whose method is not `GET`, `HEAD`, `OPTIONS` or `TRACE`, on the routes the
-//! layer wraps, except those it [exempts](CsrfLayer::exempt) (webhooks). The token is read from
+//! layer wraps, except those it [exempts](CsrfLayer::exempt) (webhooks) and those with an API
+//! token in `Authorization: Bearer` when the layer takes tokens (feature `tokens`: such a request
+//! is its token's, never its session's, and no page of another site can make a browser send
+//! that header). The token is read from
 //! the `X-CSRF-Token` header (scripts, JSON clients: they read it once from a page or an
 //! endpoint that extracts [`CsrfToken`]), else from the `csrf_token` field of a form-encoded
 //! body. A missing, malformed or wrong token gets `403` with a plain-text body, and

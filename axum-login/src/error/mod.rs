@@ -8,8 +8,12 @@ use axum::{
 };
 
 mod policy;
+#[cfg(feature = "tokens")]
+mod token;
 
 pub use self::policy::PolicyError;
+#[cfg(feature = "tokens")]
+pub use self::token::NewTokenError;
 use crate::credentials::InvalidPassword;
 
 /// A boxed error from a user store.
@@ -94,7 +98,7 @@ pub enum AuthError {
     /// `422` that says which rule it broke.
     #[cfg(feature = "tokens")]
     #[error(transparent)]
-    InvalidToken(#[from] crate::tokens::NewTokenError),
+    InvalidToken(#[from] NewTokenError),
 }
 
 impl AuthError {

@@ -136,8 +136,11 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
             let challenge = Some(Challenge::InsufficientScope(missing));
             return Err(denied_with(DenialReason::Forbidden, parts, challenge));
         }
-    } else if !P::OPTIONS.scopes.is_empty() && !sessions_have_every_scope(&auth) {
-        return Err(denied(DenialReason::Forbidden, parts));
+    } else if !P::OPTIONS.scopes.is_empty() {
+        // A session's login: it carries every scope, unless the app said sessions carry none.
+        if !auth.config().features.sessions_have_every_scope() {
+            return Err(denied(DenialReason::Forbidden, parts));
+        }
     }
     let now = auth.config().clock.now();
     if let Some(max_age) = P::OPTIONS.fresh {
@@ -178,7 +181,8 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
         let mut cx = PolicyContext {
             user: &*login.user,
             scopes: login.scopes.as_deref(),
-            sessions_have_every_scope: login.scopes.is_none() && sessions_have_every_scope(&auth),
+            sessions_have_every_scope: login.scopes.is_none()
+                && auth.config().features.sessions_have_every_scope(),
             parts: &mut *parts,
             state,
         };
@@ -189,17 +193,6 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
     } else {
         Err(denied(DenialReason::Forbidden, parts))
     }
-}
-
-/// Whether a session login passes a guard's scope checks: yes, unless the app's
-/// [`ApiTokens`](crate::tokens::ApiTokens) say otherwise.
-fn sessions_have_every_scope(auth: &RequestAuth) -> bool {
-    #[cfg(feature = "tokens")]
-    if let Some(tokens) = auth.config().features.get::<crate::tokens::ApiTokens>() {
-        return tokens.sessions_have_every_scope;
-    }
-    let _ = auth;
-    true
 }
 
 impl<P, S> FromRequestParts<S> for Guard<P>

@@ -189,6 +189,20 @@ pub(crate) trait Feature: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Whether the request carries credentials of its own that this feature reads (an API
+    /// token): the layer then never uses its session, so a page of another site cannot have
+    /// sent it with the browser's cookie, and the CSRF check leaves it alone.
+    fn authenticates(&self, auth: &RequestAuth) -> bool {
+        let _ = auth;
+        false
+    }
+
+    /// Whether a session's login passes a guard's scope checks (`scope = "..."`), which are
+    /// about the credentials a feature reads: `false` makes scoped routes refuse sessions.
+    fn sessions_have_every_scope(&self) -> bool {
+        true
+    }
+
     /// The user of valid [`Bearer`] credentials is gone or inactive: the feature reports it
     /// (the request stays anonymous whatever it does).
     fn bearer_refused(&self, auth: &RequestAuth, user: &str) {
@@ -356,6 +370,19 @@ impl Features {
 
     pub(crate) fn reads_cookies(&self) -> bool {
         self.0.iter().any(|feature| feature.reads_cookies())
+    }
+
+    /// Whether a session's login passes scope checks: unless a feature says otherwise.
+    pub(crate) fn sessions_have_every_scope(&self) -> bool {
+        self.0
+            .iter()
+            .all(|feature| feature.sessions_have_every_scope())
+    }
+
+    /// Whether a feature reads credentials the request carries (see
+    /// [`Feature::authenticates`]).
+    pub(crate) fn authenticates(&self, auth: &RequestAuth) -> bool {
+        self.0.iter().any(|feature| feature.authenticates(auth))
     }
 
     /// What the first feature that reads a request's own credentials made of them, and that

@@ -142,6 +142,14 @@ impl Feature for ApiTokens {
         }))
     }
 
+    fn sessions_have_every_scope(&self) -> bool {
+        self.sessions_have_every_scope
+    }
+
+    fn authenticates(&self, auth: &RequestAuth) -> bool {
+        auth.authorization().and_then(bearer_token).is_some()
+    }
+
     fn bearer_refused(&self, auth: &RequestAuth, _user: &str) {
         Self::refuse(auth, TokenRefusal::InactiveUser, None);
     }

@@ -36,6 +36,7 @@ mod secret;
 use std::{sync::Arc, time::Duration, time::SystemTime};
 
 pub use self::memory::MemoryTokenStore;
+pub use crate::error::NewTokenError;
 use crate::{
     error::BoxError,
     options::{debug_options, setters},
@@ -177,25 +178,6 @@ impl std::fmt::Debug for CreatedToken {
             .field("token", &self.token)
             .finish()
     }
-}
-
-/// A token that cannot be created as asked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum NewTokenError {
-    /// The name is empty or longer than 100 characters.
-    #[error("a token's name is 1 to 100 characters")]
-    Name,
-    /// A scope is empty, longer than 100 characters, or has characters other than
-    /// `A-Za-z0-9:._-`.
-    #[error("a scope is 1 to 100 of the characters A-Z a-z 0-9 : . _ -, got {0:?}")]
-    Scope(String),
-    /// The lifetime is longer than [`ApiTokens::max_lifetime`].
-    #[error("a token lasts at most {max:?}")]
-    TooLong {
-        /// The longest allowed.
-        max: Duration,
-    },
 }
 
 impl NewToken {
