@@ -1,5 +1,5 @@
 //! The kit every sqlx store of the crate is written with: the sessions, the registry, the
-//! remember-me tokens, the throttle and the second factors.
+//! remember-me tokens, the throttle, the second factors and the API tokens.
 //!
 //! A store renders its statements once (see [`Dialect::render`]) and runs them through a
 //! [`Db`]: it binds their parameters ([`Param`]), tells whether a conditional statement matched
@@ -174,6 +174,9 @@ pub(crate) enum Param<'a> {
     OptText(Option<&'a str>),
     Bytes(&'a [u8]),
     Int(i64),
+    /// An integer or `NULL` (an API token's optional times).
+    #[cfg(feature = "tokens")]
+    OptInt(Option<i64>),
 }
 
 /// A store's pool and statements (`Q`, rendered once for the pool's database), and its count
@@ -254,6 +257,8 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
                 Param::OptText(text) => DB::bind_text(query, text),
                 Param::Bytes(bytes) => DB::bind_bytes(query, bytes),
                 Param::Int(int) => DB::bind_int(query, Some(int)),
+                #[cfg(feature = "tokens")]
+                Param::OptInt(int) => DB::bind_int(query, int),
             };
         }
         query
@@ -399,8 +404,9 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
         })
     }
 
-    /// The integer in column `index`, or `None` for `NULL` (the TOTP store's last step).
-    #[cfg(feature = "totp")]
+    /// The integer in column `index`, or `None` for `NULL` (the TOTP store's last step, an API
+    /// token's optional times).
+    #[cfg(any(feature = "totp", feature = "tokens"))]
     pub(crate) fn opt_int(&self, row: &DB::Row, index: usize) -> Result<Option<i64>, sqlx::Error> {
         DB::get_int(row, index)
     }
