@@ -31,6 +31,8 @@
 
 mod feature;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod secret;
 #[cfg(feature = "sqlx")]
 mod sql;
@@ -38,6 +40,8 @@ mod sql;
 use std::{sync::Arc, time::Duration, time::SystemTime};
 
 pub use self::memory::MemoryTokenStore;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisTokenStore;
 #[cfg(feature = "sqlx")]
 pub use self::sql::SqlxTokenStore;
 use crate::{
@@ -78,7 +82,8 @@ pub struct Rehash<'a> {
 }
 
 /// Where API tokens are kept: [`MemoryTokenStore`] for one process and tests,
-/// `SqlxTokenStore` (feature `sqlx`) for several instances.
+/// `SqlxTokenStore` (feature `sqlx`) or `RedisTokenStore` (feature `redis`) for several
+/// instances.
 ///
 /// Implement it with `#[async_trait::async_trait]`, failures as `BoxError`: see
 /// [how the store traits are written](crate::store#the-store-traits).
@@ -115,13 +120,13 @@ pub trait TokenStore: Send + Sync + 'static {
 
 /// A token's scopes as the shared stores keep them: one text, separated by spaces, which no
 /// scope has (see [`NewTokenError::Scope`]).
-#[cfg(feature = "sqlx")]
+#[cfg(any(feature = "sqlx", feature = "redis"))]
 fn scopes_text(scopes: &[String]) -> String {
     scopes.join(" ")
 }
 
 /// The scopes in a text of [`scopes_text`]; none in an empty one.
-#[cfg(feature = "sqlx")]
+#[cfg(any(feature = "sqlx", feature = "redis"))]
 fn scopes_from_text(text: &str) -> Vec<String> {
     text.split(' ')
         .filter(|scope| !scope.is_empty())
