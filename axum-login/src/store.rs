@@ -8,7 +8,8 @@
 //! [`SessionRegistry`](crate::registry::SessionRegistry),
 //! [`RememberStore`](crate::remember::RememberStore),
 //! [`ThrottleStore`](crate::security::ThrottleStore) and, with their features, the second-factor
-//! and passkey stores in [`mfa`](crate::mfa). They are written one way:
+//! and passkey stores in [`mfa`](crate::mfa) and the `TokenStore` of API tokens. They are
+//! written one way:
 //!
 //! - **`#[async_trait]`**. The feature stores are held as `Arc<dyn ...>` (the layer is not
 //!   generic over them), which rules out a native `async fn` in the trait; of the two ways to

@@ -61,11 +61,7 @@ sqlx_store! {
     fn new(dialect) {
         let t = dialect.quote("axum_login_session_registry");
         let (key, int) = (dialect.exact_text_type(), dialect.int_type());
-        let text = if dialect == Dialect::MySql {
-            "BLOB"
-        } else {
-            "TEXT"
-        };
+        let text = dialect.text_type();
         let columns = format!(
             "user_id {key} NOT NULL, id {key} NOT NULL, session_id {text}, created_at {int} NOT NULL, last_seen {int} NOT NULL, address {text}, user_agent {text}, expires_at {int} NOT NULL, remember {text}, PRIMARY KEY (user_id, id)"
         );

@@ -1,10 +1,11 @@
 //! The kit every sqlx store of the crate is written with: the sessions, the registry, the
-//! remember-me tokens, the throttle and the second factors.
+//! remember-me tokens, the throttle, the second factors and the API tokens.
 //!
 //! A store renders its statements once (see [`Dialect::render`]) and runs them through a
 //! [`Db`]: it binds their parameters ([`Param`]), tells whether a conditional statement matched
-//! a row, reads text that MySQL hands back as bytes, creates the store's tables, and runs each
-//! statement again when the database rolled it back to break a lock conflict ([`retry`]).
+//! a row (or how many), reads text that MySQL hands back as bytes, creates the store's tables,
+//! and runs each statement again when the database rolled it back to break a lock conflict
+//! ([`retry`]).
 //! Everything that differs between SQLite, PostgreSQL and MySQL/MariaDB at run time is here, so
 //! a store holds only its SQL and what its rows mean.
 
@@ -66,7 +67,7 @@ pub trait SqlxDatabase: Database {
     #[doc(hidden)]
     fn bind_int<'q>(
         query: Query<'q, Self, Self::Arguments<'q>>,
-        value: i64,
+        value: Option<i64>,
     ) -> Query<'q, Self, Self::Arguments<'q>>;
 
     #[doc(hidden)]
@@ -105,6 +106,7 @@ where
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    Option<i64>: for<'q> Encode<'q, DB> + Type<DB>,
     Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
     String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
@@ -125,7 +127,7 @@ where
 
     fn bind_int<'q>(
         query: Query<'q, Self, Self::Arguments<'q>>,
-        value: i64,
+        value: Option<i64>,
     ) -> Query<'q, Self, Self::Arguments<'q>> {
         query.bind(value)
     }
@@ -172,6 +174,9 @@ pub(crate) enum Param<'a> {
     OptText(Option<&'a str>),
     Bytes(&'a [u8]),
     Int(i64),
+    /// An integer or `NULL` (an API token's optional times).
+    #[cfg(feature = "tokens")]
+    OptInt(Option<i64>),
 }
 
 /// A store's pool and statements (`Q`, rendered once for the pool's database), and its count
@@ -251,7 +256,9 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
                 Param::Text(text) => DB::bind_text(query, Some(text)),
                 Param::OptText(text) => DB::bind_text(query, text),
                 Param::Bytes(bytes) => DB::bind_bytes(query, bytes),
-                Param::Int(int) => DB::bind_int(query, int),
+                Param::Int(int) => DB::bind_int(query, Some(int)),
+                #[cfg(feature = "tokens")]
+                Param::OptInt(int) => DB::bind_int(query, int),
             };
         }
         query
@@ -303,9 +310,19 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
         statement: &Matched,
         params: &[Param<'_>],
     ) -> Result<bool, sqlx::Error> {
+        Ok(self.rows_matched(statement, params).await? > 0)
+    }
+
+    /// How many rows the conditional `UPDATE` or `DELETE` `statement` matched, again after a
+    /// lock conflict.
+    pub(crate) async fn rows_matched(
+        &self,
+        statement: &Matched,
+        params: &[Param<'_>],
+    ) -> Result<u64, sqlx::Error> {
         retry(|| async {
             let mut conn = self.pool.acquire().await?;
-            self.matched_in(&mut conn, statement, params).await
+            self.rows_matched_in(&mut conn, statement, params).await
         })
         .await
     }
@@ -340,22 +357,34 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
         DB::fetch_all(Self::query(statement, params), conn).await
     }
 
-    /// Whether `statement` matched a row, on `conn`.
-    ///
-    /// sqlx has no count of affected rows that is the same on every database: PostgreSQL and
-    /// SQLite return a row per matched row (`RETURNING 1`), and MySQL is asked for
-    /// `ROW_COUNT()` on the same connection, which counts matched rows, not changed ones, as
-    /// sqlx connects with `CLIENT_FOUND_ROWS`.
+    /// Whether `statement` matched a row, on `conn` (the TOTP store's removal, in a
+    /// transaction).
+    #[cfg(feature = "totp")]
     pub(crate) async fn matched_in(
         &self,
         conn: &mut DB::Connection,
         statement: &Matched,
         params: &[Param<'_>],
     ) -> Result<bool, sqlx::Error> {
+        Ok(self.rows_matched_in(conn, statement, params).await? > 0)
+    }
+
+    /// How many rows `statement` matched, on `conn`.
+    ///
+    /// sqlx has no count of affected rows that is the same on every database: PostgreSQL and
+    /// SQLite return a row per matched row (`RETURNING 1`), and MySQL is asked for
+    /// `ROW_COUNT()` on the same connection, which counts matched rows, not changed ones, as
+    /// sqlx connects with `CLIENT_FOUND_ROWS`.
+    async fn rows_matched_in(
+        &self,
+        conn: &mut DB::Connection,
+        statement: &Matched,
+        params: &[Param<'_>],
+    ) -> Result<u64, sqlx::Error> {
         let statement = &statement.statement;
         if self.dialect != Dialect::MySql {
             let rows = DB::fetch_all(Self::query(statement, params), &mut *conn).await?;
-            return Ok(!rows.is_empty());
+            return Ok(rows.len() as u64);
         }
         DB::execute(Self::query(statement, params), &mut *conn).await?;
         let row = DB::fetch_optional(sqlx::query::<DB>("SELECT ROW_COUNT()"), conn).await?;
@@ -363,7 +392,8 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
             Some(row) => DB::get_int(&row, 0)?,
             None => None,
         };
-        Ok(count.unwrap_or(0) > 0)
+        // -1 answers a statement that changed no table (it cannot be one of these).
+        Ok(count.map_or(0, |count| u64::try_from(count).unwrap_or(0)))
     }
 
     /// The integer in column `index`, which is `NOT NULL`.
@@ -374,8 +404,9 @@ impl<DB: SqlxDatabase, Q> Db<DB, Q> {
         })
     }
 
-    /// The integer in column `index`, or `None` for `NULL` (the TOTP store's last step).
-    #[cfg(feature = "totp")]
+    /// The integer in column `index`, or `None` for `NULL` (the TOTP store's last step, an API
+    /// token's optional times).
+    #[cfg(any(feature = "totp", feature = "tokens"))]
     pub(crate) fn opt_int(&self, row: &DB::Row, index: usize) -> Result<Option<i64>, sqlx::Error> {
         DB::get_int(row, index)
     }

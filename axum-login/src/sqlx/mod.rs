@@ -4,7 +4,7 @@
 //! from [`SqlxUser`], which `#[derive(UserStore)]` implements (or the app, by hand).
 //!
 //! The other sqlx stores (sessions, the registry, remember-me tokens, the throttle, second
-//! factors and passkeys) are written with one kit, kept here: statements rendered once per
+//! factors, passkeys and API tokens) are written with one kit, kept here: statements rendered once per
 //! database, their parameters bound, a conditional statement's match read, MySQL's binary text
 //! decoded, tables created and lock conflicts retried the same way for all of them. They run on
 //! any [`SqlxDatabase`]. How their traits are written: [`crate::store`].

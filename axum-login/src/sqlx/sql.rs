@@ -45,6 +45,13 @@ impl Dialect {
         }
     }
 
+    /// The column type of a text of any length that is no key: names, user agents, scopes. On
+    /// MySQL it is bytes, compared byte for byte like the exact columns, and
+    /// [`Db::text`](super::db::Db::text) reads it as it reads those.
+    pub(crate) fn text_type(self) -> &'static str {
+        if self == Self::MySql { "BLOB" } else { "TEXT" }
+    }
+
     /// The column type of bytes of any length.
     pub(crate) fn bytes_type(self) -> &'static str {
         if self == Self::Postgres {
@@ -481,7 +488,7 @@ impl Statements {
 }
 
 /// `INSERT INTO table (columns) VALUES ($1, ...)`, a placeholder per column.
-fn insert(table: &str, columns: &[&str]) -> String {
+pub(crate) fn insert(table: &str, columns: &[&str]) -> String {
     let values: Vec<_> = (1..=columns.len()).map(|n| format!("${n}")).collect();
     format!(
         "INSERT INTO {table} ({}) VALUES ({})",

@@ -31,11 +31,19 @@
 
 mod feature;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod secret;
+#[cfg(feature = "sqlx")]
+mod sql;
 
 use std::{sync::Arc, time::Duration, time::SystemTime};
 
 pub use self::memory::MemoryTokenStore;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisTokenStore;
+#[cfg(feature = "sqlx")]
+pub use self::sql::SqlxTokenStore;
 pub use crate::error::NewTokenError;
 use crate::{
     error::BoxError,
@@ -74,7 +82,9 @@ pub struct Rehash<'a> {
     pub to: &'a str,
 }
 
-/// Where API tokens are kept: [`MemoryTokenStore`] for one process and tests.
+/// Where API tokens are kept: [`MemoryTokenStore`] for one process and tests,
+/// `SqlxTokenStore` (feature `sqlx`) or `RedisTokenStore` (feature `redis`) for several
+/// instances.
 ///
 /// Implement it with `#[async_trait::async_trait]`, failures as `BoxError`: see
 /// [how the store traits are written](crate::store#the-store-traits).
@@ -107,6 +117,22 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), BoxError> {
         self.find("").await.map(drop)
     }
+}
+
+/// A token's scopes as the shared stores keep them: one text, separated by spaces, which no
+/// scope has (see [`NewTokenError::Scope`]).
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+fn scopes_text(scopes: &[String]) -> String {
+    scopes.join(" ")
+}
+
+/// The scopes in a text of [`scopes_text`]; none in an empty one.
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+fn scopes_from_text(text: &str) -> Vec<String> {
+    text.split(' ')
+        .filter(|scope| !scope.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// API tokens and their options, for
