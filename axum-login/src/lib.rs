@@ -432,7 +432,8 @@ pub mod __private;
     feature = "ldap",
     feature = "totp",
     feature = "test-util",
-    feature = "metrics"
+    feature = "metrics",
+    feature = "tokens"
 ))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

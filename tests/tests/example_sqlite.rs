@@ -1930,7 +1930,13 @@ async fn every_form_that_posts_carries_a_csrf_token() {
     let mut pages = Vec::new();
     pages.push(text(browser.get("/login").await).await);
     browser.logged_in_as("ferris", "hunter42").await;
-    for path in ["/", "/password", "/account/sessions", "/account/2fa"] {
+    for path in [
+        "/",
+        "/password",
+        "/account/sessions",
+        "/account/2fa",
+        "/account/tokens",
+    ] {
         let response = browser.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         pages.push(text(response).await);
@@ -1981,6 +1987,11 @@ async fn every_post_without_a_csrf_token_is_403_and_changes_nothing() {
         ("/account/2fa", &[("code", "123456")][..]),
         ("/account/2fa/recovery-codes", &[][..]),
         ("/account/2fa/disable", &[][..]),
+        (
+            "/account/tokens",
+            &[("name", "ci"), ("scopes", "profile:read")][..],
+        ),
+        ("/account/tokens/any/revoke", &[][..]),
     ] {
         let response = browser
             .client
@@ -1998,4 +2009,121 @@ async fn every_post_without_a_csrf_token_is_403_and_changes_nothing() {
     assert_eq!(listed_sessions(&browser).await.len(), 1);
     let other = server.browser();
     other.logged_in_as("ferris", "hunter42").await;
+}
+
+/// The secret a token page shows once, if it shows one.
+fn new_token(page: &str) -> Option<String> {
+    let start = page.find(r#"<code id="new-token">"#)? + r#"<code id="new-token">"#.len();
+    let end = start + page[start..].find("</code>")?;
+    Some(page[start..end].to_owned())
+}
+
+/// `GET /api/me` as an API client with `token`, if any.
+async fn api_me(server: &Server, token: Option<&str>) -> reqwest::Response {
+    let request = reqwest::Client::new()
+        .get(server.url("/api/me"))
+        .header("accept", "application/json");
+    let request = match token {
+        Some(token) => request.header("authorization", format!("Bearer {token}")),
+        None => request,
+    };
+    request.send().await.expect("GET is answered")
+}
+
+/// The API tokens of the account page: created with a name, scopes and an expiry and shown
+/// once, listed, used on `GET /api/me` as the session is, refused per RFC 6750, and revoked.
+#[tokio::test]
+async fn api_tokens_are_created_listed_used_and_revoked() {
+    let server = Server::start().await;
+    let browser = server.browser();
+    browser.logged_in_as("ferris", "hunter42").await;
+    let page = browser.get("/account/tokens").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let created = browser
+        .post(
+            "/account/tokens",
+            &[
+                ("name", "laptop script"),
+                ("scopes", "profile:read"),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let page = text(created).await;
+    let secret = new_token(&page).expect("the new token is shown");
+    assert!(secret.starts_with("alt_"), "{secret}");
+    assert!(page.contains("laptop script"), "{page}");
+    let listed = text(browser.get("/account/tokens").await).await;
+    assert!(listed.contains("laptop script"), "{listed}");
+    assert!(new_token(&listed).is_none(), "a secret is shown once");
+
+    // The same JSON for the session and the token, but for how.
+    let by_session: serde_json::Value = browser.get("/api/me").await.json().await.expect("JSON");
+    assert_eq!(
+        by_session,
+        serde_json::json!({"username": "ferris", "via": "session"})
+    );
+    let by_token = api_me(&server, Some(&secret)).await;
+    assert_eq!(by_token.status(), StatusCode::OK);
+    let by_token: serde_json::Value = by_token.json().await.expect("JSON");
+    assert_eq!(
+        by_token,
+        serde_json::json!({"username": "ferris", "via": "token"})
+    );
+
+    // RFC 6750: no credentials, a bad token, a token without the scope.
+    let anonymous = api_me(&server, None).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    let bad = api_me(&server, Some("alt_not_a_token")).await;
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bad.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    let writer = browser
+        .post(
+            "/account/tokens",
+            &[("name", "poster"), ("scopes", "posts:write")],
+        )
+        .await;
+    let writer = new_token(&text(writer).await).expect("a second token");
+    let unscoped = api_me(&server, Some(&writer)).await;
+    assert_eq!(unscoped.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        unscoped.headers()["www-authenticate"],
+        r#"Bearer error="insufficient_scope", scope="profile:read""#
+    );
+
+    // An unknown scope or a year and a day: refused, with the form again.
+    let refused = browser
+        .post("/account/tokens", &[("name", "x"), ("scopes", "admin")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = browser
+        .post(
+            "/account/tokens",
+            &[
+                ("name", "x"),
+                ("scopes", "profile:read"),
+                ("expires_in_days", "367"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Revoked from the page: the token stops at once.
+    let listed = text(browser.get("/account/tokens").await).await;
+    let marker = r#"<tr class="token" data-token=""#;
+    let start = listed.find(marker).expect("a token row") + marker.len();
+    let id = &listed[start..start + listed[start..].find('"').expect("the id ends")];
+    let revoked = browser
+        .post(&format!("/account/tokens/{id}/revoke"), &[])
+        .await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        api_me(&server, Some(&secret)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }

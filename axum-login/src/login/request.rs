@@ -62,7 +62,9 @@ struct RequestInner {
     cycle_with_response: AtomicBool,
     /// The request's span, which gets the user's id once it is known.
     span: tracing::Span,
-    /// The request's `Authorization` header, for a feature that reads credentials from it.
+    /// The request's `Authorization` header, for a feature that reads credentials from it
+    /// (API tokens, which a build may leave out).
+    #[allow(dead_code)]
     authorization: Option<axum::http::HeaderValue>,
     /// How a refusal of this request asks for credentials (`WWW-Authenticate`), when a
     /// feature that reads them says.
@@ -113,6 +115,7 @@ impl RequestAuth {
     }
 
     /// The request's `Authorization` header, if it is text.
+    #[allow(dead_code)] // For feature folders a build may leave out (API tokens).
     pub(crate) fn authorization(&self) -> Option<&str> {
         self.0
             .authorization
@@ -121,6 +124,7 @@ impl RequestAuth {
     }
 
     /// Says how a refusal of this request asks for credentials.
+    #[allow(dead_code)] // For feature folders a build may leave out (API tokens).
     pub(crate) fn set_challenge(&self, challenge: Challenge) {
         *lock(&self.0.challenge) = Some(challenge);
     }

@@ -22,7 +22,7 @@
 //! | `axum_login_csrf_refusals_total` | counter | `reason`: `missing`, `malformed`, `mismatch` | unsafe requests [`CsrfLayer`](crate::csrf::CsrfLayer) refused: no token, not a token, another browser's token |
 //! | `axum_login_token_refusals_total` | counter | `reason`: `malformed`, `unknown`, `expired`, `inactive_user` | API tokens refused (feature `tokens`): not a token, not held (never issued or revoked), expired, of a deactivated user |
 //! | `axum_login_password_verify_seconds` | histogram | none | the time of one password verification (argon2, feature `password`: `SqlxStore`, `verify_password`) on the password threads, the wait in their queue excluded; unknown users too |
-//! | `axum_login_store_call_seconds` | histogram | `store`: `users`, `sessions`, `registry`, `remember_me`, `throttle`, `second_factors`; `call`: the trait method; `outcome`: `ok`, `error`, `cancelled` | the time of one call of a store wrapped in [`Timed`] |
+//! | `axum_login_store_call_seconds` | histogram | `store`: `users`, `sessions`, `registry`, `remember_me`, `throttle`, `second_factors`, `api_tokens`; `call`: the trait method; `outcome`: `ok`, `error`, `cancelled` | the time of one call of a store wrapped in [`Timed`] |
 //!
 //! Every label takes one of the values listed: none carries a user, an address or anything
 //! else a visitor controls, so the number of series is fixed.

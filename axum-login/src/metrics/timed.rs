@@ -443,3 +443,51 @@ mod second_factors {
         }
     }
 }
+
+#[cfg(feature = "tokens")]
+mod api_tokens {
+    use std::time::SystemTime;
+
+    use super::{Timed, time};
+    use crate::{
+        error::BoxError,
+        tokens::{ApiToken, Rehash, TokenStore},
+    };
+
+    const STORE: &str = "api_tokens";
+
+    #[async_trait::async_trait]
+    impl<S: TokenStore> TokenStore for Timed<S> {
+        async fn insert(&self, token: &ApiToken) -> Result<(), BoxError> {
+            time(STORE, "insert", self.inner.insert(token)).await
+        }
+
+        async fn find(&self, hash: &str) -> Result<Option<ApiToken>, BoxError> {
+            time(STORE, "find", self.inner.find(hash)).await
+        }
+
+        async fn list(&self, user: &str) -> Result<Vec<ApiToken>, BoxError> {
+            time(STORE, "list", self.inner.list(user)).await
+        }
+
+        async fn touch(&self, id: &str, at: SystemTime) -> Result<(), BoxError> {
+            time(STORE, "touch", self.inner.touch(id, at)).await
+        }
+
+        async fn rehash(&self, rehash: &Rehash<'_>) -> Result<bool, BoxError> {
+            time(STORE, "rehash", self.inner.rehash(rehash)).await
+        }
+
+        async fn revoke(&self, user: &str, id: &str) -> Result<bool, BoxError> {
+            time(STORE, "revoke", self.inner.revoke(user, id)).await
+        }
+
+        async fn revoke_user(&self, user: &str) -> Result<u64, BoxError> {
+            time(STORE, "revoke_user", self.inner.revoke_user(user)).await
+        }
+
+        async fn ping(&self) -> Result<(), BoxError> {
+            time(STORE, "ping", self.inner.ping()).await
+        }
+    }
+}

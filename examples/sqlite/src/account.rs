@@ -70,7 +70,7 @@ impl From<SessionInfo> for SessionRow {
 
 /// A time as the page shows it, to the second, in UTC (the server does not know the reader's
 /// time zone).
-fn timestamp(at: SystemTime) -> String {
+pub(crate) fn timestamp(at: SystemTime) -> String {
     let at = OffsetDateTime::from(at);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",

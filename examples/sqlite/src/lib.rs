@@ -14,6 +14,7 @@ mod account;
 mod ops;
 mod routes;
 mod templates;
+mod tokens;
 mod user;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -29,6 +30,7 @@ use axum_login::{
     session::SqlxSessionStore,
     session_layer,
     sqlx::SqlxStoreError,
+    tokens::{ApiTokens, SqlxTokenStore},
 };
 use secrecy::SecretString;
 use sqlx::{
@@ -204,6 +206,10 @@ impl Demo {
 
         let mfa = Arc::new(mfa);
         let (registry, remember) = account_stores(&pool).await.map_err(db_error)?;
+        // API tokens in the demo's database too: a restart keeps them (with a fixed
+        // `SESSION_KEY`, which their hashes are keyed with).
+        let api_tokens = SqlxTokenStore::new(pool.clone());
+        api_tokens.migrate().await.map_err(db_error)?;
         let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(pool);
         sessions.migrate().await.map_err(db_error)?;
         let cleanup = tokio::spawn({
@@ -247,6 +253,7 @@ impl Demo {
             // unless its cookie was given after a second factor, and `fresh_mfa` guards ask
             // them for the second factor itself.
             .second_factors(mfa.clone())
+            .api_tokens(ApiTokens::new(Timed::new(api_tokens)))
             .events(audit)
             .metrics()
             .build();

@@ -26,7 +26,7 @@ use axum_login::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Access, SecondFactors, Store, User, account, templates::Templates};
+use crate::{Access, SecondFactors, Store, User, account, templates::Templates, tokens};
 
 pub(crate) type Auth = AuthSession<Store>;
 
@@ -72,6 +72,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/admin", get(admin))
         .route("/password", get(password_page).post(change_password))
         .merge(account::router())
+        .merge(tokens::router())
         // Every `POST` above needs the token of the form it came from; the pages render it.
         .layer(CsrfLayer::new())
         .with_state(state)

@@ -33,6 +33,7 @@ impl Templates {
                 include_str!("../templates/two_factor.html"),
             ),
             ("secure.html", include_str!("../templates/secure.html")),
+            ("tokens.html", include_str!("../templates/tokens.html")),
         ] {
             env.add_template(name, source)?;
         }
