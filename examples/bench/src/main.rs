@@ -387,6 +387,12 @@ fn print_deploy_targets(rows: &[Row]) {
             1.5,
         ),
         (
+            "guarded, metrics and a timed session store on vs off",
+            ratio("D4m", "D4"),
+            0.95,
+        ),
+        ("guarded, CSRF layer on vs off", ratio("D4c", "D4"), 0.95),
+        (
             "guarded, user cache, vs tower-sessions + Redis alone",
             ratio("D5", "D2"),
             0.9,
@@ -596,6 +602,18 @@ fn main() -> Result<(), Error> {
         let derived_app = derived::app::<derived::User, _>(deploy.users.clone(), ours_redis());
         let by_table_app =
             derived::app::<derived::UserByTable, _>(deploy.users.clone(), ours_redis());
+        // Rows D4m and D4c: row D4 with the metrics (its session store timed as the layer sees
+        // it, `CheckThenSave` included), and with the CSRF layer.
+        let (metrics_app, metrics_calls) = ours::app(
+            users.clone(),
+            axum_login::metrics::Timed::new(ours_redis()),
+            None,
+            true,
+            false,
+            Extra::Metrics,
+        );
+        let (csrf_app, csrf_calls) =
+            ours::app(users.clone(), ours_redis(), None, true, false, Extra::Csrf);
         targets.extend([
             (serve(sessions_only(redis()))?, None, true),
             (serve(upstream_app)?, Some(upstream_calls), true),
@@ -603,6 +621,8 @@ fn main() -> Result<(), Error> {
             (serve(cached_app)?, Some(cached_calls), true),
             (serve(derived_app)?, None, true),
             (serve(by_table_app)?, None, true),
+            (serve(metrics_app)?, Some(metrics_calls), true),
+            (serve(csrf_app)?, Some(csrf_calls), true),
         ]);
     } else {
         println!(
@@ -666,6 +686,18 @@ fn main() -> Result<(), Error> {
                 Row::new("D2 tower-sessions + Redis alone, reads a value", 9, "/public", None),
                 Row::new("D3 axum-login 0.18, login_required!", 10, "/guarded", None),
                 Row::new("D4 ours, #[require_login], no cache", 11, "/guarded", Some("D3")),
+                Row::new(
+                    "D4m ours, #[require_login], no cache, metrics + timed session store",
+                    15,
+                    "/guarded",
+                    Some("D3"),
+                ),
+                Row::new(
+                    "D4c ours, #[require_login], no cache, CSRF layer",
+                    16,
+                    "/guarded",
+                    Some("D3"),
+                ),
                 Row::new("D5 ours, #[require_login], user cache", 12, "/guarded", Some("D3")),
                 Row::new("D6a axum-login 0.18, public route", 10, "/public", None),
                 Row::new("D6b ours, public route", 11, "/public", Some("D6a")),
