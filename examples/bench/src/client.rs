@@ -15,15 +15,28 @@ use tokio::{
 pub(crate) struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
-    /// `GET <path>` with this connection's cookie, prebuilt.
-    get: Vec<u8>,
+    /// The request of [`prepare`](Self::prepare) with this connection's cookie, prebuilt.
+    request: Vec<u8>,
     cookie: String,
+    /// The CSRF token its `POST`s carry in `X-CSRF-Token`, once fetched.
+    csrf_token: Option<String>,
+}
+
+/// What a row sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    /// A `POST` with an empty body, with the connection's CSRF token in `X-CSRF-Token` when it
+    /// has one, as a JSON client sends it.
+    Post,
 }
 
 /// The parts of a response the benchmark looks at.
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) session_cookie: Option<String>,
+    /// Where the body lies in the connection's buffer.
+    body: std::ops::Range<usize>,
 }
 
 fn invalid(message: &str) -> io::Error {
@@ -37,8 +50,9 @@ impl Conn {
         Ok(Self {
             stream,
             buf: Vec::with_capacity(4096),
-            get: Vec::new(),
+            request: Vec::new(),
             cookie: String::new(),
+            csrf_token: None,
         })
     }
 
@@ -47,14 +61,46 @@ impl Conn {
         value.clone_into(&mut self.cookie);
     }
 
-    /// Sets the cookie sent from now on and the path that [`get`](Self::get) requests.
-    pub(crate) fn prepare(&mut self, path: &str) {
-        let cookie = if self.cookie.is_empty() {
+    /// Sets the cookie sent from now on and the request that [`send`](Self::send) sends.
+    pub(crate) fn prepare(&mut self, method: Method, path: &str) {
+        let cookie = self.cookie_header();
+        self.request = match method {
+            Method::Get => format!("GET {path} HTTP/1.1\r\nHost: bench\r\n{cookie}\r\n"),
+            Method::Post => {
+                let token = self
+                    .csrf_token
+                    .as_ref()
+                    .map_or(String::new(), |token| format!("X-CSRF-Token: {token}\r\n"));
+                format!(
+                    "POST {path} HTTP/1.1\r\nHost: bench\r\n{cookie}{token}Content-Length: 0\r\n\r\n"
+                )
+            }
+        }
+        .into_bytes();
+    }
+
+    fn cookie_header(&self) -> String {
+        if self.cookie.is_empty() {
             String::new()
         } else {
             format!("Cookie: id={}\r\n", self.cookie)
-        };
-        self.get = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n{cookie}\r\n").into_bytes();
+        }
+    }
+
+    /// `GET path`, whose body is a CSRF token of this connection's session, kept for the
+    /// `POST`s from the next [`prepare`](Self::prepare) on.
+    pub(crate) async fn fetch_csrf_token(&mut self, path: &str) -> io::Result<()> {
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: bench\r\n{}\r\n",
+            self.cookie_header()
+        );
+        self.stream.write_all(request.as_bytes()).await?;
+        let answer = self.read().await?;
+        expect_ok(answer.status)?;
+        let token = std::str::from_utf8(&self.buf[answer.body])
+            .map_err(|_| invalid("non-UTF-8 CSRF token"))?;
+        self.csrf_token = Some(token.to_owned());
+        Ok(())
     }
 
     /// `POST path` with a form body; remembers the session cookie it sets.
@@ -71,9 +117,9 @@ impl Conn {
         Ok(answer)
     }
 
-    /// The prepared `GET`; the status.
-    pub(crate) async fn get(&mut self) -> io::Result<u16> {
-        self.stream.write_all(&self.get).await?;
+    /// The prepared request; the status.
+    pub(crate) async fn send(&mut self) -> io::Result<u16> {
+        self.stream.write_all(&self.request).await?;
         Ok(self.read().await?.status)
     }
 
@@ -121,6 +167,7 @@ impl Conn {
         Ok(Answer {
             status,
             session_cookie,
+            body: head_end..total,
         })
     }
 
@@ -153,13 +200,13 @@ pub(crate) async fn drive(
     };
     let start = Instant::now();
     while start.elapsed() < warmup {
-        expect_ok(conn.get().await?)?;
+        expect_ok(conn.send().await?)?;
         samples.warmup_requests += 1;
     }
     let start = Instant::now();
     loop {
         let sent = Instant::now();
-        expect_ok(conn.get().await?)?;
+        expect_ok(conn.send().await?)?;
         let done = Instant::now();
         samples
             .latencies

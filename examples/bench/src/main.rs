@@ -16,6 +16,10 @@
 //! with a custom one that leaves the permissions to a query of their own. Without both
 //! variables only the one-process shape runs, and the run says so.
 //!
+//! Every row is a `GET` but `4p`/`4pc`: a `POST` to the guarded route, the request the CSRF
+//! layer checks, without it and with it (the connection sends the token it read once, in
+//! `X-CSRF-Token`, as a JSON client does).
+//!
 //! `cargo run --release -p bench`; knobs: `BENCH_CONNS` (connections per row, default 16),
 //! `BENCH_ROUNDS` (interleaved rounds, default 8), `BENCH_SECS` (seconds per row per round,
 //! default 0.5), `BENCH_LOGINS` (logins in flight for the login check, default 32),
@@ -39,7 +43,7 @@ use std::{
 };
 
 use axum::{Form, Router, http::StatusCode, routing::get};
-use client::{Conn, Samples, drive};
+use client::{Conn, Method, Samples, drive};
 use db::Calls;
 use ours::Extra;
 use tower_sessions::{MemoryStore, Session, SessionManagerLayer, SessionStore};
@@ -103,6 +107,7 @@ struct Server {
 struct Row {
     label: &'static str,
     server: usize,
+    method: Method,
     path: &'static str,
     /// The axum-login 0.18 row this one is compared with.
     versus: Option<&'static str>,
@@ -123,12 +128,21 @@ impl Row {
         Self {
             label,
             server,
+            method: Method::Get,
             path,
             versus,
             latencies: Vec::new(),
             rates: Vec::new(),
             all_requests: 0,
             calls: 0,
+        }
+    }
+
+    /// The row as a `POST` to its path.
+    fn post(self) -> Self {
+        Self {
+            method: Method::Post,
+            ..self
         }
     }
 
@@ -148,14 +162,26 @@ fn percentile(sorted: &[u64], p: usize) -> f64 {
     sorted[(sorted.len() * p / 100).min(sorted.len() - 1)] as f64 / 1000.0
 }
 
-/// Opens `n` connections to `addr`, each logged in as its own user (argon2 runs here, once per
+/// How a server's connections are set up before measuring.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visitor {
+    /// Not logged in: a server without logins (bare axum).
+    Anonymous,
+    /// Logged in as its own user.
+    LoggedIn,
+    /// Logged in, then one `GET /csrf-token` for the token its `POST`s carry, as a JSON
+    /// client reads it once.
+    WithCsrfToken,
+}
+
+/// Opens `n` connections to `addr`, each set up as `visitor` (argon2 runs here, once per
 /// connection, never while measuring).
-async fn logged_in(addr: SocketAddr, n: usize, login: bool) -> Result<Vec<Conn>, Error> {
+async fn logged_in(addr: SocketAddr, n: usize, visitor: Visitor) -> Result<Vec<Conn>, Error> {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
         tasks.spawn(async move {
             let mut conn = Conn::open(addr).await?;
-            if login {
+            if visitor != Visitor::Anonymous {
                 let body = format!(
                     "username={}&password={}",
                     db::username(i % db::USERS),
@@ -164,6 +190,9 @@ async fn logged_in(addr: SocketAddr, n: usize, login: bool) -> Result<Vec<Conn>,
                 let answer = conn.post_form("/login", &body).await?;
                 if answer.status != 200 || answer.session_cookie.is_none() {
                     return Err(format!("login on {addr} answered {}", answer.status).into());
+                }
+                if visitor == Visitor::WithCsrfToken {
+                    conn.fetch_csrf_token("/csrf-token").await?;
                 }
             } else {
                 // A server without logins (bare axum) still gets the request a browser sends:
@@ -180,9 +209,10 @@ async fn logged_in(addr: SocketAddr, n: usize, login: bool) -> Result<Vec<Conn>,
     Ok(conns)
 }
 
-/// Runs every connection of `server` on `path` for one slice.
+/// Runs every connection of `server` on `method path` for one slice.
 async fn slice(
     server: &mut Server,
+    method: Method,
     path: &str,
     warmup: Duration,
     duration: Duration,
@@ -190,7 +220,7 @@ async fn slice(
     let before = server.calls.as_ref().map_or(0, Calls::get);
     let mut tasks = tokio::task::JoinSet::new();
     for mut conn in server.conns.drain(..) {
-        conn.prepare(path);
+        conn.prepare(method, path);
         tasks.spawn(drive(conn, warmup, duration));
     }
     let mut samples = Vec::new();
@@ -231,7 +261,7 @@ async fn login_check(
         all.sort_unstable();
         (percentile(&all, 50), percentile(&all, 99))
     };
-    let (idle, _) = slice(server, "/guarded", warmup, duration).await?;
+    let (idle, _) = slice(server, Method::Get, "/guarded", warmup, duration).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let mut loggers = tokio::task::JoinSet::new();
@@ -273,7 +303,7 @@ async fn login_check(
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     let before = done.load(Ordering::Relaxed);
-    let (busy, _) = slice(server, "/guarded", warmup, duration).await?;
+    let (busy, _) = slice(server, Method::Get, "/guarded", warmup, duration).await?;
     let logins_per_second =
         (done.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
@@ -333,6 +363,11 @@ fn print_targets(rows: &[Row]) {
         ),
         ("guarded, CSRF layer on vs off", ratio("4c", "4"), 0.95),
         (
+            "guarded POST, CSRF layer checking a header token vs off",
+            ratio("4pc", "4p"),
+            0.95,
+        ),
+        (
             "guarded, user cache, vs axum-login's login_required!",
             ratio("5", "3"),
             2.0,
@@ -386,6 +421,12 @@ fn print_deploy_targets(rows: &[Row]) {
             ratio("D4", "D3"),
             1.5,
         ),
+        (
+            "guarded, metrics and a timed session store on vs off",
+            ratio("D4m", "D4"),
+            0.95,
+        ),
+        ("guarded, CSRF layer on vs off", ratio("D4c", "D4"), 0.95),
         (
             "guarded, user cache, vs tower-sessions + Redis alone",
             ratio("D5", "D2"),
@@ -538,6 +579,10 @@ fn main() -> Result<(), Error> {
     );
     // Row 4c: row 4 with the CSRF layer on every route (a `GET` passes it unchecked).
     let (csrf_app, csrf_calls) = ours::app(pool.clone(), memory(), None, true, false, Extra::Csrf);
+    // Row 4pc: the same app on a server of its own, whose connections hold a token, so that
+    // row 4c's sessions stay as they were without one.
+    let (csrf_post_app, csrf_post_calls) =
+        ours::app(pool.clone(), memory(), None, true, false, Extra::Csrf);
     let mut throttle_arms = vec![
         throttle::Arm::new(
             "argon2, default throttle",
@@ -560,16 +605,33 @@ fn main() -> Result<(), Error> {
         (
             serve(Router::new().route("/public", get(hello)))?,
             None,
-            false,
+            Visitor::Anonymous,
         ),
-        (serve(sessions_only(MemoryStore::default()))?, None, true),
-        (serve(upstream_app)?, Some(upstream_calls), true),
-        (serve(ours_app)?, Some(ours_calls), true),
-        (serve(cached_app)?, Some(cached_calls), true),
-        (serve(single_app)?, Some(single_calls), true),
-        (serve(accounts_app)?, Some(accounts_calls), true),
-        (serve(metrics_app)?, Some(metrics_calls), true),
-        (serve(csrf_app)?, Some(csrf_calls), true),
+        (
+            serve(sessions_only(MemoryStore::default()))?,
+            None,
+            Visitor::LoggedIn,
+        ),
+        (
+            serve(upstream_app)?,
+            Some(upstream_calls),
+            Visitor::LoggedIn,
+        ),
+        (serve(ours_app)?, Some(ours_calls), Visitor::LoggedIn),
+        (serve(cached_app)?, Some(cached_calls), Visitor::LoggedIn),
+        (serve(single_app)?, Some(single_calls), Visitor::LoggedIn),
+        (
+            serve(accounts_app)?,
+            Some(accounts_calls),
+            Visitor::LoggedIn,
+        ),
+        (serve(metrics_app)?, Some(metrics_calls), Visitor::LoggedIn),
+        (serve(csrf_app)?, Some(csrf_calls), Visitor::LoggedIn),
+        (
+            serve(csrf_post_app)?,
+            Some(csrf_post_calls),
+            Visitor::WithCsrfToken,
+        ),
     ];
     let deploy = server_rt.block_on(open_deploy())?;
     if let Some(deploy) = &deploy {
@@ -596,13 +658,31 @@ fn main() -> Result<(), Error> {
         let derived_app = derived::app::<derived::User, _>(deploy.users.clone(), ours_redis());
         let by_table_app =
             derived::app::<derived::UserByTable, _>(deploy.users.clone(), ours_redis());
+        // Rows D4m and D4c: row D4 with the metrics (its session store timed as the layer sees
+        // it, `CheckThenSave` included), and with the CSRF layer.
+        let (metrics_app, metrics_calls) = ours::app(
+            users.clone(),
+            axum_login::metrics::Timed::new(ours_redis()),
+            None,
+            true,
+            false,
+            Extra::Metrics,
+        );
+        let (csrf_app, csrf_calls) =
+            ours::app(users.clone(), ours_redis(), None, true, false, Extra::Csrf);
         targets.extend([
-            (serve(sessions_only(redis()))?, None, true),
-            (serve(upstream_app)?, Some(upstream_calls), true),
-            (serve(ours_app)?, Some(ours_calls), true),
-            (serve(cached_app)?, Some(cached_calls), true),
-            (serve(derived_app)?, None, true),
-            (serve(by_table_app)?, None, true),
+            (serve(sessions_only(redis()))?, None, Visitor::LoggedIn),
+            (
+                serve(upstream_app)?,
+                Some(upstream_calls),
+                Visitor::LoggedIn,
+            ),
+            (serve(ours_app)?, Some(ours_calls), Visitor::LoggedIn),
+            (serve(cached_app)?, Some(cached_calls), Visitor::LoggedIn),
+            (serve(derived_app)?, None, Visitor::LoggedIn),
+            (serve(by_table_app)?, None, Visitor::LoggedIn),
+            (serve(metrics_app)?, Some(metrics_calls), Visitor::LoggedIn),
+            (serve(csrf_app)?, Some(csrf_calls), Visitor::LoggedIn),
         ]);
     } else {
         println!(
@@ -617,11 +697,11 @@ fn main() -> Result<(), Error> {
         .build()?;
     let result = client_rt.block_on(async {
         let mut servers = Vec::new();
-        for (addr, calls, login) in targets {
+        for (addr, calls, visitor) in targets {
             servers.push(Server {
                 addr,
                 calls,
-                conns: logged_in(addr, conns, login).await?,
+                conns: logged_in(addr, conns, visitor).await?,
             });
         }
         let mut rows = vec![
@@ -653,6 +733,14 @@ fn main() -> Result<(), Error> {
                 "/guarded",
                 Some("3"),
             ),
+            Row::new("4p ours, #[require_login], no cache, POST", 3, "/guarded", None).post(),
+            Row::new(
+                "4pc ours, #[require_login], no cache, POST, CSRF layer checks the header token",
+                9,
+                "/guarded",
+                None,
+            )
+            .post(),
             Row::new("5 ours, #[require_login], user cache", 4, "/guarded", Some("3")),
             Row::new("6a axum-login 0.18, public route", 2, "/public", None),
             Row::new("6b ours, public route", 3, "/public", Some("6a")),
@@ -663,36 +751,48 @@ fn main() -> Result<(), Error> {
         if deploy.is_some() {
             rows.extend([
                 Row::new("D1 bare axum (floor)", 0, "/public", None),
-                Row::new("D2 tower-sessions + Redis alone, reads a value", 9, "/public", None),
-                Row::new("D3 axum-login 0.18, login_required!", 10, "/guarded", None),
-                Row::new("D4 ours, #[require_login], no cache", 11, "/guarded", Some("D3")),
-                Row::new("D5 ours, #[require_login], user cache", 12, "/guarded", Some("D3")),
-                Row::new("D6a axum-login 0.18, public route", 10, "/public", None),
-                Row::new("D6b ours, public route", 11, "/public", Some("D6a")),
-                Row::new("D7a axum-login 0.18, permission_required! x3", 10, "/three", None),
-                Row::new("D7b ours, 3 permissions, no cache", 11, "/three", Some("D7a")),
-                Row::new("D7c ours, 3 permissions, user cache", 12, "/three", Some("D7a")),
+                Row::new("D2 tower-sessions + Redis alone, reads a value", 10, "/public", None),
+                Row::new("D3 axum-login 0.18, login_required!", 11, "/guarded", None),
+                Row::new("D4 ours, #[require_login], no cache", 12, "/guarded", Some("D3")),
+                Row::new(
+                    "D4m ours, #[require_login], no cache, metrics + timed session store",
+                    16,
+                    "/guarded",
+                    Some("D3"),
+                ),
+                Row::new(
+                    "D4c ours, #[require_login], no cache, CSRF layer",
+                    17,
+                    "/guarded",
+                    Some("D3"),
+                ),
+                Row::new("D5 ours, #[require_login], user cache", 13, "/guarded", Some("D3")),
+                Row::new("D6a axum-login 0.18, public route", 11, "/public", None),
+                Row::new("D6b ours, public route", 12, "/public", Some("D6a")),
+                Row::new("D7a axum-login 0.18, permission_required! x3", 11, "/three", None),
+                Row::new("D7b ours, 3 permissions, no cache", 12, "/three", Some("D7a")),
+                Row::new("D7c ours, 3 permissions, user cache", 13, "/three", Some("D7a")),
                 Row::new(
                     "D4d ours, derived SqlxStore, permissions table, no cache",
-                    13,
+                    14,
                     "/guarded",
                     Some("D3"),
                 ),
                 Row::new(
                     "D4e the same, custom load query: a query per table",
-                    14,
+                    15,
                     "/guarded",
                     Some("D3"),
                 ),
                 Row::new(
                     "D7d ours, derived SqlxStore, 3 permissions, no cache",
-                    13,
+                    14,
                     "/three",
                     Some("D7a"),
                 ),
                 Row::new(
                     "D7e the same, custom load query: a query per table",
-                    14,
+                    15,
                     "/three",
                     Some("D7a"),
                 ),
@@ -708,7 +808,14 @@ fn main() -> Result<(), Error> {
             eprintln!("round {}/{rounds}", round + 1);
             for row in &mut rows {
                 let (samples, calls) =
-                    slice(&mut servers[row.server], row.path, warmup, duration).await?;
+                    slice(
+                    &mut servers[row.server],
+                    row.method,
+                    row.path,
+                    warmup,
+                    duration,
+                )
+                .await?;
                 let mut longest = Duration::ZERO;
                 let mut requests = 0;
                 for sample in samples {

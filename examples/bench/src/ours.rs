@@ -17,7 +17,7 @@ use axum_login::session::{MemoryStore, SessionBackend};
 use axum_login::{
     AuthLayer, AuthSession, AuthUser, SessionKey, Throttle, UserCache, UserStore,
     authz::PermissionRef,
-    csrf::CsrfLayer,
+    csrf::{CsrfLayer, CsrfToken},
     registry::{MemorySessionRegistry, RegistryConfig},
     remember::{MemoryRememberStore, RememberMe},
     require_login, session_layer,
@@ -138,6 +138,11 @@ async fn guarded() -> &'static str {
     crate::BODY
 }
 
+/// A token for the connection's `POST`s, as an endpoint of a JSON client's app gives it.
+async fn csrf_token(token: CsrfToken) -> String {
+    token.value().to_owned()
+}
+
 #[require_login(permission = "a", permission = "b", permission = "c")]
 async fn three_permissions() -> &'static str {
     crate::BODY
@@ -150,7 +155,7 @@ pub(crate) enum Extra {
     /// The auth-event counters (`.metrics()`).
     Metrics,
     /// The CSRF layer on every route but the login, which the bench's client posts without
-    /// reading a form first.
+    /// reading a form first; `/csrf-token` gives a connection its token.
     Csrf,
 }
 
@@ -196,10 +201,13 @@ where
     let mut router = Router::new()
         .route("/login", post(login))
         .route("/public", get(crate::hello))
-        .route("/guarded", get(guarded))
+        // `POST` is the state-changing request, the one the CSRF layer checks.
+        .route("/guarded", get(guarded).post(guarded))
         .route("/three", get(three_permissions));
     if extra == Extra::Csrf {
-        router = router.layer(CsrfLayer::new().exempt("/login"));
+        router = router
+            .route("/csrf-token", get(csrf_token))
+            .layer(CsrfLayer::new().exempt("/login"));
     }
     let router = router.layer(layer.build());
     (router, calls)
