@@ -143,6 +143,9 @@ pub enum TokenRefusal {
     Expired,
     /// The token of a user who is gone or deactivated.
     InactiveUser,
+    /// The request's address sent too many unknown tokens: refused without a lookup until
+    /// the throttle's window ends.
+    Throttled,
 }
 
 /// Why a request's CSRF token was refused.

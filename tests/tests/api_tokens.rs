@@ -14,7 +14,7 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{
-    AuthError, AuthLayer, AuthSession, CurrentUser, SessionKey,
+    AuthError, AuthLayer, AuthSession, CurrentUser, SessionKey, Throttle,
     clock::{Clock, ManualClock},
     events::{AuthEvent, EventRecord, TokenRefusal},
     require_login,
@@ -586,4 +586,81 @@ async fn sessions_can_be_made_to_carry_no_scope() {
     );
     // Unscoped routes still take the session.
     assert_eq!(browser.get("/api/me").await.status(), 200);
+}
+
+#[tokio::test]
+async fn guessed_tokens_lock_out_their_address_and_no_account() {
+    let tokens = MemoryTokenStore::default();
+    let users = TestStore::with_users(&[(1, "alice", "pw-alice")]);
+    let clock = ManualClock::new();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let layer = AuthLayer::builder(users.clone(), session_layer(MemoryStore::default()))
+        .clock(clock.clone())
+        .throttle(Throttle::default().max_token_failures_per_address(3))
+        .api_tokens(ApiTokens::new(tokens.clone()))
+        .events(move |record: &EventRecord| sink.lock().expect("lock").push(record.clone()))
+        .build();
+    let router: Router = routes(Shared::default())
+        .route("/tokens", post(create))
+        .route("/tokens/{id}/revoke", post(revoke))
+        .route("/api/me", get(me));
+    let addr = serve_with_addr(router.layer(layer)).await;
+    let app = App {
+        base: format!("http://{addr}"),
+        store: users,
+        tokens,
+        clock,
+        events,
+    };
+    let (browser, _, valid) = token_for(&app, "alice", "profile:read").await;
+    let (_, revoked_id, revoked) = token_for(&app, "alice", "profile:read").await;
+    assert_eq!(
+        browser
+            .post(&format!("/tokens/{revoked_id}/revoke"), "")
+            .await
+            .status(),
+        200
+    );
+    // Malformed tokens are refused without a lookup, and not counted.
+    for _ in 0..10 {
+        assert_eq!(
+            api(&app, "GET", "/api/me", Some("alt_x")).await.status(),
+            401
+        );
+    }
+    assert_eq!(
+        api(&app, "GET", "/api/me", Some(&valid)).await.status(),
+        200
+    );
+    // Three unknown tokens are the limit; the next is refused, and so is every token from
+    // the address, a valid one too, without a lookup.
+    for _ in 0..4 {
+        assert_eq!(
+            api(&app, "GET", "/api/me", Some(&revoked)).await.status(),
+            401
+        );
+    }
+    let refused = api(&app, "GET", "/api/me", Some(&valid)).await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        challenge(&refused).as_deref(),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    assert_eq!(app.refusals().last(), Some(&TokenRefusal::Throttled));
+    // No account was touched: the password still logs in, and the session still works.
+    assert_eq!(
+        Browser::new(&app.base)
+            .login("alice", "pw-alice", false)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(browser.get("/api/me").await.status(), 200);
+    // The window ends, and with it the lock.
+    app.clock.advance(Duration::from_secs(15 * 60));
+    assert_eq!(
+        api(&app, "GET", "/api/me", Some(&valid)).await.status(),
+        200
+    );
 }

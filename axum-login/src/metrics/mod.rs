@@ -20,7 +20,7 @@
 //! | `axum_login_password_changes_total` | counter | none | passwords changed |
 //! | `axum_login_second_factor_changes_total` | counter | `change`: `totp_enrolled`, `passkey_added`, `removed`, `recovery_code_used`, `recovery_codes_regenerated` | changes to second factors the app reported |
 //! | `axum_login_csrf_refusals_total` | counter | `reason`: `missing`, `malformed`, `mismatch` | unsafe requests [`CsrfLayer`](crate::csrf::CsrfLayer) refused: no token, not a token, another browser's token |
-//! | `axum_login_token_refusals_total` | counter | `reason`: `malformed`, `unknown`, `expired`, `inactive_user` | API tokens refused (feature `tokens`): not a token, not held (never issued or revoked), expired, of a deactivated user |
+//! | `axum_login_token_refusals_total` | counter | `reason`: `malformed`, `unknown`, `expired`, `inactive_user`, `throttled` | API tokens refused (feature `tokens`): not a token, not held (never issued or revoked), expired, of a deactivated user, from an address that sent too many unknown ones |
 //! | `axum_login_password_verify_seconds` | histogram | none | the time of one password verification (argon2, feature `password`: `SqlxStore`, `verify_password`) on the password threads, the wait in their queue excluded; unknown users too |
 //! | `axum_login_store_call_seconds` | histogram | `store`: `users`, `sessions`, `registry`, `remember_me`, `throttle`, `second_factors`, `api_tokens`; `call`: the trait method; `outcome`: `ok`, `error`, `cancelled` | the time of one call of a store wrapped in [`Timed`] |
 //!
@@ -200,11 +200,12 @@ const FAILURES: [LoginFailure; 4] = [
     LoginFailure::Inactive,
     LoginFailure::SecondFactor,
 ];
-const TOKEN_REFUSAL_REASONS: [TokenRefusal; 4] = [
+const TOKEN_REFUSAL_REASONS: [TokenRefusal; 5] = [
     TokenRefusal::Malformed,
     TokenRefusal::Unknown,
     TokenRefusal::Expired,
     TokenRefusal::InactiveUser,
+    TokenRefusal::Throttled,
 ];
 const CSRF_REFUSAL_REASONS: [CsrfRefusal; 3] = [
     CsrfRefusal::Missing,
@@ -252,6 +253,7 @@ fn token_label(reason: TokenRefusal) -> &'static str {
         TokenRefusal::Unknown => "unknown",
         TokenRefusal::Expired => "expired",
         TokenRefusal::InactiveUser => "inactive_user",
+        TokenRefusal::Throttled => "throttled",
     }
 }
 

@@ -16,7 +16,7 @@ use crate::{
     events::{AuthEvent, TokenRefusal},
     layer::AuthLayerBuilder,
     login::{Bearer, Challenge, Change, Feature, RequestAuth, StoreCheck},
-    security::{Keyed, Verified},
+    security::{Keyed, Verified, address_group},
 };
 
 impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
@@ -26,6 +26,15 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
     pub fn api_tokens(self, tokens: ApiTokens) -> Self {
         self.feature(tokens)
     }
+}
+
+/// The most addresses kept as locked out of token lookups.
+const MAX_LOCKED: usize = 10_000;
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The hash under which a store keeps, and finds, a token's secret.
@@ -77,6 +86,56 @@ impl ApiTokens {
         Ok(None)
     }
 
+    /// Whether the request's address sent too many unknown tokens of late: its tokens are
+    /// refused without a lookup until the throttle's window ends.
+    fn locked_out(&self, auth: &RequestAuth, now: SystemTime) -> bool {
+        let Some(address) = auth.client() else {
+            return false;
+        };
+        let group = address_group(address);
+        let mut locked = lock(&self.locked);
+        match locked.get(&group) {
+            Some(until) if *until > now => true,
+            Some(_) => {
+                locked.remove(&group);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Counts an unknown or expired token against the request's address (never an account),
+    /// and remembers the address as locked out once the throttle says so.
+    async fn failed(&self, auth: &RequestAuth, now: SystemTime) -> Result<(), AuthError> {
+        let Some(address) = auth.client() else {
+            return Ok(());
+        };
+        let config = auth.config();
+        let until = config
+            .throttle
+            .token_failed(address, now, &config.key)
+            .await
+            .map_err(AuthError::Throttle)?;
+        if let Some(until) = until {
+            let mut locked = lock(&self.locked);
+            // Bounded: when full, the expired entries go, then the lock that ends first.
+            if locked.len() >= MAX_LOCKED {
+                locked.retain(|_, until| *until > now);
+            }
+            if locked.len() >= MAX_LOCKED {
+                let first = locked
+                    .iter()
+                    .min_by_key(|(_, until)| **until)
+                    .map(|(group, _)| group.clone());
+                if let Some(first) = first {
+                    locked.remove(&first);
+                }
+            }
+            locked.insert(address_group(address), until);
+        }
+        Ok(())
+    }
+
     /// Records a use of `token` at `now`, at most once per
     /// [`touch_interval`](ApiTokens::touch_interval); a failure is logged, never the request's.
     async fn touch(&self, token: &ApiToken, now: SystemTime) {
@@ -114,15 +173,17 @@ impl Feature for ApiTokens {
             return Ok(Some(Self::refuse(auth, TokenRefusal::Malformed, None)));
         }
         let now = auth.config().clock.now();
+        if self.locked_out(auth, now) {
+            return Ok(Some(Self::refuse(auth, TokenRefusal::Throttled, None)));
+        }
         let Some((stored, under_previous_key)) = self.find(auth, token, now).await? else {
+            self.failed(auth, now).await?;
             return Ok(Some(Self::refuse(auth, TokenRefusal::Unknown, None)));
         };
         if stored.expires_at.is_some_and(|at| at <= now) {
-            return Ok(Some(Self::refuse(
-                auth,
-                TokenRefusal::Expired,
-                Some(&stored),
-            )));
+            self.failed(auth, now).await?;
+            let expired = Some(&stored);
+            return Ok(Some(Self::refuse(auth, TokenRefusal::Expired, expired)));
         }
         if under_previous_key {
             let rehash = Rehash {

@@ -37,7 +37,11 @@ mod secret;
 #[cfg(feature = "sqlx")]
 mod sql;
 
-use std::{sync::Arc, time::Duration, time::SystemTime};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
 
 pub use self::memory::MemoryTokenStore;
 #[cfg(feature = "redis")]
@@ -140,6 +144,10 @@ fn scopes_from_text(text: &str) -> Vec<String> {
 #[derive(Clone)]
 pub struct ApiTokens {
     pub(crate) store: Arc<dyn TokenStore>,
+    /// Client addresses (by their throttle group: an IPv6 /64 is one) whose tokens are refused
+    /// until a time, as the throttle last answered: checked before a lookup, without a call to
+    /// the throttle store.
+    pub(crate) locked: Arc<Mutex<HashMap<Vec<u8>, SystemTime>>>,
     pub(crate) touch_interval: Duration,
     pub(crate) max_lifetime: Option<Duration>,
     pub(crate) sessions_have_every_scope: bool,
@@ -156,6 +164,7 @@ impl ApiTokens {
     pub fn new(store: impl TokenStore) -> Self {
         Self {
             store: Arc::new(store),
+            locked: Arc::default(),
             touch_interval: Duration::from_secs(60),
             max_lifetime: Some(Duration::from_secs(366 * 24 * 60 * 60)),
             sessions_have_every_scope: true,

@@ -60,6 +60,8 @@ const DEVICE_COOKIE_SECURE: &str = "__Host-axum_login_device";
 const DEVICE_COOKIE_PLAIN: &str = "axum_login_device";
 /// Wrong second factors of one user that lock it: few, since a code is six digits.
 const DEFAULT_SECOND_FACTOR_FAILURES: u32 = 5;
+/// Unknown or expired API tokens from one address that lock it out of token lookups.
+const DEFAULT_TOKEN_FAILURES: u32 = 20;
 
 /// How login attempts are throttled; give it to
 /// [`AuthLayerBuilder::throttle`](crate::layer::AuthLayerBuilder::throttle).
@@ -73,6 +75,7 @@ const DEFAULT_SECOND_FACTOR_FAILURES: u32 = 5;
 /// | device | attempts carrying this browser's device cookie for the account | 10 | the same |
 /// | address | attempts without a device cookie, from one client address (IPv6 by its /64) | 50 | refused until the window ends |
 /// | second factor | second-factor checks of one user (TOTP and recovery codes, passkeys), from any browser, whatever password was entered before them | 5 | refused until the window ends: the user's second factor is locked, a right code included, and the layer reports [`AuthEvent::SecondFactorLocked`](crate::events::AuthEvent::SecondFactorLocked) |
+/// | API token | unknown or expired API tokens from one client address (feature `tokens`); a valid token is not counted and costs no call | 20 | refused until the window ends: every token from the address gets `401` without a lookup; no account's counters are touched |
 ///
 /// A refused attempt gets `Ok(None)` from [`AuthSession::authenticate`], exactly like wrong
 /// credentials, without asking the store. Unknown usernames are counted like real ones, so
@@ -116,6 +119,7 @@ pub struct Throttle {
     device: Rule,
     address: Rule,
     second_factor: Rule,
+    token: Rule,
     window: Duration,
     device_lifetime: Duration,
     trusted_proxies: Vec<IpAddr>,
@@ -145,6 +149,11 @@ impl Throttle {
             second_factor: Rule {
                 limit: DEFAULT_SECOND_FACTOR_FAILURES,
                 free: DEFAULT_SECOND_FACTOR_FAILURES,
+                delay: Duration::ZERO,
+            },
+            token: Rule {
+                limit: DEFAULT_TOKEN_FAILURES,
+                free: DEFAULT_TOKEN_FAILURES,
                 delay: Duration::ZERO,
             },
             window: Duration::from_secs(15 * 60),
@@ -190,6 +199,14 @@ impl Throttle {
     pub fn max_second_factor_failures(mut self, failures: u32) -> Self {
         self.second_factor.limit = failures.max(1);
         self.second_factor.free = self.second_factor.limit;
+        self
+    }
+
+    /// Unknown or expired API tokens from one client address at which the address's tokens
+    /// are refused unlooked-at until the window ends (feature `tokens`). Default: 20.
+    pub fn max_token_failures_per_address(mut self, failures: u32) -> Self {
+        self.token.limit = failures.max(1);
+        self.token.free = self.token.limit;
         self
     }
 
@@ -396,6 +413,41 @@ impl Throttle {
         }
     }
 
+    /// Counts an unknown or expired API token from `address`, in the address's token counter
+    /// (no account's); answers until when the address's tokens are refused, once it is over
+    /// the rule. Only failures are counted, so a valid token costs no call here.
+    #[allow(dead_code)] // For the API tokens folder, which a build may leave out.
+    pub(crate) async fn token_failed(
+        &self,
+        address: IpAddr,
+        now: SystemTime,
+        key: &SessionKey,
+    ) -> Result<Option<SystemTime>, BoxError> {
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        let group = address::group(address);
+        let reservation = self.reservation(key_of(key.current(), "token", &group), self.token);
+        match store.reserve(&reservation, now).await? {
+            Verdict::Granted => {
+                let ended = Ended {
+                    outcome: Outcome::Failed,
+                    at: now,
+                };
+                store.finish(&reservation, ended).await?;
+                Ok(None)
+            }
+            Verdict::Refused { until, first } => {
+                if first {
+                    log_refusal(Kind::Token, None, Some(address), until, now);
+                }
+                Ok(Some(until))
+            }
+            // Another failure from the address is being counted: this one need not be.
+            Verdict::Busy => Ok(None),
+        }
+    }
+
     /// Counts a second-factor check of `user` (the text of their id) before it runs, in the
     /// user's own counter, which neither a right password nor a device cookie touches.
     pub(crate) async fn gate_second_factor(
@@ -517,7 +569,19 @@ fn log_refusal(
             for_seconds,
             "too many wrong second factors: the user's second factor is locked"
         ),
+        Kind::Token => tracing::warn!(
+            address = ?address,
+            for_seconds,
+            "too many unknown API tokens from this address: its tokens are refused"
+        ),
     }
+}
+
+/// The group a client address is counted in: an IPv4 address, or an IPv6 address's /64 (one
+/// subscriber's network).
+#[allow(dead_code)] // For the API tokens folder, which a build may leave out.
+pub(crate) fn address_group(address: IpAddr) -> Vec<u8> {
+    address::group(address)
 }
 
 /// A name as a log line may show it: at most 64 characters, control characters (a newline
@@ -563,6 +627,8 @@ enum Kind {
     Device,
     Address,
     SecondFactor,
+    #[allow(dead_code)] // Counted by the API tokens folder, which a build may leave out.
+    Token,
 }
 
 /// What the throttle needs to know about one login attempt.
@@ -617,7 +683,7 @@ impl Attempt {
         for (reservation, kind) in &self.reserved {
             let outcome = match (succeeded, kind) {
                 (false, _) => Outcome::Failed,
-                (true, Kind::Address) => Outcome::Succeeded { reset: false },
+                (true, Kind::Address | Kind::Token) => Outcome::Succeeded { reset: false },
                 (true, Kind::Account | Kind::Device | Kind::SecondFactor) => {
                     Outcome::Succeeded { reset: true }
                 }
