@@ -664,3 +664,37 @@ async fn guessed_tokens_lock_out_their_address_and_no_account() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_token_user_comes_from_the_user_cache_like_a_session_user() {
+    let tokens = MemoryTokenStore::default();
+    let users = TestStore::with_users(&[(1, "alice", "pw-alice")]);
+    let layer = AuthLayer::builder(users.clone(), session_layer(MemoryStore::default()))
+        .user_cache(axum_login::UserCache::new(100, Duration::from_secs(60)))
+        .api_tokens(ApiTokens::new(tokens.clone()))
+        .build();
+    let router: Router = routes(Shared::default())
+        .route("/tokens", post(create))
+        .route("/api/me", get(me));
+    let addr = serve_with_addr(router.layer(layer)).await;
+    let app = App {
+        base: format!("http://{addr}"),
+        store: users.clone(),
+        tokens,
+        clock: ManualClock::new(),
+        events: Arc::default(),
+    };
+    let (_, _, secret) = token_for(&app, "alice", "profile:read").await;
+    assert_eq!(
+        api(&app, "GET", "/api/me", Some(&secret)).await.status(),
+        200
+    );
+    let loads = users.loads();
+    for _ in 0..5 {
+        assert_eq!(
+            api(&app, "GET", "/api/me", Some(&secret)).await.status(),
+            200
+        );
+    }
+    assert_eq!(users.loads(), loads, "served from the cache");
+}

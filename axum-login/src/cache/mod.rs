@@ -60,6 +60,44 @@ impl<S: UserStore> Loader<S> {
         self.load_from_store(id).await
     }
 
+    /// The user with `id` for a request that has no session digest to check (an API token,
+    /// whose own check was its lookup): from the cache when it holds them for `realm`, else
+    /// from the store, then cached. A password change revokes the user's tokens and a change
+    /// to their roles is [invalidated](crate::UserCache::invalidate) as for sessions, so a
+    /// cached copy is as fresh as a session's.
+    pub(crate) async fn load_for_credentials(
+        &self,
+        id: &UserId<S>,
+        key: &SessionKey,
+        realm: &Arc<str>,
+    ) -> Result<Option<Arc<S::User>>, AuthError> {
+        #[cfg(feature = "cache")]
+        if let Some(cache) = &self.cache {
+            let cache_key = cache_key(id);
+            if let Some(hit) = cache.get::<S::User>(&cache_key)
+                && hit.realm == *realm
+            {
+                return Ok(Some(hit.user.clone()));
+            }
+            let epoch = cache.epoch();
+            let loaded = std::time::Instant::now();
+            let Some(user) = self.load_from_store(id).await? else {
+                return Ok(None);
+            };
+            let user = Arc::new(user);
+            let entry = Entry {
+                user: user.clone(),
+                digest: key.user_digest(realm, &*user),
+                realm: realm.clone(),
+                loaded,
+            };
+            cache.insert_if_unchanged(cache_key, entry, epoch);
+            return Ok(Some(user));
+        }
+        let _ = (key, realm);
+        Ok(self.load_from_store(id).await?.map(Arc::new))
+    }
+
     /// The user with `id`, from the store: in the next batch when loads are batched; an error
     /// when the store takes longer than the layer's bound.
     async fn load_from_store(&self, id: &UserId<S>) -> Result<Option<S::User>, AuthError> {

@@ -265,16 +265,21 @@ impl<S: UserStore> Backend<S> {
         let Bearer::User { user: id, scopes } = bearer else {
             return Ok(None);
         };
+        let (key, realm) = (&self.config.key, &self.config.realm);
         let user = match parse_id::<S>(&id) {
-            Some(parsed) => self.loader.store_load(&parsed).await?,
+            Some(parsed) => {
+                self.loader
+                    .load_for_credentials(&parsed, key, realm)
+                    .await?
+            }
             None => None,
         };
-        let Some(user) = user.filter(AuthUser::is_active) else {
+        let Some(user) = user.filter(|user| user.is_active()) else {
             feature.bearer_refused(auth, &id);
             return Ok(None);
         };
         Ok(Some(Login {
-            user: Arc::new(user),
+            user,
             // Never fresh: a guard's `fresh` measures from here, and the guard refuses a
             // token login before it looks.
             login_at: SystemTime::UNIX_EPOCH,
