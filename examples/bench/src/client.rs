@@ -20,6 +20,9 @@ pub(crate) struct Conn {
     cookie: String,
     /// The CSRF token its `POST`s carry in `X-CSRF-Token`, once fetched.
     csrf_token: Option<String>,
+    /// The API token every request carries in `Authorization: Bearer`, once fetched; the
+    /// connection then sends no cookie.
+    api_token: Option<String>,
 }
 
 /// What a row sends.
@@ -53,6 +56,7 @@ impl Conn {
             request: Vec::new(),
             cookie: String::new(),
             csrf_token: None,
+            api_token: None,
         })
     }
 
@@ -80,11 +84,29 @@ impl Conn {
     }
 
     fn cookie_header(&self) -> String {
-        if self.cookie.is_empty() {
+        if let Some(token) = &self.api_token {
+            format!("Authorization: Bearer {token}\r\n")
+        } else if self.cookie.is_empty() {
             String::new()
         } else {
             format!("Cookie: id={}\r\n", self.cookie)
         }
+    }
+
+    /// `POST path`, whose body is an API token of this connection's user, sent from the next
+    /// [`prepare`](Self::prepare) on instead of the session cookie.
+    pub(crate) async fn fetch_api_token(&mut self, path: &str) -> io::Result<()> {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: bench\r\n{}Content-Length: 0\r\n\r\n",
+            self.cookie_header()
+        );
+        self.stream.write_all(request.as_bytes()).await?;
+        let answer = self.read().await?;
+        expect_ok(answer.status)?;
+        let token = std::str::from_utf8(&self.buf[answer.body])
+            .map_err(|_| invalid("non-UTF-8 API token"))?;
+        self.api_token = Some(token.to_owned());
+        Ok(())
     }
 
     /// `GET path`, whose body is a CSRF token of this connection's session, kept for the

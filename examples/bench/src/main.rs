@@ -172,6 +172,9 @@ enum Visitor {
     /// Logged in, then one `GET /csrf-token` for the token its `POST`s carry, as a JSON
     /// client reads it once.
     WithCsrfToken,
+    /// Logged in, then one `POST /api-token` for an API token it sends from then on instead
+    /// of its session cookie.
+    WithApiToken,
 }
 
 /// Opens `n` connections to `addr`, each set up as `visitor` (argon2 runs here, once per
@@ -193,6 +196,9 @@ async fn logged_in(addr: SocketAddr, n: usize, visitor: Visitor) -> Result<Vec<C
                 }
                 if visitor == Visitor::WithCsrfToken {
                     conn.fetch_csrf_token("/csrf-token").await?;
+                }
+                if visitor == Visitor::WithApiToken {
+                    conn.fetch_api_token("/api-token").await?;
                 }
             } else {
                 // A server without logins (bare axum) still gets the request a browser sends:
@@ -362,6 +368,16 @@ fn print_targets(rows: &[Row]) {
             0.95,
         ),
         ("guarded, CSRF layer on vs off", ratio("4c", "4"), 0.95),
+        (
+            "guarded, an API token vs a session, no cache",
+            ratio("4t", "4"),
+            0.95,
+        ),
+        (
+            "guarded, an API token vs a session, user cache",
+            ratio("5t", "5"),
+            0.95,
+        ),
         (
             "guarded POST, CSRF layer checking a header token vs off",
             ratio("4pc", "4p"),
@@ -690,6 +706,32 @@ fn main() -> Result<(), Error> {
         );
     }
 
+    // Rows 4t and 5t: rows 4 and 5 with API tokens, each connection sending its token
+    // instead of its session cookie; after the deployment shape's servers, whose numbers stay.
+    let tokens_server = targets.len();
+    let (tokens_app, tokens_calls) =
+        ours::app(pool.clone(), memory(), None, true, false, Extra::Tokens);
+    let (cached_tokens_app, cached_tokens_calls) = ours::app(
+        pool.clone(),
+        memory(),
+        Some(ours::cache()),
+        true,
+        false,
+        Extra::Tokens,
+    );
+    targets.extend([
+        (
+            serve(tokens_app)?,
+            Some(tokens_calls),
+            Visitor::WithApiToken,
+        ),
+        (
+            serve(cached_tokens_app)?,
+            Some(cached_tokens_calls),
+            Visitor::WithApiToken,
+        ),
+    ]);
+
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("client")
@@ -742,6 +784,18 @@ fn main() -> Result<(), Error> {
             )
             .post(),
             Row::new("5 ours, #[require_login], user cache", 4, "/guarded", Some("3")),
+            Row::new(
+                "4t ours, #[require_login], no cache, API token instead of the session",
+                tokens_server,
+                "/guarded",
+                Some("3"),
+            ),
+            Row::new(
+                "5t ours, #[require_login], user cache, API token instead of the session",
+                tokens_server + 1,
+                "/guarded",
+                Some("3"),
+            ),
             Row::new("6a axum-login 0.18, public route", 2, "/public", None),
             Row::new("6b ours, public route", 3, "/public", Some("6a")),
             Row::new("7a axum-login 0.18, permission_required! x3", 2, "/three", None),

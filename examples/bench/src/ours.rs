@@ -21,7 +21,9 @@ use axum_login::{
     registry::{MemorySessionRegistry, RegistryConfig},
     remember::{MemoryRememberStore, RememberMe},
     require_login, session_layer,
+    tokens::{ApiTokens, MemoryTokenStore, NewToken},
 };
+use secrecy::ExposeSecret;
 
 #[derive(Clone, Debug)]
 pub(crate) struct User {
@@ -138,6 +140,20 @@ async fn guarded() -> &'static str {
     crate::BODY
 }
 
+/// An API token for the connection's user, made once before the measure.
+async fn api_token(auth: AuthSession<Store>) -> Response {
+    let new = NewToken {
+        name: "bench".to_owned(),
+        scopes: Vec::new(),
+        lifetime: None,
+    };
+    match auth.create_token(new).await {
+        Ok(Some(created)) => created.secret.expose_secret().to_owned().into_response(),
+        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
 /// A token for the connection's `POST`s, as an endpoint of a JSON client's app gives it.
 async fn csrf_token(token: CsrfToken) -> String {
     token.value().to_owned()
@@ -157,6 +173,9 @@ pub(crate) enum Extra {
     /// The CSRF layer on every route but the login, which the bench's client posts without
     /// reading a form first; `/csrf-token` gives a connection its token.
     Csrf,
+    /// API tokens (in memory); `POST /api-token` gives a logged-in connection one, which it
+    /// sends instead of its session cookie.
+    Tokens,
 }
 
 /// The app over `sessions`, with the user cache when `cache` is given, batched user loads
@@ -193,6 +212,9 @@ where
     if extra == Extra::Metrics {
         layer = layer.metrics();
     }
+    if extra == Extra::Tokens {
+        layer = layer.api_tokens(ApiTokens::new(MemoryTokenStore::default()));
+    }
     if accounts {
         layer = layer
             .session_registry(RegistryConfig::new(MemorySessionRegistry::default()))
@@ -204,6 +226,9 @@ where
         // `POST` is the state-changing request, the one the CSRF layer checks.
         .route("/guarded", get(guarded).post(guarded))
         .route("/three", get(three_permissions));
+    if extra == Extra::Tokens {
+        router = router.route("/api-token", post(api_token));
+    }
     if extra == Extra::Csrf {
         router = router
             .route("/csrf-token", get(csrf_token))
