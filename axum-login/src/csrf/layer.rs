@@ -154,6 +154,8 @@ struct RequestState {
     from_cookie: Option<Secret>,
     /// The secret this request's check accepted or its tokens were made from.
     in_use: Mutex<Option<InUse>>,
+    /// Whether the check found the secret in the session (not in the cookie).
+    checked_in_session: std::sync::atomic::AtomicBool,
 }
 
 struct InUse {
@@ -254,6 +256,7 @@ where
             cookie_name,
             from_cookie,
             in_use: Mutex::new(None),
+            checked_in_session: std::sync::atomic::AtomicBool::new(false),
         }));
         req.extensions_mut().insert(state.clone());
         // A request with credentials of its own (an API token) is never its session's: a
@@ -306,7 +309,14 @@ async fn check(
     max_form_bytes: usize,
 ) -> Result<Request, Response> {
     let secret = match session_secret(auth.session()).await {
-        Ok(stored) => stored.or_else(|| state.cookie_secret().cloned()),
+        Ok(Some(stored)) => {
+            state
+                .0
+                .checked_in_session
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            Some(stored)
+        }
+        Ok(None) => state.cookie_secret().cloned(),
         Err(error) => return Err(crate::AuthError::Session(error).into_response()),
     };
     let (req, token) = token_of(req, max_form_bytes).await?;
@@ -413,6 +423,16 @@ async fn keep_secret(auth: &RequestAuth, state: &RequestCsrf, response: &mut Res
     else {
         return;
     };
+    // A checked request whose secret was the session's, and whose session nothing changed:
+    // the secret is where it was, and there is nothing to keep. The common `POST` of a
+    // logged-in form or JSON client ends here, without reading the session again.
+    let checked_in_session = state
+        .0
+        .checked_in_session
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if !rendered && checked_in_session && !auth.session().is_modified() {
+        return;
+    }
     if rendered {
         let headers = response.headers_mut();
         if !headers.contains_key(header::CACHE_CONTROL) {
