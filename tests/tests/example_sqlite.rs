@@ -2127,3 +2127,39 @@ async fn api_tokens_are_created_listed_used_and_revoked() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// A token's user holds their roles as a session's does: `/admin` (a role guard) lets the
+/// admin's token in and turns ferris's away with `403`, never a redirect.
+#[tokio::test]
+async fn a_token_user_holds_their_roles() {
+    let server = Server::start().await;
+    let mut tokens = Vec::new();
+    for (user, password) in [("ferris", "hunter42"), ("admin", "correct-horse-battery")] {
+        let browser = server.browser();
+        browser.logged_in_as(user, password).await;
+        let created = browser
+            .post(
+                "/account/tokens",
+                &[("name", "roles"), ("scopes", "profile:read")],
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        tokens.push(new_token(&text(created).await).expect("a token"));
+    }
+    let admin_page = |token: &str| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client")
+            .get(server.url("/admin"))
+            .header("accept", "text/html")
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+    };
+    let ferris = admin_page(&tokens[0]).await.expect("answered");
+    assert_eq!(ferris.status(), StatusCode::FORBIDDEN);
+    assert!(ferris.headers().get(LOCATION).is_none());
+    let admin = admin_page(&tokens[1]).await.expect("answered");
+    assert_eq!(admin.status(), StatusCode::OK);
+    assert!(text(admin).await.contains("Only admins see this page."));
+}
