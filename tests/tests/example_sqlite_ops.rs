@@ -177,6 +177,7 @@ async fn health_of_the_demo_is_ready_and_live() {
         json!({
             "status": "ok",
             "checks": {
+                "api_tokens": "ok",
                 "registry": "ok",
                 "remember_me": "ok",
                 "second_factors": "ok",
