@@ -5,7 +5,7 @@
 //! and needs no session. A real deployment serves `/metrics` on an address of its own, or
 //! behind the proxy's access rules; the demo serves it with the pages, on loopback.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, PoisonError};
 
 use axum::{
     Router,
@@ -21,11 +21,13 @@ use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, Promet
 const PASSWORD_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 /// The process's Prometheus recorder, installed as the `metrics` recorder by the first call:
-/// there is one recorder per process, so every `Demo` of a process (the tests build several)
-/// shares it.
+/// there is one recorder per process, so every `Demo` of a process (the tests build several,
+/// at once) shares it. The lock is held across the installation: of two first calls at once,
+/// the second waits and gets the first one's handle, instead of failing to install its own.
 pub(crate) fn prometheus() -> Result<PrometheusHandle, BuildError> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(handle) = HANDLE.get() {
+    static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+    let mut installed = HANDLE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handle) = &*installed {
         return Ok(handle.clone());
     }
     let handle = PrometheusBuilder::new()
@@ -34,9 +36,8 @@ pub(crate) fn prometheus() -> Result<PrometheusHandle, BuildError> {
             PASSWORD_BUCKETS,
         )?
         .install_recorder()?;
-    // Two first calls at once: the loser's `install_recorder` fails above, so only one handle
-    // ever gets here.
-    Ok(HANDLE.get_or_init(|| handle).clone())
+    *installed = Some(handle.clone());
+    Ok(handle)
 }
 
 /// `/metrics`, `/health/ready` and `/health/live`.
@@ -60,4 +61,34 @@ fn scrape(metrics: &PrometheusHandle) -> Response {
         metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Barrier};
+
+    use super::prometheus;
+
+    /// Demos started at once (the tests start several) all get the process's one recorder:
+    /// the threads are released together, so their first calls overlap.
+    #[test]
+    fn first_calls_at_once_all_get_the_recorder() {
+        let barrier = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    prometheus().map(|handle| handle.render().len())
+                })
+            })
+            .collect();
+        for thread in threads {
+            let rendered = thread.join().expect("the thread ends");
+            assert!(
+                rendered.is_ok(),
+                "a demo failed to get the recorder: {rendered:?}"
+            );
+        }
+    }
 }
