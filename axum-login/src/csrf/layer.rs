@@ -320,7 +320,7 @@ async fn check(
         Err(error) => return Err(crate::AuthError::Session(error).into_response()),
     };
     let (req, token) = token_of(req, max_form_bytes).await?;
-    let verdict = match token.as_deref().map(Presented::parse) {
+    let verdict = match token {
         None => Err(CsrfRefusal::Missing),
         Some(None) => Err(CsrfRefusal::Malformed),
         Some(Some(presented)) => match secret {
@@ -342,14 +342,14 @@ async fn check(
     }
 }
 
-/// The token the request carries: its header, else its form's field; and the request, whose
-/// body is read only for a form.
+/// The token the request carries, parsed (`Some(None)`: something that is not a token): its
+/// header, else its form's field; and the request, whose body is read only for a form.
 async fn token_of(
     req: Request,
     max_form_bytes: usize,
-) -> Result<(Request, Option<String>), Response> {
+) -> Result<(Request, Option<Option<Presented>>), Response> {
     if let Some(value) = req.headers().get(CsrfToken::HEADER) {
-        let token = value.to_str().unwrap_or_default().to_owned();
+        let token = Presented::parse(value.to_str().unwrap_or_default());
         return Ok((req, Some(token)));
     }
     let is_form = req
@@ -376,7 +376,7 @@ async fn token_of(
                 .into_response());
         }
     };
-    let token = form_field(&bytes, CsrfToken::FIELD);
+    let token = form_field(&bytes, CsrfToken::FIELD).map(|token| Presented::parse(&token));
     Ok((Request::from_parts(parts, Body::from(bytes)), token))
 }
 

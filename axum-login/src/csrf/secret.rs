@@ -9,6 +9,25 @@ use subtle::ConstantTimeEq;
 /// The length of a secret, and of a token's pad.
 const LEN: usize = 32;
 
+/// The length of a token as text: `2 * LEN` bytes in unpadded base64.
+const TOKEN_CHARS: usize = (2 * LEN * 4).div_ceil(3);
+
+/// Decodes unpadded base64 of exactly `N` bytes into an array, or none; checked on every unsafe
+/// request, so it decodes in place rather than through a `Vec`.
+fn decode_exact<const N: usize>(text: &str) -> Option<[u8; N]> {
+    // Room for base64's estimate of a token's decoded length (whole groups of three), plus
+    // one: longer input fails here or decodes to more than `N` bytes, and is none either way.
+    let mut buffer = [0; 2 * LEN + 3];
+    let written = URL_SAFE_NO_PAD
+        .decode_slice(text.trim(), &mut buffer)
+        .ok()?;
+    (written == N).then(|| {
+        let mut bytes = [0; N];
+        bytes.copy_from_slice(&buffer[..N]);
+        bytes
+    })
+}
+
 /// The secret that this browser's tokens are made from: in the session when there is one, else
 /// in the CSRF cookie.
 #[derive(Clone, PartialEq, Eq)]
@@ -28,8 +47,7 @@ impl Secret {
 
     /// A secret read back from [`encode`](Self::encode); anything else is none.
     pub(super) fn decode(text: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
-        Some(Self(bytes.try_into().ok()?))
+        decode_exact::<LEN>(text).map(Self)
     }
 
     /// A new token of this secret: the pad, then the secret XORed with it.
@@ -51,11 +69,10 @@ impl Presented {
     /// The secret a token was made from, or `None` for text that is not a token.
     pub(super) fn parse(token: &str) -> Option<Self> {
         // Longer input cannot be a token: refuse it before decoding anything.
-        if token.len() > 2 * URL_SAFE_NO_PAD.encode([0; LEN]).len() {
+        if token.len() > TOKEN_CHARS {
             return None;
         }
-        let bytes = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
-        let bytes: [u8; 2 * LEN] = bytes.try_into().ok()?;
+        let bytes = decode_exact::<{ 2 * LEN }>(token)?;
         let (pad, masked) = bytes.split_at(LEN);
         let mut secret = [0; LEN];
         for ((out, masked), pad) in secret.iter_mut().zip(masked).zip(pad) {
