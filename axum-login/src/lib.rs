@@ -48,6 +48,8 @@ pub mod layer;
 #[cfg(feature = "ldap")]
 pub mod ldap;
 pub mod login;
+#[cfg(feature = "mail")]
+pub mod mail;
 mod memory;
 #[cfg(feature = "metrics")]
 pub mod metrics;
