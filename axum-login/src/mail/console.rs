@@ -16,7 +16,6 @@ use crate::login::BoxFuture;
 /// # }
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
 pub struct ConsoleMailer;
 
 impl Mailer for ConsoleMailer {
