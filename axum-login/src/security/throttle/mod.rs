@@ -62,6 +62,10 @@ const DEVICE_COOKIE_PLAIN: &str = "axum_login_device";
 const DEFAULT_SECOND_FACTOR_FAILURES: u32 = 5;
 /// Unknown or expired API tokens from one address that lock it out of token lookups.
 const DEFAULT_TOKEN_FAILURES: u32 = 20;
+/// Mails (password reset, sign-in links) that one address may ask for in a window.
+const DEFAULT_MAILS_PER_ADDRESS: u32 = 10;
+/// Mails that one account may be sent in a window, whoever asks.
+const DEFAULT_MAILS_PER_ACCOUNT: u32 = 3;
 
 /// How login attempts are throttled; give it to
 /// [`AuthLayerBuilder::throttle`](crate::layer::AuthLayerBuilder::throttle).
@@ -76,6 +80,8 @@ const DEFAULT_TOKEN_FAILURES: u32 = 20;
 /// | address | attempts without a device cookie, from one client address (IPv6 by its /64) | 50 | refused until the window ends |
 /// | second factor | second-factor checks of one user (TOTP and recovery codes, passkeys), from any browser, whatever password was entered before them | 5 | refused until the window ends: the user's second factor is locked, a right code included, and the layer reports [`AuthEvent::SecondFactorLocked`](crate::events::AuthEvent::SecondFactorLocked) |
 /// | API token | unknown or expired API tokens from one client address (feature `tokens`); a valid token is not counted and costs no call | 20 | refused until the window ends: every token from the address gets `401` without a lookup; no account's counters are touched |
+/// | mail per address | requests for a mail (password reset; feature `accounts`) from one client address, whether the address is known or not | 10 | refused until the window ends: `429` |
+/// | mail per account | mails sent to one account, whoever asked | 3 | not sent until the window ends; the request's answer does not change, so it tells nobody the account exists |
 ///
 /// A refused attempt gets `Ok(None)` from [`AuthSession::authenticate`], exactly like wrong
 /// credentials, without asking the store. Unknown usernames are counted like real ones, so
@@ -120,6 +126,8 @@ pub struct Throttle {
     address: Rule,
     second_factor: Rule,
     token: Rule,
+    mail_address: Rule,
+    mail_account: Rule,
     window: Duration,
     device_lifetime: Duration,
     trusted_proxies: Vec<IpAddr>,
@@ -154,6 +162,16 @@ impl Throttle {
             token: Rule {
                 limit: DEFAULT_TOKEN_FAILURES,
                 free: DEFAULT_TOKEN_FAILURES,
+                delay: Duration::ZERO,
+            },
+            mail_address: Rule {
+                limit: DEFAULT_MAILS_PER_ADDRESS,
+                free: DEFAULT_MAILS_PER_ADDRESS,
+                delay: Duration::ZERO,
+            },
+            mail_account: Rule {
+                limit: DEFAULT_MAILS_PER_ACCOUNT,
+                free: DEFAULT_MAILS_PER_ACCOUNT,
                 delay: Duration::ZERO,
             },
             window: Duration::from_secs(15 * 60),
@@ -207,6 +225,22 @@ impl Throttle {
     pub fn max_token_failures_per_address(mut self, failures: u32) -> Self {
         self.token.limit = failures.max(1);
         self.token.free = self.token.limit;
+        self
+    }
+
+    /// Requests for a mail (a password reset) from one client address at which the address
+    /// is answered `429` until the window ends (feature `accounts`). Default: 10.
+    pub fn max_mails_per_address(mut self, requests: u32) -> Self {
+        self.mail_address.limit = requests.max(1);
+        self.mail_address.free = self.mail_address.limit;
+        self
+    }
+
+    /// Mails sent to one account in a window, whoever asks for them (feature `accounts`);
+    /// past it, requests get the same answer and no mail goes out. Default: 3.
+    pub fn max_mails_per_account(mut self, mails: u32) -> Self {
+        self.mail_account.limit = mails.max(1);
+        self.mail_account.free = self.mail_account.limit;
         self
     }
 
@@ -423,11 +457,54 @@ impl Throttle {
         now: SystemTime,
         key: &SessionKey,
     ) -> Result<Option<SystemTime>, BoxError> {
-        let Some(store) = &self.store else {
-            return Ok(None);
-        };
         let group = address::group(address);
-        let reservation = self.reservation(key_of(key.current(), "token", &group), self.token);
+        let counted = self.count("token", &group, self.token, now, key).await?;
+        if let Counted::Refused { until, first: true } = counted {
+            log_refusal(Kind::Token, None, Some(address), until, now);
+        }
+        Ok(match counted {
+            Counted::Refused { until, .. } => Some(until),
+            // Another failure from the address is being counted: this one need not be.
+            Counted::Granted | Counted::Busy => None,
+        })
+    }
+
+    /// Counts a request for a mail from `address` (`Ok(false)`: refused, over the rule or
+    /// with too many counted at once) and, with `account`, a mail to that account's key.
+    #[allow(dead_code)] // For the accounts folder, which a build may leave out.
+    pub(crate) async fn mail_allowed(
+        &self,
+        scope: MailScope<'_>,
+        now: SystemTime,
+        key: &SessionKey,
+    ) -> Result<bool, BoxError> {
+        let counted = match scope {
+            MailScope::Address(address) => {
+                let group = address::group(address);
+                self.count("mail address", &group, self.mail_address, now, key)
+                    .await?
+            }
+            MailScope::Account(account) => {
+                self.count("mail account", account.as_bytes(), self.mail_account, now, key)
+                    .await?
+            }
+        };
+        Ok(matches!(counted, Counted::Granted))
+    }
+
+    /// Counts one use of the counter of `kind` and `material` under `rule`.
+    async fn count(
+        &self,
+        kind: &str,
+        material: &[u8],
+        rule: Rule,
+        now: SystemTime,
+        key: &SessionKey,
+    ) -> Result<Counted, BoxError> {
+        let Some(store) = &self.store else {
+            return Ok(Counted::Granted);
+        };
+        let reservation = self.reservation(key_of(key.current(), kind, material), rule);
         match store.reserve(&reservation, now).await? {
             Verdict::Granted => {
                 let ended = Ended {
@@ -435,16 +512,10 @@ impl Throttle {
                     at: now,
                 };
                 store.finish(&reservation, ended).await?;
-                Ok(None)
+                Ok(Counted::Granted)
             }
-            Verdict::Refused { until, first } => {
-                if first {
-                    log_refusal(Kind::Token, None, Some(address), until, now);
-                }
-                Ok(Some(until))
-            }
-            // Another failure from the address is being counted: this one need not be.
-            Verdict::Busy => Ok(None),
+            Verdict::Refused { until, first } => Ok(Counted::Refused { until, first }),
+            Verdict::Busy => Ok(Counted::Busy),
         }
     }
 
@@ -597,6 +668,24 @@ fn key_of(key: &Keyed, kind: &str, material: &[u8]) -> ThrottleKey {
     let mut bytes = [0; 16];
     bytes.copy_from_slice(&tag[..16]);
     ThrottleKey(bytes)
+}
+
+/// What [`Throttle::mail_allowed`] counts.
+#[allow(dead_code)] // For the accounts folder, which a build may leave out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MailScope<'a> {
+    /// Requests from a client address.
+    Address(IpAddr),
+    /// Mails to an account (the text of its user id).
+    Account(&'a str),
+}
+
+/// What one count of a counter came to.
+enum Counted {
+    Granted,
+    Refused { until: SystemTime, first: bool },
+    /// Checks in flight on the counter already use its concurrency.
+    Busy,
 }
 
 impl Default for Throttle {
