@@ -22,6 +22,13 @@ pub enum SqlxStoreError {
         source: BoxError,
     },
 
+    /// The store was asked to find a user by email address, but its table names no email
+    /// column.
+    #[error(
+        "the users table has no email column: add `#[auth(email)]` to the email field of the user struct, or `UserTable::with_email(\"email\")` to a hand-written `SqlxUser::TABLE`"
+    )]
+    NoEmailColumn,
+
     /// A password could not be hashed. Its source is the [`PasswordError`], so that
     /// [`AuthError::store`](crate::AuthError::store) finds a refused new password through it.
     #[error("{0}")]

@@ -268,16 +268,45 @@ where
     }
 
     async fn find(&self, username: &str) -> Result<Option<U>, SqlxStoreError> {
-        let mut query = sqlx::query::<DB>(&self.sql.find.sql);
-        for _ in &self.sql.find.params {
-            query = query.bind(username.to_owned());
+        self.find_by(&self.sql.find, self.sql.find_grants, username)
+            .await
+    }
+
+    /// The user whose email address is `email` (compared as the column compares: see
+    /// [`UserTable::with_email`]), with their roles and permissions.
+    ///
+    /// [`SqlxStoreError::NoEmailColumn`] when the table names no email column.
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<U>, SqlxStoreError> {
+        let statement = self
+            .sql
+            .find_by_email
+            .as_ref()
+            .ok_or(SqlxStoreError::NoEmailColumn)?;
+        // No stored address holds a NUL, and PostgreSQL answers one with an error.
+        if email.contains('\0') {
+            return Ok(None);
+        }
+        self.find_by(statement, self.sql.find_by_email_grants, email)
+            .await
+    }
+
+    /// The user that `statement` finds by `value`, with their roles and permissions.
+    async fn find_by(
+        &self,
+        statement: &Statement,
+        grants: bool,
+        value: &str,
+    ) -> Result<Option<U>, SqlxStoreError> {
+        let mut query = sqlx::query::<DB>(&statement.sql);
+        for _ in &statement.params {
+            query = query.bind(value.to_owned());
         }
         self.count_query();
         let Some(row) = query.fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
         let mut user = (self.user.from_row)(&row)?;
-        if self.sql.find_grants {
+        if grants {
             self.grants_of_row(&row, &mut user)?;
         }
         Ok(Some(user))

@@ -373,6 +373,10 @@ pub(super) struct Statements {
     pub(super) find: Statement,
     /// As [`load_grants`](Self::load_grants), for [`find`](Self::find).
     pub(super) find_grants: bool,
+    /// The user by email address, when the table names an email column, with their roles and
+    /// permissions in the row when the table has any (the query is always the generated one).
+    pub(super) find_by_email: Option<Statement>,
+    pub(super) find_by_email_grants: bool,
     pub(super) update_hash: Statement,
     pub(super) insert: Statement,
     pub(super) roles: Option<JoinSql>,
@@ -469,6 +473,10 @@ impl Statements {
                     .map_or_else(|| select(table.username_column), str::to_owned),
             ),
             find_grants: has_grants && table.authenticate_query.is_none(),
+            find_by_email: table
+                .email_column
+                .map(|column| dialect.render(&select(column))),
+            find_by_email_grants: has_grants,
             update_hash: dialect.render(&format!(
                 "UPDATE {} SET {} = $1 WHERE {} = $2",
                 q(table.table),

@@ -25,6 +25,7 @@ pub struct UserTable {
     pub(super) id_column: &'static str,
     pub(super) username_column: &'static str,
     pub(super) password_hash_column: &'static str,
+    pub(super) email_column: Option<&'static str>,
     pub(super) columns: &'static [&'static str],
     pub(super) load_query: Option<&'static str>,
     pub(super) authenticate_query: Option<&'static str>,
@@ -46,6 +47,7 @@ impl UserTable {
             id_column,
             username_column,
             password_hash_column,
+            email_column: None,
             columns: &[],
             load_query: None,
             authenticate_query: None,
@@ -57,6 +59,19 @@ impl UserTable {
     /// The columns to select, in the order [`SqlxUser::from_row`](super::SqlxUser::from_row) expects them.
     pub const fn with_columns(mut self, columns: &'static [&'static str]) -> Self {
         self.columns = columns;
+        self
+    }
+
+    /// The column of the user's email address, which
+    /// [`SqlxStore::find_by_email`](super::SqlxStore::find_by_email) (and password reset by
+    /// mail, feature `accounts`) finds users by. Compared as the column compares: exactly on
+    /// PostgreSQL and SQLite unless its collation says otherwise (`citext`, `COLLATE NOCASE`),
+    /// ignoring case on MySQL/MariaDB by default; store addresses lower-cased, or give the
+    /// column a case-insensitive collation, so that `Ferris@Example.com` finds
+    /// `ferris@example.com`. `#[auth(email)]` on a field of a `#[derive(UserStore)]` struct
+    /// sets it.
+    pub const fn with_email(mut self, column: &'static str) -> Self {
+        self.email_column = Some(column);
         self
     }
 
@@ -102,6 +117,11 @@ impl UserTable {
     /// The password hash column.
     pub const fn password_hash_column(&self) -> &'static str {
         self.password_hash_column
+    }
+
+    /// The email column, if the table has one ([`with_email`](Self::with_email)).
+    pub const fn email_column(&self) -> Option<&'static str> {
+        self.email_column
     }
 }
 
