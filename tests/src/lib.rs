@@ -16,6 +16,7 @@ pub mod lifecycle_app;
 pub mod login;
 pub mod login_surface;
 pub mod logs;
+pub mod mail;
 pub mod proxy;
 pub mod session_stores;
 pub mod soft_passkey;

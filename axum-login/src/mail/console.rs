@@ -12,7 +12,7 @@ use crate::login::BoxFuture;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let message = Message::new("verify_email", "ferris@example.com", "Verify", "Open http://localhost/v?t=1", "");
-/// ConsoleMailer::default().send(&message).await.unwrap();
+/// ConsoleMailer.send(&message).await.unwrap();
 /// # }
 /// ```
 #[derive(Debug, Clone, Copy, Default)]

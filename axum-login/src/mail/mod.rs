@@ -29,7 +29,7 @@
 //! use axum_login::mail::{ConsoleMailer, Message, Outbox};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let outbox = Outbox::new(ConsoleMailer::default());
+//! let outbox = Outbox::new(ConsoleMailer);
 //! let link = "https://app.example/reset?token=abc";
 //! outbox
 //!     .enqueue(Message::new(

@@ -53,7 +53,7 @@ type FailureHook = Arc<dyn Fn(&Message, &MailError) + Send + Sync>;
 /// use axum_login::mail::{ConsoleMailer, Outbox};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let outbox = Outbox::new(ConsoleMailer::default())
+/// let outbox = Outbox::new(ConsoleMailer)
 ///     .capacity(100)
 ///     .attempts(3)
 ///     .backoff(Duration::from_secs(2), Duration::from_secs(60))
