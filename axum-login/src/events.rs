@@ -115,6 +115,19 @@ pub enum AuthEvent {
         /// The id of the token, when it was one the store knows.
         token: Option<String>,
     },
+    /// `user` set a new password through a mailed reset link (see
+    /// [`accounts`](crate::accounts)): every session, remember-me token and device cookie of
+    /// theirs ended.
+    PasswordReset {
+        /// The user's id.
+        user: String,
+    },
+    /// A mail could not be delivered after every attempt (see [`mail`](crate::mail)): the
+    /// user's request is lost and they have to ask again. Names the kind of mail only.
+    MailFailed {
+        /// What the mail was (`"password_reset"`, ...).
+        kind: &'static str,
+    },
     /// An API token was created for `user`.
     TokenCreated {
         /// The user's id.
@@ -173,6 +186,9 @@ pub enum LoginMethod {
     /// A passkey, without a password
     /// ([`AuthSession::login_with_passkey`](crate::AuthSession::login_with_passkey)).
     Passkey,
+    /// The new password of a mailed reset link, when the app logs the user in after it
+    /// ([`Accounts::log_in_after_reset`](crate::accounts::Accounts::log_in_after_reset)).
+    PasswordReset,
 }
 
 /// A change to a user's second factors.
@@ -264,6 +280,10 @@ impl fmt::Display for AuthEvent {
                 Some(token) => write!(f, "refused API token {token} ({reason:?})"),
                 None => write!(f, "refused an API token ({reason:?})"),
             },
+            Self::PasswordReset { user } => {
+                write!(f, "user {user} reset their password from a mailed link")
+            }
+            Self::MailFailed { kind } => write!(f, "a {kind} mail could not be delivered"),
             Self::TokenCreated { user, token } => {
                 write!(f, "user {user} created API token {token}")
             }

@@ -34,6 +34,8 @@
 //!
 //! [axum]: https://docs.rs/axum
 
+#[cfg(feature = "accounts")]
+pub mod accounts;
 pub mod authz;
 pub mod cache;
 pub mod clock;
@@ -106,6 +108,7 @@ pub use crate::{
 /// | `#[auth(password_hash)]` | at most one field | `session_auth_hash()` returns its bytes, so a password change ends the user's sessions; without this field it returns `&[]`. Not a `String` (see below) unless written `#[auth(password_hash, allow_plain_string)]` |
 /// | `#[auth(security_stamp)]` | at most one field: text, bytes or an integer ([`SecurityStamp`](crate::user::SecurityStamp)) | `security_stamp()` returns it, and sessions are bound to it too: change it to end the user's sessions. A user type with no password hash needs one, or a deleted user's reused id inherits their sessions |
 /// | `#[auth(username)]` | at most one field | nothing here: the login name, read by [`UserStore`](derive@crate::UserStore) |
+/// | `#[auth(email)]` | at most one field, a `String` or an `Option<String>` (feature `accounts`); may be the username field too: `#[auth(username, email)]` | `accounts::EmailUser`, where mail for the account goes; [`UserStore`](derive@crate::UserStore) finds users by its column (`SqlxStore::find_by_email`) |
 /// | `#[auth(role)]` | a field holding one [`Role`](trait@crate::Role), or a role's name as a `String` | `has_role`, honouring the role hierarchy (names: equal names) |
 /// | `#[auth(roles)]` | a collection of one `Role` enum, or of `String`s: `Vec`, `HashSet`, `BTreeSet`, `VecDeque`, `[R; N]`, `Box<[R]>`, `Option<R>` | `has_role`, true when any held role satisfies the check |
 /// | `#[auth(permissions)]` | a collection (as for `roles`) of one [`Permission`](trait@crate::Permission) enum, or of `String`s | `has_permission`: by variant for enums (which must also be `PartialEq`), by name for strings |
@@ -435,7 +438,8 @@ pub mod __private;
     feature = "totp",
     feature = "test-util",
     feature = "metrics",
-    feature = "tokens"
+    feature = "tokens",
+    feature = "accounts"
 ))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

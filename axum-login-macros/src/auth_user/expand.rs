@@ -138,9 +138,34 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
             }
         }
     });
+    // Mail for the account goes to this field (`axum_login::accounts`). The trait comes
+    // through `__private`, which without the `accounts` feature names a stand-in whose
+    // unmet bound says to turn the feature on.
+    let email = model.email.as_ref().map(|field| {
+        let (name, ty) = (field.ident, field.ty);
+        let mut bounds = bounds.clone();
+        if generic {
+            bounds
+                .push(syn::parse_quote_spanned!(ty.span()=> #ty: #krate::__private::EmailAddress));
+        }
+        let where_clause = where_clause(&bounds);
+        let body = quote_spanned! {ty.span()=>
+            <#ty as #krate::__private::EmailAddress>::address(&self.#name)
+        };
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics #krate::__private::EmailUser for #ident #ty_generics #where_clause {
+                fn email(&self) -> #krate::__private::core::option::Option<&str> {
+                    #body
+                }
+            }
+        }
+    });
     let where_clause = where_clause(&bounds);
     quote! {
         #register
+
+        #email
 
         #[automatically_derived]
         impl #impl_generics #krate::__private::AuthUser for #ident #ty_generics #where_clause {

@@ -83,6 +83,9 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
         #krate::__private::UserTable::new(#table, #id_column, #username_column, #hash_column)
             .with_columns(&[#(#columns),*])
     };
+    if let Some(column) = &model.email_column {
+        description.extend(quote!(.with_email(#column)));
+    }
     if let Some(query) = &model.load_query {
         description.extend(quote!(.with_load_query(#query)));
     }

@@ -36,3 +36,34 @@ where
         marker: PhantomData,
     })
 }
+
+/// Stands in for `axum_login::accounts::EmailUser` when the `accounts` feature is off, so that
+/// `#[auth(email)]` fails with one error that says to turn it on.
+#[cfg(not(feature = "accounts"))]
+pub trait EmailUser: AccountsFeatureIsOff {
+    /// As the real trait's.
+    fn email(&self) -> Option<&str>;
+}
+
+/// Stands in for `axum_login::accounts::EmailAddress` when the `accounts` feature is off.
+#[cfg(not(feature = "accounts"))]
+pub trait EmailAddress {
+    /// As the real trait's.
+    fn address(&self) -> Option<&str>;
+}
+
+#[cfg(not(feature = "accounts"))]
+impl<T> EmailAddress for T {
+    fn address(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Implemented by nothing: the bound that `#[auth(email)]` cannot meet without the feature.
+#[cfg(not(feature = "accounts"))]
+#[diagnostic::on_unimplemented(
+    message = "`#[auth(email)]` needs the `accounts` feature of axum-login",
+    label = "`{Self}` marks an email field, which only the `accounts` feature uses",
+    note = "turn it on: `axum-login = {{ version = \"...\", features = [\"accounts\"] }}`, or remove `#[auth(email)]`"
+)]
+pub trait AccountsFeatureIsOff {}

@@ -31,6 +31,11 @@ pub use crate::{
     user::{AsSecretBytes, SecurityStamp},
 };
 
+#[cfg(not(feature = "accounts"))]
+pub use self::derive_support::{EmailAddress, EmailUser};
+#[cfg(feature = "accounts")]
+pub use crate::accounts::{EmailAddress, EmailUser};
+
 mod derive_support;
 mod sqlx_text;
 mod sqlx_user;

@@ -64,6 +64,18 @@ pub enum AuthError {
         extractor: &'static str,
     },
 
+    /// A capability's handle (such as `Accounts`) was used on a route whose layer was not
+    /// given it: a mistake in the app, found on the first request that uses it.
+    #[error(
+        "`{feature}` is used on a route whose AuthLayer was built without it; add `.{builder}(..)` to `AuthLayer::builder(..)`"
+    )]
+    NotRegistered {
+        /// The capability.
+        feature: &'static str,
+        /// The builder method that registers it.
+        builder: &'static str,
+    },
+
     /// `AuthSession<S>` or `CurrentUser<U>` names another store or user type than the layer's.
     #[error(
         "`{extractor}` does not match the `AuthLayer` on this route, whose store is `{layer_store}` with users of type `{layer_user}`"
@@ -121,7 +133,10 @@ impl AuthError {
     pub fn is_setup_error(&self) -> bool {
         matches!(
             self,
-            Self::MissingLayer { .. } | Self::TypeMismatch { .. } | Self::Policy(_)
+            Self::MissingLayer { .. }
+                | Self::NotRegistered { .. }
+                | Self::TypeMismatch { .. }
+                | Self::Policy(_)
         )
     }
 }

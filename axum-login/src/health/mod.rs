@@ -29,6 +29,7 @@
 //! | `remember_me` | the [remember-me](crate::remember) tokens, if registered | [`RememberStore::ping`](crate::remember::RememberStore::ping) |
 //! | `second_factors` | the [`second_factors`](crate::layer::AuthLayerBuilder::second_factors) lookup, if given | [`SecondFactorLookup::ping`](crate::second_factor::SecondFactorLookup::ping): `Mfa` reads its store |
 //! | `api_tokens` | the [API tokens](crate::tokens), if registered (feature `tokens`) | `TokenStore::ping`: looks up a hash no token has |
+//! | `account_tokens` | the mailed tokens of [`Accounts`](crate::accounts::Accounts), if registered (feature `accounts`) | `AccountTokenStore::ping`: looks up a hash no token has |
 //!
 //! The feature stores' default `ping` reads a key no one has, so a store of the app's is asked
 //! a real round trip without writing a ping of its own. A layer over a tower-sessions

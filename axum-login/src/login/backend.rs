@@ -390,7 +390,7 @@ impl<S: UserStore> Backend<S> {
 
 /// A user id read back from its text form, as features keep it: ids are serde types, so a
 /// number reads from its digits and a string from itself.
-fn parse_id<S: UserStore>(text: &str) -> Option<<S::User as AuthUser>::Id> {
+pub(crate) fn parse_id<S: UserStore>(text: &str) -> Option<<S::User as AuthUser>::Id> {
     serde_json::from_str(text)
         .or_else(|_| serde_json::from_value(serde_json::Value::String(text.to_owned())))
         .ok()

@@ -16,6 +16,8 @@ mod lifecycle;
 mod rejection;
 mod request;
 
+#[allow(unused_imports)] // For the accounts folder, which a build may leave out.
+pub(crate) use self::backend::parse_id;
 pub use self::config::DEFAULT_ABSOLUTE_TIMEOUT;
 pub(crate) use self::config::{Config, LoginRedirect};
 pub use self::lifecycle::BoxFuture;

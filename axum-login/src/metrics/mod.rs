@@ -9,7 +9,7 @@
 //!
 //! | name | type | labels | meaning |
 //! |---|---|---|---|
-//! | `axum_login_logins_total` | counter | `method`: `password`, `second_factor`, `remember_me`, `passkey` | completed logins |
+//! | `axum_login_logins_total` | counter | `method`: `password`, `second_factor`, `remember_me`, `passkey`, `password_reset` | completed logins |
 //! | `axum_login_login_failures_total` | counter | `reason`: `wrong_credentials`, `throttled`, `inactive`, `second_factor` | failed login attempts (an unknown user and a wrong password are one reason, as for the visitor) |
 //! | `axum_login_throttled_total` | counter | none | login attempts the throttle refused before any check (also counted as failures with `reason="throttled"`) |
 //! | `axum_login_second_factor_total` | counter | `result`: `success`, `failure`, `locked` | second factors completed (a login or a step-up), refused, and locks after too many failures |
@@ -18,6 +18,8 @@
 //! | `axum_login_sessions_ended_total` | counter | `cause`: `logout`, `ended` | logouts, and sessions ended through the session registry (by their user or an admin) |
 //! | `axum_login_reauthentications_total` | counter | `result`: `success`, `failure` | passwords entered again (a password change, a step-up) |
 //! | `axum_login_password_changes_total` | counter | none | passwords changed |
+//! | `axum_login_password_resets_total` | counter | none | passwords set from a mailed reset link (feature `accounts`) |
+//! | `axum_login_mail_failures_total` | counter | `kind`: `password_reset` | mails given up after every attempt (feature `accounts`): the user has to ask again |
 //! | `axum_login_second_factor_changes_total` | counter | `change`: `totp_enrolled`, `passkey_added`, `removed`, `recovery_code_used`, `recovery_codes_regenerated` | changes to second factors the app reported |
 //! | `axum_login_csrf_refusals_total` | counter | `reason`: `missing`, `malformed`, `mismatch` | unsafe requests [`CsrfLayer`](crate::csrf::CsrfLayer) refused: no token, not a token, another browser's token |
 //! | `axum_login_token_refusals_total` | counter | `reason`: `malformed`, `unknown`, `expired`, `inactive_user`, `throttled` | API tokens refused (feature `tokens`): not a token, not held (never issued or revoked), expired, of a deactivated user, from an address that sent too many unknown ones |
@@ -98,6 +100,10 @@ pub const SESSIONS_ENDED: &str = "axum_login_sessions_ended_total";
 pub const REAUTHENTICATIONS: &str = "axum_login_reauthentications_total";
 /// Passwords changed.
 pub const PASSWORD_CHANGES: &str = "axum_login_password_changes_total";
+/// Passwords set from a mailed reset link.
+pub const PASSWORD_RESETS: &str = "axum_login_password_resets_total";
+/// Mails given up after every attempt, by `kind`.
+pub const MAIL_FAILURES: &str = "axum_login_mail_failures_total";
 /// Changes to second factors, by `change`.
 pub const SECOND_FACTOR_CHANGES: &str = "axum_login_second_factor_changes_total";
 /// Requests the CSRF check refused, by `reason`.
@@ -166,6 +172,9 @@ fn record_event(event: &AuthEvent) {
             counter!(SESSIONS_ENDED, "cause" => "ended").increment(1);
         }
         AuthEvent::PasswordChanged { .. } => counter!(PASSWORD_CHANGES).increment(1),
+        AuthEvent::PasswordReset { .. } => counter!(PASSWORD_RESETS).increment(1),
+        // The kind is one of the crate's fixed labels, never user data.
+        AuthEvent::MailFailed { kind } => counter!(MAIL_FAILURES, "kind" => *kind).increment(1),
         AuthEvent::RememberUsed { .. } => counter!(REMEMBER_ME_USES).increment(1),
         AuthEvent::RememberTheft { .. } => counter!(REMEMBER_ME_THEFTS).increment(1),
         AuthEvent::SecondFactorCompleted { .. } => {
@@ -188,11 +197,12 @@ fn record_event(event: &AuthEvent) {
 }
 
 /// Every method, reason and change, for the series set to zero at start.
-const METHODS: [LoginMethod; 4] = [
+const METHODS: [LoginMethod; 5] = [
     LoginMethod::Password,
     LoginMethod::SecondFactor,
     LoginMethod::RememberMe,
     LoginMethod::Passkey,
+    LoginMethod::PasswordReset,
 ];
 const FAILURES: [LoginFailure; 4] = [
     LoginFailure::WrongCredentials,
@@ -227,6 +237,7 @@ fn method_label(method: LoginMethod) -> &'static str {
         LoginMethod::SecondFactor => "second_factor",
         LoginMethod::RememberMe => "remember_me",
         LoginMethod::Passkey => "passkey",
+        LoginMethod::PasswordReset => "password_reset",
     }
 }
 
@@ -307,6 +318,16 @@ fn describe() {
     );
     describe_counter!(PASSWORD_CHANGES, Unit::Count, "Passwords changed.");
     describe_counter!(
+        PASSWORD_RESETS,
+        Unit::Count,
+        "Passwords set from a mailed reset link."
+    );
+    describe_counter!(
+        MAIL_FAILURES,
+        Unit::Count,
+        "Mails given up after every attempt, by kind."
+    );
+    describe_counter!(
         SECOND_FACTOR_CHANGES,
         Unit::Count,
         "Changes to second factors, by change."
@@ -361,9 +382,11 @@ fn describe() {
         REMEMBER_ME_USES,
         REMEMBER_ME_THEFTS,
         PASSWORD_CHANGES,
+        PASSWORD_RESETS,
     ] {
         counter!(name).increment(0);
     }
+    counter!(MAIL_FAILURES, "kind" => "password_reset").increment(0);
 }
 
 #[cfg(test)]

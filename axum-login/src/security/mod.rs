@@ -7,15 +7,15 @@ mod next;
 mod origin;
 mod throttle;
 
+#[allow(unused_imports)] // For the accounts folder, which a build may leave out.
+pub(crate) use self::throttle::MailScope;
 #[cfg(feature = "redis")]
 pub use self::throttle::RedisThrottleStore;
 #[cfg(feature = "sqlx")]
 pub use self::throttle::SqlxThrottleStore;
 #[allow(unused_imports)] // For the API tokens folder, which a build may leave out.
 pub(crate) use self::throttle::address_group;
-pub(crate) use self::throttle::{
-    AttemptInput, Gate, MailScope, SecondFactorGate, printable, revoke_devices,
-};
+pub(crate) use self::throttle::{AttemptInput, Gate, SecondFactorGate, printable, revoke_devices};
 pub(crate) use self::{
     key::{Keyed, Verified},
     next::login_location,

@@ -39,6 +39,13 @@ pub(crate) fn check<'a>(parsed: ParsedUser<'a>, cx: &Ctxt) -> Option<AuthUserMod
         "a user logs in with one name",
         cx,
     );
+    let email = unique(
+        &fields,
+        |m| m.email,
+        "email",
+        "mail for an account goes to one address",
+        cx,
+    );
     let permissions = unique(
         &fields,
         |m| m.permissions,
@@ -111,6 +118,7 @@ pub(crate) fn check<'a>(parsed: ParsedUser<'a>, cx: &Ctxt) -> Option<AuthUserMod
         password_hash,
         security_stamp,
         username,
+        email,
         roles,
         permissions,
         fields,

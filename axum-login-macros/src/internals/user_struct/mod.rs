@@ -21,6 +21,7 @@ pub(crate) struct Markers {
     pub(crate) password_hash: Option<Span>,
     pub(crate) security_stamp: Option<Span>,
     pub(crate) username: Option<Span>,
+    pub(crate) email: Option<Span>,
     pub(crate) role: Option<Span>,
     pub(crate) roles: Option<Span>,
     pub(crate) permissions: Option<Span>,
@@ -85,6 +86,7 @@ pub(crate) struct AuthUserModel<'a> {
     pub(crate) password_hash: Option<AuthField<'a>>,
     pub(crate) security_stamp: Option<AuthField<'a>>,
     pub(crate) username: Option<AuthField<'a>>,
+    pub(crate) email: Option<AuthField<'a>>,
     pub(crate) roles: Option<RolesField<'a>>,
     pub(crate) permissions: Option<AuthField<'a>>,
 }

@@ -1,0 +1,385 @@
+//! Password reset: the request (answered at once, worked off the request path) and the reset
+//! itself.
+
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::SystemTime,
+};
+
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::{
+    AccountStore, Accounts, EmailUser, Inner, QUEUE,
+    templates::ResetMail,
+    token::{self, AccountToken, Purpose},
+};
+use crate::{
+    AuthError, AuthSession, AuthUser,
+    events::{AuthEvent, LoginMethod},
+    login::{Backend, Change},
+    mail::Message,
+    security::MailScope,
+};
+
+/// What [`Accounts::request_password_reset`] made of a request. Answer
+/// [`Accepted`](Self::Accepted) with the same page whether or not the address has an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResetRequested {
+    /// Queued: if the address has an account (and the account has not had its mails for the
+    /// window), a link is on its way. Say "if an account uses this address, we sent it a link".
+    Accepted,
+    /// The client's address asked too often: answer `429` and ask them to wait.
+    Throttled,
+    /// Not an email address (a form error): answer `422` with the form again.
+    InvalidAddress,
+}
+
+/// What [`Accounts::reset_password`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResetOutcome {
+    /// The password is set; every session, remember-me token and device cookie of the user is
+    /// ended, and every other reset link.
+    Done {
+        /// Whether this browser is now logged in as the user
+        /// ([`Accounts::log_in_after_reset`], never for a user with a second factor).
+        logged_in: bool,
+    },
+    /// The token is unknown, used, expired or void (a later login, a password or address
+    /// change): answer `400` with a page that offers a new mail.
+    InvalidToken,
+    /// The new password is too short or too long; the token is not used, so the form can be
+    /// posted again. Carries the length rule, to show the user.
+    InvalidPassword {
+        /// The fewest bytes allowed.
+        min: usize,
+        /// The most bytes allowed.
+        max: usize,
+    },
+}
+
+/// A reset request waiting for the background task.
+pub(super) struct Job<S: crate::UserStore> {
+    email: String,
+    backend: Arc<Backend<S>>,
+}
+
+/// Whether `email` looks like an address: one `@` with something on each side, no spaces or
+/// control characters, at most 254 bytes (RFC 5321's limit). Deliverability is the mail
+/// server's to judge.
+fn plausible_address(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && !domain.is_empty()
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && email
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !"<>,;\"".contains(c))
+}
+
+fn seconds(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+impl<S: AccountStore> Accounts<S> {
+    /// Asks for a reset link to be mailed to `email`: see [the module](super) for what is
+    /// counted, and what the answer does not tell.
+    ///
+    /// Errors only when the app is misconfigured (these accounts not registered on the
+    /// layer), or the throttle's store fails.
+    pub async fn request_password_reset(
+        &self,
+        auth: &AuthSession<S>,
+        email: &str,
+    ) -> Result<ResetRequested, AuthError> {
+        self.registered(auth)?;
+        let email = email.trim();
+        if !plausible_address(email) {
+            return Ok(ResetRequested::InvalidAddress);
+        }
+        let config = auth.auth.config();
+        if let Some(address) = auth.auth.client() {
+            let now = config.clock.now();
+            let allowed = config
+                .throttle
+                .mail_allowed(MailScope::Address(address), now, &config.key)
+                .await
+                .map_err(AuthError::Throttle)?;
+            if !allowed {
+                return Ok(ResetRequested::Throttled);
+            }
+        }
+        let job = Job {
+            email: email.to_owned(),
+            backend: auth.backend.clone(),
+        };
+        let jobs = self.jobs.get_or_init(|| self.spawn_worker());
+        if jobs.try_send(job).is_err() {
+            let now = seconds(config.clock.now());
+            let last = self.inner.warned_full.load(Ordering::Relaxed);
+            if now >= last + 60
+                && self
+                    .inner
+                    .warned_full
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tracing::warn!(
+                    capacity = QUEUE,
+                    "password reset requests arrive faster than they are worked: requests past the queue are dropped (logged once a minute)"
+                );
+            }
+        }
+        Ok(ResetRequested::Accepted)
+    }
+
+    /// Whether `token` is a usable reset token, for the page the link opens: it does not use
+    /// the token (mail scanners follow links; only the posted form uses it).
+    pub async fn check_reset_token(
+        &self,
+        auth: &AuthSession<S>,
+        token: &str,
+    ) -> Result<bool, AuthError> {
+        self.registered(auth)?;
+        Ok(self
+            .open(&auth.backend, token, Purpose::PasswordReset)
+            .await?
+            .is_some())
+    }
+
+    /// Sets the password of the user whose reset `token` this is, using up the token: see
+    /// [the module](super) for what a reset ends.
+    pub async fn reset_password(
+        &self,
+        auth: &mut AuthSession<S>,
+        token: &str,
+        password: SecretString,
+    ) -> Result<ResetOutcome, AuthError> {
+        self.registered(auth)?;
+        let Some((record, user)) = self
+            .open(&auth.backend, token, Purpose::PasswordReset)
+            .await?
+        else {
+            return Ok(ResetOutcome::InvalidToken);
+        };
+        let (min, max) = (self.inner.min_password, self.inner.max_password);
+        if !(min..=max).contains(&password.expose_secret().len()) {
+            return Ok(ResetOutcome::InvalidPassword { min, max });
+        }
+        // The one conditional delete that makes the token single-use: a request that loses
+        // the race to it changes nothing.
+        if !self
+            .inner
+            .tokens
+            .consume(&record.hash)
+            .await
+            .map_err(AuthError::Store)?
+        {
+            return Ok(ResetOutcome::InvalidToken);
+        }
+        let Some(user) = auth
+            .backend
+            .store()
+            .set_password(&user.id(), password)
+            .await
+            .map_err(|error| AuthError::Store(error.into()))?
+        else {
+            return Ok(ResetOutcome::InvalidToken);
+        };
+        let user_key = user.id().to_string();
+        auth.backend.loader.forget(&user.id());
+        // Every session (their digests no longer match; the registry deletes them), every
+        // remember-me token and device cookie, and the user's other reset links.
+        let config = auth.auth.config();
+        config
+            .features
+            .changed(&auth.auth, &user_key, Change::Password { keep: None })
+            .await?;
+        auth.emit(AuthEvent::PasswordReset {
+            user: user_key.clone(),
+        });
+        let logged_in = self.inner.log_in_after_reset
+            && config.features.has_second_factor(&user_key).await? == Some(false);
+        if logged_in {
+            auth.complete_login(&user, LoginMethod::PasswordReset, None, false, false)
+                .await?;
+        }
+        Ok(ResetOutcome::Done { logged_in })
+    }
+
+    /// The token `secret` stands for and its user, if it is one of `purpose` that still works:
+    /// kept, unexpired, its user there with the same address and the same password.
+    async fn open(
+        &self,
+        backend: &Backend<S>,
+        secret: &str,
+        purpose: Purpose,
+    ) -> Result<Option<(AccountToken, S::User)>, AuthError> {
+        if !token::well_formed(secret) {
+            return Ok(None);
+        }
+        let tokens = &self.inner.tokens;
+        let Some(record) = tokens
+            .find(&token::hash_of(secret))
+            .await
+            .map_err(AuthError::Store)?
+        else {
+            return Ok(None);
+        };
+        let config = &backend.config;
+        let now = config.clock.now();
+        if record.purpose != purpose || record.expires_at <= now {
+            return Ok(None);
+        }
+        let Some(id) = crate::login::parse_id::<S>(&record.user) else {
+            return Ok(None);
+        };
+        let user = backend
+            .store()
+            .load_user(&id)
+            .await
+            .map_err(|error| AuthError::Store(error.into()))?;
+        let Some(user) = user else {
+            return Ok(None);
+        };
+        let same_address = user
+            .email()
+            .is_some_and(|email| email.eq_ignore_ascii_case(&record.email));
+        let same_password = config
+            .key
+            .verify_user(&config.realm, &user, &record.stamp, now)
+            .is_some();
+        Ok((same_address && same_password && user.is_active()).then_some((record, user)))
+    }
+
+    /// Refuses to run unregistered: without [`AuthLayerBuilder::accounts`], a login would not
+    /// void the user's reset links.
+    ///
+    /// [`AuthLayerBuilder::accounts`]: crate::layer::AuthLayerBuilder::accounts
+    fn registered(&self, auth: &AuthSession<S>) -> Result<(), AuthError> {
+        if auth
+            .auth
+            .config()
+            .features
+            .get::<super::feature::AccountsFeature>()
+            .is_some()
+        {
+            self.layer.get_or_init(|| auth.backend.clone());
+            return Ok(());
+        }
+        Err(AuthError::NotRegistered {
+            feature: "Accounts",
+            builder: "accounts",
+        })
+    }
+
+    fn spawn_worker(&self) -> tokio::sync::mpsc::Sender<Job<S>> {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Job<S>>(QUEUE);
+        let inner = Inner::clone(&self.inner);
+        tokio::spawn(async move {
+            while let Some(job) = receiver.recv().await {
+                mail_reset_link(&inner, job).await;
+            }
+        });
+        sender
+    }
+}
+
+/// Works one reset request on the background task: finds the account, counts the mail against
+/// it, makes the token and queues the mail. Failures are logged; nobody waits for them.
+async fn mail_reset_link<S: AccountStore>(inner: &Inner, job: Job<S>) {
+    let Job { email, backend } = job;
+    let user = match backend.store().find_by_email(&email).await {
+        Ok(Some(user)) if user.is_active() => user,
+        Ok(_) => return,
+        Err(error) => {
+            tracing::error!(error = %error, "password reset: the user store failed; no mail sent");
+            return;
+        }
+    };
+    // The address as the account has it, which is where the mail goes.
+    let Some(to) = user.email().map(str::to_owned) else {
+        return;
+    };
+    let config = &backend.config;
+    let now = config.clock.now();
+    let user_key = user.id().to_string();
+    match config
+        .throttle
+        .mail_allowed(MailScope::Account(&user_key), now, &config.key)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(user = %user_key, "password reset: the account had its mails for this window; none sent");
+            return;
+        }
+        Err(error) => {
+            tracing::error!(%error, "password reset: the throttle failed; no mail sent");
+            return;
+        }
+    }
+    let secret = token::new_secret();
+    let record = AccountToken {
+        hash: token::hash_of(&secret),
+        purpose: Purpose::PasswordReset,
+        user: user_key.clone(),
+        email: to.clone(),
+        stamp: config.key.user_digest(&config.realm, &user),
+        created_at: now,
+        expires_at: token::expiry(now, inner.reset_lifetime),
+    };
+    if let Err(error) = inner.tokens.insert(&record).await {
+        tracing::error!(%error, "password reset: the token store failed; no mail sent");
+        return;
+    }
+    let link = format!("{}{}/{}", inner.public_url, inner.reset_path, secret);
+    let rendered = inner.templates.password_reset(&ResetMail {
+        to: &to,
+        link: &link,
+        valid_for: inner.reset_lifetime,
+    });
+    let message = Message::new(
+        "password_reset",
+        to,
+        rendered.subject,
+        rendered.text,
+        rendered.html,
+    );
+    if inner.outbox.enqueue(message).is_err() {
+        tracing::error!(user = %user_key, "password reset: the outbox is full; no mail sent");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_judged_by_their_shape_only() {
+        for good in ["a@b", "ferris@example.com", "first.last+tag@sub.example.co"] {
+            assert!(plausible_address(good), "{good}");
+        }
+        for bad in [
+            "",
+            "ferris",
+            "@example.com",
+            "ferris@",
+            "ferris@.example.com",
+            "ferris@example.com.",
+            "fer ris@example.com",
+            "ferris@example.com\r\nBcc: x@y",
+            "\"x\"@example.com",
+            "a@b,c@d",
+            &format!("{}@example.com", "a".repeat(250)),
+        ] {
+            assert!(!plausible_address(bad), "{bad:?}");
+        }
+    }
+}

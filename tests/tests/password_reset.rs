@@ -1,0 +1,561 @@
+//! Password reset by mail (`axum_login::accounts`), over HTTP against a real server: the
+//! request answers alike for every address, the link comes from the configured public URL,
+//! a `GET` never uses the token, a reset works once and ends the user's sessions, and a later
+//! login, a password change or the clock voids a link. Mail goes to a `MemoryMailer`.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Extension, Form, Router,
+    extract::Path,
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use axum_login::{
+    AuthError, AuthLayer, AuthSession, AuthUser, PasswordCredentials, SqlxStore, Throttle,
+    UserStore,
+    accounts::{Accounts, MemoryAccountTokenStore, ResetOutcome, ResetRequested},
+    clock::ManualClock,
+    events::{AuthEvent, EventRecord},
+    mail::{MemoryMailer, Outbox},
+    security::MemoryThrottleStore,
+    session::MemoryStore,
+    session_layer,
+};
+use axum_login_tests::http::{Visitor, serve_with_addr};
+use secrecy::SecretString;
+
+#[derive(Clone, Debug, AuthUser, UserStore)]
+#[user_store(table = "users")]
+struct User {
+    #[auth(id)]
+    id: i64,
+    #[auth(username)]
+    username: String,
+    #[auth(password_hash)]
+    password_hash: SecretString,
+    #[auth(email)]
+    email: Option<String>,
+}
+
+type Store = SqlxStore<User, sqlx::Sqlite>;
+
+const PUBLIC_URL: &str = "https://accounts.example.test/app";
+
+#[derive(serde::Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+async fn login(
+    mut auth: AuthSession<Store>,
+    Form(form): Form<Login>,
+) -> Result<Response, AuthError> {
+    let credentials = PasswordCredentials::new(&form.username, form.password);
+    match auth.authenticate(credentials).await? {
+        Some(user) => {
+            auth.login(&user).await?;
+            Ok("logged in".into_response())
+        }
+        None => Ok((StatusCode::UNAUTHORIZED, "wrong username or password").into_response()),
+    }
+}
+
+async fn me(auth: AuthSession<Store>) -> Result<String, AuthError> {
+    Ok(auth
+        .user()
+        .await?
+        .map_or_else(|| "anonymous".to_owned(), |user| user.username))
+}
+
+#[derive(serde::Deserialize)]
+struct ResetRequest {
+    email: String,
+}
+
+async fn request_reset(
+    auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Form(form): Form<ResetRequest>,
+) -> Result<Response, AuthError> {
+    Ok(
+        match accounts.request_password_reset(&auth, &form.email).await? {
+            ResetRequested::Accepted => {
+                "If an account uses this address, a link is on its way.".into_response()
+            }
+            ResetRequested::Throttled => {
+                (StatusCode::TOO_MANY_REQUESTS, "Too many requests.").into_response()
+            }
+            ResetRequested::InvalidAddress => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "Not an email address.").into_response()
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+    )
+}
+
+async fn reset_page(
+    auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Path(token): Path<String>,
+) -> Result<Response, AuthError> {
+    Ok(if accounts.check_reset_token(&auth, &token).await? {
+        "new password form".into_response()
+    } else {
+        (StatusCode::BAD_REQUEST, "This link does not work any more.").into_response()
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct NewPassword {
+    new_password: SecretString,
+}
+
+async fn reset(
+    mut auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Path(token): Path<String>,
+    Form(form): Form<NewPassword>,
+) -> Result<Response, AuthError> {
+    Ok(
+        match accounts
+            .reset_password(&mut auth, &token, form.new_password)
+            .await?
+        {
+            ResetOutcome::Done { .. } => Redirect::to("/login").into_response(),
+            ResetOutcome::InvalidToken => {
+                (StatusCode::BAD_REQUEST, "This link does not work any more.").into_response()
+            }
+            ResetOutcome::InvalidPassword { min, max } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{min} to {max} bytes"),
+            )
+                .into_response(),
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+    )
+}
+
+struct App {
+    base: String,
+    store: Store,
+    mailer: MemoryMailer,
+    clock: ManualClock,
+    tokens: MemoryAccountTokenStore,
+    accounts: Accounts<Store>,
+    events: Arc<Mutex<Vec<AuthEvent>>>,
+}
+
+impl App {
+    async fn start() -> Self {
+        Self::start_with(Throttle::new(MemoryThrottleStore::default())).await
+    }
+
+    async fn start_with(throttle: Throttle) -> Self {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, \
+             password_hash TEXT NOT NULL, email TEXT UNIQUE)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let store = Store::new(pool.clone());
+        for (name, password, email) in [
+            ("ferris", "hunter42", Some("ferris@example.com")),
+            ("admin", "correct-horse-battery", Some("admin@example.com")),
+            ("nomail", "password1", None),
+        ] {
+            let user = store.create_user(name, password.into()).await.unwrap();
+            sqlx::query("UPDATE users SET email = ? WHERE id = ?")
+                .bind(email)
+                .bind(user.id)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let mailer = MemoryMailer::default();
+        let tokens = MemoryAccountTokenStore::default();
+        // Two attempts a few milliseconds apart: a mail that fails is given up on at once.
+        let outbox = Outbox::new(mailer.clone())
+            .attempts(2)
+            .backoff(Duration::from_millis(5), Duration::from_millis(5));
+        let accounts = Accounts::new(tokens.clone(), outbox, PUBLIC_URL).unwrap();
+        let events: Arc<Mutex<Vec<AuthEvent>>> = Arc::default();
+        let clock = ManualClock::new();
+        let layer = AuthLayer::builder(store.clone(), session_layer(MemoryStore::default()))
+            .clock(clock.clone())
+            .throttle(throttle)
+            .accounts(&accounts)
+            .events({
+                let events = events.clone();
+                move |record: &EventRecord| events.lock().unwrap().push(record.event.clone())
+            })
+            .build();
+        let app = Router::new()
+            .route("/login", post(login))
+            .route("/me", get(me))
+            .route("/password-reset", post(request_reset))
+            .route("/password-reset/{token}", get(reset_page).post(reset))
+            .layer(Extension(accounts.clone()))
+            .layer(layer);
+        let addr: SocketAddr = serve_with_addr(app).await;
+        Self {
+            base: format!("http://{addr}"),
+            store,
+            mailer,
+            clock,
+            tokens,
+            accounts,
+            events,
+        }
+    }
+
+    fn events(&self) -> Vec<AuthEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    fn visitor(&self) -> Visitor {
+        Visitor::new(&self.base)
+    }
+
+    async fn ask(&self, email: &str) -> (StatusCode, String) {
+        let response = self
+            .visitor()
+            .post_form("/password-reset", &[("email", email)])
+            .await;
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// The next reset mail to `to`, and the link in it.
+    async fn link_for(&self, to: &str) -> String {
+        let mail = self
+            .mailer
+            .wait_for(to, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("no mail to {to}"));
+        assert_eq!(mail.kind(), "password_reset");
+        let start = mail
+            .text()
+            .find(PUBLIC_URL)
+            .expect("a link in the text part");
+        let link = mail.text()[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(
+            mail.html().contains(&format!("href=\"{link}\"")),
+            "the HTML part links to the same place: {}",
+            mail.html()
+        );
+        link
+    }
+
+    /// The path of `link` on this server: the public URL is another host.
+    fn path_of(link: &str) -> String {
+        link.strip_prefix(PUBLIC_URL).unwrap().to_owned()
+    }
+
+    async fn reset(&self, link: &str, password: &str) -> StatusCode {
+        self.visitor()
+            .post_form(&Self::path_of(link), &[("new_password", password)])
+            .await
+            .status()
+    }
+
+    async fn logs_in(&self, username: &str, password: &str) -> bool {
+        let visitor = self.visitor();
+        visitor.login(username, password).await.status() == StatusCode::OK
+    }
+}
+
+#[tokio::test]
+async fn a_request_answers_alike_for_every_address_and_mails_only_an_account() {
+    let app = App::start().await;
+    let unknown = app.ask("nobody@example.com").await;
+    let known = app.ask("ferris@example.com").await;
+    assert_eq!(unknown, known, "the same status and body");
+    assert_eq!(known.0, StatusCode::OK);
+    // One queue, worked in order: once ferris's mail is there, the unknown address was worked.
+    let link = app.link_for("ferris@example.com").await;
+    assert!(
+        link.starts_with(&format!("{PUBLIC_URL}/password-reset/")),
+        "{link}"
+    );
+    let sent = app.mailer.sent();
+    assert_eq!(sent.len(), 1, "nothing for the unknown address");
+    assert!(!app.tokens.is_empty());
+    let (status, _) = app.ask("not an address").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn the_link_comes_from_the_public_url_whatever_the_request_says_its_host_is() {
+    let app = App::start().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/password-reset", app.base))
+        .header("Host", "evil.example")
+        .header("X-Forwarded-Host", "evil.example")
+        .header("Forwarded", "host=evil.example")
+        .form(&[("email", "ferris@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mail = app
+        .mailer
+        .wait_for("ferris@example.com", Duration::from_secs(10))
+        .await
+        .unwrap();
+    for part in [mail.text(), mail.html()] {
+        assert!(!part.contains("evil.example"), "{part}");
+        assert!(
+            part.contains(&format!("{PUBLIC_URL}/password-reset/")),
+            "{part}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_get_only_looks_and_a_reset_works_once_and_ends_every_session() {
+    let app = App::start().await;
+    let elsewhere = app.visitor();
+    assert_eq!(
+        elsewhere.login("ferris", "hunter42").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(elsewhere.whoami().await, "ferris");
+
+    app.ask("ferris@example.com").await;
+    let link = app.link_for("ferris@example.com").await;
+    let path = App::path_of(&link);
+    for _ in 0..3 {
+        // A mail scanner following the link, then the user.
+        assert_eq!(app.visitor().get(&path).await.status(), StatusCode::OK);
+    }
+    // A password the rules refuse leaves the token for the next try.
+    assert_eq!(
+        app.reset(&link, "short").await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.reset(&link, "a new passphrase").await,
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        app.events()
+            .iter()
+            .any(|event| matches!(event, AuthEvent::PasswordReset { .. })),
+        "{:?}",
+        app.events()
+    );
+
+    assert!(
+        !app.logs_in("ferris", "hunter42").await,
+        "the old password fails"
+    );
+    assert!(app.logs_in("ferris", "a new passphrase").await);
+    assert_eq!(
+        elsewhere.whoami().await,
+        "anonymous",
+        "the other browser is out"
+    );
+
+    assert_eq!(
+        app.reset(&link, "another passphrase").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.visitor().get(&path).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert!(
+        app.logs_in("ferris", "a new passphrase").await,
+        "the second use changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_later_login_a_password_change_or_the_clock_voids_a_link() {
+    let app = App::start().await;
+
+    app.ask("ferris@example.com").await;
+    let before_login = app.link_for("ferris@example.com").await;
+    assert!(app.logs_in("ferris", "hunter42").await);
+    assert_eq!(
+        app.reset(&before_login, "a new passphrase").await,
+        StatusCode::BAD_REQUEST
+    );
+
+    app.ask("admin@example.com").await;
+    let before_change = app.link_for("admin@example.com").await;
+    // Changed by the app straight in the store, without telling the layer: the link is bound
+    // to the password it was made for.
+    let admin = app
+        .store
+        .find_by_email("admin@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    app.store
+        .set_password(&admin.id, "changed elsewhere".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        app.reset(&before_change, "a new passphrase").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert!(app.logs_in("admin", "changed elsewhere").await);
+
+    // Logging in above voided ferris's links; a new one expires with the clock.
+    app.ask("ferris@example.com").await;
+    let expiring = app.link_for("ferris@example.com").await;
+    app.clock.advance(Duration::from_secs(61 * 60));
+    assert_eq!(
+        app.reset(&expiring, "a new passphrase").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert!(app.logs_in("ferris", "hunter42").await, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_link_is_for_one_address_and_tokens_that_are_not_ones_are_refused() {
+    let app = App::start().await;
+    app.ask("ferris@example.com").await;
+    let link = app.link_for("ferris@example.com").await;
+    // The user's address changed after the mail went out.
+    sqlx::query("UPDATE users SET email = 'ferris@new.example' WHERE username = 'ferris'")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        app.reset(&link, "a new passphrase").await,
+        StatusCode::BAD_REQUEST
+    );
+    let garbage = "A".repeat(43);
+    for token in ["x", garbage.as_str(), &"%00".repeat(20)] {
+        let path = format!("/password-reset/{token}");
+        assert_eq!(
+            app.visitor().get(&path).await.status(),
+            StatusCode::BAD_REQUEST,
+            "{token}"
+        );
+    }
+    // A user without an address gets nothing, and the answer is the same.
+    assert_eq!(app.ask("nomail@example.com").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn requests_are_throttled_per_address_and_mails_per_account() {
+    let app = App::start_with(
+        Throttle::new(MemoryThrottleStore::default())
+            .max_mails_per_address(6)
+            .max_mails_per_account(2),
+    )
+    .await;
+    for _ in 0..4 {
+        assert_eq!(app.ask("ferris@example.com").await.0, StatusCode::OK);
+    }
+    assert_eq!(app.ask("admin@example.com").await.0, StatusCode::OK);
+    // Worked in order: admin's mail comes after every one of ferris's requests.
+    app.link_for("admin@example.com").await;
+    let to_ferris = app
+        .mailer
+        .sent()
+        .iter()
+        .filter(|mail| mail.to() == "ferris@example.com")
+        .count();
+    assert_eq!(to_ferris, 2, "the account's limit");
+    assert_eq!(app.ask("admin@example.com").await.0, StatusCode::OK);
+    let (status, _) = app.ask("admin@example.com").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the address's limit");
+}
+
+#[tokio::test]
+async fn a_flood_of_requests_for_random_addresses_stays_bounded() {
+    let app = App::start_with(
+        Throttle::new(MemoryThrottleStore::default()).max_mails_per_address(u32::MAX),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let url = Arc::new(format!("{}/password-reset", app.base));
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..16 {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.spawn(async move {
+            for n in 0..625 {
+                let email = format!("random-{worker}-{n}@example.com");
+                let response = client
+                    .post(url.as_str())
+                    .form(&[("email", email.as_str())])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    assert!(
+        app.accounts.queued_requests() <= axum_login::accounts::QUEUE,
+        "{} queued",
+        app.accounts.queued_requests()
+    );
+    // The queue drains; then a known address is still worked, and nothing went to the
+    // random ones.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while app.accounts.queued_requests() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queue does not drain"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.ask("ferris@example.com").await;
+    app.link_for("ferris@example.com").await;
+    assert!(
+        app.mailer
+            .sent()
+            .iter()
+            .all(|mail| mail.to() == "ferris@example.com")
+    );
+    assert_eq!(app.tokens.len(), 1);
+}
+
+#[tokio::test]
+async fn a_mail_given_up_on_is_an_event_and_the_next_request_still_works() {
+    let app = App::start().await;
+    // Both attempts of the first mail fail.
+    app.mailer.fail_next(2);
+    assert_eq!(app.ask("ferris@example.com").await.0, StatusCode::OK);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !app.events().iter().any(|event| {
+        matches!(
+            event,
+            AuthEvent::MailFailed {
+                kind: "password_reset"
+            }
+        )
+    }) {
+        assert!(std::time::Instant::now() < deadline, "{:?}", app.events());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(app.mailer.sent().is_empty());
+    // The user asks again, and this time the mail goes.
+    app.ask("ferris@example.com").await;
+    let link = app.link_for("ferris@example.com").await;
+    assert_eq!(
+        app.reset(&link, "a new passphrase").await,
+        StatusCode::SEE_OTHER
+    );
+}

@@ -1,0 +1,11 @@
+use axum_login::AuthUser;
+
+#[derive(Clone, AuthUser)]
+struct User {
+    #[auth(id)]
+    id: u64,
+    #[auth(email)]
+    email: u64,
+}
+
+fn main() {}
