@@ -140,6 +140,7 @@ async fn serve_demo(dir: &TempDir) -> (SocketAddr, Demo) {
         database: dir.path().join("demo.db"),
         session_key: None,
         mfa_key: None,
+        ..Config::default()
     })
     .await
     .expect("the demo starts");

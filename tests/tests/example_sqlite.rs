@@ -11,7 +11,7 @@ use axum_login::{
     PasswordCredentials, UserStore,
     mfa::{Totp, TotpSecret},
 };
-use axum_login_tests::http::serve_with_addr;
+use axum_login_tests::{http::serve_with_addr, mail};
 use example_sqlite::{Config, Demo};
 use reqwest::{
     StatusCode,
@@ -47,11 +47,15 @@ struct Server {
 
 impl Server {
     async fn start() -> Self {
+        Self::start_with(Config::default()).await
+    }
+
+    /// The demo with `config`, on a database of its own.
+    async fn start_with(config: Config) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let demo = Demo::new(Config {
             database: dir.path().join("demo.db"),
-            session_key: None,
-            mfa_key: None,
+            ..config
         })
         .await
         .expect("the demo starts on a fresh database");
@@ -918,6 +922,7 @@ async fn restart_on_the_same_database_keeps_users_and_does_not_reseed() {
         database: dir.path().join("demo.db"),
         session_key: None,
         mfa_key: None,
+        ..Config::default()
     };
     let first = Demo::new(config.clone()).await.expect("first start");
     let ferris = first
@@ -2162,4 +2167,117 @@ async fn a_token_user_holds_their_roles() {
     let admin = admin_page(&tokens[1]).await.expect("answered");
     assert_eq!(admin.status(), StatusCode::OK);
     assert!(text(admin).await.contains("Only admins see this page."));
+}
+
+/// Where the demo's reset links point: another host than the one serving it, so a link built
+/// from the request would show.
+const DEMO_PUBLIC_URL: &str = "https://demo.example.test";
+
+#[tokio::test]
+async fn password_reset_goes_through_the_smtp_server_and_ends_every_session() {
+    let Some(smtp) = mail::server("password_reset_goes_through_the_smtp_server").await else {
+        return;
+    };
+    let server = Server::start_with(Config {
+        public_url: DEMO_PUBLIC_URL.to_owned(),
+        smtp_url: Some(smtp.url.clone()),
+        ..Config::default()
+    })
+    .await;
+    // An address of this run's own: the server's mailbox is shared by every run.
+    let address = format!("ferris-{:016x}@example.test", rand::random::<u64>());
+    sqlx::query("UPDATE users SET email = ? WHERE username = 'ferris'")
+        .bind(&address)
+        .execute(server.demo.pool())
+        .await
+        .expect("the address is set");
+
+    let elsewhere = server.browser();
+    elsewhere.logged_in_as("ferris", "hunter42").await;
+    assert_eq!(elsewhere.get("/protected").await.status(), StatusCode::OK);
+
+    let browser = server.browser();
+    let login_page = text(browser.get("/login").await).await;
+    assert!(
+        login_page.contains("href=\"/password-reset\""),
+        "{login_page}"
+    );
+    assert_eq!(
+        browser.get("/password-reset").await.status(),
+        StatusCode::OK
+    );
+    let known = browser
+        .post(
+            "/password-reset",
+            &[("email", address.to_uppercase().as_str())],
+        )
+        .await;
+    let known = (known.status(), text(known).await);
+    let unknown = browser
+        .post("/password-reset", &[("email", "nobody@example.test")])
+        .await;
+    let unknown = (unknown.status(), text(unknown).await);
+    assert_eq!(known.0, StatusCode::OK);
+    // The page differs only in its CSRF token.
+    let without_token = |page: &str| {
+        page.split("csrf_token")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(without_token(&known.1), without_token(&unknown.1));
+    assert!(known.1.contains("If an account uses this address"));
+
+    let raw = mail::delivered_to(&smtp.mailbox, &address).await;
+    let mail = mail::Mail::parse(&raw);
+    let text_part = &mail.parts.first().expect("a text part").1;
+    let prefix = format!("{DEMO_PUBLIC_URL}/password-reset/");
+    let start = text_part.find(&prefix).expect("the link, from PUBLIC_URL");
+    let link = text_part[start..]
+        .split_whitespace()
+        .next()
+        .expect("a link");
+    let path = link.strip_prefix(DEMO_PUBLIC_URL).expect("a path");
+    assert!(
+        mail.parts.iter().all(|(_, body)| body.contains(link)),
+        "both parts carry the link"
+    );
+
+    // Opening the link (twice: a mail scanner, then the user) only shows the form.
+    assert_eq!(server.browser().get(path).await.status(), StatusCode::OK);
+    let page = browser.get(path).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(text(page).await.contains("name=\"new_password\""));
+    let reset = browser
+        .post(path, &[("new_password", "a brand new passphrase")])
+        .await;
+    assert_eq!(reset.status(), StatusCode::SEE_OTHER);
+    assert_eq!(reset.headers()[LOCATION], "/login");
+    assert!(
+        text(browser.get("/login").await)
+            .await
+            .contains("Your password is changed")
+    );
+
+    let old = server.browser();
+    assert_eq!(
+        old.login("ferris", "hunter42", "").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    server
+        .browser()
+        .logged_in_as("ferris", "a brand new passphrase")
+        .await;
+    assert_eq!(
+        elsewhere.get("/protected").await.status(),
+        StatusCode::SEE_OTHER,
+        "the other browser is logged out"
+    );
+    // Used: the link's page and its form both say so.
+    assert_eq!(browser.get(path).await.status(), StatusCode::BAD_REQUEST);
+    let again = browser
+        .post(path, &[("new_password", "yet another one")])
+        .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert!(text(again).await.contains("Ask for a new one"));
 }

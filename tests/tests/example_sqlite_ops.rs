@@ -18,6 +18,7 @@ async fn start() -> (SocketAddr, Demo, TempDir) {
         database: dir.path().join("demo.db"),
         session_key: None,
         mfa_key: None,
+        ..Config::default()
     })
     .await
     .expect("the demo starts on a fresh database");
@@ -177,6 +178,7 @@ async fn health_of_the_demo_is_ready_and_live() {
         json!({
             "status": "ok",
             "checks": {
+                "account_tokens": "ok",
                 "api_tokens": "ok",
                 "registry": "ok",
                 "remember_me": "ok",

@@ -61,6 +61,7 @@ async fn fifty_thousand_garbage_cookies_write_almost_no_logs() {
         database: dir.path().join("demo.db"),
         session_key: None,
         mfa_key: None,
+        ..Config::default()
     })
     .await
     .expect("the demo starts");

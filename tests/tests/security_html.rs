@@ -135,6 +135,7 @@ async fn the_demo_never_reflects_next_unescaped() {
         database: dir.path().join("demo.db"),
         session_key: None,
         mfa_key: None,
+        ..example_sqlite::Config::default()
     })
     .await
     .expect("the demo starts on a fresh database");

@@ -12,6 +12,7 @@
 
 mod account;
 mod ops;
+mod reset;
 mod routes;
 mod templates;
 mod tokens;
@@ -22,7 +23,9 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use axum::Router;
 use axum_login::{
     AuthLayer, SessionKey, SqlxStore,
+    accounts::{Accounts, DefaultTemplates, SqlxAccountTokenStore},
     events::EventRecord,
+    mail::{ConsoleMailer, Outbox, SmtpMailer},
     metrics::Timed,
     mfa::{EncryptionKey, Mfa, SqlxSecondFactorStore, Totp},
     registry::{RegistryConfig, SqlxSessionRegistry},
@@ -53,7 +56,13 @@ pub const LOG_FILTER: &str = "info,sqlx=warn,tower_sessions=warn,tower_sessions_
 /// The demo's user store: users in the `users` table of the SQLite database.
 pub type Store = SqlxStore<User, Sqlite>;
 
-/// The users that [`Demo::new`] creates when they are missing: `(username, password, role)`.
+/// The address of a seeded user: `{username}@example.com`.
+pub fn seed_email(username: &str) -> String {
+    format!("{username}@example.com")
+}
+
+/// The users that [`Demo::new`] creates when they are missing: `(username, password, role)`;
+/// each has the address [`seed_email`].
 pub const SEED_USERS: &[(&str, &str, Access)] = &[
     ("ferris", "hunter42", Access::User),
     ("admin", "correct-horse-battery", Access::Admin),
@@ -79,11 +88,20 @@ pub struct Config {
     /// clear, which the demo logs; a random key instead would lock every enrolled user out of
     /// their second factor at the next restart.
     pub mfa_key: Option<EncryptionKey>,
+    /// The address users reach the demo at, which links in mail start with; never taken from a
+    /// request's `Host`.
+    pub public_url: String,
+    /// The SMTP server mail goes through (`smtp://host:port`, `smtp+starttls://user:pass@host`,
+    /// `smtps://...`). `None`: mail is written to the log instead, whole.
+    pub smtp_url: Option<String>,
 }
 
 impl Config {
     /// The database file when none is given.
     pub const DEFAULT_DATABASE: &'static str = "./example-sqlite.db";
+
+    /// The public URL when none is given: the default address.
+    pub const DEFAULT_PUBLIC_URL: &'static str = "http://127.0.0.1:3000";
 }
 
 impl Default for Config {
@@ -92,6 +110,8 @@ impl Default for Config {
             database: PathBuf::from(Self::DEFAULT_DATABASE),
             session_key: None,
             mfa_key: None,
+            public_url: Self::DEFAULT_PUBLIC_URL.to_owned(),
+            smtp_url: None,
         }
     }
 }
@@ -138,6 +158,9 @@ pub enum DemoError {
     /// A template does not compile.
     #[error("loading the templates: {0}")]
     Templates(#[from] minijinja::Error),
+    /// The public URL or the SMTP server is not one the demo can use.
+    #[error("mail: {0}")]
+    Mail(String),
     /// The Prometheus recorder could not be installed (another `metrics` recorder is).
     #[error("installing the Prometheus recorder for /metrics: {0}")]
     Metrics(#[from] metrics_exporter_prometheus::BuildError),
@@ -210,6 +233,16 @@ impl Demo {
         // `SESSION_KEY`, which their hashes are keyed with).
         let api_tokens = SqlxTokenStore::new(pool.clone());
         api_tokens.migrate().await.map_err(db_error)?;
+        // Password-reset links: their tokens' hashes in the demo's database.
+        let reset_tokens = SqlxAccountTokenStore::new(pool.clone());
+        reset_tokens.migrate().await.map_err(db_error)?;
+        let accounts = Accounts::new(
+            reset_tokens,
+            outbox(config.smtp_url.as_deref())?,
+            &config.public_url,
+        )
+        .map_err(|error| DemoError::Mail(error.to_string()))?
+        .templates(DefaultTemplates::new("the axum-login demo"));
         let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(pool);
         sessions.migrate().await.map_err(db_error)?;
         let cleanup = tokio::spawn({
@@ -254,6 +287,7 @@ impl Demo {
             // them for the second factor itself.
             .second_factors(mfa.clone())
             .api_tokens(ApiTokens::new(Timed::new(api_tokens)))
+            .accounts(&accounts)
             .events(audit)
             .metrics()
             .build();
@@ -261,6 +295,7 @@ impl Demo {
         let state = routes::AppState {
             templates: templates::Templates::load()?,
             mfa,
+            accounts,
         };
         let router = routes::router(state)
             .layer(auth)
@@ -308,6 +343,24 @@ async fn account_stores(pool: &SqlitePool) -> Result<(RegistryConfig, RememberMe
     ))
 }
 
+/// Where mail goes: the SMTP server at `smtp_url`, else the log (whole, links included: a
+/// development setup, where the log is the developer's own).
+fn outbox(smtp_url: Option<&str>) -> Result<Outbox, DemoError> {
+    const FROM: &str = "axum-login demo <no-reply@example.com>";
+    Ok(match smtp_url {
+        Some(url) => {
+            let mailer = SmtpMailer::from_url(url, FROM)
+                .map_err(|error| DemoError::Mail(error.to_string()))?;
+            tracing::info!("mail goes through the SMTP server at SMTP_URL");
+            Outbox::new(mailer)
+        }
+        None => {
+            tracing::info!("SMTP_URL is not set: mail is written to this log instead");
+            Outbox::new(ConsoleMailer)
+        }
+    })
+}
+
 /// The audit log: every login, failure, logout, ended session and second-factor change, as one
 /// log line under the target `audit`, so a filter can send them somewhere of their own. Events
 /// carry no password, code or token.
@@ -343,6 +396,19 @@ async fn seed(store: &Store) -> Result<(), DemoError> {
         .await
         .map_err(|error| seed_error(error.into()))?;
         tracing::info!(username, role = %role, "seeded demo user");
+    }
+    // The seeded users' addresses, verified; a database from before addresses existed gets
+    // them too.
+    for &(username, _, _) in SEED_USERS {
+        sqlx::query("UPDATE users SET email = ? WHERE username = ? AND email IS NULL")
+            .bind(seed_email(username))
+            .bind(username)
+            .execute(store.pool())
+            .await
+            .map_err(|error| DemoError::Seed {
+                username,
+                source: error.into(),
+            })?;
     }
     Ok(())
 }

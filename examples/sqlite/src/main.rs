@@ -1,8 +1,9 @@
 //! `cargo run -p example-sqlite [-- --addr 127.0.0.1:3000] [--database ./example-sqlite.db]`
 //!
 //! Environment: `ADDR`, `DATABASE_PATH`, `SESSION_KEY` (base64, at least 32 bytes), `MFA_KEY`
-//! (base64, 32 bytes: encrypts TOTP secrets at rest), `RUST_LOG`. Flags win over the
-//! environment.
+//! (base64, 32 bytes: encrypts TOTP secrets at rest), `PUBLIC_URL` (the address in mailed
+//! links; default `http://{ADDR}`), `SMTP_URL` (where mail goes; default: the log),
+//! `RUST_LOG`. Flags win over the environment.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
@@ -54,10 +55,13 @@ async fn run() -> Result<(), String> {
         }
         Err(_) => None,
     };
+    let public_url = std::env::var("PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
     let demo = Demo::new(Config {
         database: database.clone(),
         session_key,
         mfa_key,
+        public_url,
+        smtp_url: std::env::var("SMTP_URL").ok(),
     })
     .await
     .map_err(|error| error.to_string())?;

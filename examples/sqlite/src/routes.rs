@@ -15,6 +15,7 @@ use axum::{
 };
 use axum_login::{
     AuthError, AuthSession, CurrentUser, LoginForm, PasswordCredentials, Role as _,
+    accounts::Accounts,
     clock::SystemClock,
     credentials::MAX_PASSWORD_LEN,
     csrf::{CsrfLayer, CsrfToken},
@@ -26,7 +27,7 @@ use axum_login::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Access, SecondFactors, Store, User, account, templates::Templates, tokens};
+use crate::{Access, SecondFactors, Store, User, account, reset, templates::Templates, tokens};
 
 pub(crate) type Auth = AuthSession<Store>;
 
@@ -39,6 +40,13 @@ pub(crate) const SECOND_FACTOR_URL: &str = "/login/code";
 pub(crate) struct AppState {
     pub(crate) templates: Templates,
     pub(crate) mfa: Arc<SecondFactors>,
+    pub(crate) accounts: Accounts<Store>,
+}
+
+impl FromRef<AppState> for Accounts<Store> {
+    fn from_ref(state: &AppState) -> Self {
+        state.accounts.clone()
+    }
 }
 
 impl FromRef<AppState> for Templates {
@@ -73,6 +81,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/password", get(password_page).post(change_password))
         .merge(account::router())
         .merge(tokens::router())
+        .merge(reset::router())
         // Every `POST` above needs the token of the form it came from; the pages render it.
         .layer(CsrfLayer::new())
         .with_state(state)
@@ -170,11 +179,15 @@ pub(crate) struct NextQuery {
 async fn login_page(
     csrf: CsrfToken,
     State(templates): State<Templates>,
+    auth: Auth,
     user: Option<CurrentUser<User>>,
     Query(query): Query<NextQuery>,
 ) -> PageResult {
     let user = user.map(|CurrentUser(user)| user);
+    // A completed password reset says so here.
+    let notice: Option<String> = auth.session().remove(FLASH_KEY).await?;
     let page = Page {
+        notice: notice.as_deref(),
         next: safe_next(&query.next).unwrap_or_default(),
         ..Page::new(user.as_ref())
     };

@@ -34,6 +34,10 @@ impl Templates {
             ),
             ("secure.html", include_str!("../templates/secure.html")),
             ("tokens.html", include_str!("../templates/tokens.html")),
+            (
+                "password_reset.html",
+                include_str!("../templates/password_reset.html"),
+            ),
         ] {
             env.add_template(name, source)?;
         }

@@ -34,4 +34,7 @@ pub struct User {
     /// What the user may do.
     #[auth(role)]
     pub role: Access,
+    /// Where mail for the account goes (a password-reset link); `None` for a user without one.
+    #[auth(email)]
+    pub email: Option<String>,
 }

@@ -132,6 +132,7 @@ async fn run(flood: &str, requests: usize) -> Result<(u64, u64, f64), Error> {
             database: dir.path().join("demo.db"),
             session_key: None,
             mfa_key: None,
+            ..example_sqlite::Config::default()
         })
         .await?;
         demo.insert(started).router()
