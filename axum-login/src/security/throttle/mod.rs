@@ -485,8 +485,14 @@ impl Throttle {
                     .await?
             }
             MailScope::Account(account) => {
-                self.count("mail account", account.as_bytes(), self.mail_account, now, key)
-                    .await?
+                self.count(
+                    "mail account",
+                    account.as_bytes(),
+                    self.mail_account,
+                    now,
+                    key,
+                )
+                .await?
             }
         };
         Ok(matches!(counted, Counted::Granted))
@@ -683,7 +689,10 @@ pub(crate) enum MailScope<'a> {
 /// What one count of a counter came to.
 enum Counted {
     Granted,
-    Refused { until: SystemTime, first: bool },
+    Refused {
+        until: SystemTime,
+        first: bool,
+    },
     /// Checks in flight on the counter already use its concurrency.
     Busy,
 }
