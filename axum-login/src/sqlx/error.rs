@@ -29,6 +29,13 @@ pub enum SqlxStoreError {
     )]
     NoEmailColumn,
 
+    /// The store was asked to mark an address confirmed, but its table names no
+    /// email-verified column.
+    #[error(
+        "the users table has no email-verified column: add `#[auth(email_verified)]` to a `bool` field of the user struct, or `UserTable::with_email_verified(\"email_verified\")` to a hand-written `SqlxUser::TABLE`"
+    )]
+    NoEmailVerifiedColumn,
+
     /// A password could not be hashed. Its source is the [`PasswordError`], so that
     /// [`AuthError::store`](crate::AuthError::store) finds a refused new password through it.
     #[error("{0}")]

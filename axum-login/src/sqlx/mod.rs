@@ -290,6 +290,78 @@ where
             .await
     }
 
+    /// Inserts a user with `username`, `email` and a hash of `password` (the other columns take
+    /// their defaults, the address unconfirmed), and answers the user as loaded back; `None`
+    /// when the username or the address is taken (a unique constraint refused the row).
+    ///
+    /// [`SqlxStoreError::NoEmailColumn`] when the table names no email column.
+    pub async fn create_user_with_email(
+        &self,
+        username: &str,
+        email: &str,
+        password: SecretString,
+    ) -> Result<Option<U>, SqlxStoreError> {
+        let statement = self
+            .sql
+            .insert_with_email
+            .as_ref()
+            .ok_or(SqlxStoreError::NoEmailColumn)?;
+        let hash = password::hash_password(password).await?;
+        self.count_query();
+        let inserted = retry(|| {
+            let mut query = sqlx::query::<DB>(&statement.sql);
+            for param in &statement.params {
+                query = match param {
+                    1 => query.bind(username.to_owned()),
+                    2 => query.bind(email.to_owned()),
+                    _ => query.bind(hash.clone()),
+                };
+            }
+            query.execute(&self.pool)
+        })
+        .await;
+        match inserted {
+            Ok(_) => self
+                .find(username)
+                .await?
+                .map(Some)
+                .ok_or(SqlxStoreError::Database(sqlx::Error::RowNotFound)),
+            Err(error) if db::is_unique_violation(&error) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Marks `email` confirmed as the address of the user with `id`, if it is still theirs
+    /// (a change of address in between marks nothing), and answers the user as it is now
+    /// (`None` when there is no such user).
+    ///
+    /// [`SqlxStoreError::NoEmailVerifiedColumn`] when the table names no email-verified
+    /// column.
+    pub async fn mark_email_verified(
+        &self,
+        id: &U::Id,
+        email: &str,
+    ) -> Result<Option<U>, SqlxStoreError> {
+        let statement = self
+            .sql
+            .mark_email_verified
+            .as_ref()
+            .ok_or(SqlxStoreError::NoEmailVerifiedColumn)?;
+        self.count_query();
+        retry(|| {
+            let mut query = sqlx::query::<DB>(&statement.sql);
+            for param in &statement.params {
+                query = match param {
+                    1 => query.bind(id.clone()),
+                    _ => query.bind(email.to_owned()),
+                };
+            }
+            query.execute(&self.pool)
+        })
+        .await?;
+        self.load(id).await
+    }
+
     /// The user that `statement` finds by `value`, with their roles and permissions.
     async fn find_by(
         &self,

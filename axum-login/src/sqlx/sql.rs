@@ -377,6 +377,10 @@ pub(super) struct Statements {
     /// permissions in the row when the table has any (the query is always the generated one).
     pub(super) find_by_email: Option<Statement>,
     pub(super) find_by_email_grants: bool,
+    /// `INSERT` of a username, an email address and a password hash, with an email column.
+    pub(super) insert_with_email: Option<Statement>,
+    /// Marks the address `$2` of user `$1` confirmed, if it is still theirs.
+    pub(super) mark_email_verified: Option<Statement>,
     pub(super) update_hash: Statement,
     pub(super) insert: Statement,
     pub(super) roles: Option<JoinSql>,
@@ -477,6 +481,26 @@ impl Statements {
                 .email_column
                 .map(|column| dialect.render(&select(column))),
             find_by_email_grants: has_grants,
+            insert_with_email: table.email_column.map(|email| {
+                dialect.render(&format!(
+                    "INSERT INTO {} ({}, {}, {}) VALUES ($1, $2, $3)",
+                    q(table.table),
+                    q(table.username_column),
+                    q(email),
+                    q(table.password_hash_column)
+                ))
+            }),
+            mark_email_verified: table.email_column.zip(table.email_verified_column).map(
+                |(email, verified)| {
+                    dialect.render(&format!(
+                        "UPDATE {} SET {} = TRUE WHERE {} = $1 AND {} = $2",
+                        q(table.table),
+                        q(verified),
+                        q(table.id_column),
+                        q(email)
+                    ))
+                },
+            ),
             update_hash: dialect.render(&format!(
                 "UPDATE {} SET {} = $1 WHERE {} = $2",
                 q(table.table),

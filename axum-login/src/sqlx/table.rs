@@ -26,6 +26,7 @@ pub struct UserTable {
     pub(super) username_column: &'static str,
     pub(super) password_hash_column: &'static str,
     pub(super) email_column: Option<&'static str>,
+    pub(super) email_verified_column: Option<&'static str>,
     pub(super) columns: &'static [&'static str],
     pub(super) load_query: Option<&'static str>,
     pub(super) authenticate_query: Option<&'static str>,
@@ -48,6 +49,7 @@ impl UserTable {
             username_column,
             password_hash_column,
             email_column: None,
+            email_verified_column: None,
             columns: &[],
             load_query: None,
             authenticate_query: None,
@@ -72,6 +74,14 @@ impl UserTable {
     /// sets it.
     pub const fn with_email(mut self, column: &'static str) -> Self {
         self.email_column = Some(column);
+        self
+    }
+
+    /// The boolean column that says the user's email address is confirmed, which
+    /// [`SqlxStore::mark_email_verified`](super::SqlxStore::mark_email_verified) sets (feature
+    /// `accounts`). `#[auth(email_verified)]` on a `bool` field sets it.
+    pub const fn with_email_verified(mut self, column: &'static str) -> Self {
+        self.email_verified_column = Some(column);
         self
     }
 
