@@ -122,6 +122,17 @@ pub enum AuthEvent {
         /// The user's id.
         user: String,
     },
+    /// A new account signed up (see [`accounts`](crate::accounts)); its address is not
+    /// confirmed yet.
+    SignedUp {
+        /// The new user's id.
+        user: String,
+    },
+    /// `user` confirmed their email address with a mailed link.
+    EmailVerified {
+        /// The user's id.
+        user: String,
+    },
     /// A mail could not be delivered after every attempt (see [`mail`](crate::mail)): the
     /// user's request is lost and they have to ask again. Names the kind of mail only.
     MailFailed {
@@ -283,6 +294,8 @@ impl fmt::Display for AuthEvent {
             Self::PasswordReset { user } => {
                 write!(f, "user {user} reset their password from a mailed link")
             }
+            Self::SignedUp { user } => write!(f, "user {user} signed up"),
+            Self::EmailVerified { user } => write!(f, "user {user} confirmed their address"),
             Self::MailFailed { kind } => write!(f, "a {kind} mail could not be delivered"),
             Self::TokenCreated { user, token } => {
                 write!(f, "user {user} created API token {token}")

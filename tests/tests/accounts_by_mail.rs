@@ -1,7 +1,9 @@
-//! Password reset by mail (`axum_login::accounts`), over HTTP against a real server: the
-//! request answers alike for every address, the link comes from the configured public URL,
-//! a `GET` never uses the token, a reset works once and ends the user's sessions, and a later
-//! login, a password change or the clock voids a link. Mail goes to a `MemoryMailer`.
+//! Accounts by mail (`axum_login::accounts`), over HTTP against a real server. Password reset:
+//! the request answers alike for every address, the link comes from the configured public
+//! URL, a `GET` never uses the token, a reset works once and ends the user's sessions, and a
+//! later login, a password change or the clock voids a link. Sign-up: a taken address gets the
+//! same answer as a new one and its owner a notice, the verification link confirms the address
+//! once, and no token works for another purpose. Mail goes to a `MemoryMailer`.
 #![allow(clippy::unwrap_used)]
 
 use std::{
@@ -20,10 +22,11 @@ use axum::{
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, PasswordCredentials, SqlxStore, Throttle,
     UserStore,
-    accounts::{Accounts, MemoryAccountTokenStore, ResetOutcome, ResetRequested},
+    accounts::{Accounts, MemoryAccountTokenStore, ResetOutcome, ResetRequested, SignUp, Verified},
     clock::ManualClock,
     events::{AuthEvent, EventRecord},
     mail::{MemoryMailer, Outbox},
+    require_login,
     security::MemoryThrottleStore,
     session::MemoryStore,
     session_layer,
@@ -42,6 +45,8 @@ struct User {
     password_hash: SecretString,
     #[auth(email)]
     email: Option<String>,
+    #[auth(email_verified)]
+    email_verified: bool,
 }
 
 type Store = SqlxStore<User, sqlx::Sqlite>;
@@ -66,6 +71,11 @@ async fn login(
         }
         None => Ok((StatusCode::UNAUTHORIZED, "wrong username or password").into_response()),
     }
+}
+
+#[require_login(verified)]
+async fn verified_only() -> &'static str {
+    "confirmed users only"
 }
 
 async fn me(auth: AuthSession<Store>) -> Result<String, AuthError> {
@@ -143,6 +153,51 @@ async fn reset(
     )
 }
 
+#[derive(serde::Deserialize)]
+struct SignUpForm {
+    username: String,
+    email: String,
+    password: SecretString,
+}
+
+async fn sign_up(
+    auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Form(form): Form<SignUpForm>,
+) -> Result<Response, AuthError> {
+    let outcome = accounts
+        .sign_up(&auth, &form.username, &form.email, form.password)
+        .await?;
+    Ok(match outcome {
+        SignUp::CheckYourMail => Redirect::to("/check-your-mail").into_response(),
+        SignUp::Throttled => StatusCode::TOO_MANY_REQUESTS.into_response(),
+        other => (StatusCode::UNPROCESSABLE_ENTITY, format!("{other:?}")).into_response(),
+    })
+}
+
+async fn verify_page(
+    auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Path(token): Path<String>,
+) -> Result<StatusCode, AuthError> {
+    Ok(if accounts.check_verification_token(&auth, &token).await? {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    })
+}
+
+async fn verify(
+    auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Path(token): Path<String>,
+) -> Result<StatusCode, AuthError> {
+    Ok(match accounts.verify_email(&auth, &token).await? {
+        Verified::Done => StatusCode::SEE_OTHER,
+        _ => StatusCode::BAD_REQUEST,
+    })
+}
+
 struct App {
     base: String,
     store: Store,
@@ -162,7 +217,8 @@ impl App {
         let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
         sqlx::raw_sql(
             "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, \
-             password_hash TEXT NOT NULL, email TEXT UNIQUE)",
+             password_hash TEXT NOT NULL, email TEXT UNIQUE, \
+             email_verified BOOLEAN NOT NULL DEFAULT FALSE)",
         )
         .execute(&pool)
         .await
@@ -187,7 +243,9 @@ impl App {
         let outbox = Outbox::new(mailer.clone())
             .attempts(2)
             .backoff(Duration::from_millis(5), Duration::from_millis(5));
-        let accounts = Accounts::new(tokens.clone(), outbox, PUBLIC_URL).unwrap();
+        let accounts = Accounts::new(tokens.clone(), outbox, PUBLIC_URL)
+            .unwrap()
+            .unverified_url("/confirm-your-address");
         let events: Arc<Mutex<Vec<AuthEvent>>> = Arc::default();
         let clock = ManualClock::new();
         let layer = AuthLayer::builder(store.clone(), session_layer(MemoryStore::default()))
@@ -204,6 +262,9 @@ impl App {
             .route("/me", get(me))
             .route("/password-reset", post(request_reset))
             .route("/password-reset/{token}", get(reset_page).post(reset))
+            .route("/signup", post(sign_up))
+            .route("/verified", get(verified_only))
+            .route("/verify-email/{token}", get(verify_page).post(verify))
             .layer(Extension(accounts.clone()))
             .layer(layer);
         let addr: SocketAddr = serve_with_addr(app).await;
@@ -236,12 +297,17 @@ impl App {
 
     /// The next reset mail to `to`, and the link in it.
     async fn link_for(&self, to: &str) -> String {
+        self.link_of_kind(to, "password_reset").await
+    }
+
+    /// The next mail to `to`, which must be of `kind`, and the link in it.
+    async fn link_of_kind(&self, to: &str, kind: &str) -> String {
         let mail = self
             .mailer
             .wait_for(to, Duration::from_secs(10))
             .await
             .unwrap_or_else(|| panic!("no mail to {to}"));
-        assert_eq!(mail.kind(), "password_reset");
+        assert_eq!(mail.kind(), kind, "{}", mail.text());
         let start = mail
             .text()
             .find(PUBLIC_URL)
@@ -558,4 +624,222 @@ async fn a_mail_given_up_on_is_an_event_and_the_next_request_still_works() {
         app.reset(&link, "a new passphrase").await,
         StatusCode::SEE_OTHER
     );
+}
+
+impl App {
+    async fn sign_up(&self, username: &str, email: &str) -> reqwest::Response {
+        self.visitor()
+            .post_form(
+                "/signup",
+                &[
+                    ("username", username),
+                    ("email", email),
+                    ("password", "a fine passphrase"),
+                ],
+            )
+            .await
+    }
+
+    async fn verified(&self, username: &str) -> bool {
+        sqlx::query_scalar("SELECT email_verified FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_one(self.store.pool())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_sign_up_is_confirmed_once_by_its_link_and_needs_no_login() {
+    let app = App::start().await;
+    let response = app.sign_up("crab", "crab@example.com").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let link = app.link_of_kind("crab@example.com", "verify_email").await;
+    assert!(
+        link.starts_with(&format!("{PUBLIC_URL}/verify-email/")),
+        "{link}"
+    );
+    assert!(!app.verified("crab").await);
+    // The new account logs in before confirming; the link still works after.
+    assert!(app.logs_in("crab", "a fine passphrase").await);
+    let path = App::path_of(&link);
+    for _ in 0..2 {
+        assert_eq!(app.visitor().get(&path).await.status(), StatusCode::OK);
+    }
+    assert!(!app.verified("crab").await, "a GET confirms nothing");
+    assert_eq!(
+        app.visitor().post(&path).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(app.verified("crab").await);
+    assert_eq!(
+        app.visitor().post(&path).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert!(
+        app.events()
+            .iter()
+            .any(|event| matches!(event, AuthEvent::EmailVerified { .. }))
+    );
+}
+
+#[tokio::test]
+async fn a_taken_address_gets_the_same_answer_and_its_owner_a_notice() {
+    let app = App::start().await;
+    let new = app.sign_up("crab", "crab@example.com").await;
+    let taken = app.sign_up("impostor", "ferris@example.com").await;
+    assert_eq!(new.status(), taken.status());
+    assert_eq!(
+        new.headers().get("location"),
+        taken.headers().get("location")
+    );
+    assert_eq!(new.text().await.unwrap(), taken.text().await.unwrap());
+    let notice = app
+        .mailer
+        .wait_for("ferris@example.com", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(notice.kind(), "already_registered");
+    assert!(
+        notice
+            .text()
+            .contains(&format!("{PUBLIC_URL}/password-reset"))
+    );
+    assert!(
+        !app.logs_in("impostor", "a fine passphrase").await,
+        "no account was made"
+    );
+    // A taken username is the form's error, whatever the address.
+    let response = app.sign_up("ferris", "someone-else@example.com").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.text().await.unwrap(), "UsernameTaken");
+    let response = app.sign_up("", "x@example.com").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let response = app.sign_up("shrimp", "not an address").await;
+    assert_eq!(response.text().await.unwrap(), "InvalidAddress");
+}
+
+#[tokio::test]
+async fn no_token_works_for_another_purpose_and_an_address_change_voids_a_link() {
+    let app = App::start().await;
+    app.sign_up("crab", "crab@example.com").await;
+    let verify = app.link_of_kind("crab@example.com", "verify_email").await;
+    app.ask("crab@example.com").await;
+    let reset = app.link_for("crab@example.com").await;
+    let verify_token = verify.rsplit('/').next().unwrap();
+    let reset_token = reset.rsplit('/').next().unwrap();
+    // Each token on the other's page.
+    let as_reset = format!("/password-reset/{verify_token}");
+    assert_eq!(
+        app.visitor().get(&as_reset).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.visitor()
+            .post_form(&as_reset, &[("new_password", "taken over!")])
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    let as_verify = format!("/verify-email/{reset_token}");
+    assert_eq!(
+        app.visitor().post(&as_verify).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert!(!app.verified("crab").await);
+    // The address changes before the link is used: it confirms nothing.
+    sqlx::query("UPDATE users SET email = 'crab@elsewhere.example' WHERE username = 'crab'")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        app.visitor().post(&App::path_of(&verify)).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert!(!app.verified("crab").await);
+}
+
+#[tokio::test]
+async fn a_verified_guard_lets_a_confirmed_address_through_and_sends_others_to_confirm() {
+    let app = App::start().await;
+    app.sign_up("crab", "crab@example.com").await;
+    let link = app.link_of_kind("crab@example.com", "verify_email").await;
+    let crab = app.visitor();
+    assert_eq!(
+        crab.login("crab", "a fine passphrase").await.status(),
+        StatusCode::OK
+    );
+    let browser = |visitor: &Visitor| {
+        visitor
+            .client
+            .get(visitor.url("/verified"))
+            .header("Accept", "text/html")
+    };
+    let api = |visitor: &Visitor| {
+        visitor
+            .client
+            .get(visitor.url("/verified"))
+            .header("Accept", "application/json")
+    };
+    let response = crab.send(browser(&crab)).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"],
+        "/confirm-your-address?next=%2Fverified"
+    );
+    let response = crab.send(api(&crab)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("email_unverified"));
+
+    assert_eq!(
+        app.visitor().post(&App::path_of(&link)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // The same session: the user is loaded afresh on each request.
+    let response = crab.send(browser(&crab)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "confirmed users only");
+    // Seeded users never confirmed theirs; anonymous visitors are sent to log in.
+    let ferris = app.visitor();
+    ferris.login("ferris", "hunter42").await;
+    assert_eq!(
+        ferris.send(api(&ferris)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let anonymous = app.visitor();
+    let response = anonymous.send(browser(&anonymous)).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
+}
+
+#[tokio::test]
+async fn a_verified_guard_without_accounts_on_the_layer_is_a_setup_error() {
+    let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, \
+         password_hash TEXT NOT NULL, email TEXT UNIQUE, \
+         email_verified BOOLEAN NOT NULL DEFAULT TRUE)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let store = Store::new(pool);
+    store
+        .create_user("ferris", "hunter42".into())
+        .await
+        .unwrap();
+    let layer = AuthLayer::builder(store, session_layer(MemoryStore::default())).build();
+    let app = Router::new()
+        .route("/login", post(login))
+        .route("/verified", get(verified_only))
+        .layer(layer);
+    let visitor = Visitor::new(&format!("http://{}", serve_with_addr(app).await));
+    visitor.login("ferris", "hunter42").await;
+    let response = visitor.get("/verified").await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }

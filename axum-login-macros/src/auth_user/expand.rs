@@ -148,6 +148,22 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
             bounds
                 .push(syn::parse_quote_spanned!(ty.span()=> #ty: #krate::__private::EmailAddress));
         }
+        let verified = model.email_verified.as_ref().map(|field| {
+            let (name, ty) = (field.ident, field.ty);
+            if generic {
+                bounds.push(
+                    syn::parse_quote_spanned!(ty.span()=> #ty: #krate::__private::EmailVerifiedField),
+                );
+            }
+            let body = quote_spanned! {ty.span()=>
+                <#ty as #krate::__private::EmailVerifiedField>::is_verified(&self.#name)
+            };
+            quote! {
+                fn email_verified(&self) -> bool {
+                    #body
+                }
+            }
+        });
         let where_clause = where_clause(&bounds);
         let body = quote_spanned! {ty.span()=>
             <#ty as #krate::__private::EmailAddress>::address(&self.#name)
@@ -158,6 +174,8 @@ pub(super) fn expand(model: &AuthUserModel<'_>) -> TokenStream {
                 fn email(&self) -> #krate::__private::core::option::Option<&str> {
                     #body
                 }
+
+                #verified
             }
         }
     });

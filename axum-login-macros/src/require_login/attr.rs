@@ -16,6 +16,7 @@ const OPTIONS: &[&str] = &[
     "redirect_field",
     "session_only",
     "token_only",
+    "verified",
 ];
 
 /// A condition on the logged-in user; each leaf keeps the key it was written with, for errors.
@@ -56,6 +57,8 @@ pub(crate) struct Args {
     pub(crate) fresh_mfa: Option<u64>,
     /// `session_only` or `token_only`, with where it was written.
     pub(crate) via: Option<(Via, Span)>,
+    /// `verified`: the user's email address must be confirmed.
+    pub(crate) verified: bool,
     /// `crate = "..."`: the runtime crate under another name.
     pub(crate) krate: Option<syn::Path>,
 }
@@ -82,6 +85,7 @@ impl Args {
             || self.mfa.is_some()
             || self.fresh_mfa.is_some()
             || self.via.is_some()
+            || self.verified
     }
 }
 
@@ -379,6 +383,17 @@ fn parse_option(
     attr: &str,
     cx: &Ctxt,
 ) -> syn::Result<()> {
+    if key == "verified" {
+        if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+            cx.error_spanned_by(
+                &meta.path,
+                "`verified` takes no value: write `verified` alone to require a confirmed email address",
+            );
+            return skip_value(meta);
+        }
+        out.verified = true;
+        return Ok(());
+    }
     if key == "session_only" || key == "token_only" {
         if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
             cx.error_spanned_by(

@@ -66,6 +66,7 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
         Some((Via::Session, _)) => quote!(#krate::__private::Via::Session),
         Some((Via::Token, _)) => quote!(#krate::__private::Via::Token),
     };
+    let email_verified = args.verified;
     quote! {
         #[automatically_derived]
         impl<__S> #krate::__private::Policy<__S> for #name
@@ -80,6 +81,7 @@ pub(crate) fn policy_impl(name: &syn::Ident, args: &Args) -> TokenStream {
                 fresh_second_factor: #fresh_second_factor,
                 via: #via,
                 scopes: &[#(#scopes),*],
+                email_verified: #email_verified,
             };
 
             #[allow(

@@ -38,6 +38,8 @@ pub(crate) struct StoreModel<'a> {
     pub(crate) username_column: String,
     /// The `#[auth(email)]` field's column, if any.
     pub(crate) email_column: Option<String>,
+    /// The `#[auth(email_verified)]` field's column, if any.
+    pub(crate) email_verified_column: Option<String>,
     pub(crate) password_hash: AuthField<'a>,
     pub(crate) fields: Vec<(AuthField<'a>, Source)>,
     pub(crate) roles: Option<Join<'a>>,
@@ -197,6 +199,7 @@ pub(crate) fn check<'a>(
         id_column: auth.id.column_name(),
         username_column: auth.username.as_ref()?.column_name(),
         email_column: auth.email.as_ref().map(AuthField::column_name),
+        email_verified_column: auth.email_verified.as_ref().map(AuthField::column_name),
         password_hash: auth.password_hash.clone()?,
         fields,
         roles,

@@ -86,6 +86,9 @@ pub(crate) fn expand(model: &StoreModel<'_>) -> TokenStream {
     if let Some(column) = &model.email_column {
         description.extend(quote!(.with_email(#column)));
     }
+    if let Some(column) = &model.email_verified_column {
+        description.extend(quote!(.with_email_verified(#column)));
+    }
     if let Some(query) = &model.load_query {
         description.extend(quote!(.with_load_query(#query)));
     }

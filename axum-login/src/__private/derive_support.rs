@@ -43,6 +43,25 @@ where
 pub trait EmailUser: AccountsFeatureIsOff {
     /// As the real trait's.
     fn email(&self) -> Option<&str>;
+
+    /// As the real trait's.
+    fn email_verified(&self) -> bool {
+        false
+    }
+}
+
+/// Stands in for `axum_login::accounts::EmailVerifiedField` when the `accounts` feature is off.
+#[cfg(not(feature = "accounts"))]
+pub trait EmailVerifiedField {
+    /// As the real trait's.
+    fn is_verified(&self) -> bool;
+}
+
+#[cfg(not(feature = "accounts"))]
+impl<T> EmailVerifiedField for T {
+    fn is_verified(&self) -> bool {
+        false
+    }
 }
 
 /// Stands in for `axum_login::accounts::EmailAddress` when the `accounts` feature is off.

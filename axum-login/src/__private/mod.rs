@@ -32,9 +32,9 @@ pub use crate::{
 };
 
 #[cfg(not(feature = "accounts"))]
-pub use self::derive_support::{EmailAddress, EmailUser};
+pub use self::derive_support::{EmailAddress, EmailUser, EmailVerifiedField};
 #[cfg(feature = "accounts")]
-pub use crate::accounts::{EmailAddress, EmailUser};
+pub use crate::accounts::{EmailAddress, EmailUser, EmailVerifiedField};
 
 mod derive_support;
 mod sqlx_text;

@@ -1,18 +1,19 @@
 //! [`Accounts`] as a [`Feature`] of the layer: a login or a password change voids the user's
-//! reset links, and the token store takes part in readiness checks.
+//! reset links, guards with `verified` ask it whether a user's address is confirmed, and the
+//! token store takes part in readiness checks.
 
 use std::{any::Any, sync::Arc};
 
 use tower_sessions::{SessionStore, service::CookieController};
 
 use super::{
-    AccountStore, Accounts,
+    AccountStore, Accounts, EmailUser,
     token::{AccountTokenStore, Revoke},
 };
 use crate::{
     AuthError,
     layer::AuthLayerBuilder,
-    login::{Change, Feature, NewLogin, RequestAuth, StoreCheck},
+    login::{Change, ErasedUser, Feature, NewLogin, RequestAuth, StoreCheck},
 };
 
 impl<S: AccountStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS, C> {
@@ -22,13 +23,22 @@ impl<S: AccountStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S,
     pub fn accounts(self, accounts: &Accounts<S>) -> Self {
         self.feature(AccountsFeature {
             tokens: accounts.inner.tokens.clone(),
+            verified: |user| {
+                user.as_any()
+                    .downcast_ref::<S::User>()
+                    .map(EmailUser::email_verified)
+            },
+            unverified_url: accounts.inner.unverified_url.clone(),
         })
     }
 }
 
-/// The part of [`Accounts`] the layer keeps: its token store.
+/// The part of [`Accounts`] the layer keeps: its token store, how to ask a user of the
+/// layer's type whether their address is confirmed, and the page that confirms it.
 pub(super) struct AccountsFeature {
     tokens: Arc<dyn AccountTokenStore>,
+    verified: fn(&dyn ErasedUser) -> Option<bool>,
+    unverified_url: Option<String>,
 }
 
 impl AccountsFeature {
@@ -45,6 +55,14 @@ impl AccountsFeature {
 impl Feature for AccountsFeature {
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn email_verified(&self, user: &dyn ErasedUser) -> Option<bool> {
+        (self.verified)(user)
+    }
+
+    fn unverified_url(&self) -> Option<&str> {
+        self.unverified_url.as_deref()
     }
 
     fn stores(&self) -> Vec<StoreCheck<'_>> {

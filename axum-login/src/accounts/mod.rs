@@ -87,6 +87,7 @@ mod reset;
 mod sql;
 mod templates;
 mod token;
+mod verify;
 
 use std::{
     fmt,
@@ -102,8 +103,11 @@ pub use self::memory::MemoryAccountTokenStore;
 pub use self::reset::{ResetOutcome, ResetRequested};
 #[cfg(feature = "sqlx")]
 pub use self::sql::SqlxAccountTokenStore;
-pub use self::templates::{DefaultTemplates, MailTemplates, Rendered, ResetMail, escape_html};
+pub use self::templates::{
+    DefaultTemplates, MailTemplates, NoticeMail, Rendered, ResetMail, VerifyMail, escape_html,
+};
 pub use self::token::{AccountToken, AccountTokenStore, Purpose, Revoke};
+pub use self::verify::{SignUp, Verified};
 use crate::{AuthUser, UserStore, mail::Outbox, store::UserId};
 
 /// A user with an email address, which mail for their account goes to.
@@ -119,6 +123,38 @@ use crate::{AuthUser, UserStore, mail::Outbox, store::UserId};
 pub trait EmailUser: AuthUser {
     /// The user's address, if they have one.
     fn email(&self) -> Option<&str>;
+
+    /// Whether the user confirmed the address (a mailed link,
+    /// [`Accounts::verify_email`]). `#[auth(email_verified)]` on a `bool` field implements
+    /// it; without one, no address counts as confirmed.
+    fn email_verified(&self) -> bool {
+        false
+    }
+}
+
+/// A field type that says an address is confirmed, for `#[auth(email_verified)]`: a `bool`, or
+/// an `Option` of anything (a confirmation time: `Some` is confirmed). `SqlxStore` sets a
+/// `bool` column only.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot say whether an address is confirmed, for `#[auth(email_verified)]`",
+    label = "the `#[auth(email_verified)]` field must be a `bool` (or an `Option` of a confirmation time)",
+    note = "make the field a `bool`, or implement `axum_login::accounts::EmailVerifiedField` for its type"
+)]
+pub trait EmailVerifiedField {
+    /// Whether the address is confirmed.
+    fn is_verified(&self) -> bool;
+}
+
+impl EmailVerifiedField for bool {
+    fn is_verified(&self) -> bool {
+        *self
+    }
+}
+
+impl<T> EmailVerifiedField for Option<T> {
+    fn is_verified(&self) -> bool {
+        self.is_some()
+    }
 }
 
 /// A field type that holds a user's email address, for `#[auth(email)]`: `String` (every
@@ -171,6 +207,23 @@ pub trait AccountStore: UserStore<User: EmailUser> {
         id: &UserId<Self>,
         password: SecretString,
     ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
+
+    /// Creates a user with `username`, the unconfirmed address `email` and a hash of
+    /// `password`, and answers them; `None` when the username or the address is taken.
+    fn create_account(
+        &self,
+        username: &str,
+        email: &str,
+        password: SecretString,
+    ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
+
+    /// Marks `email` confirmed as the address of the user with `id`, if it is still theirs,
+    /// and answers the user as it is now (`None` when there is no such user).
+    fn mark_email_verified(
+        &self,
+        id: &UserId<Self>,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
 }
 
 /// The most reset requests that wait for the background task; see [the module](self).
@@ -210,6 +263,8 @@ impl<S: UserStore> fmt::Debug for Accounts<S> {
             .field("public_url", &self.inner.public_url)
             .field("reset_path", &self.inner.reset_path)
             .field("reset_lifetime", &self.inner.reset_lifetime)
+            .field("verify_path", &self.inner.verify_path)
+            .field("verify_lifetime", &self.inner.verify_lifetime)
             .field("log_in_after_reset", &self.inner.log_in_after_reset)
             .finish_non_exhaustive()
     }
@@ -223,6 +278,9 @@ struct Inner {
     public_url: String,
     reset_path: String,
     reset_lifetime: Duration,
+    verify_path: String,
+    verify_lifetime: Duration,
+    unverified_url: Option<String>,
     log_in_after_reset: bool,
     min_password: usize,
     max_password: usize,
@@ -249,8 +307,9 @@ impl<S: UserStore> Accounts<S> {
     /// the layer's event handler as [`AuthEvent::MailFailed`](crate::events::AuthEvent::MailFailed)
     /// (the outbox logs it too).
     ///
-    /// Defaults: links `{public_url}/password-reset/{token}`, valid for an hour; no login after
-    /// a reset; new passwords of 8 to 1024 bytes; [`DefaultTemplates`].
+    /// Defaults: reset links `{public_url}/password-reset/{token}`, valid for an hour;
+    /// verification links `{public_url}/verify-email/{token}`, valid for three days; no login
+    /// after a reset; new passwords of 8 to 1024 bytes; [`DefaultTemplates`].
     pub fn new(
         tokens: impl AccountTokenStore,
         outbox: Outbox,
@@ -282,6 +341,9 @@ impl<S: UserStore> Accounts<S> {
                 public_url,
                 reset_path: "/password-reset".to_owned(),
                 reset_lifetime: Duration::from_secs(60 * 60),
+                verify_path: "/verify-email".to_owned(),
+                verify_lifetime: Duration::from_secs(3 * 24 * 60 * 60),
+                unverified_url: None,
                 log_in_after_reset: false,
                 min_password: 8,
                 max_password: 1024,
@@ -308,6 +370,30 @@ impl<S: UserStore> Accounts<S> {
     pub fn reset_path(mut self, path: impl Into<String>) -> Self {
         let path = path.into();
         self.settings().reset_path = format!("/{}", path.trim_matches('/'));
+        self
+    }
+
+    /// The path of the verification page under the public URL; the link is
+    /// `{public_url}{path}/{token}`. Default: `/verify-email`.
+    pub fn verify_path(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.settings().verify_path = format!("/{}", path.trim_matches('/'));
+        self
+    }
+
+    /// How long a verification link works. Default: three days.
+    pub fn verify_lifetime(mut self, lifetime: Duration) -> Self {
+        self.settings().verify_lifetime = lifetime;
+        self
+    }
+
+    /// Where a guard with `verified` sends a browser whose user's address is not confirmed: a
+    /// page that says so and can mail a new link
+    /// ([`send_verification`](Self::send_verification)), given the page to come back to in
+    /// the layer's redirect field. Default: none, a `403` page. An API client always gets
+    /// `403`. Set it before [`AuthLayerBuilder::accounts`](crate::layer::AuthLayerBuilder::accounts).
+    pub fn unverified_url(mut self, url: impl Into<String>) -> Self {
+        self.settings().unverified_url = Some(url.into());
         self
     }
 

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{
     AccountStore, Accounts, EmailUser, Inner, QUEUE,
-    templates::ResetMail,
+    templates::{NoticeMail, ResetMail, VerifyMail},
     token::{self, AccountToken, Purpose},
 };
 use crate::{
@@ -59,16 +59,26 @@ pub enum ResetOutcome {
     },
 }
 
-/// A reset request waiting for the background task.
+/// A request waiting for the background task.
 pub(super) struct Job<S: crate::UserStore> {
-    email: String,
-    backend: Arc<Backend<S>>,
+    pub(super) work: Work,
+    pub(super) backend: Arc<Backend<S>>,
+}
+
+/// What a [`Job`] is for.
+pub(super) enum Work {
+    /// A reset link to the account with this address, if there is one.
+    Reset { email: String },
+    /// A verification link to the user with this id (its text).
+    Verify { user: String },
+    /// A notice to the user with this id: someone tried to sign up with their address.
+    AlreadyRegistered { user: String },
 }
 
 /// Whether `email` looks like an address: one `@` with something on each side, no spaces or
 /// control characters, at most 254 bytes (RFC 5321's limit). Deliverability is the mail
 /// server's to judge.
-fn plausible_address(email: &str) -> bool {
+pub(super) fn plausible_address(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return false;
     };
@@ -103,25 +113,25 @@ impl<S: AccountStore> Accounts<S> {
         if !plausible_address(email) {
             return Ok(ResetRequested::InvalidAddress);
         }
-        let config = auth.auth.config();
-        if let Some(address) = auth.auth.client() {
-            let now = config.clock.now();
-            let allowed = config
-                .throttle
-                .mail_allowed(MailScope::Address(address), now, &config.key)
-                .await
-                .map_err(AuthError::Throttle)?;
-            if !allowed {
-                return Ok(ResetRequested::Throttled);
-            }
+        if !self.address_may_ask(auth).await? {
+            return Ok(ResetRequested::Throttled);
         }
-        let job = Job {
-            email: email.to_owned(),
+        self.enqueue(Job {
+            work: Work::Reset {
+                email: email.to_owned(),
+            },
             backend: auth.backend.clone(),
-        };
+        });
+        Ok(ResetRequested::Accepted)
+    }
+
+    /// Hands `job` to the background task; past [`QUEUE`] it is dropped, with a log line
+    /// once a minute.
+    pub(super) fn enqueue(&self, job: Job<S>) {
+        let config = &job.backend.config;
+        let now = seconds(config.clock.now());
         let jobs = self.jobs.get_or_init(|| self.spawn_worker());
         if jobs.try_send(job).is_err() {
-            let now = seconds(config.clock.now());
             let last = self.inner.warned_full.load(Ordering::Relaxed);
             if now >= last + 60
                 && self
@@ -132,11 +142,10 @@ impl<S: AccountStore> Accounts<S> {
             {
                 tracing::warn!(
                     capacity = QUEUE,
-                    "password reset requests arrive faster than they are worked: requests past the queue are dropped (logged once a minute)"
+                    "mail requests arrive faster than they are worked: requests past the queue are dropped (logged once a minute)"
                 );
             }
         }
-        Ok(ResetRequested::Accepted)
     }
 
     /// Whether `token` is a usable reset token, for the page the link opens: it does not use
@@ -215,7 +224,7 @@ impl<S: AccountStore> Accounts<S> {
 
     /// The token `secret` stands for and its user, if it is one of `purpose` that still works:
     /// kept, unexpired, its user there with the same address and the same password.
-    async fn open(
+    pub(super) async fn open(
         &self,
         backend: &Backend<S>,
         secret: &str,
@@ -262,7 +271,7 @@ impl<S: AccountStore> Accounts<S> {
     /// void the user's reset links.
     ///
     /// [`AuthLayerBuilder::accounts`]: crate::layer::AuthLayerBuilder::accounts
-    fn registered(&self, auth: &AuthSession<S>) -> Result<(), AuthError> {
+    pub(super) fn registered(&self, auth: &AuthSession<S>) -> Result<(), AuthError> {
         if auth
             .auth
             .config()
@@ -284,7 +293,15 @@ impl<S: AccountStore> Accounts<S> {
         let inner = Inner::clone(&self.inner);
         tokio::spawn(async move {
             while let Some(job) = receiver.recv().await {
-                mail_reset_link(&inner, job).await;
+                match job.work {
+                    Work::Reset { email } => mail_reset_link(&inner, &job.backend, &email).await,
+                    Work::Verify { user } => {
+                        mail_verification_link(&inner, &job.backend, &user).await;
+                    }
+                    Work::AlreadyRegistered { user } => {
+                        mail_notice(&inner, &job.backend, &user).await;
+                    }
+                }
             }
         });
         sender
@@ -293,9 +310,8 @@ impl<S: AccountStore> Accounts<S> {
 
 /// Works one reset request on the background task: finds the account, counts the mail against
 /// it, makes the token and queues the mail. Failures are logged; nobody waits for them.
-async fn mail_reset_link<S: AccountStore>(inner: &Inner, job: Job<S>) {
-    let Job { email, backend } = job;
-    let user = match backend.store().find_by_email(&email).await {
+async fn mail_reset_link<S: AccountStore>(inner: &Inner, backend: &Backend<S>, email: &str) {
+    let user = match backend.store().find_by_email(email).await {
         Ok(Some(user)) if user.is_active() => user,
         Ok(_) => return,
         Err(error) => {
@@ -303,57 +319,149 @@ async fn mail_reset_link<S: AccountStore>(inner: &Inner, job: Job<S>) {
             return;
         }
     };
-    // The address as the account has it, which is where the mail goes.
-    let Some(to) = user.email().map(str::to_owned) else {
+    let Some((to, secret)) = issue(
+        inner,
+        backend,
+        &user,
+        Purpose::PasswordReset,
+        inner.reset_lifetime,
+    )
+    .await
+    else {
         return;
     };
-    let config = &backend.config;
-    let now = config.clock.now();
-    let user_key = user.id().to_string();
-    match config
-        .throttle
-        .mail_allowed(MailScope::Account(&user_key), now, &config.key)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::info!(user = %user_key, "password reset: the account had its mails for this window; none sent");
-            return;
-        }
-        Err(error) => {
-            tracing::error!(%error, "password reset: the throttle failed; no mail sent");
-            return;
-        }
-    }
-    let secret = token::new_secret();
-    let record = AccountToken {
-        hash: token::hash_of(&secret),
-        purpose: Purpose::PasswordReset,
-        user: user_key.clone(),
-        email: to.clone(),
-        stamp: config.key.user_digest(&config.realm, &user),
-        created_at: now,
-        expires_at: token::expiry(now, inner.reset_lifetime),
-    };
-    if let Err(error) = inner.tokens.insert(&record).await {
-        tracing::error!(%error, "password reset: the token store failed; no mail sent");
-        return;
-    }
     let link = format!("{}{}/{}", inner.public_url, inner.reset_path, secret);
     let rendered = inner.templates.password_reset(&ResetMail {
         to: &to,
         link: &link,
         valid_for: inner.reset_lifetime,
     });
-    let message = Message::new(
-        "password_reset",
-        to,
-        rendered.subject,
-        rendered.text,
-        rendered.html,
-    );
+    send(inner, "password_reset", to, rendered);
+}
+
+/// Works a verification request: a new token and its link, to the user's address as it is.
+async fn mail_verification_link<S: AccountStore>(inner: &Inner, backend: &Backend<S>, user: &str) {
+    let Some(user) = load(backend, user).await else {
+        return;
+    };
+    if user.email_verified() {
+        return;
+    }
+    let Some((to, secret)) = issue(
+        inner,
+        backend,
+        &user,
+        Purpose::VerifyEmail,
+        inner.verify_lifetime,
+    )
+    .await
+    else {
+        return;
+    };
+    let link = format!("{}{}/{}", inner.public_url, inner.verify_path, secret);
+    let rendered = inner.templates.verify_email(&VerifyMail {
+        to: &to,
+        link: &link,
+        valid_for: inner.verify_lifetime,
+    });
+    send(inner, "verify_email", to, rendered);
+}
+
+/// Tells the owner of an address that someone tried to sign up with it.
+async fn mail_notice<S: AccountStore>(inner: &Inner, backend: &Backend<S>, user: &str) {
+    let Some(user) = load(backend, user).await else {
+        return;
+    };
+    let Some(to) = user.email().map(str::to_owned) else {
+        return;
+    };
+    if !account_may_be_mailed(backend, &user).await {
+        return;
+    }
+    let reset_link = format!("{}{}", inner.public_url, inner.reset_path);
+    let rendered = inner.templates.already_registered(&NoticeMail {
+        to: &to,
+        reset_link: &reset_link,
+    });
+    send(inner, "already_registered", to, rendered);
+}
+
+/// The user with the id `text`, fresh from the store, if active.
+async fn load<S: AccountStore>(backend: &Backend<S>, text: &str) -> Option<S::User> {
+    let id = crate::login::parse_id::<S>(text)?;
+    match backend.store().load_user(&id).await {
+        Ok(user) => user.filter(AuthUser::is_active),
+        Err(error) => {
+            tracing::error!(error = %error, "account mail: the user store failed; no mail sent");
+            None
+        }
+    }
+}
+
+/// Counts a mail against `user`'s account: `false` once it had its mails for the window.
+async fn account_may_be_mailed<S: AccountStore>(backend: &Backend<S>, user: &S::User) -> bool {
+    let config = &backend.config;
+    let user_key = user.id().to_string();
+    match config
+        .throttle
+        .mail_allowed(
+            MailScope::Account(&user_key),
+            config.clock.now(),
+            &config.key,
+        )
+        .await
+    {
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::info!(user = %user_key, "account mail: the account had its mails for this window; none sent");
+            false
+        }
+        Err(error) => {
+            tracing::error!(%error, "account mail: the throttle failed; no mail sent");
+            false
+        }
+    }
+}
+
+/// Counts a mail against `user`'s account and keeps a new token of `purpose` for their
+/// address; answers the address and the token's secret, or `None` (logged) when no mail may
+/// go.
+async fn issue<S: AccountStore>(
+    inner: &Inner,
+    backend: &Backend<S>,
+    user: &S::User,
+    purpose: Purpose,
+    lifetime: std::time::Duration,
+) -> Option<(String, String)> {
+    // The address as the account has it, which is where the mail goes.
+    let to = user.email()?.to_owned();
+    if !account_may_be_mailed(backend, user).await {
+        return None;
+    }
+    let config = &backend.config;
+    let now = config.clock.now();
+    let secret = token::new_secret();
+    let record = AccountToken {
+        hash: token::hash_of(&secret),
+        purpose,
+        user: user.id().to_string(),
+        email: to.clone(),
+        stamp: config.key.user_digest(&config.realm, user),
+        created_at: now,
+        expires_at: token::expiry(now, lifetime),
+    };
+    if let Err(error) = inner.tokens.insert(&record).await {
+        tracing::error!(%error, %purpose, "account mail: the token store failed; no mail sent");
+        return None;
+    }
+    Some((to, secret))
+}
+
+/// Queues a rendered mail to `to`.
+fn send(inner: &Inner, kind: &'static str, to: String, rendered: super::Rendered) {
+    let message = Message::new(kind, to, rendered.subject, rendered.text, rendered.html);
     if inner.outbox.enqueue(message).is_err() {
-        tracing::error!(user = %user_key, "password reset: the outbox is full; no mail sent");
+        tracing::error!(kind, "account mail: the outbox is full; no mail sent");
     }
 }
 

@@ -123,7 +123,7 @@ impl<DB: SqlxDatabase> AccountTokenStore for SqlxAccountTokenStore<DB> {
                 .await?),
             Revoke::EndedByLogin => {
                 let mut revoked = 0;
-                for purpose in [Purpose::PasswordReset] {
+                for purpose in Purpose::ALL {
                     if purpose.ends_at_login() {
                         let params = [Param::Text(user), Param::Text(purpose.as_str())];
                         revoked += self
@@ -168,5 +168,24 @@ where
         password: secrecy::SecretString,
     ) -> Result<Option<U>, crate::sqlx::SqlxStoreError> {
         crate::SqlxStore::set_password(self, id, password).await
+    }
+
+    async fn create_account(
+        &self,
+        username: &str,
+        email: &str,
+        password: secrecy::SecretString,
+    ) -> Result<Option<U>, crate::sqlx::SqlxStoreError> {
+        self.create_user_with_email(username, email, password).await
+    }
+
+    /// [`SqlxStore::mark_email_verified`](crate::SqlxStore::mark_email_verified): the table
+    /// needs an email-verified column (`#[auth(email_verified)]`).
+    async fn mark_email_verified(
+        &self,
+        id: &U::Id,
+        email: &str,
+    ) -> Result<Option<U>, crate::sqlx::SqlxStoreError> {
+        crate::SqlxStore::mark_email_verified(self, id, email).await
     }
 }

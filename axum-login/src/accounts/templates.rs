@@ -26,12 +26,41 @@ pub struct ResetMail<'a> {
     pub valid_for: Duration,
 }
 
+/// What a verification mail says.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct VerifyMail<'a> {
+    /// The address the mail goes to, the one it confirms.
+    pub to: &'a str,
+    /// The link that opens the confirmation page, with its token.
+    pub link: &'a str,
+    /// How long the link works.
+    pub valid_for: Duration,
+}
+
+/// What a notice to an address's owner says: someone tried to sign up with it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct NoticeMail<'a> {
+    /// The address the mail goes to.
+    pub to: &'a str,
+    /// Where the owner asks for a reset link, if they forgot their password.
+    pub reset_link: &'a str,
+}
+
 /// The subjects and bodies of the mails [`Accounts`](super::Accounts) sends, for an app that
 /// wants its own words, language or markup. Each method renders one mail; values put into the
 /// HTML part must be escaped by the implementation ([`escape_html`] does it).
 pub trait MailTemplates: Send + Sync + 'static {
     /// The mail with a password-reset link.
     fn password_reset(&self, mail: &ResetMail<'_>) -> Rendered;
+
+    /// The mail with a link that confirms the address.
+    fn verify_email(&self, mail: &VerifyMail<'_>) -> Rendered;
+
+    /// The mail to the owner of an address someone tried to sign up with: the sign-up page
+    /// answered as for a new address, so only the owner learns it is taken.
+    fn already_registered(&self, mail: &NoticeMail<'_>) -> Rendered;
 }
 
 /// Plain English mails, signed with the site's name.
@@ -104,6 +133,58 @@ impl MailTemplates for DefaultTemplates {
         );
         Rendered {
             subject: format!("Reset your password for {}", self.site),
+            text,
+            html,
+        }
+    }
+
+    fn verify_email(&self, mail: &VerifyMail<'_>) -> Rendered {
+        let valid = human(mail.valid_for);
+        let text = format!(
+            "Please confirm that {to} is your address at {site}.\n\n\
+             Open this link within {valid}:\n\n{link}\n\n\
+             If you did not sign up, ignore this mail.\n",
+            to = mail.to,
+            site = self.site,
+            link = mail.link,
+        );
+        let html = format!(
+            "<p>Please confirm that {to} is your address at {site}.</p>\
+             <p>Open this link within {valid}:</p>\
+             <p><a href=\"{link}\">{link}</a></p>\
+             <p>If you did not sign up, ignore this mail.</p>",
+            to = escape_html(mail.to),
+            site = escape_html(&self.site),
+            link = escape_html(mail.link),
+        );
+        Rendered {
+            subject: format!("Confirm your address for {}", self.site),
+            text,
+            html,
+        }
+    }
+
+    fn already_registered(&self, mail: &NoticeMail<'_>) -> Rendered {
+        let text = format!(
+            "Someone tried to sign up at {site} with {to}, which already has an account.\n\n\
+             If it was you, log in instead; if you forgot your password, ask for a new one \
+             here:\n\n{link}\n\n\
+             If it was not you, ignore this mail: nothing changed.\n",
+            to = mail.to,
+            site = self.site,
+            link = mail.reset_link,
+        );
+        let html = format!(
+            "<p>Someone tried to sign up at {site} with {to}, which already has an account.</p>\
+             <p>If it was you, log in instead; if you forgot your password, ask for a new one \
+             here:</p><p><a href=\"{link}\">{link}</a></p>\
+             <p>If it was not you, ignore this mail: nothing changed.</p>",
+            to = escape_html(mail.to),
+            site = escape_html(&self.site),
+            link = escape_html(mail.reset_link),
+        );
+        Rendered {
+            subject: format!("Your account at {}", self.site),
             text,
             html,
         }

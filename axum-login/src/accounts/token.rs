@@ -19,6 +19,9 @@ use crate::error::BoxError;
 pub enum Purpose {
     /// Sets a new password ([`Accounts::reset_password`](super::Accounts::reset_password)).
     PasswordReset,
+    /// Confirms the address it was mailed to
+    /// ([`Accounts::verify_email`](super::Accounts::verify_email)).
+    VerifyEmail,
 }
 
 impl Purpose {
@@ -26,22 +29,28 @@ impl Purpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PasswordReset => "password_reset",
+            Self::VerifyEmail => "verify_email",
         }
     }
+
+    /// Every purpose.
+    pub(super) const ALL: [Self; 2] = [Self::PasswordReset, Self::VerifyEmail];
 
     /// A purpose read back from [`as_str`](Self::as_str).
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "password_reset" => Some(Self::PasswordReset),
-            _ => None,
-        }
+        Self::ALL
+            .into_iter()
+            .find(|purpose| purpose.as_str() == text)
     }
 
     /// Whether a later login of the user voids the token: a reset link that outlives a
-    /// login would let an old mailbox copy take the account back.
+    /// login would let an old mailbox copy take the account back. A verification link does
+    /// not: a user who signs up, logs in and then opens it must not find it dead, and all it
+    /// can do is confirm the address it went to.
     pub(super) fn ends_at_login(self) -> bool {
         match self {
             Self::PasswordReset => true,
+            Self::VerifyEmail => false,
         }
     }
 }
@@ -201,8 +210,9 @@ mod tests {
 
     #[test]
     fn purposes_read_back_and_unknown_ones_do_not() {
-        let purpose = Purpose::PasswordReset;
-        assert_eq!(Purpose::parse(purpose.as_str()), Some(purpose));
-        assert_eq!(Purpose::parse("verify_email"), None);
+        for purpose in Purpose::ALL {
+            assert_eq!(Purpose::parse(purpose.as_str()), Some(purpose));
+        }
+        assert_eq!(Purpose::parse("sign_in"), None);
     }
 }

@@ -86,6 +86,7 @@ fn redirect_for<P: Policy<S>, S>(layer: &LoginRedirect) -> LoginRedirect {
             .redirect_field
             .map_or_else(|| layer.redirect_field.clone(), str::to_owned),
         second_factor_url: layer.second_factor_url.clone(),
+        unverified_url: layer.unverified_url.clone(),
     }
 }
 
@@ -175,6 +176,19 @@ pub(crate) async fn enforce<P: Policy<S>, S: Send + Sync>(
             .is_some_and(|at| now.duration_since(at).unwrap_or_default() <= max_age);
         if !recent {
             return Err(denied(DenialReason::SecondFactor, parts));
+        }
+    }
+    if P::OPTIONS.email_verified {
+        match auth.config().features.email_verified(&*login.user) {
+            Some(true) => {}
+            Some(false) => return Err(denied(DenialReason::EmailUnverified, parts)),
+            None => {
+                return Err(AuthError::NotRegistered {
+                    feature: "Accounts, which `verified` asks about the user's address,",
+                    builder: "accounts",
+                }
+                .into_response());
+            }
         }
     }
     let allowed = {

@@ -46,6 +46,9 @@ pub struct GuardOptions {
     /// [`tokens`](crate::tokens), feature `tokens`). A session login passes unless the app made
     /// sessions carry none.
     pub scopes: &'static [&'static str],
+    /// Whether the user's email address must be confirmed (`verified`; see
+    /// [`accounts`](crate::accounts), feature `accounts`).
+    pub email_verified: bool,
 }
 
 impl GuardOptions {
@@ -58,6 +61,7 @@ impl GuardOptions {
         fresh_second_factor: None,
         via: Via::Either,
         scopes: &[],
+        email_verified: false,
     };
 }
 

@@ -349,12 +349,14 @@ impl<S: UserStore, SS: SessionStore, C: CookieController> AuthLayerBuilder<S, SS
             features.insert(0, Arc::new(crate::devices::DeviceCookies));
         }
         let features = Features::new(features);
+        let mut redirect = self.redirect;
+        redirect.unverified_url = features.unverified_url().map(str::to_owned);
         let backend = Backend {
             loader: Loader::new(self.store, batch, self.cache, self.store_timeout),
             config: Config {
                 realm: self.realm.unwrap_or_else(default_realm::<S>).into(),
                 clock_skew: self.clock_skew,
-                redirect: self.redirect,
+                redirect,
                 clock: self.clock,
                 responder: self.responder,
                 trusted_origins: self.trusted_origins,

@@ -80,6 +80,9 @@ pub(crate) struct LoginRedirect {
     /// Where a browser goes to complete a second factor a guard asks for; `None` answers such
     /// a browser like an API client.
     pub(crate) second_factor_url: Option<String>,
+    /// Where a guard that asks for a confirmed address sends a browser whose address is not:
+    /// the page of the feature that confirms it, if it gives one.
+    pub(crate) unverified_url: Option<String>,
 }
 
 impl Default for LoginRedirect {
@@ -88,6 +91,7 @@ impl Default for LoginRedirect {
             login_url: Some("/login".to_owned()),
             redirect_field: "next".to_owned(),
             second_factor_url: None,
+            unverified_url: None,
         }
     }
 }

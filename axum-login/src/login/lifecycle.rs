@@ -26,6 +26,7 @@
 //! | [`session_ended`](Feature::session_ended) | a feature ended a session of the user | remember-me |
 //! | [`event`](Feature::event) | an [`AuthEvent`] happened | the app's event handler, metrics |
 //! | [`has_second_factor`](Feature::has_second_factor) | a guard with `fresh_mfa` asks about the user | two-step login |
+//! | [`email_verified`](Feature::email_verified), [`unverified_url`](Feature::unverified_url) | a guard with `verified` asks about the user, and where to send them | accounts |
 //! | [`stores`](Feature::stores) | a readiness probe asks whether the stores answer | session registry, remember-me, two-step login |
 //!
 //! Every moment has a default that does nothing, so a feature writes only the ones it needs.
@@ -39,7 +40,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use super::RequestAuth;
+use super::{ErasedUser, RequestAuth};
 use crate::{
     AuthError,
     error::BoxError,
@@ -322,6 +323,18 @@ pub(crate) trait Feature: Send + Sync + 'static {
         let _ = record;
     }
 
+    /// Whether `user`'s email address is confirmed, if the feature knows (guards with
+    /// `verified`).
+    fn email_verified(&self, user: &dyn ErasedUser) -> Option<bool> {
+        let _ = user;
+        None
+    }
+
+    /// Where a browser goes to confirm its user's address, if the feature has such a page.
+    fn unverified_url(&self) -> Option<&str> {
+        None
+    }
+
     /// Whether `user` has a second factor, if the feature knows.
     async fn has_second_factor(&self, user: &str) -> Result<Option<bool>, AuthError> {
         let _ = user;
@@ -426,6 +439,18 @@ impl Features {
             }
         }
         Ok(false)
+    }
+
+    /// The first feature's answer to whether `user`'s address is confirmed.
+    pub(crate) fn email_verified(&self, user: &dyn ErasedUser) -> Option<bool> {
+        self.0
+            .iter()
+            .find_map(|feature| feature.email_verified(user))
+    }
+
+    /// The first feature's page that confirms an address.
+    pub(crate) fn unverified_url(&self) -> Option<&str> {
+        self.0.iter().find_map(|feature| feature.unverified_url())
     }
 
     pub(crate) fn visit_interval(&self) -> Option<Duration> {

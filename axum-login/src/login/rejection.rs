@@ -24,6 +24,9 @@ pub enum DenialReason {
     /// A user is logged in but the route asks for a second factor this session has not
     /// completed (or not recently enough).
     SecondFactor,
+    /// A user is logged in but the route asks for a confirmed email address (`verified`), and
+    /// theirs is not.
+    EmailUnverified,
 }
 
 /// How a refusal asks an API client for credentials (RFC 6750's `WWW-Authenticate: Bearer`),
@@ -101,6 +104,7 @@ impl AuthRejection {
         let target = match reason {
             DenialReason::Unauthenticated | DenialReason::Stale => redirect.login_url.as_deref(),
             DenialReason::SecondFactor => redirect.second_factor_url.as_deref(),
+            DenialReason::EmailUnverified => redirect.unverified_url.as_deref(),
             DenialReason::Forbidden => None,
         };
         let location = match (browser, target) {
@@ -194,6 +198,7 @@ impl fmt::Display for AuthRejection {
             DenialReason::Stale => f.write_str("a recent login is required"),
             DenialReason::Forbidden => f.write_str("forbidden"),
             DenialReason::SecondFactor => f.write_str("a second factor is required"),
+            DenialReason::EmailUnverified => f.write_str("a confirmed email address is required"),
         }
     }
 }
@@ -245,6 +250,11 @@ impl IntoResponse for AuthRejection {
                 StatusCode::UNAUTHORIZED,
                 "second_factor_required",
                 "Confirm it is you with your second factor to access this resource.",
+            ),
+            DenialReason::EmailUnverified => (
+                StatusCode::FORBIDDEN,
+                "email_unverified",
+                "Confirm your email address with the link we mailed you to access this resource.",
             ),
         };
         let mut response = if browser {

@@ -19,7 +19,9 @@
 //! | `axum_login_reauthentications_total` | counter | `result`: `success`, `failure` | passwords entered again (a password change, a step-up) |
 //! | `axum_login_password_changes_total` | counter | none | passwords changed |
 //! | `axum_login_password_resets_total` | counter | none | passwords set from a mailed reset link (feature `accounts`) |
-//! | `axum_login_mail_failures_total` | counter | `kind`: `password_reset` | mails given up after every attempt (feature `accounts`): the user has to ask again |
+//! | `axum_login_sign_ups_total` | counter | none | accounts created by sign-up (feature `accounts`) |
+//! | `axum_login_emails_verified_total` | counter | none | addresses confirmed with a mailed link (feature `accounts`) |
+//! | `axum_login_mail_failures_total` | counter | `kind`: `password_reset`, `verify_email`, `already_registered` | mails given up after every attempt (feature `accounts`): the user has to ask again |
 //! | `axum_login_second_factor_changes_total` | counter | `change`: `totp_enrolled`, `passkey_added`, `removed`, `recovery_code_used`, `recovery_codes_regenerated` | changes to second factors the app reported |
 //! | `axum_login_csrf_refusals_total` | counter | `reason`: `missing`, `malformed`, `mismatch` | unsafe requests [`CsrfLayer`](crate::csrf::CsrfLayer) refused: no token, not a token, another browser's token |
 //! | `axum_login_token_refusals_total` | counter | `reason`: `malformed`, `unknown`, `expired`, `inactive_user`, `throttled` | API tokens refused (feature `tokens`): not a token, not held (never issued or revoked), expired, of a deactivated user, from an address that sent too many unknown ones |
@@ -102,6 +104,10 @@ pub const REAUTHENTICATIONS: &str = "axum_login_reauthentications_total";
 pub const PASSWORD_CHANGES: &str = "axum_login_password_changes_total";
 /// Passwords set from a mailed reset link.
 pub const PASSWORD_RESETS: &str = "axum_login_password_resets_total";
+/// Accounts created by sign-up.
+pub const SIGN_UPS: &str = "axum_login_sign_ups_total";
+/// Addresses confirmed with a mailed link.
+pub const EMAILS_VERIFIED: &str = "axum_login_emails_verified_total";
 /// Mails given up after every attempt, by `kind`.
 pub const MAIL_FAILURES: &str = "axum_login_mail_failures_total";
 /// Changes to second factors, by `change`.
@@ -192,6 +198,8 @@ fn record_event(event: &AuthEvent) {
         AuthEvent::TokenRefused { reason, .. } => {
             counter!(TOKEN_REFUSALS, "reason" => token_label(*reason)).increment(1);
         }
+        AuthEvent::SignedUp { .. } => counter!(SIGN_UPS).increment(1),
+        AuthEvent::EmailVerified { .. } => counter!(EMAILS_VERIFIED).increment(1),
         AuthEvent::TokenCreated { .. } | AuthEvent::TokensRevoked { .. } => {}
     }
 }
@@ -322,6 +330,12 @@ fn describe() {
         Unit::Count,
         "Passwords set from a mailed reset link."
     );
+    describe_counter!(SIGN_UPS, Unit::Count, "Accounts created by sign-up.");
+    describe_counter!(
+        EMAILS_VERIFIED,
+        Unit::Count,
+        "Addresses confirmed with a mailed link."
+    );
     describe_counter!(
         MAIL_FAILURES,
         Unit::Count,
@@ -383,10 +397,14 @@ fn describe() {
         REMEMBER_ME_THEFTS,
         PASSWORD_CHANGES,
         PASSWORD_RESETS,
+        SIGN_UPS,
+        EMAILS_VERIFIED,
     ] {
         counter!(name).increment(0);
     }
-    counter!(MAIL_FAILURES, "kind" => "password_reset").increment(0);
+    for kind in ["password_reset", "verify_email", "already_registered"] {
+        counter!(MAIL_FAILURES, "kind" => kind).increment(0);
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,19 @@ pub(crate) fn check<'a>(parsed: ParsedUser<'a>, cx: &Ctxt) -> Option<AuthUserMod
         "mail for an account goes to one address",
         cx,
     );
+    let email_verified = unique(
+        &fields,
+        |m| m.email_verified,
+        "email_verified",
+        "an account has one address to confirm",
+        cx,
+    );
+    if let (Some(verified), None) = (&email_verified, &email) {
+        cx.error_at(
+            verified.markers.email_verified.unwrap_or_else(Span::call_site),
+            "`email_verified` says whether the `#[auth(email)]` field's address is confirmed, and there is none: mark the address field `#[auth(email)]`, or remove `email_verified`",
+        );
+    }
     let permissions = unique(
         &fields,
         |m| m.permissions,
@@ -119,6 +132,7 @@ pub(crate) fn check<'a>(parsed: ParsedUser<'a>, cx: &Ctxt) -> Option<AuthUserMod
         security_stamp,
         username,
         email,
+        email_verified,
         roles,
         permissions,
         fields,

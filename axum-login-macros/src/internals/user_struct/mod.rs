@@ -22,6 +22,7 @@ pub(crate) struct Markers {
     pub(crate) security_stamp: Option<Span>,
     pub(crate) username: Option<Span>,
     pub(crate) email: Option<Span>,
+    pub(crate) email_verified: Option<Span>,
     pub(crate) role: Option<Span>,
     pub(crate) roles: Option<Span>,
     pub(crate) permissions: Option<Span>,
@@ -87,6 +88,7 @@ pub(crate) struct AuthUserModel<'a> {
     pub(crate) security_stamp: Option<AuthField<'a>>,
     pub(crate) username: Option<AuthField<'a>>,
     pub(crate) email: Option<AuthField<'a>>,
+    pub(crate) email_verified: Option<AuthField<'a>>,
     pub(crate) roles: Option<RolesField<'a>>,
     pub(crate) permissions: Option<AuthField<'a>>,
 }
