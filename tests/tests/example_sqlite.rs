@@ -2281,3 +2281,130 @@ async fn password_reset_goes_through_the_smtp_server_and_ends_every_session() {
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
     assert!(text(again).await.contains("Ask for a new one"));
 }
+
+#[tokio::test]
+async fn sign_up_and_email_verification_go_through_the_smtp_server() {
+    let Some(smtp) =
+        mail::server("sign_up_and_email_verification_go_through_the_smtp_server").await
+    else {
+        return;
+    };
+    let server = Server::start_with(Config {
+        public_url: DEMO_PUBLIC_URL.to_owned(),
+        smtp_url: Some(smtp.url.clone()),
+        ..Config::default()
+    })
+    .await;
+    let run = format!("{:016x}", rand::random::<u64>());
+    let address = format!("crab-{run}@example.test");
+    let taken = format!("ferris-{run}@example.test");
+    sqlx::query("UPDATE users SET email = ? WHERE username = 'ferris'")
+        .bind(&taken)
+        .execute(server.demo.pool())
+        .await
+        .expect("the address is set");
+
+    let browser = server.browser();
+    assert_eq!(browser.get("/signup").await.status(), StatusCode::OK);
+    let fields = |email: &str, username: &str| {
+        [
+            ("username", username.to_owned()),
+            ("email", email.to_owned()),
+            ("password", "shells and sand".to_owned()),
+        ]
+    };
+    let form = fields(&address, "crab");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let new = browser.post("/signup", &form).await;
+    assert_eq!(new.status(), StatusCode::SEE_OTHER);
+    assert_eq!(new.headers()[LOCATION], "/signup/check-mail");
+    let form = fields(&taken, "impostor");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let again = server.browser().post("/signup", &form).await;
+    assert_eq!(
+        again.status(),
+        StatusCode::SEE_OTHER,
+        "the same answer for a taken address"
+    );
+    assert_eq!(again.headers()[LOCATION], "/signup/check-mail");
+    let form = fields("someone@example.test", "admin");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let username_taken = server.browser().post("/signup", &form).await;
+    assert_eq!(username_taken.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text(username_taken)
+            .await
+            .contains("That username is taken")
+    );
+
+    let notice = mail::Mail::parse(&mail::delivered_to(&smtp.mailbox, &taken).await);
+    assert!(notice.header("Subject").starts_with("Your account at"));
+    let raw = mail::delivered_to(&smtp.mailbox, &address).await;
+    let mail = mail::Mail::parse(&raw);
+    let text_part = &mail.parts.first().expect("a text part").1;
+    let prefix = format!("{DEMO_PUBLIC_URL}/verify-email/");
+    let start = text_part.find(&prefix).expect("the link, from PUBLIC_URL");
+    let link = text_part[start..]
+        .split_whitespace()
+        .next()
+        .expect("a link");
+    let path = link.strip_prefix(DEMO_PUBLIC_URL).expect("a path");
+
+    let verified = || async {
+        sqlx::query_scalar::<_, bool>("SELECT email_verified FROM users WHERE username = 'crab'")
+            .fetch_one(server.demo.pool())
+            .await
+            .expect("crab exists")
+    };
+    assert!(!verified().await);
+    // Logged in before confirming: the `verified` page sends the browser to confirm, and an
+    // API client gets 403.
+    let crab = server.browser();
+    crab.logged_in_as("crab", "shells and sand").await;
+    let guarded = crab.get("/account/verified").await;
+    assert_eq!(guarded.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        guarded.headers()[LOCATION],
+        "/account/verify?next=%2Faccount%2Fverified"
+    );
+    let api = crab
+        .client
+        .get(format!("{}/account/verified", crab.base))
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(api.status(), StatusCode::FORBIDDEN);
+    let page = crab.get("/account/verify").await;
+    assert!(
+        text(page)
+            .await
+            .contains(&format!("Your address {address} is not confirmed yet"))
+    );
+    let page = browser.get(path).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(!verified().await, "the GET confirms nothing");
+    let confirmed = browser.post(path, &[]).await;
+    assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(confirmed.headers()[LOCATION], "/");
+    assert!(verified().await);
+    assert!(
+        text(browser.get("/").await)
+            .await
+            .contains("Your address is confirmed")
+    );
+    assert_eq!(
+        browser.post(path, &[]).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(crab.get("/account/verified").await.status(), StatusCode::OK);
+    assert!(
+        !server
+            .browser()
+            .login("impostor", "shells and sand", "")
+            .await
+            .status()
+            .is_redirection(),
+        "no account was made for the taken address"
+    );
+}

@@ -14,6 +14,7 @@ mod account;
 mod ops;
 mod reset;
 mod routes;
+mod signup;
 mod templates;
 mod tokens;
 mod user;
@@ -242,7 +243,8 @@ impl Demo {
             &config.public_url,
         )
         .map_err(|error| DemoError::Mail(error.to_string()))?
-        .templates(DefaultTemplates::new("the axum-login demo"));
+        .templates(DefaultTemplates::new("the axum-login demo"))
+        .unverified_url(signup::UNVERIFIED_URL);
         let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(pool);
         sessions.migrate().await.map_err(db_error)?;
         let cleanup = tokio::spawn({
@@ -397,18 +399,26 @@ async fn seed(store: &Store) -> Result<(), DemoError> {
         .map_err(|error| seed_error(error.into()))?;
         tracing::info!(username, role = %role, "seeded demo user");
     }
-    // The seeded users' addresses, verified; a database from before addresses existed gets
+    // The seeded users' addresses, confirmed; a database from before addresses existed gets
     // them too.
     for &(username, _, _) in SEED_USERS {
+        let seed_error = |error: sqlx::Error| DemoError::Seed {
+            username,
+            source: error.into(),
+        };
+        let email = seed_email(username);
         sqlx::query("UPDATE users SET email = ? WHERE username = ? AND email IS NULL")
-            .bind(seed_email(username))
+            .bind(&email)
             .bind(username)
             .execute(store.pool())
             .await
-            .map_err(|error| DemoError::Seed {
-                username,
-                source: error.into(),
-            })?;
+            .map_err(seed_error)?;
+        sqlx::query("UPDATE users SET email_verified = TRUE WHERE username = ? AND email = ?")
+            .bind(username)
+            .bind(&email)
+            .execute(store.pool())
+            .await
+            .map_err(seed_error)?;
     }
     Ok(())
 }

@@ -27,7 +27,9 @@ use axum_login::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Access, SecondFactors, Store, User, account, reset, templates::Templates, tokens};
+use crate::{
+    Access, SecondFactors, Store, User, account, reset, signup, templates::Templates, tokens,
+};
 
 pub(crate) type Auth = AuthSession<Store>;
 
@@ -82,6 +84,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(account::router())
         .merge(tokens::router())
         .merge(reset::router())
+        .merge(signup::router())
         // Every `POST` above needs the token of the form it came from; the pages render it.
         .layer(CsrfLayer::new())
         .with_state(state)
@@ -163,10 +166,17 @@ pub(crate) fn html(status: StatusCode, body: String) -> Response {
 async fn home(
     csrf: CsrfToken,
     State(templates): State<Templates>,
+    auth: Auth,
     user: Option<CurrentUser<User>>,
 ) -> PageResult {
     let user = user.map(|CurrentUser(user)| user);
-    let body = templates.render("home.html", &csrf, Page::new(user.as_ref()))?;
+    // A confirmed address says so here.
+    let notice: Option<String> = auth.session().remove(FLASH_KEY).await?;
+    let page = Page {
+        notice: notice.as_deref(),
+        ..Page::new(user.as_ref())
+    };
+    let body = templates.render("home.html", &csrf, page)?;
     Ok(html(StatusCode::OK, body))
 }
 

@@ -38,6 +38,8 @@ impl Templates {
                 "password_reset.html",
                 include_str!("../templates/password_reset.html"),
             ),
+            ("signup.html", include_str!("../templates/signup.html")),
+            ("verify.html", include_str!("../templates/verify.html")),
         ] {
             env.add_template(name, source)?;
         }

@@ -37,4 +37,7 @@ pub struct User {
     /// Where mail for the account goes (a password-reset link); `None` for a user without one.
     #[auth(email)]
     pub email: Option<String>,
+    /// Whether the address was confirmed with the mailed link.
+    #[auth(email_verified)]
+    pub email_verified: bool,
 }
