@@ -89,6 +89,16 @@ pub async fn server(test: &str) -> Option<Env> {
 
 /// The raw message the server saved for `to`, waiting a little for it.
 pub async fn delivered_to(mailbox: &Path, to: &str) -> String {
+    delivered_matching(mailbox, to, |_| true).await
+}
+
+/// The raw message the server saved for `to` whose parts, decoded, satisfy `wanted` (a test
+/// that receives several mails picks one), waiting a little for it.
+pub async fn delivered_matching(
+    mailbox: &Path,
+    to: &str,
+    wanted: impl Fn(&Mail) -> bool,
+) -> String {
     let marker = format!("X-Rcpt-To: {to}\r\n");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -100,6 +110,7 @@ pub async fn delivered_to(mailbox: &Path, to: &str) -> String {
                 if let Ok(raw) = std::fs::read_to_string(entry.path())
                     && raw.starts_with("X-Mail-From:")
                     && raw.contains(&marker)
+                    && wanted(&Mail::parse(&raw))
                 {
                     return raw;
                 }
@@ -107,7 +118,7 @@ pub async fn delivered_to(mailbox: &Path, to: &str) -> String {
         }
         assert!(
             Instant::now() < deadline,
-            "no message to {to} in {}",
+            "no such message to {to} in {}",
             mailbox.display()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

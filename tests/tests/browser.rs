@@ -522,3 +522,184 @@ async fn browser_enrols_totp_logs_out_and_logs_in_with_a_code() {
     drop(driver);
     outcome.expect("the browser flow finishes within 120 s");
 }
+
+/// The demo on a port chosen first, so that its mailed links (`PUBLIC_URL`) point at it, with
+/// its mail going through the test SMTP server.
+async fn serve_demo_with_mail(dir: &TempDir, smtp_url: &str) -> (SocketAddr, Demo) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral loopback port");
+    let addr = listener.local_addr().expect("local address");
+    let demo = Demo::new(Config {
+        database: dir.path().join("demo.db"),
+        public_url: format!("http://{addr}"),
+        smtp_url: Some(smtp_url.to_owned()),
+        ..Config::default()
+    })
+    .await
+    .expect("the demo starts");
+    let app = demo
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
+    (addr, demo)
+}
+
+/// Waits until the page the browser shows contains `text` (a form posted to the page's own
+/// URL answers without changing it).
+async fn wait_for_text(browser: &Client, text: &str) {
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let page = browser.source().await.expect("the page source");
+        if page.contains(text) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{text:?} never showed: {page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Types `value` into the field `name` of the page the browser shows.
+async fn fill(browser: &Client, name: &str, value: &str) {
+    browser
+        .find(Locator::Css(&format!("input[name={name}]")))
+        .await
+        .unwrap_or_else(|_| panic!("the field {name}"))
+        .send_keys(value)
+        .await
+        .expect("type into the form");
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("the button {css}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+/// The link starting with `prefix` in the text part of the mail the server saved for `to`.
+async fn mailed_link(mailbox: &Path, to: &str, prefix: &str) -> String {
+    let has_link = |mail: &axum_login_tests::mail::Mail| {
+        mail.parts.iter().any(|(_, body)| body.contains(prefix))
+    };
+    let raw = axum_login_tests::mail::delivered_matching(mailbox, to, has_link).await;
+    let mail = axum_login_tests::mail::Mail::parse(&raw);
+    let text = &mail.parts.first().expect("a text part").1;
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"));
+    text[start..]
+        .split_whitespace()
+        .next()
+        .expect("a link")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_signs_up_confirms_by_mail_and_resets_a_forgotten_password() {
+    if !chromedriver_available() {
+        return;
+    }
+    let Some(smtp) = axum_login_tests::mail::server("browser sign-up and reset").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (addr, _demo) = serve_demo_with_mail(&dir, &smtp.url).await;
+    let base = format!("http://{addr}");
+    let email = format!("crab-{:016x}@example.test", rand::random::<u64>());
+    let (first, second) = (Chromedriver::start(), Chromedriver::start());
+    let browser = first.browser().await;
+    let other = second.browser().await;
+
+    let outcome = tokio::time::timeout(Duration::from_secs(180), async {
+        // Sign up from the form, then open the link the mail brings.
+        browser
+            .goto(&format!("{base}/signup"))
+            .await
+            .expect("open /signup");
+        wait_for_page(&browser, "/signup", None).await;
+        fill(&browser, "username", "crab").await;
+        fill(&browser, "email", &email).await;
+        fill(&browser, "password", "shells and sand").await;
+        click(&browser, "#signup").await;
+        let page = wait_for_page(&browser, "/signup/check-mail", None).await;
+        assert!(page.contains("Check your mail"), "{page}");
+        let link = mailed_link(&smtp.mailbox, &email, &format!("{base}/verify-email/")).await;
+        browser
+            .goto(&link)
+            .await
+            .expect("open the verification link");
+        click(&browser, "#verify").await;
+        let page = wait_for_page(&browser, "/", None).await;
+        assert!(page.contains("Your address is confirmed"), "{page}");
+
+        // Log in with the new account, here and in another browser.
+        for client in [&browser, &other] {
+            client
+                .goto(&format!("{base}/login"))
+                .await
+                .expect("open /login");
+            wait_for_page(client, "/login", None).await;
+            submit_login(client, "crab", "shells and sand", false).await;
+            let page = wait_for_page(client, "/", None).await;
+            assert!(
+                page.contains("Logged in as <strong>crab</strong>"),
+                "{page}"
+            );
+        }
+        browser
+            .goto(&format!("{base}/account/verified"))
+            .await
+            .expect("open");
+        wait_for_page(&browser, "/account/verified", None).await;
+        assert_eq!(page_status(&browser).await, 200);
+
+        // Forgotten: the link from the login page, the mail, the new password.
+        click(&browser, "#logout").await;
+        wait_for_page(&browser, "/login", None).await;
+        click(&browser, "#forgot").await;
+        wait_for_page(&browser, "/password-reset", None).await;
+        fill(&browser, "email", &email).await;
+        click(&browser, "#send-link").await;
+        let page = wait_for_page(&browser, "/password-reset", None).await;
+        assert!(page.contains("If an account uses this address"), "{page}");
+        let link = mailed_link(&smtp.mailbox, &email, &format!("{base}/password-reset/")).await;
+        browser.goto(&link).await.expect("open the reset link");
+        fill(&browser, "new_password", "tides and reefs").await;
+        click(&browser, "#reset").await;
+        let page = wait_for_page(&browser, "/login", None).await;
+        assert!(page.contains("Your password is changed"), "{page}");
+
+        // The old password fails; the new one works.
+        submit_login(&browser, "crab", "shells and sand", false).await;
+        wait_for_text(&browser, "Wrong username or password.").await;
+        assert_eq!(page_status(&browser).await, 401);
+        browser
+            .goto(&format!("{base}/login"))
+            .await
+            .expect("open /login");
+        wait_for_page(&browser, "/login", None).await;
+        submit_login(&browser, "crab", "tides and reefs", false).await;
+        let page = wait_for_page(&browser, "/", None).await;
+        assert!(
+            page.contains("Logged in as <strong>crab</strong>"),
+            "{page}"
+        );
+
+        // The other browser was logged out by the reset.
+        other
+            .goto(&format!("{base}/protected"))
+            .await
+            .expect("open /protected");
+        wait_for_page(&other, "/login", Some("next=%2Fprotected")).await;
+    })
+    .await;
+
+    let _ = browser.close().await;
+    let _ = other.close().await;
+    drop((first, second));
+    outcome.expect("the browser flow finishes within 180 s");
+}
