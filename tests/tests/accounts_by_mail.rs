@@ -24,9 +24,12 @@ use axum_login::{
     UserStore,
     accounts::{Accounts, MemoryAccountTokenStore, ResetOutcome, ResetRequested, SignUp, Verified},
     clock::ManualClock,
+    error::BoxError,
     events::{AuthEvent, EventRecord},
+    login::BoxFuture,
     mail::{MemoryMailer, Outbox},
     require_login,
+    second_factor::SecondFactorLookup,
     security::MemoryThrottleStore,
     session::MemoryStore,
     session_layer,
@@ -198,6 +201,15 @@ async fn verify(
     })
 }
 
+/// Says the user with id 2 (`admin`, the second seeded) has a second factor.
+struct AdminHasTotp;
+
+impl SecondFactorLookup for AdminHasTotp {
+    fn has_second_factor<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<bool, BoxError>> {
+        Box::pin(async move { Ok(user == "2") })
+    }
+}
+
 struct App {
     base: String,
     store: Store,
@@ -214,6 +226,11 @@ impl App {
     }
 
     async fn start_with(throttle: Throttle) -> Self {
+        Self::start_full(throttle, false).await
+    }
+
+    /// With `log_in_after_reset`, and a second-factor lookup that says `admin` has one.
+    async fn start_full(throttle: Throttle, log_in_after_reset: bool) -> Self {
         let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
         sqlx::raw_sql(
             "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, \
@@ -245,13 +262,15 @@ impl App {
             .backoff(Duration::from_millis(5), Duration::from_millis(5));
         let accounts = Accounts::new(tokens.clone(), outbox, PUBLIC_URL)
             .unwrap()
-            .unverified_url("/confirm-your-address");
+            .unverified_url("/confirm-your-address")
+            .log_in_after_reset(log_in_after_reset);
         let events: Arc<Mutex<Vec<AuthEvent>>> = Arc::default();
         let clock = ManualClock::new();
         let layer = AuthLayer::builder(store.clone(), session_layer(MemoryStore::default()))
             .clock(clock.clone())
             .throttle(throttle)
             .accounts(&accounts)
+            .second_factors(AdminHasTotp)
             .events({
                 let events = events.clone();
                 move |record: &EventRecord| events.lock().unwrap().push(record.event.clone())
@@ -842,4 +861,45 @@ async fn a_verified_guard_without_accounts_on_the_layer_is_a_setup_error() {
     visitor.login("ferris", "hunter42").await;
     let response = visitor.get("/verified").await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn a_reset_logs_in_only_when_asked_and_never_past_a_second_factor() {
+    let unasked = App::start().await;
+    unasked.ask("ferris@example.com").await;
+    let link = unasked.link_for("ferris@example.com").await;
+    let visitor = unasked.visitor();
+    let response = visitor
+        .post_form(
+            &App::path_of(&link),
+            &[("new_password", "a new passphrase")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(visitor.whoami().await, "anonymous");
+
+    let app = App::start_full(Throttle::new(MemoryThrottleStore::default()), true).await;
+    for (user, email, logged_in) in [
+        ("ferris", "ferris@example.com", "ferris"),
+        ("admin", "admin@example.com", "anonymous"),
+    ] {
+        app.ask(email).await;
+        let link = app.link_for(email).await;
+        let visitor = app.visitor();
+        let response = visitor
+            .post_form(
+                &App::path_of(&link),
+                &[("new_password", "a new passphrase")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{user}");
+        assert_eq!(visitor.whoami().await, logged_in, "{user}");
+    }
+    assert!(app.events().iter().any(|event| matches!(
+        event,
+        AuthEvent::LoggedIn {
+            method: axum_login::events::LoginMethod::PasswordReset,
+            ..
+        }
+    )));
 }
