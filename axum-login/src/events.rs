@@ -197,6 +197,9 @@ pub enum LoginMethod {
     /// A passkey, without a password
     /// ([`AuthSession::login_with_passkey`](crate::AuthSession::login_with_passkey)).
     Passkey,
+    /// A mailed sign-in link or code
+    /// ([`Accounts::sign_in_with_link`](crate::accounts::Accounts::sign_in_with_link)).
+    Email,
     /// The new password of a mailed reset link, when the app logs the user in after it
     /// ([`Accounts::log_in_after_reset`](crate::accounts::Accounts::log_in_after_reset)).
     PasswordReset,

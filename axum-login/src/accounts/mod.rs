@@ -83,6 +83,7 @@
 mod feature;
 mod memory;
 mod reset;
+mod sign_in;
 #[cfg(feature = "sqlx")]
 mod sql;
 mod templates;
@@ -101,10 +102,12 @@ use secrecy::SecretString;
 
 pub use self::memory::MemoryAccountTokenStore;
 pub use self::reset::{ResetOutcome, ResetRequested};
+pub use self::sign_in::{SignInRequested, SignedIn};
 #[cfg(feature = "sqlx")]
 pub use self::sql::SqlxAccountTokenStore;
 pub use self::templates::{
-    DefaultTemplates, MailTemplates, NoticeMail, Rendered, ResetMail, VerifyMail, escape_html,
+    DefaultTemplates, MailTemplates, NoticeMail, Rendered, ResetMail, SignInMail, VerifyMail,
+    escape_html,
 };
 pub use self::token::{AccountToken, AccountTokenStore, Purpose, Revoke};
 pub use self::verify::{SignUp, Verified};
@@ -280,6 +283,8 @@ struct Inner {
     reset_lifetime: Duration,
     verify_path: String,
     verify_lifetime: Duration,
+    sign_in_path: String,
+    sign_in_lifetime: Duration,
     unverified_url: Option<String>,
     log_in_after_reset: bool,
     min_password: usize,
@@ -343,6 +348,8 @@ impl<S: UserStore> Accounts<S> {
                 reset_lifetime: Duration::from_secs(60 * 60),
                 verify_path: "/verify-email".to_owned(),
                 verify_lifetime: Duration::from_secs(3 * 24 * 60 * 60),
+                sign_in_path: "/login/email".to_owned(),
+                sign_in_lifetime: Duration::from_secs(15 * 60),
                 unverified_url: None,
                 log_in_after_reset: false,
                 min_password: 8,
@@ -394,6 +401,20 @@ impl<S: UserStore> Accounts<S> {
     /// `403`. Set it before [`AuthLayerBuilder::accounts`](crate::layer::AuthLayerBuilder::accounts).
     pub fn unverified_url(mut self, url: impl Into<String>) -> Self {
         self.settings().unverified_url = Some(url.into());
+        self
+    }
+
+    /// The path of the sign-in link's page under the public URL; the link is
+    /// `{public_url}{path}/{token}`. Default: `/login/email`.
+    pub fn sign_in_path(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.settings().sign_in_path = format!("/{}", path.trim_matches('/'));
+        self
+    }
+
+    /// How long a sign-in link and code work. Default: 15 minutes.
+    pub fn sign_in_lifetime(mut self, lifetime: Duration) -> Self {
+        self.settings().sign_in_lifetime = lifetime;
         self
     }
 

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{
     AccountStore, Accounts, EmailUser, Inner, QUEUE,
-    templates::{NoticeMail, ResetMail, VerifyMail},
+    templates::{NoticeMail, ResetMail, SignInMail, VerifyMail},
     token::{self, AccountToken, Purpose},
 };
 use crate::{
@@ -73,6 +73,13 @@ pub(super) enum Work {
     Verify { user: String },
     /// A notice to the user with this id: someone tried to sign up with their address.
     AlreadyRegistered { user: String },
+    /// A sign-in link and `code` to the account with this address, if there is one; the code
+    /// is kept as a token under the hash of `nonce:code`, the asking session's nonce.
+    SignIn {
+        email: String,
+        code: String,
+        nonce: String,
+    },
 }
 
 /// Whether `email` looks like an address: one `@` with something on each side, no spaces or
@@ -233,12 +240,19 @@ impl<S: AccountStore> Accounts<S> {
         if !token::well_formed(secret) {
             return Ok(None);
         }
-        let tokens = &self.inner.tokens;
-        let Some(record) = tokens
-            .find(&token::hash_of(secret))
+        self.open_hash(backend, &token::hash_of(secret), purpose)
             .await
-            .map_err(AuthError::Store)?
-        else {
+    }
+
+    /// As [`open`](Self::open), for the token kept under `hash`.
+    pub(super) async fn open_hash(
+        &self,
+        backend: &Backend<S>,
+        hash: &str,
+        purpose: Purpose,
+    ) -> Result<Option<(AccountToken, S::User)>, AuthError> {
+        let tokens = &self.inner.tokens;
+        let Some(record) = tokens.find(hash).await.map_err(AuthError::Store)? else {
             return Ok(None);
         };
         let config = &backend.config;
@@ -301,6 +315,9 @@ impl<S: AccountStore> Accounts<S> {
                     Work::AlreadyRegistered { user } => {
                         mail_notice(&inner, &job.backend, &user).await;
                     }
+                    Work::SignIn { email, code, nonce } => {
+                        mail_sign_in(&inner, &job.backend, &email, &code, &nonce).await;
+                    }
                 }
             }
         });
@@ -337,6 +354,60 @@ async fn mail_reset_link<S: AccountStore>(inner: &Inner, backend: &Backend<S>, e
         valid_for: inner.reset_lifetime,
     });
     send(inner, "password_reset", to, rendered);
+}
+
+/// Works a sign-in request: a link, and the code the asking session holds the hash of.
+async fn mail_sign_in<S: AccountStore>(
+    inner: &Inner,
+    backend: &Backend<S>,
+    email: &str,
+    code: &str,
+    nonce: &str,
+) {
+    let user = match backend.store().find_by_email(email).await {
+        Ok(Some(user)) if user.is_active() => user,
+        Ok(_) => return,
+        Err(error) => {
+            tracing::error!(error = %error, "sign-in by email: the user store failed; no mail sent");
+            return;
+        }
+    };
+    let Some((to, secret)) = issue(
+        inner,
+        backend,
+        &user,
+        Purpose::SignIn,
+        inner.sign_in_lifetime,
+    )
+    .await
+    else {
+        return;
+    };
+    // The code works only because this mail went out: it is a token of its own, found by the
+    // asking session's nonce and the code, so a code that was never mailed (the account had
+    // its mails for the window) cannot be guessed into a login.
+    let code_token = format!("{nonce}:{code}");
+    if keep(
+        inner,
+        backend,
+        &user,
+        Purpose::SignIn,
+        inner.sign_in_lifetime,
+        &code_token,
+    )
+    .await
+    .is_none()
+    {
+        return;
+    }
+    let link = format!("{}{}/{}", inner.public_url, inner.sign_in_path, secret);
+    let rendered = inner.templates.sign_in(&SignInMail {
+        to: &to,
+        link: &link,
+        code,
+        valid_for: inner.sign_in_lifetime,
+    });
+    send(inner, "sign_in", to, rendered);
 }
 
 /// Works a verification request: a new token and its link, to the user's address as it is.
@@ -438,14 +509,28 @@ async fn issue<S: AccountStore>(
     if !account_may_be_mailed(backend, user).await {
         return None;
     }
+    let secret = token::new_secret();
+    keep(inner, backend, user, purpose, lifetime, &secret).await?;
+    Some((to, secret))
+}
+
+/// Keeps a token of `purpose` whose secret is `secret` for `user`'s address; `None` (logged)
+/// when the store fails.
+async fn keep<S: AccountStore>(
+    inner: &Inner,
+    backend: &Backend<S>,
+    user: &S::User,
+    purpose: Purpose,
+    lifetime: std::time::Duration,
+    secret: &str,
+) -> Option<()> {
     let config = &backend.config;
     let now = config.clock.now();
-    let secret = token::new_secret();
     let record = AccountToken {
-        hash: token::hash_of(&secret),
+        hash: token::hash_of(secret),
         purpose,
         user: user.id().to_string(),
-        email: to.clone(),
+        email: user.email()?.to_owned(),
         stamp: config.key.user_digest(&config.realm, user),
         created_at: now,
         expires_at: token::expiry(now, lifetime),
@@ -454,7 +539,7 @@ async fn issue<S: AccountStore>(
         tracing::error!(%error, %purpose, "account mail: the token store failed; no mail sent");
         return None;
     }
-    Some((to, secret))
+    Some(())
 }
 
 /// Queues a rendered mail to `to`.

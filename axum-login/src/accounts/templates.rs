@@ -38,6 +38,20 @@ pub struct VerifyMail<'a> {
     pub valid_for: Duration,
 }
 
+/// What a sign-in mail says: a link, and a code for the browser that asked.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct SignInMail<'a> {
+    /// The address the mail goes to.
+    pub to: &'a str,
+    /// The link that logs in, with its token.
+    pub link: &'a str,
+    /// Six digits, for the browser that asked.
+    pub code: &'a str,
+    /// How long the link and the code work.
+    pub valid_for: Duration,
+}
+
 /// What a notice to an address's owner says: someone tried to sign up with it.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -57,6 +71,9 @@ pub trait MailTemplates: Send + Sync + 'static {
 
     /// The mail with a link that confirms the address.
     fn verify_email(&self, mail: &VerifyMail<'_>) -> Rendered;
+
+    /// The mail with a sign-in link and code.
+    fn sign_in(&self, mail: &SignInMail<'_>) -> Rendered;
 
     /// The mail to the owner of an address someone tried to sign up with: the sign-up page
     /// answered as for a new address, so only the owner learns it is taken.
@@ -159,6 +176,32 @@ impl MailTemplates for DefaultTemplates {
         );
         Rendered {
             subject: format!("Confirm your address for {}", self.site),
+            text,
+            html,
+        }
+    }
+
+    fn sign_in(&self, mail: &SignInMail<'_>) -> Rendered {
+        let valid = human(mail.valid_for);
+        let text = format!(
+            "To log in to {site}, open this link within {valid}:\n\n{link}\n\n\
+             or enter this code on the page that asked for it: {code}\n\n\
+             If you did not ask, ignore this mail.\n",
+            site = self.site,
+            link = mail.link,
+            code = mail.code,
+        );
+        let html = format!(
+            "<p>To log in to {site}, open this link within {valid}:</p>\
+             <p><a href=\"{link}\">{link}</a></p>\
+             <p>or enter this code on the page that asked for it: <strong>{code}</strong></p>\
+             <p>If you did not ask, ignore this mail.</p>",
+            site = escape_html(&self.site),
+            link = escape_html(mail.link),
+            code = escape_html(mail.code),
+        );
+        Rendered {
+            subject: format!("Log in to {}", self.site),
             text,
             html,
         }

@@ -22,6 +22,8 @@ pub enum Purpose {
     /// Confirms the address it was mailed to
     /// ([`Accounts::verify_email`](super::Accounts::verify_email)).
     VerifyEmail,
+    /// Logs its user in ([`Accounts::sign_in_with_link`](super::Accounts::sign_in_with_link)).
+    SignIn,
 }
 
 impl Purpose {
@@ -30,11 +32,12 @@ impl Purpose {
         match self {
             Self::PasswordReset => "password_reset",
             Self::VerifyEmail => "verify_email",
+            Self::SignIn => "sign_in",
         }
     }
 
     /// Every purpose.
-    pub(super) const ALL: [Self; 2] = [Self::PasswordReset, Self::VerifyEmail];
+    pub(super) const ALL: [Self; 3] = [Self::PasswordReset, Self::VerifyEmail, Self::SignIn];
 
     /// A purpose read back from [`as_str`](Self::as_str).
     pub fn parse(text: &str) -> Option<Self> {
@@ -49,7 +52,7 @@ impl Purpose {
     /// can do is confirm the address it went to.
     pub(super) fn ends_at_login(self) -> bool {
         match self {
-            Self::PasswordReset => true,
+            Self::PasswordReset | Self::SignIn => true,
             Self::VerifyEmail => false,
         }
     }
@@ -213,6 +216,6 @@ mod tests {
         for purpose in Purpose::ALL {
             assert_eq!(Purpose::parse(purpose.as_str()), Some(purpose));
         }
-        assert_eq!(Purpose::parse("sign_in"), None);
+        assert_eq!(Purpose::parse("sign-in"), None);
     }
 }

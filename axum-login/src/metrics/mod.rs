@@ -9,7 +9,7 @@
 //!
 //! | name | type | labels | meaning |
 //! |---|---|---|---|
-//! | `axum_login_logins_total` | counter | `method`: `password`, `second_factor`, `remember_me`, `passkey`, `password_reset` | completed logins |
+//! | `axum_login_logins_total` | counter | `method`: `password`, `second_factor`, `remember_me`, `passkey`, `password_reset`, `email` | completed logins |
 //! | `axum_login_login_failures_total` | counter | `reason`: `wrong_credentials`, `throttled`, `inactive`, `second_factor` | failed login attempts (an unknown user and a wrong password are one reason, as for the visitor) |
 //! | `axum_login_throttled_total` | counter | none | login attempts the throttle refused before any check (also counted as failures with `reason="throttled"`) |
 //! | `axum_login_second_factor_total` | counter | `result`: `success`, `failure`, `locked` | second factors completed (a login or a step-up), refused, and locks after too many failures |
@@ -21,7 +21,7 @@
 //! | `axum_login_password_resets_total` | counter | none | passwords set from a mailed reset link (feature `accounts`) |
 //! | `axum_login_sign_ups_total` | counter | none | accounts created by sign-up (feature `accounts`) |
 //! | `axum_login_emails_verified_total` | counter | none | addresses confirmed with a mailed link (feature `accounts`) |
-//! | `axum_login_mail_failures_total` | counter | `kind`: `password_reset`, `verify_email`, `already_registered` | mails given up after every attempt (feature `accounts`): the user has to ask again |
+//! | `axum_login_mail_failures_total` | counter | `kind`: `password_reset`, `verify_email`, `already_registered`, `sign_in` | mails given up after every attempt (feature `accounts`): the user has to ask again |
 //! | `axum_login_second_factor_changes_total` | counter | `change`: `totp_enrolled`, `passkey_added`, `removed`, `recovery_code_used`, `recovery_codes_regenerated` | changes to second factors the app reported |
 //! | `axum_login_csrf_refusals_total` | counter | `reason`: `missing`, `malformed`, `mismatch` | unsafe requests [`CsrfLayer`](crate::csrf::CsrfLayer) refused: no token, not a token, another browser's token |
 //! | `axum_login_token_refusals_total` | counter | `reason`: `malformed`, `unknown`, `expired`, `inactive_user`, `throttled` | API tokens refused (feature `tokens`): not a token, not held (never issued or revoked), expired, of a deactivated user, from an address that sent too many unknown ones |
@@ -205,12 +205,13 @@ fn record_event(event: &AuthEvent) {
 }
 
 /// Every method, reason and change, for the series set to zero at start.
-const METHODS: [LoginMethod; 5] = [
+const METHODS: [LoginMethod; 6] = [
     LoginMethod::Password,
     LoginMethod::SecondFactor,
     LoginMethod::RememberMe,
     LoginMethod::Passkey,
     LoginMethod::PasswordReset,
+    LoginMethod::Email,
 ];
 const FAILURES: [LoginFailure; 4] = [
     LoginFailure::WrongCredentials,
@@ -246,6 +247,7 @@ fn method_label(method: LoginMethod) -> &'static str {
         LoginMethod::RememberMe => "remember_me",
         LoginMethod::Passkey => "passkey",
         LoginMethod::PasswordReset => "password_reset",
+        LoginMethod::Email => "email",
     }
 }
 
@@ -402,7 +404,12 @@ fn describe() {
     ] {
         counter!(name).increment(0);
     }
-    for kind in ["password_reset", "verify_email", "already_registered"] {
+    for kind in [
+        "password_reset",
+        "verify_email",
+        "already_registered",
+        "sign_in",
+    ] {
         counter!(MAIL_FAILURES, "kind" => kind).increment(0);
     }
 }
