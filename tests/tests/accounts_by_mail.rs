@@ -22,7 +22,10 @@ use axum::{
 use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, PasswordCredentials, SqlxStore, Throttle,
     UserStore,
-    accounts::{Accounts, MemoryAccountTokenStore, ResetOutcome, ResetRequested, SignUp, Verified},
+    accounts::{
+        Accounts, MemoryAccountTokenStore, ResetOutcome, ResetRequested, SignInRequested, SignUp,
+        SignedIn, Verified,
+    },
     clock::ManualClock,
     error::BoxError,
     events::{AuthEvent, EventRecord},
@@ -210,6 +213,64 @@ impl SecondFactorLookup for AdminHasTotp {
     }
 }
 
+async fn request_sign_in(
+    auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Form(form): Form<ResetRequest>,
+) -> Result<Response, AuthError> {
+    Ok(match accounts.request_sign_in(&auth, &form.email).await? {
+        SignInRequested::Sent => "Enter the code we mailed you.".into_response(),
+        SignInRequested::Throttled => StatusCode::TOO_MANY_REQUESTS.into_response(),
+        _ => StatusCode::UNPROCESSABLE_ENTITY.into_response(),
+    })
+}
+
+fn signed_in(outcome: SignedIn) -> Response {
+    match outcome {
+        SignedIn::LoggedIn => Redirect::to("/").into_response(),
+        SignedIn::SecondFactorDue => Redirect::to("/login/code").into_response(),
+        SignedIn::WrongCode => StatusCode::UNAUTHORIZED.into_response(),
+        _ => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+async fn sign_in_page(
+    auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Path(token): Path<String>,
+) -> Result<StatusCode, AuthError> {
+    Ok(if accounts.check_sign_in_link(&auth, &token).await? {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    })
+}
+
+async fn sign_in_link(
+    mut auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Path(token): Path<String>,
+) -> Result<Response, AuthError> {
+    Ok(signed_in(
+        accounts.sign_in_with_link(&mut auth, &token).await?,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct CodeForm {
+    code: String,
+}
+
+async fn sign_in_code(
+    mut auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AuthError> {
+    Ok(signed_in(
+        accounts.sign_in_with_code(&mut auth, &form.code).await?,
+    ))
+}
+
 struct App {
     base: String,
     store: Store,
@@ -282,6 +343,9 @@ impl App {
             .route("/password-reset", post(request_reset))
             .route("/password-reset/{token}", get(reset_page).post(reset))
             .route("/signup", post(sign_up))
+            .route("/login/email", post(request_sign_in))
+            .route("/login/email/code", post(sign_in_code))
+            .route("/login/email/{token}", get(sign_in_page).post(sign_in_link))
             .route("/verified", get(verified_only))
             .route("/verify-email/{token}", get(verify_page).post(verify))
             .layer(Extension(accounts.clone()))
@@ -902,4 +966,194 @@ async fn a_reset_logs_in_only_when_asked_and_never_past_a_second_factor() {
             ..
         }
     )));
+}
+
+/// The code in a sign-in mail's text.
+fn code_of(text: &str) -> String {
+    let start = text
+        .find("code on the page that asked for it: ")
+        .expect("a code")
+        + 36;
+    text[start..start + 6].to_owned()
+}
+
+#[tokio::test]
+async fn a_sign_in_link_logs_in_once_and_the_code_only_the_browser_that_asked() {
+    let app = App::start().await;
+    let asker = app.visitor();
+    let known = asker
+        .post_form("/login/email", &[("email", "ferris@example.com")])
+        .await;
+    let (known_status, known_body) = (known.status(), known.text().await.unwrap());
+    let unknown = app
+        .visitor()
+        .post_form("/login/email", &[("email", "nobody@example.com")])
+        .await;
+    assert_eq!(known_status, unknown.status());
+    assert_eq!(known_body, unknown.text().await.unwrap());
+    let mail = app
+        .mailer
+        .wait_for("ferris@example.com", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(mail.kind(), "sign_in");
+    let code = code_of(mail.text());
+    let start = mail.text().find(PUBLIC_URL).unwrap();
+    let link = mail.text()[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("{PUBLIC_URL}/login/email/")),
+        "{link}"
+    );
+
+    // The code in another browser: it asked for none.
+    let thief = app.visitor();
+    let response = thief
+        .post_form("/login/email/code", &[("code", &code)])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // A wrong code, then the right one, in the browser that asked.
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let response = asker
+        .post_form("/login/email/code", &[("code", wrong)])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(asker.whoami().await, "anonymous");
+    let response = asker
+        .post_form("/login/email/code", &[("code", &code)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(asker.whoami().await, "ferris");
+    assert!(app.events().iter().any(|event| matches!(
+        event,
+        AuthEvent::LoggedIn {
+            method: axum_login::events::LoginMethod::Email,
+            ..
+        }
+    )));
+    // Used: the code is gone; the login voided the link too.
+    let response = asker
+        .post_form("/login/email/code", &[("code", &code)])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let path = App::path_of(&link);
+    assert_eq!(
+        app.visitor().get(&path).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    // A new request: the link works once, in any browser, and a GET does not use it.
+    app.visitor()
+        .post_form("/login/email", &[("email", "ferris@example.com")])
+        .await;
+    let mail = app
+        .mailer
+        .wait_for("ferris@example.com", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let start = mail.text().find(PUBLIC_URL).unwrap();
+    let link = mail.text()[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let path = App::path_of(&link);
+    let browser = app.visitor();
+    assert_eq!(browser.get(&path).await.status(), StatusCode::OK);
+    assert_eq!(browser.whoami().await, "anonymous");
+    assert_eq!(browser.post(&path).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(browser.whoami().await, "ferris");
+    assert_eq!(
+        app.visitor().post(&path).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn a_code_has_few_tries_and_a_second_factor_still_applies() {
+    let app = App::start().await;
+    let asker = app.visitor();
+    asker
+        .post_form("/login/email", &[("email", "ferris@example.com")])
+        .await;
+    let mail = app
+        .mailer
+        .wait_for("ferris@example.com", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let code = code_of(mail.text());
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for _ in 0..5 {
+        let response = asker
+            .post_form("/login/email/code", &[("code", wrong)])
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Past the tries, the right code is refused too.
+    let response = asker
+        .post_form("/login/email/code", &[("code", &code)])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(asker.whoami().await, "anonymous");
+
+    // admin has a second factor: the link leaves the session waiting for it.
+    app.visitor()
+        .post_form("/login/email", &[("email", "admin@example.com")])
+        .await;
+    let mail = app
+        .mailer
+        .wait_for("admin@example.com", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let start = mail.text().find(PUBLIC_URL).unwrap();
+    let link = mail.text()[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let browser = app.visitor();
+    let response = browser.post(&App::path_of(&link)).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/login/code");
+    assert_eq!(browser.whoami().await, "anonymous");
+}
+
+#[tokio::test]
+async fn a_code_that_was_not_mailed_logs_nobody_in() {
+    let app =
+        App::start_with(Throttle::new(MemoryThrottleStore::default()).max_mails_per_account(1))
+            .await;
+    let asker = app.visitor();
+    asker
+        .post_form("/login/email", &[("email", "ferris@example.com")])
+        .await;
+    let mail = app
+        .mailer
+        .wait_for("ferris@example.com", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let code = code_of(mail.text());
+    // Asked again: the account had its mail for the window, so this code went nowhere and
+    // is kept nowhere; the session now waits for it, not for the first.
+    asker
+        .post_form("/login/email", &[("email", "ferris@example.com")])
+        .await;
+    app.ask("admin@example.com").await;
+    app.link_for("admin@example.com").await;
+    assert_eq!(
+        app.mailer
+            .sent()
+            .iter()
+            .filter(|mail| mail.to() == "ferris@example.com")
+            .count(),
+        1
+    );
+    let response = asker
+        .post_form("/login/email/code", &[("code", &code)])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(asker.whoami().await, "anonymous");
 }

@@ -2408,3 +2408,67 @@ async fn sign_up_and_email_verification_go_through_the_smtp_server() {
         "no account was made for the taken address"
     );
 }
+
+#[tokio::test]
+async fn sign_in_by_email_goes_through_the_smtp_server() {
+    let Some(smtp) = mail::server("sign_in_by_email_goes_through_the_smtp_server").await else {
+        return;
+    };
+    let server = Server::start_with(Config {
+        public_url: DEMO_PUBLIC_URL.to_owned(),
+        smtp_url: Some(smtp.url.clone()),
+        ..Config::default()
+    })
+    .await;
+    let address = format!("ferris-{:016x}@example.test", rand::random::<u64>());
+    sqlx::query("UPDATE users SET email = ? WHERE username = 'ferris'")
+        .bind(&address)
+        .execute(server.demo.pool())
+        .await
+        .expect("the address is set");
+
+    let browser = server.browser();
+    assert!(
+        text(browser.get("/login").await)
+            .await
+            .contains("href=\"/login/email\"")
+    );
+    assert_eq!(browser.get("/login/email").await.status(), StatusCode::OK);
+    let asked = browser
+        .post("/login/email", &[("email", address.as_str())])
+        .await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    let page = text(asked).await;
+    assert!(page.contains("name=\"code\""), "{page}");
+    let unknown = server
+        .browser()
+        .post("/login/email", &[("email", "nobody@example.test")])
+        .await;
+    assert_eq!(unknown.status(), StatusCode::OK);
+
+    let raw = mail::delivered_to(&smtp.mailbox, &address).await;
+    let mail = mail::Mail::parse(&raw);
+    let text_part = mail.parts.first().expect("a text part").1.clone();
+    let marker = "code on the page that asked for it: ";
+    let at = text_part.find(marker).expect("a code") + marker.len();
+    let code = &text_part[at..at + 6];
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let refused = browser.post("/login/email/code", &[("code", wrong)]).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let logged_in = browser.post("/login/email/code", &[("code", code)]).await;
+    assert_eq!(logged_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(logged_in.headers()[LOCATION], "/");
+    assert_eq!(browser.get("/protected").await.status(), StatusCode::OK);
+    // The login voided the mail's link.
+    let prefix = format!("{DEMO_PUBLIC_URL}/login/email/");
+    let start = text_part.find(&prefix).expect("the link");
+    let link = text_part[start..]
+        .split_whitespace()
+        .next()
+        .expect("a link");
+    let path = link.strip_prefix(DEMO_PUBLIC_URL).expect("a path");
+    assert_eq!(
+        server.browser().get(path).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+}

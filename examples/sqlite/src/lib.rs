@@ -11,6 +11,7 @@
 //! | `admin` | `correct-horse-battery` | `admin` |
 
 mod account;
+mod email_login;
 mod ops;
 mod reset;
 mod routes;

@@ -28,7 +28,8 @@ use axum_login::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Access, SecondFactors, Store, User, account, reset, signup, templates::Templates, tokens,
+    Access, SecondFactors, Store, User, account, email_login, reset, signup, templates::Templates,
+    tokens,
 };
 
 pub(crate) type Auth = AuthSession<Store>;
@@ -85,6 +86,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(tokens::router())
         .merge(reset::router())
         .merge(signup::router())
+        .merge(email_login::router())
         // Every `POST` above needs the token of the form it came from; the pages render it.
         .layer(CsrfLayer::new())
         .with_state(state)

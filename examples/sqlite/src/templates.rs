@@ -40,6 +40,10 @@ impl Templates {
             ),
             ("signup.html", include_str!("../templates/signup.html")),
             ("verify.html", include_str!("../templates/verify.html")),
+            (
+                "login_email.html",
+                include_str!("../templates/login_email.html"),
+            ),
         ] {
             env.add_template(name, source)?;
         }
