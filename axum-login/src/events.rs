@@ -133,6 +133,11 @@ pub enum AuthEvent {
         /// The user's id.
         user: String,
     },
+    /// `user`'s address was replaced by a new one, confirmed from it; the old one is told.
+    EmailChanged {
+        /// The user's id.
+        user: String,
+    },
     /// A mail could not be delivered after every attempt (see [`mail`](crate::mail)): the
     /// user's request is lost and they have to ask again. Names the kind of mail only.
     MailFailed {
@@ -299,6 +304,7 @@ impl fmt::Display for AuthEvent {
             }
             Self::SignedUp { user } => write!(f, "user {user} signed up"),
             Self::EmailVerified { user } => write!(f, "user {user} confirmed their address"),
+            Self::EmailChanged { user } => write!(f, "user {user} changed their address"),
             Self::MailFailed { kind } => write!(f, "a {kind} mail could not be delivered"),
             Self::TokenCreated { user, token } => {
                 write!(f, "user {user} created API token {token}")

@@ -45,6 +45,7 @@ fn token(user: &str, created_at: SystemTime) -> AccountToken {
         purpose: Purpose::PasswordReset,
         user: user.to_owned(),
         email: "Ferris.Ünïcode@example.com".to_owned(),
+        new_email: None,
         stamp: unique("stamp"),
         created_at,
         expires_at: created_at + HOUR,
@@ -69,7 +70,11 @@ async fn contract<S: AccountTokenStore + Clone>(store: S) {
         expires_at: now() - Duration::from_secs(1),
         ..token(&alice, start)
     };
-    let bobs = token(&bob, start);
+    let bobs = AccountToken {
+        purpose: Purpose::ChangeEmail,
+        new_email: Some("bob.nouveau@example.com".to_owned()),
+        ..token(&bob, start)
+    };
     for token in [&first, &expired, &bobs] {
         store.insert(token).await.expect("insert");
     }

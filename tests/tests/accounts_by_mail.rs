@@ -23,8 +23,8 @@ use axum_login::{
     AuthError, AuthLayer, AuthSession, AuthUser, PasswordCredentials, SqlxStore, Throttle,
     UserStore,
     accounts::{
-        Accounts, MemoryAccountTokenStore, ResetOutcome, ResetRequested, SignInRequested, SignUp,
-        SignedIn, Verified,
+        Accounts, ChangeRequested, EmailChanged, MemoryAccountTokenStore, ResetOutcome,
+        ResetRequested, SignInRequested, SignUp, SignedIn, Verified,
     },
     clock::ManualClock,
     error::BoxError,
@@ -271,6 +271,42 @@ async fn sign_in_code(
     ))
 }
 
+#[derive(serde::Deserialize)]
+struct NewEmail {
+    email: String,
+}
+
+async fn change_email(
+    auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Form(form): Form<NewEmail>,
+) -> Result<Response, AuthError> {
+    let Some(user) = auth.user().await? else {
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    };
+    Ok(
+        match accounts
+            .request_email_change(&auth, &user, &form.email)
+            .await?
+        {
+            ChangeRequested::Sent => "check the new address".into_response(),
+            other => (StatusCode::UNPROCESSABLE_ENTITY, format!("{other:?}")).into_response(),
+        },
+    )
+}
+
+async fn confirm_email(
+    auth: AuthSession<Store>,
+    Extension(accounts): Extension<Accounts<Store>>,
+    Path(token): Path<String>,
+) -> Result<StatusCode, AuthError> {
+    Ok(match accounts.confirm_email_change(&auth, &token).await? {
+        EmailChanged::Done => StatusCode::SEE_OTHER,
+        EmailChanged::Taken => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_REQUEST,
+    })
+}
+
 struct App {
     base: String,
     store: Store,
@@ -343,6 +379,8 @@ impl App {
             .route("/password-reset", post(request_reset))
             .route("/password-reset/{token}", get(reset_page).post(reset))
             .route("/signup", post(sign_up))
+            .route("/account/email", post(change_email))
+            .route("/account/email/{token}", post(confirm_email))
             .route("/login/email", post(request_sign_in))
             .route("/login/email/code", post(sign_in_code))
             .route("/login/email/{token}", get(sign_in_page).post(sign_in_link))
@@ -1156,4 +1194,79 @@ async fn a_code_that_was_not_mailed_logs_nobody_in() {
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(asker.whoami().await, "anonymous");
+}
+
+#[tokio::test]
+async fn a_new_address_replaces_the_old_only_once_confirmed_and_the_old_one_is_told() {
+    let app = App::start().await;
+    let ferris = app.visitor();
+    ferris.login("ferris", "hunter42").await;
+    app.ask("ferris@example.com").await;
+    let old_reset = app.link_for("ferris@example.com").await;
+    let response = ferris
+        .post_form("/account/email", &[("email", "ferris@new.example")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let link = app.link_of_kind("ferris@new.example", "change_email").await;
+    assert!(
+        link.starts_with(&format!("{PUBLIC_URL}/account/email/")),
+        "{link}"
+    );
+    let address = || async {
+        sqlx::query_scalar::<_, String>("SELECT email FROM users WHERE username = 'ferris'")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        address().await,
+        "ferris@example.com",
+        "nothing changes before the link"
+    );
+    assert_eq!(
+        app.visitor().post(&App::path_of(&link)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(address().await, "ferris@new.example");
+    assert!(
+        app.verified("ferris").await,
+        "the new address is confirmed by its link"
+    );
+    let notice = app
+        .mailer
+        .wait_for("ferris@example.com", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(notice.kind(), "email_changed");
+    assert!(notice.text().contains("ferris@new.example"));
+    // Used once; the old address's reset link died with it.
+    assert_eq!(
+        app.visitor().post(&App::path_of(&link)).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.reset(&old_reset, "taken over!!").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert!(
+        app.events()
+            .iter()
+            .any(|event| matches!(event, AuthEvent::EmailChanged { .. }))
+    );
+
+    // An address another account has: the same answer, a notice to that address, no link.
+    let response = ferris
+        .post_form("/account/email", &[("email", "admin@example.com")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let notice = app
+        .mailer
+        .wait_for("admin@example.com", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(notice.kind(), "already_registered");
+    let response = ferris
+        .post_form("/account/email", &[("email", "ferris@new.example")])
+        .await;
+    assert_eq!(response.text().await.unwrap(), "Unchanged");
 }

@@ -80,6 +80,7 @@
 //! # let _ = layer; }
 //! ```
 
+mod email_change;
 mod feature;
 mod memory;
 mod reset;
@@ -100,14 +101,15 @@ use std::{
 
 use secrecy::SecretString;
 
+pub use self::email_change::{ChangeRequested, EmailChanged};
 pub use self::memory::MemoryAccountTokenStore;
 pub use self::reset::{ResetOutcome, ResetRequested};
 pub use self::sign_in::{SignInRequested, SignedIn};
 #[cfg(feature = "sqlx")]
 pub use self::sql::SqlxAccountTokenStore;
 pub use self::templates::{
-    DefaultTemplates, MailTemplates, NoticeMail, Rendered, ResetMail, SignInMail, VerifyMail,
-    escape_html,
+    ChangedMail, DefaultTemplates, MailTemplates, NoticeMail, Rendered, ResetMail, SignInMail,
+    VerifyMail, escape_html,
 };
 pub use self::token::{AccountToken, AccountTokenStore, Purpose, Revoke};
 pub use self::verify::{SignUp, Verified};
@@ -227,6 +229,16 @@ pub trait AccountStore: UserStore<User: EmailUser> {
         id: &UserId<Self>,
         email: &str,
     ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
+
+    /// Replaces the address `old` of the user with `id` with `new`, confirmed: `Some(true)`
+    /// when it did, `Some(false)` when another account has `new`, `None` when the user is gone
+    /// or `old` is no longer their address.
+    fn change_email(
+        &self,
+        id: &UserId<Self>,
+        old: &str,
+        new: &str,
+    ) -> impl Future<Output = Result<Option<bool>, Self::Error>> + Send;
 }
 
 /// The most reset requests that wait for the background task; see [the module](self).
@@ -285,6 +297,7 @@ struct Inner {
     verify_lifetime: Duration,
     sign_in_path: String,
     sign_in_lifetime: Duration,
+    email_change_path: String,
     unverified_url: Option<String>,
     log_in_after_reset: bool,
     min_password: usize,
@@ -350,6 +363,7 @@ impl<S: UserStore> Accounts<S> {
                 verify_lifetime: Duration::from_secs(3 * 24 * 60 * 60),
                 sign_in_path: "/login/email".to_owned(),
                 sign_in_lifetime: Duration::from_secs(15 * 60),
+                email_change_path: "/account/email".to_owned(),
                 unverified_url: None,
                 log_in_after_reset: false,
                 min_password: 8,
@@ -409,6 +423,15 @@ impl<S: UserStore> Accounts<S> {
     pub fn sign_in_path(mut self, path: impl Into<String>) -> Self {
         let path = path.into();
         self.settings().sign_in_path = format!("/{}", path.trim_matches('/'));
+        self
+    }
+
+    /// The path of the page that confirms a new address, under the public URL; the link is
+    /// `{public_url}{path}/{token}`, valid as long as a verification link. Default:
+    /// `/account/email`.
+    pub fn email_change_path(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.settings().email_change_path = format!("/{}", path.trim_matches('/'));
         self
     }
 

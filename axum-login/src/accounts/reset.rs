@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{
     AccountStore, Accounts, EmailUser, Inner, QUEUE,
-    templates::{NoticeMail, ResetMail, SignInMail, VerifyMail},
+    templates::{ChangedMail, NoticeMail, ResetMail, SignInMail, VerifyMail},
     token::{self, AccountToken, Purpose},
 };
 use crate::{
@@ -79,6 +79,13 @@ pub(super) enum Work {
         email: String,
         code: String,
         nonce: String,
+    },
+    /// A link to `new_email` that confirms it as the address of the user with this id.
+    ChangeEmail { user: String, new_email: String },
+    /// A notice to `old_email` that it was replaced by `new_email`.
+    EmailChanged {
+        old_email: String,
+        new_email: String,
     },
 }
 
@@ -318,6 +325,19 @@ impl<S: AccountStore> Accounts<S> {
                     Work::SignIn { email, code, nonce } => {
                         mail_sign_in(&inner, &job.backend, &email, &code, &nonce).await;
                     }
+                    Work::ChangeEmail { user, new_email } => {
+                        mail_change_link(&inner, &job.backend, &user, &new_email).await;
+                    }
+                    Work::EmailChanged {
+                        old_email,
+                        new_email,
+                    } => {
+                        let rendered = inner.templates.email_changed(&ChangedMail {
+                            to: &old_email,
+                            new_email: &new_email,
+                        });
+                        send(&inner, "email_changed", old_email, rendered);
+                    }
                 }
             }
         });
@@ -408,6 +428,79 @@ async fn mail_sign_in<S: AccountStore>(
         valid_for: inner.sign_in_lifetime,
     });
     send(inner, "sign_in", to, rendered);
+}
+
+/// Works a request to change an address: a confirmation link to the new address, or, when
+/// another account has it, a notice to it.
+async fn mail_change_link<S: AccountStore>(
+    inner: &Inner,
+    backend: &Backend<S>,
+    user: &str,
+    new_email: &str,
+) {
+    let Some(user) = load(backend, user).await else {
+        return;
+    };
+    if !account_may_be_mailed(backend, &user).await {
+        return;
+    }
+    match backend.store().find_by_email(new_email).await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            let reset_link = format!("{}{}", inner.public_url, inner.reset_path);
+            let rendered = inner.templates.already_registered(&NoticeMail {
+                to: new_email,
+                reset_link: &reset_link,
+            });
+            send(inner, "already_registered", new_email.to_owned(), rendered);
+            return;
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "address change: the user store failed; no mail sent");
+            return;
+        }
+    }
+    let secret = token::new_secret();
+    if keep_change(inner, backend, &user, new_email, &secret)
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let link = format!("{}{}/{}", inner.public_url, inner.email_change_path, secret);
+    let rendered = inner.templates.verify_email(&VerifyMail {
+        to: new_email,
+        link: &link,
+        valid_for: inner.verify_lifetime,
+    });
+    send(inner, "change_email", new_email.to_owned(), rendered);
+}
+
+/// Keeps the token that replaces `user`'s address with `new_email`.
+async fn keep_change<S: AccountStore>(
+    inner: &Inner,
+    backend: &Backend<S>,
+    user: &S::User,
+    new_email: &str,
+    secret: &str,
+) -> Option<()> {
+    let config = &backend.config;
+    let now = config.clock.now();
+    let record = AccountToken {
+        hash: token::hash_of(secret),
+        purpose: Purpose::ChangeEmail,
+        user: user.id().to_string(),
+        email: user.email()?.to_owned(),
+        new_email: Some(new_email.to_owned()),
+        stamp: config.key.user_digest(&config.realm, user),
+        created_at: now,
+        expires_at: token::expiry(now, inner.verify_lifetime),
+    };
+    if let Err(error) = inner.tokens.insert(&record).await {
+        tracing::error!(%error, "address change: the token store failed; no mail sent");
+        return None;
+    }
+    Some(())
 }
 
 /// Works a verification request: a new token and its link, to the user's address as it is.
@@ -531,6 +624,7 @@ async fn keep<S: AccountStore>(
         purpose,
         user: user.id().to_string(),
         email: user.email()?.to_owned(),
+        new_email: None,
         stamp: config.key.user_digest(&config.realm, user),
         created_at: now,
         expires_at: token::expiry(now, lifetime),

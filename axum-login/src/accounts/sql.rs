@@ -11,7 +11,7 @@ use crate::sqlx::db::{Param, sqlx_store};
 use crate::sqlx::sql::insert;
 
 /// The columns of a token, in the order `insert_token` binds them and `token` reads them.
-const COLUMNS: [&str; 7] = [
+const COLUMNS: [&str; 8] = [
     "hash",
     "purpose",
     "user_id",
@@ -19,6 +19,7 @@ const COLUMNS: [&str; 7] = [
     "stamp",
     "created_at",
     "expires_at",
+    "new_email",
 ];
 
 sqlx_store! {
@@ -53,7 +54,7 @@ sqlx_store! {
     schema: String = dialect.create_table(
         &t,
         &format!(
-            "hash {key} NOT NULL PRIMARY KEY, purpose {key} NOT NULL, user_id {key} NOT NULL, email {text} NOT NULL, stamp {text} NOT NULL, created_at {int} NOT NULL, expires_at {int} NOT NULL"
+            "hash {key} NOT NULL PRIMARY KEY, purpose {key} NOT NULL, user_id {key} NOT NULL, email {text} NOT NULL, stamp {text} NOT NULL, created_at {int} NOT NULL, expires_at {int} NOT NULL, new_email {text}"
         ),
         &[("axum_login_account_tokens_user", "user_id")],
     ),
@@ -81,6 +82,7 @@ impl<DB: SqlxDatabase> SqlxAccountTokenStore<DB> {
             stamp: text(4)?,
             created_at: from_millis(db.int(row, 5)?),
             expires_at: from_millis(db.int(row, 6)?),
+            new_email: db.text(row, 7)?,
         }))
     }
 }
@@ -96,6 +98,7 @@ impl<DB: SqlxDatabase> AccountTokenStore for SqlxAccountTokenStore<DB> {
             Param::Text(&token.stamp),
             Param::Int(to_millis(token.created_at)),
             Param::Int(to_millis(token.expires_at)),
+            Param::OptText(token.new_email.as_deref()),
         ];
         Ok(self.db.execute(&self.db.sql.insert, &params).await?)
     }
@@ -187,5 +190,14 @@ where
         email: &str,
     ) -> Result<Option<U>, crate::sqlx::SqlxStoreError> {
         crate::SqlxStore::mark_email_verified(self, id, email).await
+    }
+
+    async fn change_email(
+        &self,
+        id: &U::Id,
+        old: &str,
+        new: &str,
+    ) -> Result<Option<bool>, crate::sqlx::SqlxStoreError> {
+        crate::SqlxStore::change_email(self, id, old, new).await
     }
 }

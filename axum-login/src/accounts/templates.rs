@@ -52,6 +52,16 @@ pub struct SignInMail<'a> {
     pub valid_for: Duration,
 }
 
+/// What the notice to a replaced address says.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ChangedMail<'a> {
+    /// The old address, where the mail goes.
+    pub to: &'a str,
+    /// The address that replaced it.
+    pub new_email: &'a str,
+}
+
 /// What a notice to an address's owner says: someone tried to sign up with it.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -74,6 +84,10 @@ pub trait MailTemplates: Send + Sync + 'static {
 
     /// The mail with a sign-in link and code.
     fn sign_in(&self, mail: &SignInMail<'_>) -> Rendered;
+
+    /// The notice to an address that another replaced on its account. The link that
+    /// confirms the new address uses [`verify_email`](Self::verify_email).
+    fn email_changed(&self, mail: &ChangedMail<'_>) -> Rendered;
 
     /// The mail to the owner of an address someone tried to sign up with: the sign-up page
     /// answered as for a new address, so only the owner learns it is taken.
@@ -202,6 +216,29 @@ impl MailTemplates for DefaultTemplates {
         );
         Rendered {
             subject: format!("Log in to {}", self.site),
+            text,
+            html,
+        }
+    }
+
+    fn email_changed(&self, mail: &ChangedMail<'_>) -> Rendered {
+        let text = format!(
+            "The address of your account at {site} is now {new} instead of {to}.\n\n\
+             If you did not change it, your account may be in someone else's hands: contact \
+             us at once.\n",
+            site = self.site,
+            new = mail.new_email,
+            to = mail.to,
+        );
+        let html = format!(
+            "<p>The address of your account at {site} is now {new} instead of {to}.</p>\
+             <p>If you did not change it, contact us at once.</p>",
+            site = escape_html(&self.site),
+            new = escape_html(mail.new_email),
+            to = escape_html(mail.to),
+        );
+        Rendered {
+            subject: format!("Your address at {} changed", self.site),
             text,
             html,
         }

@@ -24,6 +24,9 @@ pub enum Purpose {
     VerifyEmail,
     /// Logs its user in ([`Accounts::sign_in_with_link`](super::Accounts::sign_in_with_link)).
     SignIn,
+    /// Replaces the user's address with the one it was mailed to
+    /// ([`Accounts::confirm_email_change`](super::Accounts::confirm_email_change)).
+    ChangeEmail,
 }
 
 impl Purpose {
@@ -33,11 +36,17 @@ impl Purpose {
             Self::PasswordReset => "password_reset",
             Self::VerifyEmail => "verify_email",
             Self::SignIn => "sign_in",
+            Self::ChangeEmail => "change_email",
         }
     }
 
     /// Every purpose.
-    pub(super) const ALL: [Self; 3] = [Self::PasswordReset, Self::VerifyEmail, Self::SignIn];
+    pub(super) const ALL: [Self; 4] = [
+        Self::PasswordReset,
+        Self::VerifyEmail,
+        Self::SignIn,
+        Self::ChangeEmail,
+    ];
 
     /// A purpose read back from [`as_str`](Self::as_str).
     pub fn parse(text: &str) -> Option<Self> {
@@ -53,7 +62,7 @@ impl Purpose {
     pub(super) fn ends_at_login(self) -> bool {
         match self {
             Self::PasswordReset | Self::SignIn => true,
-            Self::VerifyEmail => false,
+            Self::VerifyEmail | Self::ChangeEmail => false,
         }
     }
 }
@@ -74,9 +83,11 @@ pub struct AccountToken {
     pub purpose: Purpose,
     /// The user's id, as text.
     pub user: String,
-    /// The address the token was mailed to; the token is void once the user's address is
-    /// another.
+    /// The user's address when the token was made; the token is void once it is another.
+    /// The token went to it, but for [`Purpose::ChangeEmail`], which went to `new_email`.
     pub email: String,
+    /// For [`Purpose::ChangeEmail`]: the address that replaces `email`.
+    pub new_email: Option<String>,
     /// The user's session digest when the token was made (under the layer's key): a password
     /// change, however it was made, voids the token.
     pub stamp: String,

@@ -21,7 +21,7 @@
 //! | `axum_login_password_resets_total` | counter | none | passwords set from a mailed reset link (feature `accounts`) |
 //! | `axum_login_sign_ups_total` | counter | none | accounts created by sign-up (feature `accounts`) |
 //! | `axum_login_emails_verified_total` | counter | none | addresses confirmed with a mailed link (feature `accounts`) |
-//! | `axum_login_mail_failures_total` | counter | `kind`: `password_reset`, `verify_email`, `already_registered`, `sign_in` | mails given up after every attempt (feature `accounts`): the user has to ask again |
+//! | `axum_login_mail_failures_total` | counter | `kind`: `password_reset`, `verify_email`, `already_registered`, `sign_in`, `change_email`, `email_changed` | mails given up after every attempt (feature `accounts`): the user has to ask again |
 //! | `axum_login_second_factor_changes_total` | counter | `change`: `totp_enrolled`, `passkey_added`, `removed`, `recovery_code_used`, `recovery_codes_regenerated` | changes to second factors the app reported |
 //! | `axum_login_csrf_refusals_total` | counter | `reason`: `missing`, `malformed`, `mismatch` | unsafe requests [`CsrfLayer`](crate::csrf::CsrfLayer) refused: no token, not a token, another browser's token |
 //! | `axum_login_token_refusals_total` | counter | `reason`: `malformed`, `unknown`, `expired`, `inactive_user`, `throttled` | API tokens refused (feature `tokens`): not a token, not held (never issued or revoked), expired, of a deactivated user, from an address that sent too many unknown ones |
@@ -200,7 +200,9 @@ fn record_event(event: &AuthEvent) {
         }
         AuthEvent::SignedUp { .. } => counter!(SIGN_UPS).increment(1),
         AuthEvent::EmailVerified { .. } => counter!(EMAILS_VERIFIED).increment(1),
-        AuthEvent::TokenCreated { .. } | AuthEvent::TokensRevoked { .. } => {}
+        AuthEvent::TokenCreated { .. }
+        | AuthEvent::TokensRevoked { .. }
+        | AuthEvent::EmailChanged { .. } => {}
     }
 }
 
@@ -409,6 +411,8 @@ fn describe() {
         "verify_email",
         "already_registered",
         "sign_in",
+        "change_email",
+        "email_changed",
     ] {
         counter!(MAIL_FAILURES, "kind" => kind).increment(0);
     }

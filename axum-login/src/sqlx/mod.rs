@@ -362,6 +362,47 @@ where
         self.load(id).await
     }
 
+    /// Replaces the address `old` of the user with `id` by `new` (confirmed, when the table has
+    /// an email-verified column): `Some(true)` when it did, `Some(false)` when another user has
+    /// `new` (a unique constraint refused it), `None` when no user with that id has `old`.
+    ///
+    /// [`SqlxStoreError::NoEmailColumn`] when the table names no email column.
+    pub async fn change_email(
+        &self,
+        id: &U::Id,
+        old: &str,
+        new: &str,
+    ) -> Result<Option<bool>, SqlxStoreError> {
+        let statement = self
+            .sql
+            .change_email
+            .as_ref()
+            .ok_or(SqlxStoreError::NoEmailColumn)?;
+        self.count_query();
+        let updated = retry(|| {
+            let mut query = sqlx::query::<DB>(&statement.sql);
+            for param in &statement.params {
+                query = match param {
+                    1 => query.bind(new.to_owned()),
+                    2 => query.bind(id.clone()),
+                    _ => query.bind(old.to_owned()),
+                };
+            }
+            query.execute(&self.pool)
+        })
+        .await;
+        match updated {
+            // Whether the row matched: the user with `new` now is this one.
+            Ok(_) => Ok(self
+                .find_by_email(new)
+                .await?
+                .filter(|user| user.id().to_string() == id.to_string())
+                .map(|_| true)),
+            Err(error) if db::is_unique_violation(&error) => Ok(Some(false)),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// The user that `statement` finds by `value`, with their roles and permissions.
     async fn find_by(
         &self,

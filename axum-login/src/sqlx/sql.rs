@@ -381,6 +381,8 @@ pub(super) struct Statements {
     pub(super) insert_with_email: Option<Statement>,
     /// Marks the address `$2` of user `$1` confirmed, if it is still theirs.
     pub(super) mark_email_verified: Option<Statement>,
+    /// Replaces the address `$3` of user `$2` with `$1` (confirmed, with a verified column).
+    pub(super) change_email: Option<Statement>,
     pub(super) update_hash: Statement,
     pub(super) insert: Statement,
     pub(super) roles: Option<JoinSql>,
@@ -488,6 +490,19 @@ impl Statements {
                     q(table.username_column),
                     q(email),
                     q(table.password_hash_column)
+                ))
+            }),
+            change_email: table.email_column.map(|email| {
+                let verified = table
+                    .email_verified_column
+                    .map(|verified| format!(", {} = TRUE", q(verified)))
+                    .unwrap_or_default();
+                dialect.render(&format!(
+                    "UPDATE {} SET {} = $1{verified} WHERE {} = $2 AND {} = $3",
+                    q(table.table),
+                    q(email),
+                    q(table.id_column),
+                    q(email)
                 ))
             }),
             mark_email_verified: table.email_column.zip(table.email_verified_column).map(
