@@ -31,6 +31,7 @@ use axum_login::{
     events::{AuthEvent, EventRecord},
     login::BoxFuture,
     mail::{MemoryMailer, Outbox},
+    remember::{MemoryRememberStore, RememberMe},
     require_login,
     second_factor::SecondFactorLookup,
     security::MemoryThrottleStore,
@@ -82,6 +83,19 @@ async fn login(
 #[require_login(verified)]
 async fn verified_only() -> &'static str {
     "confirmed users only"
+}
+
+async fn login_remembered(
+    mut auth: AuthSession<Store>,
+    Form(form): Form<Login>,
+) -> Result<Response, AuthError> {
+    let credentials = PasswordCredentials::new(&form.username, form.password);
+    let Some(user) = auth.authenticate(credentials).await? else {
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    };
+    auth.login(&user).await?;
+    auth.remember_me().await?;
+    Ok("remembered".into_response())
 }
 
 async fn me(auth: AuthSession<Store>) -> Result<String, AuthError> {
@@ -368,6 +382,7 @@ impl App {
             .throttle(throttle)
             .accounts(&accounts)
             .second_factors(AdminHasTotp)
+            .remember_me(RememberMe::new(MemoryRememberStore::default()))
             .events({
                 let events = events.clone();
                 move |record: &EventRecord| events.lock().unwrap().push(record.event.clone())
@@ -376,6 +391,7 @@ impl App {
         let app = Router::new()
             .route("/login", post(login))
             .route("/me", get(me))
+            .route("/login-remembered", post(login_remembered))
             .route("/password-reset", post(request_reset))
             .route("/password-reset/{token}", get(reset_page).post(reset))
             .route("/signup", post(sign_up))
@@ -1269,4 +1285,41 @@ async fn a_new_address_replaces_the_old_only_once_confirmed_and_the_old_one_is_t
         .post_form("/account/email", &[("email", "ferris@new.example")])
         .await;
     assert_eq!(response.text().await.unwrap(), "Unchanged");
+}
+
+#[tokio::test]
+async fn a_reset_ends_a_remembered_login_too() {
+    let app = App::start().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/login-remembered", app.base))
+        .form(&[("username", "ferris"), ("password", "hunter42")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let remember = axum_login_tests::http::set_cookie_headers(&response)
+        .into_iter()
+        .find(|cookie| cookie.contains("remember"))
+        .expect("a remember-me cookie");
+    let remember = remember.split(';').next().unwrap().to_owned();
+    // A browser that kept only the remember-me cookie is logged in by it.
+    let whoami = || async {
+        reqwest::Client::new()
+            .get(format!("{}/me", app.base))
+            .header("Cookie", &remember)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert_eq!(whoami().await, "ferris");
+    app.ask("ferris@example.com").await;
+    let link = app.link_for("ferris@example.com").await;
+    assert_eq!(
+        app.reset(&link, "a new passphrase").await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(whoami().await, "anonymous");
 }
