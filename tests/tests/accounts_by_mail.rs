@@ -1022,6 +1022,25 @@ async fn a_reset_logs_in_only_when_asked_and_never_past_a_second_factor() {
     )));
 }
 
+impl App {
+    /// The next mail to `to`, which must be a sign-in mail, and its link.
+    async fn sign_in_mail(&self, to: &str) -> (axum_login::mail::Message, String) {
+        let mail = self
+            .mailer
+            .wait_for(to, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("no mail to {to}"));
+        assert_eq!(mail.kind(), "sign_in");
+        let start = mail.text().find(PUBLIC_URL).expect("a link");
+        let link = mail.text()[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        (mail, link)
+    }
+}
+
 /// The code in a sign-in mail's text.
 fn code_of(text: &str) -> String {
     let start = text
@@ -1045,19 +1064,8 @@ async fn a_sign_in_link_logs_in_once_and_the_code_only_the_browser_that_asked() 
         .await;
     assert_eq!(known_status, unknown.status());
     assert_eq!(known_body, unknown.text().await.unwrap());
-    let mail = app
-        .mailer
-        .wait_for("ferris@example.com", Duration::from_secs(10))
-        .await
-        .unwrap();
-    assert_eq!(mail.kind(), "sign_in");
+    let (mail, link) = app.sign_in_mail("ferris@example.com").await;
     let code = code_of(mail.text());
-    let start = mail.text().find(PUBLIC_URL).unwrap();
-    let link = mail.text()[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
     assert!(
         link.starts_with(&format!("{PUBLIC_URL}/login/email/")),
         "{link}"
@@ -1103,17 +1111,7 @@ async fn a_sign_in_link_logs_in_once_and_the_code_only_the_browser_that_asked() 
     app.visitor()
         .post_form("/login/email", &[("email", "ferris@example.com")])
         .await;
-    let mail = app
-        .mailer
-        .wait_for("ferris@example.com", Duration::from_secs(10))
-        .await
-        .unwrap();
-    let start = mail.text().find(PUBLIC_URL).unwrap();
-    let link = mail.text()[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let (_, link) = app.sign_in_mail("ferris@example.com").await;
     let path = App::path_of(&link);
     let browser = app.visitor();
     assert_eq!(browser.get(&path).await.status(), StatusCode::OK);
@@ -1157,17 +1155,7 @@ async fn a_code_has_few_tries_and_a_second_factor_still_applies() {
     app.visitor()
         .post_form("/login/email", &[("email", "admin@example.com")])
         .await;
-    let mail = app
-        .mailer
-        .wait_for("admin@example.com", Duration::from_secs(10))
-        .await
-        .unwrap();
-    let start = mail.text().find(PUBLIC_URL).unwrap();
-    let link = mail.text()[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let (_, link) = app.sign_in_mail("admin@example.com").await;
     let browser = app.visitor();
     let response = browser.post(&App::path_of(&link)).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);

@@ -78,11 +78,7 @@ impl<S: AccountStore> Accounts<S> {
         auth: &AuthSession<S>,
         token: &str,
     ) -> Result<bool, AuthError> {
-        self.registered(auth)?;
-        Ok(self
-            .open(&auth.backend, token, Purpose::ChangeEmail)
-            .await?
-            .is_some())
+        self.check(auth, token, Purpose::ChangeEmail).await
     }
 
     /// Makes the change the link `token` confirms: the new address replaces the old one,
@@ -95,7 +91,7 @@ impl<S: AccountStore> Accounts<S> {
     ) -> Result<EmailChanged, AuthError> {
         self.registered(auth)?;
         let Some((record, user)) = self
-            .open(&auth.backend, token, Purpose::ChangeEmail)
+            .take(&auth.backend, token, Purpose::ChangeEmail)
             .await?
         else {
             return Ok(EmailChanged::InvalidToken);
@@ -103,15 +99,6 @@ impl<S: AccountStore> Accounts<S> {
         let Some(new_email) = record.new_email.clone() else {
             return Ok(EmailChanged::InvalidToken);
         };
-        if !self
-            .inner
-            .tokens
-            .consume(&record.hash)
-            .await
-            .map_err(AuthError::Store)?
-        {
-            return Ok(EmailChanged::InvalidToken);
-        }
         let changed = auth
             .backend
             .store()

@@ -169,11 +169,7 @@ impl<S: AccountStore> Accounts<S> {
         auth: &AuthSession<S>,
         token: &str,
     ) -> Result<bool, AuthError> {
-        self.registered(auth)?;
-        Ok(self
-            .open(&auth.backend, token, Purpose::PasswordReset)
-            .await?
-            .is_some())
+        self.check(auth, token, Purpose::PasswordReset).await
     }
 
     /// Sets the password of the user whose reset `token` this is, using up the token: see
@@ -197,15 +193,9 @@ impl<S: AccountStore> Accounts<S> {
         }
         // The one conditional delete that makes the token single-use: a request that loses
         // the race to it changes nothing.
-        if !self
-            .inner
-            .tokens
-            .consume(&record.hash)
-            .await
-            .map_err(AuthError::Store)?
-        {
+        let Some((_, user)) = self.used(record, user).await? else {
             return Ok(ResetOutcome::InvalidToken);
-        }
+        };
         let Some(user) = auth
             .backend
             .store()
@@ -249,6 +239,47 @@ impl<S: AccountStore> Accounts<S> {
         }
         self.open_hash(backend, &token::hash_of(secret), purpose)
             .await
+    }
+
+    /// Whether `secret` is a usable token of `purpose`, for the page a link opens: a `GET`
+    /// never uses a token (mail scanners follow links; only the page's form does).
+    pub(super) async fn check(
+        &self,
+        auth: &AuthSession<S>,
+        secret: &str,
+        purpose: Purpose,
+    ) -> Result<bool, AuthError> {
+        self.registered(auth)?;
+        Ok(self.open(&auth.backend, secret, purpose).await?.is_some())
+    }
+
+    /// The token `secret` stands for and its user, as [`open`](Self::open), used up by this
+    /// call: of requests presenting it at once, one gets it.
+    pub(super) async fn take(
+        &self,
+        backend: &Backend<S>,
+        secret: &str,
+        purpose: Purpose,
+    ) -> Result<Option<(AccountToken, S::User)>, AuthError> {
+        let Some((record, user)) = self.open(backend, secret, purpose).await? else {
+            return Ok(None);
+        };
+        self.used(record, user).await
+    }
+
+    /// `Some` of what it is given when this call used the token up (one conditional delete).
+    pub(super) async fn used(
+        &self,
+        record: AccountToken,
+        user: S::User,
+    ) -> Result<Option<(AccountToken, S::User)>, AuthError> {
+        let won = self
+            .inner
+            .tokens
+            .consume(&record.hash)
+            .await
+            .map_err(AuthError::Store)?;
+        Ok(won.then_some((record, user)))
     }
 
     /// As [`open`](Self::open), for the token kept under `hash`.
@@ -407,17 +438,18 @@ async fn mail_sign_in<S: AccountStore>(
     // asking session's nonce and the code, so a code that was never mailed (the account had
     // its mails for the window) cannot be guessed into a login.
     let code_token = format!("{nonce}:{code}");
-    if keep(
+    let lifetime = inner.sign_in_lifetime;
+    let kept = keep(
         inner,
         backend,
         &user,
         Purpose::SignIn,
-        inner.sign_in_lifetime,
+        lifetime,
         &code_token,
+        None,
     )
-    .await
-    .is_none()
-    {
+    .await;
+    if kept.is_none() {
         return;
     }
     let link = format!("{}{}/{}", inner.public_url, inner.sign_in_path, secret);
@@ -461,10 +493,18 @@ async fn mail_change_link<S: AccountStore>(
         }
     }
     let secret = token::new_secret();
-    if keep_change(inner, backend, &user, new_email, &secret)
-        .await
-        .is_none()
-    {
+    let (lifetime, change) = (inner.verify_lifetime, Some(new_email));
+    let kept = keep(
+        inner,
+        backend,
+        &user,
+        Purpose::ChangeEmail,
+        lifetime,
+        &secret,
+        change,
+    )
+    .await;
+    if kept.is_none() {
         return;
     }
     let link = format!("{}{}/{}", inner.public_url, inner.email_change_path, secret);
@@ -474,33 +514,6 @@ async fn mail_change_link<S: AccountStore>(
         valid_for: inner.verify_lifetime,
     });
     send(inner, "change_email", new_email.to_owned(), rendered);
-}
-
-/// Keeps the token that replaces `user`'s address with `new_email`.
-async fn keep_change<S: AccountStore>(
-    inner: &Inner,
-    backend: &Backend<S>,
-    user: &S::User,
-    new_email: &str,
-    secret: &str,
-) -> Option<()> {
-    let config = &backend.config;
-    let now = config.clock.now();
-    let record = AccountToken {
-        hash: token::hash_of(secret),
-        purpose: Purpose::ChangeEmail,
-        user: user.id().to_string(),
-        email: user.email()?.to_owned(),
-        new_email: Some(new_email.to_owned()),
-        stamp: config.key.user_digest(&config.realm, user),
-        created_at: now,
-        expires_at: token::expiry(now, inner.verify_lifetime),
-    };
-    if let Err(error) = inner.tokens.insert(&record).await {
-        tracing::error!(%error, "address change: the token store failed; no mail sent");
-        return None;
-    }
-    Some(())
 }
 
 /// Works a verification request: a new token and its link, to the user's address as it is.
@@ -603,12 +616,12 @@ async fn issue<S: AccountStore>(
         return None;
     }
     let secret = token::new_secret();
-    keep(inner, backend, user, purpose, lifetime, &secret).await?;
+    keep(inner, backend, user, purpose, lifetime, &secret, None).await?;
     Some((to, secret))
 }
 
-/// Keeps a token of `purpose` whose secret is `secret` for `user`'s address; `None` (logged)
-/// when the store fails.
+/// Keeps a token of `purpose` whose secret is `secret` for `user`'s address (and, for an
+/// address change, the address that replaces it); `None` (logged) when the store fails.
 async fn keep<S: AccountStore>(
     inner: &Inner,
     backend: &Backend<S>,
@@ -616,6 +629,7 @@ async fn keep<S: AccountStore>(
     purpose: Purpose,
     lifetime: std::time::Duration,
     secret: &str,
+    new_email: Option<&str>,
 ) -> Option<()> {
     let config = &backend.config;
     let now = config.clock.now();
@@ -624,7 +638,7 @@ async fn keep<S: AccountStore>(
         purpose,
         user: user.id().to_string(),
         email: user.email()?.to_owned(),
-        new_email: None,
+        new_email: new_email.map(str::to_owned),
         stamp: config.key.user_digest(&config.realm, user),
         created_at: now,
         expires_at: token::expiry(now, lifetime),

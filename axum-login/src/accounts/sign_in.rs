@@ -102,11 +102,7 @@ impl<S: AccountStore> Accounts<S> {
         auth: &AuthSession<S>,
         token: &str,
     ) -> Result<bool, AuthError> {
-        self.registered(auth)?;
-        Ok(self
-            .open(&auth.backend, token, Purpose::SignIn)
-            .await?
-            .is_some())
+        self.check(auth, token, Purpose::SignIn).await
     }
 
     /// Logs in the user whose sign-in link `token` is, using it up; a user with a second
@@ -118,18 +114,9 @@ impl<S: AccountStore> Accounts<S> {
     ) -> Result<SignedIn, AuthError> {
         self.registered(auth)?;
         auth.auth.check_same_site()?;
-        let Some((record, user)) = self.open(&auth.backend, token, Purpose::SignIn).await? else {
+        let Some((_, user)) = self.take(&auth.backend, token, Purpose::SignIn).await? else {
             return Ok(SignedIn::InvalidLink);
         };
-        if !self
-            .inner
-            .tokens
-            .consume(&record.hash)
-            .await
-            .map_err(AuthError::Store)?
-        {
-            return Ok(SignedIn::InvalidLink);
-        }
         finish(auth, &user).await
     }
 
@@ -168,15 +155,9 @@ impl<S: AccountStore> Accounts<S> {
             return Ok(SignedIn::WrongCode);
         };
         session.remove_value(CODE_KEY).await?;
-        if !self
-            .inner
-            .tokens
-            .consume(&record.hash)
-            .await
-            .map_err(AuthError::Store)?
-        {
+        let Some((_, user)) = self.used(record, user).await? else {
             return Ok(SignedIn::WrongCode);
-        }
+        };
         finish(auth, &user).await
     }
 }

@@ -162,11 +162,7 @@ impl<S: AccountStore> Accounts<S> {
         auth: &AuthSession<S>,
         token: &str,
     ) -> Result<bool, AuthError> {
-        self.registered(auth)?;
-        Ok(self
-            .open(&auth.backend, token, Purpose::VerifyEmail)
-            .await?
-            .is_some())
+        self.check(auth, token, Purpose::VerifyEmail).await
     }
 
     /// Confirms the address that the verification `token` was mailed to, using up the token.
@@ -178,20 +174,11 @@ impl<S: AccountStore> Accounts<S> {
     ) -> Result<Verified, AuthError> {
         self.registered(auth)?;
         let Some((record, user)) = self
-            .open(&auth.backend, token, Purpose::VerifyEmail)
+            .take(&auth.backend, token, Purpose::VerifyEmail)
             .await?
         else {
             return Ok(Verified::InvalidToken);
         };
-        if !self
-            .inner
-            .tokens
-            .consume(&record.hash)
-            .await
-            .map_err(AuthError::Store)?
-        {
-            return Ok(Verified::InvalidToken);
-        }
         let updated = auth
             .backend
             .store()
