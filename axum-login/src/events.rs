@@ -144,6 +144,28 @@ pub enum AuthEvent {
         /// What the mail was (`"password_reset"`, ...).
         kind: &'static str,
     },
+    /// A sign-in with a provider did not happen (see [`oidc`](crate::oidc)).
+    ProviderSignInFailed {
+        /// The provider's id in the app's configuration (`"unknown"` for an id that names
+        /// none).
+        provider: String,
+        /// Why, as [`SignInFailure::as_str`](crate::oidc::SignInFailure::as_str) names it.
+        reason: &'static str,
+    },
+    /// A provider account was linked to `user`.
+    ProviderLinked {
+        /// The user's id.
+        user: String,
+        /// The provider's id in the app's configuration.
+        provider: String,
+    },
+    /// `user` unlinked their account at a provider.
+    ProviderUnlinked {
+        /// The user's id.
+        user: String,
+        /// The provider's id in the app's configuration.
+        provider: String,
+    },
     /// An API token was created for `user`.
     TokenCreated {
         /// The user's id.
@@ -208,6 +230,8 @@ pub enum LoginMethod {
     /// The new password of a mailed reset link, when the app logs the user in after it
     /// ([`Accounts::log_in_after_reset`](crate::accounts::Accounts::log_in_after_reset)).
     PasswordReset,
+    /// An OpenID Connect provider ([`Oidc::callback`](crate::oidc::Oidc::callback)).
+    Provider,
 }
 
 /// A change to a user's second factors.
@@ -306,6 +330,18 @@ impl fmt::Display for AuthEvent {
             Self::EmailVerified { user } => write!(f, "user {user} confirmed their address"),
             Self::EmailChanged { user } => write!(f, "user {user} changed their address"),
             Self::MailFailed { kind } => write!(f, "a {kind} mail could not be delivered"),
+            Self::ProviderSignInFailed { provider, reason } => {
+                write!(f, "a sign-in with provider {provider} failed ({reason})")
+            }
+            Self::ProviderLinked { user, provider } => {
+                write!(f, "user {user} linked an account at provider {provider}")
+            }
+            Self::ProviderUnlinked { user, provider } => {
+                write!(
+                    f,
+                    "user {user} unlinked their account at provider {provider}"
+                )
+            }
             Self::TokenCreated { user, token } => {
                 write!(f, "user {user} created API token {token}")
             }

@@ -57,6 +57,8 @@ mod memory;
 pub mod metrics;
 #[cfg(any(feature = "totp", feature = "passkeys"))]
 pub mod mfa;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 mod options;
 #[cfg(feature = "password")]
 pub mod password;

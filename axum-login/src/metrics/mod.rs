@@ -9,7 +9,7 @@
 //!
 //! | name | type | labels | meaning |
 //! |---|---|---|---|
-//! | `axum_login_logins_total` | counter | `method`: `password`, `second_factor`, `remember_me`, `passkey`, `password_reset`, `email` | completed logins |
+//! | `axum_login_logins_total` | counter | `method`: `password`, `second_factor`, `remember_me`, `passkey`, `password_reset`, `email`, `provider` | completed logins |
 //! | `axum_login_login_failures_total` | counter | `reason`: `wrong_credentials`, `throttled`, `inactive`, `second_factor` | failed login attempts (an unknown user and a wrong password are one reason, as for the visitor) |
 //! | `axum_login_throttled_total` | counter | none | login attempts the throttle refused before any check (also counted as failures with `reason="throttled"`) |
 //! | `axum_login_second_factor_total` | counter | `result`: `success`, `failure`, `locked` | second factors completed (a login or a step-up), refused, and locks after too many failures |
@@ -22,6 +22,7 @@
 //! | `axum_login_sign_ups_total` | counter | none | accounts created by sign-up (feature `accounts`) |
 //! | `axum_login_emails_verified_total` | counter | none | addresses confirmed with a mailed link (feature `accounts`) |
 //! | `axum_login_mail_failures_total` | counter | `kind`: `password_reset`, `verify_email`, `already_registered`, `sign_in`, `change_email`, `email_changed` | mails given up after every attempt (feature `accounts`): the user has to ask again |
+//! | `axum_login_provider_sign_in_failures_total` | counter | `reason`: `unknown_provider`, `denied`, `invalid_state`, `expired`, `mix_up`, `unreachable`, `token_refused`, `invalid_id_token`, `no_account`, `email_not_verified`, `linked_elsewhere`, `provider_already_linked`, `not_logged_in`, `wrong_password`, `inactive` | sign-ins with an OpenID Connect provider that did not happen (feature `oidc`; see [`SignInFailure`](crate::oidc::SignInFailure)) |
 //! | `axum_login_second_factor_changes_total` | counter | `change`: `totp_enrolled`, `passkey_added`, `removed`, `recovery_code_used`, `recovery_codes_regenerated` | changes to second factors the app reported |
 //! | `axum_login_csrf_refusals_total` | counter | `reason`: `missing`, `malformed`, `mismatch` | unsafe requests [`CsrfLayer`](crate::csrf::CsrfLayer) refused: no token, not a token, another browser's token |
 //! | `axum_login_token_refusals_total` | counter | `reason`: `malformed`, `unknown`, `expired`, `inactive_user`, `throttled` | API tokens refused (feature `tokens`): not a token, not held (never issued or revoked), expired, of a deactivated user, from an address that sent too many unknown ones |
@@ -110,6 +111,8 @@ pub const SIGN_UPS: &str = "axum_login_sign_ups_total";
 pub const EMAILS_VERIFIED: &str = "axum_login_emails_verified_total";
 /// Mails given up after every attempt, by `kind`.
 pub const MAIL_FAILURES: &str = "axum_login_mail_failures_total";
+/// Provider sign-ins that did not happen, by `reason`.
+pub const PROVIDER_FAILURES: &str = "axum_login_provider_sign_in_failures_total";
 /// Changes to second factors, by `change`.
 pub const SECOND_FACTOR_CHANGES: &str = "axum_login_second_factor_changes_total";
 /// Requests the CSRF check refused, by `reason`.
@@ -200,20 +203,27 @@ fn record_event(event: &AuthEvent) {
         }
         AuthEvent::SignedUp { .. } => counter!(SIGN_UPS).increment(1),
         AuthEvent::EmailVerified { .. } => counter!(EMAILS_VERIFIED).increment(1),
+        // The reason is one of the crate's fixed names, never the provider's text.
+        AuthEvent::ProviderSignInFailed { reason, .. } => {
+            counter!(PROVIDER_FAILURES, "reason" => *reason).increment(1);
+        }
         AuthEvent::TokenCreated { .. }
         | AuthEvent::TokensRevoked { .. }
-        | AuthEvent::EmailChanged { .. } => {}
+        | AuthEvent::EmailChanged { .. }
+        | AuthEvent::ProviderLinked { .. }
+        | AuthEvent::ProviderUnlinked { .. } => {}
     }
 }
 
 /// Every method, reason and change, for the series set to zero at start.
-const METHODS: [LoginMethod; 6] = [
+const METHODS: [LoginMethod; 7] = [
     LoginMethod::Password,
     LoginMethod::SecondFactor,
     LoginMethod::RememberMe,
     LoginMethod::Passkey,
     LoginMethod::PasswordReset,
     LoginMethod::Email,
+    LoginMethod::Provider,
 ];
 const FAILURES: [LoginFailure; 4] = [
     LoginFailure::WrongCredentials,
@@ -250,6 +260,7 @@ fn method_label(method: LoginMethod) -> &'static str {
         LoginMethod::Passkey => "passkey",
         LoginMethod::PasswordReset => "password_reset",
         LoginMethod::Email => "email",
+        LoginMethod::Provider => "provider",
     }
 }
 
@@ -344,6 +355,11 @@ fn describe() {
         MAIL_FAILURES,
         Unit::Count,
         "Mails given up after every attempt, by kind."
+    );
+    describe_counter!(
+        PROVIDER_FAILURES,
+        Unit::Count,
+        "Sign-ins with an OpenID Connect provider that did not happen, by reason."
     );
     describe_counter!(
         SECOND_FACTOR_CHANGES,

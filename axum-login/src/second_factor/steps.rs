@@ -29,6 +29,16 @@ impl<S: UserStore> AuthSession<S> {
         remember: bool,
     ) -> Result<(), AuthError> {
         self.auth.check_same_site()?;
+        self.wait_for_second_factor(user, remember).await
+    }
+
+    /// [`begin_second_factor`](Self::begin_second_factor) for a first factor that arrives
+    /// cross-site by nature (a provider's redirect), whose own check proves the browser.
+    pub(crate) async fn wait_for_second_factor(
+        &mut self,
+        user: &S::User,
+        remember: bool,
+    ) -> Result<(), AuthError> {
         let config = self.auth.config();
         let session = self.auth.session();
         // Whoever was logged in on this session is not any more: the login is starting over.

@@ -1,0 +1,421 @@
+//! A provider as the app configures it, and what the app learns from it at run time: the
+//! discovery document and the signing keys, cached with a refresh rule.
+
+use std::{
+    fmt,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use openidconnect::{
+    AdditionalProviderMetadata, ClientId, IssuerUrl, JsonWebKeySet, ProviderMetadata, RedirectUrl,
+    core::{
+        CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
+        CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+        CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    },
+    reqwest,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// How long a discovery document and its keys are used before the next use fetches them
+/// again: providers announce new keys in advance, so a day old is fresh enough, and a key the
+/// app has not seen yet is fetched at once anyway (see [`KEYS_REFETCH`]).
+pub const METADATA_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The least time between two fetches of a provider's keys for a token whose key (`kid`) the
+/// app does not know. A provider that rotated its keys is seen on the first token it signs
+/// with the new one; a stream of forged tokens naming unknown keys cannot make the app fetch
+/// more than once a minute.
+pub const KEYS_REFETCH: Duration = Duration::from_secs(60);
+
+/// The time limit of one request to a provider (discovery, keys, token).
+const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The signature algorithms accepted by default: the asymmetric ones a provider signs with.
+/// Never `none`, and never `HS256`/`HS384`/`HS512`: with those the key is a shared secret, and
+/// a token "signed" with the provider's public key would pass a careless check.
+const DEFAULT_ALGORITHMS: [CoreJwsSigningAlgorithm; 8] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+];
+
+/// The one field of a discovery document beyond the core ones that the flow reads: whether
+/// the provider puts `iss` in its authorization responses (RFC 9207). When it says so, a
+/// response without it is refused.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub(super) struct IssParameter {
+    #[serde(default)]
+    pub(super) authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for IssParameter {}
+
+/// A discovery document with the field above.
+pub(super) type Metadata = ProviderMetadata<
+    IssParameter,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// A configuration the app gave that cannot work, named with the setting at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("OpenID Connect provider `{provider}`: {problem}")]
+pub struct ProviderConfigError {
+    provider: String,
+    problem: String,
+}
+
+impl ProviderConfigError {
+    fn new(provider: &str, problem: impl Into<String>) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            problem: problem.into(),
+        }
+    }
+
+    pub(super) fn duplicate(provider: &str) -> Self {
+        Self::new(provider, "another provider has this id")
+    }
+}
+
+/// An OpenID Connect provider the app signs users in with: where it is (its issuer URL, from
+/// which discovery finds the rest), who the app is to it (client id and secret), and the URL
+/// of the app's callback route, which must be registered at the provider exactly.
+///
+/// ```
+/// use axum_login::oidc::Provider;
+///
+/// let provider = Provider::new(
+///     "example",                            // the id in the app's routes: /login/oidc/example
+///     "https://accounts.example.com",       // the issuer
+///     "my-client-id",
+///     "my-client-secret",
+///     "https://app.example.com/login/oidc/example/callback",
+/// )
+/// .expect("a valid configuration")
+/// .name("Example");
+/// # let _ = provider;
+/// ```
+#[derive(Clone)]
+pub struct Provider {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) issuer: IssuerUrl,
+    pub(super) client_id: ClientId,
+    pub(super) client_secret: SecretString,
+    pub(super) scopes: Vec<String>,
+    pub(super) redirect_url: RedirectUrl,
+    pub(super) algorithms: Vec<CoreJwsSigningAlgorithm>,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("issuer", &self.issuer.as_str())
+            .field("client_id", &self.client_id.as_str())
+            .field("client_secret", &"[redacted]")
+            .field("scopes", &self.scopes)
+            .field("redirect_url", &self.redirect_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// A provider with the scopes `openid email profile` and the asymmetric signature
+    /// algorithms; its display name is its id until [`name`](Self::name) sets one.
+    ///
+    /// `id` names the provider in the app's routes and in the account links: letters, digits,
+    /// `-` and `_`, at most 32. `issuer` and `redirect_url` are absolute `https` URLs; plain
+    /// `http` is accepted for loopback hosts only (a provider or an app on the developer's
+    /// machine), since anything else would send codes and secrets in the clear.
+    pub fn new(
+        id: &str,
+        issuer: &str,
+        client_id: &str,
+        client_secret: impl Into<SecretString>,
+        redirect_url: &str,
+    ) -> Result<Self, ProviderConfigError> {
+        if id.is_empty()
+            || id.len() > 32
+            || !id
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+        {
+            return Err(ProviderConfigError::new(
+                id,
+                "the id must be 1 to 32 letters, digits, `-` or `_`",
+            ));
+        }
+        check_url(id, "issuer", issuer)?;
+        check_url(id, "redirect URL", redirect_url)?;
+        if client_id.is_empty() {
+            return Err(ProviderConfigError::new(id, "the client id is empty"));
+        }
+        let issuer = IssuerUrl::new(issuer.trim_end_matches('/').to_owned())
+            .map_err(|error| ProviderConfigError::new(id, format!("issuer: {error}")))?;
+        let redirect_url = RedirectUrl::new(redirect_url.to_owned())
+            .map_err(|error| ProviderConfigError::new(id, format!("redirect URL: {error}")))?;
+        Ok(Self {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            issuer,
+            client_id: ClientId::new(client_id.to_owned()),
+            client_secret: client_secret.into(),
+            scopes: vec!["email".to_owned(), "profile".to_owned()],
+            redirect_url,
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+        })
+    }
+
+    /// The name users see ("Sign in with {name}").
+    pub fn name(mut self, name: &str) -> Self {
+        name.clone_into(&mut self.name);
+        self
+    }
+
+    /// The scopes to ask for besides `openid`, which is always asked. Default: `email`,
+    /// `profile`. Without `email` no account can be linked by address.
+    pub fn scopes<I, T>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.scopes = scopes
+            .into_iter()
+            .map(Into::into)
+            .filter(|scope| scope != "openid")
+            .collect();
+        self
+    }
+
+    /// The provider's id in the app's routes and links.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The provider's display name.
+    pub fn display_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The provider's issuer URL, as ID tokens must name it.
+    pub fn issuer(&self) -> &str {
+        self.issuer.as_str()
+    }
+}
+
+/// Whether `url` is an absolute `https` URL, or `http` to a loopback host.
+fn check_url(provider: &str, what: &str, url: &str) -> Result<(), ProviderConfigError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|error| ProviderConfigError::new(provider, format!("{what} `{url}`: {error}")))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(host)) => host == "localhost",
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(ProviderConfigError::new(
+            provider,
+            format!("{what} `{url}`: plain http is for loopback hosts only; use https"),
+        )),
+        _ => Err(ProviderConfigError::new(
+            provider,
+            format!("{what} `{url}` is not an absolute https URL"),
+        )),
+    }
+}
+
+/// A discovery document and when it and its keys were fetched.
+pub(super) struct Discovered {
+    pub(super) metadata: Metadata,
+    fetched: Instant,
+    keys_fetched: Instant,
+}
+
+/// Why the provider could not be asked.
+#[derive(Debug)]
+pub(super) struct Unreachable(pub(super) String);
+
+/// A configured provider with its cache and the HTTP client that talks to it.
+pub(super) struct Live {
+    pub(super) config: Provider,
+    pub(super) http: reqwest::Client,
+    cache: RwLock<Option<Arc<Discovered>>>,
+    /// Held while fetching, so that concurrent requests that find the cache stale wait for one
+    /// fetch instead of each making their own.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl Live {
+    pub(super) fn new(config: Provider) -> Result<Self, ProviderConfigError> {
+        // A provider's endpoints answer directly; following a redirect would let a document
+        // point the app at any URL, internal ones included.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(PROVIDER_TIMEOUT)
+            .build()
+            .map_err(|error| {
+                ProviderConfigError::new(&config.id, format!("HTTP client: {error}"))
+            })?;
+        Ok(Self {
+            config,
+            http,
+            cache: RwLock::new(None),
+            fetching: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn cached(&self) -> Option<Arc<Discovered>> {
+        self.cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn keep(&self, discovered: Discovered) -> Arc<Discovered> {
+        let discovered = Arc::new(discovered);
+        *self
+            .cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(discovered.clone());
+        discovered
+    }
+
+    /// The discovery document and keys, fetched when there are none or they are older than
+    /// [`METADATA_TTL`].
+    pub(super) async fn discovered(&self) -> Result<Arc<Discovered>, Unreachable> {
+        let fresh = |found: &Arc<Discovered>| found.fetched.elapsed() < METADATA_TTL;
+        if let Some(found) = self.cached().filter(fresh) {
+            return Ok(found);
+        }
+        let _fetching = self.fetching.lock().await;
+        if let Some(found) = self.cached().filter(fresh) {
+            return Ok(found);
+        }
+        let metadata = Metadata::discover_async(self.config.issuer.clone(), &self.http)
+            .await
+            .map_err(|error| Unreachable(format!("discovery: {}", chain(&error))))?;
+        let now = Instant::now();
+        tracing::debug!(provider = %self.config.id, "fetched the provider's discovery document and keys");
+        Ok(self.keep(Discovered {
+            metadata,
+            fetched: now,
+            keys_fetched: now,
+        }))
+    }
+
+    /// The keys fetched again because a token named one that `seen` lacks: `None` when they
+    /// were fetched less than [`KEYS_REFETCH`] ago (by this request or another).
+    pub(super) async fn refetch_keys(
+        &self,
+        seen: &Arc<Discovered>,
+    ) -> Result<Option<Arc<Discovered>>, Unreachable> {
+        let _fetching = self.fetching.lock().await;
+        let current = self.cached().unwrap_or_else(|| seen.clone());
+        if current.keys_fetched.elapsed() < KEYS_REFETCH {
+            // Another request may have fetched them since `seen`: worth one more try.
+            return Ok((!Arc::ptr_eq(&current, seen)).then_some(current));
+        }
+        let keys = JsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http)
+            .await
+            .map_err(|error| Unreachable(format!("keys: {}", chain(&error))))?;
+        tracing::debug!(provider = %self.config.id, "fetched the provider's keys again for an unknown key id");
+        let metadata = current.metadata.clone().set_jwks(keys);
+        Ok(Some(self.keep(Discovered {
+            metadata,
+            fetched: current.fetched,
+            keys_fetched: Instant::now(),
+        })))
+    }
+}
+
+/// An error with its causes, for a log line.
+pub(super) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_that_cannot_work_is_refused_with_the_setting_named() {
+        let new = |id: &str, issuer: &str, redirect: &str| {
+            Provider::new(id, issuer, "client", "secret", redirect).map(drop)
+        };
+        let ok = "https://app.example/cb";
+        assert!(new("google", "https://accounts.example", ok).is_ok());
+        assert!(new("dev", "http://127.0.0.1:4011", "http://localhost:3000/cb").is_ok());
+        let refused = |result: Result<(), ProviderConfigError>, needle: &str| {
+            let error = result.expect_err("refused").to_string();
+            assert!(error.contains(needle), "{error}");
+        };
+        refused(new("", "https://a.example", ok), "the id must be");
+        refused(new("a/b", "https://a.example", ok), "the id must be");
+        refused(
+            new("x", "http://accounts.example", ok),
+            "plain http is for loopback",
+        );
+        refused(
+            new("x", "https://a.example", "http://app.example/cb"),
+            "redirect URL",
+        );
+        refused(new("x", "ftp://a.example", ok), "not an absolute https URL");
+        refused(new("x", "accounts.example", ok), "issuer");
+    }
+
+    #[test]
+    fn the_secret_is_never_printed() {
+        let provider = Provider::new(
+            "x",
+            "https://a.example",
+            "client",
+            "very-secret-value",
+            "https://app.example/cb",
+        )
+        .expect("valid");
+        assert!(!format!("{provider:?}").contains("very-secret-value"));
+    }
+
+    #[test]
+    fn only_asymmetric_algorithms_are_accepted_by_default() {
+        for algorithm in DEFAULT_ALGORITHMS {
+            assert!(!matches!(
+                algorithm,
+                CoreJwsSigningAlgorithm::HmacSha256
+                    | CoreJwsSigningAlgorithm::HmacSha384
+                    | CoreJwsSigningAlgorithm::HmacSha512
+                    | CoreJwsSigningAlgorithm::None
+            ));
+        }
+    }
+}
