@@ -58,13 +58,21 @@ async fn contract<S: LinkStore + Clone>(store: S) {
     let first = link(&issuer, "subject-1", &alice, start);
     let second = ProviderLink {
         email: None,
-        ..link(&other_issuer, "subject-1", &alice, start + Duration::from_secs(1))
+        ..link(
+            &other_issuer,
+            "subject-1",
+            &alice,
+            start + Duration::from_secs(1),
+        )
     };
     let bobs = link(&issuer, "subject-2", &bob, start);
     for kept in [&first, &second, &bobs] {
         assert!(store.insert(kept).await.expect("insert"), "{kept:?}");
     }
-    assert_eq!(find(&store, &issuer, "subject-1").await, Some(first.clone()));
+    assert_eq!(
+        find(&store, &issuer, "subject-1").await,
+        Some(first.clone())
+    );
     assert_eq!(
         find(&store, &other_issuer, "subject-1").await,
         Some(second.clone())
@@ -74,14 +82,23 @@ async fn contract<S: LinkStore + Clone>(store: S) {
     // An account linked already stays with its user.
     let taken = link(&issuer, "subject-1", &bob, now());
     assert!(!store.insert(&taken).await.expect("insert"));
-    assert_eq!(find(&store, &issuer, "subject-1").await, Some(first.clone()));
+    assert_eq!(
+        find(&store, &issuer, "subject-1").await,
+        Some(first.clone())
+    );
 
     assert_eq!(
         store.for_user(&alice).await.expect("for_user"),
         vec![first.clone(), second.clone()]
     );
-    assert_eq!(store.for_user(&bob).await.expect("for_user"), vec![bobs.clone()]);
-    assert_eq!(store.for_user(&unique("nobody")).await.expect("for_user"), vec![]);
+    assert_eq!(
+        store.for_user(&bob).await.expect("for_user"),
+        vec![bobs.clone()]
+    );
+    assert_eq!(
+        store.for_user(&unique("nobody")).await.expect("for_user"),
+        vec![]
+    );
 
     // Case makes another issuer, subject and user.
     for (issuer_case, subject_case) in [
@@ -91,7 +108,13 @@ async fn contract<S: LinkStore + Clone>(store: S) {
     ] {
         assert_eq!(find(&store, &issuer_case, &subject_case).await, None);
     }
-    assert_eq!(store.for_user(&alice.to_uppercase()).await.expect("for_user"), vec![]);
+    assert_eq!(
+        store
+            .for_user(&alice.to_uppercase())
+            .await
+            .expect("for_user"),
+        vec![]
+    );
     assert!(
         !store
             .remove(&alice.to_uppercase(), &issuer, "subject-1")
@@ -100,11 +123,29 @@ async fn contract<S: LinkStore + Clone>(store: S) {
     );
 
     // A removal takes the named link of the named user only.
-    assert!(!store.remove(&bob, &issuer, "subject-1").await.expect("remove"));
-    assert!(store.remove(&alice, &issuer, "subject-1").await.expect("remove"));
-    assert!(!store.remove(&alice, &issuer, "subject-1").await.expect("remove"));
+    assert!(
+        !store
+            .remove(&bob, &issuer, "subject-1")
+            .await
+            .expect("remove")
+    );
+    assert!(
+        store
+            .remove(&alice, &issuer, "subject-1")
+            .await
+            .expect("remove")
+    );
+    assert!(
+        !store
+            .remove(&alice, &issuer, "subject-1")
+            .await
+            .expect("remove")
+    );
     assert_eq!(find(&store, &issuer, "subject-1").await, None);
-    assert_eq!(store.for_user(&alice).await.expect("for_user"), vec![second]);
+    assert_eq!(
+        store.for_user(&alice).await.expect("for_user"),
+        vec![second]
+    );
     assert_eq!(find(&store, &issuer, "subject-2").await, Some(bobs));
 
     // First sign-ins of one account at once: every racer reaches the insertion together,

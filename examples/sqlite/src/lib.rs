@@ -13,6 +13,7 @@
 mod account;
 mod email_login;
 mod ops;
+mod provider;
 mod reset;
 mod routes;
 mod signup;
@@ -30,6 +31,7 @@ use axum_login::{
     mail::{ConsoleMailer, Outbox, SmtpMailer},
     metrics::Timed,
     mfa::{EncryptionKey, Mfa, SqlxSecondFactorStore, Totp},
+    oidc::{Oidc, Provider, SqlxLinkStore},
     registry::{RegistryConfig, SqlxSessionRegistry},
     remember::{RememberMe, SqlxRememberStore},
     session::SqlxSessionStore,
@@ -45,6 +47,7 @@ use sqlx::{
 use tokio::task::JoinHandle;
 use tower_sessions::{Expiry, cookie::time};
 
+pub use crate::provider::OidcConfig;
 pub use crate::user::{Access, User};
 
 /// The log filter the demo starts with when `RUST_LOG` is not set.
@@ -96,6 +99,8 @@ pub struct Config {
     /// The SMTP server mail goes through (`smtp://host:port`, `smtp+starttls://user:pass@host`,
     /// `smtps://...`). `None`: mail is written to the log instead, whole.
     pub smtp_url: Option<String>,
+    /// The OpenID Connect provider users may sign in with. `None`: no "Sign in with ..." link.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl Config {
@@ -114,6 +119,7 @@ impl Default for Config {
             mfa_key: None,
             public_url: Self::DEFAULT_PUBLIC_URL.to_owned(),
             smtp_url: None,
+            oidc: None,
         }
     }
 }
@@ -163,6 +169,9 @@ pub enum DemoError {
     /// The public URL or the SMTP server is not one the demo can use.
     #[error("mail: {0}")]
     Mail(String),
+    /// The OpenID Connect provider's settings cannot work.
+    #[error("OIDC_ISSUER/OIDC_CLIENT_ID/OIDC_CLIENT_SECRET: {0}")]
+    Oidc(#[from] axum_login::oidc::ProviderConfigError),
     /// The Prometheus recorder could not be installed (another `metrics` recorder is).
     #[error("installing the Prometheus recorder for /metrics: {0}")]
     Metrics(#[from] metrics_exporter_prometheus::BuildError),
@@ -246,6 +255,10 @@ impl Demo {
         .map_err(|error| DemoError::Mail(error.to_string()))?
         .templates(DefaultTemplates::new("the axum-login demo"))
         .unverified_url(signup::UNVERIFIED_URL);
+        let oidc = match &config.oidc {
+            Some(provider) => Some(oidc(&pool, &config.public_url, provider).await?),
+            None => None,
+        };
         let sessions = SqlxSessionStore::<sqlx::Sqlite>::new(pool);
         sessions.migrate().await.map_err(db_error)?;
         let cleanup = tokio::spawn({
@@ -279,7 +292,7 @@ impl Demo {
         });
         // Before the layer, which sets every one of its series to zero on the recorder.
         let metrics = ops::prometheus()?;
-        let auth = AuthLayer::builder(store.clone(), sessions)
+        let builder = AuthLayer::builder(store.clone(), sessions)
             .login_url("/login")
             .second_factor_url(routes::SECOND_FACTOR_URL)
             .session_key(key)
@@ -292,13 +305,18 @@ impl Demo {
             .api_tokens(ApiTokens::new(Timed::new(api_tokens)))
             .accounts(&accounts)
             .events(audit)
-            .metrics()
-            .build();
+            .metrics();
+        let auth = match &oidc {
+            Some(oidc) => builder.oidc(oidc),
+            None => builder,
+        }
+        .build();
         let health = auth.health();
         let state = routes::AppState {
             templates: templates::Templates::load()?,
             mfa,
             accounts,
+            oidc,
         };
         let router = routes::router(state)
             .layer(auth)
@@ -344,6 +362,36 @@ async fn account_stores(pool: &SqlitePool) -> Result<(RegistryConfig, RememberMe
         RegistryConfig::new(Timed::new(registry)),
         RememberMe::new(Timed::new(remember)),
     ))
+}
+
+/// Sign-in with the configured provider: its links to users in the demo's database, its
+/// callback under the public URL, and users made on a first sign-in ([`provider::sign_up`]).
+async fn oidc(
+    pool: &SqlitePool,
+    public_url: &str,
+    config: &OidcConfig,
+) -> Result<Oidc<Store>, DemoError> {
+    let links = SqlxLinkStore::new(pool.clone());
+    links
+        .migrate()
+        .await
+        .map_err(|source| DemoError::Database {
+            path: PathBuf::from("provider links"),
+            source,
+        })?;
+    let callback = format!("{}/login/oidc/callback", public_url.trim_end_matches('/'));
+    let provider = Provider::new(
+        provider::PROVIDER_ID,
+        &config.issuer,
+        &config.client_id,
+        config.client_secret.clone(),
+        &callback,
+    )?
+    .name(config.name.as_deref().unwrap_or("your provider"));
+    tracing::info!(issuer = %config.issuer, %callback, "sign-in with an OpenID Connect provider is on");
+    Ok(Oidc::new(links)
+        .provider(provider)?
+        .sign_up(provider::sign_up))
 }
 
 /// Where mail goes: the SMTP server at `smtp_url`, else the log (whole, links included: a

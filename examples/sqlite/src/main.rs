@@ -3,12 +3,14 @@
 //! Environment: `ADDR`, `DATABASE_PATH`, `SESSION_KEY` (base64, at least 32 bytes), `MFA_KEY`
 //! (base64, 32 bytes: encrypts TOTP secrets at rest), `PUBLIC_URL` (the address in mailed
 //! links; default `http://{ADDR}`), `SMTP_URL` (where mail goes; default: the log),
-//! `RUST_LOG`. Flags win over the environment.
+//! `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET` and `OIDC_NAME` (sign-in with an
+//! OpenID Connect provider, whose callback is `{PUBLIC_URL}/login/oidc/callback`), `RUST_LOG`.
+//! Flags win over the environment.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use axum_login::{SessionKey, mfa::EncryptionKey};
-use example_sqlite::{Config, Demo, LOG_FILTER, SEED_USERS};
+use example_sqlite::{Config, Demo, LOG_FILTER, OidcConfig, SEED_USERS};
 use tracing_subscriber::EnvFilter;
 
 /// The value after `flag` on the command line, else the environment variable `env`, else
@@ -62,6 +64,7 @@ async fn run() -> Result<(), String> {
         mfa_key,
         public_url,
         smtp_url: std::env::var("SMTP_URL").ok(),
+        oidc: oidc_config()?,
     })
     .await
     .map_err(|error| error.to_string())?;
@@ -94,6 +97,31 @@ async fn run() -> Result<(), String> {
         .map_err(|error| error.to_string())?;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The provider from `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET` (and `OIDC_NAME`):
+/// none when `OIDC_ISSUER` is unset, an error when it is set without the client's id and secret.
+fn oidc_config() -> Result<Option<OidcConfig>, String> {
+    let Some(issuer) = std::env::var("OIDC_ISSUER")
+        .ok()
+        .filter(|issuer| !issuer.is_empty())
+    else {
+        return Ok(None);
+    };
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| format!("OIDC_ISSUER is set, and {name} is not"))
+    };
+    Ok(Some(OidcConfig {
+        issuer,
+        client_id: var("OIDC_CLIENT_ID")?,
+        client_secret: var("OIDC_CLIENT_SECRET")?,
+        name: std::env::var("OIDC_NAME")
+            .ok()
+            .filter(|name| !name.is_empty()),
+    }))
 }
 
 /// Resolves on Ctrl-C (or SIGTERM on Unix), letting requests in flight finish.

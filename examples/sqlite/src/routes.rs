@@ -21,6 +21,7 @@ use axum_login::{
     csrf::{CsrfLayer, CsrfToken},
     events::{AuthEvent, SecondFactorChange},
     mfa::MfaError,
+    oidc::Oidc,
     require_login, safe_next,
     second_factor::SecondFactorDue,
     sqlx::SqlxStoreError,
@@ -28,8 +29,8 @@ use axum_login::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Access, SecondFactors, Store, User, account, email_login, reset, signup, templates::Templates,
-    tokens,
+    Access, SecondFactors, Store, User, account, email_login, provider, reset, signup,
+    templates::Templates, tokens,
 };
 
 pub(crate) type Auth = AuthSession<Store>;
@@ -44,6 +45,24 @@ pub(crate) struct AppState {
     pub(crate) templates: Templates,
     pub(crate) mfa: Arc<SecondFactors>,
     pub(crate) accounts: Accounts<Store>,
+    /// Sign-in with the provider, when one is configured.
+    pub(crate) oidc: Option<Oidc<Store>>,
+}
+
+impl AppState {
+    /// The name on the login page's "Sign in with ..." link, when a provider is configured.
+    fn provider_name(&self) -> Option<&str> {
+        self.oidc
+            .as_ref()
+            .and_then(|oidc| oidc.providers().next())
+            .map(|provider| provider.display_name())
+    }
+}
+
+impl FromRef<AppState> for Option<Oidc<Store>> {
+    fn from_ref(state: &AppState) -> Self {
+        state.oidc.clone()
+    }
 }
 
 impl FromRef<AppState> for Accounts<Store> {
@@ -87,6 +106,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(reset::router())
         .merge(signup::router())
         .merge(email_login::router())
+        .merge(provider::router())
         // Every `POST` above needs the token of the form it came from; the pages render it.
         .layer(CsrfLayer::new())
         .with_state(state)
@@ -148,6 +168,8 @@ pub(crate) struct Page<'a> {
     pub(crate) flash: Option<&'a str>,
     pub(crate) notice: Option<&'a str>,
     pub(crate) next: &'a str,
+    /// The provider's name on the login page's sign-in link, when one is configured.
+    pub(crate) provider: Option<&'a str>,
 }
 
 impl<'a> Page<'a> {
@@ -157,6 +179,7 @@ impl<'a> Page<'a> {
             flash: None,
             notice: None,
             next: "",
+            provider: None,
         }
     }
 }
@@ -185,12 +208,12 @@ async fn home(
 #[derive(Deserialize)]
 pub(crate) struct NextQuery {
     #[serde(default)]
-    next: String,
+    pub(crate) next: String,
 }
 
 async fn login_page(
     csrf: CsrfToken,
-    State(templates): State<Templates>,
+    State(state): State<AppState>,
     auth: Auth,
     user: Option<CurrentUser<User>>,
     Query(query): Query<NextQuery>,
@@ -201,11 +224,12 @@ async fn login_page(
     let page = Page {
         notice: notice.as_deref(),
         next: safe_next(&query.next).unwrap_or_default(),
+        provider: state.provider_name(),
         ..Page::new(user.as_ref())
     };
     Ok(html(
         StatusCode::OK,
-        templates.render("login.html", &csrf, page)?,
+        state.templates.render("login.html", &csrf, page)?,
     ))
 }
 
@@ -261,6 +285,7 @@ async fn login(
             let page = Page {
                 flash: Some(LOGIN_FAILED),
                 next: &next_field,
+                provider: state.provider_name(),
                 ..Page::new(None)
             };
             Ok(html(

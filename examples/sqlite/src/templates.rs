@@ -44,6 +44,18 @@ impl Templates {
                 "login_email.html",
                 include_str!("../templates/login_email.html"),
             ),
+            (
+                "providers.html",
+                include_str!("../templates/providers.html"),
+            ),
+            (
+                "provider_confirm.html",
+                include_str!("../templates/provider_confirm.html"),
+            ),
+            (
+                "provider_failed.html",
+                include_str!("../templates/provider_failed.html"),
+            ),
         ] {
             env.add_template(name, source)?;
         }
