@@ -284,6 +284,39 @@ async fn real_provider_sends_access_denied_when_consent_is_refused() {
     assert_eq!(query(&callback, "code"), None);
 }
 
+/// A request the provider refuses before any page (here: no PKCE) comes back as the app's
+/// callback with `error`, for the app to handle, not as a driver error.
+#[tokio::test]
+async fn real_provider_error_redirect_comes_back_as_the_callback_url() {
+    let Some(env) = provider("real_provider_error_redirect_comes_back_as_the_callback_url").await
+    else {
+        return;
+    };
+    let redirect = redirect_uri("127.0.0.1");
+    let mut authorize = Url::parse(&format!("{}/auth", env.issuer)).expect("URL");
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", &env.client_id)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email")
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("state", "no-pkce");
+    let callback = sign_in_at_provider(authorize.as_str(), "alice", "alice-password")
+        .await
+        .expect("the provider redirects back");
+
+    assert!(callback.as_str().starts_with(&redirect), "{callback}");
+    assert_eq!(
+        query(&callback, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(query(&callback, "state").as_deref(), Some("no-pkce"));
+    assert_eq!(
+        query(&callback, "iss").as_deref(),
+        Some(env.issuer.as_str())
+    );
+}
+
 #[tokio::test]
 async fn real_provider_codes_are_bound_to_their_client() {
     let Some(env) = provider("real_provider_codes_are_bound_to_their_client").await else {
