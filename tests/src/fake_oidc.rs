@@ -209,6 +209,27 @@ impl FakeProvider {
         }
     }
 
+    /// What a browser does at the fake: requests `authorize_url` and returns where the fake
+    /// sends it (the app's callback with `code`, `state` and `iss`, or with `error`), without
+    /// following. Panics when the fake answers anything but a redirect (an unknown client, a
+    /// redirect URI off loopback): the test built a wrong URL.
+    pub async fn sign_in(&self, authorize_url: &str) -> url::Url {
+        let response = crate::http::bare_client()
+            .get(authorize_url)
+            .send()
+            .await
+            .expect("the fake provider answers");
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "the fake provider did not redirect from {authorize_url}"
+        );
+        let location = response.headers()[header::LOCATION]
+            .to_str()
+            .expect("an ASCII Location");
+        url::Url::parse(location).expect("an absolute callback URL")
+    }
+
     /// The user that every following `/authorize` signs in.
     pub fn set_user(&self, sub: &str, email: Option<&str>, email_verified: bool) {
         self.shared.state().user = User {

@@ -5,7 +5,7 @@
 //! the exchange.
 
 use axum_login_tests::{
-    fake_oidc::{FakeProvider, JWKS_PATH, TOKEN_PATH, Tamper, USERINFO_PATH},
+    fake_oidc::{AUTHORIZE_PATH, FakeProvider, JWKS_PATH, TOKEN_PATH, Tamper, USERINFO_PATH},
     oidc::{DriverError, deny_at_provider, provider, sign_in_at_provider},
 };
 use openidconnect::{
@@ -361,20 +361,8 @@ async fn fake() -> FakeProvider {
 /// Runs `/authorize` on the fake (which redirects at once) and returns the attempt and callback.
 async fn authorize_at(fake: &FakeProvider) -> (Attempt, Url) {
     let attempt = Attempt::start(&fake.issuer, CLIENT.0, CLIENT.1, redirect_uri("127.0.0.1")).await;
-    let response = http()
-        .get(attempt.authorize_url.clone())
-        .send()
-        .await
-        .expect("the fake answers");
-    assert_eq!(response.status(), 303);
-    let location = response.headers()["location"]
-        .to_str()
-        .expect("ASCII")
-        .to_owned();
-    (
-        attempt,
-        Url::parse(&location).expect("an absolute callback URL"),
-    )
+    let callback = fake.sign_in(attempt.authorize_url.as_str()).await;
+    (attempt, callback)
 }
 
 /// The outcome of a whole sign-in at the fake after `tamper`.
@@ -441,6 +429,42 @@ async fn fake_leaves_iss_out_when_told() {
     let (_, callback) = authorize_at(&fake).await;
     assert!(query(&callback, "code").is_some());
     assert_eq!(query(&callback, "iss"), None);
+}
+
+#[tokio::test]
+async fn fake_requires_pkce_and_a_loopback_redirect() {
+    let fake = fake().await;
+    let authorize = |redirect: &str, pkce: bool| {
+        let mut url = Url::parse(&format!("{}{AUTHORIZE_PATH}", fake.issuer)).expect("URL");
+        url.query_pairs_mut()
+            .append_pair("client_id", CLIENT.0)
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid")
+            .append_pair("redirect_uri", redirect)
+            .append_pair("state", "s");
+        if pkce {
+            url.query_pairs_mut()
+                .append_pair("code_challenge", &"c".repeat(43))
+                .append_pair("code_challenge_method", "S256");
+        }
+        url
+    };
+
+    let callback = fake
+        .sign_in(authorize(&redirect_uri("localhost"), false).as_str())
+        .await;
+    assert_eq!(
+        query(&callback, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(query(&callback, "code"), None);
+
+    let off_loopback = http()
+        .get(authorize("http://app.example/callback", true))
+        .send()
+        .await
+        .expect("the fake answers");
+    assert_eq!(off_loopback.status(), 400);
 }
 
 #[tokio::test]
