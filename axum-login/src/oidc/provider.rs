@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 /// app has not seen yet is fetched at once anyway (see [`KEYS_REFETCH`]).
 pub const METADATA_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// The least time between two fetches of a provider's keys for a token whose key (`kid`) the
+/// The least time between two fetches of a provider's keys for tokens whose key (`kid`) the
 /// app does not know. A provider that rotated its keys is seen on the first token it signs
-/// with the new one; a stream of forged tokens naming unknown keys cannot make the app fetch
-/// more than once a minute.
+/// with the new one (the first such fetch is never held back); a stream of forged tokens
+/// naming unknown keys cannot make the app fetch more than once a minute.
 pub const KEYS_REFETCH: Duration = Duration::from_secs(60);
 
 /// The time limit of one request to a provider (discovery, keys, token).
@@ -251,7 +251,8 @@ fn check_url(provider: &str, what: &str, url: &str) -> Result<(), ProviderConfig
 pub(super) struct Discovered {
     pub(super) metadata: Metadata,
     fetched: Instant,
-    keys_fetched: Instant,
+    /// When a token with an unknown key last made the keys be fetched again.
+    refetched: Option<Instant>,
 }
 
 /// Why the provider could not be asked.
@@ -322,21 +323,28 @@ impl Live {
         Ok(self.keep(Discovered {
             metadata,
             fetched: now,
-            keys_fetched: now,
+            refetched: None,
         }))
     }
 
-    /// The keys fetched again because a token named one that `seen` lacks: `None` when they
-    /// were fetched less than [`KEYS_REFETCH`] ago (by this request or another).
+    /// The keys fetched again because a token named one that `seen` lacks: `None` when an
+    /// unknown key made them be fetched less than [`KEYS_REFETCH`] ago (for this request or
+    /// another).
     pub(super) async fn refetch_keys(
         &self,
         seen: &Arc<Discovered>,
     ) -> Result<Option<Arc<Discovered>>, Unreachable> {
         let _fetching = self.fetching.lock().await;
         let current = self.cached().unwrap_or_else(|| seen.clone());
-        if current.keys_fetched.elapsed() < KEYS_REFETCH {
-            // Another request may have fetched them since `seen`: worth one more try.
-            return Ok((!Arc::ptr_eq(&current, seen)).then_some(current));
+        if !Arc::ptr_eq(&current, seen) {
+            // Another request fetched them while this one waited: worth one more try first.
+            return Ok(Some(current));
+        }
+        if current
+            .refetched
+            .is_some_and(|at| at.elapsed() < KEYS_REFETCH)
+        {
+            return Ok(None);
         }
         let keys = JsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http)
             .await
@@ -346,7 +354,7 @@ impl Live {
         Ok(Some(self.keep(Discovered {
             metadata,
             fetched: current.fetched,
-            keys_fetched: Instant::now(),
+            refetched: Some(Instant::now()),
         })))
     }
 }
