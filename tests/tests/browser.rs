@@ -703,3 +703,88 @@ async fn browser_signs_up_confirms_by_mail_and_resets_a_forgotten_password() {
     drop((first, second));
     outcome.expect("the browser flow finishes within 180 s");
 }
+
+/// The demo on a port chosen first, so that the provider's callback (under `PUBLIC_URL`)
+/// reaches it, signing in with the test OpenID Connect provider.
+async fn serve_demo_with_provider(
+    dir: &TempDir,
+    provider: &axum_login_tests::oidc::ProviderEnv,
+) -> (SocketAddr, Demo) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral loopback port");
+    let addr = listener.local_addr().expect("local address");
+    let demo = Demo::new(Config {
+        database: dir.path().join("demo.db"),
+        public_url: format!("http://{addr}"),
+        oidc: Some(example_sqlite::OidcConfig {
+            issuer: provider.issuer.clone(),
+            client_id: provider.client_id.clone(),
+            client_secret: provider.client_secret.clone(),
+            name: Some("Test Provider".to_owned()),
+        }),
+        ..Config::default()
+    })
+    .await
+    .expect("the demo starts");
+    let app = demo
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
+    (addr, demo)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_signs_in_with_the_provider_and_lands_on_the_page_it_started_from() {
+    if !chromedriver_available() {
+        return;
+    }
+    let Some(provider) = axum_login_tests::oidc::provider("browser sign-in with a provider").await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (addr, _demo) = serve_demo_with_provider(&dir, &provider).await;
+    let base = format!("http://{addr}");
+    let driver = Chromedriver::start();
+    let browser = driver.browser().await;
+
+    let outcome = tokio::time::timeout(Duration::from_secs(120), async {
+        // A guarded page sends the visitor to the login page, which offers the provider.
+        browser
+            .goto(&format!("{base}/protected"))
+            .await
+            .expect("open /protected");
+        wait_for_page(&browser, "/login", Some("next=%2Fprotected")).await;
+        click(&browser, "#oidc-login").await;
+        // The provider's own login and consent pages.
+        wait_for_text(&browser, "name=\"password\"").await;
+        assert!(
+            browser
+                .current_url()
+                .await
+                .expect("the URL")
+                .as_str()
+                .starts_with(&provider.issuer)
+        );
+        fill(&browser, "username", "alice").await;
+        fill(&browser, "password", "alice-password").await;
+        click(&browser, "button[type=submit]").await;
+        wait_for_text(&browser, "Allow").await;
+        click(&browser, "form[action$='/confirm'] button").await;
+        // Back on the demo, logged in, on the page the visit started from.
+        let page = wait_for_page(&browser, "/protected", None).await;
+        assert!(page.contains("alice"), "{page}");
+        browser
+            .goto(&format!("{base}/account/providers"))
+            .await
+            .expect("open /account/providers");
+        let page = wait_for_page(&browser, "/account/providers", None).await;
+        assert!(page.contains("Test Provider (alice@example.com)"), "{page}");
+    })
+    .await;
+
+    let _ = browser.close().await;
+    drop(driver);
+    outcome.expect("the browser flow finishes within 120 s");
+}

@@ -2472,3 +2472,80 @@ async fn sign_in_by_email_goes_through_the_smtp_server() {
         StatusCode::BAD_REQUEST
     );
 }
+
+/// The demo signing in with the test OpenID Connect provider, over HTTP: the login page's link,
+/// the provider's pages, the callback (to the demo on whatever port it was served: the
+/// provider accepts any loopback callback), a new account, and its providers page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_sign_in_makes_an_account_that_lists_its_provider_and_keeps_it() {
+    let Some(provider) = axum_login_tests::oidc::provider("demo sign-in with a provider").await
+    else {
+        return;
+    };
+    let server = Server::start_with(Config {
+        oidc: Some(example_sqlite::OidcConfig {
+            issuer: provider.issuer.clone(),
+            client_id: provider.client_id.clone(),
+            client_secret: provider.client_secret.clone(),
+            name: Some("Test Provider".to_owned()),
+        }),
+        ..Config::default()
+    })
+    .await;
+    let browser = server.browser();
+    let page = browser
+        .get("/login?next=/protected")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(
+            // `/` escaped for HTML, as every value the templates print.
+            r#"<a href="/login/oidc?next=&#x2f;protected" id="oidc-login">Sign in with Test Provider</a>"#
+        ),
+        "{page}"
+    );
+    let response = browser.get("/login/oidc?next=/protected").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let to_provider = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(to_provider.starts_with(&provider.issuer), "{to_provider}");
+    let callback =
+        axum_login_tests::oidc::sign_in_at_provider(&to_provider, "alice", "alice-password")
+            .await
+            .unwrap();
+    // The demo's configured public URL is the default address; it is served elsewhere here.
+    let path = &callback[url::Position::BeforePath..];
+    assert!(path.starts_with("/login/oidc/callback?"), "{path}");
+    let response = browser.get(path).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/protected");
+    let page = browser.get("/protected").await.text().await.unwrap();
+    assert!(page.contains("alice"), "{page}");
+
+    let page = browser
+        .get("/account/providers")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Test Provider (alice@example.com)"), "{page}");
+    // Made by the provider, the account has no password: its only provider stays.
+    let response = browser.post("/account/providers/oidc/unlink", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = browser
+        .get("/account/providers")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("This provider is how you sign in"), "{page}");
+    assert!(page.contains("Test Provider (alice@example.com)"), "{page}");
+
+    // A replayed callback logs nobody in: a page saying so, 401.
+    let other = server.browser();
+    let response = other.get(path).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("not started here"), "{page}");
+}
