@@ -442,7 +442,8 @@ pub mod __private;
     feature = "test-util",
     feature = "metrics",
     feature = "tokens",
-    feature = "accounts"
+    feature = "accounts",
+    feature = "oidc"
 ))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

@@ -2498,7 +2498,7 @@ async fn a_provider_sign_in_makes_an_account_that_lists_its_provider_and_keeps_i
         .await
         .text()
         .await
-        .unwrap();
+        .expect("a page");
     assert!(
         page.contains(
             // `/` escaped for HTML, as every value the templates print.
@@ -2508,19 +2508,27 @@ async fn a_provider_sign_in_makes_an_account_that_lists_its_provider_and_keeps_i
     );
     let response = browser.get("/login/oidc?next=/protected").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let to_provider = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    let to_provider = response.headers()[LOCATION]
+        .to_str()
+        .expect("a text header")
+        .to_owned();
     assert!(to_provider.starts_with(&provider.issuer), "{to_provider}");
     let callback =
         axum_login_tests::oidc::sign_in_at_provider(&to_provider, "alice", "alice-password")
             .await
-            .unwrap();
+            .expect("alice signs in at the provider");
     // The demo's configured public URL is the default address; it is served elsewhere here.
     let path = &callback[url::Position::BeforePath..];
     assert!(path.starts_with("/login/oidc/callback?"), "{path}");
     let response = browser.get(path).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/protected");
-    let page = browser.get("/protected").await.text().await.unwrap();
+    let page = browser
+        .get("/protected")
+        .await
+        .text()
+        .await
+        .expect("a page");
     assert!(page.contains("alice"), "{page}");
 
     let page = browser
@@ -2528,7 +2536,7 @@ async fn a_provider_sign_in_makes_an_account_that_lists_its_provider_and_keeps_i
         .await
         .text()
         .await
-        .unwrap();
+        .expect("a page");
     assert!(page.contains("Test Provider (alice@example.com)"), "{page}");
     // Made by the provider, the account has no password: its only provider stays.
     let response = browser.post("/account/providers/oidc/unlink", &[]).await;
@@ -2538,7 +2546,7 @@ async fn a_provider_sign_in_makes_an_account_that_lists_its_provider_and_keeps_i
         .await
         .text()
         .await
-        .unwrap();
+        .expect("a page");
     assert!(page.contains("This provider is how you sign in"), "{page}");
     assert!(page.contains("Test Provider (alice@example.com)"), "{page}");
 
@@ -2546,6 +2554,6 @@ async fn a_provider_sign_in_makes_an_account_that_lists_its_provider_and_keeps_i
     let other = server.browser();
     let response = other.get(path).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let page = response.text().await.unwrap();
+    let page = response.text().await.expect("a page");
     assert!(page.contains("not started here"), "{page}");
 }

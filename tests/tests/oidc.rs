@@ -694,7 +694,7 @@ async fn every_broken_id_token_and_token_response_is_refused_and_reported() {
         let visitor = app.visitor();
         let url = app.begin(&visitor, "/login/oidc/fake").await;
         let answer = app.fake.sign_in(&url).await;
-        app.fake.tamper_next(tamper.clone());
+        app.fake.tamper_next(tamper);
         let (status, _, body) = app.deliver(&visitor, &answer).await;
         assert_eq!(
             (status, body.as_str()),

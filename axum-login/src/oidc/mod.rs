@@ -96,6 +96,7 @@
 //!     Ok(match oidc.start(&auth, &provider, Some("/")).await? {
 //!         Started::Redirect(url) => Redirect::to(&url).into_response(),
 //!         Started::Failed(failure) => (failure.status(), failure.message()).into_response(),
+//!         _ => http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
 //!     })
 //! }
 //!
@@ -112,6 +113,7 @@
 //!         ProviderSignIn::SecondFactorDue { .. } => Redirect::to("/login/second-factor").into_response(),
 //!         ProviderSignIn::ConfirmLink { .. } => Redirect::to("/login/oidc/confirm").into_response(),
 //!         ProviderSignIn::Failed(failure) => (failure.status(), failure.message()).into_response(),
+//!         _ => http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
 //!     })
 //! }
 //!
