@@ -32,14 +32,19 @@ use axum_login::{
     error::BoxError,
     events::{AuthEvent, EventRecord, LoginMethod},
     login::BoxFuture,
-    oidc::{Callback, MemoryLinkStore, NewProviderUser, Oidc, Provider, ProviderSignIn, Started},
+    oidc::{
+        Callback, MemoryLinkStore, NewProviderUser, OAuth2Endpoints, Oidc, Provider,
+        ProviderSignIn, Started, UserInfoFields,
+    },
     require_login,
     second_factor::SecondFactorLookup,
     session::MemoryStore,
     session_layer,
 };
 use axum_login_tests::{
-    fake_oidc::{DISCOVERY_PATH, FakeProvider, JWKS_PATH, TOKEN_PATH, Tamper},
+    fake_oidc::{
+        AUTHORIZE_PATH, DISCOVERY_PATH, FakeProvider, JWKS_PATH, TOKEN_PATH, Tamper, USERINFO_PATH,
+    },
     http::Visitor,
     oidc::{self, DriverError, ProviderEnv},
 };
@@ -285,6 +290,36 @@ impl App {
                 .name("Fake"),
             )
             .unwrap()
+            // The fake again, as a plain OAuth 2.0 provider: its userinfo endpoint, no ID
+            // token; with the default fields, one that never vouches for addresses, and one
+            // whose subject field the answer lacks.
+            .provider(plain(
+                "plain",
+                &fake,
+                UserInfoFields::default(),
+                &callback_url("plain"),
+            ))
+            .unwrap()
+            .provider(plain(
+                "plain-unverified",
+                &fake,
+                UserInfoFields {
+                    email_verified: None,
+                    ..UserInfoFields::default()
+                },
+                &callback_url("plain-unverified"),
+            ))
+            .unwrap()
+            .provider(plain(
+                "plain-nosub",
+                &fake,
+                UserInfoFields {
+                    subject: "id".to_owned(),
+                    ..UserInfoFields::default()
+                },
+                &callback_url("plain-nosub"),
+            ))
+            .unwrap()
             // Nothing listens on port 9 of loopback (discard): a provider that is down.
             .provider(
                 Provider::new(
@@ -433,6 +468,26 @@ impl App {
             .unwrap();
         self.deliver(visitor, &callback).await
     }
+}
+
+/// The fake as a plain OAuth 2.0 provider named `id`, reading `fields` from its userinfo.
+fn plain(id: &str, fake: &FakeProvider, fields: UserInfoFields, callback: &str) -> Provider {
+    let at = |path: &str| format!("{}{path}", fake.issuer);
+    Provider::oauth2(
+        id,
+        &fake.issuer,
+        OAuth2Endpoints {
+            authorization: at(AUTHORIZE_PATH),
+            token: at(TOKEN_PATH),
+            userinfo: at(USERINFO_PATH),
+        },
+        "app",
+        "app-secret",
+        callback,
+    )
+    .unwrap()
+    .name("Plain")
+    .userinfo_fields(fields)
 }
 
 fn location(response: &reqwest::Response) -> String {
@@ -1026,4 +1081,81 @@ async fn a_provider_login_waits_for_the_second_factor_and_is_fresh_like_a_passwo
     app.clock.advance(Duration::from_secs(6 * 60));
     assert_ne!(fresh.get("/fresh").await.status(), StatusCode::OK);
     assert_eq!(fresh.whoami().await, "fresh-sub");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_oauth2_provider_signs_in_through_its_userinfo_endpoint_with_the_same_checks() {
+    let app = App::start("oidc::a_plain_oauth2_provider").await;
+    let sign_in = |path: &'static str| {
+        let app = &app;
+        async move {
+            let visitor = app.visitor();
+            let url = app.begin(&visitor, path).await;
+            // PKCE and a state; no nonce without an ID token.
+            assert_eq!(
+                query_param(&url, "code_challenge_method").as_deref(),
+                Some("S256")
+            );
+            assert_eq!(query_param(&url, "nonce"), None);
+            let answer = app.fake.sign_in(&url).await;
+            let (status, location, body) = app.deliver(&visitor, &answer).await;
+            (visitor, status, location, body)
+        }
+    };
+    app.fake
+        .set_user("plain-sub", Some("plain@example.com"), true);
+    let (visitor, status, _, body) = sign_in("/login/oidc/plain").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(visitor.whoami().await, "plain-sub");
+    assert_eq!(app.fake.requests(USERINFO_PATH), 1);
+    assert_eq!(
+        app.fake.requests(DISCOVERY_PATH),
+        0,
+        "no discovery for plain OAuth 2.0"
+    );
+    // Again, through the link.
+    let (visitor, status, _, _) = sign_in("/login/oidc/plain").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(visitor.whoami().await, "plain-sub");
+    assert_eq!(app.links.len(), 1);
+
+    // A verified address of a user: the password first. A provider that never says an
+    // address is verified links nobody by address.
+    app.fake
+        .set_user("plain-owner", Some("ferris@example.com"), true);
+    let (_, status, _, body) = sign_in("/login/oidc/plain").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "confirm ferris@example.com at Plain")
+    );
+    let (_, status, _, body) = sign_in("/login/oidc/plain-unverified").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::UNAUTHORIZED, "email_not_verified")
+    );
+    // An answer without the subject field, a refused code, another issuer's `iss`.
+    let (_, status, _, body) = sign_in("/login/oidc/plain-nosub").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_user_info")
+    );
+    let visitor = app.visitor();
+    let url = app.begin(&visitor, "/login/oidc/plain").await;
+    let answer = app.fake.sign_in(&url).await;
+    app.fake.tamper_next(Tamper::TokenError);
+    let (status, _, body) = app.deliver(&visitor, &answer).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::UNAUTHORIZED, "token_refused")
+    );
+    let visitor = app.visitor();
+    let url = app.begin(&visitor, "/login/oidc/plain").await;
+    let answer = app.fake.sign_in(&url).await;
+    let forged = with_param(&answer, "iss", Some("https://elsewhere.example"));
+    let (status, _, body) = app.deliver(&visitor, &forged).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::UNAUTHORIZED, "mix_up")
+    );
+    assert_eq!(app.links.len(), 1);
 }

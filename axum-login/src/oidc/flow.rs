@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::{
     Oidc, ProviderUserStore, SignInFailure,
-    provider::{Discovered, Live, chain},
+    provider::{Discovered, Kind, Live, UserInfoFields, chain},
 };
 use crate::{
     AuthSession, AuthUser as _, clock::unix_seconds, error::AuthError, events::AuthEvent, safe_next,
@@ -205,28 +205,43 @@ impl<S: ProviderUserStore> Oidc<S> {
                 SignInFailure::UnknownProvider,
             )));
         };
-        let discovered = match live.discovered().await {
-            Ok(discovered) => discovered,
-            Err(unreachable) => {
-                tracing::warn!(provider, cause = %unreachable.0, "a sign-in could not start: the provider cannot be reached");
-                return Ok(Started::Failed(self.failed(
-                    auth,
-                    provider,
-                    SignInFailure::Unreachable,
-                )));
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = match &live.config.kind {
+            Kind::OpenId => {
+                let discovered = match live.discovered().await {
+                    Ok(discovered) => discovered,
+                    Err(unreachable) => {
+                        tracing::warn!(provider, cause = %unreachable.0, "a sign-in could not start: the provider cannot be reached");
+                        return Ok(Started::Failed(self.failed(
+                            auth,
+                            provider,
+                            SignInFailure::Unreachable,
+                        )));
+                    }
+                };
+                let client = client(live, &discovered);
+                let mut request = client.authorize_url(
+                    CoreAuthenticationFlow::AuthorizationCode,
+                    CsrfToken::new_random,
+                    Nonce::new_random,
+                );
+                for scope in &live.config.scopes {
+                    request = request.add_scope(Scope::new(scope.clone()));
+                }
+                let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+                (url, state, nonce.secret().clone())
+            }
+            Kind::OAuth2(oauth) => {
+                let client = oauth2_client(live, &oauth.authorization, &oauth.token);
+                let mut request = client.authorize_url(CsrfToken::new_random);
+                for scope in &live.config.scopes {
+                    request = request.add_scope(Scope::new(scope.clone()));
+                }
+                let (url, state) = request.set_pkce_challenge(challenge).url();
+                // No ID token, so no nonce: the state and PKCE bind the answer to this flow.
+                (url, state, String::new())
             }
         };
-        let client = client(live, &discovered);
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = client.authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        );
-        for scope in &live.config.scopes {
-            request = request.add_scope(Scope::new(scope.clone()));
-        }
-        let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         let config = auth.auth.config();
         let now = unix_seconds(config.clock.now());
         let session = auth.auth.session();
@@ -238,7 +253,7 @@ impl<S: ProviderUserStore> Oidc<S> {
         flows.push(PendingFlow {
             provider: provider.to_owned(),
             state: state.secret().clone(),
-            nonce: nonce.secret().clone(),
+            nonce,
             verifier: verifier.secret().clone(),
             next: next.and_then(safe_next).map(str::to_owned),
             started: now,
@@ -301,108 +316,26 @@ impl<S: ProviderUserStore> Oidc<S> {
             );
             return Ok(self.refuse(auth, provider, SignInFailure::Denied));
         }
-        let discovered = match live.discovered().await {
-            Ok(discovered) => discovered,
-            Err(unreachable) => {
-                tracing::warn!(provider, cause = %unreachable.0, "a sign-in could not finish: the provider cannot be reached");
-                return Ok(self.refuse(auth, provider, SignInFailure::Unreachable));
+        let account = match &live.config.kind {
+            Kind::OpenId => {
+                openid_account(&live, &flow, answer, now, config.clock_skew, self.timeout).await
+            }
+            Kind::OAuth2(oauth) => {
+                let client = oauth2_client(&live, &oauth.authorization, &oauth.token);
+                oauth2_account(
+                    &live,
+                    &client,
+                    &oauth.userinfo,
+                    &oauth.fields,
+                    &flow,
+                    answer,
+                )
+                .await
             }
         };
-        let announces_iss = discovered
-            .metadata
-            .additional_metadata()
-            .authorization_response_iss_parameter_supported;
-        match &answer.iss {
-            Some(iss) if iss != live.config.issuer.as_str() => {
-                tracing::warn!(provider, iss = %printable(iss), "a provider's answer names another issuer");
-                return Ok(self.refuse(auth, provider, SignInFailure::MixUp));
-            }
-            None if announces_iss => {
-                tracing::warn!(
-                    provider,
-                    "a provider's answer lacks the `iss` its discovery document announces"
-                );
-                return Ok(self.refuse(auth, provider, SignInFailure::MixUp));
-            }
-            _ => {}
-        }
-        let Some(code) = &answer.code else {
-            return Ok(self.refuse(auth, provider, SignInFailure::TokenRefused));
-        };
-        let client = client(&live, &discovered);
-        let Ok(request) = client.exchange_code(AuthorizationCode::new(code.clone())) else {
-            tracing::warn!(
-                provider,
-                "the provider's discovery document has no token endpoint"
-            );
-            return Ok(self.refuse(auth, provider, SignInFailure::TokenRefused));
-        };
-        let response = match request
-            .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.clone()))
-            .request_async(&live.http)
-            .await
-        {
-            Ok(response) => response,
-            Err(RequestTokenError::ServerResponse(refusal)) => {
-                tracing::info!(provider, error = %refusal.error(), "the provider refused the code");
-                return Ok(self.refuse(auth, provider, SignInFailure::TokenRefused));
-            }
-            Err(RequestTokenError::Request(error)) => {
-                tracing::warn!(provider, cause = %chain(&error), "the provider's token endpoint cannot be reached");
-                return Ok(self.refuse(auth, provider, SignInFailure::Unreachable));
-            }
-            Err(error) => {
-                tracing::warn!(provider, cause = %chain(&error), "the provider's token response is not one");
-                return Ok(self.refuse(auth, provider, SignInFailure::TokenRefused));
-            }
-        };
-        let Some(id_token) = response.id_token() else {
-            tracing::warn!(provider, "the provider's token response has no ID token");
-            return Ok(self.refuse(auth, provider, SignInFailure::InvalidIdToken));
-        };
-        let skew = config.clock_skew;
-        let mut checked = check_id_token(
-            &live,
-            &discovered,
-            id_token,
-            &flow.nonce,
-            now,
-            skew,
-            self.timeout,
-        );
-        if matches!(checked, Err(Refused::UnknownKey)) {
-            match live.refetch_keys(&discovered).await {
-                Ok(Some(newer)) => {
-                    checked = check_id_token(
-                        &live,
-                        &newer,
-                        id_token,
-                        &flow.nonce,
-                        now,
-                        skew,
-                        self.timeout,
-                    );
-                }
-                Ok(None) => {}
-                Err(unreachable) => {
-                    tracing::warn!(provider, cause = %unreachable.0, "the provider's keys cannot be fetched");
-                    return Ok(self.refuse(auth, provider, SignInFailure::Unreachable));
-                }
-            }
-        }
-        let identity = match checked {
+        let identity = match account {
             Ok(identity) => identity,
-            Err(Refused::UnknownKey) => {
-                tracing::warn!(
-                    provider,
-                    "an ID token is signed with a key the provider does not publish"
-                );
-                return Ok(self.refuse(auth, provider, SignInFailure::InvalidIdToken));
-            }
-            Err(Refused::Invalid(why)) => {
-                tracing::warn!(provider, why = %why, "an ID token failed a check");
-                return Ok(self.refuse(auth, provider, SignInFailure::InvalidIdToken));
-            }
+            Err(failure) => return Ok(self.refuse(auth, provider, failure)),
         };
         self.settle(auth, &live, identity, flow.next, flow.link_for)
             .await
@@ -461,6 +394,229 @@ impl<S: ProviderUserStore> Oidc<S> {
         });
         failure
     }
+}
+
+/// The account an OpenID Connect provider's answer names: `iss` checked, the code exchanged,
+/// the ID token checked (see [the module](super)).
+async fn openid_account(
+    live: &Live,
+    flow: &PendingFlow,
+    answer: &Callback,
+    now: SystemTime,
+    skew: std::time::Duration,
+    timeout: std::time::Duration,
+) -> Result<NewProviderUser, SignInFailure> {
+    let provider = live.config.id.as_str();
+    let discovered = match live.discovered().await {
+        Ok(discovered) => discovered,
+        Err(unreachable) => {
+            tracing::warn!(provider, cause = %unreachable.0, "a sign-in could not finish: the provider cannot be reached");
+            return Err(SignInFailure::Unreachable);
+        }
+    };
+    let announces_iss = discovered
+        .metadata
+        .additional_metadata()
+        .authorization_response_iss_parameter_supported;
+    match &answer.iss {
+        Some(iss) if iss != live.config.issuer.as_str() => {
+            tracing::warn!(provider, iss = %printable(iss), "a provider's answer names another issuer");
+            return Err(SignInFailure::MixUp);
+        }
+        None if announces_iss => {
+            tracing::warn!(
+                provider,
+                "a provider's answer lacks the `iss` its discovery document announces"
+            );
+            return Err(SignInFailure::MixUp);
+        }
+        _ => {}
+    }
+    let Some(code) = &answer.code else {
+        return Err(SignInFailure::TokenRefused);
+    };
+    let client = client(live, &discovered);
+    let Ok(request) = client.exchange_code(AuthorizationCode::new(code.clone())) else {
+        tracing::warn!(
+            provider,
+            "the provider's discovery document has no token endpoint"
+        );
+        return Err(SignInFailure::TokenRefused);
+    };
+    let response = match request
+        .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.clone()))
+        .request_async(&live.http)
+        .await
+    {
+        Ok(response) => response,
+        Err(RequestTokenError::ServerResponse(refusal)) => {
+            tracing::info!(provider, error = %refusal.error(), "the provider refused the code");
+            return Err(SignInFailure::TokenRefused);
+        }
+        Err(RequestTokenError::Request(error)) => {
+            tracing::warn!(provider, cause = %chain(&error), "the provider's token endpoint cannot be reached");
+            return Err(SignInFailure::Unreachable);
+        }
+        Err(error) => {
+            tracing::warn!(provider, cause = %chain(&error), "the provider's token response is not one");
+            return Err(SignInFailure::TokenRefused);
+        }
+    };
+    let Some(id_token) = response.id_token() else {
+        tracing::warn!(provider, "the provider's token response has no ID token");
+        return Err(SignInFailure::InvalidIdToken);
+    };
+    let mut checked = check_id_token(live, &discovered, id_token, &flow.nonce, now, skew, timeout);
+    if matches!(checked, Err(Refused::UnknownKey)) {
+        match live.refetch_keys(&discovered).await {
+            Ok(Some(newer)) => {
+                checked = check_id_token(live, &newer, id_token, &flow.nonce, now, skew, timeout);
+            }
+            Ok(None) => {}
+            Err(unreachable) => {
+                tracing::warn!(provider, cause = %unreachable.0, "the provider's keys cannot be fetched");
+                return Err(SignInFailure::Unreachable);
+            }
+        }
+    }
+    let identity = match checked {
+        Ok(identity) => identity,
+        Err(Refused::UnknownKey) => {
+            tracing::warn!(
+                provider,
+                "an ID token is signed with a key the provider does not publish"
+            );
+            return Err(SignInFailure::InvalidIdToken);
+        }
+        Err(Refused::Invalid(why)) => {
+            tracing::warn!(provider, why = %why, "an ID token failed a check");
+            return Err(SignInFailure::InvalidIdToken);
+        }
+    };
+    Ok(identity)
+}
+
+/// A plain OAuth 2.0 client of `live`.
+type OAuth2Client = oauth2::basic::BasicClient<
+    oauth2::EndpointSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
+fn oauth2_client(
+    live: &Live,
+    authorization: &openidconnect::AuthUrl,
+    token: &openidconnect::TokenUrl,
+) -> OAuth2Client {
+    oauth2::basic::BasicClient::new(oauth2::ClientId::new(
+        live.config.client_id.as_str().to_owned(),
+    ))
+    .set_client_secret(oauth2::ClientSecret::new(
+        live.config.client_secret.expose_secret().to_owned(),
+    ))
+    .set_auth_uri(
+        oauth2::AuthUrl::new(authorization.as_str().to_owned())
+            .unwrap_or_else(|_| unreachable!("parsed when the provider was configured")),
+    )
+    .set_token_uri(
+        oauth2::TokenUrl::new(token.as_str().to_owned())
+            .unwrap_or_else(|_| unreachable!("parsed when the provider was configured")),
+    )
+    .set_redirect_uri(
+        oauth2::RedirectUrl::new(live.config.redirect_url.as_str().to_owned())
+            .unwrap_or_else(|_| unreachable!("parsed when the provider was configured")),
+    )
+}
+
+/// The account a plain OAuth 2.0 provider's answer names: an `iss` (if sent) checked, the
+/// code exchanged, and the userinfo endpoint asked with the access token.
+async fn oauth2_account(
+    live: &Live,
+    client: &OAuth2Client,
+    userinfo: &url::Url,
+    fields: &UserInfoFields,
+    flow: &PendingFlow,
+    answer: &Callback,
+) -> Result<NewProviderUser, SignInFailure> {
+    use oauth2::TokenResponse as _;
+
+    let provider = live.config.id.as_str();
+    if let Some(iss) = &answer.iss
+        && iss != live.config.issuer.as_str()
+    {
+        tracing::warn!(provider, iss = %printable(iss), "a provider's answer names another issuer");
+        return Err(SignInFailure::MixUp);
+    }
+    let Some(code) = &answer.code else {
+        return Err(SignInFailure::TokenRefused);
+    };
+    let response = client
+        .exchange_code(oauth2::AuthorizationCode::new(code.clone()))
+        .set_pkce_verifier(oauth2::PkceCodeVerifier::new(flow.verifier.clone()))
+        .request_async(&live.http)
+        .await
+        .map_err(|error| match error {
+            oauth2::RequestTokenError::ServerResponse(refusal) => {
+                tracing::info!(provider, error = %refusal.error(), "the provider refused the code");
+                SignInFailure::TokenRefused
+            }
+            oauth2::RequestTokenError::Request(error) => {
+                tracing::warn!(provider, cause = %chain(&error), "the provider's token endpoint cannot be reached");
+                SignInFailure::Unreachable
+            }
+            error => {
+                tracing::warn!(provider, cause = %chain(&error), "the provider's token response is not one");
+                SignInFailure::TokenRefused
+            }
+        })?;
+    let asked = live
+        .http
+        .get(userinfo.clone())
+        .bearer_auth(response.access_token().secret())
+        .header(http::header::ACCEPT, "application/json")
+        // GitHub's API refuses requests without one.
+        .header(http::header::USER_AGENT, "axum-login")
+        .send()
+        .await
+        .map_err(|error| {
+            tracing::warn!(provider, cause = %chain(&error), "the provider's userinfo endpoint cannot be reached");
+            SignInFailure::Unreachable
+        })?;
+    if !asked.status().is_success() {
+        tracing::warn!(provider, status = %asked.status(), "the provider's userinfo endpoint refused the access token");
+        return Err(SignInFailure::TokenRefused);
+    }
+    let body = asked.bytes().await.map_err(|error| {
+        tracing::warn!(provider, cause = %chain(&error), "the provider's userinfo answer was cut off");
+        SignInFailure::Unreachable
+    })?;
+    let Ok(info) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        tracing::warn!(provider, "the provider's userinfo answer is not JSON");
+        return Err(SignInFailure::InvalidUserInfo);
+    };
+    let text = |field: &str| match info.get(field) {
+        Some(serde_json::Value::String(text)) if !text.is_empty() => Some(text.clone()),
+        Some(serde_json::Value::Number(number)) => Some(number.to_string()),
+        _ => None,
+    };
+    let Some(subject) = text(&fields.subject) else {
+        tracing::warn!(provider, field = %fields.subject, "the provider's userinfo answer has no subject");
+        return Err(SignInFailure::InvalidUserInfo);
+    };
+    Ok(NewProviderUser {
+        provider: provider.to_owned(),
+        issuer: live.config.issuer.as_str().to_owned(),
+        subject,
+        email: text(&fields.email),
+        email_verified: fields
+            .email_verified
+            .as_deref()
+            .is_some_and(|field| info.get(field) == Some(&serde_json::Value::Bool(true))),
+        name: text(&fields.name),
+        preferred_username: text(&fields.username),
+    })
 }
 
 /// A client of `live` as `discovered` describes it.

@@ -1,5 +1,9 @@
 //! Sign-in with OpenID Connect providers (feature `oidc`).
 //!
+//! A [`Provider`] is an OpenID Connect provider (discovery, ID tokens), or a plain OAuth 2.0
+//! one ([`Provider::oauth2`], [`Provider::github`]) whose account comes from its userinfo
+//! endpoint; every check below that does not concern the ID token applies to both.
+//!
 //! [`Oidc`] sends a browser to a [`Provider`] and takes it back: the app mounts two handlers
 //! per provider (or one pair with the provider's id in the path), one calling
 //! [`Oidc::start`], the other [`Oidc::callback`], and renders what the callback answers.
@@ -160,7 +164,9 @@ pub use self::account::{LinkedProvider, Unlinked};
 pub use self::flow::{Callback, NewProviderUser, ProviderSignIn, Started};
 pub use self::links::{LinkStore, ProviderLink};
 pub use self::memory::MemoryLinkStore;
-pub use self::provider::{KEYS_REFETCH, METADATA_TTL, Provider, ProviderConfigError};
+pub use self::provider::{
+    KEYS_REFETCH, METADATA_TTL, OAuth2Endpoints, Provider, ProviderConfigError, UserInfoFields,
+};
 #[cfg(feature = "sqlx")]
 pub use self::sql::SqlxLinkStore;
 use crate::{AuthSession, UserStore, error::AuthError};
@@ -243,6 +249,8 @@ pub enum SignInFailure {
     TokenRefused,
     /// The ID token failed a check: signature, algorithm, issuer, audience, times or nonce.
     InvalidIdToken,
+    /// A plain OAuth 2.0 provider's userinfo answer is not JSON or names no subject.
+    InvalidUserInfo,
     /// The provider account is linked to no user, and the app does not create users from
     /// providers.
     NoAccount,
@@ -273,6 +281,7 @@ impl SignInFailure {
             Self::Unreachable => "unreachable",
             Self::TokenRefused => "token_refused",
             Self::InvalidIdToken => "invalid_id_token",
+            Self::InvalidUserInfo => "invalid_user_info",
             Self::NoAccount => "no_account",
             Self::EmailNotVerified => "email_not_verified",
             Self::LinkedElsewhere => "linked_elsewhere",
@@ -297,6 +306,7 @@ impl SignInFailure {
             Self::Unreachable => "The sign-in provider cannot be reached; try again later.",
             Self::TokenRefused => "The provider did not complete the sign-in; start it again.",
             Self::InvalidIdToken => "The provider's answer failed a security check.",
+            Self::InvalidUserInfo => "The provider did not say which account signed in.",
             Self::NoAccount => "No account is linked to this provider account.",
             Self::EmailNotVerified => {
                 "An account with this address exists, and the provider has not verified the address: sign in with your password and link the provider from your account page."

@@ -115,6 +115,7 @@ impl ProviderConfigError {
 /// ```
 #[derive(Clone)]
 pub struct Provider {
+    pub(super) kind: Kind,
     pub(super) id: String,
     pub(super) name: String,
     pub(super) issuer: IssuerUrl,
@@ -123,6 +124,66 @@ pub struct Provider {
     pub(super) scopes: Vec<String>,
     pub(super) redirect_url: RedirectUrl,
     pub(super) algorithms: Vec<CoreJwsSigningAlgorithm>,
+}
+
+/// How the app learns who signed in.
+#[derive(Clone, Debug)]
+pub(super) enum Kind {
+    /// OpenID Connect: endpoints and keys from discovery, the account from the ID token.
+    OpenId,
+    /// Plain OAuth 2.0: endpoints configured, the account from the userinfo endpoint, asked
+    /// with the access token the code was exchanged for.
+    OAuth2(Box<OAuth2Kind>),
+}
+
+/// What a plain OAuth 2.0 provider is asked at.
+#[derive(Clone, Debug)]
+pub(super) struct OAuth2Kind {
+    pub(super) authorization: openidconnect::AuthUrl,
+    pub(super) token: openidconnect::TokenUrl,
+    pub(super) userinfo: url::Url,
+    pub(super) fields: UserInfoFields,
+}
+
+/// The endpoints of a plain OAuth 2.0 provider (see [`Provider::oauth2`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuth2Endpoints {
+    /// Where browsers are sent to sign in.
+    pub authorization: String,
+    /// Where the code is exchanged for an access token.
+    pub token: String,
+    /// Where the access token fetches the account, as JSON.
+    pub userinfo: String,
+}
+
+/// The fields of a plain OAuth 2.0 provider's userinfo answer that name the account: by
+/// default the OpenID Connect claim names (`sub`, `email`, `email_verified`, `name`,
+/// `preferred_username`). A number is read as its decimal text (GitHub's `id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfoFields {
+    /// The account's stable identifier: required.
+    pub subject: String,
+    /// The account's address.
+    pub email: String,
+    /// A boolean saying the address is verified; `None` when the provider says nothing, and
+    /// then no address counts as verified (so none links an existing account).
+    pub email_verified: Option<String>,
+    /// The account holder's name.
+    pub name: String,
+    /// The name the holder goes by there.
+    pub username: String,
+}
+
+impl Default for UserInfoFields {
+    fn default() -> Self {
+        Self {
+            subject: "sub".to_owned(),
+            email: "email".to_owned(),
+            email_verified: Some("email_verified".to_owned()),
+            name: "name".to_owned(),
+            username: "preferred_username".to_owned(),
+        }
+    }
 }
 
 impl fmt::Debug for Provider {
@@ -170,11 +231,12 @@ impl Provider {
         if client_id.is_empty() {
             return Err(ProviderConfigError::new(id, "the client id is empty"));
         }
-        let issuer = IssuerUrl::new(issuer.trim_end_matches('/').to_owned())
+        let issuer = IssuerUrl::new(issuer.to_owned())
             .map_err(|error| ProviderConfigError::new(id, format!("issuer: {error}")))?;
         let redirect_url = RedirectUrl::new(redirect_url.to_owned())
             .map_err(|error| ProviderConfigError::new(id, format!("redirect URL: {error}")))?;
         Ok(Self {
+            kind: Kind::OpenId,
             id: id.to_owned(),
             name: id.to_owned(),
             issuer,
@@ -186,14 +248,98 @@ impl Provider {
         })
     }
 
+    /// A plain OAuth 2.0 provider, which gives no ID token: the account is what its userinfo
+    /// endpoint answers for the access token (see [`userinfo_fields`](Self::userinfo_fields)).
+    /// `issuer` is the provider's identifier in the links (`https://github.com`); it is checked
+    /// against an `iss` in the provider's answer when there is one. No scopes until
+    /// [`scopes`](Self::scopes) sets them. The endpoints follow the rule of `issuer`.
+    ///
+    /// With no ID token there is no signature to check: the account is as trustworthy as the
+    /// TLS connection to the userinfo endpoint, which is why plain `http` is refused outside
+    /// loopback.
+    pub fn oauth2(
+        id: &str,
+        issuer: &str,
+        endpoints: OAuth2Endpoints,
+        client_id: &str,
+        client_secret: impl Into<SecretString>,
+        redirect_url: &str,
+    ) -> Result<Self, ProviderConfigError> {
+        let mut provider = Self::new(id, issuer, client_id, client_secret, redirect_url)?;
+        for (what, url) in [
+            ("authorization endpoint", &endpoints.authorization),
+            ("token endpoint", &endpoints.token),
+            ("userinfo endpoint", &endpoints.userinfo),
+        ] {
+            check_url(id, what, url)?;
+        }
+        let config = |what: &str, error: &dyn std::error::Error| {
+            ProviderConfigError::new(id, format!("{what}: {error}"))
+        };
+        provider.kind = Kind::OAuth2(Box::new(OAuth2Kind {
+            authorization: openidconnect::AuthUrl::new(endpoints.authorization)
+                .map_err(|error| config("authorization endpoint", &error))?,
+            token: openidconnect::TokenUrl::new(endpoints.token)
+                .map_err(|error| config("token endpoint", &error))?,
+            userinfo: url::Url::parse(&endpoints.userinfo)
+                .map_err(|error| config("userinfo endpoint", &error))?,
+            fields: UserInfoFields::default(),
+        }));
+        provider.scopes = Vec::new();
+        Ok(provider)
+    }
+
+    /// GitHub, as a plain OAuth 2.0 provider: its endpoints, the scopes `read:user` and
+    /// `user:email`, the account's numeric `id` as the subject and its `login` as the
+    /// username. GitHub says nothing about the address on the profile being verified, so a
+    /// GitHub sign-in never links an existing account by address; it signs in through a link
+    /// made from a logged-in session, or signs up.
+    pub fn github(
+        client_id: &str,
+        client_secret: impl Into<SecretString>,
+        redirect_url: &str,
+    ) -> Result<Self, ProviderConfigError> {
+        Ok(Self::oauth2(
+            "github",
+            "https://github.com",
+            OAuth2Endpoints {
+                authorization: "https://github.com/login/oauth/authorize".to_owned(),
+                token: "https://github.com/login/oauth/access_token".to_owned(),
+                userinfo: "https://api.github.com/user".to_owned(),
+            },
+            client_id,
+            client_secret,
+            redirect_url,
+        )?
+        .name("GitHub")
+        .scopes(["read:user", "user:email"])
+        .userinfo_fields(UserInfoFields {
+            subject: "id".to_owned(),
+            email: "email".to_owned(),
+            email_verified: None,
+            name: "name".to_owned(),
+            username: "login".to_owned(),
+        }))
+    }
+
+    /// Which fields of a plain OAuth 2.0 provider's userinfo answer name the account. No
+    /// effect on an OpenID Connect provider, whose ID token uses the standard claims.
+    pub fn userinfo_fields(mut self, fields: UserInfoFields) -> Self {
+        if let Kind::OAuth2(oauth) = &mut self.kind {
+            oauth.fields = fields;
+        }
+        self
+    }
+
     /// The name users see ("Sign in with {name}").
     pub fn name(mut self, name: &str) -> Self {
         name.clone_into(&mut self.name);
         self
     }
 
-    /// The scopes to ask for besides `openid`, which is always asked. Default: `email`,
-    /// `profile`. Without `email` no account can be linked by address.
+    /// The scopes to ask for besides `openid`, which is always asked of an OpenID Connect
+    /// provider. Default: `email`, `profile` (none for a plain OAuth 2.0 provider). Without
+    /// `email` no account can be linked by address.
     pub fn scopes<I, T>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -399,6 +545,38 @@ mod tests {
         );
         refused(new("x", "ftp://a.example", ok), "not an absolute https URL");
         refused(new("x", "accounts.example", ok), "issuer");
+    }
+
+    #[test]
+    fn github_is_a_plain_oauth2_provider_that_vouches_for_no_address() {
+        let github = Provider::github("id", "secret", "https://app.example/cb").expect("valid");
+        assert_eq!((github.id(), github.display_name()), ("github", "GitHub"));
+        assert_eq!(github.issuer(), "https://github.com");
+        assert_eq!(github.scopes, ["read:user", "user:email"]);
+        let Kind::OAuth2(oauth) = &github.kind else {
+            panic!("GitHub gives no ID token")
+        };
+        assert_eq!(oauth.userinfo.as_str(), "https://api.github.com/user");
+        assert_eq!(oauth.fields.subject, "id");
+        assert_eq!(oauth.fields.username, "login");
+        assert_eq!(oauth.fields.email_verified, None);
+        // Plain http endpoints are refused off loopback, as issuers are.
+        let endpoints = OAuth2Endpoints {
+            authorization: "https://a.example/authorize".to_owned(),
+            token: "http://a.example/token".to_owned(),
+            userinfo: "https://a.example/user".to_owned(),
+        };
+        let error = Provider::oauth2(
+            "a",
+            "https://a.example",
+            endpoints,
+            "id",
+            "s",
+            "https://app.example/cb",
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(error.contains("token endpoint"), "{error}");
     }
 
     #[test]
