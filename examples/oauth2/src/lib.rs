@@ -1,197 +1,51 @@
-//! "Log in with a provider": the OAuth2 authorization-code flow with PKCE, through the `oauth2`
-//! crate, on top of axum-login sessions.
+//! "Log in with GitHub" (or any plain OAuth 2.0 provider) on axum-login's built-in provider
+//! sign-in (`axum_login::oidc`, feature `oidc`), with users kept in memory by a hand-written
+//! store.
 //!
-//! 1. `GET /login?next=/somewhere` makes a PKCE verifier and a random `state`, keeps them in the
-//!    session with `next`, and sends the browser to the provider.
-//! 2. The provider sends the browser back to `GET /auth/callback?code=..&state=..`. The `state`
-//!    must equal the one in this browser's session (compared in constant time), the code is
-//!    exchanged with the PKCE verifier, and the provider's user info is what
-//!    [`ProviderUsers::authenticate`](axum_login::UserStore::authenticate) takes.
-//! 3. The user is logged in and sent to `next`, if [`safe_next`] accepts it, or to `/`.
+//! 1. `GET /login?next=/somewhere` asks [`Oidc::start`] for the provider's URL: it keeps the
+//!    `state`, the PKCE verifier and the validated `next` in the session.
+//! 2. The provider sends the browser back to `GET /auth/callback?code=..&state=..`;
+//!    [`Oidc::callback`] checks the state, exchanges the code, reads the account from the
+//!    provider's userinfo endpoint, and logs in the user linked to it, creating one on a first
+//!    sign-in ([`sign_up`]).
+//! 3. The browser goes to `next`, or `/`.
 //!
-//! No password and no password hash exist anywhere: a user's sessions are bound to a per-user
-//! security stamp, and `POST /logout/everywhere` changes it to end every other session.
-//!
-//! A logout from another site's page is refused with `403`. The login needs no such check: it
-//! ends in a `GET` from the provider, a cross-site navigation by nature, and the `state` proves
-//! that this browser started it.
+//! No password exists anywhere: a user's sessions are bound to a security stamp, and
+//! `POST /logout/everywhere` changes it to end every other session.
 
 use std::{
     collections::HashMap,
-    fmt,
     sync::{Arc, RwLock},
 };
 
 use axum::{
-    Router,
-    extract::{Query, State},
+    Extension, Router,
+    extract::Query,
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use axum_login::session::MemoryStore;
-use axum_login::tower_sessions::Expiry;
 use axum_login::{
-    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, SessionKey, UserStore, safe_next,
+    AuthError, AuthLayer, AuthSession, AuthUser, CurrentUser, SessionKey, UserStore,
+    oidc::{
+        Callback, MemoryLinkStore, NewProviderUser, Oidc, Provider, ProviderConfigError,
+        ProviderSignIn, ProviderUserStore, Started,
+    },
+    session::MemoryStore,
     session_layer,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
-    basic::BasicClient,
-};
-use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
+use serde::Deserialize;
 
-/// Where the provider is and who this app is to it: from the environment or the command line,
-/// so the same binary talks to a real provider or to a local fake.
-#[derive(Clone)]
-pub struct ProviderConfig {
-    /// The app's client id at the provider.
-    pub client_id: String,
-    /// The app's client secret at the provider.
-    pub client_secret: String,
-    /// The provider's authorization endpoint, where browsers are sent.
-    pub auth_url: String,
-    /// The provider's token endpoint.
-    pub token_url: String,
-    /// The provider's user-info endpoint, which answers JSON with at least `sub`.
-    pub userinfo_url: String,
-    /// This app's `/auth/callback` as the provider will redirect to it.
-    pub redirect_url: String,
-    /// The scopes to ask for.
-    pub scopes: Vec<String>,
-}
-
-impl fmt::Debug for ProviderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProviderConfig")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
-            .field("auth_url", &self.auth_url)
-            .field("token_url", &self.token_url)
-            .field("userinfo_url", &self.userinfo_url)
-            .field("redirect_url", &self.redirect_url)
-            .field("scopes", &self.scopes)
-            .finish()
-    }
-}
-
-/// Why the app cannot start.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A URL that does not parse.
-    #[error("{name} is not a valid URL: {source}")]
-    Url {
-        /// Which setting.
-        name: &'static str,
-        /// Why it does not parse.
-        #[source]
-        source: oauth2::url::ParseError,
-    },
-    /// The HTTP client for the provider cannot be built.
-    #[error("the HTTP client cannot be built: {0}")]
-    Http(#[from] reqwest::Error),
-}
-
-type OAuthClient =
-    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
-
-/// What the app keeps to talk to the provider.
-#[derive(Clone)]
-struct Provider {
-    client: OAuthClient,
-    userinfo_url: oauth2::url::Url,
-    scopes: Vec<String>,
-    /// Talks to the provider's token and user-info endpoints. It follows no redirects, so a token
-    /// endpoint cannot bounce the request (and the code) somewhere else.
-    http: reqwest::Client,
-}
-
-impl Provider {
-    fn new(config: &ProviderConfig) -> Result<Self, ConfigError> {
-        let url = |name, value: &str| {
-            oauth2::url::Url::parse(value).map_err(|source| ConfigError::Url { name, source })
-        };
-        let client = BasicClient::new(ClientId::new(config.client_id.clone()))
-            .set_client_secret(ClientSecret::new(config.client_secret.clone()))
-            .set_auth_uri(AuthUrl::from_url(url("auth_url", &config.auth_url)?))
-            .set_token_uri(TokenUrl::from_url(url("token_url", &config.token_url)?))
-            .set_redirect_uri(RedirectUrl::from_url(url(
-                "redirect_url",
-                &config.redirect_url,
-            )?));
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // Some provider APIs (GitHub's) refuse requests without one.
-            .user_agent(concat!(
-                "axum-login-example-oauth2/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()?;
-        Ok(Self {
-            client,
-            userinfo_url: url("userinfo_url", &config.userinfo_url)?,
-            scopes: config.scopes.clone(),
-            http,
-        })
-    }
-}
-
-/// What the provider says about the user, from its user-info endpoint: the credentials that
-/// [`ProviderUsers`] takes.
-///
-/// Read from OpenID Connect's claims (`sub`, `name`, `email`) or GitHub's user object (`id`,
-/// `login`, `name`, `email`).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "RawProfile")]
-pub struct ProviderProfile {
-    /// The provider's stable id for the user.
-    pub sub: String,
-    /// A display name, if the provider gives one.
-    pub name: Option<String>,
-    /// An email address, if the provider gives one.
-    pub email: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawProfile {
-    sub: Option<serde_json::Value>,
-    id: Option<serde_json::Value>,
-    name: Option<String>,
-    login: Option<String>,
-    email: Option<String>,
-}
-
-impl TryFrom<RawProfile> for ProviderProfile {
-    type Error = &'static str;
-
-    fn try_from(raw: RawProfile) -> Result<Self, Self::Error> {
-        let sub = match raw.sub.or(raw.id) {
-            Some(serde_json::Value::String(sub)) if !sub.is_empty() => sub,
-            Some(serde_json::Value::Number(id)) => id.to_string(),
-            _ => return Err("the user info has no `sub` (or `id`)"),
-        };
-        Ok(Self {
-            sub,
-            name: raw.name.or(raw.login),
-            email: raw.email,
-        })
-    }
-}
-
-/// A user of this app, known by the provider's subject id.
+/// A user of this app, made on their first sign-in with the provider.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     /// This app's id for the user.
     pub id: u64,
-    /// The provider's id for the user.
-    pub subject: String,
-    /// The display name, as the provider last said.
+    /// The display name, as the provider said at sign-up.
     pub name: String,
-    /// Changes when every session of the user must end. There is no password to hash: this is
-    /// what the session's digest is bound to.
+    /// Changes when every session of the user must end: there is no password hash for the
+    /// session's digest to be bound to.
     security_stamp: String,
 }
 
@@ -211,20 +65,10 @@ fn new_stamp() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
-#[derive(Default)]
-struct Directory {
-    users: HashMap<u64, User>,
-    by_subject: HashMap<String, u64>,
-    next_id: u64,
-}
-
-/// The app's users, in memory, created on their first login through the provider.
-///
-/// A hand-written [`UserStore`]: `authenticate` takes the provider's verified user info, not a
-/// password.
+/// The app's users, in memory.
 #[derive(Clone, Default)]
 pub struct ProviderUsers {
-    directory: Arc<RwLock<Directory>>,
+    users: Arc<RwLock<HashMap<u64, User>>>,
 }
 
 /// The store's lock was poisoned by a panic elsewhere.
@@ -236,19 +80,19 @@ impl ProviderUsers {
     /// Ends every session of user `id` (on their next request), and answers the user as it is
     /// now.
     pub fn rotate_security_stamp(&self, id: u64) -> Result<Option<User>, StoreError> {
-        let mut directory = self.directory.write().map_err(|_| StoreError)?;
-        Ok(directory.users.get_mut(&id).map(|user| {
+        let mut users = self.users.write().map_err(|_| StoreError)?;
+        Ok(users.get_mut(&id).map(|user| {
             user.security_stamp = new_stamp();
             user.clone()
         }))
     }
 
-    /// The number of users known.
+    /// The number of users.
     pub fn len(&self) -> usize {
-        self.directory.read().map_or(0, |d| d.users.len())
+        self.users.read().map_or(0, |users| users.len())
     }
 
-    /// Whether no user has logged in yet.
+    /// Whether nobody has signed in yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -256,86 +100,80 @@ impl ProviderUsers {
 
 impl UserStore for ProviderUsers {
     type User = User;
-    type Credentials = ProviderProfile;
+    /// Nobody logs in with credentials: only through the provider.
+    type Credentials = ();
     type Error = StoreError;
 
-    /// The provider vouched for this profile: find the user by subject, or create them.
-    async fn authenticate(&self, profile: ProviderProfile) -> Result<Option<User>, StoreError> {
-        let mut directory = self.directory.write().map_err(|_| StoreError)?;
-        let name = profile
-            .name
-            .or(profile.email)
-            .unwrap_or_else(|| profile.sub.clone());
-        if let Some(id) = directory.by_subject.get(&profile.sub).copied()
-            && let Some(user) = directory.users.get_mut(&id)
-        {
-            user.name = name;
-            return Ok(Some(user.clone()));
-        }
-        directory.next_id += 1;
-        let user = User {
-            id: directory.next_id,
-            subject: profile.sub.clone(),
-            name,
-            security_stamp: new_stamp(),
-        };
-        directory.by_subject.insert(profile.sub, user.id);
-        directory.users.insert(user.id, user.clone());
-        Ok(Some(user))
+    async fn authenticate(&self, (): ()) -> Result<Option<User>, StoreError> {
+        Ok(None)
     }
 
     async fn load_user(&self, id: &u64) -> Result<Option<User>, StoreError> {
-        Ok(self
-            .directory
-            .read()
-            .map_err(|_| StoreError)?
-            .users
-            .get(id)
-            .cloned())
+        Ok(self.users.read().map_err(|_| StoreError)?.get(id).cloned())
     }
+}
+
+impl ProviderUserStore for ProviderUsers {
+    /// No addresses are kept: no account is linked by one.
+    async fn find_by_email(&self, _email: &str) -> Result<Option<User>, StoreError> {
+        Ok(None)
+    }
+
+    /// No user has a password: their one provider link stays.
+    fn has_password(&self, _user: &User) -> bool {
+        false
+    }
+}
+
+/// Makes the user of a provider account's first sign-in, named as the provider names them.
+pub async fn sign_up(
+    users: ProviderUsers,
+    account: NewProviderUser,
+) -> Result<Option<User>, StoreError> {
+    let mut directory = users.users.write().map_err(|_| StoreError)?;
+    let user = User {
+        id: directory.len() as u64 + 1,
+        name: account
+            .preferred_username
+            .or(account.name)
+            .unwrap_or(account.subject),
+        security_stamp: new_stamp(),
+    };
+    directory.insert(user.id, user.clone());
+    Ok(Some(user))
 }
 
 type Auth = AuthSession<ProviderUsers>;
 
-/// The session entry for a login under way.
-const PENDING: &str = "oauth2.pending";
-
-/// What the callback needs to finish the login this browser started.
-#[derive(Serialize, Deserialize)]
-struct PendingLogin {
-    state: String,
-    pkce_verifier: String,
-    next: Option<String>,
-}
-
-/// How long a login begun at the provider may take before its session is dropped: an
-/// abandoned login must not keep a session for the usual lifetime of one.
-const PENDING_LOGIN_EXPIRY: axum_login::tower_sessions::cookie::time::Duration =
-    axum_login::tower_sessions::cookie::time::Duration::minutes(10);
-
-/// The most sessions the app keeps. Every visitor who starts a login gets one, so the bound is
-/// what keeps a flood of `GET /login` from growing memory; when it is reached, the session
-/// closest to expiry goes first, which is an abandoned pending login long before a logged-in
-/// user's session.
+/// The most sessions the app keeps: every visitor who starts a login gets one, so the bound
+/// keeps a flood of `GET /login` from growing memory.
 const MAX_SESSIONS: usize = 20_000;
 
-/// The app's router, with authentication on it.
-///
-/// Sessions live in axum-login's `MemoryStore`, bounded by [`MAX_SESSIONS`] and dropping expired
-/// ones; one instance, so memory is enough.
-pub async fn app(
-    config: &ProviderConfig,
+/// The one provider's id, for the handlers.
+#[derive(Clone)]
+struct Chosen(Arc<str>);
+
+/// The app's router, signing in with `provider` (made by [`Provider::github`] or
+/// [`Provider::oauth2`], whose callback URL is this app's `/auth/callback`).
+pub fn app(
+    provider: Provider,
     users: ProviderUsers,
     key: SessionKey,
-) -> Result<Router, ConfigError> {
-    let provider = Provider::new(config)?;
-    // `session_layer` keeps the cookie `SameSite=Lax`, not `Strict`: the provider sends the
-    // browser back with a top-level GET from another site, and a `Strict` cookie would stay
-    // behind, losing the pending login (and the user would look logged out right after logging
-    // in). `Lax` comes along on that navigation and still stays home on cross-site POSTs.
+) -> Result<Router, ProviderConfigError> {
+    let chosen = Chosen(Arc::from(provider.id()));
+    let oidc = Oidc::new(MemoryLinkStore::default())
+        .provider(provider)?
+        .sign_up(sign_up);
+    // `Lax` (as `session_layer` sets it), not `Strict`: the provider sends the browser back
+    // with a top-level GET from another site, which a `Strict` cookie would not come along on.
     let sessions = session_layer(MemoryStore::new(MAX_SESSIONS))
         // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says so.
         .with_secure(false);
+    let layer = AuthLayer::builder(users, sessions)
+        .session_key(key)
+        .login_url("/login")
+        .oidc(&oidc)
+        .build();
     Ok(Router::new()
         .route("/", get(home))
         .route("/protected", get(protected))
@@ -343,13 +181,9 @@ pub async fn app(
         .route("/auth/callback", get(callback))
         .route("/logout", post(logout))
         .route("/logout/everywhere", post(logout_everywhere))
-        .with_state(provider)
-        .layer(
-            AuthLayer::builder(users, sessions)
-                .session_key(key)
-                .login_url("/login")
-                .build(),
-        ))
+        .layer(Extension(oidc))
+        .layer(Extension(chosen))
+        .layer(layer))
 }
 
 async fn home(user: Option<CurrentUser<User>>) -> String {
@@ -371,112 +205,32 @@ struct LoginQuery {
 
 async fn start_login(
     auth: Auth,
-    State(provider): State<Provider>,
+    Extension(oidc): Extension<Oidc<ProviderUsers>>,
+    Extension(Chosen(provider)): Extension<Chosen>,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, AuthError> {
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state) = provider
-        .client
-        .authorize_url(CsrfToken::new_random)
-        .add_scopes(provider.scopes.iter().cloned().map(Scope::new))
-        .set_pkce_challenge(challenge)
-        .url();
-    let pending = PendingLogin {
-        state: state.secret().clone(),
-        pkce_verifier: verifier.secret().clone(),
-        // Checked now and again on return; an unsafe `next` is dropped, not kept.
-        next: query.next.as_deref().and_then(safe_next).map(str::to_owned),
-    };
-    // Until the login completes, the session lives only as long as a login may take.
-    auth.session()
-        .set_expiry(Some(Expiry::OnInactivity(PENDING_LOGIN_EXPIRY)));
-    auth.session().insert(PENDING, pending).await?;
-    Ok(Redirect::to(url.as_str()).into_response())
-}
-
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
-fn refused(message: &'static str) -> Response {
-    (StatusCode::BAD_REQUEST, message).into_response()
+    Ok(
+        match oidc.start(&auth, &provider, query.next.as_deref()).await? {
+            Started::Redirect(url) => Redirect::to(&url).into_response(),
+            Started::Failed(failure) => (failure.status(), failure.message()).into_response(),
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+    )
 }
 
 async fn callback(
     mut auth: Auth,
-    State(provider): State<Provider>,
-    Query(query): Query<CallbackQuery>,
+    Extension(oidc): Extension<Oidc<ProviderUsers>>,
+    Extension(Chosen(provider)): Extension<Chosen>,
+    Query(answer): Query<Callback>,
 ) -> Result<Response, AuthError> {
-    // Taken out whatever happens next: a state and a verifier are good for one attempt.
-    let Some(pending) = auth.session().remove::<PendingLogin>(PENDING).await? else {
-        return Ok(refused(
-            "no login is under way in this browser; start again at /login",
-        ));
-    };
-    if let Some(error) = query.error {
-        tracing::info!(%error, "the provider refused the login");
-        return Ok(refused("the provider did not log you in"));
-    }
-    let (Some(code), Some(state)) = (query.code, query.state) else {
-        return Ok(refused("the provider's answer lacks a code or a state"));
-    };
-    // The state proves that this browser started this login (no login CSRF); compared in constant
-    // time so that its bytes cannot be guessed one at a time.
-    if !bool::from(state.as_bytes().ct_eq(pending.state.as_bytes())) {
-        tracing::warn!("OAuth2 callback with a state that does not match the session's");
-        return Ok(refused(
-            "the login could not be verified; start again at /login",
-        ));
-    }
-    let token = match provider
-        .client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
-        .request_async(&provider.http)
-        .await
-    {
-        Ok(token) => token,
-        Err(error) => {
-            tracing::warn!(%error, "the provider refused to exchange the code");
-            return Ok(refused(
-                "the provider did not confirm the login; start again at /login",
-            ));
-        }
-    };
-    let profile = provider
-        .http
-        .get(provider.userinfo_url.clone())
-        .bearer_auth(token.access_token().secret())
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status);
-    let profile: ProviderProfile = match profile {
-        Ok(response) => match response.json().await {
-            Ok(profile) => profile,
-            Err(error) => {
-                tracing::warn!(%error, "the provider's user info does not parse");
-                return Ok(
-                    (StatusCode::BAD_GATEWAY, "the provider answered nonsense").into_response()
-                );
-            }
-        },
-        Err(error) => {
-            tracing::warn!(%error, "fetching the provider's user info failed");
-            return Ok((StatusCode::BAD_GATEWAY, "the provider is unavailable").into_response());
-        }
-    };
-    let Some(user) = auth.authenticate(profile).await? else {
-        return Ok((StatusCode::FORBIDDEN, "this account may not log in").into_response());
-    };
-    // Changes the session id: whatever id the browser had before is worthless now.
-    auth.login(&user).await?;
-    // A logged-in session lasts as the layer says, no longer the few minutes of a pending login.
-    auth.session().set_expiry(None);
-    let next = pending.next.as_deref().and_then(safe_next).unwrap_or("/");
-    Ok(Redirect::to(next).into_response())
+    let outcome = oidc.callback(&mut auth, &provider, &answer).await?;
+    Ok(match outcome {
+        ProviderSignIn::LoggedIn { .. } => Redirect::to(outcome.next_or_home()).into_response(),
+        ProviderSignIn::Failed(failure) => (failure.status(), failure.message()).into_response(),
+        // No second factors, no addresses to confirm, no links from an account page here.
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    })
 }
 
 async fn logout(mut auth: Auth) -> Result<Redirect, AuthError> {
