@@ -139,21 +139,24 @@ async fn run(flood: &str, requests: usize) -> Result<(u64, u64, f64), Error> {
     } else if flood == "throttle-unique-usernames" {
         throttled::app()
     } else if flood == "oauth2-login" {
-        let config = example_oauth2::ProviderConfig {
-            client_id: "flood".into(),
-            client_secret: "flood".into(),
-            auth_url: "https://provider.invalid/authorize".into(),
-            token_url: "https://provider.invalid/token".into(),
-            userinfo_url: "https://provider.invalid/userinfo".into(),
-            redirect_url: "http://127.0.0.1/auth/callback".into(),
-            scopes: vec!["openid".into()],
-        };
+        // A plain OAuth 2.0 provider: starting a login asks it nothing (no discovery).
+        let provider = axum_login::oidc::Provider::oauth2(
+            "flood",
+            "https://provider.invalid",
+            axum_login::oidc::OAuth2Endpoints {
+                authorization: "https://provider.invalid/authorize".into(),
+                token: "https://provider.invalid/token".into(),
+                userinfo: "https://provider.invalid/userinfo".into(),
+            },
+            "flood",
+            "flood",
+            "http://127.0.0.1/auth/callback",
+        )?;
         example_oauth2::app(
-            &config,
+            provider,
             example_oauth2::ProviderUsers::default(),
             axum_login::SessionKey::generate(),
-        )
-        .await?
+        )?
     } else {
         return Err(format!("unknown flood {flood}; one of {FLOODS:?}").into());
     };
