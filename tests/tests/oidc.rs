@@ -196,6 +196,11 @@ async fn fresh_only() -> &'static str {
     "fresh enough"
 }
 
+#[require_login(mfa)]
+async fn mfa_only() -> &'static str {
+    "second factor done"
+}
+
 /// The app's sign-up: a user named after the provider's preferred username (or the subject),
 /// with its address, and no password.
 async fn sign_up(
@@ -382,6 +387,8 @@ impl App {
             .route("/login", post(login))
             .route("/me", get(me))
             .route("/fresh", get(fresh_only))
+            .route("/mfa", get(mfa_only))
+            .nest("/auto", config.router())
             .layer(Extension(config))
             .layer(layer);
         tokio::spawn(async move {
@@ -813,7 +820,7 @@ async fn provider_errors_an_unreachable_provider_and_a_slow_sign_in_are_clear_re
     let app = App::start("oidc::provider_errors").await;
     // Down: nothing to send the browser to.
     let response = app.visitor().get("/login/oidc/down").await;
-    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.text().await.unwrap(), "unreachable");
     // Not a provider at all.
     let response = app.visitor().get("/login/oidc/nope").await;
@@ -1078,6 +1085,8 @@ async fn a_provider_login_waits_for_the_second_factor_and_is_fresh_like_a_passwo
     let (status, _, _) = app.fake_sign_in(&fresh).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(fresh.get("/fresh").await.status(), StatusCode::OK);
+    // One factor, as a password is: a guard that asks for two does not pass.
+    assert_ne!(fresh.get("/mfa").await.status(), StatusCode::OK);
     app.clock.advance(Duration::from_secs(6 * 60));
     assert_ne!(fresh.get("/fresh").await.status(), StatusCode::OK);
     assert_eq!(fresh.whoami().await, "fresh-sub");
@@ -1158,4 +1167,45 @@ async fn a_plain_oauth2_provider_signs_in_through_its_userinfo_endpoint_with_the
         (StatusCode::UNAUTHORIZED, "mix_up")
     );
     assert_eq!(app.links.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ready_made_router_signs_in_and_answers_failures_as_plain_text() {
+    let app = App::start("oidc::the_ready_made_router").await;
+    let through_router =
+        |answer: &Url| Url::parse(&answer.as_str().replace("/login/oidc/", "/auto/")).unwrap();
+    app.fake.set_user("routed", None, false);
+    let visitor = app.visitor();
+    let url = app.begin(&visitor, "/auto/fake?next=/orders").await;
+    let answer = app.fake.sign_in(&url).await;
+    let (status, location, _) = app.deliver(&visitor, &through_router(&answer)).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/orders")
+    );
+    assert_eq!(visitor.whoami().await, "routed");
+
+    let response = app.visitor().get("/auto/nope").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "There is no such sign-in provider."
+    );
+    // A replay: refused, in words.
+    let (status, _, body) = app.deliver(&visitor, &through_router(&answer)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("not started here"), "{body}");
+    // An address that is an account's, and no page to confirm it on: say what to do.
+    app.fake
+        .set_user("routed-owner", Some("ferris@example.com"), true);
+    let visitor = app.visitor();
+    let url = app.begin(&visitor, "/auto/fake").await;
+    let answer = app.fake.sign_in(&url).await;
+    let (status, _, body) = app.deliver(&visitor, &through_router(&answer)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body.contains("log in with its password, then link"),
+        "{body}"
+    );
+    assert_eq!(visitor.whoami().await, "anonymous");
 }

@@ -4,9 +4,11 @@
 //! one ([`Provider::oauth2`], [`Provider::github`]) whose account comes from its userinfo
 //! endpoint; every check below that does not concern the ID token applies to both.
 //!
-//! [`Oidc`] sends a browser to a [`Provider`] and takes it back: the app mounts two handlers
-//! per provider (or one pair with the provider's id in the path), one calling
-//! [`Oidc::start`], the other [`Oidc::callback`], and renders what the callback answers.
+//! [`Oidc`] sends a browser to a [`Provider`] and takes it back: the app nests
+//! [`Oidc::router`] (the start and callback routes, answering with redirects and plain-text
+//! failures), or mounts two handlers of its own (one pair with the provider's id in the path),
+//! one calling [`Oidc::start`], the other [`Oidc::callback`], and renders what the callback
+//! answers, as below.
 //!
 //! # The flow and its checks
 //!
@@ -152,6 +154,7 @@ mod flow;
 mod links;
 mod memory;
 mod provider;
+mod routes;
 #[cfg(feature = "sqlx")]
 mod sql;
 
@@ -321,12 +324,11 @@ impl SignInFailure {
         }
     }
 
-    /// The status to answer with: `404` for an unknown provider, `502` when the provider
-    /// cannot be reached, `401` for the rest.
+    /// The status to answer with: `404` for an unknown provider, `401` for the rest (the
+    /// provider's own failures included: to the browser, no sign-in happened).
     pub fn status(self) -> StatusCode {
         match self {
             Self::UnknownProvider => StatusCode::NOT_FOUND,
-            Self::Unreachable => StatusCode::BAD_GATEWAY,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -353,6 +355,7 @@ pub struct Oidc<S: UserStore> {
     links: Arc<dyn LinkStore>,
     sign_up: Option<SignUp<S>>,
     timeout: Duration,
+    confirm_url: Option<String>,
 }
 
 impl<S: UserStore> Clone for Oidc<S> {
@@ -362,6 +365,7 @@ impl<S: UserStore> Clone for Oidc<S> {
             links: self.links.clone(),
             sign_up: self.sign_up.clone(),
             timeout: self.timeout,
+            confirm_url: self.confirm_url.clone(),
         }
     }
 }
@@ -391,6 +395,7 @@ impl<S: ProviderUserStore> Oidc<S> {
             links: Arc::new(links),
             sign_up: None,
             timeout: FLOW_TIMEOUT,
+            confirm_url: None,
         }
     }
 
@@ -427,6 +432,14 @@ impl<S: ProviderUserStore> Oidc<S> {
     /// How long a started sign-in waits for the provider's answer. Default: [`FLOW_TIMEOUT`].
     pub fn flow_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The app's page that asks for an account's password to confirm a link
+    /// ([`confirm_link`](Self::confirm_link)), where [`router`](Self::router)'s callback sends
+    /// the browser when a provider's verified address is an account's. Default: none.
+    pub fn confirm_url(mut self, url: &str) -> Self {
+        self.confirm_url = Some(url.to_owned());
         self
     }
 

@@ -97,12 +97,23 @@ async fn main() -> Result<(), Error> {
 
     let checks = verification(&fake, logins * 10).await?;
 
-    println!("provider sign-in against password login, {logins} sign-ins, {passwords} password logins");
+    println!(
+        "provider sign-in against password login, {logins} sign-ins, {passwords} password logins"
+    );
     println!("| what | median | mean |");
     println!("|---|---|---|");
-    row("provider sign-in, whole (3 requests to the app, 1 to the provider's page)", &whole);
-    row("provider sign-in, the callback alone (code exchange, ID token, login)", &callbacks);
-    row("password login (form, then POST with argon2id)", &password_logins);
+    row(
+        "provider sign-in, whole (3 requests to the app, 1 to the provider's page)",
+        &whole,
+    );
+    row(
+        "provider sign-in, the callback alone (code exchange, ID token, login)",
+        &callbacks,
+    );
+    row(
+        "password login (form, then POST with argon2id)",
+        &password_logins,
+    );
     row("ID-token check alone (RS256, no HTTP)", &checks);
     println!(
         "requests from the server to the provider per sign-in: discovery {:.2}, keys {:.2}, token {:.2}",
@@ -127,10 +138,7 @@ fn browser() -> Result<reqwest::Client, Error> {
 }
 
 /// One whole sign-in in a new browser, and its callback alone.
-async fn provider_sign_in(
-    fake: &FakeProvider,
-    base: &str,
-) -> Result<(Duration, Duration), Error> {
+async fn provider_sign_in(fake: &FakeProvider, base: &str) -> Result<(Duration, Duration), Error> {
     let browser = browser()?;
     let started = Instant::now();
     let response = browser.get(format!("{base}/login/oidc")).send().await?;
@@ -154,7 +162,12 @@ async fn provider_sign_in(
 async fn password_login(base: &str) -> Result<Duration, Error> {
     let browser = browser()?;
     let started = Instant::now();
-    let page = browser.get(format!("{base}/login")).send().await?.text().await?;
+    let page = browser
+        .get(format!("{base}/login"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let token = page
         .split("name=\"csrf_token\" value=\"")
         .nth(1)
