@@ -10,7 +10,7 @@ use std::{
 use axum::{
     body::Body,
     extract::{MatchedPath, Request},
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use tower_layer::Layer;
@@ -34,6 +34,10 @@ pub(super) const SESSION_KEY: &str = "axum_login.csrf";
 /// it gets the `__Host-` prefix, so a sibling subdomain cannot plant one.
 const COOKIE: &str = "axum_login_csrf";
 const HOST_COOKIE: &str = "__Host-axum_login_csrf";
+
+/// [`CsrfToken::HEADER`] as a header name, made once: looking a header up by a `&str` parses
+/// the name on every request.
+const TOKEN_HEADER: HeaderName = HeaderName::from_static(CsrfToken::HEADER);
 
 /// The default [`CsrfLayer::max_form_bytes`]: axum's default body limit.
 const DEFAULT_MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
@@ -209,8 +213,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(super) async fn session_secret(
     session: &Session,
 ) -> Result<Option<Secret>, tower_sessions::session::Error> {
-    let stored: Option<String> = session.get(SESSION_KEY).await?;
-    Ok(stored.as_deref().and_then(Secret::decode))
+    // The value itself rather than `get::<String>`, which goes through serde for a string.
+    Ok(match session.get_value(SESSION_KEY).await? {
+        Some(serde_json::Value::String(stored)) => Secret::decode(&stored),
+        _ => None,
+    })
 }
 
 impl<I> Service<Request> for CsrfService<I>
@@ -348,7 +355,7 @@ async fn token_of(
     req: Request,
     max_form_bytes: usize,
 ) -> Result<(Request, Option<Option<Presented>>), Response> {
-    if let Some(value) = req.headers().get(CsrfToken::HEADER) {
+    if let Some(value) = req.headers().get(&TOKEN_HEADER) {
         let token = Presented::parse(value.to_str().unwrap_or_default());
         return Ok((req, Some(token)));
     }
