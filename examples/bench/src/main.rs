@@ -739,6 +739,10 @@ fn main() -> Result<(), Error> {
         false,
         Extra::Tokens,
     );
+    // Row 4pa: row 4p's app again, on a server of its own as row 4pc's is (the control).
+    let control_server = targets.len() + 2;
+    let (control_app, control_calls) =
+        ours::app(pool.clone(), memory(), None, true, false, Extra::Nothing);
     targets.extend([
         (
             serve(tokens_app)?,
@@ -750,6 +754,7 @@ fn main() -> Result<(), Error> {
             Some(cached_tokens_calls),
             Visitor::WithApiToken,
         ),
+        (serve(control_app)?, Some(control_calls), Visitor::LoggedIn),
     ]);
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
@@ -797,6 +802,13 @@ fn main() -> Result<(), Error> {
                 Some("3"),
             ),
             Row::new("4p ours, #[require_login], no cache, POST", 3, "/guarded", None).post(),
+            Row::new(
+                "4pa the same POST on a server of its own (control)",
+                control_server,
+                "/guarded",
+                None,
+            )
+            .post(),
             Row::new(
                 "4pc ours, #[require_login], no cache, POST, CSRF layer checks the header token",
                 9,
