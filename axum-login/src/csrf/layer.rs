@@ -3,8 +3,9 @@
 
 use std::{
     fmt,
-    sync::{Arc, Mutex, PoisonError},
-    task::{Context, Poll},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
 };
 
 use axum::{
@@ -18,13 +19,13 @@ use tower_service::Service;
 use tower_sessions::Session;
 
 use super::{
-    CsrfToken,
+    CsrfRefused, CsrfToken,
     secret::{Presented, Secret},
 };
 use crate::{
     events::{AuthEvent, CsrfRefusal},
     login::{BoxFuture, RequestAuth},
-    security::RequestOrigin,
+    security::cookie_of,
 };
 
 /// Where the session keeps the secret.
@@ -148,65 +149,44 @@ impl<I> fmt::Debug for CsrfService<I> {
     }
 }
 
-/// What a request's check and its [`CsrfToken`]s share.
+/// Marks a request as passing through a [`CsrfLayer`], for [`CsrfToken`]: a token that nothing
+/// checks protects nothing. Zero-sized, so putting it in the request allocates nothing.
+#[derive(Clone, Copy)]
+pub(super) struct UnderLayer;
+
+/// The secret this request's tokens are made of, kept with the request's auth state (which the
+/// handler and the layer share) from the first [`CsrfToken`] on: a second token of the request
+/// is of the same secret, and once one is rendered the layer keeps the secret where the next
+/// request looks.
 #[derive(Clone)]
-pub(super) struct RequestCsrf(Arc<RequestState>);
-
-struct RequestState {
-    cookie_name: &'static str,
+pub(super) struct InUse {
+    pub(super) secret: Secret,
     /// The secret of the request's cookie, when it has exactly one valid one.
-    from_cookie: Option<Secret>,
-    /// The secret this request's check accepted or its tokens were made from.
-    in_use: Mutex<Option<InUse>>,
-    /// Whether the check found the secret in the session (not in the cookie).
-    checked_in_session: std::sync::atomic::AtomicBool,
-}
-
-struct InUse {
-    secret: Secret,
-    /// Whether the check accepted a token of it.
-    checked: bool,
+    pub(super) from_cookie: Option<Secret>,
     /// Whether a token of it went out in this response.
-    rendered: bool,
+    pub(super) rendered: bool,
 }
 
-/// What a request did with its secret.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Use {
-    /// A [`CsrfToken`] was extracted: the secret is chosen, but nothing shows it yet.
-    Chosen,
-    /// The check accepted a token of it.
-    Checked,
-    /// A token of it is on the page.
-    Rendered,
+/// What the check of an unsafe request found.
+struct Checked {
+    /// The secret whose token the request carried.
+    secret: Secret,
+    /// Whether that secret was the session's (not the cookie's).
+    in_session: bool,
+    /// The secret of the request's cookie; not read (none) when the session keeps one.
+    from_cookie: Option<Secret>,
 }
 
-impl RequestCsrf {
-    pub(super) fn cookie_secret(&self) -> Option<&Secret> {
-        self.0.from_cookie.as_ref()
-    }
-
-    pub(super) fn in_use(&self) -> Option<Secret> {
-        lock(&self.0.in_use)
-            .as_ref()
-            .map(|used| used.secret.clone())
-    }
-
-    pub(super) fn use_secret(&self, secret: Secret, how: Use) {
-        let mut in_use = lock(&self.0.in_use);
-        let (checked, rendered) = in_use
-            .as_ref()
-            .map_or((false, false), |used| (used.checked, used.rendered));
-        *in_use = Some(InUse {
-            secret,
-            checked: checked || how == Use::Checked,
-            rendered: rendered || how == Use::Rendered,
-        });
-    }
+/// The name of the cookie that keeps the secret of a browser without a session.
+pub(super) fn cookie_name(secure: bool) -> &'static str {
+    if secure { HOST_COOKIE } else { COOKIE }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+/// The secret in the request's CSRF cookie, when it has exactly one valid one. Read only when
+/// the session keeps no secret: once a browser has a session, the secret moves there and the
+/// cookie goes.
+pub(super) fn cookie_secret(headers: &axum::http::HeaderMap, name: &str) -> Option<Secret> {
+    cookie_of(headers.get_all(header::COOKIE), name).and_then(Secret::decode)
 }
 
 /// The secret the session keeps, if it keeps one.
@@ -227,62 +207,63 @@ where
 {
     type Response = Response;
     type Error = I::Error;
-    type Future = BoxFuture<'static, Result<Response, I::Error>>;
+    type Future = CsrfFuture<I, I::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        // The clone that was ready serves this request; the new one waits for its own
-        // `poll_ready`.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let Some(auth) = req.extensions().get::<RequestAuth>().cloned() else {
             tracing::error!(
                 "CsrfLayer found no AuthLayer: add `.layer(auth_layer)` after `.layer(CsrfLayer::new())`"
             );
-            return Box::pin(async { Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response()) });
+            return CsrfFuture {
+                state: State::Failed,
+            };
         };
-        let cookie_name = if auth.secure() { HOST_COOKIE } else { COOKIE };
-        // Most requests carry no CSRF cookie (once a browser has a session, the secret moves
-        // there and the cookie goes): those are not parsed.
-        let has_cookie = req
-            .headers()
-            .get_all(header::COOKIE)
-            .iter()
-            .any(|value| value.to_str().is_ok_and(|text| text.contains(cookie_name)));
-        let from_cookie = if has_cookie {
-            RequestOrigin::of(&Method::POST, req.headers(), true)
-                .cookie(cookie_name)
-                .and_then(Secret::decode)
-        } else {
-            None
-        };
-        let state = RequestCsrf(Arc::new(RequestState {
-            cookie_name,
-            from_cookie,
-            in_use: Mutex::new(None),
-            checked_in_session: std::sync::atomic::AtomicBool::new(false),
-        }));
-        req.extensions_mut().insert(state.clone());
+        req.extensions_mut().insert(UnderLayer);
         // A request with credentials of its own (an API token) is never its session's: a
         // page of another site cannot make a browser send those, so there is nothing to check.
         let checked = is_unsafe(req.method())
             && !self.is_exempt(&req)
             && !auth.config().features.authenticates(&auth);
-        let settings = self.settings.clone();
-        Box::pin(async move {
-            if checked {
-                req = match check(req, &auth, &state, settings.max_form_bytes).await {
-                    Ok(req) => req,
-                    Err(refused) => return Ok(refused),
-                };
+        if !checked {
+            // Nothing to wait for first: the service that was ready takes the request now,
+            // and the response side only looks for a token the handler rendered.
+            return CsrfFuture {
+                state: State::Calling {
+                    future: self.inner.call(req),
+                    auth,
+                    checked: None,
+                },
+            };
+        }
+        // The clone that was ready serves this request once the check passes; the new one
+        // waits for its own `poll_ready`.
+        let clone = self.inner.clone();
+        let inner = Some(std::mem::replace(&mut self.inner, clone));
+        let state = match header_token(&req) {
+            // A script's or a JSON client's token, in the header: only the session's secret
+            // is waited for, and the request waits beside it, not moved into a boxed future.
+            Some(token) => {
+                let session_auth = auth.clone();
+                State::Reading {
+                    read: Box::pin(async move { session_secret(session_auth.session()).await }),
+                    token,
+                    req: Some(req),
+                    inner,
+                    auth,
+                }
             }
-            let mut response = inner.call(req).await?;
-            keep_secret(&auth, &state, &mut response).await;
-            Ok(response)
-        })
+            // A form's token, in the body, which is read first.
+            None => State::Checking {
+                check: Box::pin(check_form(req, auth.clone(), self.settings.max_form_bytes)),
+                inner,
+                auth,
+            },
+        };
+        CsrfFuture { state }
     }
 }
 
@@ -298,6 +279,175 @@ impl<I> CsrfService<I> {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// The response future of [`CsrfService`]. A request that is not checked, and whose
+    /// handler renders no token, runs the inner service's future and nothing else; only the
+    /// check's session read and the keeping of a secret are boxed.
+    pub struct CsrfFuture<I, F> {
+        #[pin]
+        state: State<I, F>,
+    }
+}
+
+impl<I, F> fmt::Debug for CsrfFuture<I, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CsrfFuture").finish_non_exhaustive()
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<I, F> {
+        /// The session's secret is read, to compare the header's token with.
+        Reading {
+            read: BoxFuture<'static, Result<Option<Secret>, tower_sessions::session::Error>>,
+            token: Option<Presented>,
+            req: Option<Request>,
+            inner: Option<I>,
+            auth: RequestAuth,
+        },
+        /// The session's secret and the form's body are read, and the form's token compared
+        /// with the secret.
+        Checking {
+            check: BoxFuture<'static, Result<(Request, Checked), Response>>,
+            inner: Option<I>,
+            auth: RequestAuth,
+        },
+        /// The request is with the inner service.
+        Calling {
+            #[pin]
+            future: F,
+            auth: RequestAuth,
+            checked: Option<Checked>,
+        },
+        /// The secret the request used is kept where the next request looks.
+        Keeping {
+            future: BoxFuture<'static, Response>,
+        },
+        /// No `AuthLayer` around the layer: a `500`, logged in `call`.
+        Failed,
+    }
+}
+
+impl<I, F> Future for CsrfFuture<I, F>
+where
+    I: Service<Request, Response = Response, Future = F>,
+    F: Future<Output = Result<Response, I::Error>>,
+{
+    type Output = Result<Response, I::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().state.project() {
+                StateProj::Reading {
+                    read,
+                    token,
+                    req,
+                    inner,
+                    auth,
+                } => {
+                    let stored = match ready!(read.as_mut().poll(cx)) {
+                        Ok(stored) => stored,
+                        Err(error) => {
+                            return Poll::Ready(Ok(
+                                crate::AuthError::Session(error).into_response()
+                            ));
+                        }
+                    };
+                    let (Some(req), Some(mut inner)) = (req.take(), inner.take()) else {
+                        return Poll::Ready(Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response()));
+                    };
+                    let checked = match decide(&req, auth, stored, Some(token.take())) {
+                        Ok(checked) => checked,
+                        Err(refused) => return Poll::Ready(Ok(refused.into_response())),
+                    };
+                    State::Calling {
+                        future: inner.call(req),
+                        auth: auth.clone(),
+                        checked: Some(checked),
+                    }
+                }
+                StateProj::Checking { check, inner, auth } => {
+                    let (req, checked) = match ready!(check.as_mut().poll(cx)) {
+                        Ok(passed) => passed,
+                        Err(refused) => return Poll::Ready(Ok(refused)),
+                    };
+                    let Some(mut inner) = inner.take() else {
+                        return Poll::Ready(Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response()));
+                    };
+                    State::Calling {
+                        future: inner.call(req),
+                        auth: auth.clone(),
+                        checked: Some(checked),
+                    }
+                }
+                StateProj::Calling {
+                    future,
+                    auth,
+                    checked,
+                } => {
+                    let response = ready!(future.poll(cx))?;
+                    match after_response(auth, checked.take(), response) {
+                        Ok(response) => return Poll::Ready(Ok(response)),
+                        Err(future) => State::Keeping { future },
+                    }
+                }
+                StateProj::Keeping { future } => return future.as_mut().poll(cx).map(Ok),
+                StateProj::Failed => {
+                    return Poll::Ready(Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response()));
+                }
+            };
+            self.as_mut().project().state.set(next);
+        }
+    }
+}
+
+/// The response as it is, when the request leaves no secret to keep; else the work that keeps
+/// it (see [`keep_secret`]).
+fn after_response(
+    auth: &RequestAuth,
+    checked: Option<Checked>,
+    mut response: Response,
+) -> Result<Response, BoxFuture<'static, Response>> {
+    let rendered =
+        auth.with_feature_state(|state| state.get::<InUse>().filter(|used| used.rendered).cloned());
+    let (secret, from_cookie, rendered) = match (rendered, checked) {
+        (Some(used), _) => {
+            // A response that carries a token is this browser's own, never to be cached.
+            let headers = response.headers_mut();
+            if !headers.contains_key(header::CACHE_CONTROL) {
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+            (used.secret, used.from_cookie, true)
+        }
+        // A checked request whose secret was the session's, and whose session nothing
+        // changed: the secret is where it was, and there is nothing to keep. The common
+        // `POST` of a logged-in form or JSON client ends here, without reading the session
+        // again.
+        (None, Some(checked)) if checked.in_session && !auth.session().is_modified() => {
+            return Ok(response);
+        }
+        (None, Some(checked)) => (checked.secret, checked.from_cookie, false),
+        (None, None) => return Ok(response),
+    };
+    // A failed request saves nothing.
+    if response.status().is_server_error() {
+        return Ok(response);
+    }
+    let auth = auth.clone();
+    Err(Box::pin(async move {
+        keep_secret(
+            &auth,
+            &secret,
+            from_cookie.as_ref(),
+            rendered,
+            &mut response,
+        )
+        .await;
+        response
+    }))
+}
+
 /// Whether a request of this method changes something, and so must carry a token. `TRACE`
 /// echoes the request and changes nothing.
 fn is_unsafe(method: &Method) -> bool {
@@ -307,26 +457,41 @@ fn is_unsafe(method: &Method) -> bool {
     )
 }
 
-/// The request, its body put back, when it carries a token of this browser's secret; else the
-/// answer that refuses it.
-async fn check(
+/// The request, its body put back, when its form carries a token of this browser's secret;
+/// else the answer that refuses it.
+async fn check_form(
     req: Request,
-    auth: &RequestAuth,
-    state: &RequestCsrf,
+    auth: RequestAuth,
     max_form_bytes: usize,
-) -> Result<Request, Response> {
-    let secret = match session_secret(auth.session()).await {
-        Ok(Some(stored)) => {
-            state
-                .0
-                .checked_in_session
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            Some(stored)
+) -> Result<(Request, Checked), Response> {
+    // Before the body is read: nothing is checked without the secret.
+    let stored = session_secret(auth.session())
+        .await
+        .map_err(|error| crate::AuthError::Session(error).into_response())?;
+    let (req, token) = form_token(req, max_form_bytes).await?;
+    match decide(&req, &auth, stored, token) {
+        Ok(checked) => Ok((req, checked)),
+        Err(refused) => Err(refused.into_response()),
+    }
+}
+
+/// Whether `token` (`None`: there is none; `Some(None)`: something that is not a token) is of
+/// this browser's secret: the session's (`stored`), else the cookie's. A refusal is logged and
+/// reported to the event handler here.
+fn decide(
+    req: &Request,
+    auth: &RequestAuth,
+    stored: Option<Secret>,
+    token: Option<Option<Presented>>,
+) -> Result<Checked, CsrfRefused> {
+    let (secret, in_session, from_cookie) = match stored {
+        // The cookie does not matter once the session keeps the secret.
+        Some(stored) => (Some(stored), true, None),
+        None => {
+            let from_cookie = cookie_secret(req.headers(), cookie_name(auth.secure()));
+            (from_cookie.clone(), false, from_cookie)
         }
-        Ok(None) => state.cookie_secret().cloned(),
-        Err(error) => return Err(crate::AuthError::Session(error).into_response()),
     };
-    let (req, token) = token_of(req, max_form_bytes).await?;
     let verdict = match token {
         None => Err(CsrfRefusal::Missing),
         Some(None) => Err(CsrfRefusal::Malformed),
@@ -335,30 +500,34 @@ async fn check(
             _ => Err(CsrfRefusal::Mismatch),
         },
     };
-    match verdict {
-        Ok(secret) => {
-            state.use_secret(secret, Use::Checked);
-            Ok(req)
-        }
-        Err(reason) => {
+    verdict
+        .map(|secret| Checked {
+            secret,
+            in_session,
+            from_cookie,
+        })
+        .map_err(|reason| {
             tracing::warn!(?reason, method = %req.method(), path = req.uri().path(), "refused a request without a valid CSRF token");
             auth.config()
                 .emit(AuthEvent::CsrfRefused { reason }, auth.client());
-            Err(refusal())
-        }
-    }
+            CsrfRefused(reason)
+        })
 }
 
-/// The token the request carries, parsed (`Some(None)`: something that is not a token): its
-/// header, else its form's field; and the request, whose body is read only for a form.
-async fn token_of(
+/// The token of the request's header, parsed (`None` inside: something that is not a token),
+/// if it has the header.
+fn header_token(req: &Request) -> Option<Option<Presented>> {
+    req.headers()
+        .get(&TOKEN_HEADER)
+        .map(|value| Presented::parse(value.as_bytes()))
+}
+
+/// The token of a form-encoded body, parsed as [`header_token`]'s; and the request, its body
+/// put back. The body of anything else is not read.
+async fn form_token(
     req: Request,
     max_form_bytes: usize,
 ) -> Result<(Request, Option<Option<Presented>>), Response> {
-    if let Some(value) = req.headers().get(&TOKEN_HEADER) {
-        let token = Presented::parse(value.to_str().unwrap_or_default());
-        return Ok((req, Some(token)));
-    }
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -383,7 +552,8 @@ async fn token_of(
                 .into_response());
         }
     };
-    let token = form_field(&bytes, CsrfToken::FIELD).map(|token| Presented::parse(&token));
+    let token =
+        form_field(&bytes, CsrfToken::FIELD).map(|token| Presented::parse(token.as_bytes()));
     Ok((Request::from_parts(parts, Body::from(bytes)), token))
 }
 
@@ -420,36 +590,15 @@ pub(super) fn refusal() -> Response {
 /// Keeps the secret this request used where the next request of the browser looks first: in
 /// the session when the request left one (a login just wrote it: from then on the token is
 /// bound to the session, no cookie can replace it, and the cookie is removed), else in the
-/// cookie. A response that
-/// carries a token is this browser's own, never to be cached.
-async fn keep_secret(auth: &RequestAuth, state: &RequestCsrf, response: &mut Response) {
-    let Some((secret, rendered)) = lock(&state.0.in_use)
-        .as_ref()
-        .filter(|used| used.checked || used.rendered)
-        .map(|used| (used.secret.clone(), used.rendered))
-    else {
-        return;
-    };
-    // A checked request whose secret was the session's, and whose session nothing changed:
-    // the secret is where it was, and there is nothing to keep. The common `POST` of a
-    // logged-in form or JSON client ends here, without reading the session again.
-    let checked_in_session = state
-        .0
-        .checked_in_session
-        .load(std::sync::atomic::Ordering::Relaxed);
-    if !rendered && checked_in_session && !auth.session().is_modified() {
-        return;
-    }
-    if rendered {
-        let headers = response.headers_mut();
-        if !headers.contains_key(header::CACHE_CONTROL) {
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
-    }
-    // A failed request saves nothing.
-    if response.status().is_server_error() {
-        return;
-    }
+/// cookie.
+async fn keep_secret(
+    auth: &RequestAuth,
+    secret: &Secret,
+    from_cookie: Option<&Secret>,
+    rendered: bool,
+    response: &mut Response,
+) {
+    let name = cookie_name(auth.secure());
     let session = auth.session();
     match session_secret(session).await {
         Ok(Some(_)) => {}
@@ -458,16 +607,14 @@ async fn keep_secret(auth: &RequestAuth, state: &RequestCsrf, response: &mut Res
             if ended && !rendered {
                 // The session ended (a logout): the secret goes with it, so the next user of
                 // this browser gets another.
-                set_cookie(response, state, None, auth.secure());
-            } else if state.cookie_secret() != Some(&secret) {
-                set_cookie(response, state, Some(&secret), auth.secure());
+                set_cookie(response, name, None, auth.secure());
+            } else if from_cookie != Some(secret) {
+                set_cookie(response, name, Some(secret), auth.secure());
             }
         }
         Ok(None) => match session.insert(SESSION_KEY, secret.encode()).await {
             // The session's copy is the one checked from now on: the cookie has done its part.
-            Ok(()) if state.cookie_secret().is_some() => {
-                set_cookie(response, state, None, auth.secure());
-            }
+            Ok(()) if from_cookie.is_some() => set_cookie(response, name, None, auth.secure()),
             Ok(()) => {}
             Err(error) => tracing::error!(%error, "could not keep the CSRF secret in the session"),
         },
@@ -475,8 +622,7 @@ async fn keep_secret(auth: &RequestAuth, state: &RequestCsrf, response: &mut Res
     }
 }
 
-fn set_cookie(response: &mut Response, state: &RequestCsrf, secret: Option<&Secret>, secure: bool) {
-    let name = state.0.cookie_name;
+fn set_cookie(response: &mut Response, name: &str, secret: Option<&Secret>, secure: bool) {
     let secure = if secure { "; Secure" } else { "" };
     // A browser-session cookie, like the session's own: no `Max-Age`.
     let cookie = match secret {

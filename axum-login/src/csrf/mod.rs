@@ -67,7 +67,7 @@ mod secret;
 mod token;
 
 pub use self::{
-    layer::{CsrfLayer, CsrfService},
+    layer::{CsrfFuture, CsrfLayer, CsrfService},
     token::{CsrfRefused, CsrfToken, CsrfTokenRejection},
 };
 pub use crate::events::CsrfRefusal;

@@ -9,7 +9,7 @@ use axum::{
 };
 
 use super::{
-    layer::{RequestCsrf, Use, session_secret},
+    layer::{InUse, UnderLayer, cookie_name, cookie_secret, session_secret},
     secret::{Presented, Secret},
 };
 use crate::{
@@ -43,8 +43,9 @@ use crate::{
 pub struct CsrfToken {
     token: String,
     secret: Secret,
+    /// The secret of the request's cookie, when it has exactly one valid one.
+    from_cookie: Option<Secret>,
     auth: RequestAuth,
-    state: RequestCsrf,
 }
 
 impl fmt::Debug for CsrfToken {
@@ -67,7 +68,13 @@ impl CsrfToken {
     pub fn value(&self) -> &str {
         // The layer keeps the secret where the next request will look, whatever the handler
         // did to the session meanwhile.
-        self.state.use_secret(self.secret.clone(), Use::Rendered);
+        self.auth.with_feature_state(|state| {
+            state.insert(InUse {
+                secret: self.secret.clone(),
+                from_cookie: self.from_cookie.clone(),
+                rendered: true,
+            })
+        });
         &self.token
     }
 
@@ -87,7 +94,7 @@ impl CsrfToken {
     /// the handler has read it. `Err` is the layer's own `403` answer, and the event is
     /// reported as the layer reports it.
     pub fn verify(&self, token: &str) -> Result<(), CsrfRefused> {
-        let reason = match Presented::parse(token) {
+        let reason = match Presented::parse(token.as_bytes()) {
             None if token.is_empty() => CsrfRefusal::Missing,
             None => CsrfRefusal::Malformed,
             Some(presented) if presented.matches(&self.secret) => return Ok(()),
@@ -104,29 +111,35 @@ impl<St: Send + Sync> FromRequestParts<St> for CsrfToken {
     type Rejection = CsrfTokenRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        let (Some(state), Some(auth)) = (
-            parts.extensions.get::<RequestCsrf>().cloned(),
+        let (Some(UnderLayer), Some(auth)) = (
+            parts.extensions.get::<UnderLayer>().copied(),
             parts.extensions.get::<RequestAuth>().cloned(),
         ) else {
             return Err(CsrfTokenRejection::MissingLayer);
         };
-        let secret = match state.in_use() {
-            Some(secret) => secret,
-            None => match session_secret(auth.session()).await? {
-                Some(secret) => secret,
-                None => state
-                    .cookie_secret()
-                    .cloned()
-                    .unwrap_or_else(Secret::generate),
-            },
-        };
         // A second extraction on this request gives a token of the same secret.
-        state.use_secret(secret.clone(), Use::Chosen);
+        let chosen = auth.with_feature_state(|state| state.get::<InUse>().cloned());
+        let used = match chosen {
+            Some(used) => used,
+            None => {
+                let from_cookie = cookie_secret(&parts.headers, cookie_name(auth.secure()));
+                let secret = match session_secret(auth.session()).await? {
+                    Some(secret) => secret,
+                    None => from_cookie.clone().unwrap_or_else(Secret::generate),
+                };
+                let used = InUse {
+                    secret,
+                    from_cookie,
+                    rendered: false,
+                };
+                auth.with_feature_state(|state| state.get_or_insert_with(|| used).clone())
+            }
+        };
         Ok(Self {
-            token: secret.token(),
-            secret,
+            token: used.secret.token(),
+            secret: used.secret,
+            from_cookie: used.from_cookie,
             auth,
-            state,
         })
     }
 }

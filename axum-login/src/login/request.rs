@@ -69,6 +69,10 @@ struct RequestInner {
     /// How a refusal of this request asks for credentials (`WWW-Authenticate`), when a
     /// feature that reads them says.
     challenge: std::sync::Mutex<Option<Challenge>>,
+    /// What a feature outside the core keeps for the rest of the request, by type (the CSRF
+    /// layer's secret once a page uses a token): one map for every feature rather than a
+    /// field each, and no allocation on a request that keeps nothing.
+    feature_state: std::sync::Mutex<axum::http::Extensions>,
     /// The user a test made this request as (feature `test-util`).
     #[cfg(feature = "test-util")]
     test_user: Option<crate::test_util::LoginAs>,
@@ -109,6 +113,7 @@ impl RequestAuth {
             span: info.span,
             authorization: info.authorization,
             challenge: std::sync::Mutex::default(),
+            feature_state: std::sync::Mutex::default(),
             #[cfg(feature = "test-util")]
             test_user: info.test_user,
         }))
@@ -127,6 +132,14 @@ impl RequestAuth {
     #[allow(dead_code)] // For feature folders a build may leave out (API tokens).
     pub(crate) fn set_challenge(&self, challenge: Challenge) {
         *lock(&self.0.challenge) = Some(challenge);
+    }
+
+    /// Runs `use_state` on the state features keep for the rest of this request.
+    pub(crate) fn with_feature_state<R>(
+        &self,
+        use_state: impl FnOnce(&mut axum::http::Extensions) -> R,
+    ) -> R {
+        use_state(&mut lock(&self.0.feature_state))
     }
 
     /// How a refusal of this request asks for credentials, if a feature said.

@@ -19,7 +19,7 @@ pub(crate) use self::throttle::{AttemptInput, Gate, SecondFactorGate, printable,
 pub(crate) use self::{
     key::{Keyed, Verified},
     next::login_location,
-    origin::{RequestOrigin, Scheme},
+    origin::{RequestOrigin, Scheme, cookie_of},
 };
 pub use self::{
     key::{MIN_KEY_LEN, SessionKey, SessionKeyError},

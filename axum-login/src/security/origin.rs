@@ -17,6 +17,33 @@ pub(crate) struct RequestOrigin {
     forwarded_for: Option<HeaderValue>,
 }
 
+/// The value of the cookie `name` in the `Cookie` headers `headers`, when they carry exactly one
+/// of that name: of two, neither can be told to be the site's own rather than one a sibling
+/// subdomain planted.
+pub(crate) fn cookie_of<'a>(
+    headers: impl IntoIterator<Item = &'a HeaderValue>,
+    name: &str,
+) -> Option<&'a str> {
+    let mut found = None;
+    for header in headers {
+        let Ok(text) = header.to_str() else {
+            continue;
+        };
+        for pair in text.split(';') {
+            let Some((key, value)) = pair.split_once('=') else {
+                continue;
+            };
+            if key.trim() == name {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(value.trim());
+            }
+        }
+    }
+    found
+}
+
 impl RequestOrigin {
     /// `keep_cookies` keeps the cookies of a safe request too, for a layer that logs a visitor
     /// in from a remember-me cookie on any request.
@@ -45,24 +72,7 @@ impl RequestOrigin {
 
     /// The value of the cookie `name`, when the request carries exactly one of that name.
     pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
-        let mut found = None;
-        for header in &self.cookies {
-            let Ok(text) = header.to_str() else {
-                continue;
-            };
-            for pair in text.split(';') {
-                let Some((key, value)) = pair.split_once('=') else {
-                    continue;
-                };
-                if key.trim() == name {
-                    if found.is_some() {
-                        return None;
-                    }
-                    found = Some(value.trim());
-                }
-            }
-        }
-        found
+        cookie_of(&self.cookies, name)
     }
 
     /// The `Forwarded` header.
