@@ -100,8 +100,8 @@ async fn start_instance(
     let redis = example_scale_out::connect_redis(&redis_url()).await?;
     // The example's throttle, with a lock after four failures instead of a slowdown after
     // five: a lock does not lift while the test runs, however slowly it runs.
-    let throttle = example_scale_out::throttle(redis.clone(), &[]).max_failures_per_account(4);
-    let app = example_scale_out::app(name, store, redis, key.clone(), throttle);
+    let throttle = example_scale_out::throttle(&redis, &[]).max_failures_per_account(4);
+    let app = example_scale_out::app(name, store, &redis, key.clone(), throttle);
     // As `main` serves it: with the client's address, for the login throttle.
     Ok(serve_with_addr(app).await)
 }

@@ -88,8 +88,8 @@ pub enum StartError {
 /// How long to wait for a server at start-up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The longest one Redis command or one user-store call may take while serving: during an
-/// outage a request fails after this instead of waiting for the server to come back.
+/// The longest one throttle command may take while serving: during an outage a login fails
+/// after this instead of waiting for Redis to come back.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A pool on the users database. The options say which database and, with a `search_path`,
@@ -125,14 +125,37 @@ pub async fn ensure_user(store: &Store, username: &str, password: &str) -> Resul
     Ok(())
 }
 
-/// A connected pool of Redis clients, for the sessions and the throttle's counters.
-pub async fn connect_redis(redis_url: &str) -> Result<Pool, StartError> {
-    let pool = Builder::from_config(Config::from_url(redis_url)?)
-        .with_connection_config(|config| config.connection_timeout = CONNECT_TIMEOUT)
-        // A command waits at most this long, also while Redis is down and the client
-        // reconnects: requests fail fast instead of hanging for the whole outage.
-        .with_performance_config(|config| config.default_command_timeout = COMMAND_TIMEOUT)
-        // Keep trying after a Redis restart instead of failing every request from then on.
+/// The two Redis pools of an instance, on the same server.
+#[derive(Clone)]
+pub struct Redis {
+    /// For the sessions, without a command timeout of its own: the session layer bounds every
+    /// session call (two seconds by default), and a per-command timeout would register a timer
+    /// for each command of every request (about 15% of a logged-in `GET`'s throughput, see
+    /// `examples/bench/README.md`).
+    pub sessions: Pool,
+    /// For the throttle's counters, which nothing else bounds: each command waits at most
+    /// [`COMMAND_TIMEOUT`], also while Redis is down and the client reconnects.
+    pub counters: Pool,
+}
+
+/// Connected pools of Redis clients, for the sessions and the throttle's counters.
+pub async fn connect_redis(redis_url: &str) -> Result<Redis, StartError> {
+    let sessions = redis_pool(redis_url, None).await?;
+    let counters = redis_pool(redis_url, Some(COMMAND_TIMEOUT)).await?;
+    Ok(Redis { sessions, counters })
+}
+
+async fn redis_pool(
+    redis_url: &str,
+    command_timeout: Option<Duration>,
+) -> Result<Pool, StartError> {
+    let mut builder = Builder::from_config(Config::from_url(redis_url)?);
+    builder.with_connection_config(|config| config.connection_timeout = CONNECT_TIMEOUT);
+    if let Some(timeout) = command_timeout {
+        builder.with_performance_config(|config| config.default_command_timeout = timeout);
+    }
+    // Keep trying after a Redis restart instead of failing every request from then on.
+    let pool = builder
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
         .build_pool(4)?;
     match tokio::time::timeout(CONNECT_TIMEOUT, pool.init()).await {
@@ -147,8 +170,9 @@ pub async fn connect_redis(redis_url: &str) -> Result<Pool, StartError> {
 /// The login throttle of every instance: its counters in Redis, shared. `trusted_proxies` are
 /// the load balancers whose `X-Forwarded-For` names the client (none when clients connect
 /// directly).
-pub fn throttle(redis: Pool, trusted_proxies: &[IpAddr]) -> Throttle {
-    Throttle::new(RedisThrottleStore::new(redis)).trusted_proxies(trusted_proxies.iter().copied())
+pub fn throttle(redis: &Redis, trusted_proxies: &[IpAddr]) -> Throttle {
+    Throttle::new(RedisThrottleStore::new(redis.counters.clone()))
+        .trusted_proxies(trusted_proxies.iter().copied())
 }
 
 /// One instance's router. `instance` names it in responses, so a client can see which one
@@ -156,13 +180,13 @@ pub fn throttle(redis: Pool, trusted_proxies: &[IpAddr]) -> Throttle {
 pub fn app(
     instance: &str,
     store: Store,
-    redis: Pool,
+    redis: &Redis,
     key: SessionKey,
     throttle: Throttle,
 ) -> Router {
     // Plain HTTP on loopback, where a `Secure` cookie would never come back; `main` says so.
     // Behind a TLS-terminating load balancer, leave `Secure` on (`session_layer`'s default).
-    let sessions: Sessions = RedisSessionStore::new(redis);
+    let sessions: Sessions = RedisSessionStore::new(redis.sessions.clone());
     let sessions = session_layer(sessions).with_secure(false);
     Router::new()
         .route("/login", post(login))

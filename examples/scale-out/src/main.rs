@@ -73,8 +73,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         );
     }
     tracing::info!(%instance, "listening on http://{addr}; user ferris/hunter42");
-    let throttle = example_scale_out::throttle(redis.clone(), &trusted_proxies);
-    let app = example_scale_out::app(&instance, store, redis, key, throttle);
+    let throttle = example_scale_out::throttle(&redis, &trusted_proxies);
+    let app = example_scale_out::app(&instance, store, &redis, key, throttle);
     // With the peer's address, which the login throttle counts failed logins by; behind a
     // load balancer named in TRUSTED_PROXIES, the client's address it forwards.
     axum::serve(
