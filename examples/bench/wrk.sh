@@ -67,7 +67,7 @@ print("| --- | --- | ---: |")
 for row, values in rates.items():
     print(f"| {row} | {' '.join(f'{v:.0f}' for v in values)} | {statistics.median(values):.0f} |")
 print()
-for ours, theirs in [("D4", "D3"), ("D4d", "D3"), ("D7b", "D7a"), ("D7d", "D7a")]:
+for ours, theirs in [("D4", "D3"), ("D4d", "D3"), ("D7b", "D7a"), ("D7d", "D7a"), ("D4f", "D4")]:
     if ours in rates and theirs in rates:
         paired = statistics.median(a / b for a, b in zip(rates[ours], rates[theirs]))
         print(f"- {ours} / {theirs}: {paired:.2f}x round by round")

@@ -533,6 +533,8 @@ struct Deploy {
     users: sqlx::PgPool,
     schema: String,
     sessions: RedisStore<fred::clients::Pool>,
+    /// The same Redis through a pool whose every command has `fred`'s own timeout (row D4f).
+    sessions_command_timeout: RedisStore<fred::clients::Pool>,
 }
 
 async fn open_deploy() -> Result<Option<Deploy>, Error> {
@@ -547,10 +549,17 @@ async fn open_deploy() -> Result<Option<Deploy>, Error> {
     let pool =
         fred::prelude::Builder::from_config(Config::from_url(&redis)?).build_pool(REDIS_POOL)?;
     pool.init().await?;
+    let timed_pool = fred::prelude::Builder::from_config(Config::from_url(&redis)?)
+        .with_performance_config(|config| {
+            config.default_command_timeout = std::time::Duration::from_secs(2);
+        })
+        .build_pool(REDIS_POOL)?;
+    timed_pool.init().await?;
     Ok(Some(Deploy {
         users,
         schema,
         sessions: RedisStore::new(pool),
+        sessions_command_timeout: RedisStore::new(timed_pool),
     }))
 }
 
@@ -706,6 +715,16 @@ fn main() -> Result<(), Error> {
         );
         let (csrf_app, csrf_calls) =
             ours::app(users.clone(), ours_redis(), None, true, false, Extra::Csrf);
+        // Row D4f: row D4 with a command timeout on the Redis client as well as the session
+        // layer's bound, what a client configured for every store at once does to the sessions.
+        let (command_timeout_app, command_timeout_calls) = ours::app(
+            users.clone(),
+            axum_login::session::CheckThenSave::new(deploy.sessions_command_timeout.clone()),
+            None,
+            true,
+            false,
+            Extra::Nothing,
+        );
         targets.extend([
             (serve(sessions_only(redis()))?, None, Visitor::LoggedIn),
             (
@@ -719,6 +738,11 @@ fn main() -> Result<(), Error> {
             (serve(by_table_app)?, None, Visitor::LoggedIn),
             (serve(metrics_app)?, Some(metrics_calls), Visitor::LoggedIn),
             (serve(csrf_app)?, Some(csrf_calls), Visitor::LoggedIn),
+            (
+                serve(command_timeout_app)?,
+                Some(command_timeout_calls),
+                Visitor::LoggedIn,
+            ),
         ]);
     } else {
         println!(
@@ -850,6 +874,12 @@ fn main() -> Result<(), Error> {
                 Row::new(
                     "D4c ours, #[require_login], no cache, CSRF layer",
                     17,
+                    "/guarded",
+                    Some("D3"),
+                ),
+                Row::new(
+                    "D4f ours, #[require_login], no cache, Redis client with a command timeout",
+                    18,
                     "/guarded",
                     Some("D3"),
                 ),
