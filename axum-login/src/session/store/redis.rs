@@ -37,10 +37,15 @@ redis_store! {
 /// of `fred` 10; keys are
 /// `axum_login:session:<id>` unless [`with_prefix`](Self::with_prefix) says otherwise.
 ///
-/// A Redis outage makes every session operation fail; set a command timeout on the client
-/// (`fred`'s `PerformanceConfig::default_command_timeout`) and the session layer's
-/// [`with_store_timeout`](crate::session::SessionLayer::with_store_timeout) so requests fail
-/// fast instead of waiting for the connection to come back.
+/// A Redis outage makes every session operation fail, and the session layer bounds each one
+/// ([`with_store_timeout`](crate::session::SessionLayer::with_store_timeout), two seconds by
+/// default), so requests fail fast instead of waiting for the connection to come back. The
+/// client needs no command timeout of its own for the sessions, and is faster without one:
+/// `fred`'s `PerformanceConfig::default_command_timeout` registers a timer for every command,
+/// which cost a logged-in `GET` about 15% of its throughput (`examples/bench/README.md`). The
+/// other Redis stores (the throttle's counters, the session registry, remember-me, API tokens)
+/// are not bounded by the layer: give them a pool of their own with a command timeout, as
+/// `examples/scale-out` does.
 ///
 /// ```no_run
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), fred::error::Error> {
